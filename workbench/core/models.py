@@ -1,0 +1,216 @@
+"""Pure domain models: prompts, immutable versions, labels, audit events.
+
+A version's identity is a client-made UUID; its ``content_hash`` is SHA-256 over
+the canonical JSON of its *content* (messages, model defaults, declared variables,
+tags). Commit metadata (message, author, time, parents) is not content: two
+authors who write the same text get the same hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Role = Literal["system", "user", "assistant"]
+VariableType = Literal["string", "number", "integer", "boolean", "json"]
+
+PROMPT_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+LABEL_NAME_RE = re.compile(r"^[a-z0-9_.-]+$")
+TAG_RE = re.compile(r"^[A-Za-z0-9_.:/-]+$")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def canonical_json(data: Any) -> bytes:
+    """Stable JSON bytes: sorted keys, no whitespace, UTF-8."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
+
+
+def validate_prompt_name(name: str) -> str:
+    if not PROMPT_NAME_RE.match(name) or len(name) > 200:
+        raise ValueError(
+            f"invalid prompt name {name!r}: use letters, digits, '_', '.', '-', "
+            "with '/' between folder parts (e.g. 'support/reply')"
+        )
+    return name
+
+
+def validate_label_name(name: str) -> str:
+    if not LABEL_NAME_RE.match(name) or len(name) > 64:
+        raise ValueError(f"invalid label {name!r}: use lowercase letters, digits, '_', '.', '-'")
+    return name
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Message(_Frozen):
+    role: Role
+    template: str
+
+
+class ModelDefaults(_Frozen):
+    """Model parameters a version runs with by default."""
+
+    model: str | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, gt=0)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    stop: tuple[str, ...] = ()
+    response_format: Literal["text", "json_object"] | None = None
+    fallbacks: tuple[str, ...] = ()
+    """Models tried in order when the primary one still fails after its retries."""
+
+    def canonical(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json")
+        return {k: v for k, v in data.items() if v not in (None, [], ())}
+
+
+class Variable(_Frozen):
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    type: VariableType = "string"
+    description: str = ""
+    default: Any = None
+    required: bool = True
+
+
+class PromptContent(_Frozen):
+    """Everything that makes up a version's content (and so its hash)."""
+
+    messages: tuple[Message, ...] = Field(min_length=1)
+    model: ModelDefaults = ModelDefaults()
+    variables: tuple[Variable, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    @field_validator("tags")
+    @classmethod
+    def _normalise_tags(cls, tags: tuple[str, ...]) -> tuple[str, ...]:
+        for tag in tags:
+            if not TAG_RE.match(tag):
+                raise ValueError(f"invalid tag {tag!r}: no spaces; letters, digits, _.:/- only")
+        return tuple(sorted(set(tags)))
+
+    @field_validator("variables")
+    @classmethod
+    def _unique_variables(cls, variables: tuple[Variable, ...]) -> tuple[Variable, ...]:
+        names = [v.name for v in variables]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"variable declared twice: {', '.join(dupes)}")
+        return tuple(sorted(variables, key=lambda v: v.name))
+
+    def canonical(self) -> dict[str, Any]:
+        return {
+            "messages": [m.model_dump(mode="json") for m in self.messages],
+            "model": self.model.canonical(),
+            "variables": [v.model_dump(mode="json") for v in self.variables],
+            "tags": list(self.tags),
+        }
+
+    def content_hash(self) -> str:
+        return hashlib.sha256(canonical_json(self.canonical())).hexdigest()
+
+
+class PromptVersion(_Frozen):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    prompt: str
+    content: PromptContent
+    content_hash: str
+    message: str = ""
+    author: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    parent_ids: tuple[uuid.UUID, ...] = ()
+    number: int | None = None
+    """The registry's per-prompt number, once pushed; None for a local draft."""
+
+    @property
+    def short_id(self) -> str:
+        return self.id.hex[:8]
+
+    @property
+    def display_number(self) -> str:
+        return f"v{self.number}" if self.number is not None else f"draft {self.short_id}"
+
+    def hash_matches(self) -> bool:
+        return self.content.content_hash() == self.content_hash
+
+
+class Prompt(_Frozen):
+    name: str
+    archived: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        return validate_prompt_name(name)
+
+    @property
+    def folder(self) -> str:
+        return self.name.rpartition("/")[0]
+
+
+class Label(_Frozen):
+    prompt: str
+    name: str
+    version_id: uuid.UUID
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEvent(_Frozen):
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    detail: dict[str, Any] = {}
+    prev_hash: str
+    hash: str
+
+    @staticmethod
+    def compute_hash(
+        prev_hash: str, at: datetime, actor: str, action: str, subject: str, detail: dict[str, Any]
+    ) -> str:
+        body = canonical_json(
+            {
+                "prev": prev_hash,
+                "at": at.isoformat(),
+                "actor": actor,
+                "action": action,
+                "subject": subject,
+                "detail": detail,
+            }
+        )
+        return hashlib.sha256(body).hexdigest()
+
+
+class PromptSummary(_Frozen):
+    """One row of a vault listing."""
+
+    name: str
+    archived: bool
+    versions: int
+    drafts: int
+    latest_id: uuid.UUID | None
+    latest_at: datetime | None
+    labels: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+class SearchHit(_Frozen):
+    prompt: str
+    version_id: uuid.UUID | None
+    field: str
+    snippet: str
+    rank: float
