@@ -23,6 +23,8 @@ Every error a person can meet carries a message that says what happened and a
 
 from __future__ import annotations
 
+from typing import Literal
+
 
 class WorkbenchError(Exception):
     """Base class. ``str(err)`` is the message; ``err.hint`` says what to do."""
@@ -55,12 +57,25 @@ class InputError(WorkbenchError):
 
 
 class TemplateError(InputError):
+    """A problem in a template. ``severity`` "warning" marks advice that does not
+    block (e.g. a declared variable no message uses); ``message_index`` is the
+    0-based index of the message it belongs to, when it belongs to one."""
+
     def __init__(
-        self, message: str, *, line: int | None = None, where: str = "", hint: str = ""
+        self,
+        message: str,
+        *,
+        line: int | None = None,
+        where: str = "",
+        hint: str = "",
+        message_index: int | None = None,
+        severity: Literal["error", "warning"] = "error",
     ) -> None:
         self.line = line
         self.where = where
         self.detail = message
+        self.message_index = message_index
+        self.severity = severity
         loc = where
         if line is not None:
             loc = f"{where} line {line}" if where else f"line {line}"
@@ -69,14 +84,24 @@ class TemplateError(InputError):
 
 
 class RenderError(InputError):
+    """Rendering failed. ``missing``/``unknown``/``invalid`` name the variables
+    without a value, given but unused, and of the wrong type (each sorted)."""
+
     def __init__(
-        self, message: str, *, missing: list[str] | None = None, unknown: list[str] | None = None
+        self,
+        message: str,
+        *,
+        missing: list[str] | None = None,
+        unknown: list[str] | None = None,
+        invalid: list[str] | None = None,
+        hint: str = "",
     ) -> None:
         self.missing = sorted(missing or [])
         self.unknown = sorted(unknown or [])
+        self.invalid = sorted(invalid or [])
         super().__init__(
             message,
-            hint="Give a value for every variable the template uses, and only those.",
+            hint=hint or "Give a value for every variable the template uses, and only those.",
         )
 
 

@@ -1,0 +1,5 @@
+import sys
+
+from workbench.entry import main
+
+sys.exit(main())

@@ -1,0 +1,113 @@
+"""The ``workbench`` command.
+
+Bare ``workbench`` launches the desktop app. Subcommands live in modules listed in
+``COMMAND_MODULES``; each exposes ``add_parser(subparsers)`` and sets
+``handler=(args) -> int`` on its parsers. Heavy imports (Qt, FastAPI) happen
+inside handlers, so ``workbench --help`` stays fast and headless.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from workbench import __version__
+from workbench.core.errors import WorkbenchError
+from workbench.cli.output import EXIT_FAILURE, EXIT_USAGE, to_json
+
+COMMAND_MODULES = (
+    "workbench.cli.vault_cmds",
+    "workbench.cli.registry_cmds",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"workbench: error: {message}\n")
+        sys.exit(EXIT_USAGE)
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Options every subcommand accepts (``--vault``, ``--json``)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--vault",
+        type=Path,
+        default=None,
+        help="vault file (default: the platform data directory's vault.sqlite3)",
+    )
+    parent.add_argument("--json", action="store_true", help="machine-readable output")
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="workbench",
+        description="Prompt Workbench: version, compare, review and publish LLM prompts.",
+        epilog="Run without a command to open the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"workbench {__version__}")
+    parser.add_argument("--vault", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parent = common_options()
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.add_parser(sub, parent)
+    return parser
+
+
+def main(
+    argv: list[str] | None = None, launch_gui: Callable[[Path | None], int] | None = None
+) -> int:
+    """Run a subcommand; with none, call ``launch_gui`` (given by ``workbench.entry``)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        from workbench.secrets.redaction import install_redaction
+    except ImportError:  # secrets layer not present in this build
+        pass
+    else:
+        install_redaction()
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        if args.command is None and launch_gui is not None:
+            return launch_gui(args.vault)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
+        parser.parse_args([args.command, "--help"])
+        return EXIT_USAGE
+    try:
+        return int(handler(args))
+    except WorkbenchError as err:
+        if getattr(args, "json", False):
+            sys.stdout.write(
+                to_json({"error": type(err).__name__, "detail": err.message, "hint": err.hint})
+                + "\n"
+            )
+        sys.stderr.write(f"error: {err.describe()}\n")
+        return err.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""How CLI commands speak: plain text for people, ``--json`` for scripts.
+
+Exit codes scripts can rely on: 0 ok, 1 failure, 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, BaseModel):
+        return obj.model_dump(mode="json")
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    if isinstance(obj, UUID):
+        return str(obj)
+    if isinstance(obj, set | frozenset | tuple):
+        return list(obj)
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, default=_default, indent=2, ensure_ascii=False)
+
+
+def emit(as_json: bool, data: Any, text: str | Callable[[], str]) -> None:
+    """Print ``data`` as JSON when ``--json`` was given, else the human ``text``."""
+    if as_json:
+        sys.stdout.write(to_json(data) + "\n")
+    else:
+        body = text() if callable(text) else text
+        if body:
+            sys.stdout.write(body if body.endswith("\n") else body + "\n")
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    """A plain aligned text table."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    lines = ["  ".join(h.ljust(widths[i]) for i, h in enumerate(headers)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip())
+    return "\n".join(lines)

@@ -1,0 +1,412 @@
+"""Differences between two prompt contents, for the CLI and the version-compare view.
+
+``diff_contents`` computes one structured ``ContentDiff``; the two views are made
+from it: ``unified_diff_text`` (``workbench vault diff``) and ``side_by_side_rows``
+(the UI). Line and character offsets are what ``difflib.SequenceMatcher`` finds.
+
+Messages are aligned first on (role, template) so that inserting a message in the
+middle shows as one added message, not as every later message changed; within a
+changed stretch, messages pair up by position among those with the same role. A
+message whose role changed shows as removed plus added.
+
+Templates are split on ``"\\n"`` only, so a trailing newline added or removed shows
+as an empty last line inserted or deleted rather than disappearing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from workbench.core.models import Message, PromptContent, Variable
+
+__all__ = [
+    "ContentDiff",
+    "LineOp",
+    "MessageDiff",
+    "ParamChange",
+    "SideBySideRow",
+    "Span",
+    "VariableChange",
+    "char_spans",
+    "diff_contents",
+    "format_value",
+    "side_by_side_rows",
+    "unified_diff_text",
+]
+
+Span = tuple[int, int]
+"""A half-open character range ``[start, end)`` within one line."""
+LineKind = Literal["equal", "insert", "delete", "replace"]
+MessageStatus = Literal["added", "removed", "changed", "unchanged"]
+
+
+@dataclass(frozen=True, slots=True)
+class LineOp:
+    """One line of a message diff. Line numbers are 1-based; text has no newline."""
+
+    kind: LineKind
+    old_lineno: int | None
+    new_lineno: int | None
+    old_text: str | None
+    new_text: str | None
+    old_spans: tuple[Span, ...] = ()
+    """Changed characters in ``old_text`` (only for "replace")."""
+    new_spans: tuple[Span, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDiff:
+    status: MessageStatus
+    old_index: int | None
+    new_index: int | None
+    old: Message | None
+    new: Message | None
+    lines: tuple[LineOp, ...]
+
+    @property
+    def title(self) -> str:
+        """E.g. ``message 2 (user)``, numbered as in the new content when it is there."""
+        index = self.new_index if self.new_index is not None else self.old_index
+        message = self.new or self.old
+        assert index is not None and message is not None
+        return f"message {index + 1} ({message.role})"
+
+
+@dataclass(frozen=True, slots=True)
+class ParamChange:
+    """A model parameter that differs; ``None`` means unset."""
+
+    key: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True, slots=True)
+class VariableChange:
+    name: str
+    kind: Literal["added", "removed", "changed"]
+    fields: tuple[str, ...]
+    """For "changed": the declaration fields that differ (type, default, ...)."""
+    old: Variable | None
+    new: Variable | None
+
+
+@dataclass(frozen=True, slots=True)
+class ContentDiff:
+    messages: tuple[MessageDiff, ...]
+    """Every message of both sides in order, unchanged ones included."""
+    params: tuple[ParamChange, ...]
+    variables: tuple[VariableChange, ...]
+    tags_added: tuple[str, ...]
+    tags_removed: tuple[str, ...]
+
+    @property
+    def is_empty(self) -> bool:
+        return (
+            all(m.status == "unchanged" for m in self.messages)
+            and not self.params
+            and not self.variables
+            and not self.tags_added
+            and not self.tags_removed
+        )
+
+    @property
+    def changed_messages(self) -> tuple[MessageDiff, ...]:
+        return tuple(m for m in self.messages if m.status != "unchanged")
+
+
+@dataclass(frozen=True, slots=True)
+class SideBySideRow:
+    """One row of the side-by-side view.
+
+    ``kind`` "header" starts a section (a message, "parameters", "variables",
+    "tags"); its ``left``/``right`` are the section titles ("" on a side that lacks
+    the message). Other rows are lines; ``None`` text means the side has no line.
+    """
+
+    kind: Literal["equal", "insert", "delete", "replace", "header"]
+    left: str | None
+    right: str | None
+    left_spans: tuple[Span, ...] = ()
+    right_spans: tuple[Span, ...] = ()
+    left_lineno: int | None = None
+    right_lineno: int | None = None
+
+
+# ---------------------------------------------------------------- computing
+
+
+def _lines(template: str) -> list[str]:
+    return template.split("\n")
+
+
+def char_spans(old: str, new: str) -> tuple[tuple[Span, ...], tuple[Span, ...]]:
+    """Changed character ranges in ``old`` and in ``new``, adjacent ranges merged."""
+    old_spans: list[Span] = []
+    new_spans: list[Span] = []
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        for spans, start, end in ((old_spans, i1, i2), (new_spans, j1, j2)):
+            if end > start:
+                if spans and spans[-1][1] == start:
+                    spans[-1] = (spans[-1][0], end)
+                else:
+                    spans.append((start, end))
+    return tuple(old_spans), tuple(new_spans)
+
+
+def _line_ops(old: Sequence[str], new: Sequence[str]) -> tuple[LineOp, ...]:
+    ops: list[LineOp] = []
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            ops.extend(
+                LineOp("equal", i + 1, j + 1, old[i], new[j])
+                for i, j in zip(range(i1, i2), range(j1, j2), strict=True)
+            )
+            continue
+        paired = min(i2 - i1, j2 - j1) if tag == "replace" else 0
+        for k in range(paired):
+            old_spans, new_spans = char_spans(old[i1 + k], new[j1 + k])
+            ops.append(
+                LineOp(
+                    "replace",
+                    i1 + k + 1,
+                    j1 + k + 1,
+                    old[i1 + k],
+                    new[j1 + k],
+                    old_spans,
+                    new_spans,
+                )
+            )
+        ops.extend(LineOp("delete", i + 1, None, old[i], None) for i in range(i1 + paired, i2))
+        ops.extend(LineOp("insert", None, j + 1, None, new[j]) for j in range(j1 + paired, j2))
+    return tuple(ops)
+
+
+def _message_diff(
+    old_index: int | None, new_index: int | None, old: Message | None, new: Message | None
+) -> MessageDiff:
+    old_lines = _lines(old.template) if old is not None else []
+    new_lines = _lines(new.template) if new is not None else []
+    if old is None:
+        status: MessageStatus = "added"
+    elif new is None:
+        status = "removed"
+    else:
+        status = "unchanged" if old == new else "changed"
+    return MessageDiff(status, old_index, new_index, old, new, _line_ops(old_lines, new_lines))
+
+
+def _pair_messages(
+    old: Sequence[Message], new: Sequence[Message]
+) -> Iterator[tuple[int | None, int | None]]:
+    """Index pairs aligning ``old`` and ``new`` (None on the side without a message)."""
+    outer = difflib.SequenceMatcher(
+        None,
+        [(m.role, m.template) for m in old],
+        [(m.role, m.template) for m in new],
+        autojunk=False,
+    )
+    for tag, i1, i2, j1, j2 in outer.get_opcodes():
+        if tag == "equal":
+            yield from zip(range(i1, i2), range(j1, j2), strict=True)
+            continue
+        # Within a changed stretch, pair messages of the same role by position.
+        inner = difflib.SequenceMatcher(
+            None, [m.role for m in old[i1:i2]], [m.role for m in new[j1:j2]], autojunk=False
+        )
+        for itag, a1, a2, b1, b2 in inner.get_opcodes():
+            if itag == "equal":
+                yield from zip(range(i1 + a1, i1 + a2), range(j1 + b1, j1 + b2), strict=True)
+            else:
+                yield from ((i, None) for i in range(i1 + a1, i1 + a2))
+                yield from ((None, j) for j in range(j1 + b1, j1 + b2))
+
+
+def _variable_change(
+    name: str, old: Variable | None, new: Variable | None
+) -> VariableChange | None:
+    if old is None:
+        return VariableChange(name, "added", (), None, new)
+    if new is None:
+        return VariableChange(name, "removed", (), old, None)
+    fields = tuple(f for f in Variable.model_fields if getattr(old, f) != getattr(new, f))
+    return VariableChange(name, "changed", fields, old, new) if fields else None
+
+
+def diff_contents(old: PromptContent, new: PromptContent) -> ContentDiff:
+    """Everything that differs between two contents (see the module docstring)."""
+    messages = tuple(
+        _message_diff(
+            i,
+            j,
+            old.messages[i] if i is not None else None,
+            new.messages[j] if j is not None else None,
+        )
+        for i, j in _pair_messages(old.messages, new.messages)
+    )
+
+    old_params = old.model.model_dump()
+    new_params = new.model.model_dump()
+    params = tuple(
+        ParamChange(key, old_params[key], new_params[key])
+        for key in type(old.model).model_fields
+        if old_params[key] != new_params[key]
+    )
+
+    old_vars = {v.name: v for v in old.variables}
+    new_vars = {v.name: v for v in new.variables}
+    variables = tuple(
+        change
+        for name in sorted(old_vars.keys() | new_vars.keys())
+        if (change := _variable_change(name, old_vars.get(name), new_vars.get(name)))
+    )
+
+    return ContentDiff(
+        messages=messages,
+        params=params,
+        variables=variables,
+        tags_added=tuple(sorted(set(new.tags) - set(old.tags))),
+        tags_removed=tuple(sorted(set(old.tags) - set(new.tags))),
+    )
+
+
+# ---------------------------------------------------------------- views
+
+
+def format_value(value: Any) -> str:
+    """A parameter or default as a person reads it: JSON, ``(unset)`` for None."""
+    if value is None:
+        return "(unset)"
+    return json.dumps(list(value) if isinstance(value, tuple) else value, ensure_ascii=False)
+
+
+def _describe_variable(variable: Variable) -> str:
+    parts = [variable.type, "required" if variable.required else "optional"]
+    if variable.default is not None:
+        parts.append(f"default {format_value(variable.default)}")
+    if variable.description:
+        parts.append(f"description {format_value(variable.description)}")
+    return f"{variable.name} ({', '.join(parts)})"
+
+
+def _variable_lines(change: VariableChange) -> list[str]:
+    if change.new is not None and change.old is None:
+        return [f"+ {_describe_variable(change.new)}"]
+    if change.old is not None and change.new is None:
+        return [f"- {_describe_variable(change.old)}"]
+    assert change.old is not None and change.new is not None
+    fields = "; ".join(
+        f"{f} {format_value(getattr(change.old, f))} -> {format_value(getattr(change.new, f))}"
+        for f in change.fields
+    )
+    return [f"~ {change.name}: {fields}"]
+
+
+def unified_diff_text(
+    old: PromptContent, new: PromptContent, old_label: str = "old", new_label: str = "new"
+) -> str:
+    """A unified-diff-like text covering messages, parameters, variables and tags.
+
+    Empty when the two contents are the same.
+    """
+    diff = diff_contents(old, new)
+    if diff.is_empty:
+        return ""
+    out = [f"--- {old_label}", f"+++ {new_label}"]
+    for message in diff.changed_messages:
+        out.append(f"## {message.title}: {message.status}")
+        if message.status == "changed" and message.old is not None and message.new is not None:
+            hunks = difflib.unified_diff(
+                _lines(message.old.template), _lines(message.new.template), lineterm="", n=3
+            )
+            out.extend(list(hunks)[2:])  # drop difflib's own ---/+++ lines
+        else:
+            sign = "+" if message.status == "added" else "-"
+            out.extend(
+                f"{sign}{op.new_text if sign == '+' else op.old_text}" for op in message.lines
+            )
+    if diff.params:
+        out.append("## parameters")
+        out.extend(
+            f"~ {p.key}: {format_value(p.old)} -> {format_value(p.new)}" for p in diff.params
+        )
+    if diff.variables:
+        out.append("## variables")
+        for change in diff.variables:
+            out.extend(_variable_lines(change))
+    if diff.tags_added or diff.tags_removed:
+        out.append("## tags")
+        out.extend(f"+ {tag}" for tag in diff.tags_added)
+        out.extend(f"- {tag}" for tag in diff.tags_removed)
+    return "\n".join(out) + "\n"
+
+
+def _pair_row(left: str | None, right: str | None) -> SideBySideRow:
+    if left == right:
+        return SideBySideRow("equal", left, right)
+    if left is None:
+        return SideBySideRow("insert", None, right)
+    if right is None:
+        return SideBySideRow("delete", left, None)
+    left_spans, right_spans = char_spans(left, right)
+    return SideBySideRow("replace", left, right, left_spans, right_spans)
+
+
+def _title(index: int | None, message: Message | None) -> str:
+    return "" if index is None or message is None else f"message {index + 1} ({message.role})"
+
+
+def side_by_side_rows(diff: ContentDiff) -> list[SideBySideRow]:
+    """Rows for a two-column view: every message line, then the changed settings."""
+    rows: list[SideBySideRow] = []
+    for message in diff.messages:
+        rows.append(
+            SideBySideRow(
+                "header",
+                _title(message.old_index, message.old),
+                _title(message.new_index, message.new),
+            )
+        )
+        rows.extend(
+            SideBySideRow(
+                op.kind,
+                op.old_text,
+                op.new_text,
+                op.old_spans,
+                op.new_spans,
+                op.old_lineno,
+                op.new_lineno,
+            )
+            for op in message.lines
+        )
+    if diff.params:
+        rows.append(SideBySideRow("header", "parameters", "parameters"))
+        rows.extend(
+            _pair_row(
+                f"{p.key}: {format_value(p.old)}" if p.old not in (None, ()) else None,
+                f"{p.key}: {format_value(p.new)}" if p.new not in (None, ()) else None,
+            )
+            for p in diff.params
+        )
+    if diff.variables:
+        rows.append(SideBySideRow("header", "variables", "variables"))
+        rows.extend(
+            _pair_row(
+                _describe_variable(c.old) if c.old else None,
+                _describe_variable(c.new) if c.new else None,
+            )
+            for c in diff.variables
+        )
+    if diff.tags_added or diff.tags_removed:
+        rows.append(SideBySideRow("header", "tags", "tags"))
+        rows.extend(_pair_row(tag, None) for tag in diff.tags_removed)
+        rows.extend(_pair_row(None, tag) for tag in diff.tags_added)
+    return rows

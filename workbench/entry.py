@@ -1,0 +1,45 @@
+"""The ``workbench`` console script: a subcommand runs headless; none opens the app.
+
+This module sits above both the CLI and the UI so neither imports the other.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+NO_DISPLAY = """\
+workbench: no display found (DISPLAY and WAYLAND_DISPLAY are unset), so the window cannot open.
+How to go on:
+  - on a desktop session, run it from a terminal inside that session;
+  - on a server, under a virtual display:  xvfb-run -a make run
+  - or use the command line:  .venv/bin/workbench --help   (e.g. workbench vault list)
+"""
+
+
+def has_display() -> bool:
+    if sys.platform != "linux":
+        return True
+    if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in {"offscreen", "minimal", "vnc"}:
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def launch_gui(vault: Path | None) -> int:
+    if not has_display():
+        sys.stderr.write(NO_DISPLAY)
+        return 2
+    from workbench.ui.app import run_app
+
+    return run_app(vault)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from workbench.cli.main import main as cli_main
+
+    return cli_main(argv, launch_gui=launch_gui)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,268 @@
+"""What every HTTP provider family shares: sending, retrying, mapping failures.
+
+A family module says only what differs (URL, headers, body, how to read its
+stream and its error bodies). This base does the call under the one
+:class:`~workbench.providers.policy.RetryPolicy`, turns every httpx failure and
+every error status into the one error tree, and checks that a stream really
+finished. Retries happen only before the first event of an answer: a half-sent
+answer is never silently restarted, so what the engine measures is what happened.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from workbench.providers.base import (
+    ChatRequest,
+    Finish,
+    ProviderClient,
+    RetryNotice,
+    StreamEvent,
+    TextDelta,
+)
+from workbench.providers.errors import (
+    BrokenStreamError,
+    ConnectionFailed,
+    ProtocolError,
+    ProviderError,
+    ProviderTimeout,
+    error_for_status,
+    redact,
+)
+from workbench.providers.policy import RetryClock, RetryPolicy, Timeouts, parse_retry_after
+from workbench.providers.sse import SSEDecoder, SSEEvent
+
+log = logging.getLogger(__name__)
+
+MAX_ERROR_BODY = 64 * 1024
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class HttpProviderClient(ProviderClient):
+    """Base for the four HTTP families. ``api_key`` is held here and sent only in headers."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        base_url: str,
+        api_key: str | None,
+        http: httpx.AsyncClient,
+        policy: RetryPolicy | None = None,
+        timeouts: Timeouts | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key or None
+        self._http = http
+        self.policy = policy or RetryPolicy()
+        self.timeouts = timeouts or Timeouts()
+        self._httpx_timeout = self.timeouts.to_httpx()
+        self._sleep = sleep
+
+    def __repr__(self) -> str:  # never show the key
+        return f"{type(self).__name__}(name={self.name!r}, base_url={self.base_url!r})"
+
+    # -- what each family fills in -------------------------------------------------
+
+    @abc.abstractmethod
+    def _chat_url(self, request: ChatRequest) -> str: ...
+
+    @abc.abstractmethod
+    def _auth_headers(self) -> dict[str, str]: ...
+
+    @abc.abstractmethod
+    def _chat_body(self, request: ChatRequest) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def _stream_events(
+        self, response: httpx.Response, request: ChatRequest
+    ) -> AsyncIterator[StreamEvent]:
+        """Read a 2xx streaming answer; must end with a :class:`Finish`."""
+
+    @abc.abstractmethod
+    def _whole_events(self, body: Any, request: ChatRequest) -> list[StreamEvent]:
+        """Read a 2xx non-streaming JSON answer."""
+
+    @abc.abstractmethod
+    def _error_detail(self, body: Any) -> tuple[str, str]:
+        """(message, kind) from an error body; kind is "authentication" or ""."""
+
+    # -- the call --------------------------------------------------------------------
+
+    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        clock = RetryClock(self.policy)
+        url = self._chat_url(request)
+        headers = self._auth_headers()
+        body = self._chat_body(request)
+        while True:
+            clock.attempt += 1
+            delivered = False
+            try:
+                async for event in self._attempt(url, headers, body, request):
+                    delivered = True
+                    yield event
+                return
+            except ProviderError as err:
+                wait = None if delivered else clock.next_wait(err)
+                if wait is None:
+                    raise
+                log.info(
+                    "%s: %s; retry %d in %.2fs", self.name, err.kind, clock.attempt, wait
+                )
+                yield RetryNotice(attempt=clock.attempt, reason=_reason(err), wait=wait)
+                await self._sleep(wait)
+
+    async def _attempt(
+        self, url: str, headers: dict[str, str], body: dict[str, Any], request: ChatRequest
+    ) -> AsyncIterator[StreamEvent]:
+        streaming = False
+        finished = False
+        try:
+            async with self._http.stream(
+                "POST", url, json=body, headers=headers, timeout=self._httpx_timeout
+            ) as response:
+                if response.status_code >= 400:
+                    raise await self._status_error(response, request.model)
+                if not request.stream:
+                    data = self._json(await response.aread(), request.model)
+                    for event in self._whole_events(data, request):
+                        yield event
+                    return
+                streaming = True
+                async for event in self._stream_events(response, request):
+                    finished = isinstance(event, Finish)
+                    yield event
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, request.model, streaming=streaming) from None
+        if streaming and not finished:
+            raise BrokenStreamError(
+                "the stream ended before the answer was finished",
+                provider=self.name,
+                model=request.model,
+            )
+
+    async def list_models(self) -> list[str]:
+        """Model names from the provider's listing endpoint(s), sorted and unique."""
+        return sorted(set(await self._list_models()))
+
+    @abc.abstractmethod
+    async def _list_models(self) -> list[str]: ...
+
+    async def _get_json(self, url: str, params: dict[str, str] | None = None) -> Any:
+        """One GET under the retry policy, returning parsed JSON."""
+        clock = RetryClock(self.policy)
+        while True:
+            clock.attempt += 1
+            try:
+                try:
+                    response = await self._http.get(
+                        url, params=params, headers=self._auth_headers(), timeout=self._httpx_timeout
+                    )
+                except httpx.HTTPError as exc:
+                    raise self._transport_error(exc, "", streaming=False) from None
+                if response.status_code >= 400:
+                    raise await self._status_error(response, "")
+                return self._json(response.content, "")
+            except ProviderError as err:
+                wait = clock.next_wait(err)
+                if wait is None:
+                    raise
+                await self._sleep(wait)
+
+    # -- failure mapping ---------------------------------------------------------------
+
+    async def _status_error(self, response: httpx.Response, model: str) -> ProviderError:
+        raw = b""
+        try:
+            async for chunk in response.aiter_bytes():
+                raw += chunk
+                if len(raw) >= MAX_ERROR_BODY:
+                    break
+        except httpx.HTTPError:
+            pass  # the status alone is enough to classify
+        text = raw.decode("utf-8", errors="replace")
+        try:
+            message, kind = self._error_detail(json.loads(text))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            message, kind = text, ""
+        return error_for_status(
+            response.status_code,
+            redact(message, self._api_key),
+            provider=self.name,
+            model=model,
+            retry_after=parse_retry_after(response.headers),
+            kind=kind,
+        )
+
+    def _transport_error(
+        self, exc: httpx.HTTPError, model: str, *, streaming: bool
+    ) -> ProviderError:
+        where = redact(str(exc), self._api_key) or type(exc).__name__
+        if isinstance(exc, httpx.ConnectTimeout) and not streaming:
+            return ConnectionFailed(
+                f"could not connect to {self.base_url} within {self.timeouts.connect:g}s "
+                f"({where})",
+                provider=self.name,
+                model=model,
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            what = (
+                f"the stream stalled for more than {self.timeouts.read:g}s"
+                if streaming
+                else f"no answer within {self.timeouts.read:g}s"
+            )
+            return ProviderTimeout(what, provider=self.name, model=model)
+        if streaming:
+            return BrokenStreamError(
+                f"the connection broke mid-answer ({where})", provider=self.name, model=model
+            )
+        if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+            err = ConnectionFailed(
+                f"cannot call {self.base_url}: {where}",
+                provider=self.name,
+                model=model,
+                hint="The profile's base URL must start with http:// or https://.",
+            )
+            err.retryable = False
+            return err
+        return ConnectionFailed(
+            f"could not reach {self.base_url} ({where})", provider=self.name, model=model
+        )
+
+    def _json(self, raw: bytes | str, model: str) -> Any:
+        try:
+            return json.loads(raw)
+        except ValueError:
+            text = raw if isinstance(raw, str) else raw.decode("utf-8", errors="replace")
+            raise self._protocol(f"not JSON: {redact(text, self._api_key)[:120]!r}", model) from None
+
+    def _protocol(self, message: str, model: str) -> ProtocolError:
+        return ProtocolError(message, provider=self.name, model=model)
+
+
+def text_events(text: str) -> list[StreamEvent]:
+    """A whole answer as events (for non-streaming replies)."""
+    return [TextDelta(text)] if text else []
+
+
+def _reason(err: ProviderError) -> str:
+    return f"HTTP {err.status}" if err.status is not None else err.kind
+
+
+async def iter_sse(response: httpx.Response) -> AsyncIterator[SSEEvent]:
+    """The SSE events of a streaming response, as they arrive."""
+    decoder = SSEDecoder()
+    async for chunk in response.aiter_bytes():
+        for event in decoder.feed(chunk):
+            yield event
+    for event in decoder.close():
+        yield event

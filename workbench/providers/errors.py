@@ -1,0 +1,169 @@
+"""Errors a model provider can cause, and the one place HTTP failures map to them.
+
+Every provider family raises only these, so the engine can record a clear cell
+error and the person sees what happened and what to do. Messages never contain
+an API key: text that came from a server is passed through :func:`redact` with
+the key that was sent before it reaches a message.
+
+::
+
+    WorkbenchError
+     └── ProviderError                  a call to a model provider failed
+          ├── AuthenticationError       401/403: wrong, missing or revoked key
+          ├── BadRequestError           400/422: the provider refused the request
+          ├── ModelNotFoundError        404: no such model (or endpoint) there
+          ├── RateLimitError            429: too many requests (``retry_after``)
+          ├── ServerError               5xx, 408, 409: the provider failed
+          ├── ProviderTimeout           no answer / no next chunk in time
+          ├── ConnectionFailed          no connection (refused, DNS, reset)
+          ├── BrokenStreamError         the stream stopped before it was finished
+          └── ProtocolError             the answer is not what the API promises
+"""
+
+from __future__ import annotations
+
+from workbench.core.errors import WorkbenchError
+
+RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+"""Statuses that say "try again later"; every other 4xx is the request's fault."""
+
+
+class ProviderError(WorkbenchError):
+    """A provider call failed. ``retryable`` tells the retry policy whether to try again."""
+
+    default_hint = "Check the provider profile and try again."
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str = "",
+        provider: str = "",
+        model: str = "",
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.provider = provider
+        self.model = model
+        self.status = status
+        self.retry_after = retry_after
+        where = " ".join(p for p in (provider, f"model {model!r}" if model else "") if p)
+        full = f"{where}: {message}" if where else message
+        super().__init__(full, hint=hint or self.default_hint)
+
+    @property
+    def kind(self) -> str:
+        """A short stable name for the failure, for cells, tables and CSV."""
+        return _KIND_BY_CLASS.get(type(self), "provider_error")
+
+
+class AuthenticationError(ProviderError):
+    default_hint = (
+        "Check the key stored under the profile's key name (`workbench key set NAME`) "
+        "and that it is allowed to use this model."
+    )
+
+
+class BadRequestError(ProviderError):
+    default_hint = "The provider rejected the request; check the model settings (max tokens, ...)."
+
+
+class ModelNotFoundError(ProviderError):
+    default_hint = (
+        "Check the model name; `workbench provider test PROFILE` lists the models it offers."
+    )
+
+
+class RateLimitError(ProviderError):
+    retryable = True
+    default_hint = "Lower the profile's concurrency limit or wait, then run again."
+
+
+class ServerError(ProviderError):
+    retryable = True
+    default_hint = "The provider had a problem on its side; run the failed cells again later."
+
+
+class ProviderTimeout(ProviderError):
+    retryable = True
+    default_hint = "The provider is slow or stuck; raise the profile's read timeout or retry later."
+
+
+TimeoutError_ = ProviderTimeout
+"""Alias matching the brief's name; prefer :class:`ProviderTimeout`."""
+
+
+class ConnectionFailed(ProviderError):
+    retryable = True
+    default_hint = "Check the profile's base URL and that the server is running and reachable."
+
+
+class BrokenStreamError(ProviderError):
+    default_hint = "The connection dropped mid-answer; run the cell again."
+
+
+class ProtocolError(ProviderError):
+    default_hint = (
+        "The server's answer does not follow the API family's format; check that the "
+        "profile's family matches the server."
+    )
+
+
+_KIND_BY_CLASS: dict[type[ProviderError], str] = {
+    ProviderError: "provider_error",
+    AuthenticationError: "authentication",
+    BadRequestError: "bad_request",
+    ModelNotFoundError: "model_not_found",
+    RateLimitError: "rate_limit",
+    ServerError: "server_error",
+    ProviderTimeout: "timeout",
+    ConnectionFailed: "connection",
+    BrokenStreamError: "broken_stream",
+    ProtocolError: "protocol",
+}
+
+
+def redact(text: str, secret: str | None) -> str:
+    """Remove ``secret`` (and nothing else) from text that came from a server."""
+    if secret and len(secret) >= 4:
+        return text.replace(secret, "[redacted]")
+    return text
+
+
+def error_for_status(
+    status: int,
+    detail: str,
+    *,
+    provider: str,
+    model: str = "",
+    retry_after: float | None = None,
+    kind: str = "",
+) -> ProviderError:
+    """The one status-code-to-exception mapping for every family.
+
+    ``detail`` is the server's own message (already redacted); ``kind`` is the
+    family's error type when it names one more precisely than the status
+    (e.g. Gemini's ``API_KEY_INVALID`` on a 400).
+    """
+    cls: type[ProviderError]
+    if status in (401, 403) or kind == "authentication":
+        cls = AuthenticationError
+    elif status == 404:
+        cls = ModelNotFoundError
+    elif status == 429:
+        cls = RateLimitError
+    elif status in RETRYABLE_STATUSES or status >= 500:
+        cls = ServerError
+    elif 400 <= status < 500:
+        cls = BadRequestError
+    else:
+        cls = ProtocolError
+    detail = " ".join(detail.split())[:300] or "no details given"
+    return cls(
+        f"HTTP {status}: {detail}",
+        provider=provider,
+        model=model,
+        status=status,
+        retry_after=retry_after,
+    )

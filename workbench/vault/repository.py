@@ -1,0 +1,753 @@
+"""The vault's repository API. All SQL of the vault lives here (and in migrations).
+
+Every multi-row change is one ``BEGIN IMMEDIATE`` transaction: a crash at any
+instant leaves the vault as it was before or after the change, never between.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from workbench.core.errors import (
+    ConflictError,
+    DuplicateError,
+    IdenticalCommitError,
+    InputError,
+    NotFoundError,
+    StaleLabelError,
+    UsageError,
+)
+from workbench.core.models import (
+    AuditEvent,
+    Label,
+    Prompt,
+    PromptContent,
+    PromptSummary,
+    PromptVersion,
+    SearchHit,
+    canonical_json,
+    utcnow,
+    validate_label_name,
+    validate_prompt_name,
+)
+from workbench.core.templating import check_template
+from workbench.vault.bundle import BUNDLE_FORMAT, BUNDLE_VERSION, Bundle, BundleVersion
+from workbench.vault.db import open_engine
+from workbench.vault.schema import AuditRow, LabelRow, PromptRow, VersionParentRow, VersionRow
+
+GENESIS_HASH = "0" * 64
+_UNSET: Any = object()
+_WORD_RE = re.compile(r"\w+", re.UNICODE)
+
+
+def default_author() -> str:
+    """Who commits: ``WORKBENCH_AUTHOR`` or the login name."""
+    env = os.environ.get("WORKBENCH_AUTHOR")
+    if env:
+        return env
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def fts_query(user_text: str) -> str:
+    """Turn what a person typed into a safe FTS5 query: every word must match, as a prefix."""
+    words = _WORD_RE.findall(user_text)
+    return " ".join(f'"{w}"*' for w in words)
+
+
+@dataclass
+class ImportReport:
+    prompts_created: int = 0
+    versions_added: int = 0
+    versions_skipped: int = 0
+    labels_set: int = 0
+    labels_kept: list[str] = field(default_factory=list)
+
+
+class Vault:
+    """A local prompt vault in one SQLite file."""
+
+    def __init__(self, engine: Engine, path: Path, actor: str | None = None) -> None:
+        self.engine = engine
+        self.path = path
+        self.actor = actor or default_author()
+        self._read = sessionmaker(engine, expire_on_commit=False)
+        self._write = sessionmaker(engine.execution_options(immediate=True), expire_on_commit=False)
+
+    @classmethod
+    def open(cls, path: Path, *, create: bool = False, actor: str | None = None) -> Vault:
+        return cls(open_engine(path, create=create), path, actor)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Vault:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """One write transaction (BEGIN IMMEDIATE); commits on success, else rolls back."""
+        with self._write() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        with self._read() as session:
+            yield session
+
+    # ---- prompts ---------------------------------------------------------------------
+
+    def _prompt_row(self, s: Session, name: str) -> PromptRow:
+        row = s.scalar(select(PromptRow).where(PromptRow.name == name))
+        if row is None:
+            raise NotFoundError(
+                f"no prompt named {name!r}",
+                hint="List prompts with: workbench vault list (or search with vault search)",
+            )
+        return row
+
+    @staticmethod
+    def _check_name(name: str) -> None:
+        try:
+            validate_prompt_name(name)
+        except ValueError as exc:
+            raise UsageError(str(exc), hint="Example of a valid name: support/reply") from exc
+
+    def create_prompt(self, name: str) -> Prompt:
+        self._check_name(name)
+        with self.writing() as s:
+            if s.scalar(select(PromptRow.id).where(PromptRow.name == name)) is not None:
+                raise DuplicateError(
+                    f"a prompt named {name!r} already exists",
+                    hint="Commit a new version to it instead, or pick another name.",
+                )
+            row = self._insert_prompt(s, name, utcnow())
+            self._audit(s, "prompt.create", name, {})
+            return _prompt(row)
+
+    def _insert_prompt(self, s: Session, name: str, at: datetime, archived: bool = False) -> PromptRow:
+        row = PromptRow(name=name, archived=archived, created_at=at)
+        s.add(row)
+        s.flush()
+        s.execute(
+            text("INSERT INTO search_index(prompt, tags, message, templates, version_id) "
+                 "VALUES (:p, '', '', '', NULL)"),
+            {"p": name},
+        )
+        return row
+
+    def get_prompt(self, name: str) -> Prompt:
+        with self.reading() as s:
+            return _prompt(self._prompt_row(s, name))
+
+    def set_archived(self, name: str, archived: bool = True) -> None:
+        with self.writing() as s:
+            row = self._prompt_row(s, name)
+            row.archived = archived
+            self._audit(s, "prompt.archive" if archived else "prompt.unarchive", name, {})
+
+    def prompt_names(self, include_archived: bool = True) -> list[str]:
+        with self.reading() as s:
+            q = select(PromptRow.name).order_by(PromptRow.name)
+            if not include_archived:
+                q = q.where(PromptRow.archived.is_(False))
+            return list(s.scalars(q))
+
+    def count_prompts(self) -> int:
+        with self.reading() as s:
+            return int(s.scalar(select(func.count(PromptRow.id))) or 0)
+
+    def list_prompts(
+        self,
+        *,
+        offset: int = 0,
+        limit: int = 100,
+        prefix: str = "",
+        tag: str | None = None,
+        label: str | None = None,
+        has_drafts: bool | None = None,
+        include_archived: bool = False,
+    ) -> list[PromptSummary]:
+        """A page of prompts by name with their version counts, labels and latest tags."""
+        with self.reading() as s:
+            q = select(PromptRow.id, PromptRow.name, PromptRow.archived).order_by(PromptRow.name)
+            if not include_archived:
+                q = q.where(PromptRow.archived.is_(False))
+            if prefix:
+                q = q.where(PromptRow.name.startswith(prefix, autoescape=True))
+            if label:
+                q = q.where(
+                    PromptRow.id.in_(select(LabelRow.prompt_id).where(LabelRow.name == label))
+                )
+            if has_drafts is not None:
+                drafts = select(VersionRow.prompt_id).where(VersionRow.number.is_(None))
+                q = q.where(PromptRow.id.in_(drafts) if has_drafts else PromptRow.id.not_in(drafts))
+            if tag is not None:
+                # Tags of a prompt are those of its latest version; filter after the fetch.
+                rows = s.execute(q).all()
+            else:
+                rows = s.execute(q.offset(offset).limit(limit)).all()
+            summaries = self._summaries(s, rows)
+            if tag is not None:
+                summaries = [p for p in summaries if tag in p.tags][offset : offset + limit]
+            return summaries
+
+    def _summaries(self, s: Session, rows: Sequence[Any]) -> list[PromptSummary]:
+        ids = [r.id for r in rows]
+        if not ids:
+            return []
+        stats: dict[int, tuple[int, int, int]] = {}
+        for pid, n, drafts, last_seq in s.execute(
+            select(
+                VersionRow.prompt_id,
+                func.count(),
+                func.sum(VersionRow.number.is_(None).cast(type_=VersionRow.seq.type)),
+                func.max(VersionRow.seq),
+            )
+            .where(VersionRow.prompt_id.in_(ids))
+            .group_by(VersionRow.prompt_id)
+        ):
+            stats[pid] = (int(n), int(drafts or 0), int(last_seq))
+        latest: dict[int, tuple[str, datetime, str]] = {}
+        seqs = [v[2] for v in stats.values()]
+        if seqs:
+            for pid, vid, at, content in s.execute(
+                select(
+                    VersionRow.prompt_id, VersionRow.id, VersionRow.created_at, VersionRow.content
+                ).where(VersionRow.seq.in_(seqs))
+            ):
+                latest[pid] = (vid, at, content)
+        labels: dict[int, list[str]] = {}
+        for pid, lname in s.execute(
+            select(LabelRow.prompt_id, LabelRow.name)
+            .where(LabelRow.prompt_id.in_(ids))
+            .order_by(LabelRow.name)
+        ):
+            labels.setdefault(pid, []).append(lname)
+        out = []
+        for r in rows:
+            n, drafts, _ = stats.get(r.id, (0, 0, 0))
+            lv = latest.get(r.id)
+            tags: tuple[str, ...] = tuple(json.loads(lv[2]).get("tags", ())) if lv else ()
+            out.append(
+                PromptSummary(
+                    name=r.name,
+                    archived=r.archived,
+                    versions=n,
+                    drafts=drafts,
+                    latest_id=uuid.UUID(lv[0]) if lv else None,
+                    latest_at=lv[1] if lv else None,
+                    labels=tuple(labels.get(r.id, ())),
+                    tags=tags,
+                )
+            )
+        return out
+
+    # ---- versions --------------------------------------------------------------------
+
+    def commit(
+        self,
+        name: str,
+        content: PromptContent,
+        message: str,
+        *,
+        author: str | None = None,
+        parents: Sequence[uuid.UUID] | None = None,
+        create: bool = True,
+    ) -> PromptVersion:
+        """Record a new immutable version of ``name``.
+
+        ``parents`` defaults to the prompt's latest version. A commit whose content
+        equals a parent's is refused: it would record nothing new.
+        """
+        self._check_name(name)
+        if not message.strip():
+            raise UsageError(
+                "a commit needs a message saying what changed",
+                hint='Add one, e.g. -m "Shorter system prompt"',
+            )
+        for i, msg in enumerate(content.messages, start=1):
+            check_template(msg.template, where=f"message {i} ({msg.role})")
+        content_hash = content.content_hash()
+        with self.writing() as s:
+            prow = s.scalar(select(PromptRow).where(PromptRow.name == name))
+            if prow is None:
+                if not create:
+                    self._prompt_row(s, name)  # raises NotFoundError
+                prow = self._insert_prompt(s, name, utcnow())
+                self._audit(s, "prompt.create", name, {})
+            if parents is None:
+                last = s.scalar(
+                    select(VersionRow.id)
+                    .where(VersionRow.prompt_id == prow.id)
+                    .order_by(VersionRow.seq.desc())
+                    .limit(1)
+                )
+                parent_ids = [last] if last else []
+            else:
+                parent_ids = [str(p) for p in parents]
+            for pid in parent_ids:
+                prow_parent = s.scalar(select(VersionRow).where(VersionRow.id == pid))
+                if prow_parent is None or prow_parent.prompt_id != prow.id:
+                    raise NotFoundError(
+                        f"parent version {pid} is not a version of {name!r}",
+                        hint=f"See the versions with: workbench vault history {name}",
+                    )
+                if prow_parent.content_hash == content_hash:
+                    raise IdenticalCommitError(
+                        f"nothing to commit: the content is identical to its parent "
+                        f"{pid[:8]} of {name!r}",
+                        hint="Change a message, a model setting, a variable or a tag first.",
+                    )
+            version = PromptVersion(
+                prompt=name,
+                content=content,
+                content_hash=content_hash,
+                message=message.strip(),
+                author=author or self.actor,
+                parent_ids=tuple(uuid.UUID(p) for p in parent_ids),
+            )
+            self._insert_version(s, prow, version)
+            self._audit(
+                s, "version.commit", name, {"version": str(version.id), "hash": content_hash}
+            )
+            return version
+
+    def _insert_version(self, s: Session, prow: PromptRow, v: PromptVersion) -> None:
+        s.add(
+            VersionRow(
+                id=str(v.id),
+                prompt_id=prow.id,
+                content=canonical_json(v.content.canonical()).decode("utf-8"),
+                content_hash=v.content_hash,
+                message=v.message,
+                author=v.author,
+                created_at=v.created_at,
+                number=v.number,
+            )
+        )
+        s.flush()
+        for pos, parent in enumerate(v.parent_ids):
+            s.add(VersionParentRow(version_id=str(v.id), parent_id=str(parent), position=pos))
+        s.execute(
+            text(
+                "INSERT INTO search_index(prompt, tags, message, templates, version_id) "
+                "VALUES (:p, :t, :m, :tpl, :v)"
+            ),
+            {
+                "p": prow.name,
+                "t": " ".join(v.content.tags),
+                "m": v.message,
+                "tpl": "\n".join(m.template for m in v.content.messages),
+                "v": str(v.id),
+            },
+        )
+
+    def _versions(self, s: Session, rows: Sequence[VersionRow]) -> list[PromptVersion]:
+        ids = [r.id for r in rows]
+        parents: dict[str, list[tuple[int, str]]] = {}
+        if ids:
+            for vid, pid, pos in s.execute(
+                select(
+                    VersionParentRow.version_id,
+                    VersionParentRow.parent_id,
+                    VersionParentRow.position,
+                ).where(VersionParentRow.version_id.in_(ids))
+            ):
+                parents.setdefault(vid, []).append((pos, pid))
+        names = {
+            pid: n
+            for pid, n in s.execute(
+                select(PromptRow.id, PromptRow.name).where(
+                    PromptRow.id.in_({r.prompt_id for r in rows})
+                )
+            )
+        }
+        return [
+            PromptVersion(
+                id=uuid.UUID(r.id),
+                prompt=names[r.prompt_id],
+                content=PromptContent.model_validate_json(r.content),
+                content_hash=r.content_hash,
+                message=r.message,
+                author=r.author,
+                created_at=r.created_at,
+                parent_ids=tuple(uuid.UUID(p) for _, p in sorted(parents.get(r.id, []))),
+                number=r.number,
+            )
+            for r in rows
+        ]
+
+    def history(self, name: str) -> list[PromptVersion]:
+        """Every version of ``name``, oldest first."""
+        with self.reading() as s:
+            prow = self._prompt_row(s, name)
+            rows = list(
+                s.scalars(
+                    select(VersionRow).where(VersionRow.prompt_id == prow.id).order_by(VersionRow.seq)
+                )
+            )
+            return self._versions(s, rows)
+
+    def heads(self, name: str) -> list[PromptVersion]:
+        """Versions nobody builds on: one normally, several after a fork."""
+        versions = self.history(name)
+        used = {p for v in versions for p in v.parent_ids}
+        return [v for v in versions if v.id not in used]
+
+    def get_version(self, name: str, ref: str = "latest") -> PromptVersion:
+        """Resolve ``ref``: 'latest', 'vN' (registry number), a label, a full or short id."""
+        versions = self.history(name)
+        if not versions:
+            raise NotFoundError(f"{name!r} has no versions yet", hint="Commit one first.")
+        if ref in ("latest", "head", ""):
+            return versions[-1]
+        if re.fullmatch(r"v\d+", ref):
+            for v in versions:
+                if v.number == int(ref[1:]):
+                    return v
+        labels = {lab.name: lab.version_id for lab in self.labels(name)}
+        if ref in labels:
+            return next(v for v in versions if v.id == labels[ref])
+        if re.fullmatch(r"[0-9a-fA-F-]{4,36}", ref):
+            want = ref.lower().replace("-", "")
+            found = [v for v in versions if v.id.hex.startswith(want)]
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                raise UsageError(
+                    f"{ref!r} matches {len(found)} versions of {name!r}",
+                    hint="Give more characters of the version id.",
+                )
+        raise NotFoundError(
+            f"{name!r} has no version {ref!r}",
+            hint=f"Refer to versions as latest, vN, a label or an id; see: "
+            f"workbench vault history {name}",
+        )
+
+    def version_by_id(self, version_id: uuid.UUID) -> PromptVersion:
+        with self.reading() as s:
+            row = s.scalar(select(VersionRow).where(VersionRow.id == str(version_id)))
+            if row is None:
+                raise NotFoundError(f"no version {version_id} in this vault")
+            return self._versions(s, [row])[0]
+
+    def set_number(self, version_id: uuid.UUID, number: int) -> None:
+        """Record the registry's number for a pushed version (sync uses this)."""
+        with self.writing() as s:
+            s.execute(
+                update(VersionRow).where(VersionRow.id == str(version_id)).values(number=number)
+            )
+
+    # ---- search ----------------------------------------------------------------------
+
+    def search(self, query: str, limit: int = 50) -> list[SearchHit]:
+        """Full-text search over names, tags, commit messages and every version's templates.
+
+        One hit per prompt (its best-ranked version), best first.
+        """
+        match = fts_query(query)
+        if not match:
+            return []
+        with self.reading() as s:
+            rows = s.execute(
+                text(
+                    "SELECT prompt, version_id, "
+                    "snippet(search_index, -1, '[', ']', '…', 12) AS snip, rank "
+                    "FROM search_index WHERE search_index MATCH :q ORDER BY rank LIMIT :n"
+                ),
+                {"q": match, "n": limit * 4},
+            ).all()
+        hits: dict[str, SearchHit] = {}
+        for prompt, vid, snip, rank in rows:
+            if prompt in hits:
+                continue
+            hits[prompt] = SearchHit(
+                prompt=prompt,
+                version_id=uuid.UUID(vid) if vid else None,
+                field="version" if vid else "name",
+                snippet=snip,
+                rank=float(rank),
+            )
+            if len(hits) >= limit:
+                break
+        return list(hits.values())
+
+    # ---- labels ----------------------------------------------------------------------
+
+    def labels(self, name: str) -> list[Label]:
+        with self.reading() as s:
+            prow = self._prompt_row(s, name)
+            rows = s.scalars(
+                select(LabelRow).where(LabelRow.prompt_id == prow.id).order_by(LabelRow.name)
+            )
+            return [
+                Label(
+                    prompt=name,
+                    name=r.name,
+                    version_id=uuid.UUID(r.version_id),
+                    updated_at=r.updated_at,
+                )
+                for r in rows
+            ]
+
+    def move_label(
+        self,
+        name: str,
+        label: str,
+        version_id: uuid.UUID | None,
+        *,
+        expected: uuid.UUID | None = _UNSET,
+        reason: str = "",
+    ) -> Label | None:
+        """Point ``label`` at ``version_id`` (None removes it), compare-and-swap style.
+
+        ``expected`` is the target the caller believes the label has now (None: the
+        label should not exist yet). If it moved meanwhile, StaleLabelError says where.
+        """
+        try:
+            validate_label_name(label)
+        except ValueError as exc:
+            raise UsageError(str(exc), hint="Example: production, staging, canary-1") from exc
+        with self.writing() as s:
+            prow = self._prompt_row(s, name)
+            row = s.scalar(
+                select(LabelRow).where(LabelRow.prompt_id == prow.id, LabelRow.name == label)
+            )
+            current = uuid.UUID(row.version_id) if row else None
+            if expected is not _UNSET and expected != current:
+                raise StaleLabelError(
+                    f"label {label!r} of {name!r} points at "
+                    f"{current or 'nothing'}, not {expected or 'nothing'} as expected",
+                    expected=str(expected) if expected else None,
+                    actual=str(current) if current else None,
+                )
+            now = utcnow()
+            if version_id is None:
+                if row is not None:
+                    s.delete(row)
+                result = None
+            else:
+                target = s.scalar(select(VersionRow).where(VersionRow.id == str(version_id)))
+                if target is None or target.prompt_id != prow.id:
+                    raise NotFoundError(
+                        f"{version_id} is not a version of {name!r}",
+                        hint=f"See the versions with: workbench vault history {name}",
+                    )
+                if row is None:
+                    s.add(
+                        LabelRow(
+                            prompt_id=prow.id, name=label, version_id=str(version_id), updated_at=now
+                        )
+                    )
+                else:
+                    row.version_id = str(version_id)
+                    row.updated_at = now
+                result = Label(prompt=name, name=label, version_id=version_id, updated_at=now)
+            self._audit(
+                s,
+                "label.move",
+                f"{name}@{label}",
+                {
+                    "from": str(current) if current else None,
+                    "to": str(version_id) if version_id else None,
+                    "reason": reason,
+                },
+            )
+            return result
+
+    # ---- audit -----------------------------------------------------------------------
+
+    def _audit(self, s: Session, action: str, subject: str, detail: dict[str, Any]) -> None:
+        prev = s.scalar(select(AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1))
+        prev_hash = prev or GENESIS_HASH
+        at = utcnow()
+        h = AuditEvent.compute_hash(prev_hash, at, self.actor, action, subject, detail)
+        s.add(
+            AuditRow(
+                at=at,
+                actor=self.actor,
+                action=action,
+                subject=subject,
+                detail=canonical_json(detail).decode("utf-8"),
+                prev_hash=prev_hash,
+                hash=h,
+            )
+        )
+
+    def record_event(self, action: str, subject: str, detail: dict[str, Any]) -> None:
+        """Append an audit event from another layer (e.g. a keychain read: never the value)."""
+        with self.writing() as s:
+            self._audit(s, action, subject, detail)
+
+    def audit_events(self, limit: int | None = None) -> list[AuditEvent]:
+        with self.reading() as s:
+            q = select(AuditRow).order_by(AuditRow.seq)
+            if limit is not None:
+                q = q.limit(limit)
+            return [
+                AuditEvent(
+                    seq=r.seq,
+                    at=r.at,
+                    actor=r.actor,
+                    action=r.action,
+                    subject=r.subject,
+                    detail=json.loads(r.detail),
+                    prev_hash=r.prev_hash,
+                    hash=r.hash,
+                )
+                for r in s.scalars(q)
+            ]
+
+    def verify_audit(self) -> int | None:
+        """Walk the hash chain; return the seq of the first broken entry, or None if intact."""
+        prev = GENESIS_HASH
+        for ev in self.audit_events():
+            expect = AuditEvent.compute_hash(prev, ev.at, ev.actor, ev.action, ev.subject, ev.detail)
+            if ev.prev_hash != prev or ev.hash != expect:
+                return ev.seq
+            prev = ev.hash
+        return None
+
+    # ---- export / import -------------------------------------------------------------
+
+    def export_bundle(self, names: Sequence[str] | None = None) -> Bundle:
+        from workbench.vault.bundle import BundlePrompt
+
+        wanted = list(names) if names else self.prompt_names()
+        prompts = []
+        for name in wanted:
+            p = self.get_prompt(name)
+            versions = self.history(name)
+            prompts.append(
+                BundlePrompt(
+                    name=p.name,
+                    archived=p.archived,
+                    created_at=p.created_at,
+                    versions=[
+                        BundleVersion(
+                            id=v.id,
+                            content=v.content,
+                            content_hash=v.content_hash,
+                            message=v.message,
+                            author=v.author,
+                            created_at=v.created_at,
+                            parent_ids=list(v.parent_ids),
+                            number=v.number,
+                        )
+                        for v in versions
+                    ],
+                    labels={lab.name: lab.version_id for lab in self.labels(name)},
+                )
+            )
+        return Bundle(format=BUNDLE_FORMAT, version=BUNDLE_VERSION, exported_at=utcnow(), prompts=prompts)
+
+    def import_bundle(self, bundle: Bundle) -> ImportReport:
+        """Add what the bundle has and the vault lacks, in one transaction.
+
+        Versions already present (same id and hash) are skipped; the same id with other
+        content is refused. Existing labels are kept, never overwritten.
+        """
+        report = ImportReport()
+        with self.writing() as s:
+            for bp in bundle.prompts:
+                self._check_name(bp.name)
+                prow = s.scalar(select(PromptRow).where(PromptRow.name == bp.name))
+                if prow is None:
+                    prow = self._insert_prompt(s, bp.name, bp.created_at, bp.archived)
+                    report.prompts_created += 1
+                known = {
+                    vid: h
+                    for vid, h in s.execute(
+                        select(VersionRow.id, VersionRow.content_hash).where(
+                            VersionRow.id.in_([str(v.id) for v in bp.versions])
+                        )
+                    )
+                }
+                in_bundle = {v.id for v in bp.versions}
+                for v in bp.versions:
+                    if str(v.id) in known:
+                        if known[str(v.id)] != v.content_hash:
+                            raise ConflictError(
+                                f"version {v.id} of {bp.name!r} exists in this vault with "
+                                "different content",
+                                hint="Version ids are unique; the bundle is not from this "
+                                "vault's history. Nothing was imported.",
+                            )
+                        report.versions_skipped += 1
+                        continue
+                    for parent in v.parent_ids:
+                        if parent not in in_bundle and s.scalar(
+                            select(VersionRow.id).where(VersionRow.id == str(parent))
+                        ) is None:
+                            raise InputError(
+                                f"version {v.id} of {bp.name!r} names parent {parent}, which is "
+                                "neither in the bundle nor in this vault",
+                                hint="Export the whole prompt history. Nothing was imported.",
+                            )
+                    self._insert_version(
+                        s,
+                        prow,
+                        PromptVersion(
+                            id=v.id,
+                            prompt=bp.name,
+                            content=v.content,
+                            content_hash=v.content_hash,
+                            message=v.message,
+                            author=v.author,
+                            created_at=v.created_at,
+                            parent_ids=tuple(v.parent_ids),
+                            number=v.number,
+                        ),
+                    )
+                    report.versions_added += 1
+                for lname, target in bp.labels.items():
+                    exists = s.scalar(
+                        select(LabelRow).where(LabelRow.prompt_id == prow.id, LabelRow.name == lname)
+                    )
+                    if exists is not None:
+                        if exists.version_id != str(target):
+                            report.labels_kept.append(f"{bp.name}@{lname}")
+                        continue
+                    s.add(
+                        LabelRow(
+                            prompt_id=prow.id, name=lname, version_id=str(target), updated_at=utcnow()
+                        )
+                    )
+                    report.labels_set += 1
+            self._audit(
+                s,
+                "vault.import",
+                str(len(bundle.prompts)),
+                {"versions_added": report.versions_added, "prompts_created": report.prompts_created},
+            )
+        return report
+
+    def integrity_check(self) -> str:
+        with self.engine.connect() as conn:
+            return str(conn.exec_driver_sql("PRAGMA integrity_check").scalar())
+
+
+def _prompt(row: PromptRow) -> Prompt:
+    return Prompt(name=row.name, archived=row.archived, created_at=row.created_at)
+
+
