@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from workbench import __version__
-from workbench.core.errors import WorkbenchError
 from workbench.cli.output import EXIT_FAILURE, EXIT_USAGE, to_json
+from workbench.core.errors import WorkbenchError
 
 COMMAND_MODULES = (
     "workbench.cli.vault_cmds",
@@ -38,7 +38,7 @@ def common_options() -> argparse.ArgumentParser:
     parent.add_argument(
         "--vault",
         type=Path,
-        default=None,
+        default=argparse.SUPPRESS,  # so 'workbench --vault X vault list' keeps X
         help="vault file (default: the platform data directory's vault.sqlite3)",
     )
     parent.add_argument("--json", action="store_true", help="machine-readable output")

@@ -6,8 +6,8 @@ from it: ``unified_diff_text`` (``workbench vault diff``) and ``side_by_side_row
 
 Messages are aligned first on (role, template) so that inserting a message in the
 middle shows as one added message, not as every later message changed; within a
-changed stretch, messages pair up by position among those with the same role. A
-message whose role changed shows as removed plus added.
+changed stretch, same-role messages pair up in order, preferring the most similar
+text. A message whose role changed shows as removed plus added.
 
 Templates are split on ``"\\n"`` only, so a trailing newline added or removed shows
 as an empty last line inserted or deleted rather than disappearing.
@@ -72,7 +72,8 @@ class MessageDiff:
         """E.g. ``message 2 (user)``, numbered as in the new content when it is there."""
         index = self.new_index if self.new_index is not None else self.old_index
         message = self.new or self.old
-        assert index is not None and message is not None
+        assert index is not None
+        assert message is not None
         return f"message {index + 1} ({message.role})"
 
 
@@ -144,13 +145,19 @@ def _lines(template: str) -> list[str]:
     return template.split("\n")
 
 
+SPAN_MERGE_GAP = 2
+"""Unchanged runs this short between two changes count as changed: a character
+match of ``t`` inside ``string`` -> ``integer`` is noise to a reader."""
+
+
 def char_spans(old: str, new: str) -> tuple[tuple[Span, ...], tuple[Span, ...]]:
     """Changed character ranges in ``old`` and in ``new``, adjacent ranges merged."""
     old_spans: list[Span] = []
     new_spans: list[Span] = []
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
+    opcodes = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
+    for n, (tag, i1, i2, j1, j2) in enumerate(opcodes):
+        interior = 0 < n < len(opcodes) - 1
+        if tag == "equal" and not (interior and i2 - i1 <= SPAN_MERGE_GAP):
             continue
         for spans, start, end in ((old_spans, i1, i2), (new_spans, j1, j2)):
             if end > start:
@@ -218,16 +225,44 @@ def _pair_messages(
         if tag == "equal":
             yield from zip(range(i1, i2), range(j1, j2), strict=True)
             continue
-        # Within a changed stretch, pair messages of the same role by position.
-        inner = difflib.SequenceMatcher(
-            None, [m.role for m in old[i1:i2]], [m.role for m in new[j1:j2]], autojunk=False
-        )
-        for itag, a1, a2, b1, b2 in inner.get_opcodes():
-            if itag == "equal":
-                yield from zip(range(i1 + a1, i1 + a2), range(j1 + b1, j1 + b2), strict=True)
-            else:
-                yield from ((i, None) for i in range(i1 + a1, i1 + a2))
-                yield from ((None, j) for j in range(j1 + b1, j1 + b2))
+        yield from _pair_changed(old, new, i1, i2, j1, j2)
+
+
+def _pair_changed(
+    old: Sequence[Message], new: Sequence[Message], i1: int, i2: int, j1: int, j2: int
+) -> Iterator[tuple[int | None, int | None]]:
+    """Align a changed stretch: an order-keeping pairing of same-role messages that
+    maximises (pairs + text similarity), so an edited message pairs with its edit
+    rather than with a new neighbour of the same role. Stretches are a few messages."""
+    n, m = i2 - i1, j2 - j1
+    # gain[a][b]: what pairing old[i1+a] with new[j1+b] is worth; None: roles differ.
+    gain = [
+        [
+            1.0 + difflib.SequenceMatcher(None, o.template, w.template).ratio()
+            if o.role == w.role
+            else None
+            for w in new[j1:j2]
+        ]
+        for o in old[i1:i2]
+    ]
+    score = [[0.0] * (m + 1) for _ in range(n + 1)]
+    for a in range(n - 1, -1, -1):
+        for b in range(m - 1, -1, -1):
+            pair = gain[a][b]
+            skip = max(score[a + 1][b], score[a][b + 1])
+            score[a][b] = skip if pair is None else max(skip, pair + score[a + 1][b + 1])
+    a = b = 0
+    while a < n or b < m:
+        pair = gain[a][b] if a < n and b < m else None
+        if pair is not None and score[a][b] == pair + score[a + 1][b + 1]:
+            yield i1 + a, j1 + b
+            a, b = a + 1, b + 1
+        elif b == m or (a < n and score[a][b] == score[a + 1][b]):
+            yield i1 + a, None
+            a += 1
+        else:
+            yield None, j1 + b
+            b += 1
 
 
 def _variable_change(
@@ -302,7 +337,8 @@ def _variable_lines(change: VariableChange) -> list[str]:
         return [f"+ {_describe_variable(change.new)}"]
     if change.old is not None and change.new is None:
         return [f"- {_describe_variable(change.old)}"]
-    assert change.old is not None and change.new is not None
+    assert change.old is not None
+    assert change.new is not None
     fields = "; ".join(
         f"{f} {format_value(getattr(change.old, f))} -> {format_value(getattr(change.new, f))}"
         for f in change.fields

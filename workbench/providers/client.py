@@ -115,9 +115,7 @@ class HttpProviderClient(ProviderClient):
                 wait = None if delivered else clock.next_wait(err)
                 if wait is None:
                     raise
-                log.info(
-                    "%s: %s; retry %d in %.2fs", self.name, err.kind, clock.attempt, wait
-                )
+                log.info("%s: %s; retry %d in %.2fs", self.name, err.kind, clock.attempt, wait)
                 yield RetryNotice(attempt=clock.attempt, reason=_reason(err), wait=wait)
                 await self._sleep(wait)
 
@@ -165,7 +163,10 @@ class HttpProviderClient(ProviderClient):
             try:
                 try:
                     response = await self._http.get(
-                        url, params=params, headers=self._auth_headers(), timeout=self._httpx_timeout
+                        url,
+                        params=params,
+                        headers=self._auth_headers(),
+                        timeout=self._httpx_timeout,
                     )
                 except httpx.HTTPError as exc:
                     raise self._transport_error(exc, "", streaming=False) from None
@@ -209,8 +210,7 @@ class HttpProviderClient(ProviderClient):
         where = redact(str(exc), self._api_key) or type(exc).__name__
         if isinstance(exc, httpx.ConnectTimeout) and not streaming:
             return ConnectionFailed(
-                f"could not connect to {self.base_url} within {self.timeouts.connect:g}s "
-                f"({where})",
+                f"could not connect to {self.base_url} within {self.timeouts.connect:g}s ({where})",
                 provider=self.name,
                 model=model,
             )
@@ -243,7 +243,8 @@ class HttpProviderClient(ProviderClient):
             return json.loads(raw)
         except ValueError:
             text = raw if isinstance(raw, str) else raw.decode("utf-8", errors="replace")
-            raise self._protocol(f"not JSON: {redact(text, self._api_key)[:120]!r}", model) from None
+            shown = redact(text, self._api_key)[:120]
+            raise self._protocol(f"not JSON: {shown!r}", model) from None
 
     def _protocol(self, message: str, model: str) -> ProtocolError:
         return ProtocolError(message, provider=self.name, model=model)

@@ -77,7 +77,7 @@ def parse_bundle(raw: bytes, source: str = "bundle") -> Bundle:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        truncated = exc.pos >= len(text.rstrip()) - 1
+        truncated = exc.pos >= len(text.rstrip()) - 1 or exc.msg.startswith("Unterminated")
         what = "truncated" if truncated else "not valid JSON"
         raise BundleError(
             f"{source} is {what} (line {exc.lineno}, column {exc.colno}: {exc.msg})",

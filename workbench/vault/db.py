@@ -141,6 +141,8 @@ def open_engine(path: Path, *, create: bool = False) -> Engine:
     if revision != HEAD_REVISION:
         if exists and revision is not None:
             backup = _backup(path, revision)
-            log.info("vault schema %s -> %s; a copy was kept at %s", revision, HEAD_REVISION, backup)
+            log.info(
+                "vault schema %s -> %s; a copy was kept at %s", revision, HEAD_REVISION, backup
+            )
         migrate(engine)
     return engine

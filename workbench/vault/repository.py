@@ -14,12 +14,11 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from workbench.core.errors import (
@@ -44,7 +43,7 @@ from workbench.core.models import (
     validate_label_name,
     validate_prompt_name,
 )
-from workbench.core.templating import check_template
+from workbench.core.templating import validate_content
 from workbench.vault.bundle import BUNDLE_FORMAT, BUNDLE_VERSION, Bundle, BundleVersion
 from workbench.vault.db import open_engine
 from workbench.vault.schema import AuditRow, LabelRow, PromptRow, VersionParentRow, VersionRow
@@ -144,13 +143,17 @@ class Vault:
             self._audit(s, "prompt.create", name, {})
             return _prompt(row)
 
-    def _insert_prompt(self, s: Session, name: str, at: datetime, archived: bool = False) -> PromptRow:
+    def _insert_prompt(
+        self, s: Session, name: str, at: datetime, archived: bool = False
+    ) -> PromptRow:
         row = PromptRow(name=name, archived=archived, created_at=at)
         s.add(row)
         s.flush()
         s.execute(
-            text("INSERT INTO search_index(prompt, tags, message, templates, version_id) "
-                 "VALUES (:p, '', '', '', NULL)"),
+            text(
+                "INSERT INTO search_index(prompt, tags, message, templates, version_id) "
+                "VALUES (:p, '', '', '', NULL)"
+            ),
             {"p": name},
         )
         return row
@@ -285,8 +288,7 @@ class Vault:
                 "a commit needs a message saying what changed",
                 hint='Add one, e.g. -m "Shorter system prompt"',
             )
-        for i, msg in enumerate(content.messages, start=1):
-            check_template(msg.template, where=f"message {i} ({msg.role})")
+        validate_content(content)
         content_hash = content.content_hash()
         with self.writing() as s:
             prow = s.scalar(select(PromptRow).where(PromptRow.name == name))
@@ -403,7 +405,9 @@ class Vault:
             prow = self._prompt_row(s, name)
             rows = list(
                 s.scalars(
-                    select(VersionRow).where(VersionRow.prompt_id == prow.id).order_by(VersionRow.seq)
+                    select(VersionRow)
+                    .where(VersionRow.prompt_id == prow.id)
+                    .order_by(VersionRow.seq)
                 )
             )
             return self._versions(s, rows)
@@ -556,7 +560,10 @@ class Vault:
                 if row is None:
                     s.add(
                         LabelRow(
-                            prompt_id=prow.id, name=label, version_id=str(version_id), updated_at=now
+                            prompt_id=prow.id,
+                            name=label,
+                            version_id=str(version_id),
+                            updated_at=now,
                         )
                     )
                 else:
@@ -622,7 +629,9 @@ class Vault:
         """Walk the hash chain; return the seq of the first broken entry, or None if intact."""
         prev = GENESIS_HASH
         for ev in self.audit_events():
-            expect = AuditEvent.compute_hash(prev, ev.at, ev.actor, ev.action, ev.subject, ev.detail)
+            expect = AuditEvent.compute_hash(
+                prev, ev.at, ev.actor, ev.action, ev.subject, ev.detail
+            )
             if ev.prev_hash != prev or ev.hash != expect:
                 return ev.seq
             prev = ev.hash
@@ -659,7 +668,9 @@ class Vault:
                     labels={lab.name: lab.version_id for lab in self.labels(name)},
                 )
             )
-        return Bundle(format=BUNDLE_FORMAT, version=BUNDLE_VERSION, exported_at=utcnow(), prompts=prompts)
+        return Bundle(
+            format=BUNDLE_FORMAT, version=BUNDLE_VERSION, exported_at=utcnow(), prompts=prompts
+        )
 
     def import_bundle(self, bundle: Bundle) -> ImportReport:
         """Add what the bundle has and the vault lacks, in one transaction.
@@ -696,9 +707,11 @@ class Vault:
                         report.versions_skipped += 1
                         continue
                     for parent in v.parent_ids:
-                        if parent not in in_bundle and s.scalar(
-                            select(VersionRow.id).where(VersionRow.id == str(parent))
-                        ) is None:
+                        if (
+                            parent not in in_bundle
+                            and s.scalar(select(VersionRow.id).where(VersionRow.id == str(parent)))
+                            is None
+                        ):
                             raise InputError(
                                 f"version {v.id} of {bp.name!r} names parent {parent}, which is "
                                 "neither in the bundle nor in this vault",
@@ -722,7 +735,9 @@ class Vault:
                     report.versions_added += 1
                 for lname, target in bp.labels.items():
                     exists = s.scalar(
-                        select(LabelRow).where(LabelRow.prompt_id == prow.id, LabelRow.name == lname)
+                        select(LabelRow).where(
+                            LabelRow.prompt_id == prow.id, LabelRow.name == lname
+                        )
                     )
                     if exists is not None:
                         if exists.version_id != str(target):
@@ -730,7 +745,10 @@ class Vault:
                         continue
                     s.add(
                         LabelRow(
-                            prompt_id=prow.id, name=lname, version_id=str(target), updated_at=utcnow()
+                            prompt_id=prow.id,
+                            name=lname,
+                            version_id=str(target),
+                            updated_at=utcnow(),
                         )
                     )
                     report.labels_set += 1
@@ -738,7 +756,10 @@ class Vault:
                 s,
                 "vault.import",
                 str(len(bundle.prompts)),
-                {"versions_added": report.versions_added, "prompts_created": report.prompts_created},
+                {
+                    "versions_added": report.versions_added,
+                    "prompts_created": report.prompts_created,
+                },
             )
         return report
 
@@ -749,5 +770,3 @@ class Vault:
 
 def _prompt(row: PromptRow) -> Prompt:
     return Prompt(name=row.name, archived=row.archived, created_at=row.created_at)
-
-

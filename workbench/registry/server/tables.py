@@ -158,4 +158,3 @@ class HeadRow(Base):
     change_seq: Mapped[int] = mapped_column(Integer)
     audit_seq: Mapped[int] = mapped_column(Integer)
     audit_hash: Mapped[str] = mapped_column(String(64))
-

@@ -29,7 +29,10 @@ def upgrade() -> None:
         sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("id", sa.String(36), nullable=False, unique=True),
         sa.Column(
-            "prompt_id", sa.Integer, sa.ForeignKey("prompts.id", ondelete="RESTRICT"), nullable=False
+            "prompt_id",
+            sa.Integer,
+            sa.ForeignKey("prompts.id", ondelete="RESTRICT"),
+            nullable=False,
         ),
         sa.Column("content", sa.Text, nullable=False),
         sa.Column("content_hash", sa.String(64), nullable=False),

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from workbench.core.errors import BundleError, ConflictError, HashMismatchError
+from workbench.vault import Vault
+from workbench.vault.bundle import parse_bundle
+
+from .conftest import make_content
+
+
+def _export(vault: Vault) -> bytes:
+    return vault.export_bundle().model_dump_json().encode()
+
+
+def test_round_trip(vault: Vault, tmp_path: Path) -> None:
+    v1 = vault.commit("a/b", make_content(tags=("x",)), "1")
+    v2 = vault.commit("a/b", make_content(system="2 {{ customer }}"), "2")
+    vault.move_label("a/b", "production", v1.id)
+    raw = _export(vault)
+    with Vault.open(tmp_path / "copy.sqlite3", create=True) as other:
+        report = other.import_bundle(parse_bundle(raw))
+        assert (report.prompts_created, report.versions_added, report.labels_set) == (1, 2, 1)
+        assert other.history("a/b") == [v1, v2]
+        assert other.labels("a/b")[0].version_id == v1.id
+        again = other.import_bundle(parse_bundle(raw))
+        assert (again.versions_added, again.versions_skipped) == (0, 2)
+
+
+@pytest.mark.parametrize(
+    ("raw", "match"),
+    [
+        (b"\xff\xfe{}", "not UTF-8"),
+        (b"", "empty"),
+        (b'{"format": "prompt-workbench-bundle", "version": 1, "prompts": [', "truncated"),
+        (b'{"hello": 1}', "not a Prompt Workbench bundle"),
+        (b'{"format": "prompt-workbench-bundle", "version": 99}', "bundle version 99"),
+        (b'{"format": "prompt-workbench-bundle", "version": 1, "prompts": 3}', "shape"),
+    ],
+)
+def test_bad_bundles(raw: bytes, match: str) -> None:
+    with pytest.raises(BundleError, match=match):
+        parse_bundle(raw)
+
+
+def test_truncated_export_refused(vault: Vault) -> None:
+    vault.commit("a", make_content(), "1")
+    raw = _export(vault)
+    with pytest.raises(BundleError, match="truncated"):
+        parse_bundle(raw[: len(raw) // 2])
+
+
+def test_hash_mismatch_names_version_and_imports_nothing(vault: Vault, tmp_path: Path) -> None:
+    good = vault.commit("good", make_content(), "1")
+    bad = vault.commit("bad", make_content(), "1")
+    data = json.loads(_export(vault))
+    for p in data["prompts"]:
+        if p["name"] == "bad":
+            p["versions"][0]["content"]["messages"][0]["template"] = "tampered"
+    with pytest.raises(HashMismatchError, match=str(bad.id)):
+        parse_bundle(json.dumps(data).encode())
+    assert good.id  # the good prompt is not imported on its own either
+    with Vault.open(tmp_path / "c.sqlite3", create=True) as other:
+        with pytest.raises(HashMismatchError):
+            other.import_bundle(parse_bundle(json.dumps(data).encode()))
+        assert other.prompt_names() == []
+
+
+def test_same_id_other_content_refused_atomically(vault: Vault, tmp_path: Path) -> None:
+    vault.commit("first", make_content(), "1")
+    v = vault.commit("second", make_content(), "1")
+    bundle = parse_bundle(_export(vault))
+    with Vault.open(tmp_path / "c.sqlite3", create=True) as other:
+        other.commit("second", make_content(system="other {{ customer }}"), "1")
+        import sqlite3
+
+        conn = sqlite3.connect(other.path)
+        conn.execute("UPDATE versions SET id=?", (str(v.id),))
+        conn.commit()
+        conn.close()
+        with pytest.raises(ConflictError, match="different content"):
+            other.import_bundle(bundle)
+        assert other.prompt_names() == ["second"]  # 'first' was rolled back too

@@ -1,0 +1,128 @@
+"""Provider profiles: which server, which API family, which key *name*, what limits.
+
+A profile never holds a key: ``key_name`` names a keychain entry and
+``key_env`` may name an environment variable for headless CI; the key itself
+is fetched by ``workbench.secrets`` and handed to :func:`make_client`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from workbench.core.errors import UsageError
+from workbench.providers.anthropic import AnthropicClient
+from workbench.providers.base import Family, ProviderClient
+from workbench.providers.echo import EchoClient
+from workbench.providers.gemini import GeminiClient
+from workbench.providers.ollama import DEFAULT_BASE_URL as OLLAMA_URL
+from workbench.providers.ollama import OllamaClient, detect_ollama
+from workbench.providers.openai import OpenAIClient
+from workbench.providers.policy import RetryPolicy, Timeouts
+
+__all__ = ["DEFAULT_BASE_URLS", "PriceOverride", "ProviderProfile", "detect_ollama", "make_client"]
+
+DEFAULT_BASE_URLS: dict[str, str] = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+    "gemini": "https://generativelanguage.googleapis.com",
+    "ollama": OLLAMA_URL,
+    "echo": "",
+}
+
+
+class PriceOverride(BaseModel):
+    """USD per million tokens; wins over genai-prices for that model."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+
+
+class ProviderProfile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    family: Family
+    base_url: str = ""
+    """Empty means the family's public endpoint."""
+    key_name: str | None = Field(default=None, min_length=1, max_length=200)
+    key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    concurrency: int = Field(default=8, ge=1, le=512)
+    prices: dict[str, PriceOverride] = Field(default_factory=dict)
+    models: tuple[str, ...] = ()
+    """Models typed by hand, for servers that cannot list theirs."""
+    timeouts: Timeouts = Timeouts()
+    retry: RetryPolicy = RetryPolicy()
+
+    @field_validator("base_url")
+    @classmethod
+    def _valid_url(cls, url: str) -> str:
+        url = url.strip().rstrip("/")
+        if not url:
+            return url
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"base URL {url!r} must look like https://host[:port][/path]")
+        if parts.username or parts.password or parts.query:
+            raise ValueError(
+                "the base URL must not carry credentials or a query; "
+                "store the key with `workbench key set NAME` and name it in the profile"
+            )
+        return url
+
+    @model_validator(mode="after")
+    def _default_url(self) -> ProviderProfile:
+        if not self.base_url and self.family != "echo":
+            object.__setattr__(self, "base_url", DEFAULT_BASE_URLS[self.family])
+        return self
+
+    @property
+    def needs_key(self) -> bool:
+        return self.key_name is not None or self.key_env is not None
+
+
+def make_client(
+    profile: ProviderProfile,
+    api_key: str | None,
+    http_client: httpx.AsyncClient | None,
+    **overrides: Any,
+) -> ProviderClient:
+    """The client for a profile. ``overrides`` reach the client (e.g. ``sleep`` in tests)."""
+    if profile.family == "echo":
+        return EchoClient(profile.name)
+    if http_client is None:
+        raise UsageError(
+            f"profile {profile.name!r} calls {profile.base_url} and needs an HTTP client",
+            hint="Create one with workbench.providers.http.make_http_client().",
+        )
+    if profile.needs_key and not api_key:
+        key = profile.key_name or profile.key_env
+        raise UsageError(
+            f"profile {profile.name!r} needs the key {key!r}, and none was found",
+            hint=f"Store it with `workbench key set {profile.key_name or 'NAME'}`"
+            + (f" or set ${profile.key_env}" if profile.key_env else "")
+            + ".",
+        )
+    common: dict[str, Any] = {
+        "name": profile.name,
+        "base_url": profile.base_url,
+        "api_key": api_key,
+        "http": http_client,
+        "policy": profile.retry,
+        "timeouts": profile.timeouts,
+        **overrides,
+    }
+    if profile.family == "openai":
+        host = urlsplit(profile.base_url).hostname or ""
+        field = "max_completion_tokens" if host == "api.openai.com" else "max_tokens"
+        return OpenAIClient(max_tokens_field=field, **common)
+    if profile.family == "anthropic":
+        return AnthropicClient(**common)
+    if profile.family == "gemini":
+        return GeminiClient(**common)
+    return OllamaClient(**common)

@@ -1,0 +1,306 @@
+"""All SQL of the registry. Functions take an open ``Session`` and never commit:
+the service decides transaction boundaries, so a refused request writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from workbench.core.models import (
+    AuditEvent,
+    PromptContent,
+    PromptVersion,
+    canonical_json,
+)
+from workbench.registry.schemas import Canary, EvalEvidence, LabelState, LabelTarget, Review
+from workbench.registry.server.tables import (
+    AuditRow,
+    ChangeRow,
+    HeadRow,
+    LabelRow,
+    PromptRow,
+    ReviewRow,
+    UserRow,
+    VersionRow,
+)
+
+# --- the head row: writers' lock, feed sequence, audit chain -------------------------
+
+
+def lock_head(session: Session) -> HeadRow:
+    """Take the writers' lock (a row lock on PostgreSQL; SQLite's BEGIN IMMEDIATE holds one)."""
+    head = session.execute(select(HeadRow).where(HeadRow.id == 1).with_for_update()).scalar_one()
+    return head
+
+
+def add_change(
+    session: Session, head: HeadRow, *, kind: str, prompt: str, ref: str, at: datetime
+) -> int:
+    head.change_seq += 1
+    session.add(ChangeRow(seq=head.change_seq, kind=kind, prompt=prompt, ref=ref, at=at))
+    return head.change_seq
+
+
+def append_audit(
+    session: Session,
+    head: HeadRow,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    subject: str,
+    detail: dict[str, Any],
+) -> AuditRow:
+    digest = AuditEvent.compute_hash(head.audit_hash, at, actor, action, subject, detail)
+    row = AuditRow(
+        seq=head.audit_seq + 1,
+        at=at,
+        actor=actor,
+        action=action,
+        subject=subject,
+        detail=canonical_json(detail).decode("utf-8"),
+        prev_hash=head.audit_hash,
+        hash=digest,
+    )
+    session.add(row)
+    head.audit_seq = row.seq
+    head.audit_hash = digest
+    return row
+
+
+def read_head(session: Session) -> HeadRow:
+    return session.execute(select(HeadRow).where(HeadRow.id == 1)).scalar_one()
+
+
+# --- users ---------------------------------------------------------------------------
+
+
+def user_by_token_hash(session: Session, token_hash: str) -> UserRow | None:
+    return session.execute(
+        select(UserRow).where(UserRow.token_hash == token_hash)
+    ).scalar_one_or_none()
+
+
+def user_by_name(session: Session, name: str) -> UserRow | None:
+    return session.execute(select(UserRow).where(UserRow.name == name)).scalar_one_or_none()
+
+
+def list_users(session: Session) -> Sequence[UserRow]:
+    return session.execute(select(UserRow).order_by(UserRow.name)).scalars().all()
+
+
+# --- prompts and versions ------------------------------------------------------------
+
+
+def prompt_by_name(session: Session, name: str) -> PromptRow | None:
+    return session.execute(select(PromptRow).where(PromptRow.name == name)).scalar_one_or_none()
+
+
+def list_prompts(session: Session, *, offset: int, limit: int) -> Sequence[PromptRow]:
+    stmt = select(PromptRow).order_by(PromptRow.name).offset(offset).limit(limit)
+    return session.execute(stmt).scalars().all()
+
+
+def count_prompts(session: Session) -> int:
+    return int(session.execute(select(func.count()).select_from(PromptRow)).scalar_one())
+
+
+def version_row(session: Session, version_id: uuid.UUID) -> VersionRow | None:
+    return session.get(VersionRow, version_id)
+
+
+def existing_version_ids(session: Session, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    wanted = list(ids)
+    if not wanted:
+        return set()
+    rows = session.execute(select(VersionRow.id).where(VersionRow.id.in_(wanted))).scalars()
+    return set(rows)
+
+
+def version_by_number(session: Session, prompt: PromptRow, number: int) -> VersionRow | None:
+    return session.execute(
+        select(VersionRow).where(VersionRow.prompt_id == prompt.id, VersionRow.number == number)
+    ).scalar_one_or_none()
+
+
+def latest_version(session: Session, prompt: PromptRow) -> VersionRow | None:
+    return session.execute(
+        select(VersionRow)
+        .where(VersionRow.prompt_id == prompt.id)
+        .order_by(VersionRow.number.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def versions_of(
+    session: Session, prompt: PromptRow, *, after_number: int, limit: int
+) -> Sequence[VersionRow]:
+    stmt = (
+        select(VersionRow)
+        .where(VersionRow.prompt_id == prompt.id, VersionRow.number > after_number)
+        .order_by(VersionRow.number)
+        .limit(limit)
+    )
+    return session.execute(stmt).scalars().all()
+
+
+def version_numbers(session: Session, prompt: PromptRow) -> list[int]:
+    stmt = select(VersionRow.number).where(VersionRow.prompt_id == prompt.id)
+    return sorted(session.execute(stmt).scalars())
+
+
+def to_version(row: VersionRow, prompt_name: str) -> PromptVersion:
+    return PromptVersion(
+        id=row.id,
+        prompt=prompt_name,
+        content=PromptContent.model_validate_json(row.content),
+        content_hash=row.content_hash,
+        message=row.message,
+        author=row.author,
+        created_at=row.created_at,
+        parent_ids=tuple(uuid.UUID(p) for p in json.loads(row.parent_ids)),
+        number=row.number,
+    )
+
+
+# --- reviews -------------------------------------------------------------------------
+
+
+def reviews_for(session: Session, version_id: uuid.UUID) -> Sequence[ReviewRow]:
+    stmt = (
+        select(ReviewRow)
+        .where(ReviewRow.version_id == version_id)
+        .order_by(ReviewRow.created_at, ReviewRow.id)
+    )
+    return session.execute(stmt).scalars().all()
+
+
+def to_review(row: ReviewRow, prompt_name: str) -> Review:
+    evidence = EvalEvidence.model_validate_json(row.evidence) if row.evidence else None
+    return Review(
+        id=row.id,
+        prompt=prompt_name,
+        version_id=row.version_id,
+        content_hash=row.content_hash,
+        reviewer=row.reviewer,
+        decision=row.decision,
+        comment=row.comment,
+        evidence=evidence,
+        created_at=row.created_at,
+    )
+
+
+# --- labels --------------------------------------------------------------------------
+
+
+def label_row(session: Session, prompt: PromptRow, name: str) -> LabelRow | None:
+    return session.execute(
+        select(LabelRow).where(LabelRow.prompt_id == prompt.id, LabelRow.name == name)
+    ).scalar_one_or_none()
+
+
+def labels_of(session: Session, prompt: PromptRow) -> Sequence[LabelRow]:
+    stmt = select(LabelRow).where(LabelRow.prompt_id == prompt.id).order_by(LabelRow.name)
+    return session.execute(stmt).scalars().all()
+
+
+def labels_pointing_at(session: Session, version_id: uuid.UUID) -> list[str]:
+    stmt = select(LabelRow.name).where(LabelRow.version_id == version_id).order_by(LabelRow.name)
+    return list(session.execute(stmt).scalars())
+
+
+def target_of(row: LabelRow) -> LabelTarget:
+    canary = None
+    if row.canary_version_id is not None:
+        canary = Canary(version_id=row.canary_version_id, percent=row.canary_percent)
+    return LabelTarget(version_id=row.version_id, canary=canary)
+
+
+def to_label_state(row: LabelRow, prompt_name: str, *, protected: bool) -> LabelState:
+    return LabelState(
+        prompt=prompt_name,
+        name=row.name,
+        target=target_of(row),
+        protected=protected,
+        updated_at=row.updated_at,
+        updated_by=row.updated_by,
+    )
+
+
+# --- change feed ---------------------------------------------------------------------
+
+
+def changes_after(session: Session, since: int, limit: int) -> Sequence[ChangeRow]:
+    """A range scan on the primary key: the cost follows the page, not the table."""
+    stmt = select(ChangeRow).where(ChangeRow.seq > since).order_by(ChangeRow.seq).limit(limit)
+    return session.execute(stmt).scalars().all()
+
+
+def versions_with_prompt(
+    session: Session, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, tuple[VersionRow, str]]:
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    stmt = (
+        select(VersionRow, PromptRow.name)
+        .join(PromptRow, PromptRow.id == VersionRow.prompt_id)
+        .where(VersionRow.id.in_(wanted))
+    )
+    return {v.id: (v, name) for v, name in session.execute(stmt).tuples()}
+
+
+def reviews_with_prompt(
+    session: Session, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, tuple[ReviewRow, str]]:
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    stmt = (
+        select(ReviewRow, PromptRow.name)
+        .join(VersionRow, VersionRow.id == ReviewRow.version_id)
+        .join(PromptRow, PromptRow.id == VersionRow.prompt_id)
+        .where(ReviewRow.id.in_(wanted))
+    )
+    return {r.id: (r, name) for r, name in session.execute(stmt).tuples()}
+
+
+def labels_with_prompt(session: Session, ids: Iterable[int]) -> dict[int, tuple[LabelRow, str]]:
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    stmt = (
+        select(LabelRow, PromptRow.name)
+        .join(PromptRow, PromptRow.id == LabelRow.prompt_id)
+        .where(LabelRow.id.in_(wanted))
+    )
+    return {lbl.id: (lbl, name) for lbl, name in session.execute(stmt).tuples()}
+
+
+# --- audit ---------------------------------------------------------------------------
+
+
+def audit_after(
+    session: Session, since: int, limit: int, subject: str | None
+) -> Sequence[AuditRow]:
+    stmt = select(AuditRow).where(AuditRow.seq > since)
+    if subject is not None:
+        stmt = stmt.where(AuditRow.subject == subject)
+    return session.execute(stmt.order_by(AuditRow.seq).limit(limit)).scalars().all()
+
+
+def iter_audit(session: Session, batch: int = 2000) -> Iterator[AuditRow]:
+    since = 0
+    while True:
+        rows = audit_after(session, since, batch, None)
+        if not rows:
+            return
+        yield from rows
+        since = rows[-1].seq

@@ -1,0 +1,161 @@
+"""The native API under ``/api/v1``: thin handlers over :class:`RegistryService`."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response, status
+
+from workbench.core.models import PromptVersion
+from workbench.registry.errors import PermissionDeniedError
+from workbench.registry.schemas import (
+    MAX_PAGE,
+    AuditPage,
+    AuditReport,
+    ChangePage,
+    LabelMove,
+    LabelState,
+    PromptInfo,
+    PushResult,
+    Resolved,
+    Review,
+    ReviewIn,
+    VersionPush,
+    WhoAmI,
+)
+from workbench.registry.server.deps import CurrentActor, Service
+
+router = APIRouter(prefix="/api/v1", tags=["registry"])
+
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+Cursor = Annotated[int, Query(ge=0, le=2**62)]
+PromptName = Annotated[str, "a prompt name; '/' separates folders"]
+
+
+@router.get("/whoami")
+def whoami(actor: CurrentActor) -> WhoAmI:
+    return WhoAmI(name=actor.name, role=actor.role)
+
+
+@router.post(
+    "/versions",
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": PushResult, "description": "already pushed (idempotent retry)"}},
+)
+def push_version(
+    push: VersionPush, actor: CurrentActor, service: Service, response: Response
+) -> PushResult:
+    result = service.push_version(actor, push)
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return result
+
+
+@router.get("/versions/{version_id}")
+def get_version(version_id: uuid.UUID, _actor: CurrentActor, service: Service) -> PromptVersion:
+    return service.version(version_id)
+
+
+@router.get("/versions/{version_id}/reviews")
+def list_reviews(version_id: uuid.UUID, _actor: CurrentActor, service: Service) -> list[Review]:
+    return service.reviews(version_id)
+
+
+@router.post("/versions/{version_id}/reviews", status_code=status.HTTP_201_CREATED)
+def add_review(
+    version_id: uuid.UUID, review: ReviewIn, actor: CurrentActor, service: Service
+) -> Review:
+    return service.review(actor, version_id, review)
+
+
+@router.get("/prompts")
+def list_prompts(
+    _actor: CurrentActor,
+    service: Service,
+    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
+    limit: Limit = 200,
+) -> list[PromptInfo]:
+    return service.prompts(offset=offset, limit=limit)
+
+
+@router.get("/prompts/{name:path}/versions")
+def list_versions(
+    name: str,
+    _actor: CurrentActor,
+    service: Service,
+    after: Annotated[int, Query(ge=0, le=2**31, description="version number")] = 0,
+    limit: Limit = 200,
+) -> list[PromptVersion]:
+    return service.versions(name, after=after, limit=limit)
+
+
+@router.get(
+    "/prompts/{name:path}/resolve",
+    responses={304: {"description": "not modified since the ETag given in If-None-Match"}},
+)
+def resolve(
+    name: str,
+    _actor: CurrentActor,
+    service: Service,
+    label: Annotated[str, Query(max_length=64)] = "production",
+    key: Annotated[
+        str | None, Query(max_length=200, description="caller key for a canary split")
+    ] = None,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The version a label serves, with an ETag so pollers pay almost nothing."""
+    resolved: Resolved = service.resolve(name, label, key)
+    body = resolved.model_dump_json().encode("utf-8")
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return Response(content=body, media_type="application/json", headers=headers)
+
+
+@router.get("/prompts/{name:path}/labels/{label}")
+def get_label(name: str, label: str, _actor: CurrentActor, service: Service) -> LabelState:
+    return service.label(name, label)
+
+
+@router.put("/prompts/{name:path}/labels/{label}")
+def move_label(
+    name: str, label: str, move: LabelMove, actor: CurrentActor, service: Service
+) -> LabelState:
+    """Compare-and-swap; 409 with the actual target when ``expected`` is stale."""
+    return service.move_label(actor, name, label, move)
+
+
+@router.get("/prompts/{name:path}")
+def get_prompt(name: str, _actor: CurrentActor, service: Service) -> PromptInfo:
+    return service.prompt_info(name)
+
+
+@router.get("/changes")
+def changes(
+    _actor: CurrentActor, service: Service, since: Cursor = 0, limit: Limit = 500
+) -> ChangePage:
+    """Everything after ``since``, in order; follow ``next_cursor`` while ``has_more``."""
+    return service.changes(since, limit)
+
+
+@router.get("/audit")
+def audit(
+    _actor: CurrentActor,
+    service: Service,
+    since: Cursor = 0,
+    limit: Limit = 500,
+    subject: Annotated[str | None, Query(max_length=300)] = None,
+) -> AuditPage:
+    return service.audit(since, limit, subject)
+
+
+@router.get("/audit/verify")
+def audit_verify(actor: CurrentActor, service: Service) -> AuditReport:
+    if not actor.at_least("admin"):
+        raise PermissionDeniedError(
+            "verifying the audit chain needs the 'admin' role", hint="Ask a registry admin."
+        )
+    return service.verify_audit()
