@@ -192,21 +192,43 @@ def _wait_for_exit(pid: int) -> None:
         os.close(pidfd)
 
 
-def _secret_service_pid(bus_address: str) -> int | None:
-    """The pid owning org.freedesktop.secrets on the bus, if anyone does."""
-    from jeepney import DBus
-    from jeepney.io.blocking import open_dbus_connection
-    from jeepney.wrappers import DBusErrorResponse
+_SECRETS_NAME = "org.freedesktop.secrets"
 
-    with open_dbus_connection(bus=bus_address) as conn:
-        try:
-            reply = conn.send_and_get_reply(
-                DBus().GetConnectionUnixProcessID("org.freedesktop.secrets"), timeout=10
-            )
-        except DBusErrorResponse:
-            return None
-        if reply.header.message_type.name == "error":
-            return None
+
+def _start_secret_service(address: str, env: dict[str, str]) -> int:
+    """Start gnome-keyring's Secret Service on the bus; return its pid once it serves.
+
+    The launcher returns after forking the daemon but *before* the daemon owns its
+    bus name, so wait for the bus to announce the new owner (NameOwnerChanged),
+    subscribing first so the announcement cannot be missed.
+    """
+    from jeepney import DBus, MatchRule
+    from jeepney.io.blocking import open_dbus_connection
+
+    bus = DBus()
+    rule = MatchRule(type="signal", interface="org.freedesktop.DBus", member="NameOwnerChanged")
+    rule.add_arg_condition(0, _SECRETS_NAME)
+    with open_dbus_connection(bus=address) as conn:
+        conn.send_and_get_reply(bus.AddMatch(rule), timeout=10)
+        with conn.filter(rule) as announcements:
+            launcher = subprocess.run(
+                ["gnome-keyring-daemon", "--unlock", "--components=secrets"],
+                input="test-keyring-password", capture_output=True, text=True, env=env,
+                timeout=60, check=False,
+            )  # fmt: skip
+            if launcher.returncode != 0:
+                pytest.fail(
+                    f"gnome-keyring-daemon did not start (exit {launcher.returncode}): "
+                    f"{launcher.stderr}",
+                    pytrace=False,
+                )
+            has_owner = conn.send_and_get_reply(bus.NameHasOwner(_SECRETS_NAME), timeout=10)
+            if not has_owner.body[0]:
+                try:
+                    conn.recv_until_filtered(announcements, timeout=30)
+                except TimeoutError:
+                    pytest.fail("gnome-keyring-daemon never served the bus", pytrace=False)
+        reply = conn.send_and_get_reply(bus.GetConnectionUnixProcessID(_SECRETS_NAME), timeout=10)
         pid: int = reply.body[0]
         return pid
 
@@ -262,8 +284,7 @@ def secret_service(
         keyring_pid = _secret_service_pid(address)
         if daemon.returncode != 0 or keyring_pid is None:
             pytest.fail(
-                f"gnome-keyring-daemon did not start (exit {daemon.returncode}): "
-                f"{daemon.stderr}",
+                f"gnome-keyring-daemon did not start (exit {daemon.returncode}): {daemon.stderr}",
                 pytrace=False,
             )
         monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)

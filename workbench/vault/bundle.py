@@ -46,7 +46,7 @@ class BundlePrompt(BaseModel):
 class Bundle(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    format: Literal["prompt-workbench-bundle"] = BUNDLE_FORMAT
+    format: Literal["prompt-workbench-bundle"] = "prompt-workbench-bundle"
     version: int = BUNDLE_VERSION
     exported_at: datetime
     prompts: list[BundlePrompt] = Field(default_factory=list)

@@ -85,21 +85,25 @@ def test_role_change_is_removed_plus_added() -> None:
     assert statuses == ["removed", "added"]
 
 
-def test_same_role_messages_pair_within_changed_stretch() -> None:
-    old = make(SYSTEM, Message(role="user", template="A"), Message(role="assistant", template="B"))
+def test_same_role_messages_pair_with_their_most_similar_edit() -> None:
+    question = "Context: {{ ctx }}\nQuestion: {{ q }}\nAnswer briefly."
+    edited = "Context: {{ ctx }}\nQuestion: {{ q }}\nAnswer in one line."
+    old = make(SYSTEM, Message(role="user", template=question))
     new = make(
         SYSTEM,
-        Message(role="user", template="A2"),
-        Message(role="user", template="C"),
-        Message(role="assistant", template="B2"),
+        Message(role="user", template="Here is an example."),
+        Message(role="user", template=edited),
     )
     got = [(m.status, m.old_index, m.new_index) for m in diff_contents(old, new).messages]
-    assert got == [
-        ("unchanged", 0, 0),
-        ("changed", 1, 1),
-        ("added", None, 2),
-        ("changed", 2, 3),
-    ]
+    assert got == [("unchanged", 0, 0), ("added", None, 1), ("changed", 1, 2)]
+
+
+def test_long_lines_get_word_spans() -> None:
+    words = " ".join(f"word{i}" for i in range(300))
+    old_spans, new_spans = char_spans(words, words.replace("word150", "changed"))
+    start = words.index("word150")
+    assert old_spans == ((start, start + len("word150")),)
+    assert new_spans == ((start, start + len("changed")),)
 
 
 def test_trailing_newline_change_is_visible() -> None:

@@ -254,7 +254,7 @@ def versions_with_prompt(
         .join(PromptRow, PromptRow.id == VersionRow.prompt_id)
         .where(VersionRow.id.in_(wanted))
     )
-    return {v.id: (v, name) for v, name in session.execute(stmt).tuples()}
+    return {v.id: (v, name) for v, name in session.execute(stmt)}
 
 
 def reviews_with_prompt(
@@ -269,7 +269,7 @@ def reviews_with_prompt(
         .join(PromptRow, PromptRow.id == VersionRow.prompt_id)
         .where(ReviewRow.id.in_(wanted))
     )
-    return {r.id: (r, name) for r, name in session.execute(stmt).tuples()}
+    return {r.id: (r, name) for r, name in session.execute(stmt)}
 
 
 def labels_with_prompt(session: Session, ids: Iterable[int]) -> dict[int, tuple[LabelRow, str]]:
@@ -281,7 +281,7 @@ def labels_with_prompt(session: Session, ids: Iterable[int]) -> dict[int, tuple[
         .join(PromptRow, PromptRow.id == LabelRow.prompt_id)
         .where(LabelRow.id.in_(wanted))
     )
-    return {lbl.id: (lbl, name) for lbl, name in session.execute(stmt).tuples()}
+    return {lbl.id: (lbl, name) for lbl, name in session.execute(stmt)}
 
 
 # --- audit ---------------------------------------------------------------------------

@@ -31,7 +31,6 @@ router = APIRouter(prefix="/api/v1", tags=["registry"])
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Cursor = Annotated[int, Query(ge=0, le=2**62)]
-PromptName = Annotated[str, "a prompt name; '/' separates folders"]
 
 
 @router.get("/whoami")

@@ -112,6 +112,11 @@ class RegistryService:
         self.db = db
         self.settings = settings
 
+    def ping(self) -> None:
+        """Raise unless the database answers (the readiness probe)."""
+        with self.db.reading() as session:
+            repo.read_head(session)
+
     # --- users and tokens ------------------------------------------------------------
 
     def authenticate(self, token: str) -> Actor:
@@ -349,6 +354,10 @@ class RegistryService:
                 for r in rows
             ]
 
+    def prompt_count(self) -> int:
+        with self.db.reading() as session:
+            return repo.count_prompts(session)
+
     def _prompt(self, session: Session, name: str) -> PromptRow:
         _validated_prompt(name)
         row = repo.prompt_by_name(session, name)
@@ -441,8 +450,7 @@ class RegistryService:
                 f"author ({version.author})"
             )
         if self.settings.require_eval_evidence and not any(
-            r.evidence and EvalEvidence.model_validate_json(r.evidence).passing
-            for r in approvals
+            r.evidence and EvalEvidence.model_validate_json(r.evidence).passing for r in approvals
         ):
             return f"v{version.number} of {prompt} has no approval with passing eval evidence"
         return None

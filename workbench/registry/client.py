@@ -1,0 +1,264 @@
+"""A typed HTTP client for the team registry.
+
+Every failure arrives as an exception from the one error tree: the server's error
+body ``{"error": Name, "detail": message, "hint": ...}`` is mapped back to the class
+the server raised (see :mod:`workbench.registry.errors`); a dropped connection or
+timeout is :class:`RegistryUnavailableError`; an answer that breaks the wire contract
+is :class:`RegistryServerError`. Versions the registry returns are checked against
+their ``content_hash`` before they reach the caller (a mismatch raises
+:class:`HashMismatchError`).
+
+The token is sent as ``Authorization: Bearer``; it is never put into messages or logs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from workbench.core.errors import HashMismatchError
+from workbench.core.models import PromptVersion
+from workbench.registry.errors import (
+    RegistryServerError,
+    RegistryUnavailableError,
+    error_from_body,
+)
+from workbench.registry.schemas import (
+    AuditPage,
+    AuditReport,
+    Change,
+    ChangePage,
+    Decision,
+    EvalEvidence,
+    LabelMove,
+    LabelState,
+    LabelTarget,
+    PromptInfo,
+    PushResult,
+    Resolved,
+    Review,
+    ReviewIn,
+    VersionPush,
+    WhoAmI,
+)
+
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+T = TypeVar("T")
+
+
+def _check(version: PromptVersion) -> PromptVersion:
+    if not version.hash_matches():
+        raise HashMismatchError(
+            f"the registry sent version {version.id} of {version.prompt} whose content does not "
+            "match its content_hash",
+            hint="The registry or the connection corrupted it; nothing was applied. "
+            "Report it to the registry admin.",
+        )
+    return version
+
+
+class RegistryClient:
+    """One registry, one token. Use as a context manager or call :meth:`close`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {token}", "User-Agent": "workbench-registry"},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # --- plumbing --------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise RegistryUnavailableError(
+                f"the registry at {self.base_url} did not answer in time",
+                hint="Check the connection; your work is kept locally.",
+            ) from exc
+        except httpx.TransportError as exc:
+            raise RegistryUnavailableError(
+                f"cannot reach the registry at {self.base_url} ({type(exc).__name__})",
+                hint="Check the URL and the connection; your work is kept locally.",
+            ) from exc
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            raise error_from_body(response.status_code, body)
+        return response
+
+    def _parse(self, response: httpx.Response, model: type[T] | TypeAdapter[T]) -> T:
+        adapter = model if isinstance(model, TypeAdapter) else TypeAdapter(model)
+        try:
+            return adapter.validate_json(response.content)
+        except ValidationError as exc:
+            raise RegistryServerError(
+                f"the registry's answer to {response.request.method} {response.request.url.path} "
+                "does not match the wire contract",
+                hint="Client and server versions may differ; update both.",
+            ) from exc
+
+    @staticmethod
+    def _json(model: BaseModel) -> dict[str, Any]:
+        return model.model_dump(mode="json", exclude_none=False)
+
+    # --- identity --------------------------------------------------------------------
+
+    def whoami(self) -> WhoAmI:
+        return self._parse(self._request("GET", "/api/v1/whoami"), WhoAmI)
+
+    def ready(self) -> bool:
+        return self._request("GET", "/readyz").status_code == 200
+
+    # --- versions --------------------------------------------------------------------
+
+    def push_version(self, version: PromptVersion | VersionPush) -> PushResult:
+        """Push idempotently: a retry of the same version answers ``created=False``."""
+        if isinstance(version, PromptVersion):
+            version = VersionPush(
+                id=version.id,
+                prompt=version.prompt,
+                content=version.content,
+                content_hash=version.content_hash,
+                message=version.message,
+                created_at=version.created_at,
+                parent_ids=version.parent_ids,
+            )
+        response = self._request("POST", "/api/v1/versions", json=self._json(version))
+        result = self._parse(response, PushResult)
+        _check(result.version)
+        return result
+
+    def version(self, version_id: uuid.UUID) -> PromptVersion:
+        return _check(self._parse(self._request("GET", f"/api/v1/versions/{version_id}"), PromptVersion))
+
+    def versions(self, prompt: str, *, after: int = 0, limit: int = 200) -> list[PromptVersion]:
+        response = self._request(
+            "GET", f"/api/v1/prompts/{prompt}/versions", params={"after": after, "limit": limit}
+        )
+        return [_check(v) for v in self._parse(response, TypeAdapter(list[PromptVersion]))]
+
+    def prompt(self, name: str) -> PromptInfo:
+        return self._parse(self._request("GET", f"/api/v1/prompts/{name}"), PromptInfo)
+
+    def prompts(self, *, offset: int = 0, limit: int = 200) -> list[PromptInfo]:
+        response = self._request(
+            "GET", "/api/v1/prompts", params={"offset": offset, "limit": limit}
+        )
+        return self._parse(response, TypeAdapter(list[PromptInfo]))
+
+    # --- reviews ---------------------------------------------------------------------
+
+    def review(
+        self,
+        version_id: uuid.UUID,
+        *,
+        decision: Decision,
+        content_hash: str,
+        comment: str = "",
+        evidence: EvalEvidence | None = None,
+    ) -> Review:
+        body = ReviewIn(
+            decision=decision, content_hash=content_hash, comment=comment, evidence=evidence
+        )
+        response = self._request(
+            "POST", f"/api/v1/versions/{version_id}/reviews", json=self._json(body)
+        )
+        return self._parse(response, Review)
+
+    def reviews(self, version_id: uuid.UUID) -> list[Review]:
+        response = self._request("GET", f"/api/v1/versions/{version_id}/reviews")
+        return self._parse(response, TypeAdapter(list[Review]))
+
+    # --- labels ----------------------------------------------------------------------
+
+    def label(self, prompt: str, name: str) -> LabelState:
+        return self._parse(self._request("GET", f"/api/v1/prompts/{prompt}/labels/{name}"), LabelState)
+
+    def move_label(
+        self,
+        prompt: str,
+        name: str,
+        *,
+        target: LabelTarget,
+        expected: LabelTarget | None,
+        reason: str = "",
+    ) -> LabelState:
+        """Compare-and-swap; raises :class:`StaleLabelError` (with ``actual``) on a lost race."""
+        body = LabelMove(expected=expected, target=target, reason=reason)
+        response = self._request(
+            "PUT", f"/api/v1/prompts/{prompt}/labels/{name}", json=self._json(body)
+        )
+        return self._parse(response, LabelState)
+
+    def resolve(
+        self, prompt: str, label: str = "production", *, key: str | None = None, etag: str | None = None
+    ) -> tuple[Resolved | None, str | None]:
+        """``(resolved, etag)``; ``(None, etag)`` when ``etag`` is still current (HTTP 304)."""
+        params: dict[str, str] = {"label": label}
+        if key is not None:
+            params["key"] = key
+        headers = {"If-None-Match": etag} if etag else {}
+        response = self._request(
+            "GET", f"/api/v1/prompts/{prompt}/resolve", params=params, headers=headers
+        )
+        new_etag = response.headers.get("ETag")
+        if response.status_code == 304:
+            return None, new_etag
+        resolved = self._parse(response, Resolved)
+        _check(resolved.version)
+        return resolved, new_etag
+
+    # --- change feed and audit ---------------------------------------------------------
+
+    def changes(self, since: int = 0, *, limit: int = 500) -> ChangePage:
+        response = self._request("GET", "/api/v1/changes", params={"since": since, "limit": limit})
+        page = self._parse(response, ChangePage)
+        for change in page.changes:
+            if change.version is not None:
+                _check(change.version)
+        return page
+
+    def iter_changes(self, since: int = 0, *, limit: int = 500) -> Iterator[tuple[Change, int]]:
+        """Every change after ``since`` with the cursor to store once it is applied."""
+        while True:
+            page = self.changes(since, limit=limit)
+            for change in page.changes:
+                yield change, change.seq
+            since = page.next_cursor
+            if not page.has_more:
+                return
+
+    def audit(self, since: int = 0, *, limit: int = 500, subject: str | None = None) -> AuditPage:
+        params: dict[str, str | int] = {"since": since, "limit": limit}
+        if subject is not None:
+            params["subject"] = subject
+        return self._parse(self._request("GET", "/api/v1/audit", params=params), AuditPage)
+
+    def verify_audit(self) -> AuditReport:
+        return self._parse(self._request("GET", "/api/v1/audit/verify"), AuditReport)

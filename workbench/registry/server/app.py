@@ -1,0 +1,220 @@
+"""``create_app()``: the registry as an ASGI app.
+
+The app holds no state besides its database connection pool, so several processes
+can serve one PostgreSQL. Every error leaves as ``{"error": Name, "detail": message}``
+(plus ``hint``); the access log records method, path, status, time and user name,
+never headers or query strings (so never a token).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from workbench import __version__
+from workbench.core.errors import WorkbenchError
+from workbench.registry.errors import (
+    AuthenticationError,
+    PayloadTooLargeError,
+    error_body,
+    status_for,
+)
+from workbench.registry.schemas import Health
+from workbench.registry.server import langfuse_compat, routes
+from workbench.registry.server.config import RegistrySettings
+from workbench.registry.server.db import Database, open_database
+from workbench.registry.server.service import RegistryService
+
+access_log = logging.getLogger("workbench.registry.access")
+log = logging.getLogger("workbench.registry")
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimitMiddleware:
+    """413 for bodies over the limit, whether announced by Content-Length or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for key, value in scope["headers"]:
+            if key == b"content-length":
+                try:
+                    too_big = int(value) > self.max_bytes
+                except ValueError:
+                    too_big = False
+                if too_big:
+                    await self._refuse(send)
+                    return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        err = PayloadTooLargeError(
+            f"the request body is over {self.max_bytes} bytes",
+            hint="Send less at once (split the change).",
+        )
+        response = JSONResponse(error_body(err), status_code=413)
+        await response({"type": "http"}, _no_receive, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+class AccessLogMiddleware:
+    """One line per request; deliberately blind to headers and the query string."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status_code = 500
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            state = scope.get("state") or {}
+            access_log.info(
+                "%s %s %d %.1fms user=%s",
+                scope["method"],
+                scope["path"],
+                status_code,
+                (time.perf_counter() - start) * 1000,
+                state.get("actor", "-"),
+            )
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts) or "the request is invalid"
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def on_workbench_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, WorkbenchError)
+        return JSONResponse(error_body(exc), status_code=status_for(exc))
+
+    async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        body = {
+            "error": "InputError",
+            "detail": _validation_message(exc),
+            "hint": "Fix the request to match the API schema at /openapi.json.",
+        }
+        return JSONResponse(body, status_code=422)
+
+    async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        names = {
+            401: AuthenticationError.__name__,
+            404: "NotFoundError",
+            413: "PayloadTooLargeError",
+        }
+        body: dict[str, Any] = {
+            "error": names.get(exc.status_code, "InputError"),
+            "detail": str(exc.detail),
+        }
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    async def on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error: %s", type(exc).__name__, exc_info=exc)
+        body = {
+            "error": "RegistryServerError",
+            "detail": "the registry failed on this request",
+            "hint": "Retry later; the server log has the details.",
+        }
+        return JSONResponse(body, status_code=500)
+
+    app.add_exception_handler(WorkbenchError, on_workbench_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def create_app(settings: RegistrySettings, *, database: Database | None = None) -> FastAPI:
+    """Build the app; the database is opened (and migrated) at start-up unless given."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = database or open_database(settings.db_url)
+        app.state.service = RegistryService(db, settings)
+        try:
+            yield
+        finally:
+            if database is None:
+                db.dispose()
+
+    app = FastAPI(
+        title="Prompt Workbench registry",
+        version=__version__,
+        lifespan=lifespan,
+        description="Versions are pushed, reviewed and published here.",
+    )
+    _install_error_handlers(app)
+    app.include_router(routes.router)
+    app.include_router(langfuse_compat.router)
+
+    @app.get("/healthz", tags=["ops"])
+    def health() -> Health:
+        return Health(status="ok")
+
+    @app.get("/readyz", tags=["ops"])
+    def ready(request: Request) -> Health:
+        service: RegistryService = request.app.state.service
+        service.ping()
+        return Health(status="ok")
+
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessLogMiddleware)
+    return app

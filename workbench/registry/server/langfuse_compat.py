@@ -1,0 +1,158 @@
+"""A Langfuse-compatible read API, so apps using ``Langfuse().get_prompt(name)`` read
+published prompts from this registry unchanged.
+
+Mapping: a version with exactly one message whose role is ``user`` is a Langfuse
+``text`` prompt (its template is the string); anything else is a ``chat`` prompt
+(``[{role, content}]``). Templates pass through as they are: Langfuse's ``{{ name }}``
+placeholders are the Jinja syntax the workbench uses. ``config`` carries the model
+defaults. Without ``label`` and ``version`` the SDK expects ``production``. A canary
+split has no caller key here, so this API serves the label's primary version.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from workbench.core.errors import InputError
+from workbench.core.models import PromptVersion
+from workbench.registry.server.deps import CurrentActor, Service
+
+router = APIRouter(prefix="/api/public/v2", tags=["langfuse-compatible"])
+
+
+class _Camel(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class LangfuseChatMessage(_Camel):
+    role: str
+    content: str
+
+
+class LangfusePrompt(_Camel):
+    id: str
+    name: str
+    version: int
+    type: Literal["text", "chat"]
+    prompt: str | list[LangfuseChatMessage]
+    config: dict[str, Any]
+    labels: list[str]
+    tags: list[str]
+    commit_message: str | None = Field(alias="commitMessage")
+    created_at: datetime = Field(alias="createdAt")
+    updated_at: datetime = Field(alias="updatedAt")
+    created_by: str = Field(alias="createdBy")
+    project_id: str = Field(alias="projectId")
+
+
+class LangfusePromptMeta(_Camel):
+    name: str
+    type: Literal["text", "chat"]
+    versions: list[int]
+    labels: list[str]
+    tags: list[str]
+    last_updated_at: datetime = Field(alias="lastUpdatedAt")
+    last_config: dict[str, Any] = Field(alias="lastConfig")
+
+
+class LangfuseMeta(_Camel):
+    page: int
+    limit: int
+    total_items: int = Field(alias="totalItems")
+    total_pages: int = Field(alias="totalPages")
+
+
+class LangfusePromptList(_Camel):
+    data: list[LangfusePromptMeta]
+    meta: LangfuseMeta
+
+
+PROJECT_ID = "workbench-registry"
+
+
+def _kind(version: PromptVersion) -> Literal["text", "chat"]:
+    messages = version.content.messages
+    return "text" if len(messages) == 1 and messages[0].role == "user" else "chat"
+
+
+def to_langfuse(version: PromptVersion, labels: list[str]) -> LangfusePrompt:
+    kind = _kind(version)
+    prompt: str | list[LangfuseChatMessage]
+    if kind == "text":
+        prompt = version.content.messages[0].template
+    else:
+        prompt = [
+            LangfuseChatMessage(role=m.role, content=m.template) for m in version.content.messages
+        ]
+    assert version.number is not None
+    return LangfusePrompt(
+        id=str(version.id),
+        name=version.prompt,
+        version=version.number,
+        type=kind,
+        prompt=prompt,
+        config=version.content.model.canonical(),
+        labels=labels,
+        tags=list(version.content.tags),
+        commit_message=version.message or None,
+        created_at=version.created_at,
+        updated_at=version.created_at,
+        created_by=version.author,
+        project_id=PROJECT_ID,
+    )
+
+
+@router.get("/prompts/{name:path}")
+def get_prompt(
+    name: str,
+    _actor: CurrentActor,
+    service: Service,
+    label: Annotated[str | None, Query(max_length=64)] = None,
+    version: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+) -> LangfusePrompt:
+    if label is not None and version is not None:
+        raise InputError("give either 'label' or 'version', not both", hint="Drop one of the two.")
+    if version is not None:
+        found, labels = service.version_by_number(name, version)
+        return to_langfuse(found, labels)
+    resolved = service.resolve(name, label or "production")
+    return to_langfuse(resolved.version, service.labels_of_version(resolved.version.id))
+
+
+@router.get("/prompts")
+def list_prompts(
+    _actor: CurrentActor,
+    service: Service,
+    page: Annotated[int, Query(ge=1, le=2**20)] = 1,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> LangfusePromptList:
+    total = service.prompt_count()
+    infos = service.prompts(offset=(page - 1) * limit, limit=limit)
+    data: list[LangfusePromptMeta] = []
+    for info in infos:
+        latest, _ = service.version_by_number(info.name, info.versions)
+        data.append(
+            LangfusePromptMeta(
+                name=info.name,
+                type=_kind(latest),
+                versions=service.version_numbers(info.name),
+                labels=sorted(label.name for label in info.labels),
+                tags=list(latest.content.tags),
+                last_updated_at=latest.created_at,
+                last_config=latest.content.model.canonical(),
+            )
+        )
+    return LangfusePromptList(
+        data=data,
+        meta=LangfuseMeta(
+            page=page,
+            limit=limit,
+            total_items=total,
+            total_pages=math.ceil(total / limit) if total else 0,
+        ),
+    )
