@@ -47,7 +47,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 test: sysdeps-test $(STAMP) lint
-	scripts/test-session.sh $(PYTEST) -p no:pytestqt -p tests.block_qt -m "not gui" $(NO_QT_TESTS)
+	scripts/test-session.sh $(PYTEST) -p no:pytest-qt -p tests.block_qt -m "not gui" $(NO_QT_TESTS)
 	QT_QPA_PLATFORM=offscreen scripts/test-session.sh $(PYTEST)
 
 clean:

@@ -21,12 +21,7 @@ from workbench.core.models import Message, ModelDefaults, PromptContent, Variabl
 from workbench.vault import Vault
 from workbench.vault.bundle import Bundle, BundlePrompt, BundleVersion
 
-WORDS = (
-    "refund order shipping invoice greeting summary translate classify extract sentiment "
-    "apology escalate policy warranty return exchange billing account password reset "
-    "onboarding newsletter headline product review support triage priority customer tone "
-    "formal friendly concise detailed bullet json schema answer question context citation"
-).split()
+WORDS = ["refund", "order", "shipping", "invoice", "greeting", "summary", "translate", "classify", "extract", "sentiment", "apology", "escalate", "policy", "warranty", "return", "exchange", "billing", "account", "password", "reset", "onboarding", "newsletter", "headline", "product", "review", "support", "triage", "priority", "customer", "tone", "formal", "friendly", "concise", "detailed", "bullet", "json", "schema", "answer", "question", "context", "citation"]
 FOLDERS = ["support", "billing", "marketing", "search", "agents", "eval", "sales", "legal"]
 
 

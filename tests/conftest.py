@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -51,9 +50,9 @@ def _free_port() -> int:
         return port
 
 
-def _run(cmd: list[str], what: str, **kwargs: object) -> None:
+def _run(cmd: list[str], what: str, cwd: Path) -> None:
     """Run ``cmd``; on failure, fail the test with its output (not a traceback)."""
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=cwd)
     if result.returncode != 0:
         pytest.fail(
             f"{what} failed (exit {result.returncode}): {' '.join(cmd)}\n"
@@ -177,33 +176,18 @@ def pg_url(pg_server: PostgresServer) -> Iterator[str]:
 
 # ------------------------------------------------------------------- Secret Service
 
-
-def _wait_for_exit(pid: int) -> None:
-    """Block until a process that is not our child exits (pidfd: no polling)."""
-    import select
-
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    try:
-        select.select([pidfd], [], [], 10)
-    finally:
-        os.close(pidfd)
-
-
 _SECRETS_NAME = "org.freedesktop.secrets"
 
 
-def _start_secret_service(address: str, env: dict[str, str]) -> int:
-    """Start gnome-keyring's Secret Service on the bus; return its pid once it serves.
+def _start_secret_service(address: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start gnome-keyring's Secret Service on the bus; return once it serves.
 
-    The launcher returns after forking the daemon but *before* the daemon owns its
-    bus name, so wait for the bus to announce the new owner (NameOwnerChanged),
-    subscribing first so the announcement cannot be missed.
+    The daemon runs in the foreground as our child (so it can always be stopped)
+    and says nothing when ready, so wait for the bus to announce the new owner of
+    org.freedesktop.secrets, subscribing first so the announcement cannot be missed.
     """
-    from jeepney import DBus, MatchRule
-    from jeepney.io.blocking import open_dbus_connection
+    from jeepney import DBus, MatchRule  # type: ignore[import-untyped]
+    from jeepney.io.blocking import open_dbus_connection  # type: ignore[import-untyped]
 
     bus = DBus()
     rule = MatchRule(type="signal", interface="org.freedesktop.DBus", member="NameOwnerChanged")
@@ -211,26 +195,33 @@ def _start_secret_service(address: str, env: dict[str, str]) -> int:
     with open_dbus_connection(bus=address) as conn:
         conn.send_and_get_reply(bus.AddMatch(rule), timeout=10)
         with conn.filter(rule) as announcements:
-            launcher = subprocess.run(
-                ["gnome-keyring-daemon", "--unlock", "--components=secrets"],
-                input="test-keyring-password", capture_output=True, text=True, env=env,
-                timeout=60, check=False,
+            daemon = subprocess.Popen(
+                ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env=env,
             )  # fmt: skip
-            if launcher.returncode != 0:
+            assert daemon.stdin is not None
+            daemon.stdin.write(b"test-keyring-password")  # --unlock reads it until EOF
+            daemon.stdin.close()
+            try:
+                conn.recv_until_filtered(announcements, timeout=30)
+            except TimeoutError:
+                daemon.kill()
+                daemon.wait()
                 pytest.fail(
-                    f"gnome-keyring-daemon did not start (exit {launcher.returncode}): "
-                    f"{launcher.stderr}",
+                    f"gnome-keyring-daemon did not serve the bus (exit {daemon.returncode})",
                     pytrace=False,
                 )
-            has_owner = conn.send_and_get_reply(bus.NameHasOwner(_SECRETS_NAME), timeout=10)
-            if not has_owner.body[0]:
-                try:
-                    conn.recv_until_filtered(announcements, timeout=30)
-                except TimeoutError:
-                    pytest.fail("gnome-keyring-daemon never served the bus", pytrace=False)
-        reply = conn.send_and_get_reply(bus.GetConnectionUnixProcessID(_SECRETS_NAME), timeout=10)
-        pid: int = reply.body[0]
-        return pid
+    return daemon
+
+
+def _stop(process: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @pytest.fixture
@@ -262,45 +253,27 @@ def secret_service(
         env[var] = str(root / sub)
     env.pop("DBUS_SESSION_BUS_ADDRESS", None)
 
+    previous_backend = keyring.get_keyring()
     bus = subprocess.Popen(
         ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
     )  # fmt: skip
-    keyring_pid: int | None = None
-    previous_backend = keyring.get_keyring()
+    daemon: subprocess.Popen[bytes] | None = None
     try:
         assert bus.stdout is not None
         address = bus.stdout.readline().strip()  # printed once the bus listens
         if not address:
             pytest.fail("dbus-daemon did not print its address", pytrace=False)
         env["DBUS_SESSION_BUS_ADDRESS"] = address
-        # Without --foreground the launcher returns once the daemon serves the bus
-        # (it forks the daemon): that is the readiness signal.
-        daemon = subprocess.run(
-            ["gnome-keyring-daemon", "--unlock", "--components=secrets"],
-            input="test-keyring-password", capture_output=True, text=True, env=env,
-            timeout=60, check=False,
-        )  # fmt: skip
-        keyring_pid = _secret_service_pid(address)
-        if daemon.returncode != 0 or keyring_pid is None:
-            pytest.fail(
-                f"gnome-keyring-daemon did not start (exit {daemon.returncode}): {daemon.stderr}",
-                pytrace=False,
-            )
+        daemon = _start_secret_service(address, env)
         monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
         backend = SecretService.Keyring()
         keyring.set_keyring(backend)
         yield KeyringStore(backend)
     finally:
         keyring.set_keyring(previous_backend)
-        if keyring_pid is not None:
-            try:
-                os.kill(keyring_pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            else:
-                _wait_for_exit(keyring_pid)
-        bus.terminate()
-        bus.wait(timeout=10)
+        if daemon is not None:
+            _stop(daemon)
+        _stop(bus)
         if bus.stdout is not None:
             bus.stdout.close()

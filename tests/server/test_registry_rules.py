@@ -232,7 +232,9 @@ def test_canary_split_is_stable_per_key_and_needs_approval(registry: RunningRegi
 def test_resolve_etag_answers_304_until_the_label_moves(registry: RunningRegistry) -> None:
     v1, v2 = _publishable(registry, 2)
     carol = registry.client("carol")
-    carol.move_label("support/reply", "production", target=LabelTarget(version_id=v1), expected=None)
+    carol.move_label(
+        "support/reply", "production", target=LabelTarget(version_id=v1), expected=None
+    )
     first, etag = carol.resolve("support/reply")
     assert first is not None
     assert etag
@@ -253,7 +255,9 @@ def test_resolve_etag_answers_304_until_the_label_moves(registry: RunningRegistr
 
 def test_change_feed_is_ordered_and_paged(registry: RunningRegistry) -> None:
     alice = registry.client("alice")
-    ids = [alice.push_version(make_version(prompt=f"p{i}", text=f"t{i}")).version.id for i in range(7)]
+    ids = [
+        alice.push_version(make_version(prompt=f"p{i}", text=f"t{i}")).version.id for i in range(7)
+    ]
     seen = []
     cursor = 0
     pages = 0
@@ -279,9 +283,11 @@ def test_bad_tokens_are_refused(registry: RunningRegistry) -> None:
 
     from workbench.registry.client import RegistryClient
 
-    with RegistryClient(registry.url, "wbr_not-a-real-token") as stranger:
-        with pytest.raises(AuthenticationError, match="not valid"):
-            stranger.whoami()
+    with (
+        RegistryClient(registry.url, "wbr_not-a-real-token") as stranger,
+        pytest.raises(AuthenticationError, match="not valid"),
+    ):
+        stranger.whoami()
     with httpx.Client(base_url=registry.url) as anonymous:
         response = anonymous.get("/api/v1/changes")
     assert response.status_code == 401
@@ -290,9 +296,11 @@ def test_bad_tokens_are_refused(registry: RunningRegistry) -> None:
     with pytest.raises(AuthenticationError, match="disabled"):
         registry.client("alice").whoami()
     token = registry.service.rotate_token("bob", expires_in=timedelta(seconds=-1))
-    with RegistryClient(registry.url, token) as expired:
-        with pytest.raises(AuthenticationError, match="expired"):
-            expired.whoami()
+    with (
+        RegistryClient(registry.url, token) as expired,
+        pytest.raises(AuthenticationError, match="expired"),
+    ):
+        expired.whoami()
     assert registry.client("carol").whoami().role == "publisher"
 
 
@@ -307,9 +315,7 @@ def test_bad_input_gets_a_clear_4xx_and_stores_nothing(registry: RunningRegistry
         bad_name = http.post("/api/v1/versions", json=_push_body(v, prompt="bad name!"))
         assert bad_name.status_code == 422
         assert "invalid prompt name" in bad_name.json()["detail"]
-        huge = http.post(
-            "/api/v1/versions", json=_push_body(v, message="x" * 2_000_000)
-        )
+        huge = http.post("/api/v1/versions", json=_push_body(v, message="x" * 2_000_000))
         assert huge.status_code == 413
         assert huge.json()["error"] == "PayloadTooLargeError"
         bad_label = http.get("/api/v1/prompts/support/reply/resolve", params={"label": "Prod!"})
@@ -324,7 +330,10 @@ def test_bad_input_gets_a_clear_4xx_and_stores_nothing(registry: RunningRegistry
 def test_every_change_is_audited_and_the_chain_verifies(registry: RunningRegistry) -> None:
     (v1,) = _publishable(registry, 1)
     registry.client("carol").move_label(
-        "support/reply", "production", target=LabelTarget(version_id=v1), expected=None,
+        "support/reply",
+        "production",
+        target=LabelTarget(version_id=v1),
+        expected=None,
         reason="ship it",
     )
     page = registry.client("alice").audit(subject="prompt:support/reply")

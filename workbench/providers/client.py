@@ -208,9 +208,15 @@ class HttpProviderClient(ProviderClient):
         self, exc: httpx.HTTPError, model: str, *, streaming: bool
     ) -> ProviderError:
         where = redact(str(exc), self._api_key) or type(exc).__name__
-        if isinstance(exc, httpx.ConnectTimeout) and not streaming:
+        # The aiohttp transport reports any dropped connection as ConnectTimeout.
+        if isinstance(exc, httpx.ConnectTimeout) and streaming:
+            return BrokenStreamError(
+                f"the connection broke mid-answer ({where})", provider=self.name, model=model
+            )
+        if isinstance(exc, httpx.ConnectTimeout):
             return ConnectionFailed(
-                f"could not connect to {self.base_url} within {self.timeouts.connect:g}s ({where})",
+                f"could not connect to {self.base_url} ({where}; connect timeout "
+                f"{self.timeouts.connect:g}s)",
                 provider=self.name,
                 model=model,
             )

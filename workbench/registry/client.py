@@ -155,7 +155,9 @@ class RegistryClient:
         return result
 
     def version(self, version_id: uuid.UUID) -> PromptVersion:
-        return _check(self._parse(self._request("GET", f"/api/v1/versions/{version_id}"), PromptVersion))
+        return _check(
+            self._parse(self._request("GET", f"/api/v1/versions/{version_id}"), PromptVersion)
+        )
 
     def versions(self, prompt: str, *, after: int = 0, limit: int = 200) -> list[PromptVersion]:
         response = self._request(
@@ -198,7 +200,9 @@ class RegistryClient:
     # --- labels ----------------------------------------------------------------------
 
     def label(self, prompt: str, name: str) -> LabelState:
-        return self._parse(self._request("GET", f"/api/v1/prompts/{prompt}/labels/{name}"), LabelState)
+        return self._parse(
+            self._request("GET", f"/api/v1/prompts/{prompt}/labels/{name}"), LabelState
+        )
 
     def move_label(
         self,
@@ -217,7 +221,12 @@ class RegistryClient:
         return self._parse(response, LabelState)
 
     def resolve(
-        self, prompt: str, label: str = "production", *, key: str | None = None, etag: str | None = None
+        self,
+        prompt: str,
+        label: str = "production",
+        *,
+        key: str | None = None,
+        etag: str | None = None,
     ) -> tuple[Resolved | None, str | None]:
         """``(resolved, etag)``; ``(None, etag)`` when ``etag`` is still current (HTTP 304)."""
         params: dict[str, str] = {"label": label}

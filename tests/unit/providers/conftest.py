@@ -27,7 +27,7 @@ def server() -> Iterator[ProviderServer]:
 
 @pytest.fixture(params=["aiohttp", "httpx"])
 def transport(request: pytest.FixtureRequest) -> Transport:
-    return request.param  # type: ignore[no-any-return]
+    return request.param
 
 
 def request_for(
@@ -58,7 +58,7 @@ def with_client(
     """Run ``use(client)`` on a fresh event loop with a fresh HTTP client."""
     profile = ProviderProfile(
         name=f"local-{family}",
-        family=family,  # type: ignore[arg-type]
+        family=family,
         base_url=base_url or server.base_url(family),
         retry=retry or RetryPolicy(base_delay=0.01, max_delay=0.05),
         timeouts=timeouts or Timeouts(connect=2, read=5),

@@ -4,6 +4,7 @@ and the key never shows up in an error or a log record."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import socket
 from datetime import UTC, datetime, timedelta
@@ -44,7 +45,7 @@ def test_429_waits_as_told_then_succeeds(
     seen = server.requests_for(model)
     assert len(seen) == 3
     # The waits really happened: each retry arrived at least Retry-After later.
-    assert all(b.at - a.at >= 0.1 - 0.005 for a, b in zip(seen, seen[1:], strict=False))
+    assert all(b.at - a.at >= 0.1 - 0.005 for a, b in itertools.pairwise(seen))
 
 
 def test_retry_after_ms_wins_over_retry_after(server: ProviderServer) -> None:

@@ -3,6 +3,7 @@ inside a multi-byte character, between CR and LF, one byte at a time."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -14,7 +15,7 @@ from workbench.providers.sse import SSEDecoder, SSEEvent
 
 # Text without CR/LF (those end lines); includes multi-byte characters.
 line_text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"),
+    alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\r\n"),
     max_size=30,
 )
 field_value = line_text.filter(lambda s: not s.startswith(" "))
@@ -27,20 +28,26 @@ def sse_stream(draw: st.DrawFn) -> tuple[bytes, list[SSEEvent]]:
     events: list[SSEEvent] = []
     out: list[str] = []
     last_id: str | None = None
+
+    def end() -> str:
+        # A lone CR followed by an LF would be one CRLF line end, not two.
+        chosen = draw(newline)
+        return "\r\n" if chosen == "\n" and out and out[-1].endswith("\r") else chosen
+
     for _ in range(draw(st.integers(0, 6))):
         name = draw(st.none() | st.sampled_from(["message_start", "content_block_delta", "x"]))
         data_lines = draw(st.lists(field_value, min_size=1, max_size=3))
         event_id = draw(st.none() | st.text(alphabet="abc123", min_size=1, max_size=4))
         if draw(st.booleans()):
-            out.append(": a comment" + draw(newline))
+            out.append(": a comment" + end())
         if name is not None:
-            out.append(f"event: {name}" + draw(newline))
+            out.append(f"event: {name}" + end())
         if event_id is not None:
-            out.append(f"id: {event_id}" + draw(newline))
+            out.append(f"id: {event_id}" + end())
             last_id = event_id
         for line in data_lines:
-            out.append(("data:" if draw(st.booleans()) else "data: ") + line + draw(newline))
-        out.append(draw(newline))
+            out.append(("data:" if draw(st.booleans()) else "data: ") + line + end())
+        out.append(end())
         events.append(SSEEvent(data="\n".join(data_lines), event=name or "message", id=last_id))
     return "".join(out).encode("utf-8"), events
 
@@ -48,7 +55,7 @@ def sse_stream(draw: st.DrawFn) -> tuple[bytes, list[SSEEvent]]:
 def split_at(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % (len(data) + 1) for c in cuts})
     bounds = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [data[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def decode_sse(chunks: list[bytes]) -> list[SSEEvent]:

@@ -80,7 +80,7 @@ def test_no_backend_is_refused(backend: keyring.backend.KeyringBackend) -> None:
 class _PlaintextFileKeyring(keyring.backend.KeyringBackend):
     """A working backend that keeps passwords in a plain file, like keyrings.alt does."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def __init__(self, path: Path) -> None:
         super().__init__()

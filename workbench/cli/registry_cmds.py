@@ -1,0 +1,228 @@
+"""``workbench registry ...``: run the team registry and administer its database.
+
+``serve`` runs the server; ``user``, ``token`` and ``audit`` act directly on the
+registry database named by ``--db`` (default: the SQLite file ``serve`` uses), so an
+admin needs no token to bootstrap the first user. The server package (FastAPI,
+uvicorn, SQLAlchemy) is imported inside the handlers only.
+
+The client-side commands (``registry login``, ``sync``, ``review``, ``publish``,
+``labels``) live elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from typing import Any
+
+from workbench.cli.output import EXIT_FAILURE, EXIT_OK, emit, table
+from workbench.core.errors import UsageError
+
+ROLES = ("author", "reviewer", "publisher", "admin")
+
+
+def _db_url(args: argparse.Namespace) -> str:
+    from workbench.registry.server.db import default_db_url
+
+    url: str = args.db or default_db_url()
+    return url
+
+
+def _service(args: argparse.Namespace) -> Any:
+    from workbench.registry.server.config import RegistrySettings
+    from workbench.registry.server.db import open_database
+    from workbench.registry.server.service import RegistryService
+
+    url = _db_url(args)
+    return RegistryService(open_database(url), RegistrySettings(db_url=url))
+
+
+def _expiry(days: float | None) -> Any:
+    from datetime import timedelta
+
+    if days is None:
+        return None
+    if days <= 0:
+        raise UsageError("--expires-in-days must be positive", hint="E.g. --expires-in-days 90.")
+    return timedelta(days=days)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        # Loaded by name: the CLI layer must not depend on FastAPI, even lazily
+        # through a static import (the import-linter contract follows those).
+        app_module = importlib.import_module("workbench.registry.server.app")
+        from workbench.registry.server.config import RegistrySettings
+    except ImportError as exc:
+        raise UsageError(
+            f"the registry server is not installed ({exc.name} is missing)",
+            hint="Install the server extra: pip install 'prompt-workbench[server]'.",
+        ) from exc
+    import logging
+
+    url = _db_url(args)
+    settings = RegistrySettings(
+        db_url=url,
+        protected_labels=frozenset(args.protected or ["production"]),
+        require_eval_evidence=args.require_evidence,
+    )
+    logging.getLogger("workbench.registry").setLevel(logging.INFO)
+    logging.getLogger("workbench.registry.access").setLevel(
+        logging.INFO if args.access_log else logging.WARNING
+    )
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from workbench.registry.server.db import open_database
+
+    open_database(url).dispose()  # migrate (and fail with a clear message) before serving
+    print(f"registry on http://{args.host}:{args.port}  database: {_safe_url(url)}", flush=True)
+    uvicorn.run(
+        app_module.create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=False,
+        workers=None,
+    )
+    return EXIT_OK
+
+
+def _safe_url(url: str) -> str:
+    """The URL without any password, for printing."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    service = _service(args)
+    try:
+        token = service.add_user(args.name, args.role, expires_in=_expiry(args.expires_in_days))
+    finally:
+        service.db.dispose()
+    emit(
+        args.json,
+        {"name": args.name, "role": args.role, "token": token},
+        f"created {args.name} ({args.role})\ntoken (shown once; store it now): {token}",
+    )
+    return EXIT_OK
+
+
+def _token_rotate(args: argparse.Namespace) -> int:
+    service = _service(args)
+    try:
+        token = service.rotate_token(args.name, expires_in=_expiry(args.expires_in_days))
+    finally:
+        service.db.dispose()
+    emit(
+        args.json,
+        {"name": args.name, "token": token},
+        f"new token for {args.name} (the old one no longer works; shown once): {token}",
+    )
+    return EXIT_OK
+
+
+def _user_disable(args: argparse.Namespace) -> int:
+    service = _service(args)
+    try:
+        service.disable_user(args.name)
+    finally:
+        service.db.dispose()
+    emit(args.json, {"name": args.name, "disabled": True}, f"disabled {args.name}")
+    return EXIT_OK
+
+
+def _user_list(args: argparse.Namespace) -> int:
+    service = _service(args)
+    try:
+        users = service.users()
+    finally:
+        service.db.dispose()
+    emit(
+        args.json,
+        [{"name": n, "role": r, "disabled": d} for n, r, d in users],
+        lambda: table(
+            ["NAME", "ROLE", "STATUS"],
+            [[n, r, "disabled" if d else "active"] for n, r, d in users],
+        ),
+    )
+    return EXIT_OK
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    service = _service(args)
+    try:
+        report = service.verify_audit()
+    finally:
+        service.db.dispose()
+    text = (
+        f"audit chain intact: {report.entries} entries"
+        if report.ok
+        else "audit chain BROKEN:\n" + "\n".join(f"  - {p}" for p in report.problems)
+    )
+    emit(args.json, report, text)
+    return EXIT_OK if report.ok else EXIT_FAILURE
+
+
+def add_parser(sub: Any, parent: argparse.ArgumentParser) -> None:
+    db_parent = argparse.ArgumentParser(add_help=False)
+    db_parent.add_argument(
+        "--db",
+        default=None,
+        metavar="URL",
+        help="registry database (default: registry.sqlite3 in the platform data directory)",
+    )
+    registry = sub.add_parser(
+        "registry", parents=[parent], help="run and administer the team registry"
+    )
+    rsub = registry.add_subparsers(dest="registry_command", metavar="COMMAND")
+
+    serve = rsub.add_parser("serve", parents=[parent, db_parent], help="run the registry server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument(
+        "--protected",
+        action="append",
+        metavar="LABEL",
+        help="a protected label (repeatable; default: production)",
+    )
+    serve.add_argument(
+        "--require-evidence",
+        action="store_true",
+        help="protected labels also need an approval with passing eval evidence",
+    )
+    serve.add_argument("--access-log", action="store_true", help="log one line per request")
+    serve.set_defaults(handler=_serve)
+
+    user = rsub.add_parser("user", parents=[parent], help="manage registry users")
+    usub = user.add_subparsers(dest="user_command", metavar="COMMAND")
+    add = usub.add_parser(
+        "add", parents=[parent, db_parent], help="add a user; prints the token once"
+    )
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--expires-in-days", type=float, default=None)
+    add.set_defaults(handler=_user_add)
+    disable = usub.add_parser("disable", parents=[parent, db_parent], help="disable a user")
+    disable.add_argument("name")
+    disable.set_defaults(handler=_user_disable)
+    listing = usub.add_parser("list", parents=[parent, db_parent], help="list users")
+    listing.set_defaults(handler=_user_list)
+
+    token = rsub.add_parser("token", parents=[parent], help="manage tokens")
+    tsub = token.add_subparsers(dest="token_command", metavar="COMMAND")
+    rotate = tsub.add_parser(
+        "rotate", parents=[parent, db_parent], help="replace a user's token; prints it once"
+    )
+    rotate.add_argument("name")
+    rotate.add_argument("--expires-in-days", type=float, default=None)
+    rotate.set_defaults(handler=_token_rotate)
+
+    audit = rsub.add_parser("audit", parents=[parent], help="the audit log")
+    asub = audit.add_subparsers(dest="audit_command", metavar="COMMAND")
+    verify = asub.add_parser(
+        "verify", parents=[parent, db_parent], help="check the audit hash chain"
+    )
+    verify.set_defaults(handler=_audit_verify)

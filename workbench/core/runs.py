@@ -1,0 +1,209 @@
+"""Runs: a matrix of versions x models x test cases x repeats, and what each cell recorded.
+
+Pure data and arithmetic (summaries, percentiles); the engine fills it in, the vault
+stores it, the UI and CLI show it.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workbench.core.models import utcnow
+
+RunStatus = Literal["running", "finished", "cancelled", "failed"]
+
+
+class ModelRef(BaseModel):
+    """One column of the matrix: a provider profile and a model name on it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    profile: str
+    model: str
+
+    @classmethod
+    def parse(cls, text: str, default_profile: str | None = None) -> ModelRef:
+        profile, sep, model = text.partition(":")
+        if not sep:
+            if default_profile is None:
+                raise ValueError(
+                    f"{text!r}: write models as PROFILE:MODEL, e.g. openai:gpt-4o-mini"
+                )
+            return cls(profile=default_profile, model=text)
+        if not profile or not model:
+            raise ValueError(f"{text!r}: write models as PROFILE:MODEL, e.g. openai:gpt-4o-mini")
+        return cls(profile=profile, model=model)
+
+    def __str__(self) -> str:
+        return f"{self.profile}:{self.model}"
+
+
+class TestCase(BaseModel):
+    """One row of variable values."""
+
+    model_config = ConfigDict(frozen=True)
+    __test__ = False  # not a pytest class
+
+    name: str = ""
+    values: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    prompt: str
+    version_ids: tuple[uuid.UUID, ...] = Field(min_length=1)
+    models: tuple[ModelRef, ...] = Field(min_length=1)
+    cases: tuple[TestCase, ...] = (TestCase(),)
+    repeats: int = Field(default=1, ge=1, le=100)
+    concurrency: int = Field(default=8, ge=1, le=256)
+    use_cache: bool = False
+    """Replay stored answers for identical requests instead of calling the model."""
+    fail_models: tuple[str, ...] = ()
+    """'profile:model' entries that fail on purpose, to exercise fallback chains."""
+    max_cost_usd: float | None = None
+    """Hard cap: the run stops starting calls once spent cost reaches it."""
+
+    @property
+    def total_cells(self) -> int:
+        return len(self.version_ids) * len(self.models) * len(self.cases) * self.repeats
+
+
+class CellKey(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    version_id: uuid.UUID
+    model: ModelRef
+    case_index: int
+    repeat: int = 0
+
+
+class Retry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    attempt: int
+    reason: str
+    wait_s: float
+
+
+class CellResult(BaseModel):
+    """Everything one call recorded. Times are on a monotonic clock, in milliseconds."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: CellKey
+    rendered: tuple[dict[str, str], ...] = ()
+    output: str = ""
+    finish_reason: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    tokens_estimated: bool = False
+    cost_usd: float | None = None
+    """None means unknown (no price for the model), never a silent 0."""
+    price_source: str = ""
+    ttft_ms: float | None = None
+    latency_ms: float | None = None
+    retries: tuple[Retry, ...] = ()
+    error: str | None = None
+    error_kind: str | None = None
+    request_hash: str = ""
+    cached: bool = False
+    original_latency_ms: float | None = None
+    original_ttft_ms: float | None = None
+    answered_by: ModelRef | None = None
+    """The model that answered, when a fallback took over."""
+    fallback_reason: str | None = None
+    echo: bool = False
+    """The zero-set-up echo provider made this answer: its numbers are not a model's."""
+    finished_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Run(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    spec: RunSpec
+    status: RunStatus = "running"
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    cells: tuple[CellResult, ...] = ()
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Linear-interpolated percentile (q in 0..100), None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    pos = (len(ordered) - 1) * q / 100
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+class SummaryRow(BaseModel):
+    """One version x model of a run, summed over cases and repeats."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version_id: uuid.UUID
+    model: ModelRef
+    calls: int
+    errors: int
+    cached: int
+    ttft_p50_ms: float | None
+    ttft_p95_ms: float | None
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    input_tokens: int
+    output_tokens: int
+    tokens_estimated: bool
+    cost_usd: float | None
+    """Sum of known costs; None if any successful call's cost is unknown."""
+    cost_per_1k_calls_usd: float | None
+    echo: bool
+
+
+def summarize(cells: Iterable[CellResult]) -> list[SummaryRow]:
+    groups: dict[tuple[uuid.UUID, ModelRef], list[CellResult]] = {}
+    for cell in cells:
+        groups.setdefault((cell.key.version_id, cell.key.model), []).append(cell)
+    rows = []
+    for (vid, model), group in groups.items():
+        ok = [c for c in group if c.ok]
+        ttfts = [c.ttft_ms for c in ok if c.ttft_ms is not None]
+        lats = [c.latency_ms for c in ok if c.latency_ms is not None]
+        costs = [c.cost_usd for c in ok]
+        known = None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
+        rows.append(
+            SummaryRow(
+                version_id=vid,
+                model=model,
+                calls=len(group),
+                errors=len(group) - len(ok),
+                cached=sum(1 for c in group if c.cached),
+                ttft_p50_ms=percentile(ttfts, 50),
+                ttft_p95_ms=percentile(ttfts, 95),
+                latency_p50_ms=percentile(lats, 50),
+                latency_p95_ms=percentile(lats, 95),
+                input_tokens=sum(c.input_tokens or 0 for c in ok),
+                output_tokens=sum(c.output_tokens or 0 for c in ok),
+                tokens_estimated=any(c.tokens_estimated for c in ok),
+                cost_usd=known,
+                cost_per_1k_calls_usd=(known / len(ok) * 1000)
+                if known is not None and ok
+                else None,
+                echo=any(c.echo for c in group),
+            )
+        )
+    return rows

@@ -1,0 +1,467 @@
+"""The comparison engine: versions x models x test cases x repeats, streamed and recorded.
+
+asyncio + one shared ``httpx.AsyncClient``; a global concurrency limit and one per
+provider profile; every cell records output, tokens, cost, time to first token and
+latency on a monotonic clock, retries, errors, the request hash and whether the
+answer came from the response cache. Finished cells are written to the vault in
+batches on one writer thread, so a crash mid-run keeps every finished cell and the
+event loop never waits on the disk.
+
+Observers see token deltas, then each finished cell, as they happen. Cancelling
+(``cancel.set()`` or cancelling the task) ends every in-flight call at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from workbench.core.errors import RenderError, TemplateError, UsageError, WorkbenchError
+from workbench.core.models import PromptVersion, canonical_json, utcnow
+from workbench.core.runs import CellKey, CellResult, ModelRef, Retry, Run, RunSpec, RunStatus
+from workbench.core.templating import estimate_tokens, render_messages
+from workbench.engine.pricing import price_call
+from workbench.providers.base import (
+    ChatMessage,
+    ChatRequest,
+    Finish,
+    ProviderClient,
+    RetryNotice,
+    TextDelta,
+    Usage,
+    estimate_input_tokens,
+)
+from workbench.providers.errors import ProviderError, ServerError
+from workbench.providers.http import make_http_client
+from workbench.providers.profiles import ProviderProfile, make_client
+from workbench.vault.repository import Vault
+from workbench.vault.runs import RunStore
+
+log = logging.getLogger(__name__)
+
+ECHO_PROFILE = ProviderProfile(name="echo", family="echo", concurrency=64)
+DEFAULT_OUTPUT_GUESS = 256
+"""Output tokens assumed per call for the pre-flight estimate when max_tokens is unset."""
+
+
+class RunObserver(Protocol):
+    def on_delta(self, key: CellKey, text: str) -> None: ...
+
+    def on_cell(self, cell: CellResult, done: int, total: int, spent_usd: float) -> None: ...
+
+
+class NullObserver:
+    def on_delta(self, key: CellKey, text: str) -> None:
+        pass
+
+    def on_cell(self, cell: CellResult, done: int, total: int, spent_usd: float) -> None:
+        pass
+
+
+KeyResolver = Callable[[ProviderProfile], str | None]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None
+    """None if any model's price is unknown."""
+    unknown_price_models: tuple[str, ...] = ()
+    render_errors: tuple[str, ...] = ()
+
+
+@dataclass
+class _Plan:
+    """One cell to run: its key, the rendered request, or why it cannot run."""
+
+    key: CellKey
+    version: PromptVersion
+    request: ChatRequest | None
+    rendered: tuple[dict[str, str], ...]
+    render_error: WorkbenchError | None = None
+    request_hash: str = ""
+
+
+@dataclass
+class _Progress:
+    done: int = 0
+    spent: float = 0.0
+    pending: list[CellResult] = field(default_factory=list)
+
+
+def request_hash(profile: ProviderProfile, request: ChatRequest) -> str:
+    """Identity of a call: where it goes and what it asks (never the key)."""
+    body = {
+        "family": profile.family,
+        "base_url": profile.base_url,
+        "request": request.model_dump(mode="json", exclude={"stream"}),
+    }
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+class Engine:
+    def __init__(
+        self,
+        vault: Vault,
+        profiles: Mapping[str, ProviderProfile],
+        keys: KeyResolver | None = None,
+        *,
+        http_client_factory: Callable[[int], httpx.AsyncClient] | None = None,
+        batch_size: int = 25,
+        flush_interval: float = 0.25,
+    ) -> None:
+        self.vault = vault
+        self.store = RunStore(vault)
+        self.profiles = {"echo": ECHO_PROFILE, **profiles}
+        self.keys = keys or (lambda _p: None)
+        self._http_factory = http_client_factory or (
+            lambda n: make_http_client(max_connections=max(n, 16))
+        )
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+
+    # ---- planning --------------------------------------------------------------------
+
+    def _profile(self, ref: ModelRef) -> ProviderProfile:
+        profile = self.profiles.get(ref.profile)
+        if profile is None:
+            known = ", ".join(sorted(self.profiles))
+            raise UsageError(
+                f"no provider profile named {ref.profile!r} (known: {known})",
+                hint="Add one with: workbench provider add NAME --family openai --key-name KEY",
+            )
+        return profile
+
+    def _versions(self, spec: RunSpec) -> list[PromptVersion]:
+        return [self.vault.version_by_id(vid) for vid in spec.version_ids]
+
+    def plan(self, spec: RunSpec) -> list[_Plan]:
+        for ref in spec.models:
+            self._profile(ref)
+        plans: list[_Plan] = []
+        for version in self._versions(spec):
+            params = version.content.model
+            for case_index, case in enumerate(spec.cases):
+                try:
+                    rendered = render_messages(version.content, case.values)
+                    messages = tuple(ChatMessage(role=m.role, content=m.content) for m in rendered)
+                    error: WorkbenchError | None = None
+                except (RenderError, TemplateError) as exc:
+                    messages, error = (), exc
+                for ref in spec.models:
+                    request = None
+                    if error is None:
+                        request = ChatRequest(
+                            model=ref.model,
+                            messages=messages,
+                            temperature=params.temperature,
+                            max_tokens=params.max_tokens,
+                            top_p=params.top_p,
+                            stop=params.stop,
+                            response_format=params.response_format,
+                        )
+                    for repeat in range(spec.repeats):
+                        plans.append(
+                            _Plan(
+                                key=CellKey(
+                                    version_id=version.id,
+                                    model=ref,
+                                    case_index=case_index,
+                                    repeat=repeat,
+                                ),
+                                version=version,
+                                request=request,
+                                rendered=tuple(m.model_dump() for m in messages),
+                                render_error=error,
+                                request_hash=(
+                                    request_hash(self._profile(ref), request) if request else ""
+                                ),
+                            )
+                        )
+        return plans
+
+    def estimate(self, spec: RunSpec) -> Estimate:
+        """Pre-flight: tokens and cost the run would take if nothing is cached."""
+        tin = tout = 0
+        cost: float | None = 0.0
+        unknown: set[str] = set()
+        errors: set[str] = set()
+        for plan in self.plan(spec):
+            if plan.request is None:
+                errors.add(str(plan.render_error))
+                continue
+            i = estimate_input_tokens(plan.request.messages)
+            o = plan.request.max_tokens or DEFAULT_OUTPUT_GUESS
+            tin, tout = tin + i, tout + o
+            price, _ = price_call(self._profile(plan.key.model), plan.key.model.model, i, o)
+            if price is None:
+                unknown.add(str(plan.key.model))
+            elif cost is not None:
+                cost += price
+        return Estimate(
+            calls=spec.total_cells,
+            input_tokens=tin,
+            output_tokens=tout,
+            cost_usd=None if unknown else cost,
+            unknown_price_models=tuple(sorted(unknown)),
+            render_errors=tuple(sorted(errors)),
+        )
+
+    # ---- running ---------------------------------------------------------------------
+
+    async def run(
+        self,
+        spec: RunSpec,
+        observer: RunObserver | None = None,
+        cancel: asyncio.Event | None = None,
+        run_id: uuid.UUID | None = None,
+    ) -> Run:
+        """Run the matrix; return the run with every finished cell (also in the vault)."""
+        observer = observer or NullObserver()
+        plans = self.plan(spec)
+        run = Run(id=run_id or uuid.uuid4(), spec=spec)
+        loop = asyncio.get_running_loop()
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vault-writer")
+        await loop.run_in_executor(writer, self.store.start, run)
+        cached = (
+            await loop.run_in_executor(
+                writer, self.store.cached_many, [p.request_hash for p in plans if p.request_hash]
+            )
+            if spec.use_cache
+            else {}
+        )
+        progress = _Progress()
+        finished: list[CellResult] = []
+        total = len(plans)
+        global_limit = asyncio.Semaphore(spec.concurrency)
+        profile_limits = {
+            name: asyncio.Semaphore(p.concurrency) for name, p in self.profiles.items()
+        }
+        http = self._http_factory(spec.concurrency)
+        clients: dict[str, ProviderClient] = {}
+        flush_lock = asyncio.Lock()
+
+        async def flush() -> None:
+            async with flush_lock:
+                batch, progress.pending = progress.pending, []
+                if batch:
+                    await loop.run_in_executor(writer, self.store.add_cells, run.id, batch)
+
+        def client_for(profile: ProviderProfile) -> ProviderClient:
+            if profile.name not in clients:
+                key = self.keys(profile) if profile.needs_key else None
+                clients[profile.name] = make_client(profile, key, http)
+            return clients[profile.name]
+
+        async def one(plan: _Plan) -> None:
+            cell = await self._cell(
+                plan, spec, cached, client_for, global_limit, profile_limits, observer, progress
+            )
+            finished.append(cell)
+            progress.done += 1
+            progress.spent += cell.cost_usd or 0.0
+            progress.pending.append(cell)
+            observer.on_cell(cell, progress.done, total, progress.spent)
+            if len(progress.pending) >= self.batch_size:
+                await flush()
+
+        async def ticker() -> None:
+            while True:
+                await asyncio.sleep(self.flush_interval)
+                await flush()
+
+        status: RunStatus = "finished"
+        tasks = [asyncio.ensure_future(one(p)) for p in plans]
+        tick = asyncio.ensure_future(ticker())
+        waiter = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
+        try:
+            gather = asyncio.gather(*tasks)
+            if waiter is None:
+                await gather
+            else:
+                watch: list[asyncio.Future[Any]] = [gather, waiter]
+                await asyncio.wait(watch, return_when=asyncio.FIRST_COMPLETED)
+                if gather.done():
+                    gather.result()  # re-raise a real failure
+                else:
+                    status = "cancelled"
+                    gather.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+        except asyncio.CancelledError:
+            status = "cancelled"
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        except BaseException:
+            status = "failed"
+            raise
+        finally:
+            tick.cancel()
+            if waiter is not None:
+                waiter.cancel()
+            await asyncio.gather(tick, return_exceptions=True)
+            # Cancelled or not, every finished cell reaches the vault.
+            batch, progress.pending = progress.pending, []
+            await asyncio.shield(
+                loop.run_in_executor(writer, self._close_run, run.id, batch, status)
+            )
+            writer.shutdown(wait=False)
+            await http.aclose()
+        return run.model_copy(
+            update={"status": status, "finished_at": utcnow(), "cells": tuple(finished)}
+        )
+
+    def _close_run(self, run_id: uuid.UUID, batch: list[CellResult], status: RunStatus) -> None:
+        self.store.add_cells(run_id, batch)
+        self.store.finish(run_id, status)
+
+    async def _cell(
+        self,
+        plan: _Plan,
+        spec: RunSpec,
+        cached: Mapping[str, CellResult],
+        client_for: Callable[[ProviderProfile], ProviderClient],
+        global_limit: asyncio.Semaphore,
+        profile_limits: Mapping[str, asyncio.Semaphore],
+        observer: RunObserver,
+        progress: _Progress,
+    ) -> CellResult:
+        key = plan.key
+        base = {"key": key, "rendered": plan.rendered, "request_hash": plan.request_hash}
+        if plan.request is None:
+            err = plan.render_error
+            return CellResult(**base, error=str(err), error_kind="render")
+        hit = cached.get(plan.request_hash)
+        if hit is not None:
+            return hit.model_copy(
+                update={
+                    "key": key,
+                    "cached": True,
+                    "original_latency_ms": hit.latency_ms,
+                    "original_ttft_ms": hit.ttft_ms,
+                    "latency_ms": 0.0,
+                    "ttft_ms": 0.0,
+                    "finished_at": utcnow(),
+                }
+            )
+        chain = [key.model] + [
+            ModelRef.parse(f, default_profile=key.model.profile)
+            for f in plan.version.content.model.fallbacks
+        ]
+        reasons: list[str] = []
+        last: ProviderError | None = None
+        for index, ref in enumerate(chain):
+            profile = self._profile(ref)
+            request = plan.request.model_copy(update={"model": ref.model})
+            try:
+                if str(ref) in spec.fail_models:
+                    raise ServerError(
+                        "failed on purpose (--fail-model) to exercise the fallback chain",
+                        provider=profile.name,
+                        model=ref.model,
+                    )
+                async with global_limit, profile_limits[profile.name]:
+                    # Checked once a slot is free: calls queued behind the cap never start.
+                    if spec.max_cost_usd is not None and progress.spent >= spec.max_cost_usd:
+                        return CellResult(
+                            **base,
+                            error=f"run budget of ${spec.max_cost_usd:.4f} reached; call not made",
+                            error_kind="budget",
+                        )
+                    cell = await self._call(client_for(profile), profile, request, key, observer)
+            except ProviderError as exc:
+                last = exc
+                reasons.append(f"{ref}: {exc.kind}")
+                continue
+            except WorkbenchError as exc:  # e.g. a key that cannot be found
+                return CellResult(**base, error=exc.describe(), error_kind=type(exc).__name__)
+            return cell.model_copy(
+                update={
+                    **base,
+                    "answered_by": ref if index > 0 else None,
+                    "fallback_reason": "; ".join(reasons) if index > 0 else None,
+                    "echo": profile.family == "echo",
+                }
+            )
+        assert last is not None
+        return CellResult(
+            **base,
+            error=last.describe(),
+            error_kind=last.kind,
+            fallback_reason="; ".join(reasons) if len(chain) > 1 else None,
+        )
+
+    async def _call(
+        self,
+        client: ProviderClient,
+        profile: ProviderProfile,
+        request: ChatRequest,
+        key: CellKey,
+        observer: RunObserver,
+    ) -> CellResult:
+        parts: list[str] = []
+        usage: Usage | None = None
+        finish: Finish | None = None
+        retries: list[Retry] = []
+        ttft: float | None = None
+        start = time.perf_counter()
+        async for event in client.stream_chat(request):
+            if isinstance(event, TextDelta):
+                if ttft is None:
+                    ttft = time.perf_counter() - start
+                parts.append(event.text)
+                observer.on_delta(key, event.text)
+            elif isinstance(event, Usage):
+                usage = event
+            elif isinstance(event, Finish):
+                finish = event
+            elif isinstance(event, RetryNotice):
+                retries.append(Retry(attempt=event.attempt, reason=event.reason, wait_s=event.wait))
+        latency = time.perf_counter() - start
+        output = "".join(parts)
+        if usage is None:
+            usage = Usage(
+                input_tokens=estimate_input_tokens(request.messages),
+                output_tokens=estimate_tokens(output),
+                estimated=True,
+            )
+        cost, source = price_call(profile, request.model, usage.input_tokens, usage.output_tokens)
+        return CellResult(
+            key=key,
+            output=output,
+            finish_reason=finish.reason if finish else None,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            tokens_estimated=usage.estimated,
+            cost_usd=cost,
+            price_source=source,
+            ttft_ms=None if ttft is None else ttft * 1000,
+            latency_ms=latency * 1000,
+            retries=tuple(retries),
+        )
+
+
+def run_sync(
+    engine: Engine,
+    spec: RunSpec,
+    observer: RunObserver | None = None,
+) -> Run:
+    """Run from synchronous code (the CLI): a fresh event loop, Ctrl+C cancels cleanly."""
+    return asyncio.run(engine.run(spec, observer))
+
+
+def versions_for(vault: Vault, prompt: str, refs: Sequence[str]) -> tuple[uuid.UUID, ...]:
+    """Resolve version references (vN, labels, ids, latest) of ``prompt`` to ids."""
+    return tuple(vault.get_version(prompt, r).id for r in refs)

@@ -1,0 +1,144 @@
+"""Runs and cells in the vault: the one run log of every model call, and the response cache."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, select, update
+
+from workbench.core.errors import NotFoundError
+from workbench.core.models import utcnow
+from workbench.core.runs import CellResult, Run, RunSpec, RunStatus
+from workbench.vault.repository import Vault
+from workbench.vault.schema import CacheRow, CellRow, RunRow
+
+
+class RunStore:
+    """Persistence for the engine. Cells arrive in batches; each batch is one transaction."""
+
+    def __init__(self, vault: Vault) -> None:
+        self.vault = vault
+
+    def start(self, run: Run) -> None:
+        with self.vault.writing() as s:
+            s.add(
+                RunRow(
+                    id=str(run.id),
+                    prompt=run.spec.prompt,
+                    spec=run.spec.model_dump_json(),
+                    status=run.status,
+                    started_at=run.started_at,
+                    total_cells=run.spec.total_cells,
+                    cost_usd=None,
+                )
+            )
+
+    def add_cells(self, run_id: uuid.UUID, cells: Sequence[CellResult], cache: bool = True) -> None:
+        """Append finished cells (and cache their answers) in one transaction."""
+        if not cells:
+            return
+        with self.vault.writing() as s:
+            s.execute(
+                insert(CellRow),
+                [
+                    {
+                        "run_id": str(run_id),
+                        "version_id": str(c.key.version_id),
+                        "profile": c.key.model.profile,
+                        "model": c.key.model.model,
+                        "case_index": c.key.case_index,
+                        "repeat": c.key.repeat,
+                        "finished_at": c.finished_at,
+                        "cost_usd": c.cost_usd,
+                        "error_kind": c.error_kind,
+                        "request_hash": c.request_hash,
+                        "data": c.model_dump_json(),
+                    }
+                    for c in cells
+                ],
+            )
+            if cache:
+                fresh = {
+                    c.request_hash: c for c in cells if c.ok and not c.cached and c.request_hash
+                }
+                if fresh:
+                    existing = set(
+                        s.scalars(
+                            select(CacheRow.request_hash).where(CacheRow.request_hash.in_(fresh))
+                        )
+                    )
+                    rows = [
+                        {"request_hash": h, "created_at": utcnow(), "data": c.model_dump_json()}
+                        for h, c in fresh.items()
+                        if h not in existing
+                    ]
+                    if rows:
+                        s.execute(insert(CacheRow), rows)
+
+    def finish(self, run_id: uuid.UUID, status: RunStatus) -> None:
+        with self.vault.writing() as s:
+            cost = s.scalar(select(func.sum(CellRow.cost_usd)).where(CellRow.run_id == str(run_id)))
+            s.execute(
+                update(RunRow)
+                .where(RunRow.id == str(run_id))
+                .values(status=status, finished_at=utcnow(), cost_usd=cost)
+            )
+
+    def cached(self, request_hash: str) -> CellResult | None:
+        with self.vault.reading() as s:
+            data = s.scalar(select(CacheRow.data).where(CacheRow.request_hash == request_hash))
+        return None if data is None else CellResult.model_validate_json(data)
+
+    def cached_many(self, hashes: Sequence[str]) -> dict[str, CellResult]:
+        out: dict[str, CellResult] = {}
+        unique = list(dict.fromkeys(hashes))
+        with self.vault.reading() as s:
+            for i in range(0, len(unique), 500):
+                for h, data in s.execute(
+                    select(CacheRow.request_hash, CacheRow.data).where(
+                        CacheRow.request_hash.in_(unique[i : i + 500])
+                    )
+                ):
+                    out[h] = CellResult.model_validate_json(data)
+        return out
+
+    def clear_cache(self) -> int:
+        with self.vault.writing() as s:
+            return int(s.execute(delete(CacheRow)).rowcount or 0)  # type: ignore[attr-defined]
+
+    def load(self, run_id: uuid.UUID) -> Run:
+        with self.vault.reading() as s:
+            row = s.get(RunRow, str(run_id))
+            if row is None:
+                raise NotFoundError(
+                    f"no run {run_id} in this vault", hint="List runs with: workbench runs"
+                )
+            cells = [
+                CellResult.model_validate_json(d)
+                for d in s.scalars(
+                    select(CellRow.data).where(CellRow.run_id == str(run_id)).order_by(CellRow.seq)
+                )
+            ]
+            return Run(
+                id=uuid.UUID(row.id),
+                spec=RunSpec.model_validate_json(row.spec),
+                status=row.status,
+                started_at=row.started_at,
+                finished_at=row.finished_at,
+                cells=tuple(cells),
+            )
+
+    def list_runs(self, prompt: str | None = None, limit: int = 50) -> list[RunRow]:
+        with self.vault.reading() as s:
+            q = select(RunRow).order_by(RunRow.started_at.desc()).limit(limit)
+            if prompt:
+                q = q.where(RunRow.prompt == prompt)
+            return list(s.scalars(q))
+
+    def spent_since(self, since: datetime) -> float:
+        """Cost of every call that finished since ``since`` (for period budgets)."""
+        with self.vault.reading() as s:
+            total = s.scalar(select(func.sum(CellRow.cost_usd)).where(CellRow.finished_at >= since))
+        return float(total or 0.0)
