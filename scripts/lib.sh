@@ -18,9 +18,10 @@ QT_PACKAGES=(
 )
 # A virtual X server, for `xvfb-run -a make run` on a machine without a display.
 XVFB_PACKAGES=(xvfb xauth)
-# What the test suite starts for real: a D-Bus session with a Secret Service, and
-# a PostgreSQL server. (Never keyrings.alt: it would make keyring write plaintext.)
-TEST_PACKAGES=(dbus gnome-keyring postgresql)
+# What the test suite starts for real: a D-Bus session with a Secret Service (gdbus,
+# from libglib2.0-bin, waits for it to be served), and a PostgreSQL server.
+# (Never keyrings.alt: it would make keyring write plaintext.)
+TEST_PACKAGES=(dbus gnome-keyring libglib2.0-bin postgresql)
 
 # Print the packages (of those given) that dpkg does not report as installed.
 missing_packages() {

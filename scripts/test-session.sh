@@ -8,7 +8,7 @@
 # Usage: scripts/test-session.sh COMMAND [ARGS...]
 set -euo pipefail
 [ "$#" -gt 0 ] || { echo "usage: $0 COMMAND [ARGS...]" >&2; exit 2; }
-for tool in dbus-run-session gnome-keyring-daemon; do
+for tool in dbus-run-session gnome-keyring-daemon gdbus; do
   command -v "$tool" >/dev/null 2>&1 \
     || { echo "error: $tool is missing; run 'make test', which installs it" >&2; exit 1; }
 done
@@ -22,10 +22,13 @@ export HOME="$session/home" XDG_DATA_HOME="$session/data" XDG_CONFIG_HOME="$sess
 # A throw-away password for a throw-away keyring; it guards nothing real.
 export WB_TEST_KEYRING_PASSWORD="wb-test-$$-$RANDOM"
 
-# Not exec: the trap must run to remove the temp dir.
+# The launcher returns before the daemon owns its bus name; `gdbus wait` blocks
+# until it does, so the command never races the daemon (and a daemon that is on
+# the bus exits with it). Not exec: the trap must run to remove the temp dir.
 dbus-run-session -- bash -c '
   printf %s "$WB_TEST_KEYRING_PASSWORD" \
     | gnome-keyring-daemon --unlock --components=secrets >/dev/null \
+    && gdbus wait --session --timeout 30 org.freedesktop.secrets \
     || { echo "error: gnome-keyring-daemon did not start" >&2; exit 1; }
   unset WB_TEST_KEYRING_PASSWORD
   exec "$@"' test-session "$@"

@@ -146,7 +146,12 @@ def test_migrations_match_the_models(db_url: str) -> None:
     try:
         open_database(db_url).dispose()  # a second start-up migrates nothing and fails nothing
         with db.write_engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+            diff = compare_metadata(
+                MigrationContext.configure(
+                    conn, opts={"version_table": "registry_alembic_version"}
+                ),
+                Base.metadata,
+            )
         assert diff == []
     finally:
         db.dispose()

@@ -1,0 +1,15 @@
+"""Model provider clients: one module per API family over httpx, one error tree,
+one retry and timeout policy.
+
+- ``base``: ``ChatRequest`` in; ``TextDelta`` / ``RetryNotice`` / ``Usage`` /
+  ``Finish`` events out; ``ProviderClient`` (``stream_chat``, ``chat``, ``list_models``).
+- ``errors``: the ``ProviderError`` tree and the one status-code mapping.
+- ``policy``: ``RetryPolicy``, ``Timeouts``, ``parse_retry_after``.
+- ``sse`` / ``ndjson``: incremental stream decoders.
+- ``openai``, ``anthropic``, ``gemini``, ``ollama``, ``echo``: the families.
+- ``profiles``: ``ProviderProfile``, ``make_client``, ``detect_ollama``.
+- ``http``: ``make_http_client`` (httpx over the aiohttp transport; measured in
+  ``bench/http_transports.py``).
+
+Importing this package imports nothing heavy; import the modules you need.
+"""

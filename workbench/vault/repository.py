@@ -71,39 +71,52 @@ def default_author() -> str:
 
 
 def fts_query(user_text: str) -> str:
-    """Turn what a person typed into a safe FTS5 query: every word must match, as a prefix."""
+    """Turn what a person typed into a safe FTS5 query: every word must match.
+
+    The last word also matches as a prefix (search as you type); the others match
+    whole, which keeps multi-word queries on the index's fast path.
+    """
     words = _WORD_RE.findall(user_text)
-    return " ".join(f'"{w}"*' for w in words)
+    if not words:
+        return ""
+    return " ".join([*(f'"{w}"' for w in words[:-1]), f'"{words[-1]}"*'])
 
 
 _INSERT_DOC = text(
-    "INSERT INTO search_index(rowid, prompt, tags, messages, templates) "
-    "VALUES (:id, :p, :t, :m, :tpl)"
+    "INSERT INTO search_index(rowid, prompt, tags, messages, templates, history) "
+    "VALUES (:id, :p, :t, :m, :tpl, :h)"
 )
 
 
 class SearchDoc:
-    """The text a prompt is found by; each part keeps distinct entries in first-seen order."""
+    """The text a prompt is found by.
+
+    ``templates`` is the newest version's text (what snippets show); ``history`` holds
+    each distinct word of every version's templates once, so old wording stays findable
+    without storing 20 near-copies of a prompt.
+    """
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.tags: dict[str, None] = {}
         self.messages: dict[str, None] = {}
-        self.lines: dict[str, None] = {}
+        self.latest = ""
+        self.words: dict[str, None] = {}
 
     def add(self, v: PromptVersion | BundleVersion) -> None:
         self.tags.update(dict.fromkeys(v.content.tags))
         if v.message:
             self.messages[v.message.replace("\n", " ")] = None
-        for m in v.content.messages:
-            self.lines.update(dict.fromkeys(line for line in m.template.splitlines() if line))
+        self.latest = "\n".join(m.template for m in v.content.messages)
+        self.words.update(dict.fromkeys(w.lower() for w in _WORD_RE.findall(self.latest)))
 
     def params(self) -> dict[str, str]:
         return {
             "p": self.name,
             "t": " ".join(self.tags),
             "m": "\n".join(k for k in self.messages if k),
-            "tpl": "\n".join(k for k in self.lines if k),
+            "tpl": self.latest,
+            "h": " ".join(self.words),
         }
 
 
@@ -194,14 +207,15 @@ class Vault:
     @staticmethod
     def _read_doc(s: Session, prompt_id: int, name: str) -> SearchDoc:
         row = s.execute(
-            text("SELECT tags, messages, templates FROM search_index WHERE rowid = :id"),
+            text("SELECT tags, messages, templates, history FROM search_index WHERE rowid = :id"),
             {"id": prompt_id},
         ).first()
         doc = SearchDoc(name)
         if row is not None:
             doc.tags.update(dict.fromkeys(row[0].split()))
             doc.messages.update(dict.fromkeys(row[1].split("\n")))
-            doc.lines.update(dict.fromkeys(row[2].split("\n")))
+            doc.latest = row[2]
+            doc.words.update(dict.fromkeys(row[3].split()))
         return doc
 
     @staticmethod
@@ -516,7 +530,7 @@ class Vault:
         with self.reading() as s:
             rows = s.execute(
                 text(
-                    "SELECT prompt, snippet(search_index, -1, '[', ']', '…', 12), rank "
+                    "SELECT prompt, snippet(search_index, -1, '[', ']', '…', 10), rank "
                     "FROM search_index WHERE search_index MATCH :q ORDER BY rank LIMIT :n"
                 ),
                 {"q": match, "n": limit},

@@ -86,12 +86,13 @@ def upgrade() -> None:
         sa.Column("prev_hash", sa.String(64), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
     )
-    # One document per prompt (rowid = prompts.id): its name, the tags, commit messages and
-    # distinct template lines of *every* version. 10,000 documents rank far faster than
-    # 200,000 near-identical version rows, and old wording stays findable.
+    # One document per prompt (rowid = prompts.id): its name, tags, commit messages, the
+    # newest templates, and every distinct word any version's templates ever had.
+    # 10,000 small documents rank far faster than 200,000 near-identical version rows,
+    # and old wording stays findable.
     op.execute(
         "CREATE VIRTUAL TABLE search_index USING fts5("
-        "prompt, tags, messages, templates, "
+        "prompt, tags, messages, templates, history, "
         "tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')"
     )
 
