@@ -1,11 +1,24 @@
-"""Where things live on disk. Settings name keys; they never hold them."""
+"""Settings: declared once, typed, versioned; stored as JSON in the platform data directory.
+
+Settings name keys (``key_name``); they never hold them. A file from an older
+schema version is upgraded on load by the functions in ``_UPGRADES``.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from workbench.core.errors import UsageError
 
 APP_NAME = "prompt-workbench"
+SETTINGS_VERSION = 1
 
 
 def data_dir() -> Path:
@@ -23,3 +36,83 @@ def default_vault_path() -> Path:
     if env:
         return Path(env).expanduser()
     return data_dir() / "vault.sqlite3"
+
+
+def settings_path() -> Path:
+    return data_dir() / "settings.json"
+
+
+class Budgets(BaseModel):
+    """Hard caps in USD; None means no cap."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    per_run_usd: float | None = Field(default=None, ge=0)
+    per_day_usd: float | None = Field(default=None, ge=0)
+    per_month_usd: float | None = Field(default=None, ge=0)
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = SETTINGS_VERSION
+    providers: list[dict[str, Any]] = Field(default_factory=list)
+    """Provider profiles (``workbench.providers.profiles.ProviderProfile`` as JSON)."""
+    default_models: list[str] = Field(default_factory=lambda: ["echo:echo"])
+    concurrency: int = Field(default=8, ge=1, le=256)
+    theme: Literal["system", "light", "dark"] = "system"
+    budgets: Budgets = Budgets()
+    vault_path: str | None = None
+    registry_url: str | None = None
+    registry_user: str | None = None
+
+
+# version N -> a function turning a version-N dict into a version-(N+1) dict.
+_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    path = path or settings_path()
+    if not path.exists():
+        return Settings()
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(
+            f"the settings file {path} is not readable JSON ({exc})",
+            hint="Fix it by hand, or move it away to start from defaults.",
+        ) from exc
+    version = int(data.get("version", 1)) if isinstance(data, dict) else 0
+    if version > SETTINGS_VERSION:
+        raise UsageError(
+            f"the settings file {path} was written by a newer Prompt Workbench (v{version})",
+            hint="Update the app, or move the file away to start from defaults.",
+        )
+    while version in _UPGRADES:
+        data = _UPGRADES[version](data)
+        version = int(data["version"])
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UsageError(
+            f"the settings file {path} is invalid at {where}: {first['msg']}",
+            hint="Fix that entry, or move the file away to start from defaults.",
+        ) from exc
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> None:
+    """Atomic write: a crash never leaves half a settings file."""
+    path = path or settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".settings.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(settings.model_dump_json(indent=2))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

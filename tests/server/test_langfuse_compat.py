@@ -7,6 +7,7 @@ secret key. Tracing is disabled, and the host is 127.0.0.1, so nothing leaves th
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -54,7 +55,7 @@ def published(registry: RunningRegistry) -> RunningRegistry:
 
 
 @pytest.fixture
-def sdk(published: RunningRegistry) -> Iterator[object]:
+def sdk(published: RunningRegistry) -> Iterator[Any]:
     # The SDK keeps one shared resource manager per public key, bound to the first
     # host it saw; a key per registry keeps each test on its own server.
     client = langfuse.Langfuse(
@@ -67,7 +68,7 @@ def sdk(published: RunningRegistry) -> Iterator[object]:
     client.shutdown()
 
 
-def test_get_prompt_defaults_to_production(sdk: langfuse.Langfuse) -> None:
+def test_get_prompt_defaults_to_production(sdk: Any) -> None:
     prompt = sdk.get_prompt("support/reply", type="chat", cache_ttl_seconds=0)
     assert prompt.version == 1
     assert prompt.compile(name="Ada") == [
@@ -77,7 +78,7 @@ def test_get_prompt_defaults_to_production(sdk: langfuse.Langfuse) -> None:
     assert "production" in prompt.labels
 
 
-def test_get_prompt_by_label_and_version(sdk: langfuse.Langfuse) -> None:
+def test_get_prompt_by_label_and_version(sdk: Any) -> None:
     staging = sdk.get_prompt("support/reply", label="staging", cache_ttl_seconds=0)
     assert staging.version == 2
     assert staging.compile(name="Ada") == "Hi Ada!"
@@ -87,7 +88,7 @@ def test_get_prompt_by_label_and_version(sdk: langfuse.Langfuse) -> None:
     assert by_number.version == 1
 
 
-def test_unknown_prompt_and_bad_secret(sdk: langfuse.Langfuse, published: RunningRegistry) -> None:
+def test_unknown_prompt_and_bad_secret(sdk: Any, published: RunningRegistry) -> None:
     with pytest.raises(Exception, match=r"404|not found|no prompt"):
         sdk.get_prompt("nope", cache_ttl_seconds=0, max_retries=0)
     with httpx.Client(base_url=published.url, auth=("pk", "wrong")) as bad:

@@ -15,8 +15,9 @@ from workbench.core.errors import (
     NotFoundError,
     StaleLabelError,
 )
+from workbench.core.models import PromptVersion
 from workbench.registry.errors import AuthenticationError, PermissionDeniedError
-from workbench.registry.schemas import Canary, EvalEvidence, LabelTarget
+from workbench.registry.schemas import Canary, Change, EvalEvidence, LabelTarget
 
 
 def _raw(reg: RunningRegistry, user: str) -> httpx.Client:
@@ -164,7 +165,7 @@ def test_a_publisher_cannot_publish_what_they_approved_for_themselves(
 def _publishable(reg: RunningRegistry, n: int) -> list[uuid.UUID]:
     alice, bob = reg.client("alice"), reg.client("bob")
     ids: list[uuid.UUID] = []
-    parent: tuple = ()
+    parent: tuple[PromptVersion, ...] = ()
     for i in range(n):
         version = make_version(text=f"text {i}", parents=parent)
         pushed = alice.push_version(version).version
@@ -258,7 +259,7 @@ def test_change_feed_is_ordered_and_paged(registry: RunningRegistry) -> None:
     ids = [
         alice.push_version(make_version(prompt=f"p{i}", text=f"t{i}")).version.id for i in range(7)
     ]
-    seen = []
+    seen: list[Change] = []
     cursor = 0
     pages = 0
     while True:

@@ -21,6 +21,7 @@ from workbench.core.errors import WorkbenchError
 
 COMMAND_MODULES = (
     "workbench.cli.vault_cmds",
+    "workbench.cli.model_cmds",
     "workbench.cli.registry_cmds",
 )
 

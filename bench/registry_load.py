@@ -1,0 +1,331 @@
+"""Load on the team registry over loopback, and the change feed's cost at 200,000 versions.
+
+Part 1: ``workbench registry serve`` in a subprocess on a fresh SQLite file; N
+concurrent asyncio clients (default 50) for a bounded time (default 60 s) each loop:
+push a new version of their own prompt (1 in 5) or resolve the shared published
+prompt with their own caller key. Prints throughput, p50/p99 latency per operation
+and errors.
+
+Part 2: a second SQLite registry seeded with bulk inserts to 200,000 versions, then
+one new version pushed; measures ``changes(since=cursor)`` for that one change, both
+as server time (the service call) and over HTTP.
+
+    .venv/bin/python bench/registry_load.py [--seconds 60] [--clients 50] [--versions 200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from workbench.core.models import Message, PromptContent, canonical_json
+from workbench.registry.schemas import LabelTarget
+from workbench.registry.server.config import RegistrySettings
+from workbench.registry.server.db import open_database
+from workbench.registry.server.service import Actor, RegistryService
+from workbench.registry.server.tables import ChangeRow, HeadRow, PromptRow, VersionRow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _content(text: str) -> PromptContent:
+    return PromptContent(messages=(Message(role="user", template=text),))
+
+
+def _push_body(prompt: str, text: str, parent: str | None) -> dict[str, object]:
+    content = _content(text)
+    return {
+        "id": str(uuid.uuid4()),
+        "prompt": prompt,
+        "content": content.model_dump(mode="json"),
+        "content_hash": content.content_hash(),
+        "created_at": datetime.now(UTC).isoformat(),
+        "parent_ids": [parent] if parent else [],
+    }
+
+
+@dataclass
+class Stats:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {"push": [], "resolve": []})
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def error(self, what: str) -> None:
+        self.errors[what] = self.errors.get(what, 0) + 1
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _start_server(db_url: str, port: int) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "workbench",
+        "registry",
+        "serve",
+        "--db",
+        db_url,
+        "--port",
+        str(port),
+    ]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(delay)  # a benchmark's start-up poll, not a test
+        delay = min(delay * 2, 0.5)
+    raise SystemExit("server did not become ready")
+
+
+async def _client(
+    n: int, url: str, token: str, until: float, stats: Stats, prompt_ids: dict[int, str | None]
+) -> None:
+    rng = random.Random(n)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as http:
+        i = 0
+        while time.monotonic() < until:
+            i += 1
+            if rng.random() < 0.2:
+                body = _push_body(f"load/c{n}", f"client {n} text {i}", prompt_ids.get(n))
+                t = time.perf_counter()
+                try:
+                    r = await http.post("/api/v1/versions", json=body)
+                except httpx.HTTPError:
+                    stats.error("push transport")
+                    continue
+                stats.latencies["push"].append(time.perf_counter() - t)
+                if r.status_code == 201:
+                    prompt_ids[n] = str(body["id"])
+                else:
+                    stats.error(f"push {r.status_code}")
+            else:
+                t = time.perf_counter()
+                try:
+                    r = await http.get(
+                        "/api/v1/prompts/load/shared/resolve",
+                        params={"label": "production", "key": f"user-{rng.randrange(10_000)}"},
+                    )
+                except httpx.HTTPError:
+                    stats.error("resolve transport")
+                    continue
+                stats.latencies["resolve"].append(time.perf_counter() - t)
+                if r.status_code != 200:
+                    stats.error(f"resolve {r.status_code}")
+
+
+def load_phase(seconds: float, clients: int, workdir: Path) -> None:
+    db_url = f"sqlite:///{workdir / 'load.sqlite3'}"
+    db = open_database(db_url)
+    service = RegistryService(db, RegistrySettings(db_url=db_url))
+    token = service.add_user("loader", "publisher")
+    service.add_user("checker", "reviewer")
+    publisher = Actor("loader", "publisher")
+    from workbench.registry.schemas import LabelMove, ReviewIn, VersionPush
+
+    pushed = service.push_version(
+        publisher, VersionPush.model_validate(_push_body("load/shared", "Hello {{ name }}", None))
+    ).version
+    service.review(
+        Actor("checker", "reviewer"),
+        pushed.id,
+        ReviewIn(decision="approve", content_hash=pushed.content_hash),
+    )
+    service.move_label(
+        publisher,
+        "load/shared",
+        "production",
+        LabelMove(expected=None, target=LabelTarget(version_id=pushed.id)),
+    )
+    db.dispose()
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = _start_server(db_url, port)
+    try:
+        _wait_ready(url, proc)
+        stats = Stats()
+        prompt_ids: dict[int, str | None] = {}
+        started = time.monotonic()
+
+        async def run_all() -> None:
+            until = time.monotonic() + seconds
+            await asyncio.gather(
+                *(_client(n, url, token, until, stats, prompt_ids) for n in range(clients))
+            )
+
+        asyncio.run(run_all())
+        elapsed = time.monotonic() - started
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    total = sum(len(v) for v in stats.latencies.values())
+    print(f"== load: {clients} concurrent clients, {seconds:.0f} s, SQLite, loopback ==")
+    print(f"requests: {total}  throughput: {total / elapsed:.0f} req/s")
+    for op, values in stats.latencies.items():
+        print(
+            f"  {op:8s} n={len(values):6d}  p50={_pct(values, 0.50) * 1000:7.1f} ms  "
+            f"p99={_pct(values, 0.99) * 1000:7.1f} ms  "
+            f"mean={statistics.fmean(values) * 1000 if values else float('nan'):7.1f} ms"
+        )
+    print(
+        f"errors: {sum(stats.errors.values())} {json.dumps(stats.errors) if stats.errors else ''}"
+    )
+
+
+def _seed(db_url: str, versions: int, per_prompt: int = 100) -> None:
+    """Bulk-insert ``versions`` versions (and their feed entries) in a few big transactions."""
+    db = open_database(db_url)
+    content = _content("seeded {{ x }}")
+    body = canonical_json(content.canonical()).decode()
+    digest = content.content_hash()
+    now = datetime.now(UTC)
+    prompts = (versions + per_prompt - 1) // per_prompt
+    with db.write_engine.begin() as conn:
+        conn.execute(
+            sa.insert(PromptRow),
+            [
+                {"id": p + 1, "name": f"seed/p{p}", "created_at": now, "version_count": per_prompt}
+                for p in range(prompts)
+            ],
+        )
+    batch = 20_000
+    seq = 0
+    for start in range(0, versions, batch):
+        rows, changes = [], []
+        for i in range(start, min(start + batch, versions)):
+            vid = uuid.uuid4()
+            p = i // per_prompt
+            rows.append(
+                {
+                    "id": vid,
+                    "prompt_id": p + 1,
+                    "number": i % per_prompt + 1,
+                    "content": body,
+                    "content_hash": digest,
+                    "message": "",
+                    "author": "seed",
+                    "created_at": now,
+                    "pushed_at": now,
+                    "parent_ids": "[]",
+                }
+            )
+            seq += 1
+            changes.append(
+                {"seq": seq, "kind": "version", "prompt": f"seed/p{p}", "ref": str(vid), "at": now}
+            )
+        with db.write_engine.begin() as conn:
+            conn.execute(sa.insert(VersionRow), rows)
+            conn.execute(sa.insert(ChangeRow), changes)
+    with db.write_engine.begin() as conn:
+        conn.execute(sa.update(HeadRow).where(HeadRow.id == 1).values(change_seq=seq))
+    db.dispose()
+
+
+def feed_phase(versions: int, workdir: Path) -> None:
+    db_url = f"sqlite:///{workdir / 'feed.sqlite3'}"
+    t = time.perf_counter()
+    _seed(db_url, versions)
+    seed_s = time.perf_counter() - t
+    db = open_database(db_url)
+    service = RegistryService(db, RegistrySettings(db_url=db_url))
+    token = service.add_user("reader", "author")
+    cursor = service.changes(0, 1).next_cursor
+    while True:  # walk to the end as a synced client would have
+        page = service.changes(cursor, 1000)
+        cursor = page.next_cursor
+        if not page.has_more:
+            break
+    from workbench.registry.schemas import VersionPush
+
+    service.push_version(
+        Actor("reader", "author"),
+        VersionPush.model_validate(_push_body("seed/p0", "one new change", None)),
+    )
+    server_ms = []
+    for _ in range(50):
+        t = time.perf_counter()
+        page = service.changes(cursor, 500)
+        server_ms.append((time.perf_counter() - t) * 1000)
+        assert len(page.changes) == 1
+    db.dispose()
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = _start_server(db_url, port)
+    try:
+        _wait_ready(url, proc)
+        http_ms = []
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as http:
+            for _ in range(50):
+                t = time.perf_counter()
+                r = http.get("/api/v1/changes", params={"since": cursor})
+                http_ms.append((time.perf_counter() - t) * 1000)
+                assert r.status_code == 200 and len(r.json()["changes"]) == 1
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    print(f"== change feed: {versions} stored versions, 1 new change (SQLite) ==")
+    print(f"seeding: {seed_s:.1f} s")
+    print(
+        f"server time (service.changes): p50={statistics.median(server_ms):.2f} ms  "
+        f"max={max(server_ms):.2f} ms"
+    )
+    print(
+        f"over HTTP (loopback):          p50={statistics.median(http_ms):.2f} ms  "
+        f"max={max(http_ms):.2f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--versions", type=int, default=200_000)
+    parser.add_argument("--skip-load", action="store_true")
+    parser.add_argument("--skip-feed", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="registry-bench-") as tmp:
+        workdir = Path(tmp)
+        os.environ.setdefault("PYTHONUNBUFFERED", "1")
+        if not args.skip_load:
+            load_phase(args.seconds, args.clients, workdir)
+        if not args.skip_feed:
+            feed_phase(args.versions, workdir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Wiring: settings -> provider profiles, the keychain, the engine. Used by CLI and UI alike."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from pydantic import ValidationError
+
+from workbench.core.errors import NotFoundError, UsageError
+from workbench.engine.runner import ECHO_PROFILE, Engine
+from workbench.providers.profiles import ProviderProfile
+from workbench.secrets.keyring_store import KeyringStore
+from workbench.secrets.resolve import resolve_key
+from workbench.secrets.store import SecretStore
+from workbench.settings import Settings, load_settings, save_settings
+from workbench.vault import Vault
+
+log = logging.getLogger(__name__)
+
+
+def profiles_from(settings: Settings) -> dict[str, ProviderProfile]:
+    out: dict[str, ProviderProfile] = {"echo": ECHO_PROFILE}
+    for raw in settings.providers:
+        try:
+            profile = ProviderProfile.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise UsageError(
+                f"provider profile {raw.get('name', '?')!r} in the settings is invalid: "
+                f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}",
+                hint="Fix it with: workbench provider add NAME ... (it replaces the profile)",
+            ) from exc
+        out[profile.name] = profile
+    return out
+
+
+def save_profile(profile: ProviderProfile, settings: Settings | None = None) -> Settings:
+    if profile.name == "echo":
+        raise UsageError("'echo' is the built-in echo provider", hint="Choose another name.")
+    settings = settings or load_settings()
+    others = [p for p in settings.providers if p.get("name") != profile.name]
+    settings.providers = [*others, profile.model_dump(mode="json")]
+    save_settings(settings)
+    return settings
+
+
+def remove_profile(name: str, settings: Settings | None = None) -> Settings:
+    settings = settings or load_settings()
+    remaining = [p for p in settings.providers if p.get("name") != name]
+    if len(remaining) == len(settings.providers):
+        raise NotFoundError(
+            f"no provider profile named {name!r}", hint="See: workbench provider list"
+        )
+    settings.providers = remaining
+    save_settings(settings)
+    return settings
+
+
+def key_resolver(
+    vault: Vault | None, store: SecretStore | None = None
+) -> Callable[[ProviderProfile], str | None]:
+    """Keys for profiles: keychain first, then the profile's env var; each read audited."""
+    store = store or KeyringStore()
+
+    def audit(key_name: str, source: str) -> None:
+        if vault is not None:
+            vault.record_event("key.read", key_name, {"source": source})
+
+    def resolve(profile: ProviderProfile) -> str | None:
+        if profile.key_name is None and profile.key_env is None:
+            return None
+        if profile.key_name is None:
+            import os
+
+            value = os.environ.get(profile.key_env or "") or None
+            if value is not None:
+                from workbench.secrets.redaction import register_secret
+
+                register_secret(value)
+                audit(profile.key_env or "", f"env:{profile.key_env}")
+            return value
+        return resolve_key(store, profile.key_name, profile.key_env, audit=audit)
+
+    return resolve
+
+
+def make_engine(
+    vault: Vault, settings: Settings | None = None, store: SecretStore | None = None
+) -> Engine:
+    settings = settings or load_settings()
+    return Engine(vault, profiles_from(settings), keys=key_resolver(vault, store))

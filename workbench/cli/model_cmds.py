@@ -1,0 +1,592 @@
+"""``workbench provider|key|compare|runs``: models, keys and comparison runs from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import getpass
+import io
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from workbench.cli.output import EXIT_FAILURE, EXIT_OK, emit, table
+from workbench.cli.vault_cmds import open_vault
+from workbench.core.errors import InputError, UsageError
+from workbench.core.runs import CellKey, CellResult, ModelRef, Run, RunSpec, TestCase, summarize
+
+Sub = Any
+
+
+# ---- providers and keys -------------------------------------------------------------
+
+
+def _parse_price(text: str) -> tuple[str, dict[str, float]]:
+    model, sep, rates = text.partition("=")
+    parts = rates.split(",")
+    try:
+        if not sep or len(parts) != 2:
+            raise ValueError
+        return model, {"input_per_mtok": float(parts[0]), "output_per_mtok": float(parts[1])}
+    except ValueError:
+        raise UsageError(
+            f"--price {text!r}: write MODEL=INPUT,OUTPUT in USD per million tokens",
+            hint="e.g. --price llama3.1=0,0 or --price my-model=0.5,1.5",
+        ) from None
+
+
+def cmd_provider_add(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from workbench.app.services import save_profile
+    from workbench.providers.profiles import ProviderProfile
+
+    prices = dict(_parse_price(p) for p in args.price or [])
+    try:
+        profile = ProviderProfile(
+            name=args.name,
+            family=args.family,
+            base_url=args.base_url or "",
+            key_name=args.key_name,
+            key_env=args.key_env,
+            concurrency=args.concurrency,
+            prices=prices,
+            models=tuple(args.model or ()),
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise UsageError(
+            f"invalid provider profile: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}",
+            hint="See: workbench provider add --help",
+        ) from exc
+    save_profile(profile)
+    note = ""
+    if profile.key_name:
+        note = f"\nstore its key once with: workbench key set {profile.key_name}"
+    emit(
+        args.json,
+        profile,
+        f"saved provider {profile.name} ({profile.family}, "
+        f"{profile.base_url or 'no network'}){note}",
+    )
+    return EXIT_OK
+
+
+def cmd_provider_list(args: argparse.Namespace) -> int:
+    from workbench.app.services import profiles_from
+    from workbench.providers.profiles import detect_ollama
+    from workbench.settings import load_settings
+
+    profiles = profiles_from(load_settings())
+    ollama = False
+    if not any(p.family == "ollama" for p in profiles.values()):
+        ollama = asyncio.run(detect_ollama())
+    rows = [
+        [
+            p.name,
+            p.family,
+            p.base_url or "(none)",
+            p.key_name or (f"${p.key_env}" if p.key_env else "-"),
+            str(p.concurrency),
+        ]
+        for p in profiles.values()
+    ]
+    text = table(["NAME", "FAMILY", "BASE URL", "KEY", "CONCURRENCY"], rows)
+    text += "\n(echo is built in: it returns the rendered prompt, calls no model, costs 0)"
+    if ollama:
+        text += (
+            "\nAn Ollama server answers on 127.0.0.1:11434; add it with:"
+            "  workbench provider add ollama --family ollama"
+        )
+    emit(args.json, {"profiles": list(profiles.values()), "ollama_detected": ollama}, text)
+    return EXIT_OK
+
+
+def cmd_provider_remove(args: argparse.Namespace) -> int:
+    from workbench.app.services import remove_profile
+
+    remove_profile(args.name)
+    emit(args.json, {"removed": args.name}, f"removed provider {args.name}")
+    return EXIT_OK
+
+
+def cmd_provider_test(args: argparse.Namespace) -> int:
+    from workbench.app.services import key_resolver, profiles_from
+    from workbench.providers.http import make_http_client
+    from workbench.providers.profiles import make_client
+    from workbench.settings import load_settings
+
+    profiles = profiles_from(load_settings())
+    profile = profiles.get(args.name)
+    if profile is None:
+        raise UsageError(
+            f"no provider profile named {args.name!r}", hint="See: workbench provider list"
+        )
+    with open_vault(args) as vault:
+        key = key_resolver(vault)(profile)
+
+    async def probe() -> list[str]:
+        http = make_http_client(max_connections=4)
+        try:
+            return await make_client(profile, key, http).list_models()
+        finally:
+            await http.aclose()
+
+    start = time.perf_counter()
+    models = asyncio.run(probe())
+    ms = (time.perf_counter() - start) * 1000
+    shown = ", ".join(models[:20]) + (" ..." if len(models) > 20 else "")
+    emit(
+        args.json,
+        {"profile": profile.name, "models": models, "ms": ms},
+        f"{profile.name}: ok in {ms:.0f} ms, {len(models)} models: {shown}",
+    )
+    return EXIT_OK
+
+
+def cmd_key_set(args: argparse.Namespace) -> int:
+    from workbench.secrets.keyring_store import KeyringStore
+    from workbench.secrets.store import validate_secret_name, validate_secret_value
+
+    name = validate_secret_name(args.name)
+    if sys.stdin.isatty():
+        value = getpass.getpass(f"key for {name} (input hidden): ")
+    else:
+        value = sys.stdin.readline().rstrip("\r\n")
+    value = validate_secret_value(name, value)
+    store = KeyringStore()
+    store.set(name, value)
+    emit(
+        args.json,
+        {"stored": name, "backend": store.backend_name},
+        f"stored {name} in the keychain ({store.backend_name})",
+    )
+    return EXIT_OK
+
+
+def cmd_key_delete(args: argparse.Namespace) -> int:
+    from workbench.secrets.keyring_store import KeyringStore
+
+    KeyringStore().delete(args.name)
+    emit(args.json, {"deleted": args.name}, f"deleted {args.name} from the keychain")
+    return EXIT_OK
+
+
+# ---- compare ------------------------------------------------------------------------
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0f}"
+
+
+def _usd(v: float | None) -> str:
+    return "unknown" if v is None else f"${v:.4f}"
+
+
+class ProgressBar:
+    """A one-line live progress bar on stderr (only when it is a terminal)."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total = total
+        self.enabled = enabled
+        self.start = time.perf_counter()
+        self.errors = 0
+
+    def on_delta(self, key: CellKey, text: str) -> None:
+        pass
+
+    def on_cell(self, cell: CellResult, done: int, total: int, spent: float) -> None:
+        self.errors += 0 if cell.ok else 1
+        if not self.enabled:
+            return
+        width = 30
+        filled = int(width * done / max(total, 1))
+        elapsed = time.perf_counter() - self.start
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}  {elapsed:5.1f} s  "
+            f"${spent:.4f}  errors {self.errors} "
+        )
+        sys.stderr.flush()
+        if done == total:
+            sys.stderr.write("\n")
+
+
+def _version_labels(vault: Any, spec: RunSpec) -> dict[uuid.UUID, str]:
+    return {vid: vault.version_by_id(vid).display_number for vid in spec.version_ids}
+
+
+def summary_text(run: Run, labels: dict[uuid.UUID, str]) -> str:
+    rows = summarize(run.cells)
+    body = table(
+        [
+            "VERSION",
+            "MODEL",
+            "CALLS",
+            "ERR",
+            "TTFT p50/p95 ms",
+            "LATENCY p50/p95 ms",
+            "TOKENS in/out",
+            "COST",
+            "$/1k calls",
+        ],
+        [
+            [
+                labels.get(r.version_id, r.version_id.hex[:8]),
+                str(r.model) + (" (echo)" if r.echo else ""),
+                str(r.calls) + (f" ({r.cached} cached)" if r.cached else ""),
+                str(r.errors),
+                f"{_ms(r.ttft_p50_ms)}/{_ms(r.ttft_p95_ms)}",
+                f"{_ms(r.latency_p50_ms)}/{_ms(r.latency_p95_ms)}",
+                f"{r.input_tokens}/{r.output_tokens}" + ("~" if r.tokens_estimated else ""),
+                _usd(r.cost_usd),
+                "unknown" if r.cost_per_1k_calls_usd is None else f"${r.cost_per_1k_calls_usd:.2f}",
+            ]
+            for r in rows
+        ],
+    )
+    notes = []
+    if any(r.tokens_estimated for r in rows):
+        notes.append("~ token counts estimated (the provider reported none)")
+    if any(r.echo for r in rows):
+        notes.append("echo: the built-in echo provider, not a model; its numbers are not a model's")
+    errors = [c for c in run.cells if not c.ok]
+    if errors:
+        first = errors[0]
+        notes.append(f"first error ({first.key.model}): {first.error}")
+    total = sum(c.cost_usd or 0 for c in run.cells)
+    head = f"run {run.id}  {run.status}  {len(run.cells)} cells  ${total:.4f}"
+    return "\n".join([head, body, *notes])
+
+
+CSV_FIELDS = [
+    "version",
+    "profile",
+    "model",
+    "case",
+    "repeat",
+    "ok",
+    "error_kind",
+    "error",
+    "finish_reason",
+    "input_tokens",
+    "output_tokens",
+    "tokens_estimated",
+    "cost_usd",
+    "price_source",
+    "ttft_ms",
+    "latency_ms",
+    "retries",
+    "cached",
+    "answered_by",
+    "request_hash",
+    "output",
+]
+
+
+def cells_csv(run: Run, labels: dict[uuid.UUID, str]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
+    w.writeheader()
+    for c in run.cells:
+        w.writerow(
+            {
+                "version": labels.get(c.key.version_id, str(c.key.version_id)),
+                "profile": c.key.model.profile,
+                "model": c.key.model.model,
+                "case": c.key.case_index,
+                "repeat": c.key.repeat,
+                "ok": c.ok,
+                "error_kind": c.error_kind or "",
+                "error": c.error or "",
+                "finish_reason": c.finish_reason or "",
+                "input_tokens": c.input_tokens,
+                "output_tokens": c.output_tokens,
+                "tokens_estimated": c.tokens_estimated,
+                "cost_usd": "" if c.cost_usd is None else f"{c.cost_usd:.8f}",
+                "price_source": c.price_source,
+                "ttft_ms": "" if c.ttft_ms is None else f"{c.ttft_ms:.1f}",
+                "latency_ms": "" if c.latency_ms is None else f"{c.latency_ms:.1f}",
+                "retries": len(c.retries),
+                "cached": c.cached,
+                "answered_by": str(c.answered_by or ""),
+                "request_hash": c.request_hash,
+                "output": c.output,
+            }
+        )
+    return buf.getvalue()
+
+
+def _run_json(run: Run, labels: dict[uuid.UUID, str]) -> dict[str, Any]:
+    return {
+        "run": run.model_dump(mode="json"),
+        "versions": {str(k): v for k, v in labels.items()},
+        "summary": [r.model_dump(mode="json") for r in summarize(run.cells)],
+    }
+
+
+def _check_budgets(vault: Any, spec: RunSpec, estimate_usd: float | None, settings: Any) -> None:
+    from workbench.vault.runs import RunStore
+
+    budgets = settings.budgets
+    now = datetime.now(UTC)
+    store = RunStore(vault)
+    checks = [
+        ("today", budgets.per_day_usd, now.replace(hour=0, minute=0, second=0, microsecond=0)),
+        (
+            "this month",
+            budgets.per_month_usd,
+            now.replace(day=1, hour=0, minute=0, second=0, microsecond=0),
+        ),
+    ]
+    for label, cap, since in checks:
+        if cap is None:
+            continue
+        spent = store.spent_since(since)
+        if spent >= cap or (estimate_usd is not None and spent + estimate_usd > cap):
+            raise UsageError(
+                f"budget for {label}: ${spent:.4f} spent of ${cap:.2f}; this run may cost "
+                f"{_usd(estimate_usd)}",
+                hint="Raise the budget in the settings, or run fewer calls.",
+            )
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from workbench.app.services import make_engine
+    from workbench.core.cases import read_cases
+    from workbench.settings import load_settings
+
+    settings = load_settings()
+    try:
+        models = tuple(
+            ModelRef.parse(m.strip())
+            for m in (args.models or ",".join(settings.default_models)).split(",")
+            if m.strip()
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc), hint="e.g. --models echo:echo,openai:gpt-4o-mini") from exc
+    cases: tuple[TestCase, ...] = (
+        tuple(read_cases(Path(args.cases))) if args.cases else (TestCase(name="defaults"),)
+    )
+    with open_vault(args) as vault:
+        refs = [r.strip() for r in (args.versions or "latest").split(",") if r.strip()]
+        version_ids = tuple(dict.fromkeys(vault.get_version(args.prompt, r).id for r in refs))
+        max_cost = args.max_cost if args.max_cost is not None else settings.budgets.per_run_usd
+        try:
+            spec = RunSpec(
+                prompt=args.prompt,
+                version_ids=version_ids,
+                models=models,
+                cases=cases,
+                repeats=args.repeat,
+                concurrency=args.concurrency or settings.concurrency,
+                use_cache=args.cache,
+                fail_models=tuple(args.fail_model or ()),
+                max_cost_usd=max_cost,
+            )
+        except ValueError as exc:
+            raise UsageError(f"invalid run: {exc}", hint="See: workbench compare --help") from exc
+        engine = make_engine(vault, settings)
+        estimate = engine.estimate(spec)
+        if estimate.render_errors and len(estimate.render_errors) == len(cases) * len(version_ids):
+            raise InputError(
+                f"no test case renders: {estimate.render_errors[0]}",
+                hint="Give the variables with --cases FILE (see 'Test cases' in the README).",
+            )
+        if max_cost is not None and estimate.cost_usd is not None and estimate.cost_usd > max_cost:
+            raise UsageError(
+                f"this run may cost up to ${estimate.cost_usd:.4f}, over the cap ${max_cost:.4f}",
+                hint="Raise --max-cost (or the per-run budget), or run fewer calls.",
+            )
+        _check_budgets(vault, spec, estimate.cost_usd, settings)
+        bar = ProgressBar(spec.total_cells, enabled=sys.stderr.isatty() and not args.json)
+        if not args.json and not args.csv:
+            sys.stderr.write(
+                f"{spec.total_cells} calls ({len(version_ids)} versions x {len(models)} models x "
+                f"{len(cases)} cases x {args.repeat}); estimate {_usd(estimate.cost_usd)}\n"
+            )
+        try:
+            run = asyncio.run(engine.run(spec, bar))
+        except KeyboardInterrupt:
+            sys.stderr.write("\ncancelled: finished cells are kept in the vault\n")
+            return 130
+        labels = _version_labels(vault, spec)
+    if args.csv:
+        sys.stdout.write(cells_csv(run, labels))
+    else:
+        emit(args.json, _run_json(run, labels), lambda: summary_text(run, labels))
+    return EXIT_OK if all(c.ok for c in run.cells) else EXIT_FAILURE
+
+
+# ---- runs ---------------------------------------------------------------------------
+
+
+def cmd_runs_list(args: argparse.Namespace) -> int:
+    from workbench.vault.runs import RunStore
+
+    with open_vault(args) as vault:
+        rows = RunStore(vault).list_runs(args.prompt, limit=args.limit)
+    data = [
+        {
+            "id": r.id,
+            "prompt": r.prompt,
+            "status": r.status,
+            "started_at": r.started_at,
+            "cells": r.total_cells,
+            "cost_usd": r.cost_usd,
+        }
+        for r in rows
+    ]
+    emit(
+        args.json,
+        data,
+        lambda: (
+            table(
+                ["RUN", "PROMPT", "STATUS", "STARTED", "CELLS", "COST"],
+                [
+                    [
+                        r.id[:8],
+                        r.prompt,
+                        r.status,
+                        r.started_at.astimezone().strftime("%Y-%m-%d %H:%M"),
+                        str(r.total_cells),
+                        _usd(r.cost_usd),
+                    ]
+                    for r in rows
+                ],
+            )
+            if rows
+            else "no runs yet: try  workbench compare PROMPT --models echo:echo"
+        ),
+    )
+    return EXIT_OK
+
+
+def cmd_runs_show(args: argparse.Namespace) -> int:
+    from workbench.vault.runs import RunStore
+
+    with open_vault(args) as vault:
+        store = RunStore(vault)
+        matches = [r.id for r in store.list_runs(None, limit=10_000) if r.id.startswith(args.run)]
+        if len(matches) != 1:
+            raise UsageError(
+                f"{args.run!r} matches {len(matches)} runs",
+                hint="See ids with: workbench runs list",
+            )
+        run = store.load(uuid.UUID(matches[0]))
+        labels = {vid: vault.version_by_id(vid).display_number for vid in run.spec.version_ids}
+    if args.csv:
+        sys.stdout.write(cells_csv(run, labels))
+    else:
+        emit(args.json, _run_json(run, labels), lambda: summary_text(run, labels))
+    return EXIT_OK
+
+
+def cmd_costs(args: argparse.Namespace) -> int:
+    from workbench.settings import load_settings
+    from workbench.vault.runs import RunStore
+
+    settings = load_settings()
+    now = datetime.now(UTC)
+    with open_vault(args) as vault:
+        store = RunStore(vault)
+        today = store.spent_since(now.replace(hour=0, minute=0, second=0, microsecond=0))
+        month = store.spent_since(now.replace(day=1, hour=0, minute=0, second=0, microsecond=0))
+        total = store.spent_since(datetime(1970, 1, 1, tzinfo=UTC))
+    b = settings.budgets
+    data = {"today_usd": today, "month_usd": month, "total_usd": total, "budgets": b.model_dump()}
+
+    def cap(v: float | None) -> str:
+        return "" if v is None else f" of ${v:.2f}"
+
+    emit(
+        args.json,
+        data,
+        f"spent today ${today:.4f}{cap(b.per_day_usd)}\n"
+        f"spent this month ${month:.4f}{cap(b.per_month_usd)}\nspent in all ${total:.4f}",
+    )
+    return EXIT_OK
+
+
+def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
+    prov = sub.add_parser("provider", help="model provider profiles", parents=[parent])
+    psub = prov.add_subparsers(dest="provider_command", metavar="ACTION", required=True)
+    p = psub.add_parser("add", help="add or replace a profile", parents=[parent])
+    p.add_argument("name")
+    p.add_argument(
+        "--family",
+        required=True,
+        choices=["openai", "anthropic", "gemini", "ollama"],
+        help="API family; 'openai' covers every OpenAI-compatible server",
+    )
+    p.add_argument("--base-url", help="server URL (default: the family's public endpoint)")
+    p.add_argument("--key-name", help="keychain entry holding the key (see: workbench key set)")
+    p.add_argument("--key-env", help="environment variable with the key, for headless CI")
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--model", action="append", help="a model name, for servers that list none")
+    p.add_argument(
+        "--price",
+        action="append",
+        metavar="MODEL=IN,OUT",
+        help="USD per million input,output tokens for MODEL (overrides genai-prices)",
+    )
+    p.set_defaults(handler=cmd_provider_add)
+    p = psub.add_parser("list", help="list profiles", parents=[parent])
+    p.set_defaults(handler=cmd_provider_list)
+    p = psub.add_parser("test", help="connect and list the provider's models", parents=[parent])
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_provider_test)
+    p = psub.add_parser("remove", help="remove a profile", parents=[parent])
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_provider_remove)
+
+    key = sub.add_parser("key", help="provider keys in the OS keychain", parents=[parent])
+    ksub = key.add_subparsers(dest="key_command", metavar="ACTION", required=True)
+    p = ksub.add_parser(
+        "set", help="store a key (read from a hidden prompt or stdin, never argv)", parents=[parent]
+    )
+    p.add_argument("name", help="the key's name, as the profile's --key-name")
+    p.set_defaults(handler=cmd_key_set)
+    p = ksub.add_parser("delete", help="remove a key from the keychain", parents=[parent])
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_key_delete)
+
+    p = sub.add_parser("compare", help="run versions x models x test cases", parents=[parent])
+    p.add_argument("prompt")
+    p.add_argument("--versions", help="comma-separated: latest, vN, labels, ids (default: latest)")
+    p.add_argument("--models", help="comma-separated PROFILE:MODEL (default: from the settings)")
+    p.add_argument("--cases", help="test cases file: CSV, JSON or YAML")
+    p.add_argument("--repeat", type=int, default=1)
+    p.add_argument("--concurrency", type=int)
+    p.add_argument(
+        "--cache",
+        action="store_true",
+        help="replay stored answers for identical requests (works offline)",
+    )
+    p.add_argument(
+        "--fail-model",
+        action="append",
+        metavar="PROFILE:MODEL",
+        help="make this model fail on purpose, to exercise fallbacks",
+    )
+    p.add_argument("--max-cost", type=float, help="hard cap in USD for this run")
+    p.add_argument("--csv", action="store_true", help="every cell as CSV")
+    p.set_defaults(handler=cmd_compare)
+
+    runs = sub.add_parser("runs", help="past runs (offline, from the vault)", parents=[parent])
+    rsub = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
+    p = rsub.add_parser("list", help="list runs", parents=[parent])
+    p.add_argument("prompt", nargs="?")
+    p.add_argument("--limit", type=int, default=30)
+    p.set_defaults(handler=cmd_runs_list)
+    p = rsub.add_parser("show", help="a run's summary (or --csv / --json)", parents=[parent])
+    p.add_argument("run", help="run id or its first characters")
+    p.add_argument("--csv", action="store_true")
+    p.set_defaults(handler=cmd_runs_show)
+    p = sub.add_parser(
+        "costs", help="money spent on model calls, against the budgets", parents=[parent]
+    )
+    p.set_defaults(handler=cmd_costs)

@@ -1,0 +1,89 @@
+"""Test cases from CSV, JSON or YAML files: each case is a set of variable values.
+
+Accepted shapes: a CSV with a header row (one column per variable; an optional
+``name`` column names the case); a JSON/YAML list of mappings; or a mapping with a
+``cases`` list. A case mapping may be ``{name, values}`` or plain variable values.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from workbench.core.errors import InputError, UsageError
+from workbench.core.runs import TestCase
+
+HINT = "See 'Test cases' in the README: CSV with a header row, or a JSON/YAML list of mappings."
+
+
+def _case(item: Any, index: int, source: str) -> TestCase:
+    if not isinstance(item, dict):
+        raise InputError(
+            f"{source}: case {index + 1} is not a mapping of variable values", hint=HINT
+        )
+    if "values" in item and isinstance(item["values"], dict):
+        return TestCase(
+            name=str(item.get("name", "") or f"case {index + 1}"), values=item["values"]
+        )
+    values = dict(item)
+    name = values.pop("name", None) or f"case {index + 1}"
+    return TestCase(name=str(name), values=values)
+
+
+def parse_cases(text: str, fmt: str, source: str = "cases") -> list[TestCase]:
+    fmt = fmt.lower().lstrip(".")
+    if fmt == "csv":
+        reader = csv.DictReader(io.StringIO(text))
+        if not reader.fieldnames:
+            raise InputError(f"{source}: the CSV has no header row", hint=HINT)
+        rows = []
+        for i, row in enumerate(reader):
+            if None in row:
+                raise InputError(
+                    f"{source}: row {i + 2} has more cells than the header has columns", hint=HINT
+                )
+            rows.append(row)
+        data: Any = rows
+    else:
+        try:
+            data = json.loads(text) if fmt == "json" else yaml.safe_load(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+                hint=HINT,
+            ) from exc
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise InputError(f"{source}: invalid YAML{where}", hint=HINT) from exc
+    if isinstance(data, dict) and "cases" in data:
+        data = data["cases"]
+    if not isinstance(data, list):
+        raise InputError(f"{source}: expected a list of cases", hint=HINT)
+    if not data:
+        raise InputError(f"{source}: there are no cases in it", hint=HINT)
+    return [_case(item, i, source) for i, item in enumerate(data)]
+
+
+def read_cases(path: Path) -> list[TestCase]:
+    if not path.exists():
+        raise UsageError(f"no such file: {path}", hint="Check the --cases path.")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path} is not UTF-8 text (bad byte at offset {exc.start})",
+            hint="Save the file as UTF-8.",
+        ) from exc
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in {"csv", "json", "yaml", "yml"}:
+        raise UsageError(
+            f"{path}: unknown case file type {path.suffix!r}", hint="Use .csv, .json or .yaml"
+        )
+    return parse_cases(text, "yaml" if fmt == "yml" else fmt, str(path))
