@@ -9,8 +9,9 @@ writers serialise on the ``registry_head`` row (``SELECT ... FOR UPDATE``) inste
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from workbench.core.errors import UsageError
 
@@ -66,6 +67,9 @@ class Database:
     url: str
     read_engine: Engine
     write_engine: Engine
+    _sqlite_writer: threading.Lock = field(default_factory=threading.Lock)
+    """Queues this process's SQLite writers in Python: SQLite's own busy handler sleeps
+    in steps of up to 100 ms, which turned contention into multi-second tails."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -79,9 +83,10 @@ class Database:
     @contextlib.contextmanager
     def writing(self) -> Iterator[Session]:
         """One transaction: committed whole on success, rolled back whole on any error."""
-        maker = sessionmaker(self.write_engine, expire_on_commit=False)
-        with maker() as session, session.begin():
-            yield session
+        guard = self._sqlite_writer if self.is_sqlite else contextlib.nullcontext()
+        with guard, Session(self.write_engine, expire_on_commit=False) as session:
+            with session.begin():
+                yield session
 
     def dispose(self) -> None:
         self.read_engine.dispose()
