@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -97,4 +96,4 @@ def monospace_font(size_delta: int = 0) -> QFont:
     return font
 
 
-__all__ = ["JinjaHighlighter", "Qt", "mark_lines", "monospace_font"]
+__all__ = ["JinjaHighlighter", "mark_lines", "monospace_font"]

@@ -150,3 +150,41 @@ class CacheRow(Base):
     request_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     data: Mapped[str] = mapped_column(Text)
+
+
+class SyncStateRow(Base):
+    __tablename__ = "sync_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class OutboxRow(Base):
+    """A local decision (review, label move) waiting to reach the registry."""
+
+    __tablename__ = "outbox"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    prompt: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class RemoteReviewRow(Base):
+    __tablename__ = "remote_reviews"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    prompt: Mapped[str] = mapped_column(String(200))
+    version_id: Mapped[str] = mapped_column(String(36))
+    data: Mapped[str] = mapped_column(Text)
+
+
+class RegistryLabelRow(Base):
+    __tablename__ = "registry_labels"
+
+    prompt: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[str] = mapped_column(Text)

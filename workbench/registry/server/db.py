@@ -84,9 +84,12 @@ class Database:
     def writing(self) -> Iterator[Session]:
         """One transaction: committed whole on success, rolled back whole on any error."""
         guard = self._sqlite_writer if self.is_sqlite else contextlib.nullcontext()
-        with guard, Session(self.write_engine, expire_on_commit=False) as session:
-            with session.begin():
-                yield session
+        with (
+            guard,
+            Session(self.write_engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            yield session
 
     def dispose(self) -> None:
         self.read_engine.dispose()

@@ -1,0 +1,777 @@
+"""The prompt editor: messages, model defaults, variables, live preview, estimate, commit.
+
+Every edit re-checks the templates (problems are marked at their line), refreshes
+the preview and the estimate, and - after a short pause - saves a draft, so an
+edit is never lost. Commit (Ctrl+S) is enabled only when a commit can succeed;
+otherwise the label beside it says why.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import ValidationError
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.core.errors import RenderError, TemplateError, WorkbenchError
+from workbench.core.models import Message, ModelDefaults, PromptContent, PromptVersion, Variable
+from workbench.core.runs import ModelRef, TestCase
+from workbench.core.templating import check_content, estimate_tokens, render_messages
+from workbench.engine.pricing import price_call
+from workbench.providers.profiles import ProviderProfile
+from workbench.ui.errors import ErrorReporter
+from workbench.ui.format import fmt_usd, model_label
+from workbench.ui.highlight import JinjaHighlighter, mark_lines, monospace_font
+from workbench.ui.stores import CaseStore, Draft, DraftStore
+from workbench.vault import Vault
+
+ROLES = ("system", "user", "assistant")
+VARIABLE_TYPES = ("string", "number", "integer", "boolean", "json")
+STARTER = PromptContent(
+    messages=(
+        Message(role="system", template="You are a helpful assistant."),
+        Message(role="user", template="{{ question }}"),
+    ),
+    variables=(Variable(name="question", description="What the user asks"),),
+)
+OUTPUT_GUESS = 256
+
+
+class MessageEditor(QFrame):
+    """One chat message: a role and a Jinja template, with its problems under it."""
+
+    changed = Signal()
+    remove_requested = Signal(object)
+
+    def __init__(self, message: Message, dark: bool = False) -> None:
+        super().__init__()
+        self.setObjectName("messageCard")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 8)
+        layout.setSpacing(4)
+        head = QHBoxLayout()
+        self.title = QLabel()
+        self.title.setObjectName("messageTitle")
+        self.role = QComboBox()
+        self.role.addItems(ROLES)
+        self.role.setCurrentText(message.role)
+        self.role.setAccessibleName("Role")
+        self.remove = QToolButton()
+        self.remove.setText("Remove")
+        self.remove.setToolTip("Remove this message")
+        self.remove.clicked.connect(lambda: self.remove_requested.emit(self))
+        head.addWidget(self.title)
+        head.addWidget(self.role)
+        head.addStretch(1)
+        head.addWidget(self.remove)
+        layout.addLayout(head)
+        self.text = QPlainTextEdit(message.template)
+        self.text.setObjectName("templateEdit")
+        self.text.setFont(monospace_font())
+        self.text.setTabChangesFocus(True)
+        self.text.setMinimumHeight(72)
+        self.text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.highlighter = JinjaHighlighter(self.text.document(), dark)
+        layout.addWidget(self.text, 1)
+        self.problems = QLabel()
+        self.problems.setObjectName("problemLabel")
+        self.problems.setWordWrap(True)
+        self.problems.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.problems.hide()
+        layout.addWidget(self.problems)
+        self.text.textChanged.connect(self.changed)
+        self.role.currentTextChanged.connect(self.changed)
+
+    def message(self) -> Message:
+        return Message(role=self.role.currentText(), template=self.text.toPlainText())  # type: ignore[arg-type]
+
+    def show_problems(self, problems: list[TemplateError]) -> None:
+        mark_lines(self.text, [(p.line, p.severity) for p in problems if p.line is not None])
+        if not problems:
+            self.problems.hide()
+            return
+        lines = []
+        for p in problems:
+            color = "#d32f2f" if p.severity == "error" else "#b26a00"
+            where = f"Line {p.line}: " if p.line is not None else ""
+            lines.append(
+                f"<span style='color:{color}'><b>{p.severity.title()}</b> "
+                f"{_html(where + p.detail)}</span>"
+            )
+        self.problems.setText("<br>".join(lines))
+        self.problems.show()
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _optional_spin(
+    box: QDoubleSpinBox | QSpinBox, low: float, high: float, step: float, tip: str
+) -> None:
+    """The minimum (one step below the real range) stands for 'unset'."""
+    box.setRange(low - step, high)  # type: ignore[arg-type]
+    box.setSingleStep(step)  # type: ignore[arg-type]
+    box.setSpecialValueText("provider default")
+    box.setValue(low - step)  # type: ignore[arg-type]
+    box.setToolTip(tip)
+
+
+class EditorPanel(QWidget):
+    """Edits one prompt. ``committed`` fires with the new version."""
+
+    committed = Signal(object)  # PromptVersion
+    draft_state = Signal(str, bool)  # prompt, has unsaved edits
+    commit_state = Signal(bool, str)  # enabled, reason
+
+    def __init__(
+        self,
+        vault: Vault,
+        drafts: DraftStore,
+        cases: CaseStore,
+        reporter: ErrorReporter,
+        profiles: Callable[[], Mapping[str, ProviderProfile]],
+        default_models: Callable[[], list[str]],
+    ) -> None:
+        super().__init__()
+        self.vault = vault
+        self.drafts = drafts
+        self.cases = cases
+        self.reporter = reporter
+        self.profiles = profiles
+        self.default_models = default_models
+        self.prompt: str | None = None
+        self.base: PromptVersion | None = None
+        self.content: PromptContent | None = None
+        self.problems: list[TemplateError] = []
+        self.build_error: str | None = None
+        self._loading = False
+        self._editors: list[MessageEditor] = []
+        self._build()
+        self._refresh_timer = QTimer(self, singleShot=True, interval=120)
+        self._refresh_timer.timeout.connect(self.refresh)
+        self._draft_timer = QTimer(self, singleShot=True, interval=400)
+        self._draft_timer.timeout.connect(self.save_draft)
+        self.set_prompt(None)
+
+    # ---- layout ----------------------------------------------------------------------
+
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(6)
+
+        head = QHBoxLayout()
+        self.title = QLabel()
+        self.title.setObjectName("promptTitle")
+        self.base_label = QLabel()
+        self.base_label.setObjectName("dimLabel")
+        head.addWidget(self.title)
+        head.addWidget(self.base_label)
+        head.addStretch(1)
+        outer.addLayout(head)
+
+        self.banner = QFrame()
+        self.banner.setObjectName("draftBanner")
+        banner_layout = QHBoxLayout(self.banner)
+        banner_layout.setContentsMargins(10, 4, 6, 4)
+        self.banner_text = QLabel()
+        self.discard_button = QPushButton("Discard edits")
+        self.discard_button.clicked.connect(self.discard_draft)
+        banner_layout.addWidget(self.banner_text, 1)
+        banner_layout.addWidget(self.discard_button)
+        self.banner.hide()
+        outer.addWidget(self.banner)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.setChildrenCollapsible(False)
+        outer.addWidget(split, 1)
+
+        # Messages (left)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        self.messages_box = QWidget()
+        self.messages_layout = QVBoxLayout(self.messages_box)
+        self.messages_layout.setContentsMargins(0, 0, 4, 0)
+        self.messages_layout.setSpacing(8)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self.messages_box)
+        left_layout.addWidget(scroll, 1)
+        add_row = QHBoxLayout()
+        self.add_message_button = QPushButton("Add message")
+        self.add_message_button.clicked.connect(lambda: self.add_message(Message(role="user", template="")))
+        self.global_problems = QLabel()
+        self.global_problems.setObjectName("problemLabel")
+        self.global_problems.setWordWrap(True)
+        add_row.addWidget(self.add_message_button)
+        add_row.addWidget(self.global_problems, 1)
+        left_layout.addLayout(add_row)
+        split.addWidget(left)
+
+        # Parameters / variables / preview (right)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.setChildrenCollapsible(False)
+        tabs = QTabWidget()
+        tabs.setDocumentMode(True)
+        tabs.addTab(self._build_params(), "Model defaults")
+        tabs.addTab(self._build_variables(), "Variables")
+        right.addWidget(tabs)
+        right.addWidget(self._build_preview())
+        right.setSizes([300, 360])
+        split.addWidget(right)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setSizes([620, 420])
+
+        # Commit bar
+        bar = QHBoxLayout()
+        bar.setSpacing(8)
+        self.commit_message = QLineEdit()
+        self.commit_message.setPlaceholderText("Commit message: what changed and why")
+        self.commit_message.setAccessibleName("Commit message")
+        self.commit_message.textChanged.connect(self._on_edit)
+        self.commit_message.returnPressed.connect(self.commit)
+        self.commit_reason = QLabel()
+        self.commit_reason.setObjectName("commitReason")
+        self.commit_button = QPushButton("Commit")
+        self.commit_button.setObjectName("primaryButton")
+        self.commit_button.setToolTip("Commit a new version (Ctrl+S)")
+        self.commit_button.clicked.connect(self.commit)
+        bar.addWidget(self.commit_message, 1)
+        bar.addWidget(self.commit_reason)
+        bar.addWidget(self.commit_button)
+        outer.addLayout(bar)
+
+    def _build_params(self) -> QWidget:
+        w = QWidget()
+        form = QFormLayout(w)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.p_model = QLineEdit()
+        self.p_model.setPlaceholderText("e.g. gpt-4o-mini")
+        self.p_temperature = QDoubleSpinBox()
+        self.p_temperature.setDecimals(2)
+        _optional_spin(self.p_temperature, 0.0, 2.0, 0.05, "Sampling temperature, 0 to 2")
+        self.p_max_tokens = QSpinBox()
+        _optional_spin(self.p_max_tokens, 1, 1_000_000, 1, "Largest number of output tokens")
+        self.p_top_p = QDoubleSpinBox()
+        self.p_top_p.setDecimals(2)
+        _optional_spin(self.p_top_p, 0.0, 1.0, 0.05, "Nucleus sampling, 0 to 1")
+        self.p_stop = QLineEdit()
+        self.p_stop.setPlaceholderText("comma-separated, e.g. ###, END")
+        self.p_format = QComboBox()
+        self.p_format.addItems(["provider default", "text", "json_object"])
+        self.p_fallbacks = QLineEdit()
+        self.p_fallbacks.setPlaceholderText("profile:model, tried in order when the model fails")
+        self.p_tags = QLineEdit()
+        self.p_tags.setPlaceholderText("comma-separated, e.g. support, tone:formal")
+        form.addRow("Model", self.p_model)
+        form.addRow("Temperature", self.p_temperature)
+        form.addRow("Max tokens", self.p_max_tokens)
+        form.addRow("Top p", self.p_top_p)
+        form.addRow("Stop", self.p_stop)
+        form.addRow("Response format", self.p_format)
+        form.addRow("Fallbacks", self.p_fallbacks)
+        form.addRow("Tags", self.p_tags)
+        for edit in (self.p_model, self.p_stop, self.p_fallbacks, self.p_tags):
+            edit.textChanged.connect(self._on_edit)
+        for spin in (self.p_temperature, self.p_top_p):
+            spin.valueChanged.connect(self._on_edit)
+        self.p_max_tokens.valueChanged.connect(self._on_edit)
+        self.p_format.currentIndexChanged.connect(self._on_edit)
+        return w
+
+    def _build_variables(self) -> QWidget:
+        w = QWidget()
+        layout = QVBoxLayout(w)
+        layout.setContentsMargins(0, 4, 0, 0)
+        hint = QLabel("Found in the templates. Type, default and description are yours to set.")
+        hint.setObjectName("dimLabel")
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
+        self.variables = QTableWidget(0, 5)
+        self.variables.setObjectName("variablesTable")
+        self.variables.setHorizontalHeaderLabels(
+            ["Name", "Type", "Required", "Default", "Description"]
+        )
+        self.variables.verticalHeader().hide()
+        header = self.variables.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.variables.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.variables.itemChanged.connect(self._on_edit)
+        layout.addWidget(self.variables)
+        return w
+
+    def _build_preview(self) -> QWidget:
+        box = QGroupBox("Preview")
+        layout = QVBoxLayout(box)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Test case"))
+        self.case_combo = QComboBox()
+        self.case_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.case_combo.currentIndexChanged.connect(self._on_edit)
+        row.addWidget(self.case_combo, 1)
+        layout.addLayout(row)
+        self.preview = QPlainTextEdit()
+        self.preview.setObjectName("previewText")
+        self.preview.setReadOnly(True)
+        self.preview.setFont(monospace_font())
+        layout.addWidget(self.preview, 1)
+        self.estimate = QLabel()
+        self.estimate.setObjectName("estimateLabel")
+        self.estimate.setWordWrap(True)
+        self.estimate.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(self.estimate)
+        return box
+
+    # ---- loading ---------------------------------------------------------------------
+
+    def set_prompt(self, name: str | None) -> None:
+        """Show ``name``: its draft if it has one, else its latest version."""
+        self.flush_draft()
+        self.prompt = name
+        self.base = None
+        if name is None:
+            self._load(STARTER, "", None)
+            self.title.setText("No prompt selected")
+            self.base_label.setText("Choose a prompt on the left, or create one (Ctrl+N)")
+            self.setEnabled(False)
+            return
+        self.setEnabled(True)
+        history = self.vault.history(name)
+        self.base = history[-1] if history else None
+        draft = self.drafts.load(name)
+        if draft is not None:
+            if draft.base_id is not None and (self.base is None or draft.base_id != self.base.id):
+                self.base = next((v for v in history if v.id == draft.base_id), self.base)
+            self._load(draft.content, draft.commit_message, "Unsaved edits restored from a draft.")
+        else:
+            self._load(self.base.content if self.base else STARTER, "", None)
+        self.title.setText(name)
+        self._update_base_label()
+        self.refresh()
+
+    def load_content(self, content: PromptContent, note: str) -> None:
+        """Replace the editor's content (e.g. restoring an old version) as a draft."""
+        if self.prompt is None:
+            return
+        history = self.vault.history(self.prompt)
+        self.base = history[-1] if history else None
+        self._load(content, "", note)
+        self._update_base_label()
+        self.refresh()
+        self.save_draft()
+
+    def _update_base_label(self) -> None:
+        if self.base is None:
+            self.base_label.setText("new prompt: no versions yet")
+        else:
+            self.base_label.setText(
+                f"editing on top of {self.base.display_number} · {self.base.author} · "
+                f"{self.base.created_at:%Y-%m-%d %H:%M}"
+            )
+
+    def _load(self, content: PromptContent, commit_message: str, note: str | None) -> None:
+        self._loading = True
+        try:
+            for ed in self._editors:
+                ed.setParent(None)
+                ed.deleteLater()
+            self._editors = []
+            while self.messages_layout.count():
+                self.messages_layout.takeAt(0)
+            for m in content.messages:
+                self.add_message(m, refresh=False)
+            self.messages_layout.addStretch(0)
+            model = content.model
+            self.p_model.setText(model.model or "")
+            self._set_spin(self.p_temperature, model.temperature)
+            self._set_spin(self.p_max_tokens, model.max_tokens)
+            self._set_spin(self.p_top_p, model.top_p)
+            self.p_stop.setText(", ".join(model.stop))
+            self.p_format.setCurrentText(model.response_format or "provider default")
+            self.p_fallbacks.setText(", ".join(model.fallbacks))
+            self.p_tags.setText(", ".join(content.tags))
+            self.variables.setRowCount(0)
+            for v in content.variables:
+                self._add_variable_row(v)
+            self.commit_message.setText(commit_message)
+            self._reload_cases()
+            self.banner_text.setText(note or "")
+            self.banner.setVisible(bool(note))
+        finally:
+            self._loading = False
+
+    @staticmethod
+    def _set_spin(box: QDoubleSpinBox | QSpinBox, value: float | None) -> None:
+        box.setValue(box.minimum() if value is None else value)  # type: ignore[arg-type]
+
+    def _reload_cases(self) -> None:
+        current = self.case_combo.currentText()
+        self.case_combo.blockSignals(True)
+        self.case_combo.clear()
+        self.case_combo.addItem("defaults only", None)
+        if self.prompt is not None:
+            for case in self.cases.load(self.prompt):
+                self.case_combo.addItem(case.name or "(unnamed)", case)
+        index = self.case_combo.findText(current)
+        self.case_combo.setCurrentIndex(max(0, index if current else 1 if self.case_combo.count() > 1 else 0))
+        self.case_combo.blockSignals(False)
+
+    def cases_changed(self) -> None:
+        self._reload_cases()
+        self.refresh()
+
+    def add_message(self, message: Message, refresh: bool = True) -> MessageEditor:
+        ed = MessageEditor(message)
+        ed.changed.connect(self._on_edit)
+        ed.remove_requested.connect(self._remove_message)
+        index = len(self._editors)
+        self._editors.append(ed)
+        self.messages_layout.insertWidget(index, ed)
+        self._renumber()
+        if refresh:
+            ed.text.setFocus()
+            self._on_edit()
+        return ed
+
+    @Slot(object)
+    def _remove_message(self, ed: MessageEditor) -> None:
+        if len(self._editors) <= 1:
+            return
+        self._editors.remove(ed)
+        ed.setParent(None)
+        ed.deleteLater()
+        self._renumber()
+        self._on_edit()
+
+    def _renumber(self) -> None:
+        for i, ed in enumerate(self._editors):
+            ed.title.setText(f"Message {i + 1}")
+            ed.remove.setEnabled(len(self._editors) > 1)
+
+    @property
+    def message_editors(self) -> list[MessageEditor]:
+        return list(self._editors)
+
+    # ---- variables table -------------------------------------------------------------
+
+    def _add_variable_row(self, v: Variable) -> None:
+        row = self.variables.rowCount()
+        self.variables.insertRow(row)
+        name = QTableWidgetItem(v.name)
+        name.setFlags(name.flags() & ~Qt.ItemFlag.ItemIsEditable)
+        self.variables.setItem(row, 0, name)
+        combo = QComboBox()
+        combo.addItems(VARIABLE_TYPES)
+        combo.setCurrentText(v.type)
+        combo.currentTextChanged.connect(self._on_edit)
+        self.variables.setCellWidget(row, 1, combo)
+        req = QTableWidgetItem()
+        req.setFlags((req.flags() | Qt.ItemFlag.ItemIsUserCheckable) & ~Qt.ItemFlag.ItemIsEditable)
+        req.setCheckState(Qt.CheckState.Checked if v.required else Qt.CheckState.Unchecked)
+        self.variables.setItem(row, 2, req)
+        default = "" if v.default is None else str(v.default)
+        self.variables.setItem(row, 3, QTableWidgetItem(default))
+        self.variables.setItem(row, 4, QTableWidgetItem(v.description))
+
+    def _variable_rows(self) -> list[Variable]:
+        out = []
+        for row in range(self.variables.rowCount()):
+            name = self.variables.item(row, 0).text()
+            combo = self.variables.cellWidget(row, 1)
+            type_ = combo.currentText() if isinstance(combo, QComboBox) else "string"
+            required = self.variables.item(row, 2).checkState() == Qt.CheckState.Checked
+            default_text = self.variables.item(row, 3).text()
+            out.append(
+                Variable(
+                    name=name,
+                    type=type_,  # type: ignore[arg-type]
+                    required=required,
+                    default=default_text if default_text != "" else None,
+                    description=self.variables.item(row, 4).text(),
+                )
+            )
+        return out
+
+    def _sync_variables(self, used: set[str]) -> None:
+        """Rows follow the templates: new names appear; a row disappears when no
+        template uses it any more and it carries nothing typed by the author."""
+        self._loading = True
+        try:
+            rows = {v.name: (i, v) for i, v in enumerate(self._variable_rows())}
+            for row in sorted((i for n, (i, v) in rows.items() if n not in used
+                               and not v.description and v.default is None), reverse=True):  # fmt: skip
+                self.variables.removeRow(row)
+            for name in sorted(used - set(rows)):
+                self._add_variable_row(Variable(name=name))
+            self.variables.sortItems(0)
+        finally:
+            self._loading = False
+
+    # ---- state -----------------------------------------------------------------------
+
+    def _csv(self, text: str) -> tuple[str, ...]:
+        return tuple(p.strip() for p in text.split(",") if p.strip())
+
+    def build_content(self) -> PromptContent:
+        """The content the widgets describe; raises ``ValueError`` when a field is invalid."""
+        def spin(box: QDoubleSpinBox | QSpinBox) -> Any:
+            return None if box.value() == box.minimum() else box.value()
+
+        fmt = self.p_format.currentText()
+        model = ModelDefaults(
+            model=self.p_model.text().strip() or None,
+            temperature=spin(self.p_temperature),
+            max_tokens=spin(self.p_max_tokens),
+            top_p=spin(self.p_top_p),
+            stop=self._csv(self.p_stop.text()),
+            response_format=None if fmt == "provider default" else fmt,  # type: ignore[arg-type]
+            fallbacks=self._csv(self.p_fallbacks.text()),
+        )
+        return PromptContent(
+            messages=tuple(ed.message() for ed in self._editors),
+            model=model,
+            variables=tuple(self._variable_rows()),
+            tags=self._csv(self.p_tags.text()),
+        )
+
+    @Slot()
+    def _on_edit(self) -> None:
+        if self._loading or self.prompt is None:
+            return
+        self._refresh_timer.start()
+        self._draft_timer.start()
+
+    @Slot()
+    def refresh(self) -> None:
+        """Re-check, re-render and re-estimate from the widgets."""
+        if self.prompt is None:
+            return
+        self.build_error = None
+        try:
+            content = self.build_content()
+        except (ValidationError, ValueError) as exc:
+            self.content = None
+            self.build_error = _validation_text(exc)
+            self.problems = []
+        else:
+            self.problems = check_content(content)
+            if not any(p.severity == "error" for p in self.problems):
+                from workbench.core.templating import content_variables
+
+                self._sync_variables(content_variables(content))
+                content = self.build_content()
+                self.problems = check_content(content)
+            self.content = content
+        by_message: dict[int, list[TemplateError]] = {}
+        general: list[TemplateError] = []
+        for p in self.problems:
+            if p.message_index is None:
+                general.append(p)
+            else:
+                by_message.setdefault(p.message_index, []).append(p)
+        for i, ed in enumerate(self._editors):
+            ed.show_problems(by_message.get(i, []))
+        texts = [f"<span style='color:#b26a00'>{_html(p.message)}</span>" for p in general]
+        if self.build_error:
+            texts.insert(0, f"<span style='color:#d32f2f'>{_html(self.build_error)}</span>")
+        self.global_problems.setText("<br>".join(texts))
+        self._refresh_preview()
+        self._update_commit_state()
+
+    def _selected_case(self) -> TestCase:
+        case = self.case_combo.currentData()
+        return case if isinstance(case, TestCase) else TestCase(name="defaults")
+
+    def _refresh_preview(self) -> None:
+        content = self.content
+        if content is None or any(p.severity == "error" for p in self.problems):
+            self.preview.setPlainText("(fix the problems marked in the messages to see a preview)")
+            self.estimate.setText("")
+            return
+        case = self._selected_case()
+        try:
+            rendered = render_messages(content, case.values)
+        except (RenderError, TemplateError) as exc:
+            self.preview.setPlainText(f"Cannot render with this test case:\n{exc.message}\n\n{exc.hint}")
+            self.estimate.setText("")
+            return
+        self.preview.setPlainText(
+            "\n\n".join(f"── {m.role} ──\n{m.content}" for m in rendered)
+        )
+        tokens_in = sum(estimate_tokens(m.content) + 4 for m in rendered)
+        tokens_out = content.model.max_tokens or OUTPUT_GUESS
+        self.estimate.setText(self._estimate_html(tokens_in, tokens_out, content.model.max_tokens))
+
+    def _estimate_html(self, tokens_in: int, tokens_out: int, capped: int | None) -> str:
+        profiles = self.profiles()
+        out_note = "max tokens" if capped else f"{OUTPUT_GUESS} guessed"
+        rows = [
+            f"<b>≈ {tokens_in:,}</b> tokens in · up to <b>{tokens_out:,}</b> out "
+            f"<span style='color:gray'>({out_note}; estimated at 4 chars/token)</span>"
+        ]
+        cells = []
+        for text in self.default_models():
+            try:
+                ref = ModelRef.parse(text)
+            except ValueError:
+                continue
+            profile = profiles.get(ref.profile)
+            if profile is None:
+                cells.append(f"<td>{_html(text)}</td><td align='right'>no such profile</td>")
+                continue
+            cost, _source = price_call(profile, ref.model, tokens_in, tokens_out)
+            label = model_label(str(ref), profile.family == "echo")
+            cells.append(
+                f"<td>{_html(label)}</td><td align='right'>"
+                f"{fmt_usd(cost) if cost is not None else 'price unknown'} per call</td>"
+            )
+        if cells:
+            rows.append(
+                "<table cellspacing='0' cellpadding='1'>"
+                + "".join(f"<tr>{c}<td width='12'></td></tr>" for c in cells)
+                + "</table>"
+            )
+        return "".join(rows)
+
+    def unsaved(self) -> bool:
+        if self.prompt is None:
+            return False
+        if self.content is None:
+            return True
+        base_hash = self.base.content_hash if self.base else None
+        return self.content.content_hash() != base_hash or bool(self.commit_message.text().strip())
+
+    def commit_blocker(self) -> str:
+        """Why Commit is disabled ('' when it is enabled)."""
+        if self.prompt is None:
+            return "Choose a prompt first"
+        if self.build_error:
+            return f"Fix the settings: {self.build_error}"
+        errors = [p for p in self.problems if p.severity == "error"]
+        if errors or self.content is None:
+            first = errors[0] if errors else None
+            where = f" ({first.where} line {first.line})" if first and first.line else ""
+            return f"Fix the template error first{where}"
+        if self.base is not None and self.content.content_hash() == self.base.content_hash:
+            return f"Nothing to commit: same as {self.base.display_number}"
+        if not self.commit_message.text().strip():
+            return "Write a commit message saying what changed"
+        return ""
+
+    def _update_commit_state(self) -> None:
+        reason = self.commit_blocker()
+        self.commit_button.setEnabled(not reason)
+        self.commit_reason.setText(reason)
+        self.commit_button.setToolTip(reason or "Commit a new version (Ctrl+S)")
+        self.commit_state.emit(not reason, reason)
+
+    # ---- drafts and commits ----------------------------------------------------------
+
+    def flush_draft(self) -> None:
+        """Save a pending draft now (before switching prompt or closing)."""
+        if self._draft_timer.isActive():
+            self._draft_timer.stop()
+            self.refresh()
+            self.save_draft()
+
+    @Slot()
+    def save_draft(self) -> None:
+        if self.prompt is None:
+            return
+        if self._refresh_timer.isActive():
+            self._refresh_timer.stop()
+            self.refresh()
+        if self.unsaved() and self.content is not None:
+            self.drafts.save(
+                Draft(
+                    prompt=self.prompt,
+                    base_id=self.base.id if self.base else None,
+                    content=self.content,
+                    commit_message=self.commit_message.text(),
+                )
+            )
+            self.draft_state.emit(self.prompt, True)
+        elif self.content is not None:
+            self.drafts.discard(self.prompt)
+            self.draft_state.emit(self.prompt, False)
+
+    @Slot()
+    def discard_draft(self) -> None:
+        if self.prompt is None:
+            return
+        self._draft_timer.stop()
+        self.drafts.discard(self.prompt)
+        self.draft_state.emit(self.prompt, False)
+        self.set_prompt(self.prompt)
+
+    @Slot()
+    def commit(self) -> None:
+        self._refresh_timer.stop()
+        self.refresh()
+        if self.commit_blocker() or self.prompt is None or self.content is None:
+            return
+        try:
+            version = self.vault.commit(
+                self.prompt,
+                self.content,
+                self.commit_message.text().strip(),
+                parents=[self.base.id] if self.base else None,
+            )
+        except WorkbenchError as exc:
+            self.reporter.report(exc, "commit")
+            return
+        self._draft_timer.stop()
+        self.drafts.discard(self.prompt)
+        self.base = version
+        self._loading = True
+        self.commit_message.clear()
+        self._loading = False
+        self.banner.hide()
+        self._update_base_label()
+        self.refresh()
+        self.draft_state.emit(self.prompt, False)
+        self.committed.emit(version)
+
+    def base_id(self) -> uuid.UUID | None:
+        return self.base.id if self.base else None
+
+
+def _validation_text(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        return f"{loc}: {first['msg']}" if loc else str(first["msg"])
+    return str(exc)

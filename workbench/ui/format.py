@@ -1,0 +1,37 @@
+"""Number formatting shared by every readout, so the same figure reads the same everywhere."""
+
+from __future__ import annotations
+
+ECHO_NOTE = "echo (not a real model)"
+
+
+def fmt_ms(ms: float | None) -> str:
+    if ms is None:
+        return "–"
+    if ms >= 10_000:
+        return f"{ms / 1000:.1f} s"
+    if ms >= 1000:
+        return f"{ms / 1000:.2f} s"
+    return f"{ms:.0f} ms"
+
+
+def fmt_usd(usd: float | None) -> str:
+    if usd is None:
+        return "unknown"
+    if usd == 0:
+        return "$0"
+    if usd < 0.01:
+        return f"${usd:.5f}"
+    if usd < 100:
+        return f"${usd:.4f}"
+    return f"${usd:,.2f}"
+
+
+def fmt_tokens(n: int | None, estimated: bool = False) -> str:
+    if n is None:
+        return "–"
+    return f"~{n:,}" if estimated else f"{n:,}"
+
+
+def model_label(model: str, echo: bool) -> str:
+    return f"{model}  [{ECHO_NOTE}]" if echo else model

@@ -1,0 +1,274 @@
+"""History: the version list of a prompt and a side-by-side diff of any two versions."""
+
+from __future__ import annotations
+
+import html
+import uuid
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QItemSelection,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QFont, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.core.diff import SideBySideRow, Span, diff_contents, side_by_side_rows
+from workbench.core.models import Label, PromptContent, PromptVersion
+from workbench.vault import Vault
+
+_Index = QModelIndex | QPersistentModelIndex
+VERSION_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class HistoryModel(QAbstractTableModel):
+    """Versions newest first: number or draft, author, date, message, labels."""
+
+    HEADERS = ("Version", "Author", "Date", "Message", "Labels")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.versions: list[PromptVersion] = []
+        self.labels: dict[uuid.UUID, list[str]] = {}
+        self.heads: set[uuid.UUID] = set()
+
+    def set_history(self, versions: list[PromptVersion], labels: list[Label]) -> None:
+        self.beginResetModel()
+        self.versions = list(reversed(versions))
+        self.labels = {}
+        for lab in labels:
+            self.labels.setdefault(lab.version_id, []).append(lab.name)
+        used = {p for v in versions for p in v.parent_ids}
+        self.heads = {v.id for v in versions if v.id not in used}
+        self.endResetModel()
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.versions)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(  # noqa: N802
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            if 0 <= section < len(self.HEADERS):
+                return self.HEADERS[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self.versions):
+            return None
+        v = self.versions[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == 0:
+                fork = " ⑂" if len(self.heads) > 1 and v.id in self.heads else ""
+                return v.display_number + fork
+            if col == 1:
+                return v.author
+            if col == 2:
+                return f"{v.created_at.astimezone():%Y-%m-%d %H:%M}"
+            if col == 3:
+                return v.message
+            if col == 4:
+                return ", ".join(self.labels.get(v.id, []))
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{v.display_number}  id {v.id}\n{v.message}"
+        if role == VERSION_ROLE:
+            return v
+        return None
+
+    def version_at(self, row: int) -> PromptVersion:
+        return self.versions[row]
+
+
+def _mark(text: str, spans: tuple[Span, ...], color: str) -> str:
+    """HTML for ``text`` with ``spans`` highlighted."""
+    out, pos = [], 0
+    for start, end in spans:
+        out.append(html.escape(text[pos:start]))
+        out.append(f"<span style='background:{color}'>{html.escape(text[start:end])}</span>")
+        pos = end
+    out.append(html.escape(text[pos:]))
+    return "".join(out).replace("  ", "&nbsp;&nbsp;") or "&nbsp;"
+
+
+def diff_html(rows: list[SideBySideRow], left_title: str, right_title: str, dark: bool) -> str:
+    """A two-column table: line numbers, removed text red, added green, changed
+    characters stronger, section headers across."""
+    if dark:
+        del_bg, ins_bg, del_mark, ins_mark, head_bg, num = (
+            "#4a2326", "#1f3d27", "#8a3a40", "#2f6d3f", "#2b3440", "#7f8c98")  # fmt: skip
+    else:
+        del_bg, ins_bg, del_mark, ins_mark, head_bg, num = (
+            "#fdecea", "#e8f5e9", "#f5b7b1", "#a5d6a7", "#eef2f7", "#9aa5b1")  # fmt: skip
+    parts = [
+        "<table width='100%' cellspacing='0' cellpadding='3' style='font-family:\"DejaVu Sans Mono\",monospace'>",
+        f"<tr><th width='4%'></th><th align='left' width='46%'>{html.escape(left_title)}</th>"
+        f"<th width='4%'></th><th align='left' width='46%'>{html.escape(right_title)}</th></tr>",
+    ]
+    if not rows:
+        parts.append("<tr><td colspan='4'>The two versions have the same content.</td></tr>")
+    for row in rows:
+        if row.kind == "header":
+            parts.append(
+                f"<tr style='background:{head_bg}'><td></td><td><b>{html.escape(row.left or '')}</b></td>"
+                f"<td></td><td><b>{html.escape(row.right or '')}</b></td></tr>"
+            )
+            continue
+        lbg = del_bg if row.kind in ("delete", "replace") else ""
+        rbg = ins_bg if row.kind in ("insert", "replace") else ""
+        left = "" if row.left is None else _mark(row.left, row.left_spans, del_mark)
+        right = "" if row.right is None else _mark(row.right, row.right_spans, ins_mark)
+        ln = "" if row.left_lineno is None else str(row.left_lineno)
+        rn = "" if row.right_lineno is None else str(row.right_lineno)
+        lstyle = f" style='background:{lbg}'" if lbg else ""
+        rstyle = f" style='background:{rbg}'" if rbg else ""
+        parts.append(
+            f"<tr><td align='right' style='color:{num}'>{ln}</td><td{lstyle}>{left}</td>"
+            f"<td align='right' style='color:{num}'>{rn}</td><td{rstyle}>{right}</td></tr>"
+        )
+    parts.append("</table>")
+    return "".join(parts)
+
+
+class DiffView(QTextBrowser):
+    """Side-by-side diff of two contents (messages, parameters, variables, tags)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("diffView")
+        self.setOpenLinks(False)
+        self.rows: list[SideBySideRow] = []
+
+    def show_diff(self, old: PromptContent, new: PromptContent, left: str, right: str) -> None:
+        diff = diff_contents(old, new)
+        self.rows = [] if diff.is_empty else side_by_side_rows(diff)
+        dark = self.palette().color(QPalette.ColorRole.Base).lightness() < 128
+        self.setHtml(diff_html(self.rows, left, right, dark))
+
+    def show_text_diff(self, old: str, new: str, left: str, right: str) -> None:
+        """Diff two plain texts (e.g. two cells' outputs) with the same view."""
+        from workbench.core.models import Message
+
+        def as_content(text: str) -> PromptContent:
+            return PromptContent(messages=(Message(role="assistant", template=text),))
+
+        self.show_diff(as_content(old), as_content(new), left, right)
+
+
+class HistoryPanel(QWidget):
+    """Select one version to diff it against its parent, or two to diff them."""
+
+    restore_requested = Signal(object)  # PromptVersion
+
+    def __init__(self, vault: Vault) -> None:
+        super().__init__()
+        self.vault = vault
+        self.prompt: str | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        split = QSplitter(Qt.Orientation.Vertical)
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        self.model = HistoryModel()
+        self.table = QTableView()
+        self.table.setObjectName("historyTable")
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.verticalHeader().hide()
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        top_layout.addWidget(self.table, 1)
+        bar = QHBoxLayout()
+        self.hint = QLabel("Select one version to compare it with its parent, or two to compare them.")
+        self.hint.setObjectName("dimLabel")
+        self.restore_button = QPushButton("Restore as draft")
+        self.restore_button.setToolTip("Open the selected version in the editor as unsaved edits")
+        self.restore_button.setEnabled(False)
+        self.restore_button.clicked.connect(self._restore)
+        bar.addWidget(self.hint, 1)
+        bar.addWidget(self.restore_button)
+        top_layout.addLayout(bar)
+        split.addWidget(top)
+        self.diff = DiffView()
+        split.addWidget(self.diff)
+        split.setSizes([220, 480])
+        layout.addWidget(split)
+        self.table.selectionModel().selectionChanged.connect(self._on_selection)
+
+    def set_prompt(self, name: str | None) -> None:
+        self.prompt = name
+        self.reload()
+
+    def reload(self) -> None:
+        if self.prompt is None:
+            self.model.set_history([], [])
+        else:
+            self.model.set_history(self.vault.history(self.prompt), self.vault.labels(self.prompt))
+        self.diff.clear()
+        if self.model.rowCount():
+            self.table.selectRow(0)
+
+    def selected_versions(self) -> list[PromptVersion]:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        return [self.model.version_at(r) for r in rows]
+
+    def select_versions(self, rows: list[int]) -> None:
+        sel = QItemSelection()
+        for r in rows:
+            sel.select(self.model.index(r, 0), self.model.index(r, self.model.columnCount() - 1))
+        self.table.selectionModel().select(sel, self.table.selectionModel().SelectionFlag.ClearAndSelect)
+
+    @Slot()
+    def _on_selection(self, *_args: object) -> None:
+        chosen = self.selected_versions()
+        self.restore_button.setEnabled(len(chosen) == 1)
+        if len(chosen) == 1:
+            new = chosen[0]
+            parent = next(
+                (v for v in self.model.versions if new.parent_ids and v.id == new.parent_ids[0]),
+                None,
+            )
+            if parent is None:
+                self.diff.setHtml(
+                    f"<p><b>{html.escape(new.display_number)}</b> is the first version.</p>"
+                )
+                self.diff.rows = []
+                return
+            self.diff.show_diff(parent.content, new.content, parent.display_number, new.display_number)
+        elif len(chosen) == 2:
+            new, old = chosen[0], chosen[1]  # rows are newest first
+            self.diff.show_diff(old.content, new.content, old.display_number, new.display_number)
+
+    @Slot()
+    def _restore(self) -> None:
+        chosen = self.selected_versions()
+        if len(chosen) == 1:
+            self.restore_requested.emit(chosen[0])
+
+
+__all__ = ["DiffView", "HistoryModel", "HistoryPanel", "QFont"]
