@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "workbench.cli.vault_cmds",
     "workbench.cli.model_cmds",
     "workbench.cli.registry_cmds",
+    "workbench.cli.sync_cmds",
 )
 
 

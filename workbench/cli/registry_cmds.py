@@ -226,3 +226,7 @@ def add_parser(sub: Any, parent: argparse.ArgumentParser) -> None:
         "verify", parents=[parent, db_parent], help="check the audit hash chain"
     )
     verify.set_defaults(handler=_audit_verify)
+
+    from workbench.cli.sync_cmds import add_login_parser
+
+    add_login_parser(rsub, parent)

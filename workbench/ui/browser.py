@@ -206,8 +206,10 @@ class VaultBrowser(QWidget):
         if query or len(names) < 300:
             self.tree.expandAll()
         total = len(names)
-        noun = ("match" if total == 1 else "matches") if query else (
-            "prompt" if total == 1 else "prompts"
+        noun = (
+            ("match" if total == 1 else "matches")
+            if query
+            else ("prompt" if total == 1 else "prompts")
         )
         self.count_label.setText(f"{total:,} {noun}")
         if current:

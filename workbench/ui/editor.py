@@ -229,7 +229,9 @@ class EditorPanel(QWidget):
         left_layout.addWidget(scroll, 1)
         add_row = QHBoxLayout()
         self.add_message_button = QPushButton("Add message")
-        self.add_message_button.clicked.connect(lambda: self.add_message(Message(role="user", template="")))
+        self.add_message_button.clicked.connect(
+            lambda: self.add_message(Message(role="user", template=""))
+        )
         self.global_problems = QLabel()
         self.global_problems.setObjectName("problemLabel")
         self.global_problems.setWordWrap(True)
@@ -446,7 +448,9 @@ class EditorPanel(QWidget):
             for case in self.cases.load(self.prompt):
                 self.case_combo.addItem(case.name or "(unnamed)", case)
         index = self.case_combo.findText(current)
-        self.case_combo.setCurrentIndex(max(0, index if current else 1 if self.case_combo.count() > 1 else 0))
+        self.case_combo.setCurrentIndex(
+            max(0, index if current else 1 if self.case_combo.count() > 1 else 0)
+        )
         self.case_combo.blockSignals(False)
 
     def cases_changed(self) -> None:
@@ -547,6 +551,7 @@ class EditorPanel(QWidget):
 
     def build_content(self) -> PromptContent:
         """The content the widgets describe; raises ``ValueError`` when a field is invalid."""
+
         def spin(box: QDoubleSpinBox | QSpinBox) -> Any:
             return None if box.value() == box.minimum() else box.value()
 
@@ -625,12 +630,12 @@ class EditorPanel(QWidget):
         try:
             rendered = render_messages(content, case.values)
         except (RenderError, TemplateError) as exc:
-            self.preview.setPlainText(f"Cannot render with this test case:\n{exc.message}\n\n{exc.hint}")
+            self.preview.setPlainText(
+                f"Cannot render with this test case:\n{exc.message}\n\n{exc.hint}"
+            )
             self.estimate.setText("")
             return
-        self.preview.setPlainText(
-            "\n\n".join(f"── {m.role} ──\n{m.content}" for m in rendered)
-        )
+        self.preview.setPlainText("\n\n".join(f"── {m.role} ──\n{m.content}" for m in rendered))
         tokens_in = sum(estimate_tokens(m.content) + 4 for m in rendered)
         tokens_out = content.model.max_tokens or OUTPUT_GUESS
         self.estimate.setText(self._estimate_html(tokens_in, tokens_out, content.model.max_tokens))

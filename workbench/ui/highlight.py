@@ -20,8 +20,7 @@ _STMT = re.compile(r"\{%.*?%\}")
 _COMMENT = re.compile(r"\{#.*?#\}")
 _NAME = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
 _KEYWORDS = frozenset(
-    "if elif else endif for endfor in not and or is set endset macro endmacro "
-    "filter endfilter with endwith raw endraw true false none loop".split()
+    ["if", "elif", "else", "endif", "for", "endfor", "in", "not", "and", "or", "is", "set", "endset", "macro", "endmacro", "filter", "endfilter", "with", "endwith", "raw", "endraw", "true", "false", "none", "loop"]
 )
 
 
@@ -50,7 +49,7 @@ class JinjaHighlighter(QSyntaxHighlighter):
         self.comment = _fmt("#7f8c98" if dark else "#78909c", italic=True)
         self.rehighlight()
 
-    def highlightBlock(self, text: str) -> None:  # noqa: N802 (Qt override)
+    def highlightBlock(self, text: str) -> None:
         for m in _COMMENT.finditer(text):
             self.setFormat(m.start(), m.end() - m.start(), self.comment)
         for pattern, tag in ((_EXPR, self.delim), (_STMT, self.stmt)):

@@ -15,7 +15,7 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QFont, QPalette
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -58,13 +58,13 @@ class HistoryModel(QAbstractTableModel):
         self.heads = {v.id for v in versions if v.id not in used}
         self.endResetModel()
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.versions)
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.HEADERS)
 
-    def headerData(  # noqa: N802
+    def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
@@ -204,7 +204,9 @@ class HistoryPanel(QWidget):
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         top_layout.addWidget(self.table, 1)
         bar = QHBoxLayout()
-        self.hint = QLabel("Select one version to compare it with its parent, or two to compare them.")
+        self.hint = QLabel(
+            "Select one version to compare it with its parent, or two to compare them."
+        )
         self.hint.setObjectName("dimLabel")
         self.restore_button = QPushButton("Restore as draft")
         self.restore_button.setToolTip("Open the selected version in the editor as unsaved edits")
@@ -241,7 +243,9 @@ class HistoryPanel(QWidget):
         sel = QItemSelection()
         for r in rows:
             sel.select(self.model.index(r, 0), self.model.index(r, self.model.columnCount() - 1))
-        self.table.selectionModel().select(sel, self.table.selectionModel().SelectionFlag.ClearAndSelect)
+        self.table.selectionModel().select(
+            sel, self.table.selectionModel().SelectionFlag.ClearAndSelect
+        )
 
     @Slot()
     def _on_selection(self, *_args: object) -> None:
@@ -259,7 +263,9 @@ class HistoryPanel(QWidget):
                 )
                 self.diff.rows = []
                 return
-            self.diff.show_diff(parent.content, new.content, parent.display_number, new.display_number)
+            self.diff.show_diff(
+                parent.content, new.content, parent.display_number, new.display_number
+            )
         elif len(chosen) == 2:
             new, old = chosen[0], chosen[1]  # rows are newest first
             self.diff.show_diff(old.content, new.content, old.display_number, new.display_number)
@@ -271,4 +277,4 @@ class HistoryPanel(QWidget):
             self.restore_requested.emit(chosen[0])
 
 
-__all__ = ["DiffView", "HistoryModel", "HistoryPanel", "QFont"]
+__all__ = ["DiffView", "HistoryModel", "HistoryPanel"]

@@ -1,0 +1,345 @@
+"""``workbench registry login``, ``sync``, ``review``, ``publish``, ``labels``: the team side."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from workbench.cli.output import EXIT_FAILURE, EXIT_OK, emit, table
+from workbench.cli.vault_cmds import open_vault
+from workbench.core.errors import UsageError
+
+Sub = Any
+TOKEN_ENV = "WORKBENCH_REGISTRY_TOKEN"
+
+
+def _read_token(prompt: str) -> str:
+    if sys.stdin.isatty():
+        token = getpass.getpass(prompt)
+    else:
+        token = sys.stdin.readline().strip()
+    if not token:
+        raise UsageError(
+            "no token given",
+            hint="Ask a registry admin for one: workbench registry user add NAME --role ...",
+        )
+    return token
+
+
+@contextmanager
+def registry_client() -> Iterator[Any]:
+    """A client for the registry in the settings; the token from the keychain (or the
+    WORKBENCH_REGISTRY_TOKEN environment variable, for CI; never persisted)."""
+    from workbench.registry.client import RegistryClient
+    from workbench.registry.sync import token_key_name
+    from workbench.secrets.keyring_store import KeyringStore
+    from workbench.secrets.resolve import resolve_key
+    from workbench.settings import load_settings
+
+    settings = load_settings()
+    if not settings.registry_url:
+        raise UsageError(
+            "no registry configured", hint="Log in first: workbench registry login URL"
+        )
+    token = resolve_key(KeyringStore(), token_key_name(settings.registry_url), TOKEN_ENV)
+    if not token:
+        raise UsageError(
+            f"no token for {settings.registry_url} in the keychain",
+            hint=f"Log in again: workbench registry login {settings.registry_url}",
+        )
+    with RegistryClient(settings.registry_url, token) as client:
+        yield client
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    from workbench.registry.client import RegistryClient
+    from workbench.registry.sync import token_key_name
+    from workbench.secrets.keyring_store import KeyringStore
+    from workbench.settings import load_settings, save_settings
+
+    url = args.url.rstrip("/")
+    token = os.environ.get(TOKEN_ENV) or _read_token(f"token for {url} (input hidden): ")
+    with RegistryClient(url, token) as client:
+        me = client.whoami()
+    store = KeyringStore()
+    store.set(token_key_name(url), token)
+    settings = load_settings()
+    settings.registry_url, settings.registry_user = url, me.name
+    save_settings(settings)
+    emit(
+        args.json,
+        {"url": url, "user": me.name, "role": me.role},
+        f"logged in to {url} as {me.name} ({me.role}); the token is in the keychain",
+    )
+    return EXIT_OK
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from workbench.registry.sync import Syncer
+    from workbench.vault.sync_store import SyncStore
+
+    with open_vault(args) as vault, registry_client() as client:
+        report = Syncer(vault, client).sync()
+        statuses = SyncStore(vault).statuses()
+    forked = sorted(n for n, s in statuses.items() if s == "forked")
+    text = report.summary()
+    if forked:
+        text += "\nforked (two versions share a parent; continue from either): " + ", ".join(forked)
+    emit(args.json, {**report.__dict__, "forked": forked}, text)
+    return EXIT_FAILURE if report.rejected else EXIT_OK
+
+
+def _awaiting(vault: Any) -> list[dict[str, Any]]:
+    """Pushed versions newer than their prompt's production target with no approval."""
+    from workbench.vault.sync_store import SyncStore
+
+    store = SyncStore(vault)
+    approved = {r["version_id"] for r in store.all_reviews() if r["decision"] == "approve"}
+    published: dict[str, int] = {}
+    for name in vault.prompt_names():
+        for lab in store.registry_labels(name):
+            if lab["name"] == "production":
+                published[name] = vault.version_by_id(lab["target"]["version_id"]).number or 0
+    rows = []
+    for name in vault.prompt_names():
+        for v in vault.history(name):
+            if v.number is None or str(v.id) in approved:
+                continue
+            if v.number <= published.get(name, 0):
+                continue
+            changes = [r for r in store.reviews_for(v.id) if r["decision"] == "request_changes"]
+            rows.append(
+                {
+                    "prompt": name,
+                    "version": v.number,
+                    "id": str(v.id),
+                    "author": v.author,
+                    "message": v.message,
+                    "changes_requested": len(changes),
+                }
+            )
+    return rows
+
+
+def cmd_review_list(args: argparse.Namespace) -> int:
+    with open_vault(args) as vault:
+        rows = _awaiting(vault)
+    emit(
+        args.json,
+        rows,
+        lambda: (
+            table(
+                ["PROMPT", "VERSION", "AUTHOR", "MESSAGE", "CHANGES REQUESTED"],
+                [
+                    [
+                        r["prompt"],
+                        f"v{r['version']}",
+                        r["author"],
+                        r["message"],
+                        str(r["changes_requested"]),
+                    ]
+                    for r in rows
+                ],
+            )
+            if rows
+            else "nothing awaits review (run `workbench sync` to fetch new versions)"
+        ),
+    )
+    return EXIT_OK
+
+
+def _decide(args: argparse.Namespace, decision: str) -> int:
+    from workbench.registry.errors import RegistryUnavailableError
+    from workbench.registry.sync import Syncer
+    from workbench.vault.sync_store import SyncStore
+
+    with open_vault(args) as vault:
+        version = vault.get_version(args.name, args.version)
+        if version.number is None:
+            raise UsageError(
+                f"{version.display_number} of {args.name!r} is not in the registry yet",
+                hint="Its author must sync it first (workbench sync).",
+            )
+        store = SyncStore(vault)
+        try:
+            with registry_client() as client:
+                syncer = Syncer(vault, client)
+                syncer.queue_review(version, decision, args.comment or "")
+                report = syncer.sync()
+        except RegistryUnavailableError:
+            # Offline: keep the decision in the outbox; the next sync sends it.
+            store.queue(
+                "review",
+                version.prompt,
+                {
+                    "version_id": str(version.id),
+                    "content_hash": version.content_hash,
+                    "decision": decision,
+                    "comment": args.comment or "",
+                },
+            )
+            emit(
+                args.json,
+                {"queued": True},
+                f"offline: {decision} of {args.name} "
+                f"{version.display_number} is queued and goes out with the next sync",
+            )
+            return EXIT_OK
+    if report.rejected:
+        emit(
+            args.json,
+            {"rejected": report.rejected},
+            "refused by the registry:\n  " + "\n  ".join(report.rejected),
+        )
+        return EXIT_FAILURE
+    emit(
+        args.json,
+        {"decision": decision, "version": version.number},
+        f"{decision}: {args.name} {version.display_number}",
+    )
+    return EXIT_OK
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    return _decide(args, "approve")
+
+
+def cmd_reject(args: argparse.Namespace) -> int:
+    if not args.comment:
+        raise UsageError("say what should change", hint='Add -m "what to change"')
+    return _decide(args, "request_changes")
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from workbench.core.diff import unified_diff_text
+    from workbench.core.errors import NotFoundError
+    from workbench.registry.schemas import LabelTarget
+    from workbench.registry.sync import Syncer
+
+    with open_vault(args) as vault, registry_client() as client:
+        Syncer(vault, client).sync()
+        ref = (
+            args.version
+            if args.version.startswith("v") or not args.version.isdigit()
+            else (f"v{args.version}")
+        )
+        version = vault.get_version(args.name, ref)
+        try:
+            current = client.label(args.name, args.label)
+            expected: LabelTarget | None = current.target
+        except NotFoundError:
+            current, expected = None, None
+        approvals = [r for r in client.reviews(version.id) if r.decision == "approve"]
+        before = ""
+        if current is not None:
+            old = vault.version_by_id(current.target.version_id)
+            before = unified_diff_text(
+                old.content, version.content, old.display_number, version.display_number
+            )
+        state = client.move_label(
+            args.name,
+            args.label,
+            target=LabelTarget(version_id=version.id),
+            expected=expected,
+            reason=args.reason,
+        )
+        Syncer(vault, client).sync()
+    lines = [
+        f"{args.name}@{args.label} -> {version.display_number} (was "
+        f"{'nothing' if current is None else current.target.version_id.hex[:8]})",
+        f"approved by: {', '.join(r.reviewer for r in approvals) or 'nobody'}",
+        f"reason: {args.reason}",
+    ]
+    if before:
+        lines += ["", before]
+    emit(args.json, state, "\n".join(lines))
+    return EXIT_OK
+
+
+def cmd_labels(args: argparse.Namespace) -> int:
+    from workbench.registry.errors import RegistryUnavailableError
+    from workbench.vault.sync_store import SyncStore
+
+    with open_vault(args) as vault:
+        history: list[dict[str, Any]] = []
+        try:
+            with registry_client() as client:
+                from workbench.registry.sync import Syncer
+
+                Syncer(vault, client).sync()
+                page = client.audit(subject=f"prompt:{args.name}", limit=500)
+                history = [
+                    e.model_dump(mode="json") for e in page.entries if e.action.startswith("label")
+                ]
+                online = True
+        except RegistryUnavailableError:
+            online = False
+        labels = SyncStore(vault).registry_labels(args.name)
+        numbers = {str(v.id): v.display_number for v in vault.history(args.name)}
+    rows = [
+        [
+            lab["name"],
+            numbers.get(lab["target"]["version_id"], lab["target"]["version_id"][:8]),
+            lab["updated_by"],
+            lab["updated_at"][:16],
+        ]
+        for lab in labels
+    ]
+    text = table(["LABEL", "VERSION", "BY", "AT"], rows) if rows else "no labels in the registry"
+    if history:
+        text += "\n\nhistory:\n" + "\n".join(
+            f"  {h['at'][:16]}  {h['actor']}: {h['action']} {h['detail']}" for h in history
+        )
+    if not online:
+        text += "\n(offline: labels as of the last sync)"
+    emit(args.json, {"labels": labels, "history": history, "online": online}, text)
+    return EXIT_OK
+
+
+def add_login_parser(rsub: Any, parent: argparse.ArgumentParser) -> None:
+    p = rsub.add_parser(
+        "login",
+        parents=[parent],
+        help="connect to a team registry (the token goes to the keychain)",
+    )
+    p.add_argument("url")
+    p.set_defaults(handler=cmd_login)
+
+
+def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "sync", help="push local versions and decisions, pull the team's", parents=[parent]
+    )
+    p.set_defaults(handler=cmd_sync)
+
+    review = sub.add_parser("review", help="review versions", parents=[parent])
+    rsub = review.add_subparsers(dest="review_command", metavar="ACTION", required=True)
+    p = rsub.add_parser("list", help="versions awaiting review", parents=[parent])
+    p.set_defaults(handler=cmd_review_list)
+    for name, handler, help_text in (
+        ("approve", cmd_approve, "approve a version"),
+        ("reject", cmd_reject, "request changes to a version"),
+    ):
+        p = rsub.add_parser(name, help=help_text, parents=[parent])
+        p.add_argument("name")
+        p.add_argument("version", help="vN, a label or a version id")
+        p.add_argument("-m", "--comment", default="")
+        p.set_defaults(handler=handler)
+
+    p = sub.add_parser("publish", help="move a registry label onto a version", parents=[parent])
+    p.add_argument("name")
+    p.add_argument("--version", required=True, help="N, vN or a version id")
+    p.add_argument("--label", default="production")
+    p.add_argument("--reason", required=True)
+    p.set_defaults(handler=cmd_publish)
+
+    p = sub.add_parser(
+        "labels", help="a prompt's registry labels and their history", parents=[parent]
+    )
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_labels)

@@ -1,0 +1,339 @@
+"""Item models for a run: the streaming grid (cases x version·model) and its summary.
+
+The grid adds a totals row and a totals column. Cells are filled by
+:meth:`GridModel.apply` with a whole batch at a time (one ``dataChanged``), so
+streaming hundreds of cells costs the GUI thread little.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
+
+from workbench.core.runs import CellKey, CellResult, ModelRef, Run, RunSpec, SummaryRow, summarize
+from workbench.ui.format import fmt_ms, fmt_tokens, fmt_usd, model_label
+
+_Index = QModelIndex | QPersistentModelIndex
+CELL_ROLE = Qt.ItemDataRole.UserRole + 1
+STREAM_ROLE = Qt.ItemDataRole.UserRole + 2
+KIND_ROLE = Qt.ItemDataRole.UserRole + 3  # "cell" | "total" | "corner"
+
+
+@dataclass(frozen=True)
+class Column:
+    version_id: uuid.UUID
+    model: ModelRef
+    version_label: str
+
+    @property
+    def echo(self) -> bool:
+        return self.model.profile == "echo"
+
+    @property
+    def title(self) -> str:
+        note = "\necho: not a real model" if self.echo else ""
+        return f"{self.version_label} · {self.model}{note}"
+
+
+@dataclass(frozen=True)
+class RowKey:
+    case_index: int
+    repeat: int
+    title: str
+
+
+def readout_lines(cell: CellResult) -> tuple[str, str]:
+    """Two short lines of numbers for one cell."""
+    ttft = fmt_ms(cell.original_ttft_ms if cell.cached else cell.ttft_ms)
+    latency = fmt_ms(cell.original_latency_ms if cell.cached else cell.latency_ms)
+    line1 = f"TTFT {ttft}  ·  total {latency}"
+    tin = fmt_tokens(cell.input_tokens, cell.tokens_estimated)
+    tout = fmt_tokens(cell.output_tokens, cell.tokens_estimated)
+    parts = [f"{tin} → {tout} tok", fmt_usd(cell.cost_usd), cell.finish_reason or "–"]
+    if cell.cached:
+        parts.append("cached")
+    return line1, "  ·  ".join(parts)
+
+
+def _totals(cells: list[CellResult]) -> str:
+    if not cells:
+        return ""
+    ok = [c for c in cells if c.ok]
+    lat = [c.latency_ms for c in ok if c.latency_ms is not None]
+    costs = [c.cost_usd for c in ok]
+    cost = None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
+    tin = sum(c.input_tokens or 0 for c in ok)
+    tout = sum(c.output_tokens or 0 for c in ok)
+    errors = len(cells) - len(ok)
+    lines = [
+        f"{len(cells)} calls" + (f"  ·  {errors} failed" if errors else ""),
+        f"p50 {fmt_ms(statistics.median(lat)) if lat else '–'}  ·  {tin:,} → {tout:,} tok",
+        f"cost {fmt_usd(cost)}",
+    ]
+    return "\n".join(lines)
+
+
+class GridModel(QAbstractTableModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.columns: list[Column] = []
+        self.rows: list[RowKey] = []
+        self.cells: dict[tuple[int, int], CellResult] = {}
+        self.stream: dict[tuple[int, int], str] = {}
+        self._col_of: dict[tuple[uuid.UUID, ModelRef], int] = {}
+        self._row_of: dict[tuple[int, int], int] = {}
+
+    # ---- layout ----------------------------------------------------------------------
+
+    def set_spec(self, spec: RunSpec, version_labels: Mapping[uuid.UUID, str]) -> None:
+        self.beginResetModel()
+        self.columns = [
+            Column(v, m, version_labels.get(v, v.hex[:8]))
+            for v in spec.version_ids
+            for m in spec.models
+        ]
+        self.rows = [
+            RowKey(
+                i, r, (case.name or f"case {i + 1}") + (f"  #{r + 1}" if spec.repeats > 1 else "")
+            )
+            for i, case in enumerate(spec.cases)
+            for r in range(spec.repeats)
+        ]
+        self._col_of = {(c.version_id, c.model): i for i, c in enumerate(self.columns)}
+        self._row_of = {(r.case_index, r.repeat): i for i, r in enumerate(self.rows)}
+        self.cells, self.stream = {}, {}
+        self.endResetModel()
+
+    def position(self, key: CellKey) -> tuple[int, int] | None:
+        row = self._row_of.get((key.case_index, key.repeat))
+        col = self._col_of.get((key.version_id, key.model))
+        return None if row is None or col is None else (row, col)
+
+    def apply(self, deltas: Mapping[CellKey, str], cells: Iterable[CellResult]) -> None:
+        """Add streamed text and finished cells; one repaint for the whole batch."""
+        touched = False
+        for key, text in deltas.items():
+            pos = self.position(key)
+            if pos is not None and pos not in self.cells:
+                self.stream[pos] = self.stream.get(pos, "") + text
+                touched = True
+        for cell in cells:
+            pos = self.position(cell.key)
+            if pos is not None:
+                self.cells[pos] = cell
+                self.stream.pop(pos, None)
+                touched = True
+        if touched and self.rows and self.columns:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self.rows), len(self.columns)))
+
+    def all_cells(self) -> list[CellResult]:
+        return list(self.cells.values())
+
+    # ---- Qt model --------------------------------------------------------------------
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() or not self.columns else len(self.rows) + 1
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() or not self.rows else len(self.columns) + 1
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return None
+        if orientation == Qt.Orientation.Horizontal:
+            if 0 <= section < len(self.columns):
+                return self.columns[section].title
+            return "Row total" if section == len(self.columns) else None
+        if 0 <= section < len(self.rows):
+            return self.rows[section].title
+        return "Column total" if section == len(self.rows) else None
+
+    def kind(self, row: int, col: int) -> str:
+        if row == len(self.rows) and col == len(self.columns):
+            return "corner"
+        if row == len(self.rows) or col == len(self.columns):
+            return "total"
+        return "cell"
+
+    def total_cells(self, row: int, col: int) -> list[CellResult]:
+        if row == len(self.rows) and col == len(self.columns):
+            return list(self.cells.values())
+        if row == len(self.rows):
+            return [c for (_r, cc), c in self.cells.items() if cc == col]
+        return [c for (r, _cc), c in self.cells.items() if r == row]
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row, col = index.row(), index.column()
+        if not (0 <= row <= len(self.rows) and 0 <= col <= len(self.columns)):
+            return None
+        kind = self.kind(row, col)
+        if role == KIND_ROLE:
+            return kind
+        if kind != "cell":
+            if role == Qt.ItemDataRole.DisplayRole:
+                return _totals(self.total_cells(row, col))
+            return None
+        cell = self.cells.get((row, col))
+        if role == CELL_ROLE:
+            return cell
+        if role == STREAM_ROLE:
+            return self.stream.get((row, col))
+        if role == Qt.ItemDataRole.DisplayRole:
+            if cell is None:
+                text = self.stream.get((row, col))
+                return "waiting…" if text is None else f"streaming…\n{text}"
+            if not cell.ok:
+                return f"error ({cell.error_kind}): {cell.error}"
+            line1, line2 = readout_lines(cell)
+            return f"{line1}\n{line2}\n{cell.output}"
+        if role == Qt.ItemDataRole.ToolTipRole and cell is not None:
+            return _cell_tooltip(cell)
+        return None
+
+    # ---- export ----------------------------------------------------------------------
+
+    def records(self) -> list[dict[str, Any]]:
+        """One flat record per finished cell, for CSV and JSON export."""
+        out = []
+        for (row, col), cell in sorted(self.cells.items()):
+            column, rowkey = self.columns[col], self.rows[row]
+            out.append(
+                {
+                    "version": column.version_label,
+                    "version_id": str(column.version_id),
+                    "model": str(column.model),
+                    "echo": cell.echo,
+                    "case": rowkey.title,
+                    "case_index": rowkey.case_index,
+                    "repeat": rowkey.repeat,
+                    "ttft_ms": cell.ttft_ms,
+                    "latency_ms": cell.latency_ms,
+                    "input_tokens": cell.input_tokens,
+                    "output_tokens": cell.output_tokens,
+                    "tokens_estimated": cell.tokens_estimated,
+                    "cost_usd": cell.cost_usd,
+                    "finish_reason": cell.finish_reason,
+                    "cached": cell.cached,
+                    "error": cell.error,
+                    "output": cell.output,
+                }
+            )
+        return out
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        records = self.records()
+        fields = list(records[0]) if records else ["version", "model", "case"]
+        writer = csv.DictWriter(buf, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(records)
+        return buf.getvalue()
+
+    def to_json(self) -> str:
+        return json.dumps(self.records(), indent=1, ensure_ascii=False)
+
+
+def _cell_tooltip(cell: CellResult) -> str:
+    lines = [
+        f"model {cell.key.model}"
+        + (f" (answered by {cell.answered_by})" if cell.answered_by else ""),
+        f"TTFT {fmt_ms(cell.ttft_ms)}, total {fmt_ms(cell.latency_ms)}",
+        f"tokens {cell.input_tokens} in, {cell.output_tokens} out"
+        + (" (estimated)" if cell.tokens_estimated else ""),
+        f"cost {fmt_usd(cell.cost_usd)}" + (f" ({cell.price_source})" if cell.price_source else ""),
+        f"finish {cell.finish_reason}",
+    ]
+    if cell.cached:
+        lines.append(f"from the response cache (originally {fmt_ms(cell.original_latency_ms)})")
+    if cell.retries:
+        lines.append(f"{len(cell.retries)} retries")
+    if cell.echo:
+        lines.append("echo provider: not a real model; its numbers measure this machine")
+    return "\n".join(lines)
+
+
+def error_color() -> QColor:
+    return QColor("#d32f2f")
+
+
+class SummaryModel(QAbstractTableModel):
+    HEADERS = (
+        "Version", "Model", "Calls", "Errors", "Cached", "TTFT p50", "TTFT p95",
+        "Latency p50", "Latency p95", "Tokens in", "Tokens out", "Cost", "Cost / 1k calls",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[SummaryRow] = []
+        self.labels: dict[uuid.UUID, str] = {}
+
+    def set_cells(self, cells: Iterable[CellResult], labels: Mapping[uuid.UUID, str]) -> None:
+        self.beginResetModel()
+        self.labels = dict(labels)
+        order = {v: i for i, v in enumerate(labels)}
+        self.rows = sorted(
+            summarize(cells), key=lambda r: (order.get(r.version_id, 99), str(r.model))
+        )
+        self.endResetModel()
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            if 0 <= section < len(self.HEADERS):
+                return self.HEADERS[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self.rows):
+            return None
+        r = self.rows[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            if col >= 2:
+                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return None
+        if role == Qt.ItemDataRole.ForegroundRole and col == 3 and r.errors:
+            return error_color()
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        est = r.tokens_estimated
+        values = (
+            self.labels.get(r.version_id, r.version_id.hex[:8]),
+            model_label(str(r.model), r.echo),
+            str(r.calls),
+            str(r.errors),
+            str(r.cached),
+            fmt_ms(r.ttft_p50_ms),
+            fmt_ms(r.ttft_p95_ms),
+            fmt_ms(r.latency_p50_ms),
+            fmt_ms(r.latency_p95_ms),
+            fmt_tokens(r.input_tokens, est),
+            fmt_tokens(r.output_tokens, est),
+            fmt_usd(r.cost_usd),
+            fmt_usd(r.cost_per_1k_calls_usd),
+        )
+        return values[col] if 0 <= col < len(values) else None
+
+
+def run_labels(run: Run, labels: Mapping[uuid.UUID, str]) -> dict[uuid.UUID, str]:
+    return {v: labels.get(v, v.hex[:8]) for v in run.spec.version_ids}

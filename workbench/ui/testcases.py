@@ -1,0 +1,192 @@
+"""The test-case table of a prompt: one row per case, one column per variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.core.errors import BundleError
+from workbench.core.runs import TestCase
+from workbench.ui.errors import ErrorReporter
+from workbench.ui.stores import CaseStore, parse_cases
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class CaseTableModel(QAbstractTableModel):
+    """Editable: column 0 is the case name, the rest are variables (text values)."""
+
+    changed = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.variables: list[str] = []
+        self.cases: list[TestCase] = []
+
+    def set_data(self, variables: list[str], cases: list[TestCase]) -> None:
+        self.beginResetModel()
+        extra = sorted({k for c in cases for k in c.values} - set(variables))
+        self.variables = [*variables, *extra]
+        self.cases = list(cases)
+        self.endResetModel()
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.cases)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.variables) + 1
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if orientation == Qt.Orientation.Horizontal:
+            if section == 0:
+                return "Name"
+            if 1 <= section <= len(self.variables):
+                return self.variables[section - 1]
+            return None
+        return str(section + 1)
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return super().flags(index) | Qt.ItemFlag.ItemIsEditable
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self.cases):
+            return None
+        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            return None
+        case = self.cases[index.row()]
+        if index.column() == 0:
+            return case.name
+        if not 1 <= index.column() <= len(self.variables):
+            return None
+        value = case.values.get(self.variables[index.column() - 1])
+        return "" if value is None else str(value)
+
+    def setData(self, index: _Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if not index.isValid() or role != Qt.ItemDataRole.EditRole:
+            return False
+        case = self.cases[index.row()]
+        if index.column() == 0:
+            new = case.model_copy(update={"name": str(value)})
+        else:
+            values = dict(case.values)
+            name = self.variables[index.column() - 1]
+            if value in (None, ""):
+                values.pop(name, None)
+            else:
+                values[name] = value
+            new = case.model_copy(update={"values": values})
+        self.cases[index.row()] = new
+        self.dataChanged.emit(index, index)
+        self.changed.emit()
+        return True
+
+    def add_case(self) -> None:
+        row = len(self.cases)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self.cases.append(TestCase(name=f"case {row + 1}"))
+        self.endInsertRows()
+        self.changed.emit()
+
+    def remove_case(self, row: int) -> None:
+        if 0 <= row < len(self.cases):
+            self.beginRemoveRows(QModelIndex(), row, row)
+            del self.cases[row]
+            self.endRemoveRows()
+            self.changed.emit()
+
+
+class TestCasePanel(QWidget):
+    """Edits and imports the cases of the selected prompt; saves on every change."""
+
+    __test__ = False
+    cases_changed = Signal()
+
+    def __init__(self, store: CaseStore, reporter: ErrorReporter) -> None:
+        super().__init__()
+        self.store = store
+        self.reporter = reporter
+        self.prompt: str | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.model = CaseTableModel()
+        self.model.changed.connect(self._save)
+        self.table = QTableView()
+        self.table.setObjectName("casesTable")
+        self.table.setModel(self.model)
+        self.table.setAlternatingRowColors(True)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        layout.addWidget(self.table, 1)
+        bar = QHBoxLayout()
+        hint = QLabel(
+            "One row per test case; columns are the prompt's variables. Saved as you type."
+        )
+        hint.setObjectName("dimLabel")
+        add = QPushButton("Add case")
+        add.clicked.connect(self.model.add_case)
+        remove = QPushButton("Remove case")
+        remove.clicked.connect(lambda: self.model.remove_case(self.table.currentIndex().row()))
+        imp = QPushButton("Import CSV / JSON / YAML…")
+        imp.clicked.connect(self._import_dialog)
+        bar.addWidget(hint, 1)
+        for b in (add, remove, imp):
+            bar.addWidget(b)
+        layout.addLayout(bar)
+
+    def set_prompt(self, name: str | None, variables: list[str]) -> None:
+        self.prompt = name
+        self.model.set_data(variables, self.store.load(name) if name else [])
+        self.setEnabled(name is not None)
+
+    def set_variables(self, variables: list[str]) -> None:
+        if variables != self.model.variables[: len(variables)]:
+            self.model.set_data(variables, self.model.cases)
+
+    def import_file(self, path: Path) -> int:
+        """Append the cases in ``path``; returns how many. Raises ``BundleError``."""
+        try:
+            text = path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BundleError(
+                f"cannot read {path}: {exc}", hint="Choose a UTF-8 text file."
+            ) from exc
+        cases = parse_cases(text, path.suffix)
+        self.model.set_data(self.model.variables, [*self.model.cases, *cases])
+        self._save()
+        return len(cases)
+
+    @Slot()
+    def _import_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import test cases", "", "Test cases (*.csv *.json *.yaml *.yml)"
+        )
+        if path:
+            try:
+                self.import_file(Path(path))
+            except BundleError as exc:
+                self.reporter.report(exc, "import the test cases")
+
+    @Slot()
+    def _save(self) -> None:
+        if self.prompt is not None:
+            self.store.save(self.prompt, self.model.cases)
+            self.cases_changed.emit()
