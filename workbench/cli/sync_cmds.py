@@ -19,10 +19,7 @@ TOKEN_ENV = "WORKBENCH_REGISTRY_TOKEN"
 
 
 def _read_token(prompt: str) -> str:
-    if sys.stdin.isatty():
-        token = getpass.getpass(prompt)
-    else:
-        token = sys.stdin.readline().strip()
+    token = getpass.getpass(prompt) if sys.stdin.isatty() else sys.stdin.readline().strip()
     if not token:
         raise UsageError(
             "no token given",

@@ -1,0 +1,321 @@
+"""Settings: provider profiles (add, edit, test the connection; keys go to the
+keychain, typed once, never shown again), default models, concurrency, theme and
+vault location."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from pydantic import ValidationError
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.core.errors import UsageError, WorkbenchError
+from workbench.providers.http import make_http_client
+from workbench.providers.profiles import ProviderProfile, make_client
+from workbench.secrets.redaction import redact
+from workbench.secrets.store import SecretStore
+from workbench.settings import Settings
+from workbench.ui.errors import ErrorReporter
+from workbench.ui.worker import run_in_thread
+
+FAMILIES = ("openai", "anthropic", "gemini", "ollama")
+
+
+def test_connection(profile: ProviderProfile, key: str | None) -> list[str]:
+    """Ask the provider for its models (blocking; run it off the GUI thread)."""
+
+    async def go() -> list[str]:
+        http = make_http_client(max_connections=2, timeouts=profile.timeouts)
+        try:
+            return await make_client(profile, key, http).list_models()
+        finally:
+            await http.aclose()
+
+    return asyncio.run(go())
+
+
+test_connection.__test__ = False  # type: ignore[attr-defined]
+
+
+class SettingsDialog(QDialog):
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: Callable[[], SecretStore],
+        reporter: ErrorReporter,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setMinimumSize(720, 460)
+        self.settings = settings.model_copy(deep=True)
+        self.secrets = secrets
+        self.reporter = reporter
+        layout = QVBoxLayout(self)
+        tabs = QTabWidget()
+        tabs.addTab(self._providers_tab(), "Providers")
+        tabs.addTab(self._general_tab(), "General")
+        layout.addWidget(tabs, 1)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self._reload_profiles()
+
+    # ---- providers -------------------------------------------------------------------
+
+    def _providers_tab(self) -> QWidget:
+        w = QWidget()
+        row = QHBoxLayout(w)
+        left = QVBoxLayout()
+        self.profile_list = QListWidget()
+        self.profile_list.currentTextChanged.connect(self._show_profile)
+        new = QPushButton("New profile")
+        new.clicked.connect(self._new_profile)
+        left.addWidget(self.profile_list, 1)
+        left.addWidget(new)
+        row.addLayout(left, 1)
+        right = QVBoxLayout()
+        form = QFormLayout()
+        self.f_name = QLineEdit()
+        self.f_family = QComboBox()
+        self.f_family.addItems(FAMILIES)
+        self.f_url = QLineEdit()
+        self.f_url.setPlaceholderText("empty: the provider's public endpoint")
+        self.f_key_name = QLineEdit()
+        self.f_key_name.setPlaceholderText("name of the key in the keychain, e.g. openai-work")
+        self.f_key = QLineEdit()
+        self.f_key.setEchoMode(QLineEdit.EchoMode.Password)
+        self.f_key.setPlaceholderText("type to store a new key (never shown again)")
+        self.f_concurrency = QSpinBox()
+        self.f_concurrency.setRange(1, 512)
+        self.f_concurrency.setValue(8)
+        self.f_models = QLineEdit()
+        self.f_models.setPlaceholderText("comma-separated, for servers that cannot list models")
+        form.addRow("Name", self.f_name)
+        form.addRow("Family", self.f_family)
+        form.addRow("Base URL", self.f_url)
+        form.addRow("Key name", self.f_key_name)
+        form.addRow("API key", self.f_key)
+        form.addRow("Concurrency", self.f_concurrency)
+        form.addRow("Models", self.f_models)
+        right.addLayout(form)
+        buttons = QHBoxLayout()
+        self.save_profile_button = QPushButton("Save profile")
+        self.save_profile_button.clicked.connect(self._save_profile)
+        self.remove_profile_button = QPushButton("Remove")
+        self.remove_profile_button.clicked.connect(self._remove_profile)
+        self.test_button = QPushButton("Test connection")
+        self.test_button.clicked.connect(self._test)
+        buttons.addWidget(self.save_profile_button)
+        buttons.addWidget(self.remove_profile_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.test_button)
+        right.addLayout(buttons)
+        self.profile_status = QLabel()
+        self.profile_status.setWordWrap(True)
+        self.profile_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        right.addWidget(self.profile_status)
+        right.addStretch(1)
+        row.addLayout(right, 2)
+        return w
+
+    def _profiles(self) -> list[ProviderProfile]:
+        return [ProviderProfile.model_validate(p) for p in self.settings.providers]
+
+    def _reload_profiles(self) -> None:
+        self.profile_list.clear()
+        for p in self._profiles():
+            self.profile_list.addItem(p.name)
+        if self.profile_list.count():
+            self.profile_list.setCurrentRow(0)
+        else:
+            self._new_profile()
+
+    @Slot(str)
+    def _show_profile(self, name: str) -> None:
+        profile = next((p for p in self._profiles() if p.name == name), None)
+        if profile is None:
+            return
+        self.f_name.setText(profile.name)
+        self.f_family.setCurrentText(profile.family)
+        self.f_url.setText(profile.base_url)
+        self.f_key_name.setText(profile.key_name or "")
+        self.f_key.clear()
+        self.f_key.setPlaceholderText(
+            "stored in the keychain; type to replace" if profile.key_name else "no key"
+        )
+        self.f_concurrency.setValue(profile.concurrency)
+        self.f_models.setText(", ".join(profile.models))
+        self.profile_status.clear()
+
+    @Slot()
+    def _new_profile(self) -> None:
+        self.profile_list.clearSelection()
+        for edit in (self.f_name, self.f_url, self.f_key_name, self.f_key, self.f_models):
+            edit.clear()
+        self.f_family.setCurrentIndex(0)
+        self.f_concurrency.setValue(8)
+        self.f_name.setFocus()
+
+    def form_profile(self) -> ProviderProfile:
+        try:
+            return ProviderProfile(
+                name=self.f_name.text().strip(),
+                family=self.f_family.currentText(),  # type: ignore[arg-type]
+                base_url=self.f_url.text().strip(),
+                key_name=self.f_key_name.text().strip() or None,
+                concurrency=self.f_concurrency.value(),
+                models=tuple(m.strip() for m in self.f_models.text().split(",") if m.strip()),
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise UsageError(
+                f"the profile is not valid: {where}: {first['msg']}",
+                hint="Fix that field and save again.",
+            ) from exc
+
+    @Slot()
+    def _save_profile(self) -> None:
+        try:
+            profile = self.form_profile()
+            if profile.name == "echo":
+                raise UsageError("'echo' is the built-in echo provider", hint="Choose another name.")
+            key = self.f_key.text()
+            if key:
+                if profile.key_name is None:
+                    raise UsageError(
+                        "a key needs a key name", hint="Give the key a name, e.g. openai-work."
+                    )
+                self.secrets().set(profile.key_name, key)
+                self.f_key.clear()
+        except WorkbenchError as exc:
+            self.reporter.report(exc, "save the profile")
+            return
+        others = [p for p in self.settings.providers if p.get("name") != profile.name]
+        self.settings.providers = [*others, profile.model_dump(mode="json")]
+        self._reload_profiles()
+        items = self.profile_list.findItems(profile.name, Qt.MatchFlag.MatchExactly)
+        if items:
+            self.profile_list.setCurrentItem(items[0])
+        self.profile_status.setText(f"Profile {profile.name} saved (written when you press Save).")
+
+    @Slot()
+    def _remove_profile(self) -> None:
+        name = self.f_name.text().strip()
+        self.settings.providers = [p for p in self.settings.providers if p.get("name") != name]
+        self._reload_profiles()
+
+    @Slot()
+    def _test(self) -> None:
+        try:
+            profile = self.form_profile()
+        except WorkbenchError as exc:
+            self.reporter.report(exc, "test the connection")
+            return
+        typed = self.f_key.text() or None
+        secrets = self.secrets
+
+        def work() -> list[str]:
+            key = typed
+            if key is None and profile.key_name:
+                key = secrets().get(profile.key_name)
+            return test_connection(profile, key)
+
+        self.test_button.setEnabled(False)
+        self.profile_status.setText(f"Asking {profile.base_url or profile.family} for its models…")
+
+        def done(models: list[str]) -> None:
+            self.test_button.setEnabled(True)
+            shown = ", ".join(models[:8]) + (" …" if len(models) > 8 else "")
+            self.profile_status.setText(f"✔ Connected: {len(models)} models ({shown})")
+
+        def failed(exc: BaseException) -> None:
+            self.test_button.setEnabled(True)
+            text = exc.describe() if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {exc}"
+            self.profile_status.setText("✘ " + redact(text))
+
+        self._test_thread = run_in_thread(work, done, failed)
+
+    # ---- general ---------------------------------------------------------------------
+
+    def _general_tab(self) -> QWidget:
+        w = QWidget()
+        form = QFormLayout(w)
+        self.g_models = QLineEdit(", ".join(self.settings.default_models))
+        self.g_models.setToolTip("Models ticked by default in Compare, as profile:model")
+        self.g_concurrency = QSpinBox()
+        self.g_concurrency.setRange(1, 256)
+        self.g_concurrency.setValue(self.settings.concurrency)
+        self.g_theme = QComboBox()
+        self.g_theme.addItems(["system", "light", "dark"])
+        self.g_theme.setCurrentText(self.settings.theme)
+        vault_row = QHBoxLayout()
+        self.g_vault = QLineEdit(self.settings.vault_path or "")
+        self.g_vault.setPlaceholderText("default location in the data folder")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse_vault)
+        vault_row.addWidget(self.g_vault, 1)
+        vault_row.addWidget(browse)
+        form.addRow("Default models", self.g_models)
+        form.addRow("Concurrency", self.g_concurrency)
+        form.addRow("Theme", self.g_theme)
+        form.addRow("Vault file", vault_row)
+        note = QLabel("A new vault location takes effect the next time the app starts.")
+        note.setObjectName("dimLabel")
+        form.addRow("", note)
+        return w
+
+    @Slot()
+    def _browse_vault(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Vault file", self.g_vault.text(), "Vault (*.sqlite3)",
+            options=QFileDialog.Option.DontConfirmOverwrite,
+        )  # fmt: skip
+        if path:
+            self.g_vault.setText(path)
+
+    def result_settings(self) -> Settings:
+        models = [m.strip() for m in self.g_models.text().split(",") if m.strip()]
+        for m in models:
+            if ":" not in m:
+                raise UsageError(
+                    f"default model {m!r} needs a profile", hint="Write it as profile:model."
+                )
+        data = self.settings.model_dump()
+        data.update(
+            default_models=models or ["echo:echo"],
+            concurrency=self.g_concurrency.value(),
+            theme=self.g_theme.currentText(),
+            vault_path=self.g_vault.text().strip() or None,
+        )
+        return Settings.model_validate(data)
+
+    @Slot()
+    def _accept(self) -> None:
+        try:
+            self.settings = self.result_settings()
+        except WorkbenchError as exc:
+            self.reporter.report(exc, "save the settings")
+            return
+        self.accept()
