@@ -43,17 +43,18 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from http_transports import CHUNKS, TTFT, bare_aiohttp, start_server
-
-from tests.providerserver import DEFAULT_KEY
-from workbench.core.models import Message, ModelDefaults, PromptContent, Variable
-from workbench.core.runs import ModelRef, RunSpec, TestCase
-from workbench.engine.runner import Engine
-from workbench.providers.profiles import ProviderProfile
-from workbench.vault import Vault
-from workbench.vault.runs import RunStore
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.http_transports import CHUNKS, TTFT, bare_aiohttp, start_server  # noqa: E402
+from tests.providerserver import DEFAULT_KEY  # noqa: E402
+from workbench.core.models import Message, ModelDefaults, PromptContent, Variable  # noqa: E402
+from workbench.core.runs import ModelRef, RunSpec, TestCase  # noqa: E402
+from workbench.engine.runner import Engine  # noqa: E402
+from workbench.providers.profiles import ProviderProfile  # noqa: E402
+from workbench.vault import Vault  # noqa: E402
+from workbench.vault.runs import RunStore  # noqa: E402
+
 WORKBENCH = ROOT / ".venv" / "bin" / "workbench"
 PROMPT = "bench/matrix"
 MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-nano")
