@@ -19,7 +19,7 @@ PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 # without Qt.
 NO_QT_TESTS := tests/unit tests/server tests/e2e
 
-.PHONY: help venv run test lint sysdeps-run sysdeps-test clean
+.PHONY: help venv run test lint sysdeps-run sysdeps-test clean screenshots
 # Steps run in the order written, failing fast, even under make -j.
 .NOTPARALLEL:
 
@@ -53,3 +53,6 @@ test: sysdeps-test $(STAMP) lint
 clean:
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache build dist
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+screenshots: sysdeps-test $(STAMP)
+	xvfb-run -a -s "-screen 0 1440x900x24" $(BIN)/python scripts/screenshots.py

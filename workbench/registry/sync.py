@@ -22,6 +22,7 @@ from workbench.core.errors import (
     HashMismatchError,
     InputError,
     NotFoundError,
+    StaleLabelError,
     WorkbenchError,
 )
 from workbench.core.models import PromptVersion
@@ -76,6 +77,7 @@ class Syncer:
         self.vault = vault
         self.client = client
         self.store = SyncStore(vault)
+        self._me: str | None = None  # the token's user name, asked once when needed
         self.store.bind_registry(client.base_url)
 
     def sync(self) -> SyncReport:
@@ -116,6 +118,14 @@ class Syncer:
                 self._send(entry.kind, entry.prompt, entry.payload)
             except (RegistryUnavailableError, AuthenticationError):
                 raise
+            except StaleLabelError as err:
+                # A retry of a move whose answer was lost (a crash, a dropped connection)
+                # finds the label already where we wanted it: that is success, not a refusal.
+                target = LabelTarget.model_validate(entry.payload["target"])
+                if err.actual != target.describe():
+                    self.store.reject(entry.seq, err.message)
+                    report.rejected.append(f"{entry.kind} on {entry.prompt}: {err.message}")
+                    continue
             except WorkbenchError as err:
                 if not _refusal(err):
                     raise
@@ -128,6 +138,8 @@ class Syncer:
     def _send(self, kind: str, prompt: str, payload: dict[str, Any]) -> None:
         if kind == "review":
             evidence = payload.get("evidence")
+            if self._already_reviewed(payload):
+                return
             self.client.review(
                 uuid.UUID(payload["version_id"]),
                 decision=payload["decision"],
@@ -146,6 +158,31 @@ class Syncer:
             )
         else:  # pragma: no cover - the vault only stores the kinds above
             raise ValueError(f"unknown outbox entry kind {kind!r}")
+
+    def _already_reviewed(self, payload: dict[str, Any]) -> bool:
+        """Whether this decision already reached the registry.
+
+        Reviews carry no client-made id, so a retry after a lost answer (a crash between
+        the server's commit and ``done``, a dropped connection) would record it twice.
+        If our own latest review of the version is this very decision, it arrived.
+        """
+        if self._me is None:
+            self._me = self.client.whoami().name
+        mine = [
+            r
+            for r in self.client.reviews(uuid.UUID(payload["version_id"]))
+            if r.reviewer == self._me
+        ]
+        if not mine:
+            return False
+        last = mine[-1]
+        evidence = payload.get("evidence")
+        return (
+            last.decision == payload["decision"]
+            and last.content_hash == payload["content_hash"]
+            and last.comment == payload.get("comment", "")
+            and (last.evidence.model_dump(mode="json") if last.evidence else None) == evidence
+        )
 
     # ---- pull ------------------------------------------------------------------------
 

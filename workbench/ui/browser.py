@@ -235,6 +235,6 @@ class VaultBrowser(QWidget):
 
     @Slot(QModelIndex, QModelIndex)
     def _on_current(self, current: QModelIndex | QPersistentModelIndex, _prev: object) -> None:
-        name = current.siblingAtColumn(0).data(NAME_ROLE) if current.isValid() else None
+        name = current.sibling(current.row(), 0).data(NAME_ROLE) if current.isValid() else None
         if isinstance(name, str):
             self.prompt_selected.emit(name)

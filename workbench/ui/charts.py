@@ -29,8 +29,8 @@ def _groups(
     keys = sorted(grouped, key=lambda k: (order.get(k[0], 99), str(k[1])))
     out = []
     for vid, model in keys:
-        echo = " (echo)" if model.profile == "echo" else ""
-        out.append((f"{labels.get(vid, vid.hex[:8])}\n{model}{echo}", grouped[(vid, model)]))
+        name = "echo (not a model)" if model.profile == "echo" else model.model
+        out.append((f"{labels.get(vid, vid.hex[:8])}\n{name}", grouped[(vid, model)]))
     return out
 
 

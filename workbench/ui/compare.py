@@ -72,22 +72,22 @@ class CellDelegate(QStyledItemDelegate):
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
         painter.save()
-        style = option.widget.style() if option.widget else None  # type: ignore[union-attr]
+        style = option.widget.style() if option.widget else None
         opt = QStyleOptionViewItem(option)
         self.initStyleOption(opt, index)
         opt.text = ""
         if style is not None:
-            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, option.widget)  # type: ignore[union-attr]
-        rect: QRect = option.rect.adjusted(8, 6, -8, -6)  # type: ignore[attr-defined]
-        palette: QPalette = option.palette  # type: ignore[attr-defined]
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)  # type: ignore[attr-defined]
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, option.widget)
+        rect: QRect = option.rect.adjusted(8, 6, -8, -6)
+        palette: QPalette = option.palette
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
         text_color = palette.color(
             QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
         )
         dim = QColor(text_color)
         dim.setAlpha(150)
         mono = monospace_font(-1)
-        base_font = QFont(option.font)  # type: ignore[attr-defined]
+        base_font = QFont(option.font)
         kind = index.data(KIND_ROLE)
         cell: CellResult | None = index.data(CELL_ROLE)
         lines: list[tuple[str, QFont, QColor]] = []
@@ -173,6 +173,8 @@ def _checklist(title: str) -> tuple[QWidget, QListWidget]:
     lst = QListWidget()
     lst.setObjectName(f"{title.lower().replace(' ', '')}List")
     lst.setUniformItemSizes(True)
+    lst.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    lst.setTextElideMode(Qt.TextElideMode.ElideRight)
     layout.addWidget(lst, 1)
     return box, lst
 
@@ -297,6 +299,7 @@ class ComparePanel(QWidget):
 
         split = QSplitter(Qt.Orientation.Vertical)
         split.setChildrenCollapsible(False)
+        self.splitter = split
         self.grid_model = GridModel()
         self.grid = QTableView()
         self.grid.setObjectName("compareGrid")
@@ -560,10 +563,22 @@ class ComparePanel(QWidget):
             self.cell_view.setPlainText(f"{tip}\n\n{body}")
         elif len(cells) == 2:
             a, b = cells
-            la = f"{self.labels.get(a.key.version_id, '?')} · {a.key.model} · case {a.key.case_index + 1}"
-            lb = f"{self.labels.get(b.key.version_id, '?')} · {b.key.model} · case {b.key.case_index + 1}"
-            self.cell_diff.show_text_diff(a.output, b.output, la, lb)
+            self.cell_diff.show_text_diff(
+                a.output, b.output, self._cell_name(a), self._cell_name(b)
+            )
             self.tabs.setCurrentWidget(self.cell_diff)
+
+    def _cell_name(self, c: CellResult) -> str:
+        version = self.labels.get(c.key.version_id, "?")
+        return f"{version} · {c.key.model} · case {c.key.case_index + 1}"
+
+    def _write_failed(self, path: str, exc: OSError) -> None:
+        self.reporter.report(
+            UsageError(
+                f"cannot write {path}: {exc.strerror}", hint="Choose a folder you can write to."
+            ),
+            "export",
+        )
 
     # ---- export ----------------------------------------------------------------------
 
@@ -584,8 +599,7 @@ class ComparePanel(QWidget):
             try:
                 self.export_grid(Path(path))
             except OSError as exc:
-                self.reporter.report(UsageError(f"cannot write {path}: {exc.strerror}",
-                                                hint="Choose a folder you can write to."), "export")  # fmt: skip
+                self._write_failed(path, exc)
 
     @Slot()
     def _export_chart_dialog(self) -> None:
@@ -596,8 +610,7 @@ class ComparePanel(QWidget):
             try:
                 self.charts.export(Path(path))
             except OSError as exc:
-                self.reporter.report(UsageError(f"cannot write {path}: {exc.strerror}",
-                                                hint="Choose a folder you can write to."), "export")  # fmt: skip
+                self._write_failed(path, exc)
 
 
 __all__ = ["ComparePanel", "fmt_ms"]

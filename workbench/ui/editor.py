@@ -110,7 +110,7 @@ class MessageEditor(QFrame):
         self.role.currentTextChanged.connect(self.changed)
 
     def message(self) -> Message:
-        return Message(role=self.role.currentText(), template=self.text.toPlainText())  # type: ignore[arg-type]
+        return Message(role=self.role.currentText(), template=self.text.toPlainText())
 
     def show_problems(self, problems: list[TemplateError]) -> None:
         mark_lines(self.text, [(p.line, p.severity) for p in problems if p.line is not None])
@@ -447,10 +447,10 @@ class EditorPanel(QWidget):
         if self.prompt is not None:
             for case in self.cases.load(self.prompt):
                 self.case_combo.addItem(case.name or "(unnamed)", case)
-        index = self.case_combo.findText(current)
-        self.case_combo.setCurrentIndex(
-            max(0, index if current else 1 if self.case_combo.count() > 1 else 0)
-        )
+        index = self.case_combo.findText(current) if current != "defaults only" else -1
+        if index < 0:  # a real case renders more than the defaults usually can
+            index = 1 if self.case_combo.count() > 1 else 0
+        self.case_combo.setCurrentIndex(index)
         self.case_combo.blockSignals(False)
 
     def cases_changed(self) -> None:
@@ -510,21 +510,26 @@ class EditorPanel(QWidget):
         self.variables.setItem(row, 3, QTableWidgetItem(default))
         self.variables.setItem(row, 4, QTableWidgetItem(v.description))
 
+    def _cell_text(self, row: int, col: int) -> str:
+        item = self.variables.item(row, col)
+        return item.text() if item is not None else ""
+
     def _variable_rows(self) -> list[Variable]:
         out = []
         for row in range(self.variables.rowCount()):
-            name = self.variables.item(row, 0).text()
+            name = self._cell_text(row, 0)
             combo = self.variables.cellWidget(row, 1)
             type_ = combo.currentText() if isinstance(combo, QComboBox) else "string"
-            required = self.variables.item(row, 2).checkState() == Qt.CheckState.Checked
-            default_text = self.variables.item(row, 3).text()
+            check = self.variables.item(row, 2)
+            required = check is None or check.checkState() == Qt.CheckState.Checked
+            default_text = self._cell_text(row, 3)
             out.append(
                 Variable(
                     name=name,
-                    type=type_,  # type: ignore[arg-type]
+                    type=type_,
                     required=required,
                     default=default_text if default_text != "" else None,
-                    description=self.variables.item(row, 4).text(),
+                    description=self._cell_text(row, 4),
                 )
             )
         return out
@@ -535,8 +540,12 @@ class EditorPanel(QWidget):
         self._loading = True
         try:
             rows = {v.name: (i, v) for i, v in enumerate(self._variable_rows())}
-            for row in sorted((i for n, (i, v) in rows.items() if n not in used
-                               and not v.description and v.default is None), reverse=True):  # fmt: skip
+            stale = [
+                i
+                for n, (i, v) in rows.items()
+                if n not in used and not v.description and v.default is None
+            ]
+            for row in sorted(stale, reverse=True):
                 self.variables.removeRow(row)
             for name in sorted(used - set(rows)):
                 self._add_variable_row(Variable(name=name))
@@ -562,7 +571,7 @@ class EditorPanel(QWidget):
             max_tokens=spin(self.p_max_tokens),
             top_p=spin(self.p_top_p),
             stop=self._csv(self.p_stop.text()),
-            response_format=None if fmt == "provider default" else fmt,  # type: ignore[arg-type]
+            response_format=None if fmt == "provider default" else fmt,
             fallbacks=self._csv(self.p_fallbacks.text()),
         )
         return PromptContent(

@@ -55,13 +55,13 @@ def readout_lines(cell: CellResult) -> tuple[str, str]:
     """Two short lines of numbers for one cell."""
     ttft = fmt_ms(cell.original_ttft_ms if cell.cached else cell.ttft_ms)
     latency = fmt_ms(cell.original_latency_ms if cell.cached else cell.latency_ms)
-    line1 = f"TTFT {ttft}  ·  total {latency}"
+    line1 = f"TTFT {ttft} · total {latency}"
     tin = fmt_tokens(cell.input_tokens, cell.tokens_estimated)
     tout = fmt_tokens(cell.output_tokens, cell.tokens_estimated)
-    parts = [f"{tin} → {tout} tok", fmt_usd(cell.cost_usd), cell.finish_reason or "–"]
+    parts = [f"{tin}→{tout} tok", fmt_usd(cell.cost_usd), cell.finish_reason or "–"]
     if cell.cached:
         parts.append("cached")
-    return line1, "  ·  ".join(parts)
+    return line1, " · ".join(parts)
 
 
 def _totals(cells: list[CellResult]) -> str:
@@ -75,8 +75,8 @@ def _totals(cells: list[CellResult]) -> str:
     tout = sum(c.output_tokens or 0 for c in ok)
     errors = len(cells) - len(ok)
     lines = [
-        f"{len(cells)} calls" + (f"  ·  {errors} failed" if errors else ""),
-        f"p50 {fmt_ms(statistics.median(lat)) if lat else '–'}  ·  {tin:,} → {tout:,} tok",
+        f"{len(cells)} calls" + (f" · {errors} failed" if errors else ""),
+        f"p50 {fmt_ms(statistics.median(lat)) if lat else '–'} · {tin:,}→{tout:,} tok",
         f"cost {fmt_usd(cost)}",
     ]
     return "\n".join(lines)
@@ -298,9 +298,9 @@ class SummaryModel(QAbstractTableModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            if 0 <= section < len(self.HEADERS):
-                return self.HEADERS[section]
+        horizontal = orientation == Qt.Orientation.Horizontal
+        if role == Qt.ItemDataRole.DisplayRole and horizontal and 0 <= section < len(self.HEADERS):
+            return self.HEADERS[section]
         return None
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:

@@ -20,7 +20,33 @@ _STMT = re.compile(r"\{%.*?%\}")
 _COMMENT = re.compile(r"\{#.*?#\}")
 _NAME = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
 _KEYWORDS = frozenset(
-    ["if", "elif", "else", "endif", "for", "endfor", "in", "not", "and", "or", "is", "set", "endset", "macro", "endmacro", "filter", "endfilter", "with", "endwith", "raw", "endraw", "true", "false", "none", "loop"]
+    [
+        "if",
+        "elif",
+        "else",
+        "endif",
+        "for",
+        "endfor",
+        "in",
+        "not",
+        "and",
+        "or",
+        "is",
+        "set",
+        "endset",
+        "macro",
+        "endmacro",
+        "filter",
+        "endfilter",
+        "with",
+        "endwith",
+        "raw",
+        "endraw",
+        "true",
+        "false",
+        "none",
+        "loop",
+    ]
 )
 
 
@@ -81,7 +107,7 @@ def mark_lines(editor: QPlainTextEdit, marks: list[tuple[int, str]]) -> None:
         sel.format.setUnderlineColor(color)
         cursor = QTextCursor(block)
         cursor.clearSelection()
-        sel.cursor = cursor  # type: ignore[misc]
+        sel.cursor = cursor
         selections.append(sel)
     editor.setExtraSelections(selections)
 

@@ -67,9 +67,9 @@ class HistoryModel(QAbstractTableModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            if 0 <= section < len(self.HEADERS):
-                return self.HEADERS[section]
+        horizontal = orientation == Qt.Orientation.Horizontal
+        if role == Qt.ItemDataRole.DisplayRole and horizontal and 0 <= section < len(self.HEADERS):
+            return self.HEADERS[section]
         return None
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -120,7 +120,8 @@ def diff_html(rows: list[SideBySideRow], left_title: str, right_title: str, dark
         del_bg, ins_bg, del_mark, ins_mark, head_bg, num = (
             "#fdecea", "#e8f5e9", "#f5b7b1", "#a5d6a7", "#eef2f7", "#9aa5b1")  # fmt: skip
     parts = [
-        "<table width='100%' cellspacing='0' cellpadding='3' style='font-family:\"DejaVu Sans Mono\",monospace'>",
+        "<table width='100%' cellspacing='0' cellpadding='3' "
+        "style='font-family:\"DejaVu Sans Mono\",monospace'>",
         f"<tr><th width='4%'></th><th align='left' width='46%'>{html.escape(left_title)}</th>"
         f"<th width='4%'></th><th align='left' width='46%'>{html.escape(right_title)}</th></tr>",
     ]
@@ -129,7 +130,8 @@ def diff_html(rows: list[SideBySideRow], left_title: str, right_title: str, dark
     for row in rows:
         if row.kind == "header":
             parts.append(
-                f"<tr style='background:{head_bg}'><td></td><td><b>{html.escape(row.left or '')}</b></td>"
+                f"<tr style='background:{head_bg}'><td></td>"
+                f"<td><b>{html.escape(row.left or '')}</b></td>"
                 f"<td></td><td><b>{html.escape(row.right or '')}</b></td></tr>"
             )
             continue

@@ -181,7 +181,7 @@ class SettingsDialog(QDialog):
         try:
             return ProviderProfile(
                 name=self.f_name.text().strip(),
-                family=self.f_family.currentText(),  # type: ignore[arg-type]
+                family=self.f_family.currentText(),
                 base_url=self.f_url.text().strip(),
                 key_name=self.f_key_name.text().strip() or None,
                 concurrency=self.f_concurrency.value(),
@@ -200,7 +200,9 @@ class SettingsDialog(QDialog):
         try:
             profile = self.form_profile()
             if profile.name == "echo":
-                raise UsageError("'echo' is the built-in echo provider", hint="Choose another name.")
+                raise UsageError(
+                    "'echo' is the built-in echo provider", hint="Choose another name."
+                )
             key = self.f_key.text()
             if key:
                 if profile.key_name is None:
@@ -252,7 +254,11 @@ class SettingsDialog(QDialog):
 
         def failed(exc: BaseException) -> None:
             self.test_button.setEnabled(True)
-            text = exc.describe() if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {exc}"
+            text = (
+                exc.describe()
+                if isinstance(exc, WorkbenchError)
+                else f"{type(exc).__name__}: {exc}"
+            )
             self.profile_status.setText("✘ " + redact(text))
 
         self._test_thread = run_in_thread(work, done, failed)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -135,10 +136,8 @@ class RunController(QObject):
         self._cancel_requested = True
         loop, event = self._loop, self._cancel
         if loop is not None and event is not None:
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 loop.call_soon_threadsafe(event.set)
-            except RuntimeError:  # the loop closed between the check and the call
-                pass
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Cancel and wait for the engine thread (it writes finished cells itself)."""
@@ -147,6 +146,9 @@ class RunController(QObject):
             return
         self.cancel()
         thread.join(timeout)
+        if not thread.is_alive():
+            # _on_done still arrives later (queued) and reports the run as usual.
+            self._thread = None
 
     @Slot()
     def _schedule_drain(self) -> None:

@@ -4,11 +4,18 @@ Credentials come as ``Authorization: Bearer TOKEN`` (the native clients) or HTTP
 with the token as the password (the Langfuse SDK sends ``public_key:secret_key``; the
 public key is free text, e.g. the user name, and is not checked). The header is read
 here and nowhere else, and is never logged.
+
+Why two ways to authenticate: FastAPI runs every plain ``def`` dependency and
+endpoint in its own worker-thread hop, and each hop is a hand-over of the GIL
+between the event loop and a thread. The hot endpoints (``resolve``, push) take the
+raw :data:`Token` and call :func:`as_actor`, which authenticates and does the work in
+one hop; the rest use :data:`CurrentActor`. Both read the user afresh every request.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import (
@@ -17,14 +24,18 @@ from fastapi.security import (
     HTTPBasicCredentials,
     HTTPBearer,
 )
+from starlette.concurrency import run_in_threadpool
 
 from workbench.registry.server.service import Actor, RegistryService
 
 _bearer = HTTPBearer(auto_error=False, description="the registry token")
 _basic = HTTPBasic(auto_error=False, description="any user name; the registry token as password")
 
+T = TypeVar("T")
 
-def get_service(request: Request) -> RegistryService:
+
+async def get_service(request: Request) -> RegistryService:
+    # async: a plain def would cost a worker-thread hop just to read an attribute
     service: RegistryService = request.app.state.service
     return service
 
@@ -32,20 +43,38 @@ def get_service(request: Request) -> RegistryService:
 Service = Annotated[RegistryService, Depends(get_service)]
 
 
-def current_actor(
-    request: Request,
-    service: Service,
+async def presented_token(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     basic: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
-) -> Actor:
-    token = ""
+) -> str:
+    """The token the caller sent ("" for none); checked by ``RegistryService.authenticate``."""
     if bearer is not None:
-        token = bearer.credentials
-    elif basic is not None:
-        token = basic.password
+        return bearer.credentials
+    if basic is not None:
+        return basic.password
+    return ""
+
+
+Token = Annotated[str, Depends(presented_token)]
+
+
+def current_actor(request: Request, service: Service, token: Token) -> Actor:
     actor = service.authenticate(token)
     request.state.actor = actor.name  # for the access log: the name, never the token
     return actor
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+async def as_actor(
+    request: Request, service: RegistryService, token: str, work: Callable[[Actor], T]
+) -> T:
+    """Authenticate ``token`` and run ``work(actor)`` in one worker-thread hop."""
+
+    def run() -> T:
+        actor = service.authenticate(token)
+        request.state.actor = actor.name
+        return work(actor)
+
+    return await run_in_threadpool(run)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from workbench.core.models import PromptVersion
 from workbench.registry.errors import PermissionDeniedError
@@ -19,13 +18,12 @@ from workbench.registry.schemas import (
     LabelState,
     PromptInfo,
     PushResult,
-    Resolved,
     Review,
     ReviewIn,
     VersionPush,
     WhoAmI,
 )
-from workbench.registry.server.deps import CurrentActor, Service
+from workbench.registry.server.deps import CurrentActor, Service, Token, as_actor
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 
@@ -43,10 +41,12 @@ def whoami(actor: CurrentActor) -> WhoAmI:
     status_code=status.HTTP_201_CREATED,
     responses={200: {"model": PushResult, "description": "already pushed (idempotent retry)"}},
 )
-def push_version(
-    push: VersionPush, actor: CurrentActor, service: Service, response: Response
+async def push_version(
+    push: VersionPush, token: Token, service: Service, request: Request, response: Response
 ) -> PushResult:
-    result = service.push_version(actor, push)
+    result = await as_actor(
+        request, service, token, lambda actor: service.push_version(actor, push)
+    )
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return result
@@ -94,24 +94,26 @@ def list_versions(
     "/prompts/{name:path}/resolve",
     responses={304: {"description": "not modified since the ETag given in If-None-Match"}},
 )
-def resolve(
+async def resolve(
     name: str,
-    _actor: CurrentActor,
+    token: Token,
     service: Service,
+    request: Request,
     label: Annotated[str, Query(max_length=64)] = "production",
     key: Annotated[
         str | None, Query(max_length=200, description="caller key for a canary split")
     ] = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """The version a label serves, with an ETag so pollers pay almost nothing."""
-    resolved: Resolved = service.resolve(name, label, key)
-    body = resolved.model_dump_json().encode("utf-8")
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
+    """The version a label serves (a ``Resolved``), with an ETag so pollers pay almost
+    nothing. The hot read path: one worker-thread hop for authentication and lookup."""
+    answer = await as_actor(
+        request, service, token, lambda _actor: service.resolve_body(name, label, key)
+    )
+    headers = {"ETag": answer.etag, "Cache-Control": "no-cache"}
+    if if_none_match is not None and answer.etag in {t.strip() for t in if_none_match.split(",")}:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    return Response(content=body, media_type="application/json", headers=headers)
+    return Response(content=answer.body, media_type="application/json", headers=headers)
 
 
 @router.get("/prompts/{name:path}/labels/{label}")

@@ -11,7 +11,9 @@ import hashlib
 import json
 import re
 import secrets
+import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -38,11 +40,13 @@ from workbench.registry.schemas import (
     AuditEntry,
     AuditPage,
     AuditReport,
+    Canary,
     Change,
     ChangePage,
     EvalEvidence,
     LabelMove,
     LabelState,
+    LabelTarget,
     PromptInfo,
     PushResult,
     Resolved,
@@ -107,10 +111,48 @@ def canary_pick(prompt: str, label: str, key: str, percent: int) -> bool:
     return int.from_bytes(digest[:8], "big") % 100 < percent
 
 
+@dataclass(frozen=True)
+class ResolvedBody:
+    """A ``resolve`` answer as sent: the JSON of a :class:`Resolved` and its ETag."""
+
+    body: bytes
+    etag: str
+
+
+class _ResolvedBodies:
+    """Serialised ``resolve`` answers, keyed by everything an answer is made of.
+
+    The key holds the label row's mutable fields as read in this very request, plus
+    which version was served; versions are immutable. So an entry can never be stale,
+    needs no invalidation, and is equally right with many processes on one database:
+    a label move changes the key, and the old entry ages out of the LRU.
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[object, ...], ResolvedBody] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...]) -> ResolvedBody | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[object, ...], value: ResolvedBody) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
 class RegistryService:
     def __init__(self, db: Database, settings: RegistrySettings) -> None:
         self.db = db
         self.settings = settings
+        self._resolved = _ResolvedBodies()
 
     def ping(self) -> None:
         """Raise unless the database answers (the readiness probe)."""
@@ -120,28 +162,29 @@ class RegistryService:
     # --- users and tokens ------------------------------------------------------------
 
     def authenticate(self, token: str) -> Actor:
+        """The caller behind ``token``, read fresh from the database on every request:
+        no token cache, so a disabled user or a rotated token is refused at once."""
         if not token:
             raise AuthenticationError(
                 "no registry token was sent",
                 hint="Send 'Authorization: Bearer TOKEN' (or HTTP Basic, token as password).",
             )
-        with self.db.reading() as session:
-            user = repo.user_by_token_hash(session, hash_token(token))
-            if user is None:
-                raise AuthenticationError(
-                    "the registry token is not valid",
-                    hint="Ask an admin for a new token: workbench registry token rotate NAME.",
-                )
-            if user.disabled:
-                raise AuthenticationError(
-                    f"the user {user.name} is disabled", hint="Ask a registry admin."
-                )
-            if user.token_expires_at is not None and user.token_expires_at <= utcnow():
-                raise AuthenticationError(
-                    f"the token of {user.name} expired on {user.token_expires_at:%Y-%m-%d %H:%M}",
-                    hint="Ask an admin for a new token: workbench registry token rotate NAME.",
-                )
-            return Actor(name=user.name, role=user.role)  # type: ignore[arg-type]
+        with self.db.read_connection() as conn:
+            user = repo.credentials_by_token_hash(conn, hash_token(token))
+        if user is None:
+            raise AuthenticationError(
+                "the registry token is not valid",
+                hint="Ask an admin for a new token: workbench registry token rotate NAME.",
+            )
+        name, role, disabled, expires_at = user
+        if disabled:
+            raise AuthenticationError(f"the user {name} is disabled", hint="Ask a registry admin.")
+        if expires_at is not None and expires_at <= utcnow():
+            raise AuthenticationError(
+                f"the token of {name} expired on {expires_at:%Y-%m-%d %H:%M}",
+                hint="Ask an admin for a new token: workbench registry token rotate NAME.",
+            )
+        return Actor(name=name, role=role)  # type: ignore[arg-type]
 
     def add_user(
         self,
@@ -568,6 +611,68 @@ class RegistryService:
                 version=repo.to_version(version, prompt),
                 state=self._label_state(row, prompt),
             )
+
+    def resolve_body(self, prompt: str, label: str, key: str | None = None) -> ResolvedBody:
+        """``resolve`` as the HTTP answer, byte for byte ``resolve(...).model_dump_json()``.
+
+        The hot read path: one indexed lookup of the label's current state per call;
+        the version and the serialised answer come from a cache keyed by that state.
+        """
+        _validated_label(label)
+        _validated_prompt(prompt)
+        with self.db.read_connection() as conn:
+            pointer = repo.label_pointer(conn, prompt, label)
+            if pointer is None:
+                raise NotFoundError(
+                    f"no prompt named {prompt!r}", hint="Push a version of it first."
+                )
+            has_label, version_id, canary_id, percent, updated_at, updated_by = pointer
+            if not has_label or version_id is None:
+                raise NotFoundError(
+                    f"{prompt} has no label {label!r}", hint="Publish a version to it first."
+                )
+            served = "primary"
+            if (
+                canary_id is not None
+                and key is not None
+                and canary_pick(prompt, label, key, percent)
+            ):
+                served = "canary"
+            cache_key = (
+                prompt,
+                label,
+                served,
+                version_id,
+                canary_id,
+                percent,
+                updated_at,
+                updated_by,
+            )
+            cached = self._resolved.get(cache_key)
+            if cached is not None:
+                return cached
+            served_id = canary_id if served == "canary" and canary_id is not None else version_id
+            version = repo.version_by_id(conn, served_id)
+            assert version is not None  # the label's foreign keys guarantee it
+        canary = Canary(version_id=canary_id, percent=percent) if canary_id is not None else None
+        resolved = Resolved(
+            prompt=prompt,
+            label=label,
+            served=served,
+            version=repo.to_version(version, prompt),
+            state=LabelState(
+                prompt=prompt,
+                name=label,
+                target=LabelTarget(version_id=version_id, canary=canary),
+                protected=label in self.settings.protected_labels,
+                updated_at=updated_at,
+                updated_by=updated_by,
+            ),
+        )
+        body = resolved.model_dump_json().encode("utf-8")
+        answer = ResolvedBody(body=body, etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+        self._resolved.put(cache_key, answer)
+        return answer
 
     def version_by_number(self, prompt: str, number: int) -> tuple[PromptVersion, list[str]]:
         with self.db.reading() as session:

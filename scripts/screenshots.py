@@ -1,0 +1,180 @@
+"""Write the README's screenshots: main window, diff view, compare grid with charts.
+
+Seeds a temporary vault with a few realistic prompts, runs a real comparison
+against the local provider server from tests/ (a few hundred ms TTFT so the
+numbers look like a real API's), and grabs the window. Run under a display:
+
+    xvfb-run -a -s "-screen 0 1440x900x24" .venv/bin/python scripts/screenshots.py
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+OUT = ROOT / "docs" / "screenshots"
+
+from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from tests.providerserver.server import DEFAULT_KEY, ProviderServer  # noqa: E402
+from workbench.core.models import Message, ModelDefaults, PromptContent, Variable  # noqa: E402
+from workbench.core.runs import TestCase  # noqa: E402
+from workbench.engine.runner import ECHO_PROFILE, Engine  # noqa: E402
+from workbench.providers.profiles import PriceOverride, ProviderProfile  # noqa: E402
+from workbench.secrets.store import MemoryStore  # noqa: E402
+from workbench.settings import Settings  # noqa: E402
+from workbench.ui.stores import CaseStore  # noqa: E402
+from workbench.ui.theme import apply_theme  # noqa: E402
+from workbench.vault import Vault  # noqa: E402
+
+REPLY_V1 = PromptContent(
+    messages=(
+        Message(role="system", template="You are a support agent for Acme.\nAnswer the customer."),
+        Message(role="user", template="Customer ({{ tier }}): {{ question }}"),
+    ),
+    model=ModelDefaults(model="gpt-4o-mini", temperature=0.3, max_tokens=300),
+    variables=(
+        Variable(name="question", description="What the customer wrote"),
+        Variable(name="tier", description="Plan of the customer"),
+    ),
+    tags=("support",),
+)
+REPLY_V2 = PromptContent(
+    messages=(
+        Message(
+            role="system",
+            template="You are a friendly support agent for Acme.\n"
+            "Answer the customer in at most three sentences.\n"
+            "{% if tier == 'gold' %}Offer priority handling.{% endif %}",
+        ),
+        Message(role="user", template="Customer ({{ tier }}): {{ question }}"),
+    ),
+    model=ModelDefaults(model="gpt-4o-mini", temperature=0.2, max_tokens=200),
+    variables=(
+        Variable(name="question", description="What the customer wrote"),
+        Variable(name="tier", description="Plan of the customer", default="free"),
+    ),
+    tags=("support", "tone:friendly"),
+)
+OTHERS = {
+    "billing/invoice-summary": "Summarise this invoice for the account owner:\n{{ invoice }}",
+    "billing/dunning-email": "Write a polite reminder that invoice {{ number }} is overdue.",
+    "marketing/headline": "Write five headlines for: {{ product }}",
+    "search/query-rewrite": "Rewrite the query for a keyword search engine: {{ query }}",
+    "agents/triage": "Classify the ticket as bug, billing or question:\n{{ ticket }}",
+}
+CASES = [
+    TestCase(
+        name="refund", values={"question": "Where is my refund for order 1182?", "tier": "gold"}
+    ),
+    TestCase(
+        name="login", values={"question": "I cannot log in since the update.", "tier": "free"}
+    ),
+    TestCase(name="cancel", values={"question": "How do I cancel my plan?", "tier": "free"}),
+]
+REPLY = (
+    "Thanks for reaching out! I have checked your order and the refund was issued on "
+    "Monday; it usually shows on your statement within three to five business days."
+)
+
+
+def seed(vault: Vault, data: Path) -> None:
+    vault.commit(
+        "support/reply", REPLY_V1, "First version from the help-centre macro", author="ada"
+    )
+    vault.commit(
+        "support/reply", REPLY_V2, "Friendlier tone, three sentences max, gold tier", author="grace"
+    )
+    for name, template in OTHERS.items():
+        content = PromptContent(
+            messages=(
+                Message(role="system", template="You are precise."),
+                Message(role="user", template=template),
+            ),
+            model=ModelDefaults(model="gpt-4o-mini", temperature=0.2),
+        )
+        vault.commit(name, content, "Initial version", author="linus")
+    CaseStore(data / "testcases").save("support/reply", CASES)
+
+
+def wait(ms: int) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def grab(window: object, name: str) -> None:
+    from PySide6.QtWidgets import QWidget
+
+    assert isinstance(window, QWidget)
+    wait(300)
+    path = OUT / name
+    window.grab().save(str(path))
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
+def main() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="wb-shots-"))
+    os.environ["WORKBENCH_DATA_DIR"] = str(tmp / "data")
+    app = QApplication(sys.argv[:1])
+    apply_theme(app, "light")
+    from workbench.ui.main_window import MainWindow
+
+    with ProviderServer() as server:
+        server.script("gpt-4o-mini", text=REPLY, ttft=0.32, chunks=12, chunk_delay=0.03,
+                      input_tokens=64, output_tokens=38)  # fmt: skip
+        server.script("claude-haiku", text=REPLY.replace("Thanks", "Thank you"), ttft=0.45,
+                      chunks=10, chunk_delay=0.04, input_tokens=71, output_tokens=41)  # fmt: skip
+        prices = {
+            "gpt-4o-mini": PriceOverride(input_per_mtok=0.15, output_per_mtok=0.60),
+            "claude-haiku": PriceOverride(input_per_mtok=0.80, output_per_mtok=4.00),
+        }
+        profile = ProviderProfile(
+            name="openai", family="openai", base_url=server.base_url("openai"), key_name="k",
+            models=("gpt-4o-mini", "claude-haiku"), prices=prices,
+        )  # fmt: skip
+        profiles = {"echo": ECHO_PROFILE, "openai": profile}
+        with Vault.open(tmp / "vault.sqlite3", create=True, actor="ada") as vault:
+            seed(vault, tmp / "data")
+            settings = Settings(
+                default_models=["openai:gpt-4o-mini", "openai:claude-haiku", "echo:echo"]
+            )
+            window = MainWindow(
+                vault, settings,
+                engine_factory=lambda: Engine(vault, profiles, keys=lambda _p: DEFAULT_KEY),
+                profiles=lambda: profiles, secrets=MemoryStore, data_dir=tmp / "data",
+                qsettings=QSettings(str(tmp / "layout.ini"), QSettings.Format.IniFormat),
+            )  # fmt: skip
+            window.resize(1440, 880)
+            window.show()
+            window.browser.select("support/reply")
+            window.tabs.setCurrentWidget(window.editor)
+            grab(window, "main-window.png")
+
+            window.tabs.setCurrentWidget(window.history)
+            window.history.select_versions([0])
+            grab(window, "diff.png")
+
+            compare = window.compare
+            compare.check_only(models=["openai:gpt-4o-mini", "openai:claude-haiku"])
+            compare.repeats.setValue(2)
+            window.tabs.setCurrentWidget(compare)
+            loop = QEventLoop()
+            compare.run_finished.connect(lambda _run: loop.quit())
+            compare.start_run()
+            loop.exec()
+            compare.tabs.setCurrentWidget(compare.charts)
+            compare.splitter.setSizes([300, 520])
+            grab(window, "compare.png")
+            window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""GUI test fixtures: offscreen Qt, a real vault in tmp_path, the local provider server.
+
+Every test here is marked ``gui``. Nothing touches the real keychain, settings file
+or QSettings: the window gets its engine, profiles and secret store injected, and
+WORKBENCH_DATA_DIR / the QSettings path point into tmp_path. A test that leaves an
+engine thread running fails.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from tests.providerserver.server import DEFAULT_KEY, ProviderServer
+from workbench.core.models import Message, ModelDefaults, PromptContent, Variable
+from workbench.engine.runner import ECHO_PROFILE, Engine
+from workbench.providers.profiles import ProviderProfile
+from workbench.secrets.store import MemoryStore
+from workbench.settings import Settings
+from workbench.vault import Vault
+
+pytestmark = pytest.mark.gui
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/gui" in str(item.fspath) and item.get_closest_marker("gui") is None:
+            item.add_marker(pytest.mark.gui)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(path))
+    return path
+
+
+@pytest.fixture
+def vault(tmp_path: Path) -> Iterator[Vault]:
+    with Vault.open(tmp_path / "vault.sqlite3", create=True, actor="ada") as v:
+        yield v
+
+
+@pytest.fixture
+def server() -> Iterator[ProviderServer]:
+    with ProviderServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def profiles(server: ProviderServer) -> dict[str, ProviderProfile]:
+    local = ProviderProfile(
+        name="local",
+        family="openai",
+        base_url=server.base_url("openai"),
+        key_name="k",
+        models=("test-model", "test-model-2"),
+    )
+    return {"echo": ECHO_PROFILE, "local": local}
+
+
+@pytest.fixture
+def window(qtbot, vault: Vault, data_dir: Path, tmp_path: Path, profiles):  # type: ignore[no-untyped-def]
+    from workbench.ui.main_window import MainWindow
+
+    settings = Settings(default_models=["local:test-model", "local:test-model-2"])
+    qsettings = QSettings(str(tmp_path / "layout.ini"), QSettings.Format.IniFormat)
+    store = MemoryStore()
+    win = MainWindow(
+        vault,
+        settings,
+        engine_factory=lambda: Engine(vault, profiles, keys=lambda _p: DEFAULT_KEY),
+        profiles=lambda: profiles,
+        secrets=lambda: store,
+        data_dir=data_dir,
+        qsettings=qsettings,
+    )
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    if win.controller.running:
+        win.controller.shutdown()
+    win.close()
+
+
+@pytest.fixture(autouse=True)
+def no_threads_left(qtbot) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Fail a test that leaves an engine loop or vault writer running."""
+    yield
+
+    def leftovers() -> list[str]:
+        return [
+            t.name
+            for t in threading.enumerate()
+            if t.name.startswith(("engine-loop", "vault-writer", "ui-task"))
+        ]
+
+    qtbot.waitUntil(lambda: not leftovers(), timeout=10_000)
+
+
+def two_versions(vault: Vault, name: str = "support/reply") -> tuple[PromptContent, PromptContent]:
+    first = PromptContent(
+        messages=(
+            Message(role="system", template="You are a support agent."),
+            Message(role="user", template="{{ question }}"),
+        ),
+        model=ModelDefaults(temperature=0.2, max_tokens=200),
+        variables=(Variable(name="question"),),
+    )
+    second = PromptContent(
+        messages=(
+            Message(role="system", template="You are a friendly support agent. Be brief."),
+            Message(role="user", template="Customer asks: {{ question }}"),
+        ),
+        model=ModelDefaults(temperature=0.4, max_tokens=200),
+        variables=(Variable(name="question"),),
+    )
+    vault.commit(name, first, "first draft")
+    vault.commit(name, second, "friendlier tone")
+    return first, second

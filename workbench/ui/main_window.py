@@ -1,0 +1,339 @@
+"""The main window: vault browser on the left; editor, history, test cases,
+compare and runs in tabs; menus, shortcuts, remembered layout."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QTabWidget,
+    QWidget,
+)
+
+from workbench.core.errors import WorkbenchError
+from workbench.core.models import PromptVersion
+from workbench.core.runs import Run
+from workbench.engine.runner import ECHO_PROFILE, Engine
+from workbench.providers.profiles import ProviderProfile
+from workbench.secrets.store import SecretStore
+from workbench.settings import Settings
+from workbench.ui.browser import VaultBrowser
+from workbench.ui.compare import ComparePanel
+from workbench.ui.editor import EditorPanel
+from workbench.ui.errors import ErrorReporter
+from workbench.ui.history import HistoryPanel
+from workbench.ui.runs import RunsPanel
+from workbench.ui.stores import CaseStore, DraftStore
+from workbench.ui.testcases import TestCasePanel
+from workbench.ui.worker import RunController
+from workbench.vault import Vault
+from workbench.vault.runs import RunStore
+
+
+def app_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("prompt-workbench")
+    except PackageNotFoundError:
+        return "dev"
+
+
+class MainWindow(QMainWindow):
+    """Everything is injected, so tests never touch the real keychain or settings file."""
+
+    def __init__(
+        self,
+        vault: Vault,
+        settings: Settings,
+        *,
+        engine_factory: Callable[[], Engine],
+        profiles: Callable[[], Mapping[str, ProviderProfile]],
+        secrets: Callable[[], SecretStore],
+        data_dir: Path,
+        save_settings: Callable[[Settings], None] = lambda _s: None,
+        qsettings: QSettings | None = None,
+    ) -> None:
+        super().__init__()
+        self.vault = vault
+        self.settings = settings
+        self.profiles = profiles
+        self.secrets = secrets
+        self._save_settings = save_settings
+        self.qsettings = qsettings or QSettings("prompt-workbench", "workbench")
+        self.setWindowTitle(f"Prompt Workbench · {vault.path.name}")
+        self.setObjectName("mainWindow")
+        self.reporter = ErrorReporter(self)
+        self.reporter.shown.connect(lambda title, _t: self.statusBar().showMessage(title, 8000))
+        self.drafts = DraftStore(data_dir / "drafts")
+        self.cases = CaseStore(data_dir / "testcases")
+        self.controller = RunController(engine_factory, self)
+
+        self.browser = VaultBrowser(vault, self.reporter)
+        self.editor = EditorPanel(
+            vault, self.drafts, self.cases, self.reporter, profiles, self.default_models
+        )
+        self.history = HistoryPanel(vault)
+        self.testcases = TestCasePanel(self.cases, self.reporter)
+        self.compare = ComparePanel(
+            self.controller, self.reporter, self.available_models, self.default_models,
+            lambda: self.settings.concurrency,
+        )  # fmt: skip
+        self.runs = RunsPanel(vault)
+
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("mainTabs")
+        self.tabs.addTab(self.editor, "Editor")
+        self.tabs.addTab(self.history, "History")
+        self.tabs.addTab(self.testcases, "Test cases")
+        self.tabs.addTab(self.compare, "Compare")
+        self.tabs.addTab(self.runs, "Runs")
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(self.browser)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([280, 1100])
+        self.splitter.setContentsMargins(8, 8, 8, 4)
+        self.setCentralWidget(self.splitter)
+        self.sync_badge = QLabel("")  # the sync issue fills this in
+        self.sync_badge.setObjectName("dimLabel")
+        self.statusBar().addPermanentWidget(self.sync_badge)
+        self.vault_label = QLabel(str(vault.path))
+        self.vault_label.setObjectName("dimLabel")
+        self.statusBar().addPermanentWidget(self.vault_label)
+
+        self.browser.prompt_selected.connect(self.show_prompt)
+        self.editor.committed.connect(self._on_committed)
+        self.editor.draft_state.connect(self.browser.model.set_draft)
+        self.history.restore_requested.connect(self._restore)
+        self.testcases.cases_changed.connect(self._on_cases_changed)
+        self.runs.open_requested.connect(self.open_run)
+        self.compare.run_finished.connect(lambda _r: self.runs.reload())
+        self._build_menus()
+        self.resize(1400, 860)
+        self._restore_layout()
+        self.browser.reload()
+        self.browser.model.set_drafts(self.drafts.prompts())
+        self.runs.reload()
+
+    # ---- models offered --------------------------------------------------------------
+
+    def default_models(self) -> list[str]:
+        return list(self.settings.default_models) or ["echo:echo"]
+
+    def available_models(self) -> list[str]:
+        out = ["echo:echo"]
+        for name, profile in self.profiles().items():
+            if profile is ECHO_PROFILE or name == "echo":
+                continue
+            out.extend(f"{name}:{m}" for m in profile.models)
+        return out
+
+    # ---- menus -----------------------------------------------------------------------
+
+    def _action(
+        self,
+        text: str,
+        slot: Callable[[], object],
+        shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
+        tip: str = "",
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        file.addAction(self._action("&New prompt…", self.new_prompt, QKeySequence.StandardKey.New))
+        file.addSeparator()
+        file.addAction(self._action("&Settings…", self.open_settings, "Ctrl+,"))
+        file.addSeparator()
+        file.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
+        edit = bar.addMenu("&Edit")
+        self.commit_action = self._action(
+            "&Commit", self.editor.commit, QKeySequence.StandardKey.Save, "Commit a new version"
+        )
+        edit.addAction(self.commit_action)
+        edit.addAction(
+            self._action("&Find prompt", self.focus_search, QKeySequence.StandardKey.Find)
+        )
+        edit.addAction(self._action("Discard edits", self.editor.discard_draft))
+        self.editor.commit_state.connect(self._on_commit_state)
+        run = bar.addMenu("&Run")
+        run.addAction(self._action("&Run comparison", self.run_compare, "Ctrl+R"))
+        run.addAction(self._action("&Cancel run", self.compare.cancel_run, "Ctrl+."))
+        view = bar.addMenu("&View")
+        for i, name in enumerate(("Editor", "History", "Test cases", "Compare", "Runs")):
+            view.addAction(
+                self._action(name, functools.partial(self._show_tab, i), f"Ctrl+{i + 1}")
+            )
+        help_ = bar.addMenu("&Help")
+        help_.addAction(self._action("&About Prompt Workbench", self.about))
+
+    @Slot(bool, str)
+    def _on_commit_state(self, enabled: bool, reason: str) -> None:
+        self.commit_action.setEnabled(enabled)
+        self.commit_action.setStatusTip(reason or "Commit a new version")
+
+    def _show_tab(self, index: int) -> None:
+        self.tabs.setCurrentIndex(index)
+
+    # ---- actions ---------------------------------------------------------------------
+
+    @Slot(str)
+    def show_prompt(self, name: str) -> None:
+        try:
+            self.editor.set_prompt(name)
+            versions = self.vault.history(name)
+            self.history.set_prompt(name)
+            variables = (
+                [r.name for r in self.editor.content.variables] if self.editor.content else []
+            )
+            self.testcases.set_prompt(name, variables)
+            self.compare.set_prompt(name, versions, self.cases.load(name))
+            self.runs.set_prompt(name)
+        except WorkbenchError as exc:
+            self.reporter.report(exc, f"open {name}")
+
+    def new_prompt(self, name: str | None = None) -> None:
+        if name is None:
+            name, ok = QInputDialog.getText(
+                self, "New prompt", "Name (folders with '/', e.g. support/reply):"
+            )
+            if not ok or not name.strip():
+                return
+        name = name.strip()
+        try:
+            self.vault.create_prompt(name)
+        except WorkbenchError as exc:
+            self.reporter.report(exc, "create the prompt")
+            return
+        self.browser.search.clear()
+        self.browser.reload()
+        self.browser.select(name)
+        self.show_prompt(name)
+        self.tabs.setCurrentWidget(self.editor)
+        self.editor.save_draft()
+
+    def focus_search(self) -> None:
+        self.browser.search.setFocus()
+        self.browser.search.selectAll()
+
+    def run_compare(self) -> None:
+        self.tabs.setCurrentWidget(self.compare)
+        self.compare.start_run()
+
+    @Slot(object)
+    def _on_committed(self, version: PromptVersion) -> None:
+        self.history.reload()
+        self.compare.set_prompt(
+            version.prompt, self.vault.history(version.prompt), self.cases.load(version.prompt)
+        )
+        self.statusBar().showMessage(
+            f"Committed {version.display_number} of {version.prompt}", 6000
+        )
+
+    @Slot(object)
+    def _restore(self, version: PromptVersion) -> None:
+        self.editor.load_content(
+            version.content,
+            f"Restored {version.display_number} as unsaved edits: commit to keep it.",
+        )
+        self.tabs.setCurrentWidget(self.editor)
+
+    @Slot()
+    def _on_cases_changed(self) -> None:
+        if self.editor.prompt:
+            self.editor.cases_changed()
+            self.compare.set_cases(self.cases.load(self.editor.prompt))
+
+    @Slot(object)
+    def open_run(self, run_id: uuid.UUID) -> Run | None:
+        try:
+            run = RunStore(self.vault).load(run_id)
+            labels = {v.id: v.display_number for v in self.vault.history(run.spec.prompt)}
+        except WorkbenchError as exc:
+            self.reporter.report(exc, "open the run")
+            return None
+        self.compare.show_run(run, labels)
+        self.tabs.setCurrentWidget(self.compare)
+        return run
+
+    def open_settings(self) -> None:
+        from workbench.ui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, self.secrets, self.reporter, self)
+        if dialog.exec():
+            try:
+                self._save_settings(dialog.settings)
+            except (WorkbenchError, OSError) as exc:
+                self.reporter.report(exc, "save the settings")
+                return
+            self.settings = dialog.settings
+            self.compare.reload_models()
+            self.editor.refresh()
+            from PySide6.QtWidgets import QApplication
+
+            from workbench.ui.theme import apply_theme
+
+            app = QApplication.instance()
+            if isinstance(app, QApplication):
+                apply_theme(app, self.settings.theme)
+
+    def about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About Prompt Workbench",
+            f"<h3>Prompt Workbench {app_version()}</h3>"
+            "<p>A versioned prompt vault, side-by-side comparison across models with honest "
+            "latency, token and cost readouts, review and publishing.</p>"
+            f"<p>Vault: <code>{self.vault.path}</code></p>",
+        )
+
+    # ---- layout memory and closing ---------------------------------------------------
+
+    def _restore_layout(self) -> None:
+        geometry = self.qsettings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        state = self.qsettings.value("window/splitter")
+        if isinstance(state, QByteArray):
+            self.splitter.restoreState(state)
+        tab = self.qsettings.value("window/tab")
+        if tab is not None:
+            self.tabs.setCurrentIndex(int(tab))
+
+    def save_layout(self) -> None:
+        self.qsettings.setValue("window/geometry", self.saveGeometry())
+        self.qsettings.setValue("window/splitter", self.splitter.saveState())
+        self.qsettings.setValue("window/tab", self.tabs.currentIndex())
+        self.qsettings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Keep the draft, cancel a run and wait for the engine to write its cells."""
+        self.editor.flush_draft()
+        if self.controller.running:
+            self.statusBar().showMessage("Cancelling the run; finished cells are kept…")
+            self.controller.shutdown()
+        self.save_layout()
+        super().closeEvent(event)
+
+
+__all__ = ["MainWindow", "QWidget"]
