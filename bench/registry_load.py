@@ -1,16 +1,25 @@
 """Load on the team registry over loopback, and the change feed's cost at 200,000 versions.
 
-Part 1: ``workbench registry serve`` in a subprocess on a fresh SQLite file; N
-concurrent asyncio clients (default 50) for a bounded time (default 60 s) each loop:
-push a new version of their own prompt (1 in 5) or resolve the shared published
-prompt with their own caller key. Prints throughput, p50/p99 latency per operation
-and errors.
+Part 1: ``workbench registry serve`` in a subprocess on a fresh SQLite file (with
+``--workers N``, N uvicorn processes on that one file); N concurrent asyncio clients
+(default 50) for a bounded time (default 60 s) each loop: push a new version of their
+own prompt (1 in 5) or resolve the shared published prompt with their own caller key.
+The clients never pause (a closed loop), so this finds the saturation point: by
+Little's law mean latency = clients / throughput. Prints throughput, p50/p99 latency
+per operation and errors, and where the CPU went: the server's processes, the client
+process, and the rest of the machine (other work on a shared box).
+
+The clients are aiohttp sessions in this process, not the server's: they share the
+machine's cores with the server, so they must be cheap. Measured on a 2-core box,
+an httpx AsyncClient cost ~1.5 ms CPU per request at this concurrency (more than
+the server), aiohttp ~0.1 ms; with httpx the benchmark mostly measured itself.
 
 Part 2: a second SQLite registry seeded with bulk inserts to 200,000 versions, then
 one new version pushed; measures ``changes(since=cursor)`` for that one change, both
 as server time (the service call) and over HTTP.
 
-    .venv/bin/python bench/registry_load.py [--seconds 60] [--clients 50] [--versions 200000]
+    .venv/bin/python bench/registry_load.py [--seconds 60] [--clients 50] [--workers 1]
+        [--versions 200000] [--skip-load] [--skip-feed]
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
 import httpx
 import sqlalchemy as sa
 
@@ -80,19 +90,45 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _start_server(db_url: str, port: int) -> subprocess.Popen[bytes]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "workbench",
-        "registry",
-        "serve",
-        "--db",
-        db_url,
-        "--port",
-        str(port),
-    ]
+def _start_server(db_url: str, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
+    if os.environ.get("BENCH_SERVE_CLI"):  # the CLI as it is (no --workers yet)
+        cmd = [sys.executable, "-m", "workbench", "registry", "serve", "--db", db_url]
+        cmd += ["--port", str(port)]
+    else:  # serving.serve(), which `workbench registry serve` should call
+        code = (
+            "import sys\n"
+            "from workbench.registry.server.config import RegistrySettings\n"
+            "from workbench.registry.server.serving import serve\n"
+            "serve(RegistrySettings(db_url=sys.argv[1]), port=int(sys.argv[2]), "
+            "workers=int(sys.argv[3]))\n"
+        )
+        cmd = [sys.executable, "-c", code, db_url, str(port), str(workers)]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and its live children (uvicorn workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            pids += [int(c) for c in (task / "children").read_text().split()]
+        for p in pids:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    except OSError:
+        return float("nan")
+    return total
+
+
+def _machine_busy_seconds() -> float:
+    """CPU-seconds all cores spent busy so far (everything but idle and iowait)."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return float("nan")
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
@@ -116,7 +152,8 @@ async def _client(
 ) -> None:
     rng = random.Random(n)
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as http:
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(url, headers=headers, timeout=timeout) as http:
         i = 0
         while time.monotonic() < until:
             i += 1
@@ -124,31 +161,31 @@ async def _client(
                 body = _push_body(f"load/c{n}", f"client {n} text {i}", prompt_ids.get(n))
                 t = time.perf_counter()
                 try:
-                    r = await http.post("/api/v1/versions", json=body)
-                except httpx.HTTPError:
+                    async with http.post("/api/v1/versions", json=body) as r:
+                        await r.read()
+                except (aiohttp.ClientError, TimeoutError):
                     stats.error("push transport")
                     continue
                 stats.latencies["push"].append(time.perf_counter() - t)
-                if r.status_code == 201:
+                if r.status == 201:
                     prompt_ids[n] = str(body["id"])
                 else:
-                    stats.error(f"push {r.status_code}")
+                    stats.error(f"push {r.status}")
             else:
+                params = {"label": "production", "key": f"user-{rng.randrange(10_000)}"}
                 t = time.perf_counter()
                 try:
-                    r = await http.get(
-                        "/api/v1/prompts/load/shared/resolve",
-                        params={"label": "production", "key": f"user-{rng.randrange(10_000)}"},
-                    )
-                except httpx.HTTPError:
+                    async with http.get("/api/v1/prompts/load/shared/resolve", params=params) as r:
+                        await r.read()
+                except (aiohttp.ClientError, TimeoutError):
                     stats.error("resolve transport")
                     continue
                 stats.latencies["resolve"].append(time.perf_counter() - t)
-                if r.status_code != 200:
-                    stats.error(f"resolve {r.status_code}")
+                if r.status != 200:
+                    stats.error(f"resolve {r.status}")
 
 
-def load_phase(seconds: float, clients: int, workdir: Path) -> None:
+def load_phase(seconds: float, clients: int, workers: int, workdir: Path) -> None:
     db_url = f"sqlite:///{workdir / 'load.sqlite3'}"
     db = open_database(db_url)
     service = RegistryService(db, RegistrySettings(db_url=db_url))
@@ -175,11 +212,14 @@ def load_phase(seconds: float, clients: int, workdir: Path) -> None:
 
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = _start_server(db_url, port)
+    proc = _start_server(db_url, port, workers)
     try:
         _wait_ready(url, proc)
         stats = Stats()
         prompt_ids: dict[int, str | None] = {}
+        server_cpu = _cpu_seconds(proc.pid)
+        client_cpu = time.process_time()
+        machine = _machine_busy_seconds()
         started = time.monotonic()
 
         async def run_all() -> None:
@@ -190,11 +230,17 @@ def load_phase(seconds: float, clients: int, workdir: Path) -> None:
 
         asyncio.run(run_all())
         elapsed = time.monotonic() - started
+        server_cpu = _cpu_seconds(proc.pid) - server_cpu
+        client_cpu = time.process_time() - client_cpu
+        machine = _machine_busy_seconds() - machine
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     total = sum(len(v) for v in stats.latencies.values())
-    print(f"== load: {clients} concurrent clients, {seconds:.0f} s, SQLite, loopback ==")
+    print(
+        f"== load: {clients} concurrent clients (closed loop), {seconds:.0f} s, SQLite, "
+        f"{workers} server worker(s), loopback, {os.cpu_count()} cores =="
+    )
     print(f"requests: {total}  throughput: {total / elapsed:.0f} req/s")
     for op, values in stats.latencies.items():
         print(
@@ -204,6 +250,12 @@ def load_phase(seconds: float, clients: int, workdir: Path) -> None:
         )
     print(
         f"errors: {sum(stats.errors.values())} {json.dumps(stats.errors) if stats.errors else ''}"
+    )
+    other = machine - server_cpu - client_cpu
+    print(
+        f"cpu (cores busy on average): server {server_cpu / elapsed:.2f}  "
+        f"clients {client_cpu / elapsed:.2f}  rest of machine {other / elapsed:.2f}  "
+        f"(server {server_cpu / max(total, 1) * 1000:.2f} ms CPU per request)"
     )
 
 
@@ -314,6 +366,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument("--versions", type=int, default=200_000)
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument("--skip-feed", action="store_true")
@@ -322,7 +375,7 @@ def main() -> None:
         workdir = Path(tmp)
         os.environ.setdefault("PYTHONUNBUFFERED", "1")
         if not args.skip_load:
-            load_phase(args.seconds, args.clients, workdir)
+            load_phase(args.seconds, args.clients, args.workers, workdir)
         if not args.skip_feed:
             feed_phase(args.versions, workdir)
 

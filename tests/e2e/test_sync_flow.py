@@ -132,9 +132,12 @@ def _closed_port() -> int:
 def test_offline_work_goes_on_and_syncs_later(tmp_path: Path, registry: RunningRegistry) -> None:
     vault = open_vault(tmp_path, "alice")
     v = vault.commit("p", content("offline"), "written on a train")
-    with RegistryClient(f"http://127.0.0.1:{_closed_port()}", "wbr_x") as down:
-        with pytest.raises(RegistryUnavailableError, match="cannot reach") as info:
-            down.changes(0)
+    url = f"http://127.0.0.1:{_closed_port()}"
+    with (
+        RegistryClient(url, "wbr_x") as down,
+        pytest.raises(RegistryUnavailableError, match="cannot reach") as info,
+    ):
+        down.changes(0)
     assert "kept locally" in info.value.hint
     assert vault.history("p")[0].number is None  # still a draft, nothing lost
     report = Syncer(vault, registry.client("alice")).sync()

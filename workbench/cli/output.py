@@ -12,16 +12,15 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel
-
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 
 def _default(obj: Any) -> Any:
-    if isinstance(obj, BaseModel):
-        return obj.model_dump(mode="json")
+    dump = getattr(obj, "model_dump", None)  # pydantic models, without importing pydantic
+    if callable(dump):
+        return dump(mode="json")
     if isinstance(obj, datetime):
         return obj.isoformat()
     if isinstance(obj, UUID):

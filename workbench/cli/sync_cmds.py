@@ -8,11 +8,14 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.cli.output import EXIT_FAILURE, EXIT_OK, emit, table
 from workbench.cli.vault_cmds import open_vault
 from workbench.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from workbench.registry.schemas import Decision
 
 Sub = Any
 TOKEN_ENV = "WORKBENCH_REGISTRY_TOKEN"
@@ -92,35 +95,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def _awaiting(vault: Any) -> list[dict[str, Any]]:
-    """Pushed versions newer than their prompt's production target with no approval."""
-    from workbench.vault.sync_store import SyncStore
+    from workbench.registry.review import awaiting_review
 
-    store = SyncStore(vault)
-    approved = {r["version_id"] for r in store.all_reviews() if r["decision"] == "approve"}
-    published: dict[str, int] = {}
-    for name in vault.prompt_names():
-        for lab in store.registry_labels(name):
-            if lab["name"] == "production":
-                published[name] = vault.version_by_id(lab["target"]["version_id"]).number or 0
-    rows = []
-    for name in vault.prompt_names():
-        for v in vault.history(name):
-            if v.number is None or str(v.id) in approved:
-                continue
-            if v.number <= published.get(name, 0):
-                continue
-            changes = [r for r in store.reviews_for(v.id) if r["decision"] == "request_changes"]
-            rows.append(
-                {
-                    "prompt": name,
-                    "version": v.number,
-                    "id": str(v.id),
-                    "author": v.author,
-                    "message": v.message,
-                    "changes_requested": len(changes),
-                }
-            )
-    return rows
+    return [item.as_row() for item in awaiting_review(vault)]
 
 
 def cmd_review_list(args: argparse.Namespace) -> int:
@@ -150,10 +127,10 @@ def cmd_review_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _decide(args: argparse.Namespace, decision: str) -> int:
+def _decide(args: argparse.Namespace, decision: Decision) -> int:
     from workbench.registry.errors import RegistryUnavailableError
+    from workbench.registry.review import queue_review
     from workbench.registry.sync import Syncer
-    from workbench.vault.sync_store import SyncStore
 
     with open_vault(args) as vault:
         version = vault.get_version(args.name, args.version)
@@ -162,7 +139,6 @@ def _decide(args: argparse.Namespace, decision: str) -> int:
                 f"{version.display_number} of {args.name!r} is not in the registry yet",
                 hint="Its author must sync it first (workbench sync).",
             )
-        store = SyncStore(vault)
         try:
             with registry_client() as client:
                 syncer = Syncer(vault, client)
@@ -170,16 +146,7 @@ def _decide(args: argparse.Namespace, decision: str) -> int:
                 report = syncer.sync()
         except RegistryUnavailableError:
             # Offline: keep the decision in the outbox; the next sync sends it.
-            store.queue(
-                "review",
-                version.prompt,
-                {
-                    "version_id": str(version.id),
-                    "content_hash": version.content_hash,
-                    "decision": decision,
-                    "comment": args.comment or "",
-                },
-            )
+            queue_review(vault, version, decision, args.comment or "")
             emit(
                 args.json,
                 {"queued": True},
@@ -214,8 +181,7 @@ def cmd_reject(args: argparse.Namespace) -> int:
 
 def cmd_publish(args: argparse.Namespace) -> int:
     from workbench.core.diff import unified_diff_text
-    from workbench.core.errors import NotFoundError
-    from workbench.registry.schemas import LabelTarget
+    from workbench.registry.review import current_label, publish
     from workbench.registry.sync import Syncer
 
     with open_vault(args) as vault, registry_client() as client:
@@ -226,11 +192,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
             else (f"v{args.version}")
         )
         version = vault.get_version(args.name, ref)
-        try:
-            current = client.label(args.name, args.label)
-            expected: LabelTarget | None = current.target
-        except NotFoundError:
-            current, expected = None, None
+        current = current_label(client, args.name, args.label)
         approvals = [r for r in client.reviews(version.id) if r.decision == "approve"]
         before = ""
         if current is not None:
@@ -238,13 +200,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
             before = unified_diff_text(
                 old.content, version.content, old.display_number, version.display_number
             )
-        state = client.move_label(
-            args.name,
-            args.label,
-            target=LabelTarget(version_id=version.id),
-            expected=expected,
-            reason=args.reason,
-        )
+        state = publish(client, version, args.label, expected=current, reason=args.reason)
         Syncer(vault, client).sync()
     lines = [
         f"{args.name}@{args.label} -> {version.display_number} (was "
@@ -266,13 +222,11 @@ def cmd_labels(args: argparse.Namespace) -> int:
         history: list[dict[str, Any]] = []
         try:
             with registry_client() as client:
+                from workbench.registry.review import label_history
                 from workbench.registry.sync import Syncer
 
                 Syncer(vault, client).sync()
-                page = client.audit(subject=f"prompt:{args.name}", limit=500)
-                history = [
-                    e.model_dump(mode="json") for e in page.entries if e.action.startswith("label")
-                ]
+                history = [e.model_dump(mode="json") for e in label_history(client, args.name)]
                 online = True
         except RegistryUnavailableError:
             online = False

@@ -7,17 +7,18 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from workbench.cli.output import EXIT_FAILURE, EXIT_OK, emit, table
-from workbench.cli.promptfile import content_to_file_data, read_prompt_file
 from workbench.core.errors import UsageError
-from workbench.core.models import PromptVersion
 from workbench.settings import default_vault_path
-from workbench.vault import Vault
-from workbench.vault.bundle import parse_bundle
+
+if TYPE_CHECKING:
+    from workbench.core.models import PromptVersion
+    from workbench.vault import Vault
+
+# SQLAlchemy, YAML and the vault load inside the handlers: `workbench --help` and the
+# argument parser stay fast, and every command pays only for what it uses.
 
 Sub = Any  # argparse's _SubParsersAction is private; keep the annotation honest but loose
 
@@ -28,6 +29,8 @@ def vault_path(args: argparse.Namespace) -> Path:
 
 def open_vault(args: argparse.Namespace) -> Vault:
     """The vault named by ``--vault``; the default one is created on first use."""
+    from workbench.vault import Vault
+
     explicit = args.vault is not None or "WORKBENCH_VAULT" in os.environ
     return Vault.open(vault_path(args), create=not explicit)
 
@@ -57,6 +60,8 @@ def write_atomic(path: Path, data: bytes) -> None:
 def cmd_init(args: argparse.Namespace) -> int:
     path = vault_path(args)
     existed = path.exists() and path.stat().st_size > 0
+    from workbench.vault import Vault
+
     with Vault.open(path, create=True) as vault:
         count = vault.count_prompts()
     what = "already a vault" if existed else "created a new vault"
@@ -106,6 +111,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    import yaml
+
+    from workbench.cli.promptfile import content_to_file_data
+
     with open_vault(args) as vault:
         v = vault.get_version(args.name, args.version)
         labels = [lab.name for lab in vault.labels(args.name) if lab.version_id == v.id]
@@ -239,6 +248,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.exists():
         raise UsageError(f"no such file: {path}", hint="Check the bundle path.")
+    from workbench.vault.bundle import parse_bundle
+
     bundle = parse_bundle(path.read_bytes(), str(path))
     with open_vault(args) as vault:
         report = vault.import_bundle(bundle)
@@ -290,6 +301,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_commit(args: argparse.Namespace) -> int:
+    from workbench.cli.promptfile import read_prompt_file
+
     content = read_prompt_file(Path(args.file))
     with open_vault(args) as vault:
         parents = None

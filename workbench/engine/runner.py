@@ -41,7 +41,7 @@ from workbench.providers.base import (
     estimate_input_tokens,
 )
 from workbench.providers.errors import ProviderError, ServerError
-from workbench.providers.http import make_http_client
+from workbench.providers.http import REQUEST_SENT_AT, Transport, make_http_client
 from workbench.providers.profiles import ProviderProfile, make_client
 from workbench.vault.repository import Vault
 from workbench.vault.runs import RunStore
@@ -117,7 +117,7 @@ class Engine:
         profiles: Mapping[str, ProviderProfile],
         keys: KeyResolver | None = None,
         *,
-        http_client_factory: Callable[[int], httpx.AsyncClient] | None = None,
+        http_client_factory: Callable[[int, int], httpx.AsyncClient] | None = None,
         batch_size: int = 25,
         flush_interval: float = 0.25,
     ) -> None:
@@ -125,9 +125,7 @@ class Engine:
         self.store = RunStore(vault)
         self.profiles = {"echo": ECHO_PROFILE, **profiles}
         self.keys = keys or (lambda _p: None)
-        self._http_factory = http_client_factory or (
-            lambda n: make_http_client(max_connections=max(n, 16))
-        )
+        self._http_factory = http_client_factory or _default_http_client
         self.batch_size = batch_size
         self.flush_interval = flush_interval
 
@@ -248,7 +246,10 @@ class Engine:
         profile_limits = {
             name: asyncio.Semaphore(p.concurrency) for name, p in self.profiles.items()
         }
-        http = self._http_factory(spec.concurrency)
+        http = self._http_factory(spec.concurrency, total)
+        # genai-prices loads its data on first use (~150 ms): do it off the event loop
+        # before any stream is open, not when the first cell finishes.
+        await loop.run_in_executor(writer, self._warm_prices, spec)
         clients: dict[str, ProviderClient] = {}
         flush_lock = asyncio.Lock()
 
@@ -322,6 +323,10 @@ class Engine:
         return run.model_copy(
             update={"status": status, "finished_at": utcnow(), "cells": tuple(finished)}
         )
+
+    def _warm_prices(self, spec: RunSpec) -> None:
+        for ref in spec.models:
+            price_call(self._profile(ref), ref.model, 1, 1)
 
     def _close_run(self, run_id: uuid.UUID, batch: list[CellResult], status: RunStatus) -> None:
         self.store.add_cells(run_id, batch)
@@ -416,19 +421,28 @@ class Engine:
         finish: Finish | None = None
         retries: list[Retry] = []
         ttft: float | None = None
+        sent: list[float] = []
+        token = REQUEST_SENT_AT.set(sent)
         start = time.perf_counter()
-        async for event in client.stream_chat(request):
-            if isinstance(event, TextDelta):
-                if ttft is None:
-                    ttft = time.perf_counter() - start
-                parts.append(event.text)
-                observer.on_delta(key, event.text)
-            elif isinstance(event, Usage):
-                usage = event
-            elif isinstance(event, Finish):
-                finish = event
-            elif isinstance(event, RetryNotice):
-                retries.append(Retry(attempt=event.attempt, reason=event.reason, wait_s=event.wait))
+        try:
+            async for event in client.stream_chat(request):
+                if isinstance(event, TextDelta):
+                    if ttft is None:
+                        # From the moment the (last) request was on the wire: a retried
+                        # call's first attempts and our own queueing are not the model's.
+                        ttft = time.perf_counter() - (sent[-1] if sent else start)
+                    parts.append(event.text)
+                    observer.on_delta(key, event.text)
+                elif isinstance(event, Usage):
+                    usage = event
+                elif isinstance(event, Finish):
+                    finish = event
+                elif isinstance(event, RetryNotice):
+                    retries.append(
+                        Retry(attempt=event.attempt, reason=event.reason, wait_s=event.wait)
+                    )
+        finally:
+            REQUEST_SENT_AT.reset(token)
         latency = time.perf_counter() - start
         output = "".join(parts)
         if usage is None:
@@ -453,13 +467,28 @@ class Engine:
         )
 
 
+def _default_http_client(concurrency: int, calls: int) -> httpx.AsyncClient:
+    """aiohttp's transport for real matrices (less CPU per streamed call); httpx's own for
+    a handful of calls, where importing aiohttp (~0.15 s) would cost more than it saves."""
+    transport: Transport = "httpx" if calls <= 4 else "aiohttp"
+    return make_http_client(max_connections=max(concurrency, 16), transport=transport)
+
+
 def run_sync(
     engine: Engine,
     spec: RunSpec,
     observer: RunObserver | None = None,
 ) -> Run:
     """Run from synchronous code (the CLI): a fresh event loop, Ctrl+C cancels cleanly."""
-    return asyncio.run(engine.run(spec, observer))
+    done: list[Run] = []
+
+    async def go() -> None:
+        # Returns nothing: on 3.11 asyncio.run formats the main task's result twice on
+        # the way out, ~25 ms for a 1,200-cell run.
+        done.append(await engine.run(spec, observer))
+
+    asyncio.run(go())
+    return done[0]
 
 
 def versions_for(vault: Vault, prompt: str, refs: Sequence[str]) -> tuple[uuid.UUID, ...]:

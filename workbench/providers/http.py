@@ -10,6 +10,8 @@ fallback.
 
 from __future__ import annotations
 
+import time
+from contextvars import ContextVar
 from typing import Literal
 
 import httpx
@@ -17,6 +19,12 @@ import httpx
 from workbench.providers.policy import Timeouts
 
 Transport = Literal["aiohttp", "httpx"]
+
+REQUEST_SENT_AT: ContextVar[list[float] | None] = ContextVar("request_sent_at", default=None)
+"""Set by a caller to a list; the aiohttp transport appends ``time.perf_counter()`` each
+time a request body chunk has been written. The engine starts the time-to-first-token
+clock there, so the readout measures the provider, not our own queueing and request
+building (with httpx's own transport the engine falls back to its own start time)."""
 DEFAULT_TRANSPORT: Transport = "aiohttp"
 
 
@@ -43,14 +51,33 @@ def make_http_client(
         import aiohttp
         from httpx_aiohttp import AiohttpTransport
 
+        async def on_sent(_session: aiohttp.ClientSession, _ctx: object, _params: object) -> None:
+            box = REQUEST_SENT_AT.get()
+            if box is not None:
+                box.append(time.perf_counter())
+
         def session() -> aiohttp.ClientSession:
             # Made on first use, inside the running event loop, as aiohttp requires.
             connector = aiohttp.TCPConnector(limit=max_connections, keepalive_timeout=30.0)
-            return aiohttp.ClientSession(connector=connector, trust_env=True)
+            trace = aiohttp.TraceConfig()
+            trace.on_request_chunk_sent.append(on_sent)
+            return aiohttp.ClientSession(connector=connector, trust_env=True, trace_configs=[trace])
 
         return httpx.AsyncClient(
             transport=AiohttpTransport(limits=limits, client=session),
             timeout=timeout,
             follow_redirects=False,
         )
-    return httpx.AsyncClient(limits=limits, timeout=timeout, follow_redirects=False)
+
+    async def on_request(_request: httpx.Request) -> None:
+        # httpx has no "body written" hook; "about to send" is the closest it offers.
+        box = REQUEST_SENT_AT.get()
+        if box is not None:
+            box.append(time.perf_counter())
+
+    return httpx.AsyncClient(
+        limits=limits,
+        timeout=timeout,
+        follow_redirects=False,
+        event_hooks={"request": [on_request]},
+    )

@@ -1,11 +1,15 @@
 """The main window: vault browser on the left; editor, history, test cases,
-compare and runs in tabs; menus, shortcuts, remembered layout."""
+compare, runs, review queue and sync in tabs; menus, shortcuts, remembered layout.
+
+Sync runs in the background (:class:`~workbench.ui.sync_panel.SyncController`); its
+outcome fills the tree's badges, the status-bar summary, the Sync and Review tabs."""
 
 from __future__ import annotations
 
 import functools
 import uuid
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, Slot
@@ -17,10 +21,11 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QSplitter,
     QTabWidget,
+    QToolButton,
     QWidget,
 )
 
-from workbench.core.errors import WorkbenchError
+from workbench.core.errors import UsageError, WorkbenchError
 from workbench.core.models import PromptVersion
 from workbench.core.runs import Run
 from workbench.engine.runner import ECHO_PROFILE, Engine
@@ -32,8 +37,17 @@ from workbench.ui.compare import ComparePanel
 from workbench.ui.editor import EditorPanel
 from workbench.ui.errors import ErrorReporter
 from workbench.ui.history import HistoryPanel
+from workbench.ui.review import ReviewPanel
 from workbench.ui.runs import RunsPanel
 from workbench.ui.stores import CaseStore, DraftStore
+from workbench.ui.sync_panel import (
+    BADGES,
+    DEFAULT_INTERVAL_S,
+    RegistryConnection,
+    SyncController,
+    SyncOutcome,
+    SyncPanel,
+)
 from workbench.ui.testcases import TestCasePanel
 from workbench.ui.worker import RunController
 from workbench.vault import Vault
@@ -63,6 +77,7 @@ class MainWindow(QMainWindow):
         data_dir: Path,
         save_settings: Callable[[Settings], None] = lambda _s: None,
         qsettings: QSettings | None = None,
+        sync_interval_s: int = DEFAULT_INTERVAL_S,
     ) -> None:
         super().__init__()
         self.vault = vault
@@ -90,6 +105,11 @@ class MainWindow(QMainWindow):
             lambda: self.settings.concurrency,
         )  # fmt: skip
         self.runs = RunsPanel(vault)
+        self.review = ReviewPanel(vault, self.reporter)
+        self.sync_panel = SyncPanel(vault, self.reporter)
+        self.sync = SyncController(vault, self.registry_connection, sync_interval_s, self)
+        self.publish_dialog: QWidget | None = None
+        self._last_outcome: SyncOutcome | None = None
 
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
@@ -98,6 +118,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.testcases, "Test cases")
         self.tabs.addTab(self.compare, "Compare")
         self.tabs.addTab(self.runs, "Runs")
+        self.tabs.addTab(self.review, "Review")
+        self.tabs.addTab(self.sync_panel, "Sync")
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
         self.splitter.addWidget(self.browser)
@@ -106,9 +128,16 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([280, 1100])
         self.splitter.setContentsMargins(8, 8, 8, 4)
         self.setCentralWidget(self.splitter)
-        self.sync_badge = QLabel("")  # the sync issue fills this in
+        self.sync_badge = QLabel("")
         self.sync_badge.setObjectName("dimLabel")
         self.statusBar().addPermanentWidget(self.sync_badge)
+        self.sync_button = QToolButton()
+        self.sync_button.setObjectName("syncButton")
+        self.sync_button.setText("⟳ Sync")
+        self.sync_button.setToolTip("Sync with the team registry now (F5)")
+        self.sync_button.setAutoRaise(True)
+        self.sync_button.clicked.connect(lambda: self.sync_now())
+        self.statusBar().addPermanentWidget(self.sync_button)
         self.vault_label = QLabel(str(vault.path))
         self.vault_label.setObjectName("dimLabel")
         self.statusBar().addPermanentWidget(self.vault_label)
@@ -120,12 +149,21 @@ class MainWindow(QMainWindow):
         self.testcases.cases_changed.connect(self._on_cases_changed)
         self.runs.open_requested.connect(self.open_run)
         self.compare.run_finished.connect(lambda _r: self.runs.reload())
+        self.sync.started.connect(self._on_sync_started)
+        self.sync.finished.connect(self._on_synced)
+        self.sync_panel.sync_requested.connect(self.sync_now)
+        self.sync_panel.dismissed.connect(self.refresh_sync_state)
+        self.review.decided.connect(lambda _v: self._after_decision())
         self._build_menus()
         self.resize(1400, 860)
         self._restore_layout()
         self.browser.reload()
         self.browser.model.set_drafts(self.drafts.prompts())
         self.runs.reload()
+        self.review.reload()
+        if self.registry_connection().configured:
+            self.refresh_sync_state()
+            self.sync.sync_now(manual=False)
 
     # ---- models offered --------------------------------------------------------------
 
@@ -179,8 +217,22 @@ class MainWindow(QMainWindow):
         run = bar.addMenu("&Run")
         run.addAction(self._action("&Run comparison", self.run_compare, "Ctrl+R"))
         run.addAction(self._action("&Cancel run", self.compare.cancel_run, "Ctrl+."))
+        registry = bar.addMenu("Re&gistry")
+        self.sync_action = self._action(
+            "&Sync now", self.sync_now, "F5", "Push local versions and decisions, pull the team's"
+        )
+        registry.addAction(self.sync_action)
+        registry.addAction(
+            self._action(
+                "&Publish…", self.open_publish, "Ctrl+Shift+P", "Move a label onto a version"
+            )
+        )
+        registry.addAction(
+            self._action("&Review queue", lambda: self.tabs.setCurrentWidget(self.review))
+        )
         view = bar.addMenu("&View")
-        for i, name in enumerate(("Editor", "History", "Test cases", "Compare", "Runs")):
+        tab_names = ("Editor", "History", "Test cases", "Compare", "Runs", "Review", "Sync")
+        for i, name in enumerate(tab_names):
             view.addAction(
                 self._action(name, functools.partial(self._show_tab, i), f"Ctrl+{i + 1}")
             )
@@ -243,6 +295,8 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_committed(self, version: PromptVersion) -> None:
         self.history.reload()
+        if self.registry_connection().configured:
+            self.refresh_sync_state()
         self.compare.set_prompt(
             version.prompt, self.vault.history(version.prompt), self.cases.load(version.prompt)
         )
@@ -286,7 +340,11 @@ class MainWindow(QMainWindow):
             except (WorkbenchError, OSError) as exc:
                 self.reporter.report(exc, "save the settings")
                 return
+            old_url = self.settings.registry_url
             self.settings = dialog.settings
+            if self.settings.registry_url != old_url:
+                self.sync.reset_identity()
+            self.sync.sync_now(manual=False)
             self.compare.reload_models()
             self.editor.refresh()
             from PySide6.QtWidgets import QApplication
@@ -296,6 +354,116 @@ class MainWindow(QMainWindow):
             app = QApplication.instance()
             if isinstance(app, QApplication):
                 apply_theme(app, self.settings.theme)
+
+    # ---- sync, review, publish --------------------------------------------------------
+
+    def registry_connection(self) -> RegistryConnection:
+        return RegistryConnection(self.settings.registry_url, self.secrets)
+
+    def sync_now(self) -> None:
+        """On demand (menu, F5, status-bar button): a round off the GUI thread."""
+        self.sync.sync_now(manual=True)
+
+    @Slot()
+    def _on_sync_started(self) -> None:
+        self.sync_badge.setText("⟳ Syncing…")
+
+    @Slot(object)
+    def _on_synced(self, outcome: SyncOutcome) -> None:
+        before = {e.seq for e in (self._last_outcome.rejected if self._last_outcome else [])}
+        report = outcome.report
+        if report is not None and report.new_versions:
+            self.browser.reload()  # pulled versions may bring new prompts
+            if self.history.prompt:
+                self.history.reload()
+        self._show_sync(outcome)
+        fresh = [e for e in outcome.rejected if e.seq not in before]
+        if fresh:
+            self.statusBar().showMessage(
+                f"The registry refused {len(fresh)} decision(s): see the Sync tab for why", 10000
+            )
+        if outcome.manual and outcome.error is not None:
+            if outcome.state == "offline":
+                self.statusBar().showMessage(
+                    "Offline: the registry is unreachable; your work is kept and syncs later",
+                    8000,
+                )
+            else:
+                self.reporter.report(outcome.error, "sync with the registry")
+
+    def _show_sync(self, outcome: SyncOutcome) -> None:
+        self._last_outcome = outcome
+        configured = outcome.state != "not_configured"
+        for name in self.browser.model.names():
+            status = outcome.statuses.get(name)
+            self.browser.model.set_sync_badge(
+                name, BADGES.get(status or "") if configured else None
+            )
+        self.sync_badge.setText(outcome.summary() if configured else "")
+        tip = outcome.error.describe() if outcome.error is not None else ""
+        self.sync_badge.setToolTip(tip or "Per-prompt state is shown beside each prompt")
+        self.sync_panel.show_outcome(outcome)
+        self.review.set_role(outcome.me.role if outcome.me else None)
+        self.review.reload()
+
+    def refresh_sync_state(self) -> None:
+        """Re-read statuses and the outbox from the vault (no network): after a commit,
+        a dismissal or a queued decision, so badges do not wait for the next round."""
+        from workbench.vault.sync_store import SyncStore
+
+        last = self._last_outcome
+        store = SyncStore(self.vault)
+        try:
+            outcome = SyncOutcome(
+                last.state if last else "synced",
+                store.statuses(),
+                store.outbox(),
+                last.report if last else None,
+                self.sync.me,
+                last.error if last else None,
+                last.at if last else datetime.now(UTC),
+            )
+        except WorkbenchError as exc:
+            self.reporter.report(exc, "read the sync state")
+            return
+        self._show_sync(outcome)
+
+    def _after_decision(self) -> None:
+        self.refresh_sync_state()
+        self.sync.sync_now(manual=False)
+
+    def open_publish(self, prompt: str | None = None) -> QWidget | None:
+        """The publish dialog for ``prompt`` (default: the selected one); non-blocking."""
+        from workbench.ui.publish import PublishDialog
+
+        name = prompt or self.browser.current_prompt() or self.editor.prompt
+        connection = self.registry_connection()
+        try:
+            if name is None:
+                raise UsageError("no prompt selected", hint="Select a prompt on the left first.")
+            if not connection.configured:
+                raise UsageError(
+                    "no team registry is configured",
+                    hint="Enter its URL and your token in Settings → Registry.",
+                )
+            dialog = PublishDialog(self.vault, name, connection, self.reporter, self)
+        except WorkbenchError as exc:
+            self.reporter.report(exc, "publish")
+            return None
+        dialog.published.connect(self._on_published)
+        self.publish_dialog = dialog
+        dialog.open()
+        return dialog
+
+    @Slot(object)
+    def _on_published(self, state: object) -> None:
+        from workbench.registry.schemas import LabelState
+
+        if isinstance(state, LabelState):
+            self.statusBar().showMessage(
+                f"Published: {state.prompt}@{state.name} moved by {state.updated_by}", 8000
+            )
+        self.sync.sync_now(manual=False)
 
     def about(self) -> None:
         QMessageBox.about(
@@ -329,6 +497,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         """Keep the draft, cancel a run and wait for the engine to write its cells."""
         self.editor.flush_draft()
+        self.sync.shutdown()
         if self.controller.running:
             self.statusBar().showMessage("Cancelling the run; finished cells are kept…")
             self.controller.shutdown()

@@ -1,6 +1,6 @@
 """Settings: provider profiles (add, edit, test the connection; keys go to the
-keychain, typed once, never shown again), default models, concurrency, theme and
-vault location."""
+keychain, typed once, never shown again), the team registry (URL; token in the
+keychain the same way), default models, concurrency, theme and vault location."""
 
 from __future__ import annotations
 
@@ -68,10 +68,13 @@ class SettingsDialog(QDialog):
         self.settings = settings.model_copy(deep=True)
         self.secrets = secrets
         self.reporter = reporter
+        self._registry_user: str | None = None  # from a successful "Test connection"
         layout = QVBoxLayout(self)
         tabs = QTabWidget()
         tabs.addTab(self._providers_tab(), "Providers")
+        tabs.addTab(self._registry_tab(), "Registry")
         tabs.addTab(self._general_tab(), "General")
+        self.tabs = tabs
         layout.addWidget(tabs, 1)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
@@ -263,6 +266,102 @@ class SettingsDialog(QDialog):
 
         self._test_thread = run_in_thread(work, done, failed)
 
+    # ---- registry --------------------------------------------------------------------
+
+    def _registry_tab(self) -> QWidget:
+        w = QWidget()
+        layout = QVBoxLayout(w)
+        form = QFormLayout()
+        self.r_url = QLineEdit(self.settings.registry_url or "")
+        self.r_url.setPlaceholderText("e.g. https://registry.example.com (empty: no registry)")
+        self.r_token = QLineEdit()
+        self.r_token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.r_token.setPlaceholderText(
+            "stored in the keychain; type to replace"
+            if self.settings.registry_url
+            else "paste your token (stored in the keychain, never shown again)"
+        )
+        form.addRow("Registry URL", self.r_url)
+        form.addRow("Token", self.r_token)
+        layout.addLayout(form)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        self.r_test_button = QPushButton("Test connection")
+        self.r_test_button.clicked.connect(self._test_registry)
+        row.addWidget(self.r_test_button)
+        layout.addLayout(row)
+        self.r_status = QLabel(
+            f"Signed in as {self.settings.registry_user}." if self.settings.registry_user else ""
+        )
+        self.r_status.setWordWrap(True)
+        self.r_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.r_status)
+        note = QLabel(
+            "Versions you commit stay in this vault and sync with the registry in the "
+            "background; reviews and publishing need a reviewer or publisher role."
+        )
+        note.setObjectName("dimLabel")
+        note.setWordWrap(True)
+        layout.addWidget(note)
+        layout.addStretch(1)
+        return w
+
+    def _registry_url(self) -> str | None:
+        url = self.r_url.text().strip().rstrip("/")
+        if not url:
+            return None
+        if not url.startswith(("http://", "https://")):
+            raise UsageError(
+                f"the registry URL {url!r} needs a scheme",
+                hint="Write it as https://host[:port] (http:// only for a local registry).",
+            )
+        return url
+
+    @Slot()
+    def _test_registry(self) -> None:
+        from workbench.registry.client import RegistryClient
+        from workbench.registry.sync import token_key_name
+
+        try:
+            url = self._registry_url()
+            if url is None:
+                raise UsageError("no registry URL", hint="Enter the registry's URL first.")
+        except WorkbenchError as exc:
+            self.reporter.report(exc, "test the connection")
+            return
+        typed = self.r_token.text() or None
+        secrets = self.secrets
+
+        def work() -> tuple[str, str]:
+            token = typed or secrets().get(token_key_name(url))
+            if not token:
+                raise UsageError(
+                    f"there is no token for {url} in the keychain",
+                    hint="Paste your token (ask a registry admin for one).",
+                )
+            with RegistryClient(url, token) as client:
+                me = client.whoami()
+            return me.name, me.role
+
+        self.r_test_button.setEnabled(False)
+        self.r_status.setText(f"Asking {url} who you are…")
+
+        def done(me: tuple[str, str]) -> None:
+            self.r_test_button.setEnabled(True)
+            self._registry_user = me[0]
+            self.r_status.setText(f"✔ Connected to {url} as {me[0]} ({me[1]})")
+
+        def failed(exc: BaseException) -> None:
+            self.r_test_button.setEnabled(True)
+            text = (
+                exc.describe()
+                if isinstance(exc, WorkbenchError)
+                else f"{type(exc).__name__}: {exc}"
+            )
+            self.r_status.setText("✘ " + redact(text))
+
+        self._registry_thread = run_in_thread(work, done, failed)
+
     # ---- general ---------------------------------------------------------------------
 
     def _general_tab(self) -> QWidget:
@@ -308,8 +407,14 @@ class SettingsDialog(QDialog):
                 raise UsageError(
                     f"default model {m!r} needs a profile", hint="Write it as profile:model."
                 )
+        url = self._registry_url()
         data = self.settings.model_dump()
+        if url != self.settings.registry_url:
+            data["registry_user"] = None
+        if url and self._registry_user:
+            data["registry_user"] = self._registry_user
         data.update(
+            registry_url=url,
             default_models=models or ["echo:echo"],
             concurrency=self.g_concurrency.value(),
             theme=self.g_theme.currentText(),
@@ -320,7 +425,18 @@ class SettingsDialog(QDialog):
     @Slot()
     def _accept(self) -> None:
         try:
-            self.settings = self.result_settings()
+            settings = self.result_settings()
+            token = self.r_token.text()
+            if token:
+                if settings.registry_url is None:
+                    raise UsageError(
+                        "a token needs a registry URL", hint="Enter the registry's URL too."
+                    )
+                from workbench.registry.sync import token_key_name
+
+                self.secrets().set(token_key_name(settings.registry_url), token)
+                self.r_token.clear()
+            self.settings = settings
         except WorkbenchError as exc:
             self.reporter.report(exc, "save the settings")
             return

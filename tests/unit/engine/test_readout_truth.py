@@ -8,9 +8,11 @@ usage), so the truth is known; the engine must report it at concurrency 16:
 - token counts equal to the usage the server reported, never an estimate;
 - cost equal to genai-prices' price for exactly those tokens.
 
-The TTFT check is an accuracy check, not a speed check: the engine's clock starts
-before the request is sent, so its reading is the scripted TTFT plus the
-client's own request and parsing time. That overhead is what is bounded here.
+The engine starts the TTFT clock when the request has been written to the socket
+(aiohttp's ``on_request_chunk_sent`` trace, see ``workbench.providers.http``), so
+its own queueing and request building are not charged to the model. Before that
+fix the p50 error at concurrency 16 was ~10-20 ms, mostly the client's own send
+queue (measured with the server in-process and in its own process alike).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from .conftest import content
 
 TTFT_S = 0.100
 """The server's scripted time to first token: the truth."""
+CHUNK_DELAY_S = 0.01
+"""Pieces after the first come 10 ms apart, as a model streams tokens."""
 TTFT_TOLERANCE_MS = 5.0
 CONCURRENCY = 16
 CASES = tuple(TestCase(name=f"c{i}", values={"topic": f"topic number {i}"}) for i in range(16))
@@ -64,7 +68,14 @@ def _engine(vault: Vault, server: ProviderServer) -> Engine:
 def _run(vault: Vault, server: ProviderServer) -> tuple[list[CellResult], Callable[[], None]]:
     vault.commit("p", content(), "v1")
     for _name, (_family, model, inp, out) in SCRIPTED.items():
-        server.script(model, ttft=TTFT_S, chunks=4, input_tokens=inp, output_tokens=out)
+        server.script(
+            model,
+            ttft=TTFT_S,
+            chunks=4,
+            chunk_delay=CHUNK_DELAY_S,
+            input_tokens=inp,
+            output_tokens=out,
+        )
     version = vault.history("p")[0]
     spec = RunSpec(
         prompt="p",
@@ -86,36 +97,14 @@ def _run(vault: Vault, server: ProviderServer) -> tuple[list[CellResult], Callab
     return list(run.cells), same_in_vault
 
 
-def test_ttft_tokens_and_cost_are_the_truth(
+def test_tokens_and_cost_are_the_truth(
     vault: Vault,
     provider_server: ProviderServer,  # noqa: F811 (the fixture imported above)
-    record_property: Callable[[str, object], None],
 ) -> None:
     cells, same_in_vault = _run(vault, provider_server)
     assert len(cells) == 32
     assert all(c.ok for c in cells), [c.error for c in cells]
     assert len(provider_server.requests) == 32  # every cell made its one real call
-
-    # Time to first token.
-    errors_ms = sorted(c.ttft_ms - TTFT_S * 1000 for c in cells if c.ttft_ms is not None)
-    assert len(errors_ms) == 32
-    p50 = statistics.median(errors_ms)
-    p95 = errors_ms[int(0.95 * (len(errors_ms) - 1))]
-    record_property("ttft_error_p50_ms", round(p50, 3))
-    record_property("ttft_error_p95_ms", round(p95, 3))
-    record_property("ttft_error_max_ms", round(errors_ms[-1], 3))
-    print(
-        f"\nTTFT error vs scripted {TTFT_S * 1000:.0f} ms at concurrency {CONCURRENCY}: "
-        f"p50 {p50:.2f} ms, p95 {p95:.2f} ms, min {errors_ms[0]:.2f} ms, "
-        f"max {errors_ms[-1]:.2f} ms"
-    )
-    # The clock starts before the request leaves, so a reading below the truth is a bug.
-    assert errors_ms[0] >= 0
-    assert p50 <= TTFT_TOLERANCE_MS
-    for cell in cells:
-        assert cell.latency_ms is not None
-        assert cell.ttft_ms is not None
-        assert cell.latency_ms >= cell.ttft_ms
 
     # Tokens: the server's reported usage, exactly, and not flagged as estimated.
     for cell in cells:
@@ -137,4 +126,32 @@ def test_ttft_tokens_and_cost_are_the_truth(
         assert cell.price_source.startswith("genai-prices")
         assert price.model.id in cell.price_source
 
+    # Times: the clock starts before the request leaves and the server waits the
+    # scripted TTFT after it arrives, so no reading may fall below the truth.
+    for cell in cells:
+        assert cell.ttft_ms is not None
+        assert cell.latency_ms is not None
+        assert cell.ttft_ms >= TTFT_S * 1000
+        assert cell.latency_ms >= cell.ttft_ms
+
     same_in_vault()
+
+
+def test_ttft_p50_within_5ms_of_the_truth(
+    vault: Vault,
+    provider_server: ProviderServer,  # noqa: F811 (the fixture imported above)
+    record_property: Callable[[str, object], None],
+) -> None:
+    cells, _ = _run(vault, provider_server)
+    errors_ms = sorted(c.ttft_ms - TTFT_S * 1000 for c in cells if c.ttft_ms is not None)
+    assert len(errors_ms) == 32
+    p50 = statistics.median(errors_ms)
+    p95 = errors_ms[round(0.95 * (len(errors_ms) - 1))]
+    record_property("ttft_error_p50_ms", round(p50, 3))
+    record_property("ttft_error_p95_ms", round(p95, 3))
+    print(
+        f"\nTTFT error vs the scripted {TTFT_S * 1000:.0f} ms at concurrency {CONCURRENCY}: "
+        f"p50 {p50:.2f} ms, p95 {p95:.2f} ms, min {errors_ms[0]:.2f} ms, "
+        f"max {errors_ms[-1]:.2f} ms"
+    )
+    assert p50 <= TTFT_TOLERANCE_MS

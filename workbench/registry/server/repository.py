@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select
+from sqlalchemy import Connection, Row, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from workbench.core.models import (
@@ -88,15 +88,17 @@ def user_by_token_hash(session: Session, token_hash: str) -> UserRow | None:
     ).scalar_one_or_none()
 
 
+_CREDENTIALS = select(UserRow.name, UserRow.role, UserRow.disabled, UserRow.token_expires_at).where(
+    UserRow.token_hash == bindparam("token_hash")
+)
+
+
 def credentials_by_token_hash(
     conn: Connection, token_hash: str
 ) -> Row[str, str, bool, datetime | None] | None:
     """The columns authentication needs, read fresh on every request (so disabling a
     user or rotating a token takes effect at once), without an ORM session."""
-    stmt = select(UserRow.name, UserRow.role, UserRow.disabled, UserRow.token_expires_at).where(
-        UserRow.token_hash == token_hash
-    )
-    return conn.execute(stmt).one_or_none()
+    return conn.execute(_CREDENTIALS, {"token_hash": token_hash}).one_or_none()
 
 
 def user_by_name(session: Session, name: str) -> UserRow | None:
@@ -217,30 +219,36 @@ def label_row(session: Session, prompt: PromptRow, name: str) -> LabelRow | None
     ).scalar_one_or_none()
 
 
+# Built once: constructing a statement costs more than running it on SQLite.
+_LABEL_POINTER = (
+    select(
+        LabelRow.id.is_not(None),
+        LabelRow.version_id,
+        LabelRow.canary_version_id,
+        LabelRow.canary_percent,
+        LabelRow.updated_at,
+        LabelRow.updated_by,
+    )
+    .select_from(PromptRow)
+    .outerjoin(
+        LabelRow, (LabelRow.prompt_id == PromptRow.id) & (LabelRow.name == bindparam("label"))
+    )
+    .where(PromptRow.name == bindparam("prompt"))
+)
+_VERSION_BY_ID = select(VersionRow.__table__).where(VersionRow.id == bindparam("version_id"))
+
+
 def label_pointer(
     conn: Connection, prompt: str, label: str
 ) -> Row[bool, uuid.UUID | None, uuid.UUID | None, int, datetime, str] | None:
     """One indexed lookup for what ``resolve`` must read fresh each time: whether the
     prompt exists, and its label row's mutable fields (None: no such prompt)."""
-    stmt = (
-        select(
-            LabelRow.id.is_not(None),
-            LabelRow.version_id,
-            LabelRow.canary_version_id,
-            LabelRow.canary_percent,
-            LabelRow.updated_at,
-            LabelRow.updated_by,
-        )
-        .select_from(PromptRow)
-        .outerjoin(LabelRow, (LabelRow.prompt_id == PromptRow.id) & (LabelRow.name == label))
-        .where(PromptRow.name == prompt)
-    )
-    return conn.execute(stmt).one_or_none()
+    return conn.execute(_LABEL_POINTER, {"prompt": prompt, "label": label}).one_or_none()
 
 
 def version_by_id(conn: Connection, version_id: uuid.UUID) -> VersionRow | None:
     """A version read over a plain connection (versions are immutable, so callers cache)."""
-    row = conn.execute(select(VersionRow.__table__).where(VersionRow.id == version_id)).first()
+    row = conn.execute(_VERSION_BY_ID, {"version_id": version_id}).first()
     if row is None:
         return None
     return VersionRow(**row._asdict())

@@ -1,0 +1,354 @@
+"""Sync, review and publishing in the window, against a real registry under uvicorn.
+
+Tokens live in a ``MemoryStore`` under the key the app would use in the keychain;
+the real keychain is never touched. The timer is off (interval 0) so every round
+is one the test asked for (or the one the window starts with) and can be awaited.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from tests.server.conftest import RunningRegistry, running_registry
+from workbench.core.models import Message, PromptContent, PromptVersion
+from workbench.core.runs import CellKey, CellResult, ModelRef, Run, RunSpec
+from workbench.engine.runner import ECHO_PROFILE, Engine
+from workbench.registry.review import queue_review
+from workbench.registry.server.config import RegistrySettings
+from workbench.registry.sync import Syncer, token_key_name
+from workbench.secrets.store import MemoryStore
+from workbench.settings import Settings
+from workbench.ui.main_window import MainWindow
+from workbench.ui.publish import PublishDialog
+from workbench.ui.settings_dialog import SettingsDialog
+from workbench.ui.sync_panel import BADGES
+from workbench.vault import Vault
+from workbench.vault.runs import RunStore
+from workbench.vault.sync_store import SyncStore
+
+
+def content(text: str) -> PromptContent:
+    return PromptContent(messages=(Message(role="user", template=text),))
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[RunningRegistry]:
+    with running_registry(RegistrySettings(db_url=f"sqlite:///{tmp_path / 'reg.sqlite3'}")) as reg:
+        yield reg
+
+
+@pytest.fixture
+def open_window(qtbot, tmp_path: Path, data_dir: Path):  # type: ignore[no-untyped-def]
+    """Make a window for ``user`` on its own vault, logged in to ``url``; closes them all."""
+    opened: list[tuple[MainWindow, Vault]] = []
+
+    def make(user: str, url: str, token: str, vault: Vault | None = None) -> MainWindow:
+        vault = vault or Vault.open(tmp_path / f"{user}.sqlite3", create=True, actor=user)
+        store = MemoryStore()
+        store.set(token_key_name(url), token)
+        profiles = {"echo": ECHO_PROFILE}
+        win = MainWindow(
+            vault,
+            Settings(registry_url=url),
+            engine_factory=lambda: Engine(vault, profiles, keys=lambda _p: None),
+            profiles=lambda: profiles,
+            secrets=lambda: store,
+            data_dir=data_dir / user,
+            qsettings=QSettings(str(tmp_path / f"{user}.ini"), QSettings.Format.IniFormat),
+            sync_interval_s=0,
+        )
+        qtbot.addWidget(win)
+        win.show()
+        opened.append((win, vault))
+        # The window starts one round by itself when a registry is configured.
+        qtbot.waitUntil(lambda: win.sync.last is not None, timeout=10_000)
+        return win
+
+    yield make
+    for win, vault in opened:
+        win.close()
+        assert not win.sync.running
+        vault.close()
+
+
+def badge(win: MainWindow, name: str) -> str:
+    index = win.browser.model.index_of(name)
+    return str(index.siblingAtColumn(1).data() or "")
+
+
+def sync(qtbot, win: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    """Press F5 and wait for the round to end."""
+    with qtbot.waitSignal(win.sync.finished, timeout=10_000):
+        win.sync_action.trigger()
+
+
+def author_pushes(tmp_path: Path, registry: RunningRegistry) -> tuple[PromptVersion, ...]:
+    """alice commits v1 and v2 of support/reply in her own vault and syncs them."""
+    with Vault.open(tmp_path / "alice-cli.sqlite3", create=True, actor="alice") as alice:
+        v1 = alice.commit("support/reply", content("Hello {{ name }}"), "first")
+        v2 = alice.commit("support/reply", content("Hi {{ name }}, how can I help?"), "friendlier")
+        Syncer(alice, registry.client("alice")).sync()
+        return alice.version_by_id(v1.id), alice.version_by_id(v2.id)
+
+
+def test_sync_updates_badges_and_shows_forks(
+    qtbot, tmp_path: Path, registry: RunningRegistry, open_window
+) -> None:  # type: ignore[no-untyped-def]
+    vault = Vault.open(tmp_path / "alice.sqlite3", create=True, actor="alice")
+    root = vault.commit("p", content("root"), "root")
+    vault.commit("billing/invoice", content("Invoice {{ n }}"), "first")
+    win = open_window("alice", registry.url, registry.tokens["alice"], vault)
+    # The startup round pushed both prompts.
+    assert win.sync.last is not None and win.sync.last.state == "synced"
+    assert badge(win, "p") == BADGES["synced"]
+    assert badge(win, "billing/invoice") == BADGES["synced"]
+    assert "2 synced" in win.sync_badge.text()
+
+    # Offline work shows at once, before any round: a new prompt and a new version.
+    vault.commit("drafts/new", content("new"), "new")
+    win.browser.reload()
+    win.refresh_sync_state()
+    assert badge(win, "drafts/new") == BADGES["local"]
+    # bob continues from the same parent as alice, and pushes first: a fork.
+    with Vault.open(tmp_path / "bob.sqlite3", create=True, actor="bob") as bob:
+        Syncer(bob, registry.client("bob")).sync()
+        bob.commit("p", content("bob's idea"), "bob", parents=[root.id])
+        Syncer(bob, registry.client("bob")).sync()
+    mine = vault.commit("p", content("alice's idea"), "alice", parents=[root.id])
+    win._on_committed(mine)
+    assert badge(win, "p") == BADGES["ahead"]
+
+    sync(qtbot, win)
+    assert badge(win, "p") == BADGES["forked"]
+    assert badge(win, "drafts/new") == BADGES["synced"]
+    assert "forked" in win.sync_badge.text()
+    assert win.sync_panel.forks_label.isVisibleTo(win.sync_panel)
+    assert "p" in win.sync_panel.forks_label.text()
+    # Both heads exist in the history; nothing was merged or overwritten.
+    win.browser.select("p")
+    assert sum(1 for v in win.history.model.versions if v.id in win.history.model.heads) == 2
+
+
+def test_offline_indicator_work_goes_on_and_decisions_wait(
+    qtbot, tmp_path: Path, open_window
+) -> None:  # type: ignore[no-untyped-def]
+    with running_registry(
+        RegistrySettings(db_url=f"sqlite:///{tmp_path / 'reg.sqlite3'}")
+    ) as registry:
+        v1, _v2 = author_pushes(tmp_path, registry)
+        url, token = registry.url, registry.tokens["bob"]
+        win = open_window("bob", url, token)
+        assert win.sync.last is not None and win.sync.last.state == "synced"
+        assert win.review.table.rowCount() == 2
+    # The registry is gone now. A round says so and the window carries on.
+    sync(qtbot, win)
+    assert win.sync.last is not None and win.sync.last.state == "offline"
+    assert "Offline" in win.sync_badge.text()
+    assert "Offline" in win.sync_panel.state_label.text()
+    assert "Nothing was lost" in win.sync_panel.state_label.text()
+
+    # Work goes on: a commit, and a review decision that waits in the outbox.
+    mine = win.vault.commit("notes/offline", content("written on a train"), "offline")
+    win.browser.reload()
+    win._on_committed(mine)
+    assert badge(win, "notes/offline") == BADGES["local"]
+    assert "waiting to sync" in win.sync_badge.text()
+    win.review.reload()
+    assert win.review.select(v1.id)
+    win.review.comment.setPlainText("reads well")
+    with qtbot.waitSignal(win.sync.finished, timeout=10_000):
+        win.review.approve_button.click()
+    assert win.sync.last is not None and win.sync.last.state == "offline"
+    [entry] = SyncStore(win.vault).outbox()
+    assert (entry.kind, entry.status, entry.payload["decision"]) == ("review", "pending", "approve")
+    row = next(r for r, item in enumerate(win.review.items) if item.version.id == v1.id)
+    assert win.review.table.item(row, 4).text() == "approve: pending"
+    assert "pending" in win.sync_panel.table.item(0, 3).text()
+    assert win.vault.history("notes/offline")[0].number is None  # kept, still to push
+
+
+def test_revoked_token_is_explained_and_nothing_is_lost(
+    qtbot, tmp_path: Path, registry: RunningRegistry, open_window
+) -> None:  # type: ignore[no-untyped-def]
+    win = open_window("alice", registry.url, registry.tokens["alice"])
+    registry.service.disable_user("alice")
+    version = win.vault.commit("p", content("after the revocation"), "still mine")
+    with qtbot.waitSignal(win.reporter.shown, timeout=10_000) as shown:
+        win.sync_action.trigger()
+    assert win.sync.last is not None and win.sync.last.state == "unauthorized"
+    assert "Token refused" in win.sync_badge.text()
+    assert "nothing lost" in win.sync_badge.text()
+    assert shown.args is not None and "sync" in shown.args[0]
+    assert win.vault.version_by_id(version.id).number is None  # still here, waits to push
+    assert SyncStore(win.vault).drafts()[0].id == version.id
+    win.reporter.last_dialog.close()  # type: ignore[union-attr]
+
+
+def test_reviewer_approves_from_the_queue_with_evidence(
+    qtbot, tmp_path: Path, registry: RunningRegistry, open_window
+) -> None:  # type: ignore[no-untyped-def]
+    _v1, v2 = author_pushes(tmp_path, registry)
+    bob_vault = Vault.open(tmp_path / "bob.sqlite3", create=True, actor="bob")
+    Syncer(bob_vault, registry.client("bob")).sync()
+    # bob compared v2 earlier: that run is the evidence the queue shows.
+    model = ModelRef(profile="echo", model="echo")
+    run = Run(spec=RunSpec(prompt="support/reply", version_ids=(v2.id,), models=(model,)))
+    runs = RunStore(bob_vault)
+    runs.start(run)
+    runs.add_cells(
+        run.id,
+        [
+            CellResult(
+                key=CellKey(version_id=v2.id, model=model, case_index=0),
+                output="hi", input_tokens=12, output_tokens=3, cost_usd=0.0, ttft_ms=40.0,
+                latency_ms=120.0,
+            )
+        ],
+    )  # fmt: skip
+    runs.finish(run.id, "finished")
+    win = open_window("bob", registry.url, registry.tokens["bob"], bob_vault)
+    win.tabs.setCurrentWidget(win.review)
+    assert [item.version.display_number for item in win.review.items] == ["v1", "v2"]
+    assert win.review.select(v2.id)
+    # No production yet: the diff is against its parent, and both texts are in it.
+    assert "v1" in win.review.title.text()
+    diff_text = win.review.diff.toPlainText()
+    assert "Hello" in diff_text and "how can I help" in diff_text
+    assert "1 calls, 0 errors" in win.review.evidence.text()
+    assert "120 ms" in win.review.evidence.text()
+
+    win.review.comment.setPlainText("clear and friendly")
+    with qtbot.waitSignal(win.sync.finished, timeout=10_000):
+        win.review.approve_button.click()
+    with registry.client("carol") as carol:
+        [review] = carol.reviews(v2.id)
+    assert (review.reviewer, review.decision, review.comment) == (
+        "bob", "approve", "clear and friendly",
+    )  # fmt: skip
+    assert review.evidence is not None
+    assert (review.evidence.passed, review.evidence.failed) == (1, 0)
+    assert [item.version.display_number for item in win.review.items] == ["v1"]
+    assert SyncStore(win.vault).outbox() == []
+
+
+def test_request_changes_needs_a_comment(
+    qtbot, tmp_path: Path, registry: RunningRegistry, open_window
+) -> None:  # type: ignore[no-untyped-def]
+    author_pushes(tmp_path, registry)
+    win = open_window("bob", registry.url, registry.tokens["bob"])
+    win.review.table.selectRow(0)
+    with qtbot.waitSignal(win.reporter.shown) as shown:
+        win.review.changes_button.click()
+    assert shown.args is not None and "say what should change" in shown.args[1]
+    assert SyncStore(win.vault).outbox() == []
+    win.reporter.last_dialog.close()  # type: ignore[union-attr]
+
+
+def open_publish(qtbot, win: MainWindow) -> PublishDialog:  # type: ignore[no-untyped-def]
+    dialog = win.open_publish("support/reply")
+    assert isinstance(dialog, PublishDialog)
+    qtbot.waitUntil(lambda: dialog.context is not None, timeout=10_000)
+    return dialog
+
+
+def choose(dialog: PublishDialog, version_id: uuid.UUID) -> None:
+    dialog.version_box.setCurrentIndex(dialog.version_box.findData(str(version_id)))
+
+
+def test_publisher_publishes_rolls_back_and_sees_refusals(
+    qtbot, tmp_path: Path, registry: RunningRegistry, open_window
+) -> None:  # type: ignore[no-untyped-def]
+    v1, v2 = author_pushes(tmp_path, registry)
+    with Vault.open(tmp_path / "bob.sqlite3", create=True, actor="bob") as bob:
+        Syncer(bob, registry.client("bob")).sync()
+        queue_review(bob, bob.version_by_id(v1.id), "approve", "ok")
+        assert Syncer(bob, registry.client("bob")).sync().rejected == []
+    win = open_window("carol", registry.url, registry.tokens["carol"])
+
+    # v2 is not approved: the registry refuses and its reason reaches the person.
+    dialog = open_publish(qtbot, win)
+    assert "does not exist yet" in dialog.current_label.text()
+    choose(dialog, v2.id)
+    dialog.reason.setText("launch")
+    with qtbot.waitSignal(dialog.refused, timeout=10_000) as refused:
+        dialog.publish_button.click()
+    assert refused.args is not None and "not approved" in refused.args[0]
+    assert dialog.refusal.isVisibleTo(dialog)
+    assert "not approved by a reviewer" in dialog.refusal.text()
+    assert win.reporter.last_dialog is not None
+    win.reporter.last_dialog.close()
+
+    # v1 is approved (by bob): the facts say so, and publishing works.
+    choose(dialog, v1.id)
+    assert "bob" in dialog.facts.text()
+    with qtbot.waitSignal(dialog.published, timeout=10_000):
+        dialog.publish_button.click()
+    with registry.client("alice") as reader:
+        resolved, _ = reader.resolve("support/reply")
+    assert resolved is not None and resolved.version.id == v1.id
+
+    # Later v2 is approved and published; then rolled back to v1 through the dialog.
+    with Vault.open(tmp_path / "bob.sqlite3", actor="bob") as bob:
+        queue_review(bob, bob.version_by_id(v2.id), "approve", "now good")
+        Syncer(bob, registry.client("bob")).sync()
+    dialog = open_publish(qtbot, win)
+    choose(dialog, v2.id)
+    dialog.reason.setText("better tone")
+    assert dialog.publish_button.text() == "Publish"
+    assert "Hello" in dialog.diff.toPlainText()  # the diff from v1 (now) to v2
+    with qtbot.waitSignal(dialog.published, timeout=10_000):
+        dialog.publish_button.click()
+    dialog = open_publish(qtbot, win)
+    assert "points at <b>v2</b>" in dialog.current_label.text()
+    choose(dialog, v1.id)
+    dialog.reason.setText("complaints")
+    assert dialog.publish_button.text() == "Roll back to v1"
+    assert "Rollback" in dialog.facts.text()
+    with qtbot.waitSignal(dialog.published, timeout=10_000):
+        dialog.publish_button.click()
+    with registry.client("alice") as reader:
+        resolved, _ = reader.resolve("support/reply")
+    assert resolved is not None and resolved.version.id == v1.id
+    # The label history, newest first, from the registry's audit log.
+    dialog = open_publish(qtbot, win)
+    reasons = [dialog.history.item(r, 4).text() for r in range(dialog.history.rowCount())]
+    assert reasons == ["complaints", "better tone", "launch"]
+    dialog.close()
+    qtbot.waitUntil(lambda: not win.sync.running, timeout=10_000)
+
+
+def test_settings_registry_token_goes_to_the_keychain_and_test_connection(
+    qtbot, registry: RunningRegistry
+) -> None:  # type: ignore[no-untyped-def]
+    from workbench.ui.errors import ErrorReporter
+
+    store = MemoryStore()
+    dialog = SettingsDialog(Settings(), lambda: store, ErrorReporter())
+    qtbot.addWidget(dialog)
+    dialog.r_url.setText(registry.url + "/")
+    dialog.r_token.setText(registry.tokens["bob"])
+    dialog.r_test_button.click()
+    qtbot.waitUntil(lambda: "✔" in dialog.r_status.text(), timeout=10_000)
+    assert "bob (reviewer)" in dialog.r_status.text()
+    dialog._accept()
+    assert dialog.settings.registry_url == registry.url
+    assert dialog.settings.registry_user == "bob"
+    assert store.get(token_key_name(registry.url)) == registry.tokens["bob"]
+    assert registry.tokens["bob"] not in dialog.settings.model_dump_json()
+    assert dialog.r_token.text() == ""
+
+    # Reopened: the token is not shown; a wrong token gets a clear answer.
+    again = SettingsDialog(dialog.settings, lambda: store, ErrorReporter())
+    qtbot.addWidget(again)
+    assert again.r_token.text() == ""
+    assert again.r_token.echoMode() == again.r_token.EchoMode.Password
+    again.r_token.setText("wbr_not-a-real-token")
+    again.r_test_button.click()
+    qtbot.waitUntil(lambda: "✘" in again.r_status.text(), timeout=10_000)
+    assert "wbr_not-a-real-token" not in again.r_status.text()
+

@@ -1,0 +1,247 @@
+"""Review and publishing, the parts the desktop app and the CLI share.
+
+Both front ends ask the same questions (what awaits review? what evidence does the
+vault hold for a version? what is published now, and what was before?) and make
+the same decisions (queue a review, move a label by compare-and-swap). Keeping the
+answers here means one implementation behind two faces; nothing here knows about Qt
+or argparse.
+
+Reading works offline from the vault's mirror of the registry (reviews and labels
+as of the last sync); :func:`current_label`, :func:`label_history` and
+:func:`publish` need the registry itself.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from workbench.core.errors import NotFoundError
+from workbench.core.models import PromptVersion
+from workbench.core.runs import RunSpec, SummaryRow, summarize
+from workbench.registry.client import RegistryClient
+from workbench.registry.schemas import (
+    AuditEntry,
+    Decision,
+    EvalEvidence,
+    LabelState,
+    LabelTarget,
+)
+from workbench.vault.repository import Vault
+from workbench.vault.runs import RunStore
+from workbench.vault.sync_store import SyncStore
+
+PUBLISHED_LABEL = "production"
+EVIDENCE_RUNS_SCANNED = 50
+"""How many of a prompt's latest runs are searched for one that tried a version."""
+
+
+@dataclass(frozen=True)
+class AwaitingReview:
+    """A pushed version newer than what is published, that nobody has approved yet."""
+
+    version: PromptVersion
+    changes_requested: int
+
+    def as_row(self) -> dict[str, Any]:
+        v = self.version
+        return {
+            "prompt": v.prompt,
+            "version": v.number,
+            "id": str(v.id),
+            "author": v.author,
+            "message": v.message,
+            "changes_requested": self.changes_requested,
+        }
+
+
+def published_version_id(
+    store: SyncStore, prompt: str, label: str = PUBLISHED_LABEL
+) -> uuid.UUID | None:
+    """The version ``label`` points at, as of the last sync (None: not published)."""
+    for lab in store.registry_labels(prompt):
+        if lab["name"] == label:
+            return uuid.UUID(lab["target"]["version_id"])
+    return None
+
+
+def awaiting_review(vault: Vault) -> list[AwaitingReview]:
+    """Pushed versions newer than their prompt's production target with no approval,
+    prompts by name, versions oldest first. Reads only the vault (works offline)."""
+    store = SyncStore(vault)
+    reviews = store.all_reviews()
+    approved = {r["version_id"] for r in reviews if r["decision"] == "approve"}
+    requested: dict[str, int] = {}
+    for r in reviews:
+        if r["decision"] == "request_changes":
+            requested[r["version_id"]] = requested.get(r["version_id"], 0) + 1
+    out: list[AwaitingReview] = []
+    for name in vault.prompt_names():
+        history = vault.history(name)
+        target = published_version_id(store, name)
+        published = next((v.number or 0 for v in history if v.id == target), 0)
+        for v in history:
+            if v.number is None or str(v.id) in approved or v.number <= published:
+                continue
+            out.append(AwaitingReview(v, requested.get(str(v.id), 0)))
+    return out
+
+
+def published_version(
+    vault: Vault, prompt: str, label: str = PUBLISHED_LABEL
+) -> PromptVersion | None:
+    """The version ``label`` points at, if the vault holds it (as of the last sync)."""
+    target = published_version_id(SyncStore(vault), prompt, label)
+    if target is None:
+        return None
+    try:
+        return vault.version_by_id(target)
+    except NotFoundError:
+        return None
+
+
+def review_payload(
+    version: PromptVersion,
+    decision: Decision,
+    comment: str = "",
+    evidence: EvalEvidence | None = None,
+) -> dict[str, Any]:
+    """The outbox payload of a review decision (what the next sync sends)."""
+    payload: dict[str, Any] = {
+        "version_id": str(version.id),
+        "content_hash": version.content_hash,
+        "decision": decision,
+        "comment": comment,
+    }
+    if evidence is not None:
+        payload["evidence"] = evidence.model_dump(mode="json")
+    return payload
+
+
+def queue_review(
+    vault: Vault,
+    version: PromptVersion,
+    decision: Decision,
+    comment: str = "",
+    evidence: EvalEvidence | None = None,
+) -> int:
+    """Put a decision in the outbox; it reaches the registry with the next sync.
+
+    Offline this is all that happens, and the decision waits, visibly pending."""
+    return SyncStore(vault).queue(
+        "review", version.prompt, review_payload(version, decision, comment, evidence)
+    )
+
+
+def pending_reviews(vault: Vault) -> dict[str, list[tuple[str, str, str | None]]]:
+    """Queued decisions per version id: (decision, status, server's reason if refused)."""
+    out: dict[str, list[tuple[str, str, str | None]]] = {}
+    for entry in SyncStore(vault).outbox():
+        if entry.kind == "review":
+            out.setdefault(entry.payload["version_id"], []).append(
+                (entry.payload["decision"], entry.status, entry.error)
+            )
+    return out
+
+
+# ---- evidence ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The latest compare/eval run in the vault that tried a version, summarised."""
+
+    run_id: uuid.UUID
+    started_at: datetime
+    status: str
+    rows: tuple[SummaryRow, ...]
+    """One row per model, for this version only."""
+
+    @property
+    def calls(self) -> int:
+        return sum(r.calls for r in self.rows)
+
+    @property
+    def errors(self) -> int:
+        return sum(r.errors for r in self.rows)
+
+    def to_eval(self) -> EvalEvidence:
+        """The summary a review carries to the registry.
+
+        Compare runs have no assertions, so "passed" counts calls that answered and
+        "failed" the calls that errored; latency is the worst model's p95."""
+        p95s = [r.latency_p95_ms for r in self.rows if r.latency_p95_ms is not None]
+        costs = [r.cost_usd for r in self.rows]
+        return EvalEvidence(
+            passed=self.calls - self.errors,
+            failed=self.errors,
+            p95_latency_ms=max(p95s) if p95s else None,
+            cost_usd=None if any(c is None for c in costs) else sum(c or 0.0 for c in costs),
+            run_id=str(self.run_id),
+        )
+
+
+def latest_evidence(vault: Vault, version: PromptVersion) -> Evidence | None:
+    """The newest run of the version's prompt that includes ``version``, or None."""
+    store = RunStore(vault)
+    for row in store.list_runs(version.prompt, limit=EVIDENCE_RUNS_SCANNED):
+        spec = RunSpec.model_validate_json(row.spec)
+        if version.id not in spec.version_ids:
+            continue
+        run = store.load(uuid.UUID(row.id))
+        rows = tuple(r for r in summarize(run.cells) if r.version_id == version.id)
+        if rows:
+            return Evidence(run.id, run.started_at, run.status, rows)
+    return None
+
+
+# ---- publishing (needs the registry) -------------------------------------------------
+
+
+def current_label(client: RegistryClient, prompt: str, label: str) -> LabelState | None:
+    """Where ``label`` points now, asked of the registry (None: the label does not exist)."""
+    try:
+        return client.label(prompt, label)
+    except NotFoundError:
+        return None
+
+
+def label_history(client: RegistryClient, prompt: str, limit: int = 500) -> list[AuditEntry]:
+    """Every label move of ``prompt`` from the registry's audit log, oldest first."""
+    page = client.audit(subject=f"prompt:{prompt}", limit=limit)
+    return [e for e in page.entries if e.action.startswith("label")]
+
+
+def approvals(vault: Vault, version: PromptVersion) -> list[str]:
+    """Who approved ``version``, as of the last sync."""
+    return sorted(
+        {
+            r["reviewer"]
+            for r in SyncStore(vault).reviews_for(version.id)
+            if r["decision"] == "approve"
+        }
+    )
+
+
+def publish(
+    client: RegistryClient,
+    version: PromptVersion,
+    label: str,
+    *,
+    expected: LabelState | None,
+    reason: str,
+) -> LabelState:
+    """Move ``label`` onto ``version`` if it still points where the caller saw it.
+
+    Rollback is the same call with an earlier version. The registry enforces the
+    rules (role, approval by someone else); its refusal arrives as an exception
+    whose message is the server's reason."""
+    return client.move_label(
+        version.prompt,
+        label,
+        target=LabelTarget(version_id=version.id),
+        expected=expected.target if expected is not None else None,
+        reason=reason,
+    )

@@ -1,0 +1,398 @@
+"""The publish dialog: move a registry label onto a version, knowing what changes.
+
+Before anything moves, the dialog shows where the label points now (asked of the
+registry, because the move is a compare-and-swap against exactly that), the diff from
+that version to the chosen one, who approved the chosen version and the vault's
+evidence for it, and asks for a reason. Choosing an earlier version is a rollback.
+Below, the label history of the prompt from the registry's audit log.
+
+The registry decides: a refusal (role, missing approval, a lost race) arrives with
+the server's reason, shown in the dialog and through the error reporter. All
+registry calls run off the GUI thread.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import uuid
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.core.errors import StaleLabelError, UsageError, WorkbenchError
+from workbench.core.models import PromptVersion
+from workbench.registry.errors import RegistryUnavailableError
+from workbench.registry.review import (
+    PUBLISHED_LABEL,
+    approvals,
+    current_label,
+    label_history,
+    latest_evidence,
+    publish,
+)
+from workbench.registry.schemas import AuditEntry, LabelState
+from workbench.secrets.redaction import redact
+from workbench.ui.errors import ErrorReporter
+from workbench.ui.history import DiffView
+from workbench.ui.review import evidence_html
+from workbench.ui.sync_panel import RegistryConnection
+from workbench.ui.worker import run_in_thread
+from workbench.vault import Vault
+from workbench.vault.sync_store import SyncStore
+
+COMMON_LABELS = ("production", "staging")
+
+
+@dataclass(frozen=True)
+class LabelContext:
+    """What the registry says about one label of the prompt, fetched together."""
+
+    label: str
+    current: LabelState | None
+    history: list[AuditEntry]
+
+
+class PublishDialog(QDialog):
+    """``loaded`` after the registry answered about the label; ``refused`` carries the
+    server's reason; ``published`` the new label state (the dialog then closes)."""
+
+    loaded = Signal(object)  # LabelContext | WorkbenchError
+    refused = Signal(str)
+    published = Signal(object)  # LabelState
+
+    def __init__(
+        self,
+        vault: Vault,
+        prompt: str,
+        connection: RegistryConnection,
+        reporter: ErrorReporter,
+        parent: QWidget | None = None,
+        *,
+        label: str = PUBLISHED_LABEL,
+        version_id: uuid.UUID | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Publish {prompt}")
+        self.setObjectName("publishDialog")
+        self.setMinimumSize(860, 640)
+        self.vault = vault
+        self.prompt = prompt
+        self.connection = connection
+        self.reporter = reporter
+        self.context: LabelContext | None = None
+        self.threads: list[threading.Thread] = []
+        self._asked = 0  # the latest context request; older answers are ignored
+        self.versions = [v for v in reversed(vault.history(prompt)) if v.number is not None]
+
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.label_box = QComboBox()
+        self.label_box.setEditable(True)
+        known = [lab["name"] for lab in SyncStore(vault).registry_labels(prompt)]
+        for name in dict.fromkeys([*COMMON_LABELS, *known]):
+            self.label_box.addItem(name)
+        self.label_box.setCurrentText(label)
+        self.version_box = QComboBox()
+        for v in self.versions:
+            self.version_box.addItem(f"{v.display_number}  {v.author}: {v.message}", str(v.id))
+        if version_id is not None:
+            index = self.version_box.findData(str(version_id))
+            if index >= 0:
+                self.version_box.setCurrentIndex(index)
+        self.reason = QLineEdit()
+        self.reason.setPlaceholderText("Why (kept in the registry's audit log), e.g. launch")
+        form.addRow("Label", self.label_box)
+        form.addRow("Version", self.version_box)
+        layout.addLayout(form)
+        self.current_label = QLabel("Asking the registry where the label points…")
+        self.current_label.setObjectName("publishCurrent")
+        self.current_label.setWordWrap(True)
+        layout.addWidget(self.current_label)
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        top = QWidget()
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        self.diff = DiffView()
+        tl.addWidget(self.diff, 1)
+        self.facts = QLabel()
+        self.facts.setObjectName("publishFacts")
+        self.facts.setWordWrap(True)
+        self.facts.setTextFormat(Qt.TextFormat.RichText)
+        tl.addWidget(self.facts)
+        split.addWidget(top)
+        bottom = QWidget()
+        bl = QVBoxLayout(bottom)
+        bl.setContentsMargins(0, 0, 0, 0)
+        bl.addWidget(QLabel("<b>Label history</b> (from the registry's audit log)"))
+        self.history = QTableWidget(0, 5)
+        self.history.setObjectName("labelHistory")
+        self.history.setHorizontalHeaderLabels(["When", "Who", "Label", "Version", "Reason"])
+        self.history.verticalHeader().hide()
+        self.history.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.history.setShowGrid(False)
+        header = self.history.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        bl.addWidget(self.history, 1)
+        split.addWidget(bottom)
+        split.setSizes([420, 160])
+        layout.addWidget(split, 1)
+
+        layout.addWidget(QLabel("Reason"))
+        layout.addWidget(self.reason)
+        self.refusal = QLabel()
+        self.refusal.setObjectName("publishRefusal")
+        self.refusal.setWordWrap(True)
+        self.refusal.setStyleSheet("color: #c0392b")
+        self.refusal.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.refusal.hide()
+        layout.addWidget(self.refusal)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.publish_button = QPushButton("Publish")
+        self.publish_button.setObjectName("primaryButton")
+        self.publish_button.setDefault(True)
+        self.buttons.addButton(self.publish_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.publish_button.clicked.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+
+        self.label_box.currentTextChanged.connect(self._label_changed)
+        self.version_box.currentIndexChanged.connect(lambda _i: self._show_change())
+        self.reason.textChanged.connect(lambda _t: self._update_button())
+        if not self.versions:
+            self.current_label.setText(
+                f"No version of {prompt} is in the registry yet: sync first, then publish."
+            )
+        self.fetch()
+
+    # ---- registry context ------------------------------------------------------------
+
+    def chosen(self) -> PromptVersion | None:
+        index = self.version_box.currentIndex()
+        return self.versions[index] if 0 <= index < len(self.versions) else None
+
+    @Slot(str)
+    def _label_changed(self, _text: str) -> None:
+        self.context = None
+        self.fetch()
+
+    def fetch(self) -> None:
+        """Ask the registry where the label points and how it moved (off the GUI thread)."""
+        label = self.label_box.currentText().strip()
+        self._asked += 1
+        asked, connection, prompt = self._asked, self.connection, self.prompt
+        self.current_label.setText(f"Asking the registry where {label or '…'} points…")
+        self._update_button()
+
+        def work() -> LabelContext:
+            with connection.open() as client:
+                return LabelContext(
+                    label,
+                    current_label(client, prompt, label),
+                    label_history(client, prompt),
+                )
+
+        def done(context: LabelContext) -> None:
+            if asked == self._asked:
+                self.context = context
+                self._show_context()
+                self.loaded.emit(context)
+
+        def failed(exc: BaseException) -> None:
+            if asked != self._asked:
+                return
+            if not isinstance(exc, WorkbenchError):
+                raise exc
+            self.context = None
+            offline = isinstance(exc, RegistryUnavailableError)
+            self.current_label.setText(
+                ("⚠ Offline: " if offline else "✘ ")
+                + redact(exc.message)
+                + ". Publishing needs the registry; nothing was changed."
+            )
+            self._show_change()
+            self.loaded.emit(exc)
+
+        self.threads.append(run_in_thread(work, done, failed))
+
+    def _number(self, version_id: uuid.UUID) -> str:
+        found = next((v for v in self.versions if v.id == version_id), None)
+        return found.display_number if found else str(version_id)[:8]
+
+    def _show_context(self) -> None:
+        context = self.context
+        if context is None:
+            return
+        current = context.current
+        if current is None:
+            self.current_label.setText(
+                f"<b>{html.escape(context.label)}</b> does not exist yet for "
+                f"{html.escape(self.prompt)}: publishing creates it."
+            )
+        else:
+            when = f"{current.updated_at.astimezone():%Y-%m-%d %H:%M}"
+            protected = (
+                " (protected: needs a publisher and an approval)" if current.protected else ""
+            )
+            self.current_label.setText(
+                f"<b>{html.escape(context.label)}</b> points at "
+                f"<b>{self._number(current.target.version_id)}</b>, set by "
+                f"{html.escape(current.updated_by)} on {when}{protected}."
+            )
+        self._show_history(context.history)
+        self._show_change()
+
+    def _show_history(self, entries: list[AuditEntry]) -> None:
+        rows = list(reversed(entries))  # newest first
+        self.history.setRowCount(len(rows))
+        for r, entry in enumerate(rows):
+            detail = entry.detail
+            number = detail.get("to_number")
+            cells = [
+                f"{entry.at.astimezone():%Y-%m-%d %H:%M}",
+                entry.actor,
+                str(detail.get("label", "")),
+                f"v{number}" if number is not None else "",
+                str(detail.get("reason", "")),
+            ]
+            for c, text in enumerate(cells):
+                self.history.setItem(r, c, QTableWidgetItem(text))
+
+    def _show_change(self) -> None:
+        """The diff from the label's current version to the chosen one, and the facts."""
+        version = self.chosen()
+        self.refusal.hide()
+        if version is None:
+            self.diff.clear()
+            self.facts.clear()
+            self._update_button()
+            return
+        current = self.context.current if self.context else None
+        old = None
+        if current is not None:
+            old = next((v for v in self.versions if v.id == current.target.version_id), None)
+        if old is None:
+            self.diff.setHtml(
+                f"<p>Nothing to compare with: the label points at no version of this vault. "
+                f"Publishing puts <b>{html.escape(version.display_number)}</b> there.</p>"
+            )
+            self.diff.rows = []
+        else:
+            self.diff.show_diff(
+                old.content, version.content, f"{old.display_number} (now)",
+                f"{version.display_number} (after)",
+            )  # fmt: skip
+        try:
+            approved_by = approvals(self.vault, version)
+            evidence = latest_evidence(self.vault, version)
+        except WorkbenchError as exc:
+            self.reporter.report(exc, "read the version's reviews")
+            return
+        facts = [
+            "<b>Approved by:</b> "
+            + (html.escape(", ".join(approved_by)) if approved_by else "nobody yet")
+            + " <span style='color:gray'>(as of the last sync)</span>"
+        ]
+        if old is not None and version.number is not None and old.number is not None:
+            if version.number < old.number:
+                facts.append(
+                    f"<b>Rollback:</b> from {old.display_number} back to {version.display_number}."
+                )
+            elif version.id == old.id:
+                facts.append("The label already points at this version.")
+        self.facts.setText("<br>".join(facts) + evidence_html(evidence))
+        self._update_button()
+
+    def _update_button(self) -> None:
+        version = self.chosen()
+        current = self.context.current if self.context else None
+        ready = (
+            self.context is not None
+            and version is not None
+            and (current is None or current.target.version_id != version.id)
+        )
+        old_number = None
+        if current is not None:
+            old = next((v for v in self.versions if v.id == current.target.version_id), None)
+            old_number = old.number if old else None
+        rollback = (
+            version is not None
+            and version.number is not None
+            and old_number is not None
+            and version.number < old_number
+        )
+        self.publish_button.setText(
+            f"Roll back to {version.display_number}" if rollback and version else "Publish"
+        )
+        self.publish_button.setEnabled(ready and bool(self.reason.text().strip()))
+
+    # ---- publishing ------------------------------------------------------------------
+
+    @Slot()
+    def submit(self) -> None:
+        """Move the label (off the GUI thread); the dialog closes when the registry agrees."""
+        version = self.chosen()
+        label = self.label_box.currentText().strip()
+        reason = self.reason.text().strip()
+        try:
+            if version is None:
+                raise UsageError("choose a version", hint="Sync first if the list is empty.")
+            if not reason:
+                raise UsageError(
+                    "say why you publish", hint="Write a reason; it goes into the audit log."
+                )
+            if self.context is None or self.context.label != label:
+                raise UsageError(
+                    "the registry has not said where the label points yet",
+                    hint="Wait a moment, or check the connection and reopen the dialog.",
+                )
+        except WorkbenchError as exc:
+            self.reporter.report(exc, "publish")
+            return
+        expected, connection = self.context.current, self.connection
+        self.publish_button.setEnabled(False)
+        self.refusal.hide()
+
+        def work() -> LabelState:
+            with connection.open() as client:
+                return publish(client, version, label, expected=expected, reason=reason)
+
+        def done(state: LabelState) -> None:
+            self.published.emit(state)
+            self.accept()
+
+        def failed(exc: BaseException) -> None:
+            if not isinstance(exc, WorkbenchError):
+                raise exc
+            text = redact(exc.message) + (f"\n{redact(exc.hint)}" if exc.hint else "")
+            self.refusal.setText(f"The registry refused: {text}")
+            self.refusal.show()
+            self._update_button()
+            self.reporter.report(exc, "publish")
+            self.refused.emit(redact(exc.message))
+            if isinstance(exc, StaleLabelError):
+                self.fetch()  # someone moved it first: show where it is now
+
+        self.threads.append(run_in_thread(work, done, failed))
+
+    def wait_threads(self, timeout: float = 15.0) -> None:
+        for thread in self.threads:
+            thread.join(timeout)

@@ -1,0 +1,338 @@
+"""The review queue: versions awaiting review, their diff and evidence, the decision.
+
+Everything shown comes from the vault (the registry's reviews and labels as of the
+last sync, and the local run log), so the queue is readable offline. A decision goes
+into the outbox and reaches the registry with the next sync; until then it shows as
+pending, and if the registry refuses it the server's reason shows here and in the
+Sync tab.
+"""
+
+from __future__ import annotations
+
+import html
+import uuid
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.core.errors import UsageError, WorkbenchError
+from workbench.core.models import PromptVersion
+from workbench.registry.review import (
+    AwaitingReview,
+    Evidence,
+    awaiting_review,
+    latest_evidence,
+    pending_reviews,
+    published_version,
+    queue_review,
+)
+from workbench.registry.schemas import ROLE_RANK, Decision
+from workbench.secrets.redaction import redact
+from workbench.ui.errors import ErrorReporter
+from workbench.ui.format import fmt_ms, fmt_tokens, fmt_usd, model_label
+from workbench.ui.history import DiffView
+from workbench.vault import Vault
+from workbench.vault.sync_store import SyncStore
+
+EVIDENCE_HEADERS = ("Model", "Calls", "Errors", "TTFT p50", "Latency p95", "Tokens in/out", "Cost")
+
+
+def evidence_html(evidence: Evidence | None) -> str:
+    """The run's readouts for one version, one row per model."""
+    if evidence is None:
+        return (
+            "<p><b>Evidence:</b> no compare or eval run in this vault includes this version. "
+            "Run a comparison (Compare tab) to see latency, tokens and cost.</p>"
+        )
+    when = f"{evidence.started_at.astimezone():%Y-%m-%d %H:%M}"
+    head = (
+        f"<p><b>Evidence:</b> run {html.escape(str(evidence.run_id)[:8])} of {when} "
+        f"({html.escape(evidence.status)}): {evidence.calls} calls, {evidence.errors} errors</p>"
+    )
+    header = "".join(
+        f"<th align='{'left' if i == 0 else 'right'}'>{h}</th>"
+        for i, h in enumerate(EVIDENCE_HEADERS)
+    )
+    rows = [f"<table cellspacing='0' cellpadding='3'><tr>{header}</tr>"]
+    for r in evidence.rows:
+        tokens = (
+            f"{fmt_tokens(r.input_tokens, r.tokens_estimated)} / "
+            f"{fmt_tokens(r.output_tokens, r.tokens_estimated)}"
+        )
+        cells = [
+            html.escape(model_label(str(r.model), r.echo)),
+            str(r.calls),
+            str(r.errors),
+            fmt_ms(r.ttft_p50_ms),
+            fmt_ms(r.latency_p95_ms),
+            tokens,
+            fmt_usd(r.cost_usd),
+        ]
+        rows.append(
+            "<tr>"
+            + "".join(
+                f"<td align='{'left' if i == 0 else 'right'}'>{c}</td>" for i, c in enumerate(cells)
+            )
+            + "</tr>"
+        )
+    rows.append("</table>")
+    return head + "".join(rows)
+
+
+class ReviewPanel(QWidget):
+    """Pick a version on the left; read its diff and evidence; approve or request changes."""
+
+    decided = Signal(object)  # PromptVersion: a decision was queued; sync to send it
+
+    HEADERS = ("Prompt", "Version", "Author", "Message", "State")
+
+    def __init__(self, vault: Vault, reporter: ErrorReporter) -> None:
+        super().__init__()
+        self.vault = vault
+        self.reporter = reporter
+        self.items: list[AwaitingReview] = []
+        self.role: str | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.banner = QLabel()
+        self.banner.setObjectName("dimLabel")
+        self.banner.setWordWrap(True)
+        layout.addWidget(self.banner)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        self.table = QTableWidget(0, len(self.HEADERS))
+        self.table.setObjectName("reviewQueue")
+        self.table.setHorizontalHeaderLabels(list(self.HEADERS))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.setShowGrid(False)
+        self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        split.addWidget(self.table)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        self.title = QLabel("Nothing selected")
+        self.title.setObjectName("reviewTitle")
+        self.title.setWordWrap(True)
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        rl.addWidget(self.title)
+        self.diff = DiffView()
+        rl.addWidget(self.diff, 3)
+        self.evidence = QLabel()
+        self.evidence.setObjectName("reviewEvidence")
+        self.evidence.setWordWrap(True)
+        self.evidence.setTextFormat(Qt.TextFormat.RichText)
+        self.evidence.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        rl.addWidget(self.evidence)
+        self.comment = QPlainTextEdit()
+        self.comment.setPlaceholderText(
+            "Comment (required to request changes): what is good, what should change"
+        )
+        self.comment.setMaximumHeight(70)
+        rl.addWidget(self.comment)
+        buttons = QHBoxLayout()
+        self.state_label = QLabel()
+        self.state_label.setWordWrap(True)
+        self.approve_button = QPushButton("Approve")
+        self.approve_button.setObjectName("primaryButton")
+        self.approve_button.clicked.connect(lambda: self.decide("approve"))
+        self.changes_button = QPushButton("Request changes")
+        self.changes_button.clicked.connect(lambda: self.decide("request_changes"))
+        buttons.addWidget(self.state_label, 1)
+        buttons.addWidget(self.changes_button)
+        buttons.addWidget(self.approve_button)
+        rl.addLayout(buttons)
+        split.addWidget(right)
+        split.setStretchFactor(1, 2)
+        split.setSizes([420, 760])
+        layout.addWidget(split, 1)
+        self.table.itemSelectionChanged.connect(self._on_selection)
+        self._update_banner()
+        self._show(None)
+
+    # ---- data ------------------------------------------------------------------------
+
+    def set_role(self, role: str | None) -> None:
+        self.role = role
+        self._update_banner()
+        self._on_selection()
+
+    def _can_review(self) -> bool:
+        return self.role is None or ROLE_RANK.get(self.role, 0) >= ROLE_RANK["reviewer"]
+
+    def _update_banner(self) -> None:
+        count = len(self.items)
+        text = (
+            f"{count} version{'s' if count != 1 else ''} awaiting review (as of the last sync; "
+            "decisions wait in the outbox and go out with the next sync)."
+            if count
+            else "Nothing awaits review. New versions arrive with the next sync."
+        )
+        if not self._can_review():
+            text += (
+                f" Your registry role is {self.role}: the registry accepts reviews only from "
+                "reviewers and publishers."
+            )
+        self.banner.setText(text)
+
+    def reload(self) -> None:
+        """Re-read the queue from the vault, keeping the selected version if still there."""
+        current = self.current()
+        try:
+            self.items = [
+                item for item in awaiting_review(self.vault) if item.version.number is not None
+            ]
+            pending = pending_reviews(self.vault)
+        except WorkbenchError as exc:
+            self.reporter.report(exc, "read the review queue")
+            return
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(self.items))
+        for row, item in enumerate(self.items):
+            v = item.version
+            state = _state_text(item, pending.get(str(v.id), []))
+            for col, text in enumerate((v.prompt, v.display_number, v.author, v.message, state)):
+                cell = QTableWidgetItem(text)
+                cell.setToolTip(text)
+                self.table.setItem(row, col, cell)
+        self.table.blockSignals(False)
+        self._update_banner()
+        if current is not None:
+            self.select(current.id)
+        elif self.items:
+            self.table.selectRow(0)
+        self._on_selection()
+
+    def current(self) -> PromptVersion | None:
+        rows = {i.row() for i in self.table.selectionModel().selectedRows()}
+        if not rows or min(rows) >= len(self.items):
+            return None
+        return self.items[min(rows)].version
+
+    def select(self, version_id: uuid.UUID) -> bool:
+        for row, item in enumerate(self.items):
+            if item.version.id == version_id:
+                self.table.selectRow(row)
+                return True
+        return False
+
+    # ---- showing one version ---------------------------------------------------------
+
+    @Slot()
+    def _on_selection(self) -> None:
+        self._show(self.current())
+
+    def _show(self, version: PromptVersion | None) -> None:
+        enabled = version is not None and self._can_review()
+        self.approve_button.setEnabled(enabled)
+        self.changes_button.setEnabled(enabled)
+        self.comment.setEnabled(version is not None)
+        if version is None:
+            self.title.setText("Select a version to review.")
+            self.diff.clear()
+            self.evidence.clear()
+            self.state_label.clear()
+            return
+        try:
+            base, base_title = self._base(version)
+            evidence = latest_evidence(self.vault, version)
+            earlier = SyncStore(self.vault).reviews_for(version.id)
+            pending = pending_reviews(self.vault).get(str(version.id), [])
+        except WorkbenchError as exc:
+            self.reporter.report(exc, "show the version")
+            return
+        self.title.setText(
+            f"<b>{html.escape(version.prompt)} {html.escape(version.display_number)}</b> by "
+            f"{html.escape(version.author)}: {html.escape(version.message)}"
+            f"<br><span style='color:gray'>compared with {html.escape(base_title)}</span>"
+        )
+        if base is None:
+            self.diff.setHtml(
+                f"<p><b>{html.escape(version.display_number)}</b> is the first version of "
+                f"{html.escape(version.prompt)}; nothing is published yet.</p>"
+            )
+            self.diff.rows = []
+        else:
+            self.diff.show_diff(base.content, version.content, base_title, version.display_number)
+        self.evidence.setText(evidence_html(evidence))
+        notes = [
+            f"{html.escape(r['reviewer'])}: {r['decision'].replace('_', ' ')}"
+            + (f" ({html.escape(r['comment'])})" if r.get("comment") else "")
+            for r in earlier
+        ]
+        for decision, status, error in pending:
+            if status == "rejected":
+                notes.append(
+                    f"<span style='color:#c0392b'>your {decision.replace('_', ' ')} was refused: "
+                    f"{html.escape(redact(error or ''))}</span>"
+                )
+            else:
+                notes.append(
+                    f"your {decision.replace('_', ' ')} is pending (sent with the next sync)"
+                )
+        self.state_label.setText("<br>".join(notes))
+
+    def _base(self, version: PromptVersion) -> tuple[PromptVersion | None, str]:
+        """What the version is compared with: the published version, else its parent."""
+        published = published_version(self.vault, version.prompt)
+        if published is not None and published.id != version.id:
+            return published, f"{published.display_number} (production)"
+        if version.parent_ids:
+            try:
+                parent = self.vault.version_by_id(version.parent_ids[0])
+            except WorkbenchError:
+                return None, "nothing (its parent is not in this vault)"
+            return parent, f"{parent.display_number} (parent; nothing published)"
+        return None, "nothing (first version)"
+
+    # ---- deciding --------------------------------------------------------------------
+
+    def decide(self, decision: Decision) -> int | None:
+        """Queue the decision on the selected version; returns its outbox number."""
+        version = self.current()
+        if version is None:
+            return None
+        comment = self.comment.toPlainText().strip()
+        try:
+            if decision == "request_changes" and not comment:
+                raise UsageError(
+                    "say what should change", hint="Write a comment, then request changes."
+                )
+            evidence = latest_evidence(self.vault, version)
+            seq = queue_review(
+                self.vault, version, decision, comment,
+                evidence.to_eval() if evidence is not None else None,
+            )  # fmt: skip
+        except WorkbenchError as exc:
+            self.reporter.report(exc, "record the review")
+            return None
+        self.comment.clear()
+        self.reload()
+        self.decided.emit(version)
+        return seq
+
+
+def _state_text(item: AwaitingReview, pending: list[tuple[str, str, str | None]]) -> str:
+    if pending:
+        decision, status, _error = pending[-1]
+        verb = decision.replace("_", " ")
+        return f"{verb}: refused" if status == "rejected" else f"{verb}: pending"
+    if item.changes_requested:
+        return f"changes requested ×{item.changes_requested}"
+    return "awaiting"
