@@ -1,4 +1,5 @@
-"""Write the README's screenshots: main window, diff view, compare grid with charts.
+"""Write the README's screenshots: main window, diff view, compare grid with charts,
+and the team side: the review queue and the publish dialog against a real registry.
 
 Seeds a temporary vault with a few realistic prompts, runs a real comparison
 against the local provider server from tests/ (a few hundred ms TTFT so the
@@ -22,10 +23,15 @@ from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from tests.providerserver.server import DEFAULT_KEY, ProviderServer  # noqa: E402
+from tests.server.conftest import running_registry  # noqa: E402
 from workbench.core.models import Message, ModelDefaults, PromptContent, Variable  # noqa: E402
 from workbench.core.runs import TestCase  # noqa: E402
 from workbench.engine.runner import ECHO_PROFILE, Engine  # noqa: E402
 from workbench.providers.profiles import PriceOverride, ProviderProfile  # noqa: E402
+from workbench.registry.review import queue_review  # noqa: E402
+from workbench.registry.schemas import LabelTarget  # noqa: E402
+from workbench.registry.server.config import RegistrySettings  # noqa: E402
+from workbench.registry.sync import Syncer, token_key_name  # noqa: E402
 from workbench.secrets.store import MemoryStore  # noqa: E402
 from workbench.settings import Settings  # noqa: E402
 from workbench.ui.stores import CaseStore  # noqa: E402
@@ -102,6 +108,87 @@ def seed(vault: Vault, data: Path) -> None:
     CaseStore(data / "testcases").save("support/reply", CASES)
 
 
+REPLY_V3 = REPLY_V2.model_copy(
+    update={
+        "messages": (
+            Message(
+                role="system",
+                template="You are a friendly support agent for Acme.\n"
+                "Answer the customer in at most three sentences, in their language.\n"
+                "{% if tier == 'gold' %}Offer priority handling.{% endif %}",
+            ),
+            REPLY_V2.messages[1],
+        )
+    }
+)
+
+
+def team_shots(tmp: Path, profiles: dict[str, ProviderProfile]) -> None:
+    """The review queue and the publish dialog, as carol (publisher) sees them."""
+    from workbench.ui.main_window import MainWindow
+    from workbench.ui.publish import PublishDialog
+
+    db_url = f"sqlite:///{tmp / 'registry.sqlite3'}"
+    with running_registry(RegistrySettings(db_url=db_url)) as reg:
+        with Vault.open(tmp / "alice.sqlite3", create=True, actor="alice") as alice:
+            v1 = alice.commit("support/reply", REPLY_V1, "First version from the help-centre macro")
+            v2 = alice.commit("support/reply", REPLY_V2, "Friendlier tone, three sentences max")
+            alice.commit("support/reply", REPLY_V3, "Answer in the customer's language")
+            for name, template in OTHERS.items():
+                alice.commit(name, PromptContent(messages=(Message(role="user", template=template),)),
+                             "Initial version")  # fmt: skip
+            Syncer(alice, reg.client("alice")).sync()
+        with Vault.open(tmp / "bob.sqlite3", create=True, actor="bob") as bob:
+            Syncer(bob, reg.client("bob")).sync()
+            queue_review(bob, bob.version_by_id(v1.id), "approve", "Matches the macro")
+            queue_review(bob, bob.version_by_id(v2.id), "approve", "Reads much better")
+            Syncer(bob, reg.client("bob")).sync()
+        with reg.client("carol") as carol:
+            carol.move_label("support/reply", "production", target=LabelTarget(version_id=v1.id),
+                             expected=None, reason="Launch of the help centre")  # fmt: skip
+        store = MemoryStore()
+        store.set(token_key_name(reg.url), reg.tokens["carol"])
+        with Vault.open(tmp / "carol.sqlite3", create=True, actor="carol") as vault:
+            CaseStore(tmp / "carol-data" / "testcases").save("support/reply", CASES)
+            window = MainWindow(
+                vault, Settings(registry_url=reg.url,
+                                default_models=["openai:gpt-4o-mini", "openai:claude-haiku"]),
+                engine_factory=lambda: Engine(vault, profiles, keys=lambda _p: DEFAULT_KEY),
+                profiles=lambda: profiles, secrets=lambda: store, data_dir=tmp / "carol-data",
+                qsettings=QSettings(str(tmp / "carol.ini"), QSettings.Format.IniFormat),
+            )  # fmt: skip
+            window.resize(1440, 880)
+            window.show()
+            loop = QEventLoop()
+            window.sync.finished.connect(lambda _o: loop.quit())
+            loop.exec()
+            window.browser.select("support/reply")
+            compare = window.compare
+            compare.check_only(models=["openai:gpt-4o-mini", "openai:claude-haiku"])
+            loop = QEventLoop()
+            compare.run_finished.connect(lambda _run: loop.quit())
+            compare.start_run()
+            loop.exec()
+            window.tabs.setCurrentWidget(window.review)
+            window.review.reload()
+            window.review.table.selectRow(0)
+            window.review.comment.setPlainText("Good; please keep the gold-tier line.")
+            grab(window, "review.png")
+
+            dialog = window.open_publish("support/reply")
+            assert isinstance(dialog, PublishDialog)
+            loop = QEventLoop()
+            dialog.loaded.connect(lambda _c: loop.quit())
+            if dialog.context is None:
+                loop.exec()
+            dialog.version_box.setCurrentIndex(dialog.version_box.findData(str(v2.id)))
+            dialog.reason.setText("Friendlier replies tested on three cases")
+            dialog.resize(980, 760)
+            grab(dialog, "publish.png")
+            dialog.close()
+            window.close()
+
+
 def wait(ms: int) -> None:
     loop = QEventLoop()
     QTimer.singleShot(ms, loop.quit)
@@ -173,6 +260,7 @@ def main() -> int:
             compare.splitter.setSizes([300, 520])
             grab(window, "compare.png")
             window.close()
+        team_shots(tmp, profiles)
     return 0
 
 

@@ -351,4 +351,3 @@ def test_settings_registry_token_goes_to_the_keychain_and_test_connection(
     again.r_test_button.click()
     qtbot.waitUntil(lambda: "✘" in again.r_status.text(), timeout=10_000)
     assert "wbr_not-a-real-token" not in again.r_status.text()
-
