@@ -135,8 +135,8 @@ def team_shots(tmp: Path, profiles: dict[str, ProviderProfile]) -> None:
             v2 = alice.commit("support/reply", REPLY_V2, "Friendlier tone, three sentences max")
             alice.commit("support/reply", REPLY_V3, "Answer in the customer's language")
             for name, template in OTHERS.items():
-                alice.commit(name, PromptContent(messages=(Message(role="user", template=template),)),
-                             "Initial version")  # fmt: skip
+                one = PromptContent(messages=(Message(role="user", template=template),))
+                alice.commit(name, one, "Initial version")
             Syncer(alice, reg.client("alice")).sync()
         with Vault.open(tmp / "bob.sqlite3", create=True, actor="bob") as bob:
             Syncer(bob, reg.client("bob")).sync()
@@ -171,7 +171,8 @@ def team_shots(tmp: Path, profiles: dict[str, ProviderProfile]) -> None:
             loop.exec()
             window.tabs.setCurrentWidget(window.review)
             window.review.reload()
-            window.review.table.selectRow(0)
+            v3 = vault.get_version("support/reply", "v3")
+            window.review.select(v3.id)
             window.review.comment.setPlainText("Good; please keep the gold-tier line.")
             grab(window, "review.png")
 

@@ -131,7 +131,15 @@ def test_sync_updates_badges_and_shows_forks(
     assert "p" in win.sync_panel.forks_label.text()
     # Both heads exist in the history; nothing was merged or overwritten.
     win.browser.select("p")
-    assert sum(1 for v in win.history.model.versions if v.id in win.history.model.heads) == 2
+    heads = [v for v in win.history.model.versions if v.id in win.history.model.heads]
+    assert len(heads) == 2
+    assert "forked" in win.statusBar().currentMessage()
+    # Continue from bob's head: the editor's next commit builds on it.
+    bobs = next(v for v in heads if v.author == "bob")
+    win.history.select_versions([win.history.model.versions.index(bobs)])
+    win.continue_from()
+    assert win.editor.base_id() == bobs.id
+    assert win.tabs.currentWidget() is win.editor
 
 
 def test_offline_indicator_work_goes_on_and_decisions_wait(
@@ -351,3 +359,32 @@ def test_settings_registry_token_goes_to_the_keychain_and_test_connection(
     again.r_test_button.click()
     qtbot.waitUntil(lambda: "✘" in again.r_status.text(), timeout=10_000)
     assert "wbr_not-a-real-token" not in again.r_status.text()
+
+
+def test_refused_decision_shows_the_reason_until_dismissed(
+    qtbot, tmp_path: Path, registry: RunningRegistry, open_window
+) -> None:  # type: ignore[no-untyped-def]
+    vault = Vault.open(tmp_path / "alice.sqlite3", create=True, actor="alice")
+    mine = vault.commit("p", content("mine"), "mine")
+    win = open_window("alice", registry.url, registry.tokens["alice"], vault)
+    assert win.sync.me is not None and win.sync.me.role == "author"
+    # An author's role cannot review: the queue says so and offers no buttons.
+    assert "Your registry role is author" in win.review.banner.text()
+    win.review.table.selectRow(0)
+    assert not win.review.approve_button.isEnabled()
+    # A decision queued anyway (e.g. by the CLI) is refused by the registry.
+    queue_review(vault, vault.version_by_id(mine.id), "approve")
+    sync(qtbot, win)
+    [entry] = SyncStore(vault).outbox()
+    assert entry.status == "rejected"
+    assert "1 refused" in win.sync_badge.text()
+    panel = win.sync_panel
+    assert panel.table.item(0, 3).text() == "refused"
+    assert "reviewer" in panel.table.item(0, 4).text()  # the server's reason
+    assert "refused" in win.review.table.item(0, 4).text()
+    panel.table.selectRow(0)
+    assert panel.dismiss_button.isEnabled()
+    panel.dismiss_button.click()
+    assert SyncStore(vault).outbox() == []
+    assert panel.table.rowCount() == 0
+    assert "refused" not in win.sync_badge.text()

@@ -39,7 +39,7 @@ from workbench.ui.errors import ErrorReporter
 from workbench.ui.history import HistoryPanel
 from workbench.ui.review import ReviewPanel
 from workbench.ui.runs import RunsPanel
-from workbench.ui.stores import CaseStore, DraftStore
+from workbench.ui.stores import CaseStore, Draft, DraftStore
 from workbench.ui.sync_panel import (
     BADGES,
     DEFAULT_INTERVAL_S,
@@ -213,6 +213,15 @@ class MainWindow(QMainWindow):
             self._action("&Find prompt", self.focus_search, QKeySequence.StandardKey.Find)
         )
         edit.addAction(self._action("Discard edits", self.editor.discard_draft))
+        edit.addAction(
+            self._action(
+                "Continue from selected version",
+                self.continue_from,
+                "Ctrl+Shift+B",
+                "Make the version selected in History the parent of the next commit "
+                "(e.g. either head of a fork)",
+            )
+        )
         self.editor.commit_state.connect(self._on_commit_state)
         run = bar.addMenu("&Run")
         run.addAction(self._action("&Run comparison", self.run_compare, "Ctrl+R"))
@@ -261,8 +270,21 @@ class MainWindow(QMainWindow):
             self.testcases.set_prompt(name, variables)
             self.compare.set_prompt(name, versions, self.cases.load(name))
             self.runs.set_prompt(name)
+            self._note_fork(name, versions)
         except WorkbenchError as exc:
             self.reporter.report(exc, f"open {name}")
+
+    def _note_fork(self, name: str, versions: list[PromptVersion]) -> None:
+        """Say so when two versions share a parent: nothing was merged, pick a head."""
+        used = {p for v in versions for p in v.parent_ids}
+        heads = [v for v in versions if v.id not in used]
+        if len(heads) > 1:
+            shown = " and ".join(v.display_number for v in heads)
+            self.statusBar().showMessage(
+                f"⑂ {name} is forked: {shown} are both heads. Pick one in History, then "
+                "Ctrl+Shift+B (Edit menu) to continue from it.",
+                15000,
+            )
 
     def new_prompt(self, name: str | None = None) -> None:
         if name is None:
@@ -354,6 +376,42 @@ class MainWindow(QMainWindow):
             app = QApplication.instance()
             if isinstance(app, QApplication):
                 apply_theme(app, self.settings.theme)
+
+    def continue_from(self, version: PromptVersion | None = None) -> None:
+        """Make ``version`` (default: the one selected in History) the next commit's parent.
+
+        Unsaved edits are kept and rebased onto it; without edits the editor shows the
+        version's content. This is how an author continues from either head of a fork."""
+        chosen = self.history.selected_versions()
+        target = version or (chosen[0] if len(chosen) == 1 else None)
+        if target is None:
+            self.reporter.report(
+                UsageError(
+                    "select one version in History first",
+                    hint="For a fork, pick either head (marked ⑂).",
+                ),
+                "continue from a version",
+            )
+            return
+        self.editor.flush_draft()
+        draft = self.drafts.load(target.prompt)
+        try:
+            self.drafts.save(
+                Draft(
+                    prompt=target.prompt,
+                    base_id=target.id,
+                    content=draft.content if draft else target.content,
+                    commit_message=draft.commit_message if draft else "",
+                )
+            )
+        except OSError as exc:
+            self.reporter.report(exc, "continue from the version")
+            return
+        self.editor.set_prompt(target.prompt)
+        self.tabs.setCurrentWidget(self.editor)
+        self.statusBar().showMessage(
+            f"Continuing from {target.display_number}: the next commit builds on it.", 8000
+        )
 
     # ---- sync, review, publish --------------------------------------------------------
 

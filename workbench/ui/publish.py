@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -102,6 +103,12 @@ class PublishDialog(QDialog):
         self.versions = [v for v in reversed(vault.history(prompt)) if v.number is not None]
 
         layout = QVBoxLayout(self)
+        heading = QLabel(
+            f"<b>Publish {html.escape(prompt)}</b>: move a registry label onto a version. "
+            "Choosing an earlier version rolls back."
+        )
+        heading.setWordWrap(True)
+        layout.addWidget(heading)
         form = QFormLayout()
         self.label_box = QComboBox()
         self.label_box.setEditable(True)
@@ -136,6 +143,9 @@ class PublishDialog(QDialog):
         self.facts.setObjectName("publishFacts")
         self.facts.setWordWrap(True)
         self.facts.setTextFormat(Qt.TextFormat.RichText)
+        # The facts (approvals, evidence) must never be squeezed: the diff scrolls instead.
+        self.facts.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.facts.setContentsMargins(0, 0, 0, 10)  # rich-text tables underreport height
         tl.addWidget(self.facts)
         split.addWidget(top)
         bottom = QWidget()
@@ -153,7 +163,7 @@ class PublishDialog(QDialog):
         header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
         bl.addWidget(self.history, 1)
         split.addWidget(bottom)
-        split.setSizes([420, 160])
+        split.setSizes([460, 150])
         layout.addWidget(split, 1)
 
         layout.addWidget(QLabel("Reason"))

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -120,6 +121,7 @@ class ReviewPanel(QWidget):
         self.table.verticalHeader().hide()
         self.table.setShowGrid(False)
         self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
@@ -139,6 +141,7 @@ class ReviewPanel(QWidget):
         self.evidence.setWordWrap(True)
         self.evidence.setTextFormat(Qt.TextFormat.RichText)
         self.evidence.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.evidence.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         rl.addWidget(self.evidence)
         self.comment = QPlainTextEdit()
         self.comment.setPlaceholderText(
@@ -160,7 +163,7 @@ class ReviewPanel(QWidget):
         rl.addLayout(buttons)
         split.addWidget(right)
         split.setStretchFactor(1, 2)
-        split.setSizes([420, 760])
+        split.setSizes([520, 760])
         layout.addWidget(split, 1)
         self.table.itemSelectionChanged.connect(self._on_selection)
         self._update_banner()
