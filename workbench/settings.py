@@ -65,6 +65,8 @@ class Settings(BaseModel):
     vault_path: str | None = None
     registry_url: str | None = None
     registry_user: str | None = None
+    sync_interval_s: int = Field(default=60, ge=0, le=86_400)
+    """Background sync period in the desktop app; 0 turns it off."""
 
 
 # version N -> a function turning a version-N dict into a version-(N+1) dict.

@@ -49,42 +49,32 @@ def _expiry(days: float | None) -> Any:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        import uvicorn
-
         # Loaded by name: the CLI layer must not depend on FastAPI, even lazily
         # through a static import (the import-linter contract follows those).
-        app_module = importlib.import_module("workbench.registry.server.app")
+        serving = importlib.import_module("workbench.registry.server.serving")
         from workbench.registry.server.config import RegistrySettings
     except ImportError as exc:
         raise UsageError(
             f"the registry server is not installed ({exc.name} is missing)",
             hint="Install the server extra: pip install 'prompt-workbench[server]'.",
         ) from exc
-    import logging
-
     url = _db_url(args)
     settings = RegistrySettings(
         db_url=url,
         protected_labels=frozenset(args.protected or ["production"]),
         require_eval_evidence=args.require_evidence,
     )
-    logging.getLogger("workbench.registry").setLevel(logging.INFO)
-    logging.getLogger("workbench.registry.access").setLevel(
-        logging.INFO if args.access_log else logging.WARNING
+    print(
+        f"registry on http://{args.host}:{args.port}  database: {_safe_url(url)}  "
+        f"workers: {args.workers}",
+        flush=True,
     )
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from workbench.registry.server.db import open_database
-
-    open_database(url).dispose()  # migrate (and fail with a clear message) before serving
-    print(f"registry on http://{args.host}:{args.port}  database: {_safe_url(url)}", flush=True)
-    uvicorn.run(
-        app_module.create_app(settings),
+    serving.serve(
+        settings,
         host=args.host,
         port=args.port,
-        log_config=None,
-        access_log=False,
-        workers=None,
+        workers=args.workers,
+        access_log=args.access_log,
     )
     return EXIT_OK
 
@@ -194,6 +184,12 @@ def add_parser(sub: Any, parent: argparse.ArgumentParser) -> None:
         help="protected labels also need an approval with passing eval evidence",
     )
     serve.add_argument("--access-log", action="store_true", help="log one line per request")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes on one database (stateless; 1-2 per CPU core)",
+    )
     serve.set_defaults(handler=_serve)
 
     user = rsub.add_parser("user", parents=[parent], help="manage registry users")

@@ -70,6 +70,7 @@ def run_app(vault_path: Path | None) -> int:
         secrets=KeyringStore,
         data_dir=data_dir(),
         save_settings=save,
+        sync_interval_s=settings.sync_interval_s,
     )
     sys.excepthook = window.reporter.excepthook
     window.show()

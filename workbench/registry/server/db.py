@@ -34,9 +34,9 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 
 def default_db_url() -> str:
     """A SQLite file in the platform data directory: ``workbench registry serve`` needs nothing."""
-    import platformdirs
+    from workbench.settings import data_dir as app_data_dir
 
-    data_dir = Path(platformdirs.user_data_dir("prompt-workbench", appauthor=False))
+    data_dir = app_data_dir()  # honours WORKBENCH_DATA_DIR, like the vault
     data_dir.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{data_dir / 'registry.sqlite3'}"
 
