@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from workbench.cli.output import EXIT_FAILURE, EXIT_OK, emit, table
@@ -28,13 +30,19 @@ def _db_url(args: argparse.Namespace) -> str:
     return url
 
 
-def _service(args: argparse.Namespace) -> Any:
+@contextmanager
+def _service(args: argparse.Namespace) -> Iterator[Any]:
+    """The registry service over ``--db``; its connections close when the command is done."""
     from workbench.registry.server.config import RegistrySettings
     from workbench.registry.server.db import open_database
     from workbench.registry.server.service import RegistryService
 
     url = _db_url(args)
-    return RegistryService(open_database(url), RegistrySettings(db_url=url))
+    service = RegistryService(open_database(url), RegistrySettings(db_url=url))
+    try:
+        yield service
+    finally:
+        service.db.dispose()
 
 
 def _expiry(days: float | None) -> Any:
@@ -87,11 +95,8 @@ def _safe_url(url: str) -> str:
 
 
 def _user_add(args: argparse.Namespace) -> int:
-    service = _service(args)
-    try:
+    with _service(args) as service:
         token = service.add_user(args.name, args.role, expires_in=_expiry(args.expires_in_days))
-    finally:
-        service.db.dispose()
     emit(
         args.json,
         {"name": args.name, "role": args.role, "token": token},
@@ -101,11 +106,8 @@ def _user_add(args: argparse.Namespace) -> int:
 
 
 def _token_rotate(args: argparse.Namespace) -> int:
-    service = _service(args)
-    try:
+    with _service(args) as service:
         token = service.rotate_token(args.name, expires_in=_expiry(args.expires_in_days))
-    finally:
-        service.db.dispose()
     emit(
         args.json,
         {"name": args.name, "token": token},
@@ -115,21 +117,15 @@ def _token_rotate(args: argparse.Namespace) -> int:
 
 
 def _user_disable(args: argparse.Namespace) -> int:
-    service = _service(args)
-    try:
+    with _service(args) as service:
         service.disable_user(args.name)
-    finally:
-        service.db.dispose()
     emit(args.json, {"name": args.name, "disabled": True}, f"disabled {args.name}")
     return EXIT_OK
 
 
 def _user_list(args: argparse.Namespace) -> int:
-    service = _service(args)
-    try:
+    with _service(args) as service:
         users = service.users()
-    finally:
-        service.db.dispose()
     emit(
         args.json,
         [{"name": n, "role": r, "disabled": d} for n, r, d in users],
@@ -142,11 +138,8 @@ def _user_list(args: argparse.Namespace) -> int:
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
-    service = _service(args)
-    try:
+    with _service(args) as service:
         report = service.verify_audit()
-    finally:
-        service.db.dispose()
     text = (
         f"audit chain intact: {report.entries} entries"
         if report.ok

@@ -10,7 +10,6 @@ JSON mode, so ``response_format`` is not sent: the prompt must ask for JSON.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,10 +22,9 @@ from workbench.providers.base import (
     StreamEvent,
     TextDelta,
     Usage,
-    estimate_input_tokens,
-    estimate_tokens,
+    estimated_usage,
 )
-from workbench.providers.client import HttpProviderClient, iter_sse, text_events
+from workbench.providers.client import HttpProviderClient, iter_sse, whole_answer
 from workbench.providers.errors import error_for_status, redact
 
 API_VERSION = "2023-06-01"
@@ -102,15 +100,15 @@ class AnthropicClient(HttpProviderClient):
         if not isinstance(body, dict) or not isinstance(body.get("content"), list):
             raise self._protocol("the answer has no content list", request.model)
         text = "".join(b.get("text", "") for b in body["content"] if b.get("type") == "text")
-        events = text_events(text)
         usage = body.get("usage")
-        events.append(
+        return whole_answer(
+            request,
+            text,
             Usage(self._input_tokens(usage), int(usage.get("output_tokens") or 0))
             if usage
-            else Usage(estimate_input_tokens(request.messages), estimate_tokens(text), True)
+            else None,
+            finish_reason(body.get("stop_reason") or ""),
         )
-        events.append(finish_reason(body.get("stop_reason") or ""))
-        return events
 
     async def _stream_events(
         self, response: httpx.Response, request: ChatRequest
@@ -120,12 +118,7 @@ class AnthropicClient(HttpProviderClient):
         finish: Finish | None = None
         produced: list[str] = []
         async for sse in iter_sse(response):
-            try:
-                data = json.loads(sse.data)
-            except ValueError:
-                raise self._protocol(
-                    f"garbled stream data: {redact(sse.data, self._api_key)[:80]!r}", request.model
-                ) from None
+            data = self._stream_json(sse.data, request.model)
             if not isinstance(data, dict):
                 raise self._protocol("a stream event is not a JSON object", request.model)
             kind = data.get("type", sse.event)
@@ -160,11 +153,7 @@ class AnthropicClient(HttpProviderClient):
         if finish is None:
             return  # the base class reports the unfinished stream
         if input_tokens is None or output_tokens is None:
-            yield Usage(
-                estimate_input_tokens(request.messages),
-                estimate_tokens("".join(produced)),
-                estimated=True,
-            )
+            yield estimated_usage(request, "".join(produced))
         else:
             yield Usage(input_tokens, int(output_tokens))
         yield finish

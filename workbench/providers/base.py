@@ -129,6 +129,11 @@ def estimate_input_tokens(messages: Sequence[ChatMessage]) -> int:
     return sum(estimate_tokens(m.content) + 4 for m in messages)
 
 
+def estimated_usage(request: ChatRequest, output: str) -> Usage:
+    """Usage guessed from the request and the answer's text, marked as estimated."""
+    return Usage(estimate_input_tokens(request.messages), estimate_tokens(output), estimated=True)
+
+
 class ProviderClient(abc.ABC):
     """What the engine calls. One instance per profile; safe for concurrent calls."""
 

@@ -26,6 +26,8 @@ from workbench.providers.base import (
     RetryNotice,
     StreamEvent,
     TextDelta,
+    Usage,
+    estimated_usage,
 )
 from workbench.providers.errors import (
     BrokenStreamError,
@@ -33,6 +35,7 @@ from workbench.providers.errors import (
     ProtocolError,
     ProviderError,
     ProviderTimeout,
+    ServerError,
     error_for_status,
     redact,
 )
@@ -255,10 +258,32 @@ class HttpProviderClient(ProviderClient):
     def _protocol(self, message: str, model: str) -> ProtocolError:
         return ProtocolError(message, provider=self.name, model=model)
 
+    def _stream_json(self, data: str, model: str) -> Any:
+        """One stream event's JSON payload; garbled data is a protocol error (key redacted)."""
+        try:
+            return json.loads(data)
+        except ValueError:
+            shown = redact(data, self._api_key)[:80]
+            raise self._protocol(f"garbled stream data: {shown!r}", model) from None
+
+    def _mid_stream_error(self, message: str, model: str) -> ServerError:
+        """An error the provider reported inside a 2xx stream."""
+        return ServerError(
+            f"error mid-stream: {redact(message, self._api_key)}", provider=self.name, model=model
+        )
+
 
 def text_events(text: str) -> list[StreamEvent]:
     """A whole answer as events (for non-streaming replies)."""
     return [TextDelta(text)] if text else []
+
+
+def whole_answer(
+    request: ChatRequest, text: str, usage: Usage | None, finish: Finish
+) -> list[StreamEvent]:
+    """A non-streaming answer's events: its text, its usage (estimated when the provider
+    reported none) and how it finished."""
+    return [*text_events(text), usage or estimated_usage(request, text), finish]
 
 
 def _reason(err: ProviderError) -> str:

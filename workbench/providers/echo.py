@@ -16,9 +16,7 @@ from workbench.providers.base import (
     ProviderClient,
     StreamEvent,
     TextDelta,
-    Usage,
-    estimate_input_tokens,
-    estimate_tokens,
+    estimated_usage,
 )
 
 LABEL = "echo (no model: shows the rendered prompt; tokens estimated, cost 0)"
@@ -42,7 +40,7 @@ class EchoClient(ProviderClient):
         if request.max_tokens is not None:
             text = text[: request.max_tokens * 4]
         yield TextDelta(text)
-        yield Usage(estimate_input_tokens(request.messages), estimate_tokens(text), estimated=True)
+        yield estimated_usage(request, text)
         truncated = text != render_transcript(request)
         yield Finish("length" if truncated else "stop", "echo")
 

@@ -9,7 +9,6 @@ last one counts. Roles are ``user`` and ``model``; the system prompt travels as
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
@@ -23,11 +22,9 @@ from workbench.providers.base import (
     StreamEvent,
     TextDelta,
     Usage,
-    estimate_input_tokens,
-    estimate_tokens,
+    estimated_usage,
 )
-from workbench.providers.client import HttpProviderClient, iter_sse, text_events
-from workbench.providers.errors import redact
+from workbench.providers.client import HttpProviderClient, iter_sse, whole_answer
 
 _FINISH: dict[str, FinishReason] = {
     "STOP": "stop",
@@ -117,12 +114,7 @@ class GeminiClient(HttpProviderClient):
 
     def _whole_events(self, body: Any, request: ChatRequest) -> list[StreamEvent]:
         text, finish, usage = self._read(body, request)
-        events = text_events(text)
-        events.append(
-            usage or Usage(estimate_input_tokens(request.messages), estimate_tokens(text), True)
-        )
-        events.append(finish or Finish("other", ""))
-        return events
+        return whole_answer(request, text, usage, finish or Finish("other", ""))
 
     async def _stream_events(
         self, response: httpx.Response, request: ChatRequest
@@ -131,12 +123,7 @@ class GeminiClient(HttpProviderClient):
         usage: Usage | None = None
         produced: list[str] = []
         async for sse in iter_sse(response):
-            try:
-                body = json.loads(sse.data)
-            except ValueError:
-                raise self._protocol(
-                    f"garbled stream data: {redact(sse.data, self._api_key)[:80]!r}", request.model
-                ) from None
+            body = self._stream_json(sse.data, request.model)
             text, chunk_finish, chunk_usage = self._read(body, request)
             if text:
                 produced.append(text)
@@ -145,9 +132,7 @@ class GeminiClient(HttpProviderClient):
             usage = chunk_usage or usage
         if finish is None:
             return  # the base class reports the unfinished stream
-        yield usage or Usage(
-            estimate_input_tokens(request.messages), estimate_tokens("".join(produced)), True
-        )
+        yield usage or estimated_usage(request, "".join(produced))
         yield finish
 
     async def _list_models(self) -> list[str]:

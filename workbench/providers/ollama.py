@@ -20,11 +20,10 @@ from workbench.providers.base import (
     StreamEvent,
     TextDelta,
     Usage,
-    estimate_input_tokens,
-    estimate_tokens,
+    estimated_usage,
 )
 from workbench.providers.client import HttpProviderClient, text_events
-from workbench.providers.errors import ServerError, redact
+from workbench.providers.errors import redact
 from workbench.providers.ndjson import NDJSONDecoder, NDJSONError
 
 DEFAULT_BASE_URL = "http://127.0.0.1:11434"
@@ -76,11 +75,7 @@ class OllamaClient(HttpProviderClient):
         if not isinstance(record, dict):
             raise self._protocol("a record is not a JSON object", request.model)
         if "error" in record:
-            raise ServerError(
-                f"error mid-stream: {redact(str(record['error']), self._api_key)}",
-                provider=self.name,
-                model=request.model,
-            )
+            raise self._mid_stream_error(str(record["error"]), request.model)
         text = str((record.get("message") or {}).get("content") or "")
         if not record.get("done"):
             return text, []
@@ -89,8 +84,7 @@ class OllamaClient(HttpProviderClient):
                 int(record.get("prompt_eval_count") or 0), int(record.get("eval_count") or 0)
             )
         else:
-            output = estimate_tokens("".join(produced) + text)
-            usage = Usage(estimate_input_tokens(request.messages), output, estimated=True)
+            usage = estimated_usage(request, "".join(produced) + text)
         return text, [usage, finish_reason(str(record.get("done_reason") or "stop"))]
 
     def _whole_events(self, body: Any, request: ChatRequest) -> list[StreamEvent]:

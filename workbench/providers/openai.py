@@ -9,7 +9,6 @@ list) carries the token counts; servers that ignore it get estimated usage.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,11 +21,9 @@ from workbench.providers.base import (
     StreamEvent,
     TextDelta,
     Usage,
-    estimate_input_tokens,
-    estimate_tokens,
+    estimated_usage,
 )
-from workbench.providers.client import HttpProviderClient, iter_sse, text_events
-from workbench.providers.errors import ServerError, redact
+from workbench.providers.client import HttpProviderClient, iter_sse, whole_answer
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -91,15 +88,9 @@ class OpenAIClient(HttpProviderClient):
             raise self._protocol("the answer has no choices", request.model)
         choice = choices[0]
         text = (choice.get("message") or {}).get("content") or ""
-        events = text_events(text)
         usage = body.get("usage")
-        events.append(
-            self._usage(usage)
-            if usage
-            else Usage(estimate_input_tokens(request.messages), estimate_tokens(text), True)
-        )
-        events.append(finish_reason(choice.get("finish_reason") or ""))
-        return events
+        finish = finish_reason(choice.get("finish_reason") or "")
+        return whole_answer(request, text, self._usage(usage) if usage else None, finish)
 
     async def _stream_events(
         self, response: httpx.Response, request: ChatRequest
@@ -111,21 +102,12 @@ class OpenAIClient(HttpProviderClient):
         async for sse in iter_sse(response):
             if sse.data == "[DONE]":
                 break
-            try:
-                chunk = json.loads(sse.data)
-            except ValueError:
-                raise self._protocol(
-                    f"garbled stream data: {redact(sse.data, self._api_key)[:80]!r}", request.model
-                ) from None
+            chunk = self._stream_json(sse.data, request.model)
             if not isinstance(chunk, dict):
                 raise self._protocol("a stream chunk is not a JSON object", request.model)
             if "error" in chunk:
                 message, _ = self._error_detail(chunk)
-                raise ServerError(
-                    f"error mid-stream: {redact(message, self._api_key)}",
-                    provider=self.name,
-                    model=request.model,
-                )
+                raise self._mid_stream_error(message, request.model)
             for choice in chunk.get("choices") or ():
                 if choice.get("index", 0) != 0:
                     continue
@@ -142,10 +124,7 @@ class OpenAIClient(HttpProviderClient):
             if not saw_choice:
                 raise self._protocol("the stream had no choices", request.model)
             return  # the base class reports the unfinished stream
-        if usage is None:
-            output = estimate_tokens("".join(produced))
-            usage = Usage(estimate_input_tokens(request.messages), output, estimated=True)
-        yield usage
+        yield usage or estimated_usage(request, "".join(produced))
         yield finish
 
     async def _list_models(self) -> list[str]:

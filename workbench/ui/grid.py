@@ -21,6 +21,7 @@ from PySide6.QtGui import QColor
 
 from workbench.core.runs import CellKey, CellResult, ModelRef, Run, RunSpec, SummaryRow, summarize
 from workbench.ui.format import fmt_ms, fmt_tokens, fmt_usd, model_label
+from workbench.ui.table_model import ALIGN_RIGHT, RowsTableModel
 
 _Index = QModelIndex | QPersistentModelIndex
 CELL_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -269,7 +270,7 @@ def error_color() -> QColor:
     return QColor("#d32f2f")
 
 
-class SummaryModel(QAbstractTableModel):
+class SummaryModel(RowsTableModel[SummaryRow]):
     HEADERS = (
         "Version", "Model", "Calls", "Errors", "Cached", "TTFT p50", "TTFT p95",
         "Latency p50", "Latency p95", "Tokens in", "Tokens out", "Cost", "Cost / 1k calls",
@@ -277,62 +278,39 @@ class SummaryModel(QAbstractTableModel):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: list[SummaryRow] = []
         self.labels: dict[uuid.UUID, str] = {}
 
     def set_cells(self, cells: Iterable[CellResult], labels: Mapping[uuid.UUID, str]) -> None:
-        self.beginResetModel()
-        self.labels = dict(labels)
         order = {v: i for i, v in enumerate(labels)}
-        self.rows = sorted(
-            summarize(cells), key=lambda r: (order.get(r.version_id, 99), str(r.model))
+        self.labels = dict(labels)
+        self.set_rows(
+            sorted(summarize(cells), key=lambda r: (order.get(r.version_id, 99), str(r.model)))
         )
-        self.endResetModel()
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        horizontal = orientation == Qt.Orientation.Horizontal
-        if role == Qt.ItemDataRole.DisplayRole and horizontal and 0 <= section < len(self.HEADERS):
-            return self.HEADERS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self.rows):
-            return None
-        r = self.rows[index.row()]
-        col = index.column()
+    def cell_data(self, row: SummaryRow, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            if col >= 2:
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            return None
-        if role == Qt.ItemDataRole.ForegroundRole and col == 3 and r.errors:
+            return ALIGN_RIGHT if column >= 2 else None
+        if role == Qt.ItemDataRole.ForegroundRole and column == 3 and row.errors:
             return error_color()
         if role != Qt.ItemDataRole.DisplayRole:
             return None
-        est = r.tokens_estimated
+        est = row.tokens_estimated
         values = (
-            self.labels.get(r.version_id, r.version_id.hex[:8]),
-            model_label(str(r.model), r.echo),
-            str(r.calls),
-            str(r.errors),
-            str(r.cached),
-            fmt_ms(r.ttft_p50_ms),
-            fmt_ms(r.ttft_p95_ms),
-            fmt_ms(r.latency_p50_ms),
-            fmt_ms(r.latency_p95_ms),
-            fmt_tokens(r.input_tokens, est),
-            fmt_tokens(r.output_tokens, est),
-            fmt_usd(r.cost_usd),
-            fmt_usd(r.cost_per_1k_calls_usd),
+            self.labels.get(row.version_id, row.version_id.hex[:8]),
+            model_label(str(row.model), row.echo),
+            str(row.calls),
+            str(row.errors),
+            str(row.cached),
+            fmt_ms(row.ttft_p50_ms),
+            fmt_ms(row.ttft_p95_ms),
+            fmt_ms(row.latency_p50_ms),
+            fmt_ms(row.latency_p95_ms),
+            fmt_tokens(row.input_tokens, est),
+            fmt_tokens(row.output_tokens, est),
+            fmt_usd(row.cost_usd),
+            fmt_usd(row.cost_per_1k_calls_usd),
         )
-        return values[col] if 0 <= col < len(values) else None
+        return values[column]
 
 
 def run_labels(run: Run, labels: Mapping[uuid.UUID, str]) -> dict[uuid.UUID, str]:

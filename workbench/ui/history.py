@@ -7,10 +7,7 @@ import uuid
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QItemSelection,
-    QModelIndex,
-    QPersistentModelIndex,
     Qt,
     Signal,
     Slot,
@@ -19,7 +16,6 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QSplitter,
@@ -31,72 +27,57 @@ from PySide6.QtWidgets import (
 
 from workbench.core.diff import SideBySideRow, Span, diff_contents, side_by_side_rows
 from workbench.core.models import Label, PromptContent, PromptVersion
+from workbench.ui.table_model import RowsTableModel, setup_row_table
 from workbench.vault import Vault
 
-_Index = QModelIndex | QPersistentModelIndex
 VERSION_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
-class HistoryModel(QAbstractTableModel):
+class HistoryModel(RowsTableModel[PromptVersion]):
     """Versions newest first: number or draft, author, date, message, labels."""
 
     HEADERS = ("Version", "Author", "Date", "Message", "Labels")
 
     def __init__(self) -> None:
         super().__init__()
-        self.versions: list[PromptVersion] = []
         self.labels: dict[uuid.UUID, list[str]] = {}
         self.heads: set[uuid.UUID] = set()
 
+    @property
+    def versions(self) -> list[PromptVersion]:
+        """The shown versions, newest first."""
+        return self.rows
+
     def set_history(self, versions: list[PromptVersion], labels: list[Label]) -> None:
-        self.beginResetModel()
-        self.versions = list(reversed(versions))
-        self.labels = {}
+        by_version: dict[uuid.UUID, list[str]] = {}
         for lab in labels:
-            self.labels.setdefault(lab.version_id, []).append(lab.name)
+            by_version.setdefault(lab.version_id, []).append(lab.name)
         used = {p for v in versions for p in v.parent_ids}
+        self.labels = by_version
         self.heads = {v.id for v in versions if v.id not in used}
-        self.endResetModel()
+        self.set_rows(reversed(versions))
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.versions)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        horizontal = orientation == Qt.Orientation.Horizontal
-        if role == Qt.ItemDataRole.DisplayRole and horizontal and 0 <= section < len(self.HEADERS):
-            return self.HEADERS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self.versions):
-            return None
-        v = self.versions[index.row()]
-        col = index.column()
+    def cell_data(self, row: PromptVersion, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
-            if col == 0:
-                fork = " ⑂" if len(self.heads) > 1 and v.id in self.heads else ""
-                return v.display_number + fork
-            if col == 1:
-                return v.author
-            if col == 2:
-                return f"{v.created_at.astimezone():%Y-%m-%d %H:%M}"
-            if col == 3:
-                return v.message
-            if col == 4:
-                return ", ".join(self.labels.get(v.id, []))
+            if column == 0:
+                fork = " ⑂" if len(self.heads) > 1 and row.id in self.heads else ""
+                return row.display_number + fork
+            if column == 1:
+                return row.author
+            if column == 2:
+                return f"{row.created_at.astimezone():%Y-%m-%d %H:%M}"
+            if column == 3:
+                return row.message
+            if column == 4:
+                return ", ".join(self.labels.get(row.id, []))
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{v.display_number}  id {v.id}\n{v.message}"
+            return f"{row.display_number}  id {row.id}\n{row.message}"
         if role == VERSION_ROLE:
-            return v
+            return row
         return None
 
     def version_at(self, row: int) -> PromptVersion:
-        return self.versions[row]
+        return self.rows[row]
 
 
 def _mark(text: str, spans: tuple[Span, ...], color: str) -> str:
@@ -195,15 +176,12 @@ class HistoryPanel(QWidget):
         self.table = QTableView()
         self.table.setObjectName("historyTable")
         self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.verticalHeader().hide()
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
+        setup_row_table(
+            self.table,
+            stretch_column=3,
+            selection=QAbstractItemView.SelectionMode.ExtendedSelection,
+        )
         self.table.setWordWrap(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         top_layout.addWidget(self.table, 1)
         bar = QHBoxLayout()
         self.hint = QLabel(

@@ -16,7 +16,6 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPlainTextEdit,
     QPushButton,
@@ -44,6 +43,7 @@ from workbench.secrets.redaction import redact
 from workbench.ui.errors import ErrorReporter
 from workbench.ui.format import fmt_ms, fmt_tokens, fmt_usd, model_label
 from workbench.ui.history import DiffView
+from workbench.ui.table_model import setup_row_table
 from workbench.vault import Vault
 from workbench.vault.sync_store import SyncStore
 
@@ -115,16 +115,11 @@ class ReviewPanel(QWidget):
         self.table = QTableWidget(0, len(self.HEADERS))
         self.table.setObjectName("reviewQueue")
         self.table.setHorizontalHeaderLabels(list(self.HEADERS))
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        setup_row_table(
+            self.table, stretch_column=3, selection=QAbstractItemView.SelectionMode.SingleSelection
+        )
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.setShowGrid(False)
-        self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         split.addWidget(self.table)
         right = QWidget()
         rl = QVBoxLayout(right)

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QTableView,
@@ -20,10 +19,9 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.ui.format import fmt_usd
+from workbench.ui.table_model import ALIGN_RIGHT, RowsTableModel, setup_row_table
 from workbench.vault import Vault
 from workbench.vault.runs import RunStore
-
-_Index = QModelIndex | QPersistentModelIndex
 
 
 @dataclass(frozen=True)
@@ -36,50 +34,24 @@ class RunInfo:
     cost_usd: float | None
 
 
-class RunsModel(QAbstractTableModel):
+class RunsModel(RowsTableModel[RunInfo]):
     HEADERS = ("Started", "Prompt", "Status", "Cells", "Cost")
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.runs: list[RunInfo] = []
-
-    def set_runs(self, runs: list[RunInfo]) -> None:
-        self.beginResetModel()
-        self.runs = list(runs)
-        self.endResetModel()
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.runs)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        horizontal = orientation == Qt.Orientation.Horizontal
-        if role == Qt.ItemDataRole.DisplayRole and horizontal and 0 <= section < len(self.HEADERS):
-            return self.HEADERS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self.runs):
-            return None
-        r = self.runs[index.row()]
-        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() >= 3:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    def cell_data(self, row: RunInfo, column: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.TextAlignmentRole and column >= 3:
+            return ALIGN_RIGHT
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"run {r.id}"
+            return f"run {row.id}"
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         values = (
-            f"{r.started_at.astimezone():%Y-%m-%d %H:%M:%S}",
-            r.prompt,
-            r.status,
-            str(r.total_cells),
-            fmt_usd(r.cost_usd),
+            f"{row.started_at.astimezone():%Y-%m-%d %H:%M:%S}",
+            row.prompt,
+            row.status,
+            str(row.total_cells),
+            fmt_usd(row.cost_usd),
         )
-        return values[index.column()] if 0 <= index.column() < len(values) else None
+        return values[column]
 
 
 class RunsPanel(QWidget):
@@ -95,14 +67,9 @@ class RunsPanel(QWidget):
         self.table = QTableView()
         self.table.setObjectName("runsTable")
         self.table.setModel(self.model)
-        self.table.verticalHeader().hide()
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        setup_row_table(
+            self.table, stretch_column=1, selection=QAbstractItemView.SelectionMode.SingleSelection
+        )
         self.table.doubleClicked.connect(self._open)
         layout.addWidget(self.table, 1)
         bar = QHBoxLayout()
@@ -120,7 +87,7 @@ class RunsPanel(QWidget):
 
     def reload(self) -> None:
         rows = self.store.list_runs(self.prompt, limit=200)
-        self.model.set_runs(
+        self.model.set_rows(
             [
                 RunInfo(
                     uuid.UUID(r.id), r.prompt, r.status, r.started_at, r.total_cells, r.cost_usd
@@ -131,6 +98,6 @@ class RunsPanel(QWidget):
 
     @Slot()
     def _open(self, *_args: object) -> None:
-        index = self.table.currentIndex()
-        if index.isValid():
-            self.open_requested.emit(self.model.runs[index.row()].id)
+        run = self.model.row_at(self.table.currentIndex())
+        if run is not None:
+            self.open_requested.emit(run.id)

@@ -54,6 +54,12 @@ def test_connection(profile: ProviderProfile, key: str | None) -> list[str]:
 test_connection.__test__ = False  # type: ignore[attr-defined]
 
 
+def _failure_line(exc: BaseException) -> str:
+    """A failed connection test as one status line: what went wrong, secrets redacted."""
+    text = exc.describe() if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {exc}"
+    return "✘ " + redact(text)
+
+
 class SettingsDialog(QDialog):
     def __init__(
         self,
@@ -257,12 +263,7 @@ class SettingsDialog(QDialog):
 
         def failed(exc: BaseException) -> None:
             self.test_button.setEnabled(True)
-            text = (
-                exc.describe()
-                if isinstance(exc, WorkbenchError)
-                else f"{type(exc).__name__}: {exc}"
-            )
-            self.profile_status.setText("✘ " + redact(text))
+            self.profile_status.setText(_failure_line(exc))
 
         self._test_thread = run_in_thread(work, done, failed)
 
@@ -353,12 +354,7 @@ class SettingsDialog(QDialog):
 
         def failed(exc: BaseException) -> None:
             self.r_test_button.setEnabled(True)
-            text = (
-                exc.describe()
-                if isinstance(exc, WorkbenchError)
-                else f"{type(exc).__name__}: {exc}"
-            )
-            self.r_status.setText("✘ " + redact(text))
+            self.r_status.setText(_failure_line(exc))
 
         self._registry_thread = run_in_thread(work, done, failed)
 
