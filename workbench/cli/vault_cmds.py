@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.cli.output import EXIT_FAILURE, EXIT_OK, emit, table
 from workbench.core.errors import UsageError
+from workbench.core.files import write_atomic
 from workbench.settings import default_vault_path
 
 if TYPE_CHECKING:
@@ -37,21 +37,6 @@ def open_vault(args: argparse.Namespace) -> Vault:
 
 def _when(v: PromptVersion) -> str:
     return v.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary file and rename, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ---- handlers -------------------------------------------------------------------------

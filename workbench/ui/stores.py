@@ -11,8 +11,6 @@ import csv
 import hashlib
 import io
 import json
-import os
-import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ import yaml
 from pydantic import ValidationError
 
 from workbench.core.errors import BundleError
+from workbench.core.files import write_atomic
 from workbench.core.models import PromptContent
 from workbench.core.runs import TestCase
 
@@ -33,15 +32,7 @@ def _file_for(root: Path, prompt: str) -> Path:
 
 
 def _write_atomic(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(data, ensure_ascii=False, indent=1))
 
 
 @dataclass(frozen=True)
