@@ -121,6 +121,14 @@ class SearchDoc:
 
 
 @dataclass
+class AddedVersions:
+    added: int = 0
+    skipped: int = 0
+    prompts_created: int = 0
+    prompt_ids: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
 class ImportReport:
     prompts_created: int = 0
     versions_added: int = 0
@@ -724,90 +732,18 @@ class Vault:
         report = ImportReport()
         for bp in bundle.prompts:
             self._check_name(bp.name)
-        all_ids = [str(v.id) for bp in bundle.prompts for v in bp.versions]
         with self.writing() as s:
-            known: dict[str, str] = {}
-            for chunk in _chunks(all_ids, 500):
-                for vid, vhash in s.execute(
-                    select(VersionRow.id, VersionRow.content_hash).where(VersionRow.id.in_(chunk))
-                ):
-                    known[vid] = vhash
-            prompt_ids: dict[str, int] = {
-                name: pid for name, pid in s.execute(select(PromptRow.name, PromptRow.id))
-            }
-            version_rows: list[dict[str, Any]] = []
-            parent_rows: list[dict[str, Any]] = []
-            touched: dict[int, list[BundleVersion]] = {}
-            in_bundle = set(all_ids)
+            added = self._add_versions(
+                s,
+                [(bp.name, bp.created_at, bp.archived, bp.versions) for bp in bundle.prompts],
+                source="the bundle",
+                nothing="Nothing was imported.",
+            )
+            report.prompts_created = added.prompts_created
+            report.versions_added = added.added
+            report.versions_skipped = added.skipped
             for bp in bundle.prompts:
-                pid = prompt_ids.get(bp.name)
-                if pid is None:
-                    pid = self._insert_prompt(s, bp.name, bp.created_at, bp.archived).id
-                    prompt_ids[bp.name] = pid
-                    report.prompts_created += 1
-                for v in bp.versions:
-                    vid = str(v.id)
-                    if vid in known:
-                        if known[vid] != v.content_hash:
-                            raise ConflictError(
-                                f"version {v.id} of {bp.name!r} exists in this vault with "
-                                "different content",
-                                hint="Version ids are unique; the bundle is not from this "
-                                "vault's history. Nothing was imported.",
-                            )
-                        report.versions_skipped += 1
-                        continue
-                    for pos, parent in enumerate(v.parent_ids):
-                        if str(parent) not in in_bundle and str(parent) not in known:
-                            exists = s.scalar(
-                                select(VersionRow.id).where(VersionRow.id == str(parent))
-                            )
-                            if exists is None:
-                                raise InputError(
-                                    f"version {v.id} of {bp.name!r} names parent {parent}, "
-                                    "which is neither in the bundle nor in this vault",
-                                    hint="Export the whole prompt history. Nothing was imported.",
-                                )
-                        parent_rows.append(
-                            {"version_id": vid, "parent_id": str(parent), "position": pos}
-                        )
-                    version_rows.append(
-                        {
-                            "id": vid,
-                            "prompt_id": pid,
-                            "content": canonical_json(v.content.canonical()).decode("utf-8"),
-                            "content_hash": v.content_hash,
-                            "message": v.message,
-                            "author": v.author,
-                            "created_at": v.created_at,
-                            "number": v.number,
-                        }
-                    )
-                    touched.setdefault(pid, []).append(v)
-                    report.versions_added += 1
-            # Versions before their parents' links (foreign keys are checked per statement).
-            if version_rows:
-                s.execute(insert(VersionRow), version_rows)
-            if parent_rows:
-                s.execute(insert(VersionParentRow), parent_rows)
-            names = {pid: name for name, pid in prompt_ids.items()}
-            docs = []
-            for pid, versions in touched.items():
-                doc = self._read_doc(s, pid, names[pid])
-                for v in versions:
-                    doc.add(v)
-                docs.append({"id": pid, **doc.params()})
-            for chunk_ids in _chunks(list(touched), 500):
-                s.execute(
-                    text(
-                        "DELETE FROM search_index WHERE rowid IN (SELECT value FROM json_each(:i))"
-                    ),
-                    {"i": json.dumps(chunk_ids)},
-                )
-            if docs:
-                s.execute(_INSERT_DOC, docs)
-            for bp in bundle.prompts:
-                pid = prompt_ids[bp.name]
+                pid = added.prompt_ids[bp.name]
                 for lname, target in bp.labels.items():
                     existing = s.scalar(
                         select(LabelRow).where(LabelRow.prompt_id == pid, LabelRow.name == lname)
@@ -832,6 +768,115 @@ class Vault:
                 },
             )
         return report
+
+    def _add_versions(
+        self,
+        s: Session,
+        groups: Sequence[tuple[str, datetime, bool, Sequence[PromptVersion | BundleVersion]]],
+        *,
+        source: str,
+        nothing: str,
+    ) -> AddedVersions:
+        """Bulk-add versions (grouped by prompt) inside the caller's transaction.
+
+        Known versions with the same hash are skipped (a draft of ours that the
+        registry numbered gets its number); the same id with other content, or a
+        parent that is nowhere, raises and so rolls the whole transaction back. A
+        handful of statements per call, not per version.
+        """
+        result = AddedVersions()
+        batch = {str(v.id): v for _, _, _, versions in groups for v in versions}
+        known: dict[str, tuple[str, int | None]] = {}
+        for chunk in _chunks(list(batch), 500):
+            for vid, vhash, number in s.execute(
+                select(VersionRow.id, VersionRow.content_hash, VersionRow.number).where(
+                    VersionRow.id.in_(chunk)
+                )
+            ):
+                known[vid] = (vhash, number)
+        outside = {
+            str(p) for v in batch.values() for p in v.parent_ids if str(p) not in batch
+        } - set(known)
+        found: set[str] = set()
+        for chunk in _chunks(list(outside), 500):
+            found.update(s.scalars(select(VersionRow.id).where(VersionRow.id.in_(chunk))))
+        names = list(dict.fromkeys(name for name, _, _, _ in groups))
+        for chunk in _chunks(names, 500):
+            for name, pid in s.execute(
+                select(PromptRow.name, PromptRow.id).where(PromptRow.name.in_(chunk))
+            ):
+                result.prompt_ids[name] = pid
+        version_rows: list[dict[str, Any]] = []
+        parent_rows: list[dict[str, Any]] = []
+        numbered: list[dict[str, Any]] = []
+        touched: dict[int, list[PromptVersion | BundleVersion]] = {}
+        for name, created_at, archived, versions in groups:
+            if name not in result.prompt_ids:
+                result.prompt_ids[name] = self._insert_prompt(s, name, created_at, archived).id
+                result.prompts_created += 1
+            pid = result.prompt_ids[name]
+            for v in versions:
+                vid = str(v.id)
+                if vid in known:
+                    vhash, number = known[vid]
+                    if vhash != v.content_hash:
+                        raise ConflictError(
+                            f"version {v.id} of {name!r} differs between this vault and {source}",
+                            hint=f"Version ids are unique, so one side is corrupt. {nothing}",
+                        )
+                    if number is None and v.number is not None:
+                        numbered.append({"vid": vid, "n": v.number})
+                    result.skipped += 1
+                    continue
+                for pos, parent in enumerate(v.parent_ids):
+                    if str(parent) in outside and str(parent) not in found:
+                        raise InputError(
+                            f"version {v.id} of {name!r} in {source} names parent {parent}, "
+                            "which is neither there nor in this vault",
+                            hint=f"A whole history is needed. {nothing}",
+                        )
+                    parent_rows.append(
+                        {"version_id": vid, "parent_id": str(parent), "position": pos}
+                    )
+                version_rows.append(
+                    {
+                        "id": vid,
+                        "prompt_id": pid,
+                        "content": canonical_json(v.content.canonical()).decode("utf-8"),
+                        "content_hash": v.content_hash,
+                        "message": v.message,
+                        "author": v.author,
+                        "created_at": v.created_at,
+                        "number": v.number,
+                    }
+                )
+                touched.setdefault(pid, []).append(v)
+                result.added += 1
+        # Versions before their parents' links (foreign keys are checked per statement).
+        if version_rows:
+            s.execute(insert(VersionRow), version_rows)
+        if parent_rows:
+            s.execute(insert(VersionParentRow), parent_rows)
+        if numbered:
+            s.execute(
+                text("UPDATE versions SET number = :n WHERE id = :vid AND number IS NULL"),
+                numbered,
+            )
+        names_by_id = {pid: name for name, pid in result.prompt_ids.items()}
+        docs = []
+        for pid, added in touched.items():
+            doc = self._read_doc(s, pid, names_by_id[pid])
+            for v in added:
+                doc.add(v)
+            docs.append({"id": pid, **doc.params()})
+        for chunk_ids in _chunks(list(touched), 500):
+            s.execute(
+                text("DELETE FROM search_index WHERE rowid IN (SELECT value FROM json_each(:i))"),
+                {"i": json.dumps(chunk_ids)},
+            )
+        if docs:
+            s.execute(_INSERT_DOC, docs)
+        return result
 
     def integrity_check(self) -> str:
         with self.engine.connect() as conn:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -59,7 +60,10 @@ class VersionRow(Base):
     """An immutable prompt version. ``content`` is the canonical JSON that was hashed."""
 
     __tablename__ = "versions"
-    __table_args__ = (Index("ix_versions_prompt_seq", "prompt_id", "seq"),)
+    __table_args__ = (
+        Index("ix_versions_prompt_seq", "prompt_id", "seq"),
+        Index("ix_versions_unpushed", "seq", sqlite_where=text("number IS NULL")),
+    )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(36), unique=True)

@@ -148,38 +148,23 @@ class SyncStore:
         ``reviews``: (review id, prompt, version id, JSON); ``labels``: (prompt, name, JSON).
         Returns how many versions were new to this vault.
         """
-        added = 0
+        for v in versions:
+            if not v.hash_matches():
+                raise InputError(
+                    f"the registry sent version {v.id} of {v.prompt!r} whose content does "
+                    "not match its content_hash; nothing from this page was applied",
+                    hint="Report it to the registry admin.",
+                )
+        groups: dict[str, list[PromptVersion]] = {}
+        for v in versions:
+            groups.setdefault(v.prompt, []).append(v)
         with self.vault.writing() as s:
-            for v in versions:
-                if not v.hash_matches():
-                    raise InputError(
-                        f"the registry sent version {v.id} of {v.prompt!r} whose content does "
-                        "not match its content_hash; nothing from this page was applied",
-                        hint="Report it to the registry admin.",
-                    )
-                row = s.scalar(select(VersionRow).where(VersionRow.id == str(v.id)))
-                if row is not None:
-                    if row.content_hash != v.content_hash:
-                        raise ConflictError(
-                            f"version {v.id} of {v.prompt!r} differs between this vault and "
-                            "the registry; nothing from this page was applied",
-                            hint="Report it to the registry admin.",
-                        )
-                    if row.number is None and v.number is not None:
-                        row.number = v.number
-                    continue
-                prow = s.scalar(select(PromptRow).where(PromptRow.name == v.prompt))
-                if prow is None:
-                    prow = self.vault._insert_prompt(s, v.prompt, v.created_at)
-                for parent in v.parent_ids:
-                    if s.scalar(select(VersionRow.id).where(VersionRow.id == str(parent))) is None:
-                        raise InputError(
-                            f"the registry sent version {v.id} of {v.prompt!r} before its "
-                            f"parent {parent}; nothing from this page was applied",
-                            hint="Sync again; if it repeats, report it to the registry admin.",
-                        )
-                self.vault._insert_version(s, prow, v)
-                added += 1
+            added = self.vault._add_versions(
+                s,
+                [(name, vs[0].created_at, False, vs) for name, vs in groups.items()],
+                source="the registry",
+                nothing="Nothing from this page was applied; report it to the registry admin.",
+            ).added
             for rid, prompt, vid, data in reviews:
                 existing = s.get(RemoteReviewRow, rid)
                 if existing is None:

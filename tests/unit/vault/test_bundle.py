@@ -81,6 +81,6 @@ def test_same_id_other_content_refused_atomically(vault: Vault, tmp_path: Path) 
         conn.execute("UPDATE versions SET id=?", (str(v.id),))
         conn.commit()
         conn.close()
-        with pytest.raises(ConflictError, match="different content"):
+        with pytest.raises(ConflictError, match="differs between this vault"):
             other.import_bundle(bundle)
         assert other.prompt_names() == ["second"]  # 'first' was rolled back too

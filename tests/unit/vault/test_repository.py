@@ -189,3 +189,27 @@ def test_reopen_keeps_everything(tmp_path: Path) -> None:
         version = v.commit("p", make_content(), "1")
     with Vault.open(path) as v:
         assert v.history("p") == [version]
+
+
+def test_old_vault_is_migrated_with_a_backup(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    path = tmp_path / "old.sqlite3"
+    with Vault.open(path, create=True) as v:
+        version = v.commit("p", make_content(), "1")
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        with v.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0001")
+    with Vault.open(path) as v:
+        assert v.history("p") == [version]
+        with v.engine.connect() as conn:
+            rev = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        assert rev == HEAD_REVISION
+    backup = tmp_path / "old.sqlite3.before-0001.bak"
+    assert backup.exists()
+    conn2 = sqlite3.connect(backup)
+    assert conn2.execute("SELECT count(*) FROM versions").fetchone()[0] == 1
+    conn2.close()
