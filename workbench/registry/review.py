@@ -68,25 +68,13 @@ def published_version_id(
 
 
 def awaiting_review(vault: Vault) -> list[AwaitingReview]:
-    """Pushed versions newer than their prompt's production target with no approval,
-    prompts by name, versions oldest first. Reads only the vault (works offline)."""
-    store = SyncStore(vault)
-    reviews = store.all_reviews()
-    approved = {r["version_id"] for r in reviews if r["decision"] == "approve"}
-    requested: dict[str, int] = {}
-    for r in reviews:
-        if r["decision"] == "request_changes":
-            requested[r["version_id"]] = requested.get(r["version_id"], 0) + 1
-    out: list[AwaitingReview] = []
-    for name in vault.prompt_names():
-        history = vault.history(name)
-        target = published_version_id(store, name)
-        published = next((v.number or 0 for v in history if v.id == target), 0)
-        for v in history:
-            if v.number is None or str(v.id) in approved or v.number <= published:
-                continue
-            out.append(AwaitingReview(v, requested.get(str(v.id), 0)))
-    return out
+    """Pushed versions nobody approved, newer than their prompt's production target;
+    prompts by name, versions oldest first. Reads only the vault (works offline), in
+    one query."""
+    return [
+        AwaitingReview(v, changes)
+        for v, changes in SyncStore(vault).awaiting_review(PUBLISHED_LABEL)
+    ]
 
 
 def published_version(

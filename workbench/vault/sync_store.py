@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from workbench.core.errors import ConflictError, InputError
@@ -201,6 +201,49 @@ class SyncStore:
             if prompt is not None:
                 q = q.where(RegistryLabelRow.prompt == prompt)
             return [json.loads(d) for d in s.scalars(q)]
+
+    def awaiting_review(
+        self, label: str = "production", limit: int = 500
+    ) -> list[tuple[PromptVersion, int]]:
+        """Pushed versions nobody has approved, newer than what ``label`` points at (all
+        pushed ones for a prompt not published yet), with how many reviews asked for
+        changes; at most ``limit``. One query, whatever the size of the vault."""
+        sql = text(
+            """
+            WITH published AS (
+                SELECT p.id AS prompt_id, pv.number AS n
+                FROM registry_labels rl
+                JOIN prompts p ON p.name = rl.prompt
+                JOIN versions pv ON pv.id = json_extract(rl.data, '$.target.version_id')
+                WHERE rl.name = :label
+            )
+            SELECT v.seq,
+                   (SELECT count(*) FROM remote_reviews r WHERE r.version_id = v.id
+                      AND json_extract(r.data, '$.decision') = 'request_changes')
+            FROM versions v
+            JOIN prompts p ON p.id = v.prompt_id
+            LEFT JOIN published ON published.prompt_id = v.prompt_id
+            WHERE v.number IS NOT NULL
+              AND v.number > coalesce(published.n, 0)
+              AND NOT EXISTS (SELECT 1 FROM remote_reviews r WHERE r.version_id = v.id
+                              AND json_extract(r.data, '$.decision') = 'approve')
+            ORDER BY p.name, v.seq
+            LIMIT :limit
+            """
+        )
+        with self.vault.reading() as s:
+            found = s.execute(sql, {"label": label, "limit": limit}).all()
+            changes = {seq: int(n) for seq, n in found}
+            rows = list(
+                s.scalars(
+                    select(VersionRow)
+                    .where(VersionRow.seq.in_(list(changes)))
+                    .order_by(VersionRow.seq)
+                )
+            )
+            versions = self.vault._versions(s, rows)
+        by_seq = dict(zip((r.seq for r in rows), versions, strict=True))
+        return [(by_seq[seq], changes[seq]) for seq, _ in found]
 
     # ---- status ------------------------------------------------------------------------
 
