@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -220,19 +222,24 @@ def test_cancel_keeps_finished_cells(vault: Vault, provider_server: ProviderServ
         def on_cell(self, cell: CellResult, n: int, total: int, spent: float) -> None:
             done.append(cell)
             if len(done) == 3:
+                cancelled_at.append(time.monotonic())
                 cancel.set()
 
     async def main() -> None:
         nonlocal cancel
         cancel = asyncio.Event()
         run = await eng.run(spec(vault, ["oa:fast", "oa:slow"]), Obs(), cancel)
+        returned = time.monotonic()
         assert run.status == "cancelled"
         assert len(run.cells) == 3
+        # The three slow calls were mid-wait (30 s TTFT): the bound is 1 s.
+        assert returned - cancelled_at[0] < 1.0
 
     cancel: asyncio.Event
+    cancelled_at: list[float] = []
     asyncio.run(main())
     runs = RunStore(vault).list_runs("p")
-    stored = RunStore(vault).load(__import__("uuid").UUID(runs[0].id))
+    stored = RunStore(vault).load(uuid.UUID(runs[0].id))
     assert stored.status == "cancelled"
     assert len(stored.cells) == 3
 
