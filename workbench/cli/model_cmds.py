@@ -360,6 +360,15 @@ def _check_budgets(vault: Any, spec: RunSpec, estimate_usd: float | None, settin
             )
 
 
+def _parse_var(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise UsageError(
+            f"--var {text!r}: write NAME=VALUE", hint='e.g. --var ticket="My order is late"'
+        )
+    return name.strip(), value
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from workbench.app.services import make_engine
     from workbench.core.cases import read_cases
@@ -375,9 +384,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise UsageError(str(exc), hint="e.g. --models echo:echo,openai:gpt-4o-mini") from exc
+    fixed = dict(_parse_var(v) for v in args.var or [])
     cases: tuple[TestCase, ...] = (
         tuple(read_cases(Path(args.cases))) if args.cases else (TestCase(name="defaults"),)
     )
+    if fixed:  # --var values apply to every case
+        cases = tuple(c.model_copy(update={"values": {**c.values, **fixed}}) for c in cases)
     with open_vault(args) as vault:
         refs = [r.strip() for r in (args.versions or "latest").split(",") if r.strip()]
         version_ids = tuple(dict.fromkeys(vault.get_version(args.prompt, r).id for r in refs))
@@ -401,7 +413,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if estimate.render_errors and len(estimate.render_errors) == len(cases) * len(version_ids):
             raise InputError(
                 f"no test case renders: {estimate.render_errors[0]}",
-                hint="Give the variables with --cases FILE (see 'Test cases' in the README).",
+                hint="Give the variables with --var NAME=VALUE or --cases FILE "
+                "(see 'Test cases' in the README).",
             )
         if max_cost is not None and estimate.cost_usd is not None and estimate.cost_usd > max_cost:
             raise UsageError(
@@ -432,8 +445,32 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.csv:
         sys.stdout.write(cells_csv(run, labels))
     else:
-        emit(args.json, _run_json(run, labels), lambda: summary_text(run, labels))
+        show = args.show_output or len(run.cells) <= SHOW_OUTPUT_UP_TO
+        emit(
+            args.json,
+            _run_json(run, labels),
+            lambda: summary_text(run, labels) + (outputs_text(run, labels) if show else ""),
+        )
     return EXIT_OK if all(c.ok for c in run.cells) else EXIT_FAILURE
+
+
+SHOW_OUTPUT_UP_TO = 6
+"""Small runs print each answer under the table; bigger ones need --show-output."""
+
+
+def outputs_text(run: Run, labels: dict[uuid.UUID, str], width: int = 600) -> str:
+    cases = run.spec.cases
+    parts = []
+    for c in run.cells:
+        case = cases[c.key.case_index].name if c.key.case_index < len(cases) else ""
+        head = f"--- {labels.get(c.key.version_id, '?')} · {c.key.model} · {case}"
+        if c.key.repeat:
+            head += f" #{c.key.repeat + 1}"
+        body = c.output if c.ok else f"error: {c.error}"
+        if len(body) > width:
+            body = body[:width] + f"… ({len(body) - width} more characters)"
+        parts.append(f"{head}\n{body}")
+    return "\n\n" + "\n\n".join(parts)
 
 
 # ---- runs ---------------------------------------------------------------------------
@@ -574,6 +611,12 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--versions", help="comma-separated: latest, vN, labels, ids (default: latest)")
     p.add_argument("--models", help="comma-separated PROFILE:MODEL (default: from the settings)")
     p.add_argument("--cases", help="test cases file: CSV, JSON or YAML")
+    p.add_argument(
+        "--var",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a variable's value for every case (repeatable); enough for a quick try",
+    )
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--concurrency", type=int)
     p.add_argument(
@@ -589,6 +632,11 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--max-cost", type=float, help="hard cap in USD for this run")
     p.add_argument("--csv", action="store_true", help="every cell as CSV")
+    p.add_argument(
+        "--show-output",
+        action="store_true",
+        help=f"print every answer (runs of up to {SHOW_OUTPUT_UP_TO} calls always do)",
+    )
     p.set_defaults(handler=cmd_compare)
 
     runs = sub.add_parser("runs", help="past runs (offline, from the vault)", parents=[parent])

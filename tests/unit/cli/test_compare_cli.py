@@ -236,3 +236,14 @@ def test_wrong_key_is_a_cell_error(
     assert code == 1  # some cells failed; the rest completed
     assert "authentication" in out.lower() or "key" in out.lower()
     assert "sk-not-the-right-one-123456" not in out + err
+
+
+def test_quick_try_with_var_shows_the_answer(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "commit", "p", "-f", "p.yaml", "-m", "1")
+    code, out, _ = run(capsys, "compare", "p", "--var", "question=Where is my parcel?")
+    assert code == 0
+    assert "echo:echo (echo)" in out
+    assert "Where is my parcel?" in out.split("--- ", 1)[1]  # the answer under the table
+    code, _, err = run(capsys, "compare", "p", "--var", "question")
+    assert code == 2
+    assert "NAME=VALUE" in err
