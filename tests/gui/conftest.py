@@ -3,7 +3,7 @@
 Every test here is marked ``gui``. Nothing touches the real keychain, settings file
 or QSettings: the window gets its engine, profiles and secret store injected, and
 WORKBENCH_DATA_DIR / the QSettings path point into tmp_path. A test that leaves an
-engine thread running fails.
+engine thread or engine process running fails.
 """
 
 from __future__ import annotations
@@ -105,6 +105,24 @@ def no_threads_left(qtbot) -> Iterator[None]:  # type: ignore[no-untyped-def]
         ]
 
     qtbot.waitUntil(lambda: not leftovers(), timeout=10_000)
+    assert engine_processes() == [], "a test left an engine process running"
+
+
+def engine_processes() -> list[int]:
+    """Ids of live engine child processes this test process started (Linux: from /proc)."""
+    from workbench.app.engine_child import MODULE
+
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:  # it ended while we looked
+            continue
+        ppid = int(stat.rpartition(")")[2].split()[1])
+        if ppid == os.getpid() and MODULE.encode() in cmdline:
+            found.append(int(entry.name))
+    return found
 
 
 def two_versions(vault: Vault, name: str = "support/reply") -> tuple[PromptContent, PromptContent]:

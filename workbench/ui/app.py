@@ -41,6 +41,7 @@ def run_app(vault_path: Path | None) -> int:
         save_settings,
     )
     from workbench.ui.main_window import MainWindow
+    from workbench.ui.worker import EngineProcess
     from workbench.vault import Vault
 
     try:
@@ -71,6 +72,11 @@ def run_app(vault_path: Path | None) -> int:
         data_dir=data_dir(),
         save_settings=save,
         sync_interval_s=settings.sync_interval_s,
+    )
+    # The engine runs in its own process, so the window never shares the interpreter
+    # lock with it; `engine_factory` above stays for code that wants an Engine in-process.
+    window.controller.use_process(
+        EngineProcess(path, lambda: profiles_from(state["settings"]), actor=vault.actor)
     )
     sys.excepthook = window.reporter.excepthook
     window.show()

@@ -1,0 +1,234 @@
+"""The engine child process, headless: a real ``python -m workbench.app.engine_child``
+against the local provider server and a real vault file."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.providerserver.server import DEFAULT_KEY, ProviderServer
+from workbench.app.engine_child import MODULE, EngineRequest, error_from_event
+from workbench.core.errors import NotFoundError, UsageError, WorkbenchError
+from workbench.core.models import Message, PromptContent, Variable
+from workbench.core.runs import CellKey, ModelRef, RunSpec, TestCase
+from workbench.providers.profiles import ProviderProfile
+from workbench.vault import Vault
+from workbench.vault.runs import RunStore
+
+KEY_ENV = "WORKBENCH_CHILD_TEST_KEY"
+DEADLINE_S = 20.0
+
+
+@pytest.fixture
+def server() -> Iterator[ProviderServer]:
+    with ProviderServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def vault_path(tmp_path: Path) -> Path:
+    path = tmp_path / "vault.sqlite3"
+    content = PromptContent(
+        messages=(Message(role="user", template="Tell me about {{ topic }}"),),
+        variables=(Variable(name="topic"),),
+    )
+    with Vault.open(path, create=True, actor="ada") as vault:
+        vault.commit("greet", content, "first")
+    return path
+
+
+def _request(vault_path: Path, server: ProviderServer, cases: int = 2) -> EngineRequest:
+    with Vault.open(vault_path) as vault:
+        version = vault.history("greet")[0]
+    profile = ProviderProfile(
+        name="local",
+        family="openai",
+        base_url=server.base_url("openai"),
+        key_env=KEY_ENV,
+    )
+    spec = RunSpec(
+        prompt="greet",
+        version_ids=(version.id,),
+        models=(ModelRef(profile="local", model="test-model"), ModelRef.parse("local:slow")),
+        cases=tuple(TestCase(name=f"c{i}", values={"topic": f"topic {i}"}) for i in range(cases)),
+    )
+    return EngineRequest(vault=vault_path, spec=spec, profiles=(profile,), actor="ada")
+
+
+class Child:
+    """The child process, and its events read with a deadline (never a bare sleep)."""
+
+    def __init__(self) -> None:
+        env = {**os.environ, KEY_ENV: DEFAULT_KEY}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", MODULE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        self.raw = b""
+        self._pending = b""
+
+    def send(self, data: bytes) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def close_stdin(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+
+    def event(self) -> dict[str, Any] | None:
+        """The next event; None when the child closed its output."""
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + DEADLINE_S
+        while b"\n" not in self._pending:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([fd], [], [], max(0.0, left))
+            if not ready:
+                raise TimeoutError(f"no event from the engine child in {DEADLINE_S} s")
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None
+            self.raw += chunk
+            self._pending += chunk
+        line, _, self._pending = self._pending.partition(b"\n")
+        return dict(json.loads(line))
+
+    def events_until(self, kinds: set[str]) -> list[dict[str, Any]]:
+        seen = []
+        while (event := self.event()) is not None:
+            seen.append(event)
+            if event["event"] in kinds:
+                break
+        return seen
+
+    def finish(self) -> tuple[int, bytes]:
+        assert self.proc.stderr is not None
+        code = self.proc.wait(timeout=DEADLINE_S)
+        return code, self.proc.stderr.read()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if stream is not None and not stream.closed:
+                stream.close()
+
+
+@pytest.fixture
+def child() -> Iterator[Child]:
+    c = Child()
+    yield c
+    c.kill()
+
+
+def test_a_run_streams_deltas_cells_and_the_run(
+    child: Child, vault_path: Path, server: ProviderServer
+) -> None:
+    server.script("test-model", ttft=0.0, chunks=4, chunk_delay=0.1, output_tokens=5)
+    server.script("slow", ttft=0.0, chunks=1)
+    request = _request(vault_path, server)
+    child.send(request.line())
+    events = child.events_until({"run", "failed"})
+    code, stderr = child.finish()
+    assert code == 0, stderr.decode()
+    assert events[-1]["event"] == "run"
+    run = events[-1]["run"]
+    assert run["status"] == "finished" and "cells" not in run
+
+    cells = [e for e in events if e["event"] == "cell"]
+    assert [c["done"] for c in cells] == [1, 2, 3, 4] and {c["total"] for c in cells} == {4}
+    outputs = {CellKey.model_validate(c["cell"]["key"]): c["cell"]["output"] for c in cells}
+    second = CellKey(
+        version_id=request.spec.version_ids[0], model=request.spec.models[0], case_index=1
+    )
+    assert outputs[second] == "Tell me about topic 1"
+    # Streamed text reached the reader before its cell: a prefix of the final output.
+    streamed: dict[CellKey, str] = {}
+    for event in events:
+        if event["event"] == "deltas":
+            for item in event["deltas"]:
+                key = CellKey.model_validate(item["key"])
+                streamed[key] = streamed.get(key, "") + item["text"]
+    assert streamed, "a 4-chunk answer 0.1 s apart streams before it finishes"
+    assert all(outputs[k].startswith(text) for k, text in streamed.items())
+    # The child wrote the run to the vault itself, with the key from its environment,
+    # and the key is nowhere in what it wrote to the app.
+    with Vault.open(vault_path) as vault:
+        stored = RunStore(vault).load(uuid.UUID(run["id"]))
+    assert stored.status == "finished" and len(stored.cells) == 4
+    assert {r.headers["authorization"] for r in server.requests} == {f"Bearer {DEFAULT_KEY}"}
+    assert DEFAULT_KEY.encode() not in child.raw + stderr
+
+
+@pytest.mark.parametrize("how", ["cancel line", "end of input"])
+def test_cancel_or_a_vanished_app_ends_the_run_and_keeps_cells(
+    child: Child, vault_path: Path, server: ProviderServer, how: str
+) -> None:
+    server.script("test-model", ttft=0.0, chunks=1)
+    server.script("slow", ttft=30.0, chunks=1)  # would take 30 s
+    child.send(_request(vault_path, server, cases=3).line())
+    cells = 0
+    while cells < 3:
+        event = child.event()
+        assert event is not None
+        cells += event["event"] == "cell"
+    if how == "cancel line":
+        child.send(b"cancel\n")
+    else:
+        child.close_stdin()  # what the app's death looks like from here
+    events = child.events_until({"run", "failed"})
+    code, stderr = child.finish()
+    assert code == 0, stderr.decode()
+    run = events[-1]["run"]
+    assert run["status"] == "cancelled"
+    with Vault.open(vault_path) as vault:
+        stored = RunStore(vault).load(uuid.UUID(run["id"]))
+    assert stored.status == "cancelled" and len(stored.cells) == 3
+    assert {c.key.model.model for c in stored.cells} == {"test-model"}
+
+
+def test_an_unreadable_request_is_refused_with_a_hint(child: Child) -> None:
+    child.send(b'{"vault": "x"}\n')
+    events = child.events_until({"failed"})
+    code, _ = child.finish()
+    assert code == 2
+    failure = error_from_event(events[-1])
+    assert isinstance(failure, UsageError) and "unreadable request" in failure.message
+    assert "EngineRequest" in failure.hint
+
+
+def test_an_engine_error_is_reported_as_its_own_class(
+    child: Child, vault_path: Path, server: ProviderServer
+) -> None:
+    request = _request(vault_path, server)
+    spec = request.spec.model_copy(update={"version_ids": (uuid.uuid4(),)})
+    child.send(request.model_copy(update={"spec": spec}).line())
+    events = child.events_until({"failed", "run"})
+    code, _ = child.finish()
+    assert code == 1
+    failure = error_from_event(events[-1])
+    assert isinstance(failure, NotFoundError) and failure.message
+
+
+def test_error_from_event_keeps_unexpected_errors_unexpected() -> None:
+    bug = error_from_event({"event": "failed", "error": "KeyError", "message": "KeyError: 'x'"})
+    assert isinstance(bug, RuntimeError) and "KeyError" in str(bug)
+    other = error_from_event(
+        {"event": "failed", "error": "SecretError", "message": "m", "hint": "h", "expected": True}
+    )
+    assert type(other) is WorkbenchError and (other.message, other.hint) == ("m", "h")
