@@ -36,6 +36,11 @@ def launch_gui(vault: Path | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--engine-child"]:  # the desktop app's engine process (frozen builds)
+        from workbench.app.engine_child import main as engine_child
+
+        return engine_child()
     from workbench.cli.main import main as cli_main
 
     return cli_main(argv, launch_gui=launch_gui)

@@ -54,7 +54,10 @@ class _Buffer:
 
 
 def child_command() -> tuple[str, ...]:
-    """How to start the engine process: this interpreter, the child module."""
+    """How to start the engine process: this interpreter and the child module, or, in a
+    frozen (PyInstaller) build, the app's own executable with ``--engine-child``."""
+    if getattr(sys, "frozen", False):
+        return (sys.executable, "--engine-child")
     return (sys.executable, "-m", CHILD_MODULE)
 
 
