@@ -18,6 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 OUT = ROOT / "docs" / "screenshots"
+CLAUDE = "claude-3-5-haiku-latest"
+MODELS = ("openai:gpt-4o-mini", f"anthropic:{CLAUDE}")
 
 from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
@@ -27,7 +29,7 @@ from tests.server.conftest import running_registry  # noqa: E402
 from workbench.core.models import Message, ModelDefaults, PromptContent, Variable  # noqa: E402
 from workbench.core.runs import TestCase  # noqa: E402
 from workbench.engine.runner import ECHO_PROFILE, Engine  # noqa: E402
-from workbench.providers.profiles import PriceOverride, ProviderProfile  # noqa: E402
+from workbench.providers.profiles import ProviderProfile  # noqa: E402
 from workbench.registry.review import queue_review  # noqa: E402
 from workbench.registry.schemas import LabelTarget  # noqa: E402
 from workbench.registry.server.config import RegistrySettings  # noqa: E402
@@ -152,7 +154,7 @@ def team_shots(tmp: Path, profiles: dict[str, ProviderProfile]) -> None:
             CaseStore(tmp / "carol-data" / "testcases").save("support/reply", CASES)
             window = MainWindow(
                 vault, Settings(registry_url=reg.url,
-                                default_models=["openai:gpt-4o-mini", "openai:claude-haiku"]),
+                                default_models=[*MODELS]),
                 engine_factory=lambda: Engine(vault, profiles, keys=lambda _p: DEFAULT_KEY),
                 profiles=lambda: profiles, secrets=lambda: store, data_dir=tmp / "carol-data",
                 qsettings=QSettings(str(tmp / "carol.ini"), QSettings.Format.IniFormat),
@@ -164,7 +166,7 @@ def team_shots(tmp: Path, profiles: dict[str, ProviderProfile]) -> None:
             loop.exec()
             window.browser.select("support/reply")
             compare = window.compare
-            compare.check_only(models=["openai:gpt-4o-mini", "openai:claude-haiku"])
+            compare.check_only(models=[*MODELS])
             loop = QEventLoop()
             compare.run_finished.connect(lambda _run: loop.quit())
             compare.start_run()
@@ -217,21 +219,26 @@ def main() -> int:
     with ProviderServer() as server:
         server.script("gpt-4o-mini", text=REPLY, ttft=0.32, chunks=12, chunk_delay=0.03,
                       input_tokens=64, output_tokens=38)  # fmt: skip
-        server.script("claude-haiku", text=REPLY.replace("Thanks", "Thank you"), ttft=0.45,
+        server.script(CLAUDE, text=REPLY.replace("Thanks", "Thank you"), ttft=0.45,
                       chunks=10, chunk_delay=0.04, input_tokens=71, output_tokens=41)  # fmt: skip
-        prices = {
-            "gpt-4o-mini": PriceOverride(input_per_mtok=0.15, output_per_mtok=0.60),
-            "claude-haiku": PriceOverride(input_per_mtok=0.80, output_per_mtok=4.00),
-        }
+        # No price overrides: the costs shown are genai-prices' for these models.
         profile = ProviderProfile(
             name="openai", family="openai", base_url=server.base_url("openai"), key_name="k",
-            models=("gpt-4o-mini", "claude-haiku"), prices=prices,
+            models=("gpt-4o-mini",),
         )  # fmt: skip
-        profiles = {"echo": ECHO_PROFILE, "openai": profile}
+        claude = ProviderProfile(
+            name="anthropic", family="anthropic", base_url=server.base_url("anthropic"),
+            key_name="k", models=(CLAUDE,),
+        )  # fmt: skip
+        profiles = {"echo": ECHO_PROFILE, "openai": profile, "anthropic": claude}
         with Vault.open(tmp / "vault.sqlite3", create=True, actor="ada") as vault:
             seed(vault, tmp / "data")
             settings = Settings(
-                default_models=["openai:gpt-4o-mini", "openai:claude-haiku", "echo:echo"]
+                default_models=[
+                    "openai:gpt-4o-mini",
+                    "anthropic:claude-3-5-haiku-latest",
+                    "echo:echo",
+                ]
             )
             window = MainWindow(
                 vault, settings,
@@ -250,7 +257,7 @@ def main() -> int:
             grab(window, "diff.png")
 
             compare = window.compare
-            compare.check_only(models=["openai:gpt-4o-mini", "openai:claude-haiku"])
+            compare.check_only(models=[*MODELS])
             compare.repeats.setValue(2)
             window.tabs.setCurrentWidget(compare)
             loop = QEventLoop()

@@ -537,6 +537,35 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_runs_chart(args: argparse.Namespace) -> int:
+    from workbench.charts.run_charts import save_run_chart
+    from workbench.vault.runs import RunStore
+
+    out = Path(args.out)
+    if out.suffix.lower() not in {".png", ".svg", ".pdf"}:
+        raise UsageError(
+            f"cannot write a chart as {out.suffix or 'a file without suffix'}",
+            hint="Name the output .png, .svg or .pdf",
+        )
+    with open_vault(args) as vault:
+        store = RunStore(vault)
+        matches = [r.id for r in store.list_runs(None, limit=10_000) if r.id.startswith(args.run)]
+        if len(matches) != 1:
+            raise UsageError(
+                f"{args.run!r} matches {len(matches)} runs",
+                hint="See ids with: workbench runs list",
+            )
+        run = store.load(uuid.UUID(matches[0]))
+        labels = {vid: vault.version_by_id(vid).display_number for vid in run.spec.version_ids}
+    save_run_chart(out, run.cells, labels)
+    emit(
+        args.json,
+        {"path": str(out), "cells": len(run.cells)},
+        f"wrote {out} ({len(run.cells)} cells)",
+    )
+    return EXIT_OK
+
+
 def cmd_costs(args: argparse.Namespace) -> int:
     from workbench.settings import load_settings
     from workbench.vault.runs import RunStore
@@ -649,6 +678,12 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run id or its first characters")
     p.add_argument("--csv", action="store_true")
     p.set_defaults(handler=cmd_runs_show)
+    p = rsub.add_parser(
+        "chart", help="TTFT, latency, cost and token charts of a run", parents=[parent]
+    )
+    p.add_argument("run", help="run id or its first characters")
+    p.add_argument("--out", "-o", required=True, help="output file: .png, .svg or .pdf")
+    p.set_defaults(handler=cmd_runs_chart)
     p = sub.add_parser(
         "costs", help="money spent on model calls, against the budgets", parents=[parent]
     )

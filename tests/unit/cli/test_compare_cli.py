@@ -247,3 +247,17 @@ def test_quick_try_with_var_shows_the_answer(env: Path, capsys: pytest.CaptureFi
     code, _, err = run(capsys, "compare", "p", "--var", "question")
     assert code == 2
     assert "NAME=VALUE" in err
+
+
+def test_run_chart_renders_headless(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "commit", "p", "-f", "p.yaml", "-m", "1")
+    code, out, _ = run(capsys, "compare", "p", "--cases", "cases.csv", "--repeat", "2", "--json")
+    run_id = json.loads(out)["run"]["id"]
+    code, out, _ = run(capsys, "runs", "chart", run_id[:8], "-o", "run.png")
+    assert code == 0
+    assert (env / "run.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert run(capsys, "runs", "chart", run_id[:8], "-o", "run.svg")[0] == 0
+    assert b"<svg" in (env / "run.svg").read_bytes()[:400]
+    code, _, err = run(capsys, "runs", "chart", run_id[:8], "-o", "run.txt")
+    assert code == 2
+    assert ".png" in err
