@@ -93,11 +93,10 @@ def child(vault_path: Path, server_url: str, calls: int, engine_mode: str) -> No
 
     def start_run() -> None:
         from workbench.core.runs import TestCase
-        from workbench.ui.stores import CaseStore
 
         name = vault.prompt_names()[0]
         n_cases = max(1, calls // 4)  # 2 versions x 2 models x n cases
-        CaseStore(data / "testcases").save(
+        vault.set_test_cases(
             name,
             [
                 TestCase(name=f"c{i}", values={"question": f"q{i}", "topic": "t"})

@@ -36,7 +36,6 @@ from workbench.registry.server.config import RegistrySettings  # noqa: E402
 from workbench.registry.sync import Syncer, token_key_name  # noqa: E402
 from workbench.secrets.store import MemoryStore  # noqa: E402
 from workbench.settings import Settings  # noqa: E402
-from workbench.ui.stores import CaseStore  # noqa: E402
 from workbench.ui.theme import apply_theme  # noqa: E402
 from workbench.vault import Vault  # noqa: E402
 
@@ -107,7 +106,7 @@ def seed(vault: Vault, data: Path) -> None:
             model=ModelDefaults(model="gpt-4o-mini", temperature=0.2),
         )
         vault.commit(name, content, "Initial version", author="linus")
-    CaseStore(data / "testcases").save("support/reply", CASES)
+    vault.set_test_cases("support/reply", CASES)
 
 
 REPLY_V3 = REPLY_V2.model_copy(
@@ -151,7 +150,7 @@ def team_shots(tmp: Path, profiles: dict[str, ProviderProfile]) -> None:
         store = MemoryStore()
         store.set(token_key_name(reg.url), reg.tokens["carol"])
         with Vault.open(tmp / "carol.sqlite3", create=True, actor="carol") as vault:
-            CaseStore(tmp / "carol-data" / "testcases").save("support/reply", CASES)
+            vault.set_test_cases("support/reply", CASES)
             window = MainWindow(
                 vault, Settings(registry_url=reg.url,
                                 default_models=[*MODELS]),

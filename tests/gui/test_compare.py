@@ -11,7 +11,6 @@ from tests.gui.conftest import two_versions
 from tests.providerserver.server import ProviderServer
 from workbench.core.runs import TestCase
 from workbench.ui.grid import CELL_ROLE
-from workbench.ui.stores import CaseStore
 from workbench.vault import Vault
 from workbench.vault.runs import RunStore
 
@@ -26,7 +25,7 @@ CASES = [
 
 def _open(window, vault: Vault, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
     two_versions(vault)
-    CaseStore(data_dir / "testcases").save("support/reply", CASES)
+    vault.set_test_cases("support/reply", CASES)
     window.browser.reload()
     window.browser.select("support/reply")
 

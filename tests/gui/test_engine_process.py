@@ -20,7 +20,6 @@ from workbench.core.runs import ModelRef, RunSpec, TestCase
 from workbench.engine.runner import ECHO_PROFILE
 from workbench.providers.profiles import ProviderProfile
 from workbench.ui.grid import CELL_ROLE
-from workbench.ui.stores import CaseStore
 from workbench.ui.worker import EngineProcess
 from workbench.vault import Vault
 from workbench.vault.runs import RunStore
@@ -55,7 +54,7 @@ def env_profiles(
 def proc_window(window, vault: Vault, data_dir: Path, env_profiles):  # type: ignore[no-untyped-def]
     window.controller.use_process(EngineProcess(vault.path, lambda: env_profiles, actor="ada"))
     two_versions(vault)
-    CaseStore(data_dir / "testcases").save("support/reply", CASES)
+    vault.set_test_cases("support/reply", CASES)
     window.browser.reload()
     window.browser.select("support/reply")
     return window

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from tests.gui.conftest import two_versions
-from workbench.core.errors import BundleError
+from workbench.core.errors import InputError
 from workbench.secrets.redaction import register_secret
 from workbench.ui.errors import CrashDialog
 
@@ -57,8 +57,10 @@ def test_import_cases_from_json_and_yaml_and_bad_files(window, vault, data_dir: 
     assert model.index(2, 1).data() == "Q3"
     assert window.editor.case_combo.count() == 4  # defaults + 3 cases
     (data_dir / "bad.json").write_text("[1, 2]")
-    with pytest.raises(BundleError, match="list of objects"):
+    with pytest.raises(InputError, match="not a mapping of variable values"):
         window.testcases.import_file(data_dir / "bad.json")
+    assert model.rowCount() == 3  # nothing half-imported
+    assert [c.name for c in vault.test_cases("support/reply")] == ["a", "b", "case 2"]
 
 
 def test_unexpected_error_report_is_redacted(qtbot, window) -> None:  # type: ignore[no-untyped-def]

@@ -385,12 +385,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc), hint="e.g. --models echo:echo,openai:gpt-4o-mini") from exc
     fixed = dict(_parse_var(v) for v in args.var or [])
-    cases: tuple[TestCase, ...] = (
-        tuple(read_cases(Path(args.cases))) if args.cases else (TestCase(name="defaults"),)
-    )
-    if fixed:  # --var values apply to every case
-        cases = tuple(c.model_copy(update={"values": {**c.values, **fixed}}) for c in cases)
+    cases: tuple[TestCase, ...] = tuple(read_cases(Path(args.cases))) if args.cases else ()
     with open_vault(args) as vault:
+        if not cases:  # the prompt's own test cases, else one case of defaults
+            cases = tuple(vault.test_cases(args.prompt)) or (TestCase(name="defaults"),)
+        if fixed:  # --var values apply to every case
+            cases = tuple(c.model_copy(update={"values": {**c.values, **fixed}}) for c in cases)
         refs = [r.strip() for r in (args.versions or "latest").split(",") if r.strip()]
         version_ids = tuple(dict.fromkeys(vault.get_version(args.prompt, r).id for r in refs))
         max_cost = args.max_cost if args.max_cost is not None else settings.budgets.per_run_usd
@@ -566,6 +566,36 @@ def cmd_runs_chart(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_cases_show(args: argparse.Namespace) -> int:
+    with open_vault(args) as vault:
+        vault.get_prompt(args.name)  # a clear error for an unknown prompt
+        cases = vault.test_cases(args.name)
+    names = sorted({k for c in cases for k in c.values})
+
+    def text() -> str:
+        if not cases:
+            return f"{args.name} has no test cases: add them with  workbench cases set NAME FILE"
+        rows = [[c.name, *(str(c.values.get(k, "")) for k in names)] for c in cases]
+        return table(["NAME", *names], rows)
+
+    emit(args.json, cases, text)
+    return EXIT_OK
+
+
+def cmd_cases_set(args: argparse.Namespace) -> int:
+    from workbench.core.cases import read_cases
+
+    cases = read_cases(Path(args.file))
+    with open_vault(args) as vault:
+        vault.set_test_cases(args.name, cases)
+    emit(
+        args.json,
+        {"prompt": args.name, "cases": len(cases)},
+        f"{args.name}: {len(cases)} test cases saved in the vault",
+    )
+    return EXIT_OK
+
+
 def cmd_costs(args: argparse.Namespace) -> int:
     from workbench.settings import load_settings
     from workbench.vault.runs import RunStore
@@ -639,7 +669,9 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
     p.add_argument("prompt")
     p.add_argument("--versions", help="comma-separated: latest, vN, labels, ids (default: latest)")
     p.add_argument("--models", help="comma-separated PROFILE:MODEL (default: from the settings)")
-    p.add_argument("--cases", help="test cases file: CSV, JSON or YAML")
+    p.add_argument(
+        "--cases", help="test cases file: CSV, JSON or YAML (default: the prompt's own cases)"
+    )
     p.add_argument(
         "--var",
         action="append",
@@ -684,6 +716,17 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run id or its first characters")
     p.add_argument("--out", "-o", required=True, help="output file: .png, .svg or .pdf")
     p.set_defaults(handler=cmd_runs_chart)
+    cases = sub.add_parser(
+        "cases", help="a prompt's test cases (kept in the vault)", parents=[parent]
+    )
+    csub = cases.add_subparsers(dest="cases_command", metavar="ACTION", required=True)
+    p = csub.add_parser("show", help="list a prompt's test cases", parents=[parent])
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_cases_show)
+    p = csub.add_parser("set", help="replace them from a CSV, JSON or YAML file", parents=[parent])
+    p.add_argument("name")
+    p.add_argument("file")
+    p.set_defaults(handler=cmd_cases_set)
     p = sub.add_parser(
         "costs", help="money spent on model calls, against the budgets", parents=[parent]
     )

@@ -91,7 +91,7 @@ class MainWindow(QMainWindow):
         self.reporter = ErrorReporter(self)
         self.reporter.shown.connect(lambda title, _t: self.statusBar().showMessage(title, 8000))
         self.drafts = DraftStore(data_dir / "drafts")
-        self.cases = CaseStore(data_dir / "testcases")
+        self.cases = CaseStore(vault)
         self.controller = RunController(engine_factory, self)
 
         self.browser = VaultBrowser(vault, self.reporter)

@@ -1,28 +1,26 @@
-"""Small JSON stores the window keeps beside the vault: drafts and test cases.
+"""What the window keeps besides versions: drafts (files) and test cases (the vault).
 
-Drafts hold unsaved edits so they survive a crash or a restart; test cases are
-the rows of variable values a prompt is tried with. One file per prompt, written
-atomically (temp file + rename) so a crash never leaves half a file.
+Drafts hold unsaved edits so they survive a crash or a restart: one JSON file per
+prompt beside the vault, written atomically so a crash never leaves half a file.
+Test cases are the rows of variable values a prompt is tried with; they live in
+the vault with the prompt.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
-from workbench.core.errors import BundleError
 from workbench.core.files import write_atomic
 from workbench.core.models import PromptContent
 from workbench.core.runs import TestCase
+from workbench.vault import Vault
 
 
 def _file_for(root: Path, prompt: str) -> Path:
@@ -94,63 +92,14 @@ class DraftStore:
 
 
 class CaseStore:
-    """Test cases per prompt, one JSON file each under ``root``."""
+    """Test cases per prompt, kept in the vault with the prompt (exported in bundles,
+    used by ``workbench compare`` when no case file is given)."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, vault: Vault) -> None:
+        self.vault = vault
 
     def load(self, prompt: str) -> list[TestCase]:
-        path = _file_for(self.root, prompt)
-        if not path.exists():
-            return []
-        data = json.loads(path.read_text("utf-8"))
-        return [TestCase.model_validate(c) for c in data.get("cases", [])]
+        return self.vault.test_cases(prompt)
 
     def save(self, prompt: str, cases: list[TestCase]) -> None:
-        _write_atomic(
-            _file_for(self.root, prompt),
-            {"prompt": prompt, "cases": [c.model_dump(mode="json") for c in cases]},
-        )
-
-
-def parse_cases(text: str, fmt: str) -> list[TestCase]:
-    """Test cases from CSV (header row = variable names; optional ``name`` column),
-    JSON or YAML (a list of objects, or ``{"cases": [...]}``; an object may be
-    ``{"name": ..., "values": {...}}`` or just the values). Raises ``BundleError``."""
-    fmt = fmt.lower().lstrip(".")
-    try:
-        if fmt == "csv":
-            rows: list[Any] = list(csv.DictReader(io.StringIO(text)))
-        elif fmt == "json":
-            rows = json.loads(text)
-        elif fmt in ("yaml", "yml"):
-            rows = yaml.safe_load(text)
-        else:
-            raise BundleError(
-                f"cannot read test cases from a .{fmt} file",
-                hint="Use a .csv, .json, .yaml or .yml file.",
-            )
-    except (ValueError, yaml.YAMLError, csv.Error) as exc:
-        raise BundleError(
-            f"the {fmt.upper()} file is not readable: {exc}",
-            hint="Check the file's syntax; a CSV needs a header row of variable names.",
-        ) from exc
-    if isinstance(rows, dict) and "cases" in rows:
-        rows = rows["cases"]
-    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise BundleError(
-            "test cases must be a list of objects (one per case)",
-            hint='E.g. [{"name": "short", "question": "Hi?"}] or {"cases": [...]}',
-        )
-    cases: list[TestCase] = []
-    for index, row in enumerate(rows, start=1):
-        if isinstance(row.get("values"), dict):
-            values = dict(row["values"])
-            name = str(row.get("name") or f"case {index}")
-        else:
-            values = {str(k): v for k, v in row.items() if k != "name" and k is not None}
-            name = str(row.get("name") or f"case {index}")
-        cases.append(TestCase(name=name, values=values))
-    if not cases:
-        raise BundleError("the file holds no test cases", hint="Add at least one row.")
-    return cases
+        self.vault.set_test_cases(prompt, cases)

@@ -18,10 +18,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.core.errors import BundleError
+from workbench.core.cases import read_cases
+from workbench.core.errors import WorkbenchError
 from workbench.core.runs import TestCase
 from workbench.ui.errors import ErrorReporter
-from workbench.ui.stores import CaseStore, parse_cases
+from workbench.ui.stores import CaseStore
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -162,14 +163,10 @@ class TestCasePanel(QWidget):
             self.model.set_data(variables, self.model.cases)
 
     def import_file(self, path: Path) -> int:
-        """Append the cases in ``path``; returns how many. Raises ``BundleError``."""
-        try:
-            text = path.read_text("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise BundleError(
-                f"cannot read {path}: {exc}", hint="Choose a UTF-8 text file."
-            ) from exc
-        cases = parse_cases(text, path.suffix)
+        """Append the cases in ``path`` (CSV, JSON, YAML); returns how many.
+
+        Raises ``WorkbenchError`` (unreadable file, bad format) and changes nothing."""
+        cases = read_cases(path)
         self.model.set_data(self.model.variables, [*self.model.cases, *cases])
         self._save()
         return len(cases)
@@ -182,7 +179,7 @@ class TestCasePanel(QWidget):
         if path:
             try:
                 self.import_file(Path(path))
-            except BundleError as exc:
+            except WorkbenchError as exc:
                 self.reporter.report(exc, "import the test cases")
 
     @Slot()

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workbench.core.errors import BundleError, HashMismatchError
 from workbench.core.models import PromptContent
+from workbench.core.runs import TestCase
 
 BUNDLE_FORMAT = "prompt-workbench-bundle"
 BUNDLE_VERSION = 1
@@ -41,6 +42,7 @@ class BundlePrompt(BaseModel):
     created_at: datetime
     versions: list[BundleVersion] = []
     labels: dict[str, uuid.UUID] = {}
+    test_cases: list[TestCase] = []
 
 
 class Bundle(BaseModel):

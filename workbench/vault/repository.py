@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, text, update
+from sqlalchemy import Engine, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from workbench.core.errors import (
@@ -43,6 +43,7 @@ from workbench.core.models import (
     validate_label_name,
     validate_prompt_name,
 )
+from workbench.core.runs import TestCase
 from workbench.core.templating import validate_content
 from workbench.vault.bundle import (
     BUNDLE_FORMAT,
@@ -52,7 +53,14 @@ from workbench.vault.bundle import (
     BundleVersion,
 )
 from workbench.vault.db import open_engine
-from workbench.vault.schema import AuditRow, LabelRow, PromptRow, VersionParentRow, VersionRow
+from workbench.vault.schema import (
+    AuditRow,
+    LabelRow,
+    PromptRow,
+    TestCaseRow,
+    VersionParentRow,
+    VersionRow,
+)
 
 GENESIS_HASH = "0" * 64
 _UNSET: Any = object()
@@ -525,6 +533,48 @@ class Vault:
                 update(VersionRow).where(VersionRow.id == str(version_id)).values(number=number)
             )
 
+    # ---- test cases ------------------------------------------------------------------
+
+    def test_cases(self, name: str) -> list[TestCase]:
+        """The prompt's test cases, in table order (empty for an unknown prompt)."""
+        with self.reading() as s:
+            pid = s.scalar(select(PromptRow.id).where(PromptRow.name == name))
+            if pid is None:
+                return []
+            rows = s.execute(
+                select(TestCaseRow.name, TestCaseRow.vals)
+                .where(TestCaseRow.prompt_id == pid)
+                .order_by(TestCaseRow.position)
+            ).all()
+        return [TestCase(name=n, values=json.loads(v)) for n, v in rows]
+
+    def set_test_cases(self, name: str, cases: Sequence[TestCase]) -> None:
+        """Replace the prompt's test cases in one transaction (the prompt is created if new)."""
+        self._check_name(name)
+        with self.writing() as s:
+            prow = s.scalar(select(PromptRow).where(PromptRow.name == name))
+            if prow is None:
+                prow = self._insert_prompt(s, name, utcnow())
+            self._write_cases(s, prow.id, cases)
+            self._audit(s, "cases.set", name, {"cases": len(cases)})
+
+    @staticmethod
+    def _write_cases(s: Session, prompt_id: int, cases: Sequence[TestCase]) -> None:
+        s.execute(delete(TestCaseRow).where(TestCaseRow.prompt_id == prompt_id))
+        if cases:
+            s.execute(
+                insert(TestCaseRow),
+                [
+                    {
+                        "prompt_id": prompt_id,
+                        "position": i,
+                        "name": c.name or f"case {i + 1}",
+                        "vals": json.dumps(c.values, sort_keys=True, ensure_ascii=False),
+                    }
+                    for i, c in enumerate(cases)
+                ],
+            )
+
     # ---- search ----------------------------------------------------------------------
 
     def search(self, query: str, limit: int = 50) -> list[SearchHit]:
@@ -716,6 +766,7 @@ class Vault:
                         for v in versions
                     ],
                     labels={lab.name: lab.version_id for lab in self.labels(name)},
+                    test_cases=self.test_cases(name),
                 )
             )
         return Bundle(
@@ -744,6 +795,13 @@ class Vault:
             report.versions_skipped = added.skipped
             for bp in bundle.prompts:
                 pid = added.prompt_ids[bp.name]
+                has_cases = s.scalar(
+                    select(func.count())
+                    .select_from(TestCaseRow)
+                    .where(TestCaseRow.prompt_id == pid)
+                )
+                if bp.test_cases and not has_cases:  # local cases are kept, never overwritten
+                    self._write_cases(s, pid, bp.test_cases)
                 for lname, target in bp.labels.items():
                     existing = s.scalar(
                         select(LabelRow).where(LabelRow.prompt_id == pid, LabelRow.name == lname)

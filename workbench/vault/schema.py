@@ -192,3 +192,17 @@ class RegistryLabelRow(Base):
     prompt: Mapped[str] = mapped_column(String(200), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     data: Mapped[str] = mapped_column(Text)
+
+
+class TestCaseRow(Base):
+    """One row of a prompt's test-case table (variable values as JSON)."""
+
+    __tablename__ = "test_cases"
+    __test__ = False  # not a pytest class
+
+    prompt_id: Mapped[int] = mapped_column(
+        ForeignKey("prompts.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    vals: Mapped[str] = mapped_column(Text)

@@ -261,3 +261,23 @@ def test_run_chart_renders_headless(env: Path, capsys: pytest.CaptureFixture[str
     code, _, err = run(capsys, "runs", "chart", run_id[:8], "-o", "run.txt")
     assert code == 2
     assert ".png" in err
+
+
+def test_cases_live_in_the_vault_and_compare_uses_them(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "commit", "p", "-f", "p.yaml", "-m", "1")
+    code, out, _ = run(capsys, "cases", "set", "p", "cases.csv")
+    assert code == 0
+    assert "2 test cases" in out
+    code, out, _ = run(capsys, "cases", "show", "p", "--json")
+    assert [c["name"] for c in json.loads(out)] == ["reset", "order"]
+    code, out, _ = run(capsys, "compare", "p", "--json")  # no --cases: the stored ones
+    assert code == 0
+    assert len(json.loads(out)["run"]["cells"]) == 2
+    run(capsys, "vault", "export", "-o", "b.json")
+    bundle = json.loads((env / "b.json").read_text())
+    assert [c["name"] for c in bundle["prompts"][0]["test_cases"]] == ["reset", "order"]
+    code, _, err = run(capsys, "cases", "show", "nope")
+    assert code == 1
+    assert "no prompt named 'nope'" in err

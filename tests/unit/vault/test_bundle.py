@@ -84,3 +84,17 @@ def test_same_id_other_content_refused_atomically(vault: Vault, tmp_path: Path) 
         with pytest.raises(ConflictError, match="differs between this vault"):
             other.import_bundle(bundle)
         assert other.prompt_names() == ["second"]  # 'first' was rolled back too
+
+
+def test_test_cases_travel_with_the_bundle_and_local_ones_win(vault: Vault, tmp_path: Path) -> None:
+    from workbench.core.runs import TestCase
+
+    vault.commit("a", make_content(), "1")
+    vault.set_test_cases("a", [TestCase(name="x", values={"customer": "Ada", "question": "Hi"})])
+    raw = _export(vault)
+    with Vault.open(tmp_path / "c.sqlite3", create=True) as other:
+        other.import_bundle(parse_bundle(raw))
+        assert other.test_cases("a") == vault.test_cases("a")
+        other.set_test_cases("a", [TestCase(name="mine", values={})])
+        other.import_bundle(parse_bundle(raw))
+        assert [c.name for c in other.test_cases("a")] == ["mine"]
