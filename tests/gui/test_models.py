@@ -77,3 +77,27 @@ def test_unexpected_error_report_is_redacted(qtbot, window) -> None:  # type: ig
     assert "RuntimeError" in report and secret not in report
     dialog.close()
     assert window.isEnabled()
+
+
+def test_assertions_column_edits_round_trip(window, vault) -> None:  # type: ignore[no-untyped-def]
+    two_versions(vault)
+    window.browser.reload()
+    window.browser.select("support/reply")
+    model = window.testcases.model
+    model.add_case()
+    col = model.columnCount() - 1
+    assert model.headerData(col, Qt.Orientation.Horizontal) == "Assertions"
+    index = model.index(0, col)
+    assert model.setData(index, "contains: refund; max_chars: 300; json")
+    assert model.index(0, col).data() == "contains: refund; max_chars: 300; json"
+    stored = vault.test_cases("support/reply")[0].assertions
+    assert [a.type for a in stored] == ["contains", "max_chars", "json"]
+    reported: list[object] = []
+    window.reporter.report = lambda exc, what="": reported.append(exc)  # type: ignore[method-assign]
+    assert not model.setData(index, "shouts: loudly")
+    assert reported
+    assert [a.type for a in vault.test_cases("support/reply")[0].assertions] == [
+        "contains",
+        "max_chars",
+        "json",
+    ]

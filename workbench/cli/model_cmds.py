@@ -10,6 +10,7 @@ import io
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -369,7 +370,9 @@ def _parse_var(text: str) -> tuple[str, str]:
     return name.strip(), value
 
 
-def cmd_compare(args: argparse.Namespace) -> int:
+def _run_matrix(args: argparse.Namespace, quiet: bool) -> tuple[Run, dict[uuid.UUID, str]]:
+    """Plan, check budgets, and run versions x models x cases (shared by compare and eval).
+    Raises KeyboardInterrupt after Ctrl+C (finished cells are in the vault)."""
     from workbench.app.services import make_engine
     from workbench.core.cases import read_cases
     from workbench.core.runs import ModelRef, RunSpec, TestCase
@@ -422,8 +425,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 hint="Raise --max-cost (or the per-run budget), or run fewer calls.",
             )
         _check_budgets(vault, spec, estimate.cost_usd, settings)
-        bar = ProgressBar(spec.total_cells, enabled=sys.stderr.isatty() and not args.json)
-        if not args.json and not args.csv:
+        bar = ProgressBar(spec.total_cells, enabled=sys.stderr.isatty() and not quiet)
+        if not quiet:
             sys.stderr.write(
                 f"{spec.total_cells} calls ({len(version_ids)} versions x {len(models)} models x "
                 f"{len(cases)} cases x {args.repeat}); estimate {_usd(estimate.cost_usd)}\n"
@@ -435,13 +438,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
             # result twice on the way out, ~25 ms for a 1,200-cell run.
             done.append(await engine.run(spec, bar))
 
-        try:
-            asyncio.run(go())
-            run = done[0]
-        except KeyboardInterrupt:
-            sys.stderr.write("\ncancelled: finished cells are kept in the vault\n")
-            return 130
-        labels = _version_labels(vault, spec)
+        asyncio.run(go())
+        return done[0], _version_labels(vault, spec)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    try:
+        run, labels = _run_matrix(args, quiet=args.json or args.csv)
+    except KeyboardInterrupt:
+        sys.stderr.write("\ncancelled: finished cells are kept in the vault\n")
+        return 130
     if args.csv:
         sys.stdout.write(cells_csv(run, labels))
     else:
@@ -452,6 +458,124 @@ def cmd_compare(args: argparse.Namespace) -> int:
             lambda: summary_text(run, labels) + (outputs_text(run, labels) if show else ""),
         )
     return EXIT_OK if all(c.ok for c in run.cells) else EXIT_FAILURE
+
+
+@dataclass(frozen=True)
+class GateRow:
+    version: str
+    model: str
+    passed: int
+    failed: int
+    calls: int
+    pass_rate: float
+    latency_p95_ms: float | None
+    cost_usd: float | None
+    ok: bool
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """The CI gate: run the prompt's test cases and fail unless enough of them pass."""
+    from workbench.core.runs import summarize
+
+    args.csv = False
+    args.fail_model = None
+    try:
+        run, labels = _run_matrix(args, quiet=args.json)
+    except KeyboardInterrupt:
+        sys.stderr.write("\ncancelled: finished cells are kept in the vault\n")
+        return 130
+    rows = summarize(run.cells)
+    gate = [
+        GateRow(
+            version=labels.get(r.version_id, str(r.version_id)),
+            model=str(r.model),
+            passed=r.passed,
+            failed=r.failed,
+            calls=r.calls,
+            pass_rate=r.passed / r.calls if r.calls else 0.0,
+            latency_p95_ms=r.latency_p95_ms,
+            cost_usd=r.cost_usd,
+            ok=r.calls > 0 and r.passed / r.calls >= args.min_pass_rate,
+        )
+        for r in rows
+    ]
+    ok = bool(gate) and all(g.ok for g in gate)
+    checked = sum(r.checked for r in rows)
+    if args.junit:
+        from workbench.core.files import write_atomic
+
+        write_atomic(Path(args.junit), junit_xml(run, labels))
+    failures = [c for c in run.cells if not c.passed]
+
+    def text() -> str:
+        body = table(
+            ["VERSION", "MODEL", "PASSED", "FAILED", "PASS RATE", "LATENCY p95 ms", "COST", ""],
+            [
+                [g.version, g.model, str(g.passed), str(g.failed), f"{g.pass_rate:.0%}",
+                 _ms(g.latency_p95_ms), _usd(g.cost_usd), "ok" if g.ok else "FAIL"]
+                for g in gate
+            ],
+        )  # fmt: skip
+        lines = [body]
+        if not checked:
+            lines.append(
+                "note: no test case has assertions, so only answering is checked "
+                "(add assert:KIND columns or an 'assert' mapping; see the README)"
+            )
+        for c in failures[:20]:
+            case = run.spec.cases[c.key.case_index].name
+            why = c.error or "; ".join(
+                f"{k.assertion.describe()}: {k.detail}" for k in c.checks if not k.passed
+            )
+            lines.append(
+                f"FAIL {labels.get(c.key.version_id, '?')} · {c.key.model} · {case}: {why}"
+            )
+        if len(failures) > 20:
+            lines.append(f"... and {len(failures) - 20} more failures (see --json)")
+        verdict = "PASS" if ok else "FAIL"
+        lines.append(
+            f"{verdict}: every version x model needs a pass rate of at least "
+            f"{args.min_pass_rate:.0%}  (run {run.id})"
+        )
+        return "\n".join(lines)
+
+    emit(
+        args.json,
+        {"ok": ok, "run": str(run.id), "groups": gate, "min_pass_rate": args.min_pass_rate},
+        text,
+    )
+    return EXIT_OK if ok else EXIT_FAILURE
+
+
+def junit_xml(run: Run, labels: dict[uuid.UUID, str]) -> str:
+    """JUnit XML for CI systems: one suite per version x model, one test per cell."""
+    from xml.etree import ElementTree as ET
+
+    suites = ET.Element("testsuites", name=f"workbench eval {run.spec.prompt}")
+    groups: dict[tuple[uuid.UUID, str], list[CellResult]] = {}
+    for c in run.cells:
+        groups.setdefault((c.key.version_id, str(c.key.model)), []).append(c)
+    for (vid, model), cells in groups.items():
+        failed = [c for c in cells if not c.passed]
+        suite = ET.SubElement(
+            suites, "testsuite", name=f"{run.spec.prompt} {labels.get(vid, vid.hex[:8])} {model}",
+            tests=str(len(cells)), failures=str(len(failed)), errors="0",
+        )  # fmt: skip
+        for c in cells:
+            name = run.spec.cases[c.key.case_index].name + (
+                f" #{c.key.repeat + 1}" if run.spec.repeats > 1 else ""
+            )
+            tc = ET.SubElement(
+                suite, "testcase", name=name, classname=f"{run.spec.prompt}.{model}",
+                time=f"{(c.latency_ms or 0) / 1000:.3f}",
+            )  # fmt: skip
+            if not c.passed:
+                why = c.error or "; ".join(
+                    f"{k.assertion.describe()}: {k.detail}" for k in c.checks if not k.passed
+                )
+                failure = ET.SubElement(tc, "failure", message=why)
+                failure.text = c.output[:2000]
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
 
 SHOW_OUTPUT_UP_TO = 6
@@ -622,6 +746,30 @@ def cmd_costs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_matrix_options(p: argparse.ArgumentParser) -> None:
+    """The options compare and eval share: what to run, with what, how hard."""
+    p.add_argument("prompt")
+    p.add_argument("--versions", help="comma-separated: latest, vN, labels, ids (default: latest)")
+    p.add_argument("--models", help="comma-separated PROFILE:MODEL (default: from the settings)")
+    p.add_argument(
+        "--cases", help="test cases file: CSV, JSON or YAML (default: the prompt's own cases)"
+    )
+    p.add_argument(
+        "--var",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a variable's value for every case (repeatable); enough for a quick try",
+    )
+    p.add_argument("--repeat", type=int, default=1)
+    p.add_argument("--concurrency", type=int)
+    p.add_argument(
+        "--cache",
+        action="store_true",
+        help="replay stored answers for identical requests (works offline)",
+    )
+    p.add_argument("--max-cost", type=float, help="hard cap in USD for this run")
+
+
 def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
     prov = sub.add_parser("provider", help="model provider profiles", parents=[parent])
     psub = prov.add_subparsers(dest="provider_command", metavar="ACTION", required=True)
@@ -666,32 +814,14 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_key_delete)
 
     p = sub.add_parser("compare", help="run versions x models x test cases", parents=[parent])
-    p.add_argument("prompt")
-    p.add_argument("--versions", help="comma-separated: latest, vN, labels, ids (default: latest)")
-    p.add_argument("--models", help="comma-separated PROFILE:MODEL (default: from the settings)")
-    p.add_argument(
-        "--cases", help="test cases file: CSV, JSON or YAML (default: the prompt's own cases)"
-    )
-    p.add_argument(
-        "--var",
-        action="append",
-        metavar="NAME=VALUE",
-        help="a variable's value for every case (repeatable); enough for a quick try",
-    )
-    p.add_argument("--repeat", type=int, default=1)
-    p.add_argument("--concurrency", type=int)
-    p.add_argument(
-        "--cache",
-        action="store_true",
-        help="replay stored answers for identical requests (works offline)",
-    )
+    _add_matrix_options(p)
     p.add_argument(
         "--fail-model",
         action="append",
         metavar="PROFILE:MODEL",
         help="make this model fail on purpose, to exercise fallbacks",
     )
-    p.add_argument("--max-cost", type=float, help="hard cap in USD for this run")
+
     p.add_argument("--csv", action="store_true", help="every cell as CSV")
     p.add_argument(
         "--show-output",
@@ -699,6 +829,19 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
         help=f"print every answer (runs of up to {SHOW_OUTPUT_UP_TO} calls always do)",
     )
     p.set_defaults(handler=cmd_compare)
+
+    p = sub.add_parser(
+        "eval",
+        help="CI gate: run the prompt's test cases; exit 1 unless enough pass",
+        parents=[parent],
+    )
+    _add_matrix_options(p)
+    p.add_argument(
+        "--min-pass-rate", type=float, default=1.0, metavar="RATE",
+        help="fraction of calls per version x model that must pass (default 1.0: all)",
+    )  # fmt: skip
+    p.add_argument("--junit", metavar="FILE", help="also write JUnit XML for CI systems")
+    p.set_defaults(handler=cmd_eval)
 
     runs = sub.add_parser("runs", help="past runs (offline, from the vault)", parents=[parent])
     rsub = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)

@@ -5,6 +5,7 @@ Exit codes scripts can rely on: 0 ok, 1 failure, 2 usage or configuration error.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Callable
@@ -21,6 +22,8 @@ def _default(obj: Any) -> Any:
     dump = getattr(obj, "model_dump", None)  # pydantic models, without importing pydantic
     if callable(dump):
         return dump(mode="json")
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
     if isinstance(obj, datetime):
         return obj.isoformat()
     if isinstance(obj, UUID):

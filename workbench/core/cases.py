@@ -1,8 +1,10 @@
 """Test cases from CSV, JSON or YAML files: each case is a set of variable values.
 
 Accepted shapes: a CSV with a header row (one column per variable; an optional
-``name`` column names the case); a JSON/YAML list of mappings; or a mapping with a
-``cases`` list. A case mapping may be ``{name, values}`` or plain variable values.
+``name`` column names the case; ``assert:KIND`` columns hold assertions); a JSON/YAML
+list of mappings; or a mapping with a ``cases`` list. A case mapping may be
+``{name, values}`` or plain variable values, plus ``assert: {contains: refund}`` (or
+a list of ``{type, value}``) for what the answer must satisfy.
 """
 
 from __future__ import annotations
@@ -15,10 +17,15 @@ from typing import Any
 
 import yaml
 
+from workbench.core.assertions import parse_assertion_spec
 from workbench.core.errors import InputError, UsageError
 from workbench.core.runs import TestCase
 
 HINT = "See 'Test cases' in the README: CSV with a header row, or a JSON/YAML list of mappings."
+
+
+ASSERT_PREFIX = "assert:"
+"""CSV columns named ``assert:KIND`` hold that assertion's value (empty: none)."""
 
 
 def _case(item: Any, index: int, source: str) -> TestCase:
@@ -26,13 +33,19 @@ def _case(item: Any, index: int, source: str) -> TestCase:
         raise InputError(
             f"{source}: case {index + 1} is not a mapping of variable values", hint=HINT
         )
-    if "values" in item and isinstance(item["values"], dict):
-        return TestCase(
-            name=str(item.get("name", "") or f"case {index + 1}"), values=item["values"]
-        )
-    values = dict(item)
-    name = values.pop("name", None) or f"case {index + 1}"
-    return TestCase(name=str(name), values=values)
+    where = f"{source}: case {index + 1}"
+    data = dict(item)
+    spec = data.pop("assert", None) or data.pop("assertions", None)
+    assertions = parse_assertion_spec(spec, where) if spec else []
+    short = {k[len(ASSERT_PREFIX) :]: v for k, v in data.items() if k.startswith(ASSERT_PREFIX)}
+    given = {k: v for k, v in short.items() if v not in ("", None)}
+    if given:
+        assertions += parse_assertion_spec(given, where)
+    for k in short:
+        data.pop(ASSERT_PREFIX + k)
+    name = str(data.pop("name", None) or f"case {index + 1}")
+    values = data["values"] if isinstance(data.get("values"), dict) else data
+    return TestCase(name=name, values=values, assertions=tuple(assertions))
 
 
 def parse_cases(text: str, fmt: str, source: str = "cases") -> list[TestCase]:

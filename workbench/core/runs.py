@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from workbench.core.assertions import Assertion, CheckResult
 from workbench.core.models import utcnow
 
 RunStatus = Literal["running", "finished", "cancelled", "failed"]
@@ -52,6 +53,8 @@ class TestCase(BaseModel):
 
     name: str = ""
     values: dict[str, Any] = Field(default_factory=dict)
+    assertions: tuple[Assertion, ...] = ()
+    """What the answer must satisfy for this case to pass (see core/assertions.py)."""
 
 
 class RunSpec(BaseModel):
@@ -121,11 +124,18 @@ class CellResult(BaseModel):
     fallback_reason: str | None = None
     echo: bool = False
     """The zero-set-up echo provider made this answer: its numbers are not a model's."""
+    checks: tuple[CheckResult, ...] = ()
+    """The case's assertions checked against this answer."""
     finished_at: datetime = Field(default_factory=utcnow)
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def passed(self) -> bool:
+        """The call answered and every assertion of its case holds."""
+        return self.ok and all(c.passed for c in self.checks)
 
 
 class Run(BaseModel):
@@ -160,6 +170,12 @@ class SummaryRow(BaseModel):
     model: ModelRef
     calls: int
     errors: int
+    passed: int
+    """Calls that answered with every assertion of their case holding."""
+    failed: int
+    """Calls that errored or broke an assertion."""
+    checked: int
+    """Calls whose case had assertions."""
     cached: int
     ttft_p50_ms: float | None
     ttft_p95_ms: float | None
@@ -191,6 +207,9 @@ def summarize(cells: Iterable[CellResult]) -> list[SummaryRow]:
                 model=model,
                 calls=len(group),
                 errors=len(group) - len(ok),
+                passed=sum(1 for c in group if c.passed),
+                failed=sum(1 for c in group if not c.passed),
+                checked=sum(1 for c in group if c.checks),
                 cached=sum(1 for c in group if c.cached),
                 ttft_p50_ms=percentile(ttfts, 50),
                 ttft_p95_ms=percentile(ttfts, 95),

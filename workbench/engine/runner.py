@@ -25,9 +25,19 @@ from typing import Any, Protocol
 
 import httpx
 
+from workbench.core.assertions import check
 from workbench.core.errors import RenderError, TemplateError, UsageError, WorkbenchError
 from workbench.core.models import PromptVersion, canonical_json, utcnow
-from workbench.core.runs import CellKey, CellResult, ModelRef, Retry, Run, RunSpec, RunStatus
+from workbench.core.runs import (
+    CellKey,
+    CellResult,
+    ModelRef,
+    Retry,
+    Run,
+    RunSpec,
+    RunStatus,
+    TestCase,
+)
 from workbench.core.templating import estimate_tokens, render_messages
 from workbench.engine.pricing import price_call
 from workbench.providers.base import (
@@ -269,6 +279,7 @@ class Engine:
             cell = await self._cell(
                 plan, spec, cached, client_for, global_limit, profile_limits, observer, progress
             )
+            cell = with_checks(cell, spec.cases[plan.key.case_index])
             finished.append(cell)
             progress.done += 1
             progress.spent += cell.cost_usd or 0.0
@@ -465,6 +476,25 @@ class Engine:
             latency_ms=latency * 1000,
             retries=tuple(retries),
         )
+
+
+def with_checks(cell: CellResult, case: TestCase) -> CellResult:
+    """The cell with its case's assertions checked (none for a call that failed)."""
+    if not case.assertions or not cell.ok:
+        return cell.model_copy(update={"checks": ()}) if cell.checks else cell
+    checks = tuple(
+        check(
+            a,
+            cell.output,
+            values=case.values,
+            finish_reason=cell.finish_reason,
+            latency_ms=cell.original_latency_ms if cell.cached else cell.latency_ms,
+            ttft_ms=cell.original_ttft_ms if cell.cached else cell.ttft_ms,
+            cost_usd=cell.cost_usd,
+        )
+        for a in case.assertions
+    )
+    return cell.model_copy(update={"checks": checks})
 
 
 def _default_http_client(concurrency: int, calls: int) -> httpx.AsyncClient:

@@ -155,16 +155,29 @@ class Evidence:
     def errors(self) -> int:
         return sum(r.errors for r in self.rows)
 
+    @property
+    def passed(self) -> int:
+        return sum(r.passed for r in self.rows)
+
+    @property
+    def failed(self) -> int:
+        return sum(r.failed for r in self.rows)
+
+    @property
+    def checked(self) -> int:
+        return sum(r.checked for r in self.rows)
+
     def to_eval(self) -> EvalEvidence:
         """The summary a review carries to the registry.
 
-        Compare runs have no assertions, so "passed" counts calls that answered and
-        "failed" the calls that errored; latency is the worst model's p95."""
+        "passed" counts calls that answered with every assertion of their test case
+        holding (``workbench eval``); "failed" the calls that errored or broke one.
+        Without assertions only answering counts. Latency is the worst model's p95."""
         p95s = [r.latency_p95_ms for r in self.rows if r.latency_p95_ms is not None]
         costs = [r.cost_usd for r in self.rows]
         return EvalEvidence(
-            passed=self.calls - self.errors,
-            failed=self.errors,
+            passed=self.passed,
+            failed=self.failed,
             p95_latency_ms=max(p95s) if p95s else None,
             cost_usd=None if any(c is None for c in costs) else sum(c or 0.0 for c in costs),
             run_id=str(self.run_id),

@@ -62,6 +62,10 @@ def readout_lines(cell: CellResult) -> tuple[str, str]:
     parts = [f"{tin}→{tout} tok", fmt_usd(cell.cost_usd), cell.finish_reason or "–"]
     if cell.cached:
         parts.append("cached")
+    if cell.checks:
+        held = sum(1 for c in cell.checks if c.passed)
+        mark = "✔" if held == len(cell.checks) else "✘"
+        parts.append(f"{mark} {held}/{len(cell.checks)}")
     return line1, " · ".join(parts)
 
 
@@ -228,6 +232,10 @@ class GridModel(QAbstractTableModel):
                     "cost_usd": cell.cost_usd,
                     "finish_reason": cell.finish_reason,
                     "cached": cell.cached,
+                    "passed": cell.passed,
+                    "failed_checks": "; ".join(
+                        f"{c.assertion.describe()}: {c.detail}" for c in cell.checks if not c.passed
+                    ),
                     "error": cell.error,
                     "output": cell.output,
                 }
@@ -263,6 +271,9 @@ def _cell_tooltip(cell: CellResult) -> str:
         lines.append(f"{len(cell.retries)} retries")
     if cell.echo:
         lines.append("echo provider: not a real model; its numbers measure this machine")
+    for c in cell.checks:
+        lines.append(("✔ " if c.passed else "✘ ") + c.assertion.describe()
+                     + ("" if c.passed else f": {c.detail}"))  # fmt: skip
     return "\n".join(lines)
 
 
@@ -272,7 +283,7 @@ def error_color() -> QColor:
 
 class SummaryModel(RowsTableModel[SummaryRow]):
     HEADERS = (
-        "Version", "Model", "Calls", "Errors", "Cached", "TTFT p50", "TTFT p95",
+        "Version", "Model", "Calls", "Errors", "Passed", "Cached", "TTFT p50", "TTFT p95",
         "Latency p50", "Latency p95", "Tokens in", "Tokens out", "Cost", "Cost / 1k calls",
     )  # fmt: skip
 
@@ -290,8 +301,8 @@ class SummaryModel(RowsTableModel[SummaryRow]):
     def cell_data(self, row: SummaryRow, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return ALIGN_RIGHT if column >= 2 else None
-        if role == Qt.ItemDataRole.ForegroundRole and column == 3 and row.errors:
-            return error_color()
+        if role == Qt.ItemDataRole.ForegroundRole and column in (3, 4) and row.failed:
+            return error_color() if column == 4 or row.errors else None
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         est = row.tokens_estimated
@@ -300,6 +311,7 @@ class SummaryModel(RowsTableModel[SummaryRow]):
             model_label(str(row.model), row.echo),
             str(row.calls),
             str(row.errors),
+            f"{row.passed}/{row.calls}" if row.checked else "–",
             str(row.cached),
             fmt_ms(row.ttft_p50_ms),
             fmt_ms(row.ttft_p95_ms),

@@ -18,8 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.core.assertions import Assertion, parse_assertion_spec
 from workbench.core.cases import read_cases
-from workbench.core.errors import WorkbenchError
+from workbench.core.errors import InputError, WorkbenchError
 from workbench.core.runs import TestCase
 from workbench.ui.errors import ErrorReporter
 from workbench.ui.stores import CaseStore
@@ -27,10 +28,43 @@ from workbench.ui.stores import CaseStore
 _Index = QModelIndex | QPersistentModelIndex
 
 
+def assertions_text(case: TestCase) -> str:
+    """``contains: refund; max_chars: 300; json`` - the short form people type."""
+    parts: list[str] = []
+    for a in case.assertions:
+        if a.value is None:
+            parts.append(a.type)
+        elif isinstance(a.value, list):
+            parts.append(f"{a.type}: {', '.join(a.value)}")
+        else:
+            value = f"{a.value:g}" if isinstance(a.value, float) else str(a.value)
+            parts.append(f"{a.type}: {value}")
+    return "; ".join(parts)
+
+
+def parse_assertions_text(text: str) -> tuple[Assertion, ...]:
+    """The inverse of :func:`assertions_text`. Raises ``InputError`` naming the problem."""
+    spec: list[dict[str, Any]] = []
+    for part in (p.strip() for p in text.split(";")):
+        if not part:
+            continue
+        kind, _, value = part.partition(":")
+        kind, value = kind.strip(), value.strip()
+        if kind == "json":
+            keys = [k.strip() for k in value.split(",") if k.strip()]
+            spec.append({"type": kind, "value": keys or None})
+        else:
+            spec.append({"type": kind, "value": value})
+    return tuple(parse_assertion_spec(spec, "assertions"))
+
+
 class CaseTableModel(QAbstractTableModel):
-    """Editable: column 0 is the case name, the rest are variables (text values)."""
+    """Editable: column 0 is the case name, then the variables (text values), then the
+    case's assertions in their short form (``contains: refund; max_chars: 300``)."""
 
     changed = Signal()
+    rejected = Signal(object)
+    """An edit that could not be taken (e.g. an unknown assertion kind): the error."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -48,7 +82,10 @@ class CaseTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.cases)
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.variables) + 1
+        return 0 if parent.isValid() else len(self.variables) + 2
+
+    def _assert_column(self) -> int:
+        return len(self.variables) + 1
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
@@ -60,6 +97,8 @@ class CaseTableModel(QAbstractTableModel):
                 return "Name"
             if 1 <= section <= len(self.variables):
                 return self.variables[section - 1]
+            if section == self._assert_column():
+                return "Assertions"
             return None
         return str(section + 1)
 
@@ -76,6 +115,8 @@ class CaseTableModel(QAbstractTableModel):
         case = self.cases[index.row()]
         if index.column() == 0:
             return case.name
+        if index.column() == self._assert_column():
+            return assertions_text(case)
         if not 1 <= index.column() <= len(self.variables):
             return None
         value = case.values.get(self.variables[index.column() - 1])
@@ -87,6 +128,12 @@ class CaseTableModel(QAbstractTableModel):
         case = self.cases[index.row()]
         if index.column() == 0:
             new = case.model_copy(update={"name": str(value)})
+        elif index.column() == self._assert_column():
+            try:
+                new = case.model_copy(update={"assertions": parse_assertions_text(str(value))})
+            except InputError as exc:
+                self.rejected.emit(exc)
+                return False
         else:
             values = dict(case.values)
             name = self.variables[index.column() - 1]
@@ -130,6 +177,7 @@ class TestCasePanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.model = CaseTableModel()
         self.model.changed.connect(self._save)
+        self.model.rejected.connect(lambda exc: self.reporter.report(exc, "change the assertions"))
         self.table = QTableView()
         self.table.setObjectName("casesTable")
         self.table.setModel(self.model)

@@ -542,11 +542,13 @@ class Vault:
             if pid is None:
                 return []
             rows = s.execute(
-                select(TestCaseRow.name, TestCaseRow.vals)
+                select(TestCaseRow.name, TestCaseRow.vals, TestCaseRow.assertions)
                 .where(TestCaseRow.prompt_id == pid)
                 .order_by(TestCaseRow.position)
             ).all()
-        return [TestCase(name=n, values=json.loads(v)) for n, v in rows]
+        return [
+            TestCase(name=n, values=json.loads(v), assertions=json.loads(a)) for n, v, a in rows
+        ]
 
     def set_test_cases(self, name: str, cases: Sequence[TestCase]) -> None:
         """Replace the prompt's test cases in one transaction (the prompt is created if new)."""
@@ -570,6 +572,9 @@ class Vault:
                         "position": i,
                         "name": c.name or f"case {i + 1}",
                         "vals": json.dumps(c.values, sort_keys=True, ensure_ascii=False),
+                        "assertions": json.dumps(
+                            [a.model_dump(mode="json") for a in c.assertions], ensure_ascii=False
+                        ),
                     }
                     for i, c in enumerate(cases)
                 ],

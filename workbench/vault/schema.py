@@ -206,3 +206,4 @@ class TestCaseRow(Base):
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     vals: Mapped[str] = mapped_column(Text)
+    assertions: Mapped[str] = mapped_column(Text, default="[]")

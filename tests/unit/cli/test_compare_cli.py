@@ -281,3 +281,28 @@ def test_cases_live_in_the_vault_and_compare_uses_them(
     code, _, err = run(capsys, "cases", "show", "nope")
     assert code == 1
     assert "no prompt named 'nope'" in err
+
+
+def test_eval_is_a_ci_gate_with_junit(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "commit", "p", "-f", "p.yaml", "-m", "1")
+    # The echo provider answers with the rendered prompt, so assertions are predictable.
+    (env / "suite.yaml").write_text(
+        "- name: reset\n  question: How do I reset my password?\n"
+        "  assert: {contains: reset, max_chars: 500}\n"
+        "- name: order\n  question: Where is my order?\n"
+        "  assert: {contains: refund}\n"
+    )
+    assert run(capsys, "cases", "set", "p", "suite.yaml")[0] == 0
+    code, out, _ = run(capsys, "eval", "p", "--junit", "report.xml")
+    assert code == 1  # 'order' does not mention a refund
+    assert "FAIL" in out
+    assert "order: contains 'refund'" in out
+    xml = (env / "report.xml").read_text()
+    assert 'tests="2" failures="1"' in xml
+    assert "contains &apos;refund&apos;" in xml or "contains 'refund'" in xml
+    code, out, _ = run(capsys, "eval", "p", "--min-pass-rate", "0.5", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["ok"] is True
+    assert data["groups"][0]["passed"] == 1
+    assert data["groups"][0]["failed"] == 1

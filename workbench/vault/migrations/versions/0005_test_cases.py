@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("position", sa.Integer, primary_key=True),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("vals", sa.Text, nullable=False),
+        sa.Column("assertions", sa.Text, nullable=False, server_default="[]"),
     )
 
 

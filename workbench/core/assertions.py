@@ -1,0 +1,190 @@
+"""Assertions on a model's answer: what makes a test case pass or fail.
+
+A test case may carry assertions; the engine checks every finished cell against
+its case's assertions and records each result on the cell, so pass/fail is part of
+the run log, the grid, the CI gate (``workbench eval``) and review evidence.
+
+String values may use the case's variables (``{{ order_id }}``), rendered in the
+same sandbox as prompts. Kinds:
+
+========================  ==========================================================
+``contains``              the answer contains ``value`` (``ignore_case`` optional)
+``not_contains``          the answer does not contain ``value``
+``equals``                the answer, stripped, equals ``value``
+``starts_with``           the answer, stripped, starts with ``value``
+``regex``                 ``re.search(value, answer)`` finds a match
+``json``                  the answer is JSON; ``value`` may list keys it must have
+``max_chars``             the answer has at most ``value`` characters
+``finish_reason``         the call finished with ``value`` (e.g. ``stop``)
+``max_latency_ms``        total latency at most ``value`` ms
+``max_ttft_ms``           time to first token at most ``value`` ms
+``max_cost_usd``          the call cost at most ``value`` USD (unknown cost fails)
+========================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from workbench.core.errors import InputError, RenderError, TemplateError
+
+AssertionKind = Literal[
+    "contains",
+    "not_contains",
+    "equals",
+    "starts_with",
+    "regex",
+    "json",
+    "max_chars",
+    "finish_reason",
+    "max_latency_ms",
+    "max_ttft_ms",
+    "max_cost_usd",
+]
+KINDS: tuple[str, ...] = AssertionKind.__args__  # type: ignore[attr-defined]
+_NUMERIC = {"max_chars", "max_latency_ms", "max_ttft_ms", "max_cost_usd"}
+
+
+class Assertion(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: AssertionKind
+    value: Any = None
+    ignore_case: bool = False
+
+    def model_post_init(self, _context: Any) -> None:
+        if self.type in _NUMERIC:
+            if isinstance(self.value, bool) or not isinstance(self.value, int | float):
+                try:
+                    object.__setattr__(self, "value", float(self.value))
+                except (TypeError, ValueError):
+                    raise ValueError(
+                        f"assertion {self.type} needs a number, not {self.value!r}"
+                    ) from None
+        elif self.type == "json":
+            if self.value is not None and not (
+                isinstance(self.value, list) and all(isinstance(k, str) for k in self.value)
+            ):
+                raise ValueError("assertion json takes a list of required keys, or nothing")
+        elif not isinstance(self.value, str) or self.value == "":
+            raise ValueError(f"assertion {self.type} needs a non-empty text value")
+        if self.type == "regex":
+            try:
+                re.compile(self.value)
+            except re.error as exc:
+                raise ValueError(
+                    f"assertion regex {self.value!r} does not compile: {exc}"
+                ) from None
+
+    def describe(self) -> str:
+        if self.type == "json":
+            return "is JSON" + (f" with keys {', '.join(self.value)}" if self.value else "")
+        return f"{self.type.replace('_', ' ')} {self.value!r}"
+
+
+class CheckResult(BaseModel):
+    """One assertion checked against one cell."""
+
+    model_config = ConfigDict(frozen=True)
+
+    assertion: Assertion
+    passed: bool
+    detail: str = ""
+
+
+def _expected(assertion: Assertion, values: Mapping[str, Any]) -> Any:
+    value = assertion.value
+    if isinstance(value, str) and "{{" in value:
+        from workbench.core.templating import render_template
+
+        try:
+            return render_template(value, values, where=f"assertion {assertion.type}")
+        except (RenderError, TemplateError) as exc:
+            raise InputError(
+                f"assertion {assertion.type} {value!r} cannot be rendered: {exc.message}",
+                hint="Use only the case's variables in assertion values.",
+            ) from exc
+    return value
+
+
+def check(
+    assertion: Assertion,
+    output: str,
+    *,
+    values: Mapping[str, Any] | None = None,
+    finish_reason: str | None = None,
+    latency_ms: float | None = None,
+    ttft_ms: float | None = None,
+    cost_usd: float | None = None,
+) -> CheckResult:
+    """Check ``assertion`` against one answer and its readouts."""
+    kind = assertion.type
+    try:
+        expected = _expected(assertion, values or {})
+    except InputError as exc:
+        return CheckResult(assertion=assertion, passed=False, detail=exc.message)
+    text, want = output, expected
+    if assertion.ignore_case and isinstance(want, str):
+        text, want = text.lower(), want.lower()
+
+    def result(ok: bool, detail: str = "") -> CheckResult:
+        return CheckResult(assertion=assertion, passed=ok, detail="" if ok else detail)
+
+    if kind == "contains":
+        return result(want in text, f"the answer does not contain {expected!r}")
+    if kind == "not_contains":
+        return result(want not in text, f"the answer contains {expected!r}")
+    if kind == "equals":
+        return result(text.strip() == str(want).strip(), f"the answer is not {expected!r}")
+    if kind == "starts_with":
+        return result(text.strip().startswith(want), f"the answer does not start with {expected!r}")
+    if kind == "regex":
+        flags = re.IGNORECASE if assertion.ignore_case else 0
+        return result(re.search(expected, output, flags) is not None, f"no match for /{expected}/")
+    if kind == "json":
+        try:
+            data = json.loads(output)
+        except json.JSONDecodeError as exc:
+            return result(False, f"the answer is not JSON ({exc.msg} at {exc.pos})")
+        missing = [k for k in expected or [] if not (isinstance(data, dict) and k in data)]
+        return result(not missing, f"the JSON lacks {', '.join(missing)}")
+    if kind == "max_chars":
+        return result(len(output) <= expected, f"{len(output)} characters > {expected:g}")
+    if kind == "finish_reason":
+        return result(finish_reason == expected, f"finished with {finish_reason!r}")
+    measured = {"max_latency_ms": latency_ms, "max_ttft_ms": ttft_ms, "max_cost_usd": cost_usd}[
+        kind
+    ]
+    if measured is None:
+        return result(False, f"{kind.removeprefix('max_')} unknown")
+    return result(measured <= expected, f"{measured:g} > {expected:g}")
+
+
+def parse_assertion_spec(spec: Any, where: str) -> list[Assertion]:
+    """Assertions from a case file: a list of ``{type, value}`` mappings, or the short
+    form ``{contains: refund, max_chars: 400}``. Raises ``InputError`` naming ``where``."""
+    from pydantic import ValidationError
+
+    items: list[Any]
+    if isinstance(spec, dict):
+        items = [{"type": k, "value": v} for k, v in spec.items()]
+    elif isinstance(spec, list):
+        items = spec
+    else:
+        raise InputError(f"{where}: assertions must be a list or a mapping", hint=_HINT)
+    out = []
+    for item in items:
+        try:
+            out.append(Assertion.model_validate(item))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise InputError(f"{where}: {first['msg']}", hint=_HINT) from exc
+    return out
+
+
+_HINT = f"Assertion kinds: {', '.join(KINDS)}. See 'Test cases' in the README."
