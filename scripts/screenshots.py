@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from tests.providerserver.server import DEFAULT_KEY, ProviderServer  # noqa: E402
 from tests.server.conftest import running_registry  # noqa: E402
+from workbench.core.assertions import Assertion  # noqa: E402
 from workbench.core.models import Message, ModelDefaults, PromptContent, Variable  # noqa: E402
 from workbench.core.runs import TestCase  # noqa: E402
 from workbench.engine.runner import ECHO_PROFILE, Engine  # noqa: E402
@@ -77,12 +78,23 @@ OTHERS = {
 }
 CASES = [
     TestCase(
-        name="refund", values={"question": "Where is my refund for order 1182?", "tier": "gold"}
+        name="refund",
+        values={"question": "Where is my refund for order 1182?", "tier": "gold"},
+        assertions=(
+            Assertion(type="contains", value="refund"),
+            Assertion(type="max_latency_ms", value=1000),
+        ),
     ),
     TestCase(
-        name="login", values={"question": "I cannot log in since the update.", "tier": "free"}
+        name="login",
+        values={"question": "I cannot log in since the update.", "tier": "free"},
+        assertions=(Assertion(type="contains", value="password", ignore_case=True),),
     ),
-    TestCase(name="cancel", values={"question": "How do I cancel my plan?", "tier": "free"}),
+    TestCase(
+        name="cancel",
+        values={"question": "How do I cancel my plan?", "tier": "free"},
+        assertions=(Assertion(type="max_chars", value=400),),
+    ),
 ]
 REPLY = (
     "Thanks for reaching out! I have checked your order and the refund was issued on "

@@ -62,10 +62,10 @@ def readout_lines(cell: CellResult) -> tuple[str, str]:
     parts = [f"{tin}→{tout} tok", fmt_usd(cell.cost_usd), cell.finish_reason or "–"]
     if cell.cached:
         parts.append("cached")
-    if cell.checks:
+    if cell.checks:  # first, where a narrow column cannot cut it off
         held = sum(1 for c in cell.checks if c.passed)
-        mark = "✔" if held == len(cell.checks) else "✘"
-        parts.append(f"{mark} {held}/{len(cell.checks)}")
+        ok = held == len(cell.checks)
+        line1 = ("✔ " if ok else f"✘ {held}/{len(cell.checks)} · ") + line1
     return line1, " · ".join(parts)
 
 
