@@ -641,19 +641,17 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_runs_show(args: argparse.Namespace) -> int:
+def _find_run(args: argparse.Namespace) -> tuple[Run, dict[uuid.UUID, str]]:
     from workbench.vault.runs import RunStore
 
     with open_vault(args) as vault:
-        store = RunStore(vault)
-        matches = [r.id for r in store.list_runs(None, limit=10_000) if r.id.startswith(args.run)]
-        if len(matches) != 1:
-            raise UsageError(
-                f"{args.run!r} matches {len(matches)} runs",
-                hint="See ids with: workbench runs list",
-            )
-        run = store.load(uuid.UUID(matches[0]))
+        run = RunStore(vault).find(args.run)
         labels = {vid: vault.version_by_id(vid).display_number for vid in run.spec.version_ids}
+    return run, labels
+
+
+def cmd_runs_show(args: argparse.Namespace) -> int:
+    run, labels = _find_run(args)
     if args.csv:
         sys.stdout.write(cells_csv(run, labels))
     else:
@@ -663,7 +661,6 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
 
 def cmd_runs_chart(args: argparse.Namespace) -> int:
     from workbench.charts.run_charts import save_run_chart
-    from workbench.vault.runs import RunStore
 
     out = Path(args.out)
     if out.suffix.lower() not in {".png", ".svg", ".pdf"}:
@@ -671,16 +668,7 @@ def cmd_runs_chart(args: argparse.Namespace) -> int:
             f"cannot write a chart as {out.suffix or 'a file without suffix'}",
             hint="Name the output .png, .svg or .pdf",
         )
-    with open_vault(args) as vault:
-        store = RunStore(vault)
-        matches = [r.id for r in store.list_runs(None, limit=10_000) if r.id.startswith(args.run)]
-        if len(matches) != 1:
-            raise UsageError(
-                f"{args.run!r} matches {len(matches)} runs",
-                hint="See ids with: workbench runs list",
-            )
-        run = store.load(uuid.UUID(matches[0]))
-        labels = {vid: vault.version_by_id(vid).display_number for vid in run.spec.version_ids}
+    run, labels = _find_run(args)
     save_run_chart(out, run.cells, labels)
     emit(
         args.json,

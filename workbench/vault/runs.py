@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, insert, select, update
 
-from workbench.core.errors import NotFoundError
+from workbench.core.errors import NotFoundError, UsageError
 from workbench.core.models import utcnow
 from workbench.core.runs import CellResult, Run, RunSpec, RunStatus
 from workbench.vault.repository import Vault
@@ -129,6 +129,22 @@ class RunStore:
                 finished_at=row.finished_at,
                 cells=tuple(cells),
             )
+
+    def find(self, prefix: str) -> Run:
+        """The run whose id starts with ``prefix`` (as printed by ``runs list``)."""
+        cleaned = prefix.strip().lower()
+        if not cleaned or not all(ch in "0123456789abcdef-" for ch in cleaned):
+            raise UsageError(
+                f"{prefix!r} is not a run id", hint="See ids with: workbench runs list"
+            )
+        with self.vault.reading() as s:
+            ids = list(s.scalars(select(RunRow.id).where(RunRow.id.startswith(cleaned)).limit(2)))
+        if len(ids) != 1:
+            raise (NotFoundError if not ids else UsageError)(
+                f"{prefix!r} matches {'no run' if not ids else 'several runs'}",
+                hint="See ids with: workbench runs list (give more characters)",
+            )
+        return self.load(uuid.UUID(ids[0]))
 
     def list_runs(self, prompt: str | None = None, limit: int = 50) -> list[RunRow]:
         with self.vault.reading() as s:
