@@ -18,6 +18,7 @@ from pathlib import Path
 from workbench import __version__
 from workbench.cli.output import EXIT_FAILURE, EXIT_USAGE, to_json
 from workbench.core.errors import WorkbenchError
+from workbench.secrets.redaction import install_redaction, redact
 
 COMMAND_MODULES = (
     "workbench.cli.vault_cmds",
@@ -79,12 +80,7 @@ def main(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    try:
-        from workbench.secrets.redaction import install_redaction
-    except ImportError:  # secrets layer not present in this build
-        pass
-    else:
-        install_redaction()
+    install_redaction()
     handler = getattr(args, "handler", None)
     if handler is None:
         if args.command is None and launch_gui is not None:
@@ -99,15 +95,32 @@ def main(
     except WorkbenchError as err:
         if getattr(args, "json", False):
             sys.stdout.write(
-                to_json({"error": type(err).__name__, "detail": err.message, "hint": err.hint})
+                to_json(
+                    {
+                        "error": type(err).__name__,
+                        "detail": redact(err.message),
+                        "hint": redact(err.hint),
+                    }
+                )
                 + "\n"
             )
-        sys.stderr.write(f"error: {err.describe()}\n")
+        # Defence in depth: no message a person sees may carry a key or token.
+        sys.stderr.write(f"error: {redact(err.describe())}\n")
         return err.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
     except BrokenPipeError:
+        return EXIT_FAILURE
+    except Exception as exc:  # a bug: say so plainly, keys redacted, details with -v
+        import traceback
+
+        detail = "".join(traceback.format_exception(exc)) if args.verbose else f"{exc!r}\n"
+        sys.stderr.write(
+            "error: an unexpected problem (a bug in Prompt Workbench); nothing was half-written.\n"
+            + redact(detail)
+            + ("" if args.verbose else "Run again with -v for the full traceback.\n")
+        )
         return EXIT_FAILURE
 
 
