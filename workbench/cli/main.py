@@ -117,7 +117,7 @@ def main(
 
         detail = "".join(traceback.format_exception(exc)) if args.verbose else f"{exc!r}\n"
         sys.stderr.write(
-            "error: an unexpected problem (a bug in Prompt Workbench); nothing was half-written.\n"
+            "error: an unexpected problem (a bug in Prompt Workbench; please report it).\n"
             + redact(detail)
             + ("" if args.verbose else "Run again with -v for the full traceback.\n")
         )
