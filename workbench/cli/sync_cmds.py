@@ -129,7 +129,7 @@ def cmd_review_list(args: argparse.Namespace) -> int:
 
 def _decide(args: argparse.Namespace, decision: Decision) -> int:
     from workbench.registry.errors import RegistryUnavailableError
-    from workbench.registry.review import queue_review
+    from workbench.registry.review import latest_evidence, queue_review
     from workbench.registry.sync import Syncer
 
     with open_vault(args) as vault:
@@ -139,14 +139,22 @@ def _decide(args: argparse.Namespace, decision: Decision) -> int:
                 f"{version.display_number} of {args.name!r} is not in the registry yet",
                 hint="Its author must sync it first (workbench sync).",
             )
+        evidence = None
+        if args.evidence:
+            found = latest_evidence(vault, version)
+            if found is None:
+                raise UsageError(
+                    f"this vault has no run of {args.name} {version.display_number} to attach",
+                    hint=f"Run its test cases first: workbench eval {args.name} "
+                    f"--versions {version.display_number}",
+                )
+            evidence = found.to_eval()
+        # Queued first: if the registry cannot be reached the decision waits, once.
+        queue_review(vault, version, decision, args.comment or "", evidence)
         try:
             with registry_client() as client:
-                syncer = Syncer(vault, client)
-                syncer.queue_review(version, decision, args.comment or "")
-                report = syncer.sync()
+                report = Syncer(vault, client).sync()
         except RegistryUnavailableError:
-            # Offline: keep the decision in the outbox; the next sync sends it.
-            queue_review(vault, version, decision, args.comment or "")
             emit(
                 args.json,
                 {"queued": True},
@@ -280,6 +288,11 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
         p.add_argument("name")
         p.add_argument("version", help="vN, a label or a version id")
         p.add_argument("-m", "--comment", default="")
+        p.add_argument(
+            "--evidence",
+            action="store_true",
+            help="attach the latest run of this version in the vault (pass/fail, p95, cost)",
+        )
         p.set_defaults(handler=handler)
 
     p = sub.add_parser("publish", help="move a registry label onto a version", parents=[parent])
