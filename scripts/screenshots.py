@@ -278,6 +278,22 @@ def main() -> int:
             compare.tabs.setCurrentWidget(compare.charts)
             compare.splitter.setSizes([300, 520])
             grab(window, "compare.png")
+            compare.tabs.setCurrentWidget(compare.summary)
+            grab(window, "compare-summary.png")
+
+            window.tabs.setCurrentWidget(window.testcases)
+            grab(window, "test-cases.png")
+
+            from workbench.ui.settings_dialog import SettingsDialog
+
+            shown = window.settings.model_copy(
+                update={"providers": [p.model_dump(mode="json") for p in (profile, claude)]}
+            )
+            dialog = SettingsDialog(shown, window.secrets, window.reporter, window)
+            dialog.resize(900, 640)
+            dialog.show()
+            grab(dialog, "settings.png")
+            dialog.close()
             window.close()
         team_shots(tmp, profiles)
     return 0
