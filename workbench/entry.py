@@ -5,7 +5,6 @@ This module sits above both the CLI and the UI so neither imports the other.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -18,15 +17,9 @@ How to go on:
 """
 
 
-def has_display() -> bool:
-    if sys.platform != "linux":
-        return True
-    if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in {"offscreen", "minimal", "vnc"}:
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
 def launch_gui(vault: Path | None) -> int:
+    from workbench.app.doctor import has_display
+
     if not has_display():
         sys.stderr.write(NO_DISPLAY)
         return 2

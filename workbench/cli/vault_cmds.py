@@ -285,6 +285,23 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_FAILURE
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from workbench.app.doctor import run_checks
+
+    explicit = args.vault is not None or "WORKBENCH_VAULT" in os.environ
+    checks = run_checks(vault_path(args), create_vault=not explicit)
+    marks = {"ok": "ok", "warn": "warn", "fail": "FAIL"}
+
+    def text() -> str:
+        rows = [[marks[c.status], c.name, c.detail] for c in checks]
+        lines = [table(["", "CHECK", "FOUND"], rows)]
+        lines += [f"  {c.name}: {c.hint}" for c in checks if c.hint and c.status != "ok"]
+        return "\n".join(lines)
+
+    emit(args.json, checks, text)
+    return EXIT_FAILURE if any(c.status == "fail" for c in checks) else EXIT_OK
+
+
 def cmd_commit(args: argparse.Namespace) -> int:
     from workbench.cli.promptfile import read_prompt_file
 
@@ -364,6 +381,12 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
 
     p = vsub.add_parser("verify", help="check integrity and the audit chain", parents=[parent])
     p.set_defaults(handler=cmd_verify)
+
+    p = sub.add_parser(
+        "doctor", help="check this machine: vault, keys, keychain, registry, display",
+        parents=[parent],
+    )  # fmt: skip
+    p.set_defaults(handler=cmd_doctor)
 
     p = sub.add_parser(
         "commit", help="commit a new version from a YAML/JSON file", parents=[parent]
