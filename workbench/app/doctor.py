@@ -147,7 +147,11 @@ def check_registry() -> Check:
 
 
 def check_desktop() -> Check:
-    if importlib.util.find_spec("PySide6") is None:
+    try:
+        qt = importlib.util.find_spec("PySide6")
+    except ImportError:  # a finder that refuses it outright
+        qt = None
+    if qt is None:
         return Check("desktop", "warn", "PySide6 is not installed (the CLI works without it)",
                      "Install the app: pip install prompt-workbench")  # fmt: skip
     if not has_display():
