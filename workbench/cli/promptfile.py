@@ -23,7 +23,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from workbench.core.errors import InputError, UsageError
+from workbench.core.errors import InputError
+from workbench.core.files import read_text
 from workbench.core.models import PromptContent
 
 HINT = "See 'Prompt files' in the README for the format."
@@ -77,16 +78,7 @@ def parse_prompt_text(text: str, source: str, fmt: str) -> PromptContent:
 
 
 def read_prompt_file(path: Path) -> PromptContent:
-    if not path.exists():
-        raise UsageError(f"no such file: {path}", hint="Check the --file path.")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path} is not UTF-8 text (bad byte at offset {exc.start})",
-            hint="Save the file as UTF-8.",
-        ) from exc
+    text = read_text(path, "--file")
     fmt = "json" if path.suffix.lower() == ".json" else "yaml"
     return parse_prompt_text(text, str(path), fmt)
 

@@ -19,6 +19,7 @@ import yaml
 
 from workbench.core.assertions import parse_assertion_spec
 from workbench.core.errors import InputError, UsageError
+from workbench.core.files import read_text
 from workbench.core.runs import TestCase
 
 HINT = "See 'Test cases' in the README: CSV with a header row, or a JSON/YAML list of mappings."
@@ -84,19 +85,10 @@ def parse_cases(text: str, fmt: str, source: str = "cases") -> list[TestCase]:
 
 
 def read_cases(path: Path) -> list[TestCase]:
-    if not path.exists():
-        raise UsageError(f"no such file: {path}", hint="Check the --cases path.")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path} is not UTF-8 text (bad byte at offset {exc.start})",
-            hint="Save the file as UTF-8.",
-        ) from exc
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in {"csv", "json", "yaml", "yml"}:
         raise UsageError(
             f"{path}: unknown case file type {path.suffix!r}", hint="Use .csv, .json or .yaml"
         )
+    text = read_text(path, "--cases")
     return parse_cases(text, "yaml" if fmt == "yml" else fmt, str(path))

@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from workbench.core.errors import InputError, UsageError
+
 
 def write_atomic(path: Path, data: bytes | str) -> None:
     """Write ``data`` to a temporary file beside ``path``, flush it to disk, then rename.
@@ -25,3 +27,19 @@ def write_atomic(path: Path, data: bytes | str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_text(path: Path, option: str) -> str:
+    """A user-given text file as UTF-8 (a leading BOM is dropped), or a clear error
+    naming the ``option`` it came from (e.g. ``--file``)."""
+    if not path.is_file():
+        what = "a directory" if path.is_dir() else "no such file"
+        raise UsageError(f"{what}: {path}", hint=f"Check the {option} path.")
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path} is not UTF-8 text (bad byte at offset {exc.start})",
+            hint="Save the file as UTF-8.",
+        ) from exc
