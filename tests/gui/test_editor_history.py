@@ -132,3 +132,25 @@ def test_search_box_uses_full_text_index(qtbot, window, vault: Vault) -> None:  
     qtbot.waitUntil(lambda: window.browser.count_label.text() == "2 matches")
     window.browser.search.setText("invoice")
     qtbot.waitUntil(lambda: window.browser.model.names() == ["billing/invoice"])
+
+
+def test_samples_import_and_export_round_trip(qtbot, window, vault, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert "Load sample prompts" in window.statusBar().currentMessage()
+    with qtbot.waitSignal(window.bundle_imported, timeout=10_000) as blocker:
+        window.load_samples()
+    assert blocker.args[0].prompts_created == 6
+    assert window.browser.model.rowCount() > 0
+    assert len(vault.test_cases("support/reply")) == 3
+    out = tmp_path / "export.json"
+    window.export_bundle(out)
+    from workbench.vault.bundle import parse_bundle
+
+    bundle = parse_bundle(out.read_bytes())
+    assert sorted(p.name for p in bundle.prompts) == sorted(vault.prompt_names())
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    reported: list[BaseException] = []
+    window.reporter.report = lambda exc, what="": reported.append(exc)  # type: ignore[method-assign]
+    window.import_bundle(bad)
+    qtbot.waitUntil(lambda: bool(reported), timeout=10_000)
+    assert "not valid JSON" in str(reported[0])

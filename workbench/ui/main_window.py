@@ -12,9 +12,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, Slot
+from PySide6.QtCore import QByteArray, QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QFileDialog,
     QInputDialog,
     QLabel,
     QMainWindow,
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.errors import UsageError, WorkbenchError
+from workbench.core.files import write_atomic
 from workbench.core.models import PromptVersion
 from workbench.core.runs import Run
 from workbench.engine.runner import ECHO_PROFILE, Engine
@@ -49,8 +51,8 @@ from workbench.ui.sync_panel import (
     SyncPanel,
 )
 from workbench.ui.testcases import TestCasePanel
-from workbench.ui.worker import RunController
-from workbench.vault import Vault
+from workbench.ui.worker import RunController, run_in_thread
+from workbench.vault import ImportReport, Vault
 from workbench.vault.runs import RunStore
 
 
@@ -63,8 +65,14 @@ def app_version() -> str:
         return "dev"
 
 
+SAMPLE_BUNDLE = Path(__file__).resolve().parents[2] / "resources" / "sample-bundle.json"
+
+
 class MainWindow(QMainWindow):
     """Everything is injected, so tests never touch the real keychain or settings file."""
+
+    bundle_imported = Signal(object)
+    """An import finished (the ImportReport)."""
 
     def __init__(
         self,
@@ -164,6 +172,11 @@ class MainWindow(QMainWindow):
         if self.registry_connection().configured:
             self.refresh_sync_state()
             self.sync.sync_now(manual=False)
+        if self.browser.model.rowCount() == 0:
+            self.statusBar().showMessage(
+                "An empty vault: File → Load sample prompts to try things out, "
+                "or Ctrl+N for a new prompt."
+            )
 
     # ---- models offered --------------------------------------------------------------
 
@@ -200,6 +213,10 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file = bar.addMenu("&File")
         file.addAction(self._action("&New prompt…", self.new_prompt, QKeySequence.StandardKey.New))
+        file.addSeparator()
+        file.addAction(self._action("&Import bundle…", self.import_bundle, "Ctrl+Shift+I"))
+        file.addAction(self._action("&Export bundle…", self.export_bundle, "Ctrl+Shift+E"))
+        file.addAction(self._action("Load &sample prompts", self.load_samples))
         file.addSeparator()
         file.addAction(self._action("&Settings…", self.open_settings, "Ctrl+,"))
         file.addSeparator()
@@ -305,6 +322,53 @@ class MainWindow(QMainWindow):
         self.show_prompt(name)
         self.tabs.setCurrentWidget(self.editor)
         self.editor.save_draft()
+
+    def import_bundle(self, path: Path | None = None) -> None:
+        """Add a JSON bundle's prompts, versions and test cases (off the GUI thread)."""
+        if path is None:
+            chosen, _ = QFileDialog.getOpenFileName(
+                self, "Import bundle", "", "Prompt Workbench bundle (*.json)"
+            )
+            if not chosen:
+                return
+            path = Path(chosen)
+        source = path
+
+        def work() -> ImportReport:
+            from workbench.vault.bundle import parse_bundle
+
+            return self.vault.import_bundle(parse_bundle(source.read_bytes(), str(source)))
+
+        def done(report: ImportReport) -> None:
+            self.browser.reload()
+            self.statusBar().showMessage(
+                f"Imported {report.versions_added} versions "
+                f"({report.prompts_created} new prompts) from {source.name}",
+                10_000,
+            )
+            self.bundle_imported.emit(report)
+
+        run_in_thread(work, done, lambda exc: self.reporter.report(exc, "import the bundle"))
+
+    def export_bundle(self, path: Path | None = None) -> None:
+        if path is None:
+            chosen, _ = QFileDialog.getSaveFileName(
+                self, "Export bundle", "prompts.json", "Prompt Workbench bundle (*.json)"
+            )
+            if not chosen:
+                return
+            path = Path(chosen)
+        try:
+            data = self.vault.export_bundle().model_dump_json(indent=1) + "\n"
+            write_atomic(path, data)
+        except (WorkbenchError, OSError) as exc:
+            self.reporter.report(exc, "export the bundle")
+            return
+        self.statusBar().showMessage(f"Exported the vault to {path}", 10_000)
+
+    def load_samples(self) -> None:
+        """A few realistic prompts with versions and test cases, to try things out."""
+        self.import_bundle(SAMPLE_BUNDLE)
 
     def focus_search(self) -> None:
         self.browser.search.setFocus()
