@@ -137,3 +137,21 @@ def test_closing_the_window_mid_run_cancels_and_keeps_cells(
     runs = RunStore(vault).list_runs("support/reply")
     assert runs[0].status == "cancelled"
     assert len(RunStore(vault).load(uuid.UUID(runs[0].id)).cells) >= 6
+
+
+def test_budget_refuses_a_run_before_it_starts(  # type: ignore[no-untyped-def]
+    qtbot, window, vault: Vault, data_dir: Path, server: ProviderServer
+) -> None:
+    from workbench.settings import Budgets
+
+    _open(window, vault, data_dir)
+    server.script("gpt-4o", input_tokens=100_000, output_tokens=1_000)
+    window.settings = window.settings.model_copy(update={"budgets": Budgets(per_run_usd=0.0001)})
+    reported: list[BaseException] = []
+    window.reporter.report = lambda exc, what="": reported.append(exc)  # type: ignore[method-assign]
+    window.compare.check_only(models=["local:gpt-4o"])
+    window.compare.start_run()
+    assert reported
+    assert "over its cap" in str(reported[0])
+    assert not window.controller.running
+    assert server.requests == []

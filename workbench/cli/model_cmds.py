@@ -11,13 +11,12 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.cli.output import EXIT_FAILURE, EXIT_OK, emit, table
 from workbench.cli.vault_cmds import open_vault
-from workbench.core.errors import InputError, UsageError
+from workbench.core.errors import UsageError
 
 if TYPE_CHECKING:
     from workbench.core.runs import CellKey, CellResult, Run, RunSpec
@@ -335,32 +334,6 @@ def _run_json(run: Run, labels: dict[uuid.UUID, str]) -> dict[str, Any]:
     }
 
 
-def _check_budgets(vault: Any, spec: RunSpec, estimate_usd: float | None, settings: Any) -> None:
-    from workbench.vault.runs import RunStore
-
-    budgets = settings.budgets
-    now = datetime.now(UTC)
-    store = RunStore(vault)
-    checks = [
-        ("today", budgets.per_day_usd, now.replace(hour=0, minute=0, second=0, microsecond=0)),
-        (
-            "this month",
-            budgets.per_month_usd,
-            now.replace(day=1, hour=0, minute=0, second=0, microsecond=0),
-        ),
-    ]
-    for label, cap, since in checks:
-        if cap is None:
-            continue
-        spent = store.spent_since(since)
-        if spent >= cap or (estimate_usd is not None and spent + estimate_usd > cap):
-            raise UsageError(
-                f"budget for {label}: ${spent:.4f} spent of ${cap:.2f}; this run may cost "
-                f"{_usd(estimate_usd)}",
-                hint="Raise the budget in the settings, or run fewer calls.",
-            )
-
-
 def _parse_var(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name.strip():
@@ -373,6 +346,7 @@ def _parse_var(text: str) -> tuple[str, str]:
 def _run_matrix(args: argparse.Namespace, quiet: bool) -> tuple[Run, dict[uuid.UUID, str]]:
     """Plan, check budgets, and run versions x models x cases (shared by compare and eval).
     Raises KeyboardInterrupt after Ctrl+C (finished cells are in the vault)."""
+    from workbench.app.budget import preflight
     from workbench.app.services import make_engine
     from workbench.core.cases import read_cases
     from workbench.core.runs import ModelRef, RunSpec, TestCase
@@ -396,7 +370,6 @@ def _run_matrix(args: argparse.Namespace, quiet: bool) -> tuple[Run, dict[uuid.U
             cases = tuple(c.model_copy(update={"values": {**c.values, **fixed}}) for c in cases)
         refs = [r.strip() for r in (args.versions or "latest").split(",") if r.strip()]
         version_ids = tuple(dict.fromkeys(vault.get_version(args.prompt, r).id for r in refs))
-        max_cost = args.max_cost if args.max_cost is not None else settings.budgets.per_run_usd
         try:
             spec = RunSpec(
                 prompt=args.prompt,
@@ -406,25 +379,13 @@ def _run_matrix(args: argparse.Namespace, quiet: bool) -> tuple[Run, dict[uuid.U
                 repeats=args.repeat,
                 concurrency=args.concurrency or settings.concurrency,
                 use_cache=args.cache,
-                fail_models=tuple(args.fail_model or ()),
-                max_cost_usd=max_cost,
+                fail_models=tuple(getattr(args, "fail_model", None) or ()),
+                max_cost_usd=args.max_cost,
             )
         except ValueError as exc:
             raise UsageError(f"invalid run: {exc}", hint="See: workbench compare --help") from exc
         engine = make_engine(vault, settings)
-        estimate = engine.estimate(spec)
-        if estimate.render_errors and len(estimate.render_errors) == len(cases) * len(version_ids):
-            raise InputError(
-                f"no test case renders: {estimate.render_errors[0]}",
-                hint="Give the variables with --var NAME=VALUE or --cases FILE "
-                "(see 'Test cases' in the README).",
-            )
-        if max_cost is not None and estimate.cost_usd is not None and estimate.cost_usd > max_cost:
-            raise UsageError(
-                f"this run may cost up to ${estimate.cost_usd:.4f}, over the cap ${max_cost:.4f}",
-                hint="Raise --max-cost (or the per-run budget), or run fewer calls.",
-            )
-        _check_budgets(vault, spec, estimate.cost_usd, settings)
+        spec, estimate = preflight(engine, spec, settings.budgets)
         bar = ProgressBar(spec.total_cells, enabled=sys.stderr.isatty() and not quiet)
         if not quiet:
             sys.stderr.write(
@@ -709,27 +670,23 @@ def cmd_cases_set(args: argparse.Namespace) -> int:
 
 
 def cmd_costs(args: argparse.Namespace) -> int:
+    from workbench.app.budget import spending
     from workbench.settings import load_settings
     from workbench.vault.runs import RunStore
 
-    settings = load_settings()
-    now = datetime.now(UTC)
+    budgets = load_settings().budgets
     with open_vault(args) as vault:
-        store = RunStore(vault)
-        today = store.spent_since(now.replace(hour=0, minute=0, second=0, microsecond=0))
-        month = store.spent_since(now.replace(day=1, hour=0, minute=0, second=0, microsecond=0))
-        total = store.spent_since(datetime(1970, 1, 1, tzinfo=UTC))
-    b = settings.budgets
-    data = {"today_usd": today, "month_usd": month, "total_usd": total, "budgets": b.model_dump()}
+        spent = spending(RunStore(vault))
 
     def cap(v: float | None) -> str:
         return "" if v is None else f" of ${v:.2f}"
 
     emit(
         args.json,
-        data,
-        f"spent today ${today:.4f}{cap(b.per_day_usd)}\n"
-        f"spent this month ${month:.4f}{cap(b.per_month_usd)}\nspent in all ${total:.4f}",
+        {**spent.__dict__, "budgets": budgets.model_dump()},
+        f"spent today ${spent.today_usd:.4f}{cap(budgets.per_day_usd)}\n"
+        f"spent this month ${spent.month_usd:.4f}{cap(budgets.per_month_usd)}\n"
+        f"spent in all ${spent.total_usd:.4f}",
     )
     return EXIT_OK
 

@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
 from workbench.core.errors import UsageError, WorkbenchError
 from workbench.core.models import PromptVersion
 from workbench.core.runs import CellResult, ModelRef, Run, RunSpec, TestCase
+from workbench.engine.runner import Estimate
 from workbench.ui.charts import ChartsPanel
 from workbench.ui.errors import ErrorReporter
 from workbench.ui.format import fmt_ms, fmt_usd
@@ -207,8 +208,12 @@ class ComparePanel(QWidget):
         available_models: Callable[[], list[str]],
         default_models: Callable[[], list[str]],
         concurrency: Callable[[], int],
+        preflight: Callable[[RunSpec], tuple[RunSpec, Estimate]] | None = None,
     ) -> None:
         super().__init__()
+        self.preflight = preflight
+        """Budgets and the cost estimate, checked before a run starts (raises to refuse)."""
+        self.estimate: Estimate | None = None
         self.controller = controller
         self.reporter = reporter
         self.available_models = available_models
@@ -446,6 +451,9 @@ class ComparePanel(QWidget):
             return
         try:
             spec = self.build_spec()
+            self.estimate = None
+            if self.preflight is not None:
+                spec, self.estimate = self.preflight(spec)
             self.controller.start(spec)
         except WorkbenchError as exc:
             self.reporter.report(exc, "start the run")
@@ -490,7 +498,10 @@ class ComparePanel(QWidget):
         parts = [f"{self._done} of {self._total} cells"]
         if elapsed is not None:
             parts.append(f"{elapsed:.1f} s elapsed")
-        parts.append(f"{fmt_usd(self._spent)} spent")
+        spent = f"{fmt_usd(self._spent)} spent"
+        if self.estimate is not None and self.controller.running:
+            spent += f" of ~{fmt_usd(self.estimate.cost_usd)} estimated"
+        parts.append(spent)
         if any(c.profile == "echo" for c in (col.model for col in self.grid_model.columns)):
             parts.append("echo columns are not a real model")
         self.status.setText("  ·  ".join(parts))

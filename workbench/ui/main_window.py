@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.app.budget import preflight
 from workbench.core.errors import UsageError, WorkbenchError
 from workbench.core.files import write_atomic
 from workbench.core.models import PromptVersion
@@ -111,6 +112,7 @@ class MainWindow(QMainWindow):
         self.compare = ComparePanel(
             self.controller, self.reporter, self.available_models, self.default_models,
             lambda: self.settings.concurrency,
+            preflight=lambda spec: preflight(engine_factory(), spec, self.settings.budgets),
         )  # fmt: skip
         self.runs = RunsPanel(vault)
         self.review = ReviewPanel(vault, self.reporter)

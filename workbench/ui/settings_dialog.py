@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -382,10 +383,31 @@ class SettingsDialog(QDialog):
         form.addRow("Concurrency", self.g_concurrency)
         form.addRow("Theme", self.g_theme)
         form.addRow("Vault file", vault_row)
+        budgets = self.settings.budgets
+        self.g_budgets = {
+            "per_run_usd": self._money(budgets.per_run_usd),
+            "per_day_usd": self._money(budgets.per_day_usd),
+            "per_month_usd": self._money(budgets.per_month_usd),
+        }
+        form.addRow("Budget per run", self.g_budgets["per_run_usd"])
+        form.addRow("Budget per day", self.g_budgets["per_day_usd"])
+        form.addRow("Budget per month", self.g_budgets["per_month_usd"])
         note = QLabel("A new vault location takes effect the next time the app starts.")
         note.setObjectName("dimLabel")
         form.addRow("", note)
         return w
+
+    @staticmethod
+    def _money(value: float | None) -> QDoubleSpinBox:
+        """A USD cap; 0 shows as "no cap"."""
+        box = QDoubleSpinBox()
+        box.setRange(0, 1_000_000)
+        box.setDecimals(2)
+        box.setPrefix("$")
+        box.setSpecialValueText("no cap")
+        box.setValue(value or 0)
+        box.setToolTip("Runs that would go over it are refused before they start; 0: no cap")
+        return box
 
     @Slot()
     def _browse_vault(self) -> None:
@@ -415,6 +437,7 @@ class SettingsDialog(QDialog):
             concurrency=self.g_concurrency.value(),
             theme=self.g_theme.currentText(),
             vault_path=self.g_vault.text().strip() or None,
+            budgets={k: (box.value() or None) for k, box in self.g_budgets.items()},
         )
         return Settings.model_validate(data)
 
