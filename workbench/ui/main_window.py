@@ -370,6 +370,15 @@ class MainWindow(QMainWindow):
 
     def load_samples(self) -> None:
         """A few realistic prompts with versions and test cases, to try things out."""
+        if not SAMPLE_BUNDLE.exists():
+            self.reporter.report(
+                UsageError(
+                    "the sample prompts are not installed with this build",
+                    hint="Import a bundle instead (File → Import bundle…).",
+                ),
+                "load the sample prompts",
+            )
+            return
         self.import_bundle(SAMPLE_BUNDLE)
 
     def focus_search(self) -> None:
