@@ -107,7 +107,26 @@ def test_team_flow_through_the_cli(
         resolved, _ = app.resolve("support/reply")
         assert resolved is not None
         assert resolved.version.number == 2
-    # Rollback is publishing the earlier version again.
+    # A canary: v1 stays the main version, v2 serves a quarter of callers, chosen by key.
+    code, out, err = team.run("publish", "support/reply", "--version", "1", "--canary", "2",
+                              "--percent", "25", "--reason", "try v2 on some")  # fmt: skip
+    assert code == 0, err
+    assert "canary: v2 serves 25%" in out
+    with RegistryClient(registry.url, registry.tokens["alice"]) as app:
+        served = set()
+        for user in range(40):
+            resolved, _ = app.resolve("support/reply", key=f"user-{user}")
+            assert resolved is not None
+            served.add(resolved.version.number)
+            again, _ = app.resolve("support/reply", key=f"user-{user}")
+            assert again is not None
+            assert again.version.number == resolved.version.number  # sticky per caller
+        assert served == {1, 2}
+    code, _, err = team.run("publish", "support/reply", "--version", "1", "--canary", "2",
+                            "--percent", "150", "--reason", "too much")  # fmt: skip
+    assert code == 2
+    assert "1 to 99" in err
+    # Rollback is publishing the earlier version again (which also ends the canary).
     assert team.run("publish", "support/reply", "--version", "v1", "--reason", "rollback")[0] == 0
     code, out, _ = team.run("labels", "support/reply")
     assert code == 0

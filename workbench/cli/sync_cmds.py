@@ -187,6 +187,11 @@ def cmd_reject(args: argparse.Namespace) -> int:
     return _decide(args, "request_changes")
 
 
+def _version_ref(text: str) -> str:
+    """``3`` means v3; anything else (vN, a label, an id) is taken as it is."""
+    return f"v{text}" if text.isdigit() else text
+
+
 def cmd_publish(args: argparse.Namespace) -> int:
     from workbench.core.diff import unified_diff_text
     from workbench.registry.review import current_label, publish
@@ -194,12 +199,15 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     with open_vault(args) as vault, registry_client() as client:
         Syncer(vault, client).sync()
-        ref = (
-            args.version
-            if args.version.startswith("v") or not args.version.isdigit()
-            else (f"v{args.version}")
-        )
-        version = vault.get_version(args.name, ref)
+        version = vault.get_version(args.name, _version_ref(args.version))
+        canary = None
+        if args.canary:
+            canary = vault.get_version(args.name, _version_ref(args.canary))
+            if not 1 <= args.percent <= 99:
+                raise UsageError(
+                    f"--percent {args.percent}: a canary takes 1 to 99 percent of callers",
+                    hint="e.g. --canary 4 --percent 10",
+                )
         current = current_label(client, args.name, args.label)
         approvals = [r for r in client.reviews(version.id) if r.decision == "approve"]
         before = ""
@@ -208,12 +216,20 @@ def cmd_publish(args: argparse.Namespace) -> int:
             before = unified_diff_text(
                 old.content, version.content, old.display_number, version.display_number
             )
-        state = publish(client, version, args.label, expected=current, reason=args.reason)
+        state = publish(
+            client, version, args.label, expected=current, reason=args.reason,
+            canary=canary, canary_percent=args.percent,
+        )  # fmt: skip
         Syncer(vault, client).sync()
     lines = [
         f"{args.name}@{args.label} -> {version.display_number} (was "
         f"{'nothing' if current is None else current.target.version_id.hex[:8]})",
         f"approved by: {', '.join(r.reviewer for r in approvals) or 'nobody'}",
+        *(
+            [f"canary: {canary.display_number} serves {args.percent}% of callers (by caller key)"]
+            if canary is not None
+            else []
+        ),
         f"reason: {args.reason}",
     ]
     if before:
@@ -300,6 +316,11 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--version", required=True, help="N, vN or a version id")
     p.add_argument("--label", default="production")
     p.add_argument("--reason", required=True)
+    p.add_argument(
+        "--canary", metavar="VERSION",
+        help="also serve this (approved) version to some callers; publish without it to end",
+    )  # fmt: skip
+    p.add_argument("--percent", type=int, default=10, help="the canary's share of callers")
     p.set_defaults(handler=cmd_publish)
 
     p = sub.add_parser(

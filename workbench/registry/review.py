@@ -24,6 +24,7 @@ from workbench.core.runs import RunSpec, SummaryRow, summarize
 from workbench.registry.client import RegistryClient
 from workbench.registry.schemas import (
     AuditEntry,
+    Canary,
     Decision,
     EvalEvidence,
     LabelState,
@@ -233,16 +234,23 @@ def publish(
     *,
     expected: LabelState | None,
     reason: str,
+    canary: PromptVersion | None = None,
+    canary_percent: int | None = None,
 ) -> LabelState:
     """Move ``label`` onto ``version`` if it still points where the caller saw it.
 
+    With ``canary``, that version serves ``canary_percent`` of callers (chosen per
+    caller key) and ``version`` the rest; publishing without one ends a canary.
     Rollback is the same call with an earlier version. The registry enforces the
-    rules (role, approval by someone else); its refusal arrives as an exception
-    whose message is the server's reason."""
+    rules (role, approval by someone else, for the canary too); its refusal arrives
+    as an exception whose message is the server's reason."""
+    split = None
+    if canary is not None:
+        split = Canary(version_id=canary.id, percent=canary_percent or 10)
     return client.move_label(
         version.prompt,
         label,
-        target=LabelTarget(version_id=version.id),
+        target=LabelTarget(version_id=version.id, canary=split),
         expected=expected.target if expected is not None else None,
         reason=reason,
     )
