@@ -350,6 +350,7 @@ def _run_matrix(args: argparse.Namespace, quiet: bool) -> tuple[Run, dict[uuid.U
     from workbench.app.services import make_engine
     from workbench.core.cases import read_cases
     from workbench.core.runs import ModelRef, RunSpec, TestCase
+    from workbench.engine.runner import run_sync
     from workbench.settings import load_settings
 
     settings = load_settings()
@@ -392,15 +393,8 @@ def _run_matrix(args: argparse.Namespace, quiet: bool) -> tuple[Run, dict[uuid.U
                 f"{spec.total_cells} calls ({len(version_ids)} versions x {len(models)} models x "
                 f"{len(cases)} cases x {args.repeat}); estimate {_usd(estimate.cost_usd)}\n"
             )
-        done: list[Run] = []
-
-        async def go() -> None:
-            # Returns nothing on purpose: on 3.11 asyncio.run formats the main task's
-            # result twice on the way out, ~25 ms for a 1,200-cell run.
-            done.append(await engine.run(spec, bar))
-
-        asyncio.run(go())
-        return done[0], _version_labels(vault, spec)
+        run = run_sync(engine, spec, bar)
+        return run, _version_labels(vault, spec)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -607,8 +601,7 @@ def _find_run(args: argparse.Namespace) -> tuple[Run, dict[uuid.UUID, str]]:
 
     with open_vault(args) as vault:
         run = RunStore(vault).find(args.run)
-        labels = {vid: vault.version_by_id(vid).display_number for vid in run.spec.version_ids}
-    return run, labels
+        return run, _version_labels(vault, run.spec)
 
 
 def cmd_runs_show(args: argparse.Namespace) -> int:

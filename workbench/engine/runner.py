@@ -18,7 +18,7 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -38,7 +38,7 @@ from workbench.core.runs import (
     RunStatus,
     TestCase,
 )
-from workbench.core.templating import estimate_tokens, render_messages
+from workbench.core.templating import render_messages
 from workbench.engine.pricing import price_call
 from workbench.providers.base import (
     ChatMessage,
@@ -49,6 +49,7 @@ from workbench.providers.base import (
     TextDelta,
     Usage,
     estimate_input_tokens,
+    estimated_usage,
 )
 from workbench.providers.errors import ProviderError, ServerError
 from workbench.providers.http import REQUEST_SENT_AT, Transport, make_http_client
@@ -457,11 +458,7 @@ class Engine:
         latency = time.perf_counter() - start
         output = "".join(parts)
         if usage is None:
-            usage = Usage(
-                input_tokens=estimate_input_tokens(request.messages),
-                output_tokens=estimate_tokens(output),
-                estimated=True,
-            )
+            usage = estimated_usage(request, output)
         cost, source = price_call(profile, request.model, usage.input_tokens, usage.output_tokens)
         return CellResult(
             key=key,
@@ -519,8 +516,3 @@ def run_sync(
 
     asyncio.run(go())
     return done[0]
-
-
-def versions_for(vault: Vault, prompt: str, refs: Sequence[str]) -> tuple[uuid.UUID, ...]:
-    """Resolve version references (vN, labels, ids, latest) of ``prompt`` to ids."""
-    return tuple(vault.get_version(prompt, r).id for r in refs)

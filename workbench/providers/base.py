@@ -22,6 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench.core.models import Role
+from workbench.core.templating import estimate_tokens
 
 Family = Literal["openai", "anthropic", "gemini", "ollama", "echo"]
 FinishReason = Literal["stop", "length", "content_filter", "tool_calls", "other"]
@@ -118,11 +119,6 @@ async def collect(events: AsyncIterator[StreamEvent]) -> ChatResult:
         else:
             retries.append(event)
     return ChatResult("".join(parts), usage, finish, tuple(retries))
-
-
-def estimate_tokens(text: str) -> int:
-    """A rough token count (~4 characters a token) for when a provider reports none."""
-    return max(1, (len(text) + 3) // 4) if text else 0
 
 
 def estimate_input_tokens(messages: Sequence[ChatMessage]) -> int:

@@ -43,6 +43,13 @@ def server() -> ProviderServer:
         yield s  # type: ignore[misc]
 
 
+def add_env_provider_and_prompt(capsys: pytest.CaptureFixture[str], server: ProviderServer) -> None:
+    """Profile 'oa' on the local server, its key from $OA_KEY (as in CI); prompt 'p'."""
+    run(capsys, "provider", "add", "oa", "--family", "openai",
+        "--base-url", server.base_url("openai"), "--key-env", "OA_KEY")  # fmt: skip
+    run(capsys, "commit", "p", "-f", "p.yaml", "-m", "1")
+
+
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
@@ -157,19 +164,7 @@ def test_key_from_environment_for_ci(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("OA_KEY", DEFAULT_KEY)
-    run(
-        capsys,
-        "provider",
-        "add",
-        "oa",
-        "--family",
-        "openai",
-        "--base-url",
-        server.base_url("openai"),
-        "--key-env",
-        "OA_KEY",
-    )
-    run(capsys, "commit", "p", "-f", "p.yaml", "-m", "1")
+    add_env_provider_and_prompt(capsys, server)
     code, out, err = run(
         capsys, "compare", "p", "--models", "oa:gpt-4o-mini", "--cases", "cases.csv"
     )
@@ -217,19 +212,7 @@ def test_wrong_key_is_a_cell_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("OA_KEY", "sk-not-the-right-one-123456")
-    run(
-        capsys,
-        "provider",
-        "add",
-        "oa",
-        "--family",
-        "openai",
-        "--base-url",
-        server.base_url("openai"),
-        "--key-env",
-        "OA_KEY",
-    )
-    run(capsys, "commit", "p", "-f", "p.yaml", "-m", "1")
+    add_env_provider_and_prompt(capsys, server)
     code, out, err = run(
         capsys, "compare", "p", "--models", "oa:gpt-4o-mini,echo:echo", "--cases", "cases.csv"
     )
