@@ -93,7 +93,7 @@ def cmd_provider_list(args: argparse.Namespace) -> int:
             p.family,
             p.base_url or "(none)",
             p.key_name or (f"${p.key_env}" if p.key_env else "-"),
-            str(p.concurrency),
+            "run's" if p.concurrency is None else str(p.concurrency),
         ]
         for p in profiles.values()
     ]
@@ -222,6 +222,7 @@ def _version_labels(vault: Any, spec: RunSpec) -> dict[uuid.UUID, str]:
 
 
 def summary_text(run: Run, labels: dict[uuid.UUID, str]) -> str:
+    from workbench.core.money import format_cells_total
     from workbench.core.runs import summarize
 
     rows = summarize(run.cells)
@@ -261,8 +262,7 @@ def summary_text(run: Run, labels: dict[uuid.UUID, str]) -> str:
     if errors:
         first = errors[0]
         notes.append(f"first error ({first.key.model}): {first.error}")
-    total = sum(c.cost_usd or 0 for c in run.cells)
-    head = f"run {run.id}  {run.status}  {len(run.cells)} cells  ${total:.4f}"
+    head = f"run {run.id}  {run.status}  {len(run.cells)} cells  {format_cells_total(run.cells)}"
     return "\n".join([head, body, *notes])
 
 
@@ -389,9 +389,11 @@ def _run_matrix(args: argparse.Namespace, quiet: bool) -> tuple[Run, dict[uuid.U
         spec, estimate = preflight(engine, spec, settings.budgets)
         bar = ProgressBar(spec.total_cells, enabled=sys.stderr.isatty() and not quiet)
         if not quiet:
+            caps = engine.concurrency_caps(spec)
             sys.stderr.write(
                 f"{spec.total_cells} calls ({len(version_ids)} versions x {len(models)} models x "
-                f"{len(cases)} cases x {args.repeat}); estimate {_usd(estimate.cost_usd)}\n"
+                f"{len(cases)} cases x {args.repeat}); estimate {_usd(estimate.cost_usd)}; "
+                f"concurrency {'; '.join(caps) if caps else spec.concurrency}\n"
             )
         run = run_sync(engine, spec, bar)
         return run, _version_labels(vault, spec)
@@ -663,23 +665,46 @@ def cmd_cases_set(args: argparse.Namespace) -> int:
 
 
 def cmd_costs(args: argparse.Namespace) -> int:
-    from workbench.app.budget import spending
+    from datetime import UTC, datetime
+
+    from workbench.app.budget import period_starts, spending
     from workbench.settings import load_settings
     from workbench.vault.runs import RunStore
 
     budgets = load_settings().budgets
+    from workbench.core.money import CostTotal, format_total
+
     with open_vault(args) as vault:
-        spent = spending(RunStore(vault))
+        store = RunStore(vault)
+        spent = spending(store)
+        day, month = period_starts()
+        counts = {
+            "today": store.priced_counts_since(day),
+            "month": store.priced_counts_since(month),
+            "total": store.priced_counts_since(datetime(1970, 1, 1, tzinfo=UTC)),
+        }
+    unpriced = {k: n for k, (_p, n) in counts.items()}
 
     def cap(v: float | None) -> str:
         return "" if v is None else f" of ${v:.2f}"
 
+    def shown(usd: float, period: str) -> str:
+        priced, n = counts[period]
+        return format_total(CostTotal(usd, priced, n))
+
     emit(
         args.json,
-        {**spent.__dict__, "budgets": budgets.model_dump()},
-        f"spent today ${spent.today_usd:.4f}{cap(budgets.per_day_usd)}\n"
-        f"spent this month ${spent.month_usd:.4f}{cap(budgets.per_month_usd)}\n"
-        f"spent in all ${spent.total_usd:.4f}",
+        {**spent.__dict__, "unpriced_calls": unpriced, "budgets": budgets.model_dump()},
+        f"spent today {shown(spent.today_usd, 'today')}{cap(budgets.per_day_usd)}\n"
+        f"spent this month {shown(spent.month_usd, 'month')}"
+        f"{cap(budgets.per_month_usd)}\n"
+        f"spent in all {shown(spent.total_usd, 'total')}"
+        + (
+            "\n(unpriced calls: genai-prices has no price for their model; set one with "
+            "workbench provider add ... --price MODEL=IN,OUT; budgets count only priced calls)"
+            if unpriced["total"]
+            else ""
+        ),
     )
     return EXIT_OK
 
@@ -699,7 +724,12 @@ def _add_matrix_options(p: argparse.ArgumentParser) -> None:
         help="a variable's value for every case (repeatable); enough for a quick try",
     )
     p.add_argument("--repeat", type=int, default=1)
-    p.add_argument("--concurrency", type=int)
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        help="calls in flight at most (default: from the settings); a profile that sets "
+        "its own lower limit caps its calls, and the run header says so",
+    )
     p.add_argument(
         "--cache",
         action="store_true",
@@ -722,7 +752,13 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--base-url", help="server URL (default: the family's public endpoint)")
     p.add_argument("--key-name", help="keychain entry holding the key (see: workbench key set)")
     p.add_argument("--key-env", help="environment variable with the key, for headless CI")
-    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="the profile's own limit on calls in flight; a run gets the lower of its own "
+        "--concurrency and this (default: no limit of its own, the run's applies)",
+    )
     p.add_argument("--model", action="append", help="a model name, for servers that list none")
     p.add_argument(
         "--price",

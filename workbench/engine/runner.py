@@ -14,12 +14,13 @@ Observers see token deltas, then each finished cell, as they happen. Cancelling
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -51,7 +52,13 @@ from workbench.providers.base import (
     estimate_input_tokens,
     estimated_usage,
 )
-from workbench.providers.errors import ProviderError, ServerError
+from workbench.providers.errors import (
+    ConnectionFailed,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnreachable,
+    ServerError,
+)
 from workbench.providers.http import REQUEST_SENT_AT, Transport, make_http_client
 from workbench.providers.profiles import ProviderProfile, make_client
 from workbench.vault.repository import Vault
@@ -59,7 +66,9 @@ from workbench.vault.runs import RunStore
 
 log = logging.getLogger(__name__)
 
-ECHO_PROFILE = ProviderProfile(name="echo", family="echo", concurrency=64)
+ECHO_PROFILE = ProviderProfile(name="echo", family="echo")
+BREAKER_THRESHOLD = 3
+"""Consecutive connection failures or timeouts after which a profile is unreachable."""
 DEFAULT_OUTPUT_GUESS = 256
 """Output tokens assumed per call for the pre-flight estimate when max_tokens is unset."""
 
@@ -105,10 +114,71 @@ class _Plan:
 
 
 @dataclass
+class CircuitBreaker:
+    """One profile's health during a run.
+
+    Every connection failure (refused, connect timeout, host not found, dropped before
+    an answer) and every timeout (no first byte, a stalled stream) counts; any answer
+    resets the count. Once ``threshold`` failures come in a row the breaker opens for
+    the rest of the run: the profile's remaining calls, and those waiting to retry,
+    fail at once with "provider unreachable: <the last failure>".
+    """
+
+    threshold: int = BREAKER_THRESHOLD
+    failures: int = 0
+    reason: str = ""
+    opened: bool = False
+
+    @staticmethod
+    def counts(error: BaseException | None) -> bool:
+        if isinstance(error, ProviderUnreachable):
+            return False
+        if isinstance(error, ConnectionFailed):
+            return error.retryable  # a malformed URL is the profile's fault, not the server's
+        return isinstance(error, ProviderTimeout)
+
+    def failure(self, error: BaseException | None) -> None:
+        if self.opened or not self.counts(error):
+            return
+        assert isinstance(error, ProviderError)
+        self.failures += 1
+        self.reason = error.detail
+        if self.failures >= self.threshold:
+            self.opened = True
+            log.warning("provider %s unreachable: %s", error.provider, self.reason)
+
+    def success(self) -> None:
+        if not self.opened:
+            self.failures = 0
+
+    def check(self, profile: str, model: str) -> None:
+        """Raise :class:`ProviderUnreachable` if the breaker is open."""
+        if self.opened:
+            raise ProviderUnreachable(
+                f"provider unreachable: {self.reason} (call not made after "
+                f"{self.threshold} failures in a row)",
+                provider=profile,
+                model=model,
+            )
+
+
+@dataclass
 class _Progress:
     done: int = 0
     spent: float = 0.0
     pending: list[CellResult] = field(default_factory=list)
+    breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
+
+    def breaker(self, profile: str, threshold: int) -> CircuitBreaker:
+        if profile not in self.breakers:
+            self.breakers[profile] = CircuitBreaker(threshold=threshold)
+        return self.breakers[profile]
+
+
+class RunIncomplete(WorkbenchError):
+    """The vault holds fewer (or more) cells of a run than the engine finished."""
+
+    default_hint = "The vault could not store every cell; check the disk and run again."
 
 
 def request_hash(profile: ProviderProfile, request: ChatRequest) -> str:
@@ -131,6 +201,7 @@ class Engine:
         http_client_factory: Callable[[int, int], httpx.AsyncClient] | None = None,
         batch_size: int = 25,
         flush_interval: float = 0.25,
+        breaker_threshold: int = BREAKER_THRESHOLD,
     ) -> None:
         self.vault = vault
         self.store = RunStore(vault)
@@ -139,6 +210,7 @@ class Engine:
         self._http_factory = http_client_factory or _default_http_client
         self.batch_size = batch_size
         self.flush_interval = flush_interval
+        self.breaker_threshold = breaker_threshold
 
     # ---- planning --------------------------------------------------------------------
 
@@ -227,6 +299,24 @@ class Engine:
             render_errors=tuple(sorted(errors)),
         )
 
+    def effective_concurrency(self, spec: RunSpec) -> dict[str, int]:
+        """Calls in flight at most, per profile of the run: the run's limit, or the
+        profile's own when it sets one that is lower."""
+        out: dict[str, int] = {}
+        for ref in spec.models:
+            limit = self._profile(ref).concurrency
+            out[ref.profile] = spec.concurrency if limit is None else min(limit, spec.concurrency)
+        return out
+
+    def concurrency_caps(self, spec: RunSpec) -> tuple[str, ...]:
+        """One line per profile whose own limit lowers the run's, e.g.
+        "16 requested, 8 allowed by profile mock"; empty when nothing is capped."""
+        return tuple(
+            f"{spec.concurrency} requested, {n} allowed by profile {name}"
+            for name, n in self.effective_concurrency(spec).items()
+            if n < spec.concurrency
+        )
+
     # ---- running ---------------------------------------------------------------------
 
     async def run(
@@ -255,20 +345,23 @@ class Engine:
         total = len(plans)
         global_limit = asyncio.Semaphore(spec.concurrency)
         profile_limits = {
-            name: asyncio.Semaphore(p.concurrency) for name, p in self.profiles.items()
+            name: asyncio.Semaphore(p.concurrency)
+            for name, p in self.profiles.items()
+            if p.concurrency is not None
         }
         http = self._http_factory(spec.concurrency, total)
         # genai-prices loads its data on first use (~150 ms): do it off the event loop
         # before any stream is open, not when the first cell finishes.
         await loop.run_in_executor(writer, self._warm_prices, spec)
         clients: dict[str, ProviderClient] = {}
-        flush_lock = asyncio.Lock()
+        writes: list[Future[None]] = []
 
-        async def flush() -> None:
-            async with flush_lock:
-                batch, progress.pending = progress.pending, []
-                if batch:
-                    await loop.run_in_executor(writer, self.store.add_cells, run.id, batch)
+        def flush() -> None:
+            # Hand the batch to the writer thread and never wait for (or cancel) it here:
+            # a job holding cells always runs, in order, before the run is closed.
+            batch, progress.pending = progress.pending, []
+            if batch:
+                writes.append(writer.submit(self.store.add_cells, run.id, batch))
 
         def client_for(profile: ProviderProfile) -> ProviderClient:
             if profile.name not in clients:
@@ -287,12 +380,12 @@ class Engine:
             progress.pending.append(cell)
             observer.on_cell(cell, progress.done, total, progress.spent)
             if len(progress.pending) >= self.batch_size:
-                await flush()
+                flush()
 
         async def ticker() -> None:
             while True:
                 await asyncio.sleep(self.flush_interval)
-                await flush()
+                flush()
 
         status: RunStatus = "finished"
         tasks = [asyncio.ensure_future(one(p)) for p in plans]
@@ -321,17 +414,27 @@ class Engine:
             status = "failed"
             raise
         finally:
-            tick.cancel()
+            tick.cancel()  # it only ever submits; nothing it handed over is lost
             if waiter is not None:
                 waiter.cancel()
-            await asyncio.gather(tick, return_exceptions=True)
-            # Cancelled or not, every finished cell reaches the vault.
+            # Cancelled or not, every finished cell reaches the vault: the last batch
+            # goes after every earlier job on the one writer thread, and the close
+            # checks the vault's count against the cells this run finished.
             batch, progress.pending = progress.pending, []
-            await asyncio.shield(
-                loop.run_in_executor(writer, self._close_run, run.id, batch, status)
+            closing = writer.submit(
+                self._close_run, run.id, batch, status, list(writes), len(finished)
             )
-            writer.shutdown(wait=False)
-            await http.aclose()
+            try:
+                await asyncio.shield(asyncio.wrap_future(closing))
+            except asyncio.CancelledError:
+                writer.shutdown(wait=True)  # cancelled again: still let the disk finish
+                raise
+            finally:
+                writer.shutdown(wait=False)
+                with contextlib.suppress(Exception):
+                    await http.aclose()
+        if status == "finished" and len(finished) != total:  # pragma: no cover - a bug
+            raise RunIncomplete(f"run {run.id} finished {len(finished)} of {total} cells")
         return run.model_copy(
             update={"status": status, "finished_at": utcnow(), "cells": tuple(finished)}
         )
@@ -340,8 +443,25 @@ class Engine:
         for ref in spec.models:
             price_call(self._profile(ref), ref.model, 1, 1)
 
-    def _close_run(self, run_id: uuid.UUID, batch: list[CellResult], status: RunStatus) -> None:
+    def _close_run(
+        self,
+        run_id: uuid.UUID,
+        batch: list[CellResult],
+        status: RunStatus,
+        earlier: list[Future[None]],
+        expected: int,
+    ) -> None:
+        """On the writer thread, after every earlier job: store the last cells, check the
+        vault holds exactly the cells the run finished, and mark the run."""
+        failures = [f.exception() for f in earlier if f.exception() is not None]
         self.store.add_cells(run_id, batch)
+        stored = self.store.count_cells(run_id)
+        if stored != expected or failures:
+            self.store.finish(run_id, "failed")
+            why = f": {failures[0]}" if failures else ""
+            raise RunIncomplete(
+                f"run {run_id}: {stored} of its {expected} finished cells reached the vault{why}"
+            )
         self.store.finish(run_id, status)
 
     async def _cell(
@@ -378,10 +498,13 @@ class Engine:
             for f in plan.version.content.model.fallbacks
         ]
         reasons: list[str] = []
+        history: list[Retry] = []
         last: ProviderError | None = None
         for index, ref in enumerate(chain):
             profile = self._profile(ref)
             request = plan.request.model_copy(update={"model": ref.model})
+            breaker = progress.breaker(profile.name, self.breaker_threshold)
+            retries: list[Retry] = []
             try:
                 if str(ref) in spec.fail_models:
                     raise ServerError(
@@ -389,7 +512,9 @@ class Engine:
                         provider=profile.name,
                         model=ref.model,
                     )
-                async with global_limit, profile_limits[profile.name]:
+                breaker.check(profile.name, ref.model)
+                own_limit = profile_limits.get(profile.name) or contextlib.nullcontext()
+                async with global_limit, own_limit:
                     # Checked once a slot is free: calls queued behind the cap never start.
                     if spec.max_cost_usd is not None and progress.spent >= spec.max_cost_usd:
                         return CellResult(
@@ -397,8 +522,14 @@ class Engine:
                             error=f"run budget of ${spec.max_cost_usd:.4f} reached; call not made",
                             error_kind="budget",
                         )
-                    cell = await self._call(client_for(profile), profile, request, key, observer)
+                    breaker.check(profile.name, ref.model)
+                    cell = await self._call(
+                        client_for(profile), profile, request, key, observer, breaker, retries
+                    )
+                breaker.success()
             except ProviderError as exc:
+                breaker.failure(exc)
+                history.extend(retries)
                 last = exc
                 reasons.append(f"{ref}: {exc.kind}")
                 continue
@@ -418,6 +549,7 @@ class Engine:
             error=last.describe(),
             error_kind=last.kind,
             fallback_reason="; ".join(reasons) if len(chain) > 1 else None,
+            retries=tuple(history),
         )
 
     async def _call(
@@ -427,17 +559,20 @@ class Engine:
         request: ChatRequest,
         key: CellKey,
         observer: RunObserver,
+        breaker: CircuitBreaker,
+        retries: list[Retry],
     ) -> CellResult:
+        """One call; ``retries`` is filled as the policy retries (kept when it fails)."""
         parts: list[str] = []
         usage: Usage | None = None
         finish: Finish | None = None
-        retries: list[Retry] = []
         ttft: float | None = None
         sent: list[float] = []
         token = REQUEST_SENT_AT.set(sent)
         start = time.perf_counter()
+        events = client.stream_chat(request)
         try:
-            async for event in client.stream_chat(request):
+            async for event in events:
                 if isinstance(event, TextDelta):
                     if ttft is None:
                         # From the moment the (last) request was on the wire: a retried
@@ -453,7 +588,16 @@ class Engine:
                     retries.append(
                         Retry(attempt=event.attempt, reason=event.reason, wait_s=event.wait)
                     )
+                    # The failure being retried counts; once the breaker is open the
+                    # wait is not sat out: the call ends now as unreachable.
+                    breaker.failure(event.error)
+                    breaker.check(profile.name, request.model)
         finally:
+            # Closed here, not by the garbage collector: a call the breaker ends mid-retry
+            # must not keep its connection or its backoff sleep.
+            closer = getattr(events, "aclose", None)
+            if closer is not None:
+                await closer()
             REQUEST_SENT_AT.reset(token)
         latency = time.perf_counter() - start
         output = "".join(parts)

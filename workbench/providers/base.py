@@ -88,6 +88,8 @@ class RetryNotice:
     attempt: int
     reason: str
     wait: float
+    error: Exception | None = None
+    """The failure being retried (a ProviderError), for the engine's circuit breaker."""
 
 
 StreamEvent = TextDelta | Usage | Finish | RetryNotice

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
+import errno
 import json
 import logging
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -119,7 +122,7 @@ class HttpProviderClient(ProviderClient):
                 if wait is None:
                     raise
                 log.info("%s: %s; retry %d in %.2fs", self.name, err.kind, clock.attempt, wait)
-                yield RetryNotice(attempt=clock.attempt, reason=_reason(err), wait=wait)
+                yield RetryNotice(attempt=clock.attempt, reason=_reason(err), wait=wait, error=err)
                 await self._sleep(wait)
 
     async def _attempt(
@@ -127,10 +130,21 @@ class HttpProviderClient(ProviderClient):
     ) -> AsyncIterator[StreamEvent]:
         streaming = False
         finished = False
+        first_byte = self.timeouts.first_byte if request.stream else None
         try:
-            async with self._http.stream(
-                "POST", url, json=body, headers=headers, timeout=self._httpx_timeout
-            ) as response:
+            async with contextlib.AsyncExitStack() as stack:
+                sending = self._http.stream(
+                    "POST", url, json=body, headers=headers, timeout=self._httpx_timeout
+                )
+                try:
+                    async with asyncio.timeout(first_byte):
+                        response = await stack.enter_async_context(sending)
+                except TimeoutError:
+                    raise ProviderTimeout(
+                        f"no response within {first_byte:g}s (first-byte timeout)",
+                        provider=self.name,
+                        model=request.model,
+                    ) from None
                 if response.status_code >= 400:
                     raise await self._status_error(response, request.model)
                 if not request.stream:
@@ -211,17 +225,26 @@ class HttpProviderClient(ProviderClient):
         self, exc: httpx.HTTPError, model: str, *, streaming: bool
     ) -> ProviderError:
         where = redact(str(exc), self._api_key) or type(exc).__name__
+        cause = connection_cause(exc)
         # The aiohttp transport reports any dropped connection as ConnectTimeout.
-        if isinstance(exc, httpx.ConnectTimeout) and streaming:
+        if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError) and streaming:
             return BrokenStreamError(
                 f"the connection broke mid-answer ({where})", provider=self.name, model=model
             )
-        if isinstance(exc, httpx.ConnectTimeout):
+        if cause == "connect timeout":
             return ConnectionFailed(
-                f"could not connect to {self.base_url} ({where}; connect timeout "
+                f"could not connect to {self.base_url} (connect timeout "
                 f"{self.timeouts.connect:g}s)",
                 provider=self.name,
                 model=model,
+            )
+        if cause is not None:
+            return ConnectionFailed(
+                f"could not connect to {self.base_url}: {cause}", provider=self.name, model=model
+            )
+        if isinstance(exc, httpx.ConnectTimeout):  # aiohttp: some other connection failure
+            return ConnectionFailed(
+                f"could not reach {self.base_url} ({where})", provider=self.name, model=model
             )
         if isinstance(exc, httpx.TimeoutException):
             what = (
@@ -284,6 +307,31 @@ def whole_answer(
     """A non-streaming answer's events: its text, its usage (estimated when the provider
     reported none) and how it finished."""
     return [*text_events(text), usage or estimated_usage(request, text), finish]
+
+
+def connection_cause(exc: BaseException) -> str | None:
+    """What really stopped a connection, from the exception's chain: "connection refused",
+    "connect timeout", "host not found", or "connection closed by the server"; None when
+    it was none of these. (httpx-aiohttp maps all of them to ``httpx.ConnectTimeout``.)"""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        name = type(current).__name__
+        if isinstance(current, ConnectionRefusedError) or (
+            isinstance(current, OSError) and current.errno == errno.ECONNREFUSED
+        ):
+            return "connection refused"
+        if name == "ConnectionTimeoutError" or (
+            name == "ConnectTimeout" and type(current).__module__.startswith("httpcore")
+        ):
+            return "connect timeout"
+        if isinstance(current, socket.gaierror) or name == "ClientConnectorDNSError":
+            return "host not found"
+        if name == "ServerDisconnectedError" or isinstance(current, ConnectionResetError):
+            return "connection closed by the server"
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _reason(err: ProviderError) -> str:

@@ -16,6 +16,7 @@ the key that was sent before it reaches a message.
           ├── ServerError               5xx, 408, 409: the provider failed
           ├── ProviderTimeout           no answer / no next chunk in time
           ├── ConnectionFailed          no connection (refused, DNS, reset)
+          │    └── ProviderUnreachable  the engine's circuit breaker is open: not tried
           ├── BrokenStreamError         the stream stopped before it was finished
           └── ProtocolError             the answer is not what the API promises
 """
@@ -46,6 +47,8 @@ class ProviderError(WorkbenchError):
     ) -> None:
         self.provider = provider
         self.model = model
+        self.detail = message
+        """The message without the provider/model prefix."""
         self.status = status
         self.retry_after = retry_after
         where = " ".join(p for p in (provider, f"model {model!r}" if model else "") if p)
@@ -99,6 +102,17 @@ class ConnectionFailed(ProviderError):
     default_hint = "Check the profile's base URL and that the server is running and reachable."
 
 
+class ProviderUnreachable(ConnectionFailed):
+    """Raised by the engine, not a server: this profile failed to connect (or answer) too
+    many times in a row during the run, so its remaining calls are not made."""
+
+    retryable = False
+    default_hint = (
+        "Start the server (or check the profile's base URL and network), then run the "
+        "failed cells again."
+    )
+
+
 class BrokenStreamError(ProviderError):
     default_hint = "The connection dropped mid-answer; run the cell again."
 
@@ -119,6 +133,7 @@ _KIND_BY_CLASS: dict[type[ProviderError], str] = {
     ServerError: "server_error",
     ProviderTimeout: "timeout",
     ConnectionFailed: "connection",
+    ProviderUnreachable: "unreachable",
     BrokenStreamError: "broken_stream",
     ProtocolError: "protocol",
 }

@@ -8,9 +8,11 @@ together do not retry together), except when the server says how long to wait
 is honoured exactly. Attempts and total time are bounded: a server that asks
 for a longer wait than the budget allows gets its error passed on at once.
 
-Timeouts are explicit: a short connect timeout (a dead host fails fast) and a
-per-chunk read timeout (a model may think for long, but a stream that stalls
-for longer than ``read`` is stuck).
+Timeouts are explicit: a short connect timeout (a dead host fails fast), a
+first-byte timeout for streamed calls (a server that accepts the connection but
+never starts its answer), and a per-chunk read timeout (a model may think for
+long, but a stream that stalls for longer than ``read`` is stuck). Bounds, by
+default: refused 0 s, connect 5 s, first byte 30 s, between chunks 60 s.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ class Timeouts(BaseModel):
     connect: float = Field(default=5.0, gt=0)
     read: float = Field(default=60.0, gt=0)
     write: float = Field(default=10.0, gt=0)
+    first_byte: float | None = Field(default=30.0, gt=0)
+    """A streamed call whose response (status and headers) has not begun this long after
+    it was sent is given up (and retried): a server that accepts connections but never
+    answers costs this, not ``read``. None: only ``read`` applies. Non-streamed calls
+    (whose headers come with the whole answer) are bounded by ``read`` alone."""
     pool: float | None = Field(default=None, gt=0)
     """Waiting for a free connection; None because the engine's limits already queue calls."""
 

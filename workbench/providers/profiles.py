@@ -52,7 +52,9 @@ class ProviderProfile(BaseModel):
     """Empty means the family's public endpoint."""
     key_name: str | None = Field(default=None, min_length=1, max_length=200)
     key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    concurrency: int = Field(default=8, ge=1, le=512)
+    concurrency: int | None = Field(default=None, ge=1, le=512)
+    """The profile's own limit on calls in flight; a run gets min(its own, this). None
+    (the default): no limit of its own, the run's concurrency applies."""
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
     models: tuple[str, ...] = ()
     """Models typed by hand, for servers that cannot list theirs."""

@@ -117,8 +117,10 @@ class SettingsDialog(QDialog):
         self.f_key.setEchoMode(QLineEdit.EchoMode.Password)
         self.f_key.setPlaceholderText("type to store a new key (never shown again)")
         self.f_concurrency = QSpinBox()
-        self.f_concurrency.setRange(1, 512)
-        self.f_concurrency.setValue(8)
+        self.f_concurrency.setRange(0, 512)
+        # 0: the profile sets no limit of its own (the run's concurrency applies).
+        self.f_concurrency.setSpecialValueText("no limit (the run's)")
+        self.f_concurrency.setValue(0)
         self.f_models = QLineEdit()
         self.f_models.setPlaceholderText("comma-separated, for servers that cannot list models")
         form.addRow("Name", self.f_name)
@@ -174,7 +176,7 @@ class SettingsDialog(QDialog):
         self.f_key.setPlaceholderText(
             "stored in the keychain; type to replace" if profile.key_name else "no key"
         )
-        self.f_concurrency.setValue(profile.concurrency)
+        self.f_concurrency.setValue(profile.concurrency or 0)
         self.f_models.setText(", ".join(profile.models))
         self.profile_status.clear()
 
@@ -184,7 +186,7 @@ class SettingsDialog(QDialog):
         for edit in (self.f_name, self.f_url, self.f_key_name, self.f_key, self.f_models):
             edit.clear()
         self.f_family.setCurrentIndex(0)
-        self.f_concurrency.setValue(8)
+        self.f_concurrency.setValue(0)
         self.f_name.setFocus()
 
     def form_profile(self) -> ProviderProfile:
@@ -194,7 +196,7 @@ class SettingsDialog(QDialog):
                 family=self.f_family.currentText(),
                 base_url=self.f_url.text().strip(),
                 key_name=self.f_key_name.text().strip() or None,
-                concurrency=self.f_concurrency.value(),
+                concurrency=self.f_concurrency.value() or None,
                 models=tuple(m.strip() for m in self.f_models.text().split(",") if m.strip()),
             )
         except ValidationError as exc:

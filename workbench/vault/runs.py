@@ -158,3 +158,21 @@ class RunStore:
         with self.vault.reading() as s:
             total = s.scalar(select(func.sum(CellRow.cost_usd)).where(CellRow.finished_at >= since))
         return float(total or 0.0)
+
+    def count_cells(self, run_id: uuid.UUID) -> int:
+        """How many cells of the run the vault holds (the engine checks it at close)."""
+        with self.vault.reading() as s:
+            n = s.scalar(select(func.count()).where(CellRow.run_id == str(run_id)))
+        return int(n or 0)
+
+    def priced_counts_since(self, since: datetime) -> tuple[int, int]:
+        """(priced, unpriced) answered calls since ``since``; unpriced ones (cost unknown)
+        are not in :meth:`spent_since`."""
+        with self.vault.reading() as s:
+            priced, unpriced = s.execute(
+                select(
+                    func.count(CellRow.cost_usd),
+                    func.count().filter(CellRow.cost_usd.is_(None)),
+                ).where(CellRow.finished_at >= since, CellRow.error_kind.is_(None))
+            ).one()
+        return int(priced or 0), int(unpriced or 0)

@@ -1,0 +1,75 @@
+"""The one rule for showing a total of money, for the CLI and the app alike.
+
+A total is a plain number only when every call in it is priced. When no call is
+priced it is "unknown" (never ``$0.0000``); when some are, it is the priced part
+plus how many calls are not: ``$0.0123 + 4 unpriced calls``. A failed call costs
+nothing and is not counted as unpriced; neither is a call that was never made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class _Priced(Protocol):
+    @property
+    def cost_usd(self) -> float | None: ...
+
+    @property
+    def ok(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class CostTotal:
+    """What a set of calls cost: the sum of the priced ones, and how many are unpriced."""
+
+    priced_usd: float = 0.0
+    priced_calls: int = 0
+    unpriced_calls: int = 0
+
+    @property
+    def known(self) -> bool:
+        """True when the total is exact (no unpriced call in it)."""
+        return self.unpriced_calls == 0
+
+    @property
+    def usd(self) -> float | None:
+        """The exact total, or None when any call is unpriced."""
+        return self.priced_usd if self.known else None
+
+    def __add__(self, other: CostTotal) -> CostTotal:
+        return CostTotal(
+            self.priced_usd + other.priced_usd,
+            self.priced_calls + other.priced_calls,
+            self.unpriced_calls + other.unpriced_calls,
+        )
+
+
+def cost_total(cells: Iterable[_Priced]) -> CostTotal:
+    """The total of finished cells (anything with ``cost_usd`` and ``ok``)."""
+    usd, priced, unpriced = 0.0, 0, 0
+    for cell in cells:
+        if cell.cost_usd is not None:
+            usd += cell.cost_usd
+            priced += 1
+        elif cell.ok:
+            unpriced += 1
+    return CostTotal(usd, priced, unpriced)
+
+
+def format_total(total: CostTotal, digits: int = 4) -> str:
+    """``$0.0123``; ``unknown`` when nothing is priced; ``$0.0123 + 4 unpriced calls``."""
+    if total.unpriced_calls and not total.priced_calls:
+        return "unknown"
+    money = f"${total.priced_usd:.{digits}f}"
+    if not total.unpriced_calls:
+        return money
+    n = total.unpriced_calls
+    return f"{money} + {n} unpriced call{'s' if n != 1 else ''}"
+
+
+def format_cells_total(cells: Iterable[_Priced], digits: int = 4) -> str:
+    """:func:`format_total` of :func:`cost_total` in one call."""
+    return format_total(cost_total(cells), digits)
