@@ -10,8 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtCore import (
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    Qt,
+    QTimer,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -19,12 +27,15 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
+    QStackedWidget,
     QTreeView,
     QVBoxLayout,
     QWidget,
 )
 
 from workbench.core.errors import WorkbenchError
+from workbench.ui.empty_state import EmptyState
 from workbench.ui.errors import ErrorReporter
 from workbench.vault import Vault
 
@@ -70,8 +81,9 @@ class PromptTreeModel(QStandardItemModel):
                 item = QStandardItem(name if flat else leaf)
                 item.setEditable(False)
                 item.setData(name, NAME_ROLE)
+                item.setToolTip(name)  # the whole name, when a narrow sidebar elides it
                 if snippets and name in snippets:
-                    item.setToolTip(snippets[name])
+                    item.setToolTip(f"{name}\n{snippets[name]}")
                     item.setData(snippets[name], SNIPPET_ROLE)
                 badge = QStandardItem(self._badge_text(name))
                 badge.setEditable(False)
@@ -125,14 +137,27 @@ class PromptTreeModel(QStandardItemModel):
 
 
 class VaultBrowser(QWidget):
-    """Search box, filters and the tree. ``prompt_selected`` carries a prompt name."""
+    """Search box, filters and the tree. ``prompt_selected`` carries a prompt name.
+
+    An empty vault shows first steps instead of a blank tree; a search that finds
+    nothing says so. Escape in the search box clears it; Tab goes on to the results."""
 
     prompt_selected = Signal(str)
+    vault_empty = Signal(bool)
+    """After each reload: whether the vault has no prompts at all (no search or filter)."""
+    first_step = Signal(str)
+    """An empty-state button: "samples", "new" or "provider"."""
+    new_requested = Signal()
+    export_requested = Signal(str)
+    """The tree's context menu: export this prompt (its name) as a bundle."""
+
+    MIN_WIDTH = 200
 
     def __init__(self, vault: Vault, reporter: ErrorReporter) -> None:
         super().__init__()
         self.vault = vault
         self.reporter = reporter
+        self.context_menu: QMenu | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
@@ -140,13 +165,22 @@ class VaultBrowser(QWidget):
         self.search.setPlaceholderText("Search names, templates, messages…  (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
         self.search.setAccessibleName("Search prompts")
+        clear = QAction("Clear search", self.search)
+        clear.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        clear.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        clear.triggered.connect(self.search.clear)
+        self.search.addAction(clear)
         layout.addWidget(self.search)
         filters = QHBoxLayout()
         filters.setSpacing(6)
         self.tag_filter = QLineEdit()
         self.tag_filter.setPlaceholderText("tag")
+        self.tag_filter.setToolTip("Only prompts with this tag")
+        self.tag_filter.setAccessibleName("Tag filter")
         self.label_filter = QLineEdit()
         self.label_filter.setPlaceholderText("label")
+        self.label_filter.setToolTip("Only prompts with this label (e.g. production)")
+        self.label_filter.setAccessibleName("Label filter")
         self.drafts_filter = QCheckBox("unpushed")
         self.drafts_filter.setToolTip("Only prompts with versions not yet pushed to the registry")
         filters.addWidget(self.tag_filter, 1)
@@ -161,11 +195,30 @@ class VaultBrowser(QWidget):
         self.tree.setHeaderHidden(True)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.tree.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.tree.setIndentation(14)
+        self.tree.setAccessibleName("Prompts")
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._context_menu)
         header = self.tree.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        layout.addWidget(self.tree, 1)
+        self.empty_state = EmptyState(
+            "No prompts yet",
+            "Start from the samples or a new prompt.",
+            ("samples", "new", "provider"),
+        )
+        self.empty_state.requested.connect(self.first_step)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.tree)
+        self.stack.addWidget(self.empty_state)
+        layout.addWidget(self.stack, 1)
+        self.setMinimumWidth(self.MIN_WIDTH)
+        # Search, then the results, then the filters: one Tab from the box to the list.
+        self.setTabOrder(self.search, self.tree)
+        self.setTabOrder(self.tree, self.tag_filter)
+        self.setTabOrder(self.tag_filter, self.label_filter)
+        self.setTabOrder(self.label_filter, self.drafts_filter)
         self.count_label = QLabel()
         self.count_label.setObjectName("dimLabel")
         layout.addWidget(self.count_label)
@@ -206,6 +259,9 @@ class VaultBrowser(QWidget):
         if query or len(names) < 300:
             self.tree.expandAll()
         total = len(names)
+        filtered = bool(query or tag or label or unpushed)
+        self._show_empty(total == 0 and not filtered)
+        self.vault_empty.emit(total == 0 and not filtered)
         noun = (
             ("match" if total == 1 else "matches")
             if query
@@ -214,6 +270,30 @@ class VaultBrowser(QWidget):
         self.count_label.setText(f"{total:,} {noun}")
         if current:
             self.select(current, emit=False)
+
+    def _show_empty(self, empty: bool) -> None:
+        had_focus = self.tree.hasFocus()
+        self.stack.setCurrentWidget(self.empty_state if empty else self.tree)
+        if had_focus and not empty:
+            self.tree.setFocus()
+
+    @Slot(QPoint)
+    def _context_menu(self, pos: QPoint) -> None:
+        index = self.tree.indexAt(pos)
+        name = index.siblingAtColumn(0).data(NAME_ROLE) if index.isValid() else None
+        menu = QMenu(self.tree)
+        menu.addAction("New prompt…", self.new_requested.emit)
+        if isinstance(name, str):
+            prompt = name
+            menu.addAction("Export…", lambda: self.export_requested.emit(prompt))
+            menu.addAction("Copy name", lambda: self.copy_name(prompt))
+        self.context_menu = menu  # kept for tests and so it is not collected while shown
+        menu.popup(self.tree.viewport().mapToGlobal(pos))
+
+    def copy_name(self, name: str) -> None:
+        clipboard = QGuiApplication.clipboard()
+        if clipboard is not None:
+            clipboard.setText(name)
 
     def current_prompt(self) -> str | None:
         index = self.tree.currentIndex()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSpinBox,
     QSplitter,
+    QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -45,10 +46,12 @@ from workbench.core.runs import ModelRef, TestCase
 from workbench.core.templating import check_content, estimate_tokens, render_messages
 from workbench.engine.pricing import price_call
 from workbench.providers.profiles import ProviderProfile
+from workbench.ui.empty_state import EmptyState
 from workbench.ui.errors import ErrorReporter
 from workbench.ui.format import fmt_usd, model_label
 from workbench.ui.highlight import JinjaHighlighter, mark_lines, monospace_font
 from workbench.ui.stores import CaseStore, Draft, DraftStore
+from workbench.ui.theme import current_theme
 from workbench.vault import Vault
 
 ROLES = ("system", "user", "assistant")
@@ -58,8 +61,41 @@ STARTER = PromptContent(
         Message(role="system", template="You are a helpful assistant."),
         Message(role="user", template="{{ question }}"),
     ),
-    variables=(Variable(name="question", description="What the user asks"),),
+    variables=(
+        Variable(
+            name="question",
+            description="What the user asks",
+            default="What can you help me with?",
+        ),
+    ),
 )
+"""A new prompt's first content: every variable it uses is declared with a default,
+so its preview renders before any test case exists."""
+
+
+def auto_declared(content: PromptContent) -> PromptContent:
+    """``content`` as the editor shows it after opening: variables the templates use
+    but do not declare are added (plain required strings), and declared ones no
+    template uses that carry nothing typed (no default, no description) are dropped.
+
+    The editor compares against this as well as the stored content, so opening a
+    version never counts as an edit (the same rule as ``EditorPanel._sync_variables``)."""
+    from workbench.core.templating import content_variables
+
+    try:
+        used = content_variables(content)
+    except (TemplateError, RenderError):
+        return content
+    kept = [
+        v for v in content.variables if v.name in used or v.description or v.default is not None
+    ]
+    declared = {v.name for v in kept}
+    added = [Variable(name=n) for n in sorted(used - declared)]
+    return content.model_copy(
+        update={"variables": tuple(sorted(kept + added, key=lambda v: v.name))}
+    )
+
+
 OUTPUT_GUESS = 256
 
 
@@ -98,7 +134,7 @@ class MessageEditor(QFrame):
         self.text.setTabChangesFocus(True)
         self.text.setMinimumHeight(72)
         self.text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.highlighter = JinjaHighlighter(self.text.document(), dark)
+        self.highlighter = JinjaHighlighter(self.text.document(), dark or current_theme().dark)
         layout.addWidget(self.text, 1)
         self.problems = QLabel()
         self.problems.setObjectName("problemLabel")
@@ -111,6 +147,13 @@ class MessageEditor(QFrame):
 
     def message(self) -> Message:
         return Message(role=self.role.currentText(), template=self.text.toPlainText())
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            dark = current_theme().dark
+            if dark != self.highlighter.dark:
+                self.highlighter.set_dark(dark)
 
     def show_problems(self, problems: list[TemplateError]) -> None:
         mark_lines(self.text, [(p.line, p.severity) for p in problems if p.line is not None])
@@ -150,6 +193,8 @@ class EditorPanel(QWidget):
     committed = Signal(object)  # PromptVersion
     draft_state = Signal(str, bool)  # prompt, has unsaved edits
     commit_state = Signal(bool, str)  # enabled, reason
+    commit_refused = Signal(str)  # Commit was asked for but cannot happen: why
+    first_step = Signal(str)  # an empty-state button: "samples", "new" or "provider"
 
     def __init__(
         self,
@@ -172,6 +217,9 @@ class EditorPanel(QWidget):
         self.content: PromptContent | None = None
         self.problems: list[TemplateError] = []
         self.build_error: str | None = None
+        self._unchanged: set[str] = set()
+        """Content hashes that mean "nothing edited": the base version's, as stored and
+        as the editor shows it right after opening (variables auto-declared)."""
         self._loading = False
         self._editors: list[MessageEditor] = []
         self._build()
@@ -184,7 +232,20 @@ class EditorPanel(QWidget):
     # ---- layout ----------------------------------------------------------------------
 
     def _build(self) -> None:
-        outer = QVBoxLayout(self)
+        root = QVBoxLayout(self)
+        root.setContentsMargins(0, 0, 0, 0)
+        self.stack = QStackedWidget()
+        root.addWidget(self.stack)
+        self.empty_state = EmptyState(
+            "No prompt selected",
+            "Choose a prompt on the left, or create one.",
+            ("samples", "new", "provider"),
+        )
+        self.empty_state.requested.connect(self.first_step)
+        self.stack.addWidget(self.empty_state)
+        self.editor_page = QWidget()
+        self.stack.addWidget(self.editor_page)
+        outer = QVBoxLayout(self.editor_page)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(6)
 
@@ -364,13 +425,15 @@ class EditorPanel(QWidget):
         self.flush_draft()
         self.prompt = name
         self.base = None
+        self._unchanged = set()
         if name is None:
             self._load(STARTER, "", None)
             self.title.setText("No prompt selected")
-            self.base_label.setText("Choose a prompt on the left, or create one (Ctrl+N)")
-            self.setEnabled(False)
+            self.base_label.setText("")
+            self.stack.setCurrentWidget(self.empty_state)
+            self._update_commit_state()
             return
-        self.setEnabled(True)
+        self.stack.setCurrentWidget(self.editor_page)
         history = self.vault.history(name)
         self.base = history[-1] if history else None
         draft = self.drafts.load(name)
@@ -380,9 +443,38 @@ class EditorPanel(QWidget):
             self._load(draft.content, draft.commit_message, "Unsaved edits restored from a draft.")
         else:
             self._load(self.base.content if self.base else STARTER, "", None)
+        self._note_unchanged()
         self.title.setText(name)
         self._update_base_label()
         self.refresh()
+        if draft is None and self.base is not None and self.content is not None:
+            # What the widgets make of the untouched version is not an edit either.
+            self._unchanged.add(self.content.content_hash())
+            self._update_commit_state()
+
+    def _note_unchanged(self) -> None:
+        self._unchanged = set()
+        if self.base is not None:
+            self._unchanged = {
+                self.base.content_hash,
+                auto_declared(self.base.content).content_hash(),
+            }
+
+    def show_vault_empty(self, empty: bool) -> None:
+        """With no prompt open: first steps for an empty vault, else "choose one"."""
+        if empty:
+            self.empty_state.set_message(
+                "Welcome to Prompt Workbench",
+                "Your vault has no prompts yet. Load the samples to look around, start a "
+                "prompt of your own, or add the model provider you want to compare with.",
+                ("samples", "new", "provider"),
+            )
+        else:
+            self.empty_state.set_message(
+                "No prompt selected",
+                "Choose a prompt on the left, or create a new one (Ctrl+N).",
+                ("new", "provider"),
+            )
 
     def load_content(self, content: PromptContent, note: str) -> None:
         """Replace the editor's content (e.g. restoring an old version) as a draft."""
@@ -390,6 +482,7 @@ class EditorPanel(QWidget):
             return
         history = self.vault.history(self.prompt)
         self.base = history[-1] if history else None
+        self._note_unchanged()
         self._load(content, "", note)
         self._update_base_label()
         self.refresh()
@@ -680,13 +773,16 @@ class EditorPanel(QWidget):
             )
         return "".join(rows)
 
+    def unchanged(self) -> bool:
+        """Whether the content is the base version's (auto-declared variables aside)."""
+        return self.content is not None and self.content.content_hash() in self._unchanged
+
     def unsaved(self) -> bool:
         if self.prompt is None:
             return False
         if self.content is None:
             return True
-        base_hash = self.base.content_hash if self.base else None
-        return self.content.content_hash() != base_hash or bool(self.commit_message.text().strip())
+        return not self.unchanged() or bool(self.commit_message.text().strip())
 
     def commit_blocker(self) -> str:
         """Why Commit is disabled ('' when it is enabled)."""
@@ -699,8 +795,8 @@ class EditorPanel(QWidget):
             first = errors[0] if errors else None
             where = f" ({first.where} line {first.line})" if first and first.line else ""
             return f"Fix the template error first{where}"
-        if self.base is not None and self.content.content_hash() == self.base.content_hash:
-            return f"Nothing to commit: same as {self.base.display_number}"
+        if self.base is not None and self.unchanged():
+            return f"Nothing to commit: nothing changed since {self.base.display_number}"
         if not self.commit_message.text().strip():
             return "Write a commit message saying what changed"
         return ""
@@ -755,7 +851,11 @@ class EditorPanel(QWidget):
     def commit(self) -> None:
         self._refresh_timer.stop()
         self.refresh()
-        if self.commit_blocker() or self.prompt is None or self.content is None:
+        reason = self.commit_blocker()
+        if reason or self.prompt is None or self.content is None:
+            if "commit message" in reason:
+                self.commit_message.setFocus()
+            self.commit_refused.emit(reason or "Nothing to commit")
             return
         try:
             version = self.vault.commit(
@@ -770,6 +870,7 @@ class EditorPanel(QWidget):
         self._draft_timer.stop()
         self.drafts.discard(self.prompt)
         self.base = version
+        self._note_unchanged()
         self._loading = True
         self.commit_message.clear()
         self._loading = False

@@ -68,6 +68,7 @@ class JinjaHighlighter(QSyntaxHighlighter):
         self.set_dark(dark)
 
     def set_dark(self, dark: bool) -> None:
+        self.dark = dark
         self.delim = _fmt("#c792ea" if dark else "#8e24aa", bold=True)
         self.stmt = _fmt("#82aaff" if dark else "#1565c0", bold=True)
         self.var = _fmt("#ffcb6b" if dark else "#b45309", bold=True)

@@ -7,12 +7,12 @@ import uuid
 from typing import Any
 
 from PySide6.QtCore import (
+    QEvent,
     QItemSelection,
     Qt,
     Signal,
     Slot,
 )
-from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from workbench.core.diff import SideBySideRow, Span, diff_contents, side_by_side_rows
 from workbench.core.models import Label, PromptContent, PromptVersion
 from workbench.ui.table_model import RowsTableModel, setup_row_table
+from workbench.ui.theme import Theme, current_theme
 from workbench.vault import Vault
 
 VERSION_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -91,18 +92,16 @@ def _mark(text: str, spans: tuple[Span, ...], color: str) -> str:
     return "".join(out).replace("  ", "&nbsp;&nbsp;") or "&nbsp;"
 
 
-def diff_html(rows: list[SideBySideRow], left_title: str, right_title: str, dark: bool) -> str:
+def diff_html(
+    rows: list[SideBySideRow], left_title: str, right_title: str, theme: Theme | None = None
+) -> str:
     """A two-column table: line numbers, removed text red, added green, changed
-    characters stronger, section headers across."""
-    if dark:
-        del_bg, ins_bg, del_mark, ins_mark, head_bg, num = (
-            "#4a2326", "#1f3d27", "#8a3a40", "#2f6d3f", "#2b3440", "#7f8c98")  # fmt: skip
-    else:
-        del_bg, ins_bg, del_mark, ins_mark, head_bg, num = (
-            "#fdecea", "#e8f5e9", "#f5b7b1", "#a5d6a7", "#eef2f7", "#9aa5b1")  # fmt: skip
+    characters stronger, section headers across; every colour from ``theme``
+    (default: the applied one), text colour included, so it reads on either scheme."""
+    t = theme or current_theme()
     parts = [
         "<table width='100%' cellspacing='0' cellpadding='3' "
-        "style='font-family:\"DejaVu Sans Mono\",monospace'>",
+        f"style='font-family:\"DejaVu Sans Mono\",monospace; color:{t.diff_text}'>",
         f"<tr><th width='4%'></th><th align='left' width='46%'>{html.escape(left_title)}</th>"
         f"<th width='4%'></th><th align='left' width='46%'>{html.escape(right_title)}</th></tr>",
     ]
@@ -111,19 +110,20 @@ def diff_html(rows: list[SideBySideRow], left_title: str, right_title: str, dark
     for row in rows:
         if row.kind == "header":
             parts.append(
-                f"<tr style='background:{head_bg}'><td></td>"
+                f"<tr style='background:{t.diff_head_bg}'><td></td>"
                 f"<td><b>{html.escape(row.left or '')}</b></td>"
                 f"<td></td><td><b>{html.escape(row.right or '')}</b></td></tr>"
             )
             continue
-        lbg = del_bg if row.kind in ("delete", "replace") else ""
-        rbg = ins_bg if row.kind in ("insert", "replace") else ""
-        left = "" if row.left is None else _mark(row.left, row.left_spans, del_mark)
-        right = "" if row.right is None else _mark(row.right, row.right_spans, ins_mark)
+        lbg = t.diff_del_bg if row.kind in ("delete", "replace") else ""
+        rbg = t.diff_ins_bg if row.kind in ("insert", "replace") else ""
+        left = "" if row.left is None else _mark(row.left, row.left_spans, t.diff_del_mark)
+        right = "" if row.right is None else _mark(row.right, row.right_spans, t.diff_ins_mark)
         ln = "" if row.left_lineno is None else str(row.left_lineno)
         rn = "" if row.right_lineno is None else str(row.right_lineno)
         lstyle = f" style='background:{lbg}'" if lbg else ""
         rstyle = f" style='background:{rbg}'" if rbg else ""
+        num = t.diff_lineno
         parts.append(
             f"<tr><td align='right' style='color:{num}'>{ln}</td><td{lstyle}>{left}</td>"
             f"<td align='right' style='color:{num}'>{rn}</td><td{rstyle}>{right}</td></tr>"
@@ -133,19 +133,40 @@ def diff_html(rows: list[SideBySideRow], left_title: str, right_title: str, dark
 
 
 class DiffView(QTextBrowser):
-    """Side-by-side diff of two contents (messages, parameters, variables, tags)."""
+    """Side-by-side diff of two contents (messages, parameters, variables, tags).
+
+    Its colours come from the applied theme; switching theme re-renders the shown diff."""
 
     def __init__(self) -> None:
         super().__init__()
         self.setObjectName("diffView")
         self.setOpenLinks(False)
         self.rows: list[SideBySideRow] = []
+        self._titles: tuple[str, str] | None = None
 
     def show_diff(self, old: PromptContent, new: PromptContent, left: str, right: str) -> None:
         diff = diff_contents(old, new)
         self.rows = [] if diff.is_empty else side_by_side_rows(diff)
-        dark = self.palette().color(QPalette.ColorRole.Base).lightness() < 128
-        self.setHtml(diff_html(self.rows, left, right, dark))
+        self._titles = (left, right)
+        self._render()
+
+    def _render(self) -> None:
+        if self._titles is not None:
+            super().setHtml(diff_html(self.rows, *self._titles))
+
+    def setHtml(self, text: str) -> None:
+        """Show a note instead of a diff (it is not re-rendered on a theme change)."""
+        self._titles = None
+        super().setHtml(text)
+
+    def clear(self) -> None:
+        self._titles = None
+        super().clear()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.StyleChange):
+            self._render()
 
     def show_text_diff(self, old: str, new: str, left: str, right: str) -> None:
         """Diff two plain texts (e.g. two cells' outputs) with the same view."""

@@ -12,17 +12,27 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QPoint, QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QMoveEvent, QResizeEvent
 from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
     QFileDialog,
+    QHeaderView,
     QInputDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
     QTabWidget,
+    QTextBrowser,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -67,6 +77,37 @@ def app_version() -> str:
 
 
 SAMPLE_BUNDLE = Path(__file__).resolve().parents[2] / "resources" / "sample-bundle.json"
+README_PATH = Path(__file__).resolve().parents[2] / "README.md"
+
+SIDEBAR_WIDTH = 260
+"""The vault browser's first width; it keeps its width when the window or a tab grows."""
+TABS_MIN_WIDTH = 520
+"""The tabs' floor: a wide run grid scrolls inside instead of squeezing the sidebar."""
+
+EXTRA_SHORTCUTS = (
+    ("Escape (in the search box)", "Clear the search"),
+    ("Tab (in the search box)", "Go to the results"),
+    ("Enter (in the commit message)", "Commit"),
+    ("Right-click a prompt or a version", "More actions"),
+)
+"""Keys the shortcuts dialog lists besides the menus' own."""
+
+
+def readme_text() -> str:
+    """The README: the checkout's file, else the installed package's long description."""
+    if README_PATH.exists():
+        return README_PATH.read_text("utf-8")
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        meta = metadata("prompt-workbench")
+    except PackageNotFoundError:
+        return ""
+    body = meta.get("Description") or ""
+    if not body:
+        payload = getattr(meta, "get_payload", None)
+        body = str(payload()) if callable(payload) else ""
+    return body
 
 
 class MainWindow(QMainWindow):
@@ -95,7 +136,8 @@ class MainWindow(QMainWindow):
         self.secrets = secrets
         self._save_settings = save_settings
         self.qsettings = qsettings or QSettings("prompt-workbench", "workbench")
-        self.setWindowTitle(f"Prompt Workbench · {vault.path.name}")
+        # The file name and "[*]"; Qt adds " — <application display name>" itself.
+        self.setWindowTitle(f"{vault.path.name}[*]")
         self.setObjectName("mainWindow")
         self.reporter = ErrorReporter(self)
         self.reporter.shown.connect(lambda title, _t: self.statusBar().showMessage(title, 8000))
@@ -134,8 +176,14 @@ class MainWindow(QMainWindow):
         self.splitter.setObjectName("mainSplitter")
         self.splitter.addWidget(self.browser)
         self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([280, 1100])
+        self.splitter.setCollapsible(0, False)
+        self.splitter.setCollapsible(1, False)
+        # An explicit floor: the tabs' own size hint grows with what they show (a run
+        # with many columns) and the splitter would take the difference from the sidebar.
+        self.tabs.setMinimumWidth(TABS_MIN_WIDTH)
+        self.splitter.setSizes([SIDEBAR_WIDTH, 1100])
         self.splitter.setContentsMargins(8, 8, 8, 4)
         self.setCentralWidget(self.splitter)
         self.sync_badge = QLabel("")
@@ -153,8 +201,24 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.vault_label)
 
         self.browser.prompt_selected.connect(self.show_prompt)
+        self.browser.vault_empty.connect(self.editor.show_vault_empty)
+        self.browser.first_step.connect(self.first_step)
+        self.editor.first_step.connect(self.first_step)
+        self.browser.new_requested.connect(lambda: self.new_prompt())
+        self.browser.export_requested.connect(lambda name: self.export_bundle(names=[name]))
         self.editor.committed.connect(self._on_committed)
+        self.editor.commit_refused.connect(self._on_commit_refused)
         self.editor.draft_state.connect(self.browser.model.set_draft)
+        self.editor.draft_state.connect(self._on_draft_state)
+        self.history.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.history.table.customContextMenuRequested.connect(self._history_menu)
+        self.context_menu: QMenu | None = None
+        self.shortcuts_dialog: QDialog | None = None
+        self.readme_dialog: QDialog | None = None
+        self._layout_timer = QTimer(self, singleShot=True, interval=500)
+        self._layout_timer.timeout.connect(self.save_layout)
+        self.splitter.splitterMoved.connect(lambda _p, _i: self._layout_timer.start())
+        self.tabs.currentChanged.connect(lambda _i: self._layout_timer.start())
         self.history.restore_requested.connect(self._restore)
         self.testcases.cases_changed.connect(self._on_cases_changed)
         self.runs.open_requested.connect(self.open_run)
@@ -174,11 +238,7 @@ class MainWindow(QMainWindow):
         if self.registry_connection().configured:
             self.refresh_sync_state()
             self.sync.sync_now(manual=False)
-        if self.browser.model.rowCount() == 0:
-            self.statusBar().showMessage(
-                "An empty vault: File → Load sample prompts to try things out, "
-                "or Ctrl+N for a new prompt."
-            )
+        self._layout_ready = True
 
     # ---- models offered --------------------------------------------------------------
 
@@ -220,10 +280,31 @@ class MainWindow(QMainWindow):
         file.addAction(self._action("&Export bundle…", self.export_bundle, "Ctrl+Shift+E"))
         file.addAction(self._action("Load &sample prompts", self.load_samples))
         file.addSeparator()
+        file.addAction(
+            self._action(
+                "Add a &provider…",
+                self.open_settings,
+                tip="Settings: the model providers you compare with, and their keys",
+            )
+        )
         file.addAction(self._action("&Settings…", self.open_settings, "Ctrl+,"))
         file.addSeparator()
         file.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
         edit = bar.addMenu("&Edit")
+        for text, op, key in (
+            ("&Undo", "undo", QKeySequence.StandardKey.Undo),
+            ("&Redo", "redo", QKeySequence.StandardKey.Redo),
+            (None, "", None),
+            ("Cu&t", "cut", QKeySequence.StandardKey.Cut),
+            ("&Copy", "copy", QKeySequence.StandardKey.Copy),
+            ("&Paste", "paste", QKeySequence.StandardKey.Paste),
+            ("Select &all", "selectAll", QKeySequence.StandardKey.SelectAll),
+            (None, "", None),
+        ):
+            if text is None:
+                edit.addSeparator()
+                continue
+            edit.addAction(self._action(text, functools.partial(self.edit_focused, op), key))
         self.commit_action = self._action(
             "&Commit", self.editor.commit, QKeySequence.StandardKey.Save, "Commit a new version"
         )
@@ -265,12 +346,94 @@ class MainWindow(QMainWindow):
                 self._action(name, functools.partial(self._show_tab, i), f"Ctrl+{i + 1}")
             )
         help_ = bar.addMenu("&Help")
+        help_.addAction(
+            self._action("&Keyboard shortcuts", self.show_shortcuts, "Ctrl+/", "Every shortcut")
+        )
+        help_.addAction(self._action("&README (user guide)", self.show_readme, "F1"))
+        help_.addSeparator()
         help_.addAction(self._action("&About Prompt Workbench", self.about))
 
     @Slot(bool, str)
     def _on_commit_state(self, enabled: bool, reason: str) -> None:
-        self.commit_action.setEnabled(enabled)
+        # Kept enabled with a prompt open, so Ctrl+S says what is missing.
+        self.commit_action.setEnabled(self.editor.prompt is not None)
         self.commit_action.setStatusTip(reason or "Commit a new version")
+
+    @Slot(str)
+    def _on_commit_refused(self, reason: str) -> None:
+        self.statusBar().showMessage(f"Cannot commit yet: {reason}", 10_000)
+
+    @Slot(str, bool)
+    def _on_draft_state(self, name: str, has_draft: bool) -> None:
+        if name == self.editor.prompt:
+            self.setWindowModified(has_draft)
+
+    def edit_focused(self, op: str) -> None:
+        """Undo, Redo, Cut, Copy, Paste or Select all on the focused widget.
+
+        Text fields handle these keys themselves; this reaches them from the menu, and
+        copies the current cell of a list or table."""
+        widget = QApplication.focusWidget()
+        if widget is None:
+            return
+        if isinstance(widget, QAbstractItemView) and op == "copy":
+            index = widget.currentIndex()
+            text = index.data() if index.isValid() else None
+            clipboard = QApplication.clipboard()
+            if isinstance(text, str) and clipboard is not None:
+                clipboard.setText(text)
+            return
+        method = getattr(widget, op, None)
+        if callable(method):
+            method()
+
+    @Slot(str)
+    def first_step(self, key: str) -> None:
+        """An empty state's button: load the samples, a new prompt, or add a provider."""
+        if key == "samples":
+            self.load_samples()
+        elif key == "new":
+            self.new_prompt()
+        elif key == "provider":
+            self.open_settings()
+
+    @Slot(QPoint)
+    def _history_menu(self, pos: QPoint) -> None:
+        table = self.history.table
+        index = table.indexAt(pos)
+        if index.isValid() and index.row() not in {
+            i.row() for i in table.selectionModel().selectedRows()
+        }:
+            self.history.select_versions([index.row()])
+        chosen = self.history.selected_versions()
+        rows = sorted({i.row() for i in table.selectionModel().selectedRows()})
+        menu = QMenu(table)
+        if len(chosen) == 1:
+            menu.addAction("Diff with its parent", lambda: self.show_history_diff(rows))
+        if len(chosen) == 2:
+            menu.addAction(
+                f"Diff {chosen[1].display_number} → {chosen[0].display_number}",
+                lambda: self.show_history_diff(rows),
+            )
+        if chosen:
+            ids = [v.id for v in chosen]
+            menu.addAction("Compare in the Compare tab", lambda: self.compare_versions(ids))
+        if len(chosen) == 1:
+            version = chosen[0]
+            menu.addAction("Restore as draft", lambda: self._restore(version))
+            menu.addAction("Continue from this version", lambda: self.continue_from(version))
+        self.context_menu = menu
+        menu.popup(table.viewport().mapToGlobal(pos))
+
+    def show_history_diff(self, rows: list[int]) -> None:
+        """History with these rows selected: one is diffed with its parent, two together."""
+        self.tabs.setCurrentWidget(self.history)
+        self.history.select_versions(rows)
+
+    def compare_versions(self, ids: list[uuid.UUID]) -> None:
+        """Tick exactly these versions in Compare and show it."""
+        self.compare.check_only(versions=ids)
+        self.tabs.setCurrentWidget(self.compare)
 
     def _show_tab(self, index: int) -> None:
         self.tabs.setCurrentIndex(index)
@@ -352,21 +515,24 @@ class MainWindow(QMainWindow):
 
         run_in_thread(work, done, lambda exc: self.reporter.report(exc, "import the bundle"))
 
-    def export_bundle(self, path: Path | None = None) -> None:
+    def export_bundle(self, path: Path | None = None, names: list[str] | None = None) -> None:
+        """Export the vault, or only the prompts ``names``, as a JSON bundle."""
         if path is None:
+            suggested = (names[0].replace("/", "-") + ".json") if names else "prompts.json"
             chosen, _ = QFileDialog.getSaveFileName(
-                self, "Export bundle", "prompts.json", "Prompt Workbench bundle (*.json)"
+                self, "Export bundle", suggested, "Prompt Workbench bundle (*.json)"
             )
             if not chosen:
                 return
             path = Path(chosen)
         try:
-            data = self.vault.export_bundle().model_dump_json(indent=1) + "\n"
+            data = self.vault.export_bundle(names).model_dump_json(indent=1) + "\n"
             write_atomic(path, data)
         except (WorkbenchError, OSError) as exc:
             self.reporter.report(exc, "export the bundle")
             return
-        self.statusBar().showMessage(f"Exported the vault to {path}", 10_000)
+        what = ", ".join(names) if names else "the vault"
+        self.statusBar().showMessage(f"Exported {what} to {path}", 10_000)
 
     def load_samples(self) -> None:
         """A few realistic prompts with versions and test cases, to try things out."""
@@ -598,6 +764,70 @@ class MainWindow(QMainWindow):
             )
         self.sync.sync_now(manual=False)
 
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """(keys, what they do) for every menu action with a shortcut, then the extras."""
+        rows = []
+        for action in self.actions():
+            key = action.shortcut()
+            if key.isEmpty():
+                continue
+            text = action.text().replace("&", "").rstrip("…")
+            rows.append((key.toString(QKeySequence.SequenceFormat.NativeText), text))
+        return rows + list(EXTRA_SHORTCUTS)
+
+    def show_shortcuts(self) -> QDialog:
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Keyboard shortcuts")
+        layout = QVBoxLayout(dialog)
+        rows = self.shortcut_rows()
+        table = QTableWidget(len(rows), 2)
+        table.setObjectName("shortcutsTable")
+        table.setHorizontalHeaderLabels(["Keys", "Action"])
+        table.verticalHeader().hide()
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        for r, (keys, text) in enumerate(rows):
+            table.setItem(r, 0, QTableWidgetItem(keys))
+            table.setItem(r, 1, QTableWidgetItem(text))
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        layout.addWidget(table)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dialog.reject)
+        layout.addWidget(buttons)
+        dialog.resize(520, 560)
+        self.shortcuts_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def show_readme(self) -> QDialog:
+        dialog = QDialog(self)
+        dialog.setWindowTitle("README")
+        layout = QVBoxLayout(dialog)
+        view = QTextBrowser()
+        view.setObjectName("readmeView")
+        view.setOpenExternalLinks(True)
+        text = readme_text()
+        if text:
+            view.setMarkdown(text)
+        else:
+            view.setPlainText(
+                "The README is not installed with this build. See the project's page "
+                "where you got Prompt Workbench."
+            )
+        layout.addWidget(view)
+        if README_PATH.exists():
+            link = QLabel(f"<a href='{README_PATH.as_uri()}'>Open {README_PATH}</a>")
+            link.setOpenExternalLinks(True)
+            layout.addWidget(link)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dialog.reject)
+        layout.addWidget(buttons)
+        dialog.resize(760, 640)
+        self.readme_dialog = dialog
+        dialog.open()
+        return dialog
+
     def about(self) -> None:
         QMessageBox.about(
             self,
@@ -610,22 +840,43 @@ class MainWindow(QMainWindow):
 
     # ---- layout memory and closing ---------------------------------------------------
 
+    _layout_ready = False
+
     def _restore_layout(self) -> None:
         geometry = self.qsettings.value("window/geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
-        state = self.qsettings.value("window/splitter")
+        state = self.qsettings.value("window/state")
         if isinstance(state, QByteArray):
-            self.splitter.restoreState(state)
+            self.restoreState(state)
+        splitter = self.qsettings.value("window/splitter")
+        if isinstance(splitter, QByteArray):
+            self.splitter.restoreState(splitter)
+        sizes = self.splitter.sizes()
+        if sizes and sizes[0] < self.browser.MIN_WIDTH:  # an old, squeezed layout
+            self.splitter.setSizes([SIDEBAR_WIDTH, max(sum(sizes) - SIDEBAR_WIDTH, 1)])
         tab = self.qsettings.value("window/tab")
         if tab is not None:
             self.tabs.setCurrentIndex(int(tab))
 
     def save_layout(self) -> None:
+        """Window geometry and state, splitter sizes, the tab: saved on every change
+        (after a short pause) and at close, so a crash or a kill loses nothing."""
         self.qsettings.setValue("window/geometry", self.saveGeometry())
+        self.qsettings.setValue("window/state", self.saveState())
         self.qsettings.setValue("window/splitter", self.splitter.saveState())
         self.qsettings.setValue("window/tab", self.tabs.currentIndex())
         self.qsettings.sync()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self._layout_ready and self.isVisible():
+            self._layout_timer.start()
+
+    def moveEvent(self, event: QMoveEvent) -> None:
+        super().moveEvent(event)
+        if self._layout_ready and self.isVisible():
+            self._layout_timer.start()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Keep the draft, cancel a run and wait for the engine to write its cells."""
