@@ -240,6 +240,15 @@ class ReviewPanel(QWidget):
         enabled = version is not None and self._can_review()
         self.approve_button.setEnabled(enabled)
         self.changes_button.setEnabled(enabled)
+        why = (
+            "Select a version to review first"
+            if version is None
+            else ""
+            if enabled
+            else f"Your registry role is {self.role}: only reviewers and publishers can review"
+        )
+        self.approve_button.setToolTip(why or "Approve (the registry refuses your own versions)")
+        self.changes_button.setToolTip(why or "Ask for changes (a comment is required)")
         self.comment.setEnabled(version is not None)
         if version is None:
             self.title.setText("Select a version to review.")
