@@ -37,11 +37,12 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.app.budget import preflight
+from workbench.app.models import ModelCache
 from workbench.core.errors import UsageError, WorkbenchError
 from workbench.core.files import write_atomic
 from workbench.core.models import PromptVersion
 from workbench.core.runs import Run
-from workbench.engine.runner import ECHO_PROFILE, Engine
+from workbench.engine.runner import Engine
 from workbench.providers.profiles import ProviderProfile
 from workbench.secrets.store import SecretStore
 from workbench.settings import Settings
@@ -50,6 +51,7 @@ from workbench.ui.compare import ComparePanel
 from workbench.ui.editor import EditorPanel
 from workbench.ui.errors import ErrorReporter
 from workbench.ui.history import HistoryPanel
+from workbench.ui.model_lists import ModelLists
 from workbench.ui.review import ReviewPanel
 from workbench.ui.runs import RunsPanel
 from workbench.ui.stores import CaseStore, Draft, DraftStore
@@ -103,8 +105,8 @@ def readme_text() -> str:
         meta = metadata("prompt-workbench")
     except PackageNotFoundError:
         return ""
-    body = meta.get("Description") or ""
-    if not body:
+    body = meta["Description"] if "Description" in meta else ""
+    if not body:  # metadata 2.1+: the long description is the message body
         payload = getattr(meta, "get_payload", None)
         body = str(payload()) if callable(payload) else ""
     return body
@@ -142,6 +144,9 @@ class MainWindow(QMainWindow):
         self.reporter = ErrorReporter(self)
         self.reporter.shown.connect(lambda title, _t: self.statusBar().showMessage(title, 8000))
         self.drafts = DraftStore(data_dir / "drafts")
+        self.model_lists = ModelLists(
+            lambda: self.settings, secrets, ModelCache(data_dir / "model-lists"), self
+        )
         self.cases = CaseStore(vault)
         self.controller = RunController(engine_factory, self)
 
@@ -223,6 +228,7 @@ class MainWindow(QMainWindow):
         self.testcases.cases_changed.connect(self._on_cases_changed)
         self.runs.open_requested.connect(self.open_run)
         self.compare.run_finished.connect(lambda _r: self.runs.reload())
+        self.model_lists.changed.connect(lambda _l: self.compare.reload_models())
         self.sync.started.connect(self._on_sync_started)
         self.sync.finished.connect(self._on_synced)
         self.sync_panel.sync_requested.connect(self.sync_now)
@@ -238,6 +244,7 @@ class MainWindow(QMainWindow):
         if self.registry_connection().configured:
             self.refresh_sync_state()
             self.sync.sync_now(manual=False)
+        self.model_lists.refresh(only_missing=True)  # profiles never listed (e.g. from the CLI)
         self._layout_ready = True
 
     # ---- models offered --------------------------------------------------------------
@@ -246,12 +253,8 @@ class MainWindow(QMainWindow):
         return list(self.settings.default_models) or ["echo:echo"]
 
     def available_models(self) -> list[str]:
-        out = ["echo:echo"]
-        for name, profile in self.profiles().items():
-            if profile is ECHO_PROFILE or name == "echo":
-                continue
-            out.extend(f"{name}:{m}" for m in profile.models)
-        return out
+        """What the profiles' servers listed (cached) plus the names typed in them."""
+        return self.model_lists.available()
 
     # ---- menus -----------------------------------------------------------------------
 
@@ -596,19 +599,23 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> None:
         from workbench.ui.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.settings, self.secrets, self.reporter, self)
+        dialog = SettingsDialog(
+            self.settings, self.secrets, self.reporter, self, model_cache=self.model_lists.cache
+        )
         if dialog.exec():
             try:
                 self._save_settings(dialog.settings)
             except (WorkbenchError, OSError) as exc:
                 self.reporter.report(exc, "save the settings")
                 return
-            old_url = self.settings.registry_url
             self.settings = dialog.settings
-            if self.settings.registry_url != old_url:
+            if dialog.identity_changed:  # a new URL or token: who we are is asked again
                 self.sync.reset_identity()
-            self.sync.sync_now(manual=False)
+                if self.registry_connection().configured:
+                    self.refresh_sync_state()
+            self.sync.sync_now(manual=dialog.identity_changed)
             self.compare.reload_models()
+            self.model_lists.refresh(only_missing=True)  # saved profiles not listed yet
             self.editor.refresh()
             from PySide6.QtWidgets import QApplication
 
@@ -882,6 +889,7 @@ class MainWindow(QMainWindow):
         """Keep the draft, cancel a run and wait for the engine to write its cells."""
         self.editor.flush_draft()
         self.sync.shutdown()
+        self.model_lists.shutdown()
         if self.controller.running:
             self.statusBar().showMessage("Cancelling the run; finished cells are kept…")
             self.controller.shutdown()
