@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -36,18 +37,41 @@ def canonical_json(data: Any) -> bytes:
     )
 
 
+MAX_PROMPT_NAME = 200
+RESERVED_NAME_PARTS = frozenset({"versions", "resolve", "labels"})
+"""Words of the registry's URLs (``/prompts/NAME/versions`` ...): a name part spelled
+like one would make two prompts share a URL."""
+
+
 def validate_prompt_name(name: str) -> str:
-    if not PROMPT_NAME_RE.match(name) or len(name) > 200:
+    """The one prompt-name rule (vault, CLI, registry client and server): parts of
+    letters, digits, '_', '.', '-' joined by '/'; no part '.' or '..' (URLs collapse
+    them) and no part that is a reserved URL word; at most 200 characters."""
+    if not PROMPT_NAME_RE.fullmatch(name) or len(name) > MAX_PROMPT_NAME:
         raise ValueError(
             f"invalid prompt name {name!r}: use letters, digits, '_', '.', '-', "
-            "with '/' between folder parts (e.g. 'support/reply')"
+            f"with '/' between folder parts (e.g. 'support/reply'), at most {MAX_PROMPT_NAME}"
         )
+    for part in name.split("/"):
+        if part in (".", ".."):
+            raise ValueError(
+                f"invalid prompt name {name!r}: a part cannot be '.' or '..' "
+                "(web addresses collapse them)"
+            )
+        if part in RESERVED_NAME_PARTS:
+            raise ValueError(
+                f"invalid prompt name {name!r}: {part!r} is reserved for the registry's "
+                f"addresses (reserved: {', '.join(sorted(RESERVED_NAME_PARTS))})"
+            )
     return name
 
 
 def validate_label_name(name: str) -> str:
-    if not LABEL_NAME_RE.match(name) or len(name) > 64:
-        raise ValueError(f"invalid label {name!r}: use lowercase letters, digits, '_', '.', '-'")
+    if not LABEL_NAME_RE.fullmatch(name) or len(name) > 64 or name in (".", ".."):
+        raise ValueError(
+            f"invalid label {name!r}: use lowercase letters, digits, '_', '.', '-' "
+            "(not '.' or '..')"
+        )
     return name
 
 
@@ -133,6 +157,9 @@ class PromptVersion(_Frozen):
     parent_ids: tuple[uuid.UUID, ...] = ()
     number: int | None = None
     """The registry's per-prompt number, once pushed; None for a local draft."""
+    local_ordinal: int | None = Field(default=None, exclude=True)
+    """Its place among the prompt's versions in this vault (1 = the first one stored),
+    set by the vault. Only for naming drafts; never sent or exported."""
 
     @property
     def short_id(self) -> str:
@@ -140,7 +167,14 @@ class PromptVersion(_Frozen):
 
     @property
     def display_number(self) -> str:
-        return f"v{self.number}" if self.number is not None else f"draft {self.short_id}"
+        """How people see the version: ``v3`` once the registry numbered it; before that a
+        short local name that stays the same, ``draft 3 (a1b2c3)`` (3 = its place in this
+        vault's history of the prompt, then the start of its id, usable as a reference)."""
+        if self.number is not None:
+            return f"v{self.number}"
+        if self.local_ordinal is not None:
+            return f"draft {self.local_ordinal} ({self.id.hex[:6]})"
+        return f"draft ({self.id.hex[:6]})"
 
     def hash_matches(self) -> bool:
         return self.content.content_hash() == self.content_hash
@@ -161,11 +195,49 @@ class Prompt(_Frozen):
         return self.name.rpartition("/")[0]
 
 
+def heads(versions: Iterable[PromptVersion]) -> list[PromptVersion]:
+    """The versions nobody builds on (in the given order): one normally, several after
+    a fork. The one definition of "head" (the vault's per-prompt sync status counts the
+    same thing in SQL)."""
+    listed = list(versions)
+    used = {p for v in listed for p in v.parent_ids}
+    return [v for v in listed if v.id not in used]
+
+
+LabelSource = Literal["local", "registry"]
+
+
 class Label(_Frozen):
+    """A label of a prompt. ``source`` "registry": mirrored from the team registry on every
+    sync (the registry is its truth; it moves only by publishing); "local": this vault's."""
+
     prompt: str
     name: str
     version_id: uuid.UUID
     updated_at: datetime = Field(default_factory=utcnow)
+    source: LabelSource = "local"
+    canary_version_id: uuid.UUID | None = None
+    canary_percent: int | None = None
+    protected: bool = False
+    updated_by: str = ""
+
+
+class LabelEvent(_Frozen):
+    """One move of a label, oldest first in a history. ``to_version_id`` None: removed."""
+
+    prompt: str
+    label: str
+    at: datetime
+    actor: str
+    from_version_id: uuid.UUID | None = None
+    to_version_id: uuid.UUID | None = None
+    to_number: int | None = None
+    canary_version_id: uuid.UUID | None = None
+    canary_percent: int | None = None
+    reason: str = ""
+    source: LabelSource = "local"
+    registry_seq: int | None = None
+    """The registry's audit entry number (registry events only): mirrored once."""
 
 
 class AuditEvent(_Frozen):

@@ -6,6 +6,11 @@ registry is idempotent by version id), push the outbox of decisions made offline
 applied in one vault transaction with its cursor. A crash or a dropped connection
 at any point is repaired by the next round: nothing is duplicated, nothing lost.
 
+Labels: the feed says which labels moved; their current state goes into the vault's
+label table and their moves (the registry's audit entries for the prompt, fetched
+only for prompts whose labels moved) into its label history, in the page's
+transaction. The registry is the truth for a synced prompt's labels.
+
 A refusal from the registry (a rule, a stale compare-and-swap) stays in the outbox,
 marked rejected with the server's reason, until the person dismisses it.
 """
@@ -25,14 +30,14 @@ from workbench.core.errors import (
     StaleLabelError,
     WorkbenchError,
 )
-from workbench.core.models import PromptVersion
+from workbench.core.models import Label, LabelEvent, PromptVersion
 from workbench.registry.client import RegistryClient
 from workbench.registry.errors import (
     AuthenticationError,
     PermissionDeniedError,
     RegistryUnavailableError,
 )
-from workbench.registry.schemas import Change, EvalEvidence, LabelTarget
+from workbench.registry.schemas import AuditEntry, Change, EvalEvidence, LabelState, LabelTarget
 from workbench.vault.repository import Vault
 from workbench.vault.sync_store import SyncStore
 
@@ -53,8 +58,17 @@ class SyncReport:
     pushed_decisions: int = 0
     pulled_changes: int = 0
     new_versions: int = 0
+    labels: int = 0
+    """Label states mirrored from the registry."""
+    dropped_local_labels: list[str] = field(default_factory=list)
+    """Local labels (prompt@label) of prompts the registry holds, replaced by its labels."""
     rejected: list[str] = field(default_factory=list)
     cursor: int = 0
+
+    @property
+    def vault_changed(self) -> bool:
+        """Whether the round changed what the vault shows (numbers, versions, labels)."""
+        return bool(self.pushed_versions or self.pulled_changes or self.new_versions or self.labels)
 
     def summary(self) -> str:
         parts = [
@@ -62,6 +76,11 @@ class SyncReport:
             f"pulled {self.pulled_changes} changes ({self.new_versions} new versions)",
         ]
         text = "; ".join(parts)
+        if self.dropped_local_labels:
+            text += (
+                "\nlocal labels replaced by the registry's (it holds these prompts): "
+                + ", ".join(self.dropped_local_labels)
+            )
         if self.rejected:
             text += "\nrefused by the registry:\n  " + "\n  ".join(self.rejected)
         return text
@@ -109,7 +128,10 @@ class Syncer:
                 refused_prompts.add(version.prompt)
                 continue
             if result.version.number is not None:
-                self.vault.set_number(version.id, result.version.number)
+                # The registry names the author (the token's user); keep its word.
+                self.vault.set_number(version.id, result.version.number, result.version.author)
+            if result.created and result.version.author:
+                self._learn_me(result.version.author)
             report.pushed_versions += 1
 
     def push_outbox(self, report: SyncReport) -> None:
@@ -167,7 +189,7 @@ class Syncer:
         If our own latest review of the version is this very decision, it arrived.
         """
         if self._me is None:
-            self._me = self.client.whoami().name
+            self._learn_me(self.client.whoami().name)
         mine = [
             r
             for r in self.client.reviews(uuid.UUID(payload["version_id"]))
@@ -184,6 +206,11 @@ class Syncer:
             and (last.evidence.model_dump(mode="json") if last.evidence else None) == evidence
         )
 
+    def _learn_me(self, name: str) -> None:
+        """The token's user: the vault's author from now on (see ``Vault.registry_user``)."""
+        self._me = name
+        self.store.set_registry_user(name)
+
     # ---- pull ------------------------------------------------------------------------
 
     def pull(self, report: SyncReport) -> None:
@@ -192,12 +219,14 @@ class Syncer:
             page = self.client.changes(cursor, limit=PAGE_SIZE)
             versions: list[PromptVersion] = []
             reviews: list[tuple[str, str, str, str]] = []
-            labels: list[tuple[str, str, str]] = []
+            labels: list[Label] = []
             for change in page.changes:
                 self._collect(change, versions, reviews, labels)
-            report.new_versions += self.store.apply_page(
-                versions, reviews, labels, page.next_cursor
-            )
+            events = [e for p in sorted({lab.prompt for lab in labels}) for e in self._moves(p)]
+            applied = self.store.apply_page(versions, reviews, labels, page.next_cursor, events)
+            report.new_versions += applied.new_versions
+            report.labels += applied.labels
+            report.dropped_local_labels += applied.dropped_local
             report.pulled_changes += len(page.changes)
             cursor = page.next_cursor
             if not page.has_more:
@@ -209,7 +238,7 @@ class Syncer:
         change: Change,
         versions: list[PromptVersion],
         reviews: list[tuple[str, str, str, str]],
-        labels: list[tuple[str, str, str]],
+        labels: list[Label],
     ) -> None:
         if change.version is not None:
             versions.append(change.version)
@@ -217,8 +246,18 @@ class Syncer:
             r = change.review
             reviews.append((str(r.id), r.prompt, str(r.version_id), r.model_dump_json()))
         if change.label is not None:
-            lab = change.label
-            labels.append((lab.prompt, lab.name, lab.model_dump_json()))
+            labels.append(mirrored_label(change.label))
+
+    def _moves(self, prompt: str) -> list[LabelEvent]:
+        """The registry's label moves of ``prompt`` this vault has not mirrored yet."""
+        since = self.store.label_audit_cursor(prompt)
+        out: list[LabelEvent] = []
+        while True:
+            page = self.client.audit(since, limit=PAGE_SIZE, subject=f"prompt:{prompt}")
+            out += [e for e in map(label_event, page.entries) if e is not None]
+            since = page.next_cursor
+            if not page.has_more:
+                return out
 
     # ---- decisions (queued; sent on the next sync) -------------------------------------
 
@@ -238,3 +277,47 @@ class Syncer:
         if evidence is not None:
             payload["evidence"] = evidence.model_dump(mode="json")
         return self.store.queue("review", version.prompt, payload)
+
+
+def mirrored_label(state: LabelState) -> Label:
+    """The registry's label state as the vault keeps it."""
+    canary = state.target.canary
+    return Label(
+        prompt=state.prompt,
+        name=state.name,
+        version_id=state.target.version_id,
+        updated_at=state.updated_at,
+        source="registry",
+        canary_version_id=canary.version_id if canary else None,
+        canary_percent=canary.percent if canary else None,
+        protected=state.protected,
+        updated_by=state.updated_by,
+    )
+
+
+def label_event(entry: AuditEntry) -> LabelEvent | None:
+    """A registry audit entry as a label move (None for entries about other things)."""
+    if not entry.action.startswith("label") or not entry.subject.startswith("prompt:"):
+        return None
+    detail = entry.detail
+    try:
+        to = LabelTarget.model_validate(detail["to"]) if detail.get("to") else None
+        old = LabelTarget.model_validate(detail["from"]) if detail.get("from") else None
+        number = detail.get("to_number")
+        return LabelEvent(
+            prompt=entry.subject.removeprefix("prompt:"),
+            label=str(detail["label"]),
+            at=entry.at,
+            actor=entry.actor,
+            from_version_id=old.version_id if old else None,
+            to_version_id=to.version_id if to else None,
+            to_number=number if isinstance(number, int) else None,
+            canary_version_id=to.canary.version_id if to and to.canary else None,
+            canary_percent=to.canary.percent if to and to.canary else None,
+            reason=str(detail.get("reason") or ""),
+            source="registry",
+            registry_seq=entry.seq,
+        )
+    except (KeyError, ValueError) as exc:  # an entry shape this client does not know
+        log.warning("skipped label audit entry %s of %s: %s", entry.seq, entry.subject, exc)
+        return None

@@ -33,6 +33,7 @@ from workbench.core.errors import (
 from workbench.core.models import (
     AuditEvent,
     Label,
+    LabelEvent,
     Prompt,
     PromptContent,
     PromptSummary,
@@ -42,6 +43,9 @@ from workbench.core.models import (
     utcnow,
     validate_label_name,
     validate_prompt_name,
+)
+from workbench.core.models import (
+    heads as find_heads,
 )
 from workbench.core.runs import TestCase
 from workbench.core.templating import validate_content
@@ -55,8 +59,10 @@ from workbench.vault.bundle import (
 from workbench.vault.db import open_engine
 from workbench.vault.schema import (
     AuditRow,
+    LabelEventRow,
     LabelRow,
     PromptRow,
+    SyncStateRow,
     TestCaseRow,
     VersionParentRow,
     VersionRow,
@@ -68,7 +74,9 @@ _WORD_RE = re.compile(r"\w+", re.UNICODE)
 
 
 def default_author() -> str:
-    """Who commits: ``WORKBENCH_AUTHOR`` or the login name."""
+    """Who commits when nothing better is known: ``WORKBENCH_AUTHOR`` or the OS login.
+
+    A vault that has synced knows better: its registry login (see :class:`Vault`)."""
     env = os.environ.get("WORKBENCH_AUTHOR")
     if env:
         return env
@@ -151,9 +159,9 @@ class Vault:
     def __init__(self, engine: Engine, path: Path, actor: str | None = None) -> None:
         self.engine = engine
         self.path = path
-        self.actor = actor or default_author()
         self._read = sessionmaker(engine, expire_on_commit=False)
         self._write = sessionmaker(engine.execution_options(immediate=True), expire_on_commit=False)
+        self.actor = actor or self.registry_user() or default_author()
 
     @classmethod
     def open(cls, path: Path, *, create: bool = False, actor: str | None = None) -> Vault:
@@ -178,6 +186,13 @@ class Vault:
     def reading(self) -> Iterator[Session]:
         with self._read() as session:
             yield session
+
+    def registry_user(self) -> str | None:
+        """The registry login this vault last synced as (None before any sync).
+
+        Versions are the registry's token user's once pushed, so this is who commits."""
+        with self.reading() as s:
+            return s.scalar(select(SyncStateRow.value).where(SyncStateRow.key == "registry_user"))
 
     # ---- prompts ---------------------------------------------------------------------
 
@@ -401,6 +416,9 @@ class Vault:
                         f"{pid[:8]} of {name!r}",
                         hint="Change a message, a model setting, a variable or a tag first.",
                     )
+            stored = s.scalar(
+                select(func.count()).select_from(VersionRow).where(VersionRow.prompt_id == prow.id)
+            )
             version = PromptVersion(
                 prompt=name,
                 content=content,
@@ -408,6 +426,7 @@ class Vault:
                 message=message.strip(),
                 author=author or self.actor,
                 parent_ids=tuple(uuid.UUID(p) for p in parent_ids),
+                local_ordinal=int(stored or 0) + 1,
             )
             self._insert_version(s, prow, version)
             self._audit(
@@ -435,7 +454,33 @@ class Vault:
         doc.add(v)
         self._write_doc(s, prow.id, doc)
 
-    def _versions(self, s: Session, rows: Sequence[VersionRow]) -> list[PromptVersion]:
+    @staticmethod
+    def _ordinals(s: Session, rows: Sequence[VersionRow]) -> dict[int, int]:
+        """Each draft's place in its prompt's history (seq order, 1-based): one query."""
+        drafts = {r.seq for r in rows if r.number is None}
+        out: dict[int, int] = {}
+        prompt_ids = list({r.prompt_id for r in rows if r.number is None})
+        for chunk in _chunks(prompt_ids, 500):
+            ranked = (
+                select(
+                    VersionRow.seq,
+                    func.row_number()
+                    .over(partition_by=VersionRow.prompt_id, order_by=VersionRow.seq)
+                    .label("n"),
+                )
+                .where(VersionRow.prompt_id.in_(chunk))
+                .subquery()
+            )
+            for seq, n in s.execute(select(ranked.c.seq, ranked.c.n)):
+                if seq in drafts:
+                    out[seq] = int(n)
+        return out
+
+    def _versions(
+        self, s: Session, rows: Sequence[VersionRow], ordinals: dict[int, int] | None = None
+    ) -> list[PromptVersion]:
+        if ordinals is None:
+            ordinals = self._ordinals(s, rows)
         ids = [r.id for r in rows]
         parents: dict[str, list[tuple[int, str]]] = {}
         if ids:
@@ -466,6 +511,7 @@ class Vault:
                 created_at=r.created_at,
                 parent_ids=tuple(uuid.UUID(p) for _, p in sorted(parents.get(r.id, []))),
                 number=r.number,
+                local_ordinal=ordinals.get(r.seq) if r.number is None else None,
             )
             for r in rows
         ]
@@ -481,13 +527,11 @@ class Vault:
                     .order_by(VersionRow.seq)
                 )
             )
-            return self._versions(s, rows)
+            return self._versions(s, rows, {r.seq: i for i, r in enumerate(rows, 1)})
 
     def heads(self, name: str) -> list[PromptVersion]:
         """Versions nobody builds on: one normally, several after a fork."""
-        versions = self.history(name)
-        used = {p for v in versions for p in v.parent_ids}
-        return [v for v in versions if v.id not in used]
+        return find_heads(self.history(name))
 
     def get_version(self, name: str, ref: str = "latest") -> PromptVersion:
         """Resolve ``ref``: 'latest', 'vN' (registry number), a label, a full or short id."""
@@ -499,6 +543,13 @@ class Vault:
         if re.fullmatch(r"v\d+", ref):
             for v in versions:
                 if v.number == int(ref[1:]):
+                    return v
+        draft = re.fullmatch(r"draft ?(\d+)(?: \(([0-9a-f]+)\))?", ref)
+        if draft:
+            for v in versions:
+                if v.local_ordinal == int(draft.group(1)) and (
+                    draft.group(2) is None or v.id.hex.startswith(draft.group(2))
+                ):
                     return v
         labels = {lab.name: lab.version_id for lab in self.labels(name)}
         if ref in labels:
@@ -526,12 +577,14 @@ class Vault:
                 raise NotFoundError(f"no version {version_id} in this vault")
             return self._versions(s, [row])[0]
 
-    def set_number(self, version_id: uuid.UUID, number: int) -> None:
-        """Record the registry's number for a pushed version (sync uses this)."""
+    def set_number(self, version_id: uuid.UUID, number: int, author: str | None = None) -> None:
+        """Record the registry's number for a pushed version (sync uses this), and its
+        author as the registry knows it (the token's user; not part of the content)."""
+        values: dict[str, Any] = {"number": number}
+        if author:
+            values["author"] = author
         with self.writing() as s:
-            s.execute(
-                update(VersionRow).where(VersionRow.id == str(version_id)).values(number=number)
-            )
+            s.execute(update(VersionRow).where(VersionRow.id == str(version_id)).values(**values))
 
     # ---- test cases ------------------------------------------------------------------
 
@@ -611,14 +664,35 @@ class Vault:
             rows = s.scalars(
                 select(LabelRow).where(LabelRow.prompt_id == prow.id).order_by(LabelRow.name)
             )
+            return [_label(name, r) for r in rows]
+
+    def label_history(self, name: str, label: str | None = None) -> list[LabelEvent]:
+        """Every recorded move of the prompt's labels, oldest first: the registry's (as of
+        the last sync, from its audit log) and this vault's local ones."""
+        with self.reading() as s:
+            prow = self._prompt_row(s, name)
+            q = (
+                select(LabelEventRow)
+                .where(LabelEventRow.prompt_id == prow.id)
+                .order_by(LabelEventRow.at, LabelEventRow.seq)
+            )
+            if label is not None:
+                q = q.where(LabelEventRow.label == label)
             return [
-                Label(
+                LabelEvent(
                     prompt=name,
-                    name=r.name,
-                    version_id=uuid.UUID(r.version_id),
-                    updated_at=r.updated_at,
+                    label=r.label,
+                    at=r.at,
+                    actor=r.actor,
+                    from_version_id=_uuid(r.from_version_id),
+                    to_version_id=_uuid(r.to_version_id),
+                    to_number=r.to_number,
+                    canary_version_id=_uuid(r.canary_version_id),
+                    canary_percent=r.canary_percent,
+                    reason=r.reason,
+                    source="registry" if r.source == "registry" else "local",
                 )
-                for r in rows
+                for r in s.scalars(q)
             ]
 
     def move_label(
@@ -634,6 +708,9 @@ class Vault:
 
         ``expected`` is the target the caller believes the label has now (None: the
         label should not exist yet). If it moved meanwhile, StaleLabelError says where.
+
+        Only for prompts the registry does not hold: a synced prompt's labels are the
+        registry's (mirrored on every sync), and move only by publishing.
         """
         try:
             validate_label_name(label)
@@ -644,6 +721,18 @@ class Vault:
             row = s.scalar(
                 select(LabelRow).where(LabelRow.prompt_id == prow.id, LabelRow.name == label)
             )
+            synced = s.scalar(
+                select(VersionRow.seq)
+                .where(VersionRow.prompt_id == prow.id, VersionRow.number.is_not(None))
+                .limit(1)
+            )
+            if (row is not None and row.source == "registry") or synced is not None:
+                raise UsageError(
+                    f"{name!r} is in the team registry, so its labels are the registry's: "
+                    f"{label!r} cannot be moved in this vault alone",
+                    hint=f"Publish instead: workbench publish {name} --label {label} "
+                    "--version vN --reason WHY (or Publish… in the app).",
+                )
             current = uuid.UUID(row.version_id) if row else None
             if expected is not _UNSET and expected != current:
                 raise StaleLabelError(
@@ -671,12 +760,30 @@ class Vault:
                             name=label,
                             version_id=str(version_id),
                             updated_at=now,
+                            source="local",
+                            updated_by=self.actor,
                         )
                     )
                 else:
                     row.version_id = str(version_id)
                     row.updated_at = now
-                result = Label(prompt=name, name=label, version_id=version_id, updated_at=now)
+                    row.updated_by = self.actor
+                result = Label(
+                    prompt=name, name=label, version_id=version_id, updated_at=now,
+                    updated_by=self.actor,
+                )  # fmt: skip
+            s.add(
+                LabelEventRow(
+                    prompt_id=prow.id,
+                    label=label,
+                    at=now,
+                    actor=self.actor,
+                    from_version_id=str(current) if current else None,
+                    to_version_id=str(version_id) if version_id else None,
+                    reason=reason,
+                    source="local",
+                )
+            )
             self._audit(
                 s,
                 "label.move",
@@ -888,7 +995,7 @@ class Vault:
                             hint=f"Version ids are unique, so one side is corrupt. {nothing}",
                         )
                     if number is None and v.number is not None:
-                        numbered.append({"vid": vid, "n": v.number})
+                        numbered.append({"vid": vid, "n": v.number, "a": v.author})
                     result.skipped += 1
                     continue
                 for pos, parent in enumerate(v.parent_ids):
@@ -922,7 +1029,10 @@ class Vault:
             s.execute(insert(VersionParentRow), parent_rows)
         if numbered:
             s.execute(
-                text("UPDATE versions SET number = :n WHERE id = :vid AND number IS NULL"),
+                text(
+                    "UPDATE versions SET number = :n, author = :a "
+                    "WHERE id = :vid AND number IS NULL"
+                ),
                 numbered,
             )
         names_by_id = {pid: name for name, pid in result.prompt_ids.items()}
@@ -949,6 +1059,24 @@ class Vault:
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    return uuid.UUID(value) if value else None
+
+
+def _label(prompt: str, r: LabelRow) -> Label:
+    return Label(
+        prompt=prompt,
+        name=r.name,
+        version_id=uuid.UUID(r.version_id),
+        updated_at=r.updated_at,
+        source="registry" if r.source == "registry" else "local",
+        canary_version_id=_uuid(r.canary_version_id),
+        canary_percent=r.canary_percent,
+        protected=r.protected,
+        updated_by=r.updated_by,
+    )
 
 
 def _prompt(row: PromptRow) -> Prompt:

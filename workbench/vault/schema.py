@@ -99,6 +99,33 @@ class LabelRow(Base):
     name: Mapped[str] = mapped_column(String(64))
     version_id: Mapped[str] = mapped_column(ForeignKey("versions.id", ondelete="RESTRICT"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    source: Mapped[str] = mapped_column(String(16), default="local")
+    """'registry' (mirrored on every sync; the registry is its truth) or 'local'."""
+    canary_version_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    canary_percent: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    protected: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class LabelEventRow(Base):
+    """One move of a label: the registry's audit entries (``registry_seq``) and local moves."""
+
+    __tablename__ = "label_events"
+    __table_args__ = (Index("ix_label_events_prompt", "prompt_id", "seq"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(200))
+    from_version_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    to_version_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    to_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    canary_version_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    canary_percent: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(16))
+    registry_seq: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)
 
 
 class AuditRow(Base):
@@ -183,14 +210,6 @@ class RemoteReviewRow(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     prompt: Mapped[str] = mapped_column(String(200))
     version_id: Mapped[str] = mapped_column(String(36))
-    data: Mapped[str] = mapped_column(Text)
-
-
-class RegistryLabelRow(Base):
-    __tablename__ = "registry_labels"
-
-    prompt: Mapped[str] = mapped_column(String(200), primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
     data: Mapped[str] = mapped_column(Text)
 
 

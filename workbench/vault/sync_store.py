@@ -3,6 +3,12 @@
 The registry layer (``workbench.registry.sync``) talks HTTP; this module only
 stores. Each pulled page is applied in one transaction together with its cursor,
 so a crash between pages loses nothing and repeats nothing.
+
+Registry labels are mirrored into the vault's one label table (``source`` =
+"registry") with their history, so History, the label filter, ``vault history`` and
+``vault list --label`` and the publish dialog read the same thing, offline too. The
+registry is the truth for the labels of a prompt it holds: a page that touches such a
+prompt replaces any local label of it (reported, audited).
 """
 
 from __future__ import annotations
@@ -10,19 +16,20 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from workbench.core.errors import ConflictError, InputError
-from workbench.core.models import PromptVersion, utcnow
+from workbench.core.models import Label, LabelEvent, PromptVersion, utcnow
 from workbench.vault.repository import Vault
 from workbench.vault.schema import (
+    LabelEventRow,
+    LabelRow,
     OutboxRow,
     PromptRow,
-    RegistryLabelRow,
     RemoteReviewRow,
     SyncStateRow,
     VersionParentRow,
@@ -31,6 +38,16 @@ from workbench.vault.schema import (
 
 SyncStatus = Literal["synced", "ahead", "forked", "local"]
 OutboxKind = Literal["review", "label"]
+
+
+@dataclass
+class PageResult:
+    """What applying one page changed."""
+
+    new_versions: int = 0
+    labels: int = 0
+    dropped_local: list[str] = field(default_factory=list)
+    """Local labels of prompts the registry holds, replaced by the registry's (prompt@label)."""
 
 
 @dataclass(frozen=True)
@@ -140,13 +157,15 @@ class SyncStore:
         self,
         versions: Sequence[PromptVersion],
         reviews: Sequence[tuple[str, str, str, str]],
-        labels: Sequence[tuple[str, str, str]],
+        labels: Sequence[Label],
         cursor: int,
-    ) -> int:
+        events: Sequence[LabelEvent] = (),
+    ) -> PageResult:
         """Apply one page of the change feed and its cursor in one transaction.
 
-        ``reviews``: (review id, prompt, version id, JSON); ``labels``: (prompt, name, JSON).
-        Returns how many versions were new to this vault.
+        ``reviews``: (review id, prompt, version id, JSON); ``labels``: the registry's
+        current state of each label the page moved; ``events``: the registry's label
+        moves (audit entries) not yet mirrored.
         """
         for v in versions:
             if not v.hash_matches():
@@ -169,14 +188,116 @@ class SyncStore:
                 existing = s.get(RemoteReviewRow, rid)
                 if existing is None:
                     s.add(RemoteReviewRow(id=rid, prompt=prompt, version_id=vid, data=data))
-            for prompt, name, data in labels:
-                existing_label = s.get(RegistryLabelRow, (prompt, name))
-                if existing_label is None:
-                    s.add(RegistryLabelRow(prompt=prompt, name=name, data=data))
-                else:
-                    existing_label.data = data
+            result = PageResult(new_versions=added)
+            touched = {v.prompt for v in versions} | {lab.prompt for lab in labels}
+            self._mirror_labels(s, labels, touched, result)
+            self._mirror_events(s, events)
             self._put(s, "cursor", str(cursor))
-        return added
+        return result
+
+    def _mirror_labels(
+        self, s: Session, labels: Sequence[Label], touched: set[str], result: PageResult
+    ) -> None:
+        ids = self._prompt_ids(s, touched)
+        synced = set(
+            s.scalars(
+                select(VersionRow.prompt_id)
+                .where(VersionRow.prompt_id.in_(list(ids.values())), VersionRow.number.is_not(None))
+                .distinct()
+            )
+        )
+        for name, pid in sorted(ids.items()):
+            if pid not in synced:
+                continue
+            for row in s.scalars(
+                select(LabelRow).where(LabelRow.prompt_id == pid, LabelRow.source == "local")
+            ):
+                result.dropped_local.append(f"{name}@{row.name}")
+                self.vault._audit(
+                    s, "label.local_dropped", f"{name}@{row.name}",
+                    {"version": row.version_id, "why": "the registry holds this prompt"},
+                )  # fmt: skip
+                s.delete(row)
+        s.flush()
+        latest = {(lab.prompt, lab.name): lab for lab in labels}  # the last state wins
+        for (prompt, name), lab in latest.items():
+            pid = ids.get(prompt)
+            wanted = [lab.version_id, *([lab.canary_version_id] if lab.canary_version_id else [])]
+            known = set(s.scalars(select(VersionRow.id).where(VersionRow.id.in_(map(str, wanted)))))
+            if pid is None or len(known) != len(set(wanted)):
+                raise InputError(
+                    f"the registry's label {name!r} of {prompt!r} points at a version it did "
+                    "not send; nothing from this page was applied",
+                    hint="Report it to the registry admin.",
+                )
+            row = s.scalar(select(LabelRow).where(LabelRow.prompt_id == pid, LabelRow.name == name))
+            if row is None:
+                row = LabelRow(prompt_id=pid, name=name)
+                s.add(row)
+            row.version_id = str(lab.version_id)
+            row.updated_at = lab.updated_at
+            row.source = "registry"
+            row.canary_version_id = str(lab.canary_version_id) if lab.canary_version_id else None
+            row.canary_percent = lab.canary_percent
+            row.protected = lab.protected
+            row.updated_by = lab.updated_by
+            result.labels += 1
+
+    def _mirror_events(self, s: Session, events: Sequence[LabelEvent]) -> None:
+        if not events:
+            return
+        ids = self._prompt_ids(s, {e.prompt for e in events})
+        seqs = [e.registry_seq for e in events if e.registry_seq is not None]
+        have = set(
+            s.scalars(
+                select(LabelEventRow.registry_seq).where(LabelEventRow.registry_seq.in_(seqs))
+            )
+        )
+        for e in events:
+            if e.registry_seq in have or e.prompt not in ids:
+                continue
+            have.add(e.registry_seq)
+            s.add(
+                LabelEventRow(
+                    prompt_id=ids[e.prompt],
+                    label=e.label,
+                    at=e.at,
+                    actor=e.actor,
+                    from_version_id=str(e.from_version_id) if e.from_version_id else None,
+                    to_version_id=str(e.to_version_id) if e.to_version_id else None,
+                    to_number=e.to_number,
+                    canary_version_id=str(e.canary_version_id) if e.canary_version_id else None,
+                    canary_percent=e.canary_percent,
+                    reason=e.reason,
+                    source="registry",
+                    registry_seq=e.registry_seq,
+                )
+            )
+
+    @staticmethod
+    def _prompt_ids(s: Session, names: set[str]) -> dict[str, int]:
+        return {
+            n: pid
+            for n, pid in s.execute(
+                select(PromptRow.name, PromptRow.id).where(PromptRow.name.in_(sorted(names)))
+            )
+        }
+
+    def label_audit_cursor(self, prompt: str) -> int:
+        """The newest registry audit entry of ``prompt``'s labels this vault mirrors (0: none)."""
+        with self.vault.reading() as s:
+            seq = s.scalar(
+                select(func.max(LabelEventRow.registry_seq))
+                .join(PromptRow, PromptRow.id == LabelEventRow.prompt_id)
+                .where(PromptRow.name == prompt)
+            )
+        return int(seq or 0)
+
+    def set_registry_user(self, name: str) -> None:
+        """Remember the registry login: it is who commits in this vault from now on."""
+        if self.get("registry_user") != name:
+            self.put("registry_user", name)
+        self.vault.actor = name
 
     def reviews_for(self, version_id: uuid.UUID) -> list[dict[str, Any]]:
         with self.vault.reading() as s:
@@ -194,13 +315,32 @@ class SyncStore:
             return [json.loads(d) for d in s.scalars(select(RemoteReviewRow.data))]
 
     def registry_labels(self, prompt: str | None = None) -> list[dict[str, Any]]:
+        """The registry's labels as of the last sync, in its wire shape (``LabelState``)."""
         with self.vault.reading() as s:
-            q = select(RegistryLabelRow.data).order_by(
-                RegistryLabelRow.prompt, RegistryLabelRow.name
+            q = (
+                select(LabelRow, PromptRow.name)
+                .join(PromptRow, PromptRow.id == LabelRow.prompt_id)
+                .where(LabelRow.source == "registry")
+                .order_by(PromptRow.name, LabelRow.name)
             )
             if prompt is not None:
-                q = q.where(RegistryLabelRow.prompt == prompt)
-            return [json.loads(d) for d in s.scalars(q)]
+                q = q.where(PromptRow.name == prompt)
+            out: list[dict[str, Any]] = []
+            for row, name in s.execute(q):
+                canary = None
+                if row.canary_version_id:
+                    canary = {"version_id": row.canary_version_id, "percent": row.canary_percent}
+                out.append(
+                    {
+                        "prompt": name,
+                        "name": row.name,
+                        "target": {"version_id": row.version_id, "canary": canary},
+                        "protected": row.protected,
+                        "updated_at": row.updated_at.isoformat(),
+                        "updated_by": row.updated_by,
+                    }
+                )
+            return out
 
     def awaiting_review(
         self, label: str = "production", limit: int = 500
@@ -211,11 +351,10 @@ class SyncStore:
         sql = text(
             """
             WITH published AS (
-                SELECT p.id AS prompt_id, pv.number AS n
-                FROM registry_labels rl
-                JOIN prompts p ON p.name = rl.prompt
-                JOIN versions pv ON pv.id = json_extract(rl.data, '$.target.version_id')
-                WHERE rl.name = :label
+                SELECT l.prompt_id AS prompt_id, pv.number AS n
+                FROM labels l
+                JOIN versions pv ON pv.id = l.version_id
+                WHERE l.name = :label AND l.source = 'registry'
             )
             SELECT v.seq,
                    (SELECT count(*) FROM remote_reviews r WHERE r.version_id = v.id
