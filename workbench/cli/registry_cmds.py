@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -60,23 +61,19 @@ def _serve(args: argparse.Namespace) -> int:
         # Loaded by name: the CLI layer must not depend on FastAPI, even lazily
         # through a static import (the import-linter contract follows those).
         serving = importlib.import_module("workbench.registry.server.serving")
-        from workbench.registry.server.config import RegistrySettings
     except ImportError as exc:
         raise UsageError(
             f"the registry server is not installed ({exc.name} is missing)",
             hint="Install the server extra: pip install 'prompt-workbench[server]'.",
         ) from exc
-    url = _db_url(args)
-    settings = RegistrySettings(
-        db_url=url,
-        protected_labels=frozenset(args.protected or ["production"]),
-        require_eval_evidence=args.require_evidence,
-    )
-    print(
-        f"registry on http://{args.host}:{args.port}  database: {_safe_url(url)}  "
-        f"workers: {args.workers}",
-        flush=True,
-    )
+    settings = settings_from_args(args)
+    print(startup_banner(args, settings), flush=True)
+    if settings.unprotect_production:
+        print(
+            "WARNING: --dangerously-unprotect-production: 'production' moves without review",
+            file=sys.stderr,
+            flush=True,
+        )
     serving.serve(
         settings,
         host=args.host,
@@ -85,6 +82,30 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=args.access_log,
     )
     return EXIT_OK
+
+
+def settings_from_args(args: argparse.Namespace) -> Any:
+    """The ``RegistrySettings`` that ``registry serve`` runs with: production is always
+    protected; each ``--protected`` adds a label; only the dangerous flag removes it."""
+    from workbench.registry.server.config import RegistrySettings
+
+    try:
+        return RegistrySettings(
+            db_url=_db_url(args),
+            protected_labels=frozenset(args.protected or ()),
+            require_eval_evidence=args.require_evidence,
+            unprotect_production=args.dangerously_unprotect_production,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc), hint="E.g. --protected staging") from exc
+
+
+def startup_banner(args: argparse.Namespace, settings: Any) -> str:
+    """What ``registry serve`` prints first: where, on what, and the effective protection."""
+    return (
+        f"registry on http://{args.host}:{args.port}  database: {_safe_url(settings.db_url)}  "
+        f"workers: {args.workers}\n{settings.describe_protection()}"
+    )
 
 
 def _safe_url(url: str) -> str:
@@ -169,7 +190,13 @@ def add_parser(sub: Any, parent: argparse.ArgumentParser) -> None:
         "--protected",
         action="append",
         metavar="LABEL",
-        help="a protected label (repeatable; default: production)",
+        help="also protect LABEL (repeatable); production is always protected",
+    )
+    serve.add_argument(
+        "--dangerously-unprotect-production",
+        action="store_true",
+        help="take 'production' out of the protected set: anyone may move it onto any "
+        "version, unreviewed (logged at start)",
     )
     serve.add_argument(
         "--require-evidence",

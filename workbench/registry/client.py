@@ -8,19 +8,24 @@ is :class:`RegistryServerError`. Versions the registry returns are checked again
 their ``content_hash`` before they reach the caller (a mismatch raises
 :class:`HashMismatchError`).
 
+Requests are built from the wire models before anything is sent, so input the
+registry would refuse (a NUL character in a commit message, a bad prompt name) is
+refused here as :class:`InputError` naming the version and the field: a sync reports
+it and goes on, instead of retrying a request that can never succeed.
+
 The token is sent as ``Authorization: Bearer``; it is never put into messages or logs.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from workbench.core.errors import HashMismatchError
+from workbench.core.errors import HashMismatchError, InputError
 from workbench.core.models import PromptVersion
 from workbench.registry.errors import (
     RegistryServerError,
@@ -28,6 +33,7 @@ from workbench.registry.errors import (
     error_from_body,
 )
 from workbench.registry.schemas import (
+    TEXT_RULE_ERROR,
     AuditPage,
     AuditReport,
     Change,
@@ -48,6 +54,26 @@ from workbench.registry.schemas import (
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+
+def _problems(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:3]:
+        where = ".".join(str(p) for p in error.get("loc", ()))
+        if not where and error.get("type") == TEXT_RULE_ERROR:
+            parts.append(error["msg"])  # a whole-model check names the field itself
+        else:
+            parts.append(f"{where or 'value'}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def _build(what: str, hint: str, make: Callable[[], M]) -> M:
+    """``make()``, with a refusal of the wire contract turned into an :class:`InputError`."""
+    try:
+        return make()
+    except ValidationError as exc:
+        raise InputError(f"{what} cannot be sent: {_problems(exc)}", hint=hint) from exc
 
 
 def _check(version: PromptVersion) -> PromptVersion:
@@ -140,14 +166,19 @@ class RegistryClient:
     def push_version(self, version: PromptVersion | VersionPush) -> PushResult:
         """Push idempotently: a retry of the same version answers ``created=False``."""
         if isinstance(version, PromptVersion):
-            version = VersionPush(
-                id=version.id,
-                prompt=version.prompt,
-                content=version.content,
-                content_hash=version.content_hash,
-                message=version.message,
-                created_at=version.created_at,
-                parent_ids=version.parent_ids,
+            draft = version
+            version = _build(
+                f"version {draft.display_number} of {draft.prompt}",
+                "Fix it in a new version (edit and commit); this one stays local.",
+                lambda: VersionPush(
+                    id=draft.id,
+                    prompt=draft.prompt,
+                    content=draft.content,
+                    content_hash=draft.content_hash,
+                    message=draft.message,
+                    created_at=draft.created_at,
+                    parent_ids=draft.parent_ids,
+                ),
             )
         response = self._request("POST", "/api/v1/versions", json=self._json(version))
         result = self._parse(response, PushResult)
@@ -185,8 +216,12 @@ class RegistryClient:
         comment: str = "",
         evidence: EvalEvidence | None = None,
     ) -> Review:
-        body = ReviewIn(
-            decision=decision, content_hash=content_hash, comment=comment, evidence=evidence
+        body = _build(
+            f"the review of version {version_id}",
+            "Edit the comment and decide again.",
+            lambda: ReviewIn(
+                decision=decision, content_hash=content_hash, comment=comment, evidence=evidence
+            ),
         )
         response = self._request(
             "POST", f"/api/v1/versions/{version_id}/reviews", json=self._json(body)
@@ -214,7 +249,11 @@ class RegistryClient:
         reason: str = "",
     ) -> LabelState:
         """Compare-and-swap; raises :class:`StaleLabelError` (with ``actual``) on a lost race."""
-        body = LabelMove(expected=expected, target=target, reason=reason)
+        body = _build(
+            f"moving {name!r} of {prompt}",
+            "Edit the reason and try again.",
+            lambda: LabelMove(expected=expected, target=target, reason=reason),
+        )
         response = self._request(
             "PUT", f"/api/v1/prompts/{prompt}/labels/{name}", json=self._json(body)
         )

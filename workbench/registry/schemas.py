@@ -4,15 +4,23 @@ Versions travel as :class:`workbench.core.models.PromptVersion`; everything else
 registry says or hears is declared here. Identity fields a client sends (``author``,
 ``reviewer``) are optional and only ever checked against the authenticated caller:
 the server never takes identity from the body.
+
+One text rule holds for every string a client sends (body fields at any depth, the
+keys of free-form objects, free-text query parameters): no NUL character and no lone
+surrogate. PostgreSQL cannot store NUL in text, and a lone surrogate is not Unicode
+text at all, so the rule is checked here, before any database sees the input, and
+SQLite and PostgreSQL answer the same 422.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from workbench.core.models import (
     PromptContent,
@@ -32,11 +40,87 @@ Served = Literal["primary", "canary"]
 MAX_PAGE = 1000
 
 
+TEXT_RULE_ERROR = "text_rule"
+"""The pydantic error type of a text-rule violation (its message names the field)."""
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be stored as text, or None when it can."""
+    if "\x00" in value:
+        return "contains a NUL character (\\x00), which cannot be stored as text"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"contains a lone surrogate ({value[exc.start]!a}), which is not valid Unicode text"
+    return None
+
+
+def find_bad_text(value: object, where: str = "") -> tuple[str, str] | None:
+    """The first string in ``value`` (at any depth, dict keys too) that breaks the text
+    rule, as ``(dotted path, problem)``; None when every string is fine.
+
+    Walks models, mappings and sequences with an explicit stack: input nested
+    hundreds of levels deep (free-form JSON in a variable's default) cannot exhaust
+    the interpreter's recursion limit.
+    """
+    stack: list[tuple[str, object]] = [(where, value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            problem = text_problem(item)
+            if problem is not None:
+                return path or "value", problem
+        elif isinstance(item, BaseModel):
+            for name in reversed(type(item).model_fields):
+                stack.append((_join(path, name), getattr(item, name)))
+        elif isinstance(item, Mapping):
+            for key, child in reversed(list(item.items())):
+                if isinstance(key, str):
+                    problem = text_problem(key)
+                    if problem is not None:
+                        return _join(path, ascii(key)) + " (a key)", problem
+                stack.append((_join(path, str(key)), child))
+        elif isinstance(item, list | tuple | set | frozenset):
+            for index, child in reversed(list(enumerate(item))):
+                stack.append((_join(path, str(index)), child))
+    return None
+
+
+def _join(path: str, part: str) -> str:
+    return f"{path}.{part}" if path else part
+
+
+def check_text(value: str | None) -> str | None:
+    """A field/query validator: ``value`` unchanged, or a 422-worthy error."""
+    if value is not None:
+        problem = text_problem(value)
+        if problem is not None:
+            raise PydanticCustomError(TEXT_RULE_ERROR, "the text {problem}", {"problem": problem})
+    return value
+
+
 class _Wire(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class VersionPush(_Wire):
+class _Input(_Wire):
+    """What a client sends: every string in it, at any depth, obeys the text rule."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_rule(cls, data: Any) -> Any:
+        found = find_bad_text(data)
+        if found is not None:
+            where, problem = found
+            raise PydanticCustomError(
+                TEXT_RULE_ERROR,
+                "{where}: the text {problem}; remove it and send again",
+                {"where": where, "problem": problem},
+            )
+        return data
+
+
+class VersionPush(_Input):
     """A version as an author pushes it. ``id`` makes the push idempotent."""
 
     id: uuid.UUID
@@ -82,7 +166,7 @@ class EvalEvidence(_Wire):
         return self.failed == 0 and self.passed > 0
 
 
-class ReviewIn(_Wire):
+class ReviewIn(_Input):
     decision: Decision
     content_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     """The hash the reviewer looked at; a mismatch with the version is refused."""
@@ -128,7 +212,7 @@ class LabelTarget(_Wire):
         return f"{self.version_id} (canary {self.canary.version_id} at {self.canary.percent}%)"
 
 
-class LabelMove(_Wire):
+class LabelMove(_Input):
     """Compare-and-swap: move the label to ``target`` if it still is at ``expected``."""
 
     expected: LabelTarget | None

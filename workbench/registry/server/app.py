@@ -8,6 +8,7 @@ never headers or query strings (so never a token).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -28,7 +29,7 @@ from workbench.registry.errors import (
     error_body,
     status_for,
 )
-from workbench.registry.schemas import Health
+from workbench.registry.schemas import TEXT_RULE_ERROR, Health
 from workbench.registry.server import langfuse_compat, routes
 from workbench.registry.server.config import RegistrySettings
 from workbench.registry.server.db import Database, open_database
@@ -91,8 +92,57 @@ class BodyLimitMiddleware:
             f"the request body is over {self.max_bytes} bytes",
             hint="Send less at once (split the change).",
         )
-        response = JSONResponse(error_body(err), status_code=413)
+        response = ErrorResponse(error_body(err), status_code=413)
         await response({"type": "http"}, _no_receive, send)
+
+
+class ErrorResponse(JSONResponse):
+    """An error body as ASCII JSON: a detail that quotes bad input (a lone surrogate, a
+    control character) still encodes, so the error itself can never fail to be sent."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def _server_error_body() -> dict[str, str]:
+    return {
+        "error": "RegistryServerError",
+        "detail": "the registry failed on this request",
+        "hint": "Retry later; the server log has the details.",
+    }
+
+
+class UnexpectedErrorMiddleware:
+    """A 500 for an unexpected exception, answered here so the connection stays usable.
+
+    Starlette's own last-resort handler re-raises after answering, and uvicorn then
+    closes the connection: a client's next request on the same keep-alive connection
+    failed too. Here the exception is logged and ends with the answer.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise  # half an answer is out: only closing the connection is honest
+            log.error("unexpected error: %s", type(exc).__name__, exc_info=exc)
+            response = ErrorResponse(_server_error_body(), status_code=500)
+            await response(scope, _no_receive, send)
 
 
 async def _no_receive() -> Message:
@@ -135,15 +185,18 @@ class AccessLogMiddleware:
 def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors()[:5]:
-        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
-        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        if not where and error.get("type") == TEXT_RULE_ERROR:
+            parts.append(str(error.get("msg")))  # a whole-body check names the field itself
+            continue
+        parts.append(f"{where or 'body'}: {error.get('msg', 'invalid')}")
     return "; ".join(parts) or "the request is invalid"
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     async def on_workbench_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, WorkbenchError)
-        return JSONResponse(error_body(exc), status_code=status_for(exc))
+        return ErrorResponse(error_body(exc), status_code=status_for(exc))
 
     async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -152,7 +205,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             "detail": _validation_message(exc),
             "hint": "Fix the request to match the API schema at /openapi.json.",
         }
-        return JSONResponse(body, status_code=422)
+        return ErrorResponse(body, status_code=422)
 
     async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -165,16 +218,11 @@ def _install_error_handlers(app: FastAPI) -> None:
             "error": names.get(exc.status_code, "InputError"),
             "detail": str(exc.detail),
         }
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        return ErrorResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     async def on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.error("unexpected error: %s", type(exc).__name__, exc_info=exc)
-        body = {
-            "error": "RegistryServerError",
-            "detail": "the registry failed on this request",
-            "hint": "Retry later; the server log has the details.",
-        }
-        return JSONResponse(body, status_code=500)
+        return ErrorResponse(_server_error_body(), status_code=500)
 
     app.add_exception_handler(WorkbenchError, on_workbench_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
@@ -188,6 +236,9 @@ def create_app(settings: RegistrySettings, *, database: Database | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = database or open_database(settings.db_url)
+        log.info("%s", settings.describe_protection())
+        if settings.unprotect_production:
+            log.warning("'production' is not protected: it moves without review or a publisher")
         app.state.service = RegistryService(db, settings)
         try:
             yield
@@ -216,5 +267,6 @@ def create_app(settings: RegistrySettings, *, database: Database | None = None) 
         return Health(status="ok")
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(AccessLogMiddleware)
     return app

@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
+from pydantic import AfterValidator
 
 from workbench.core.models import PromptVersion
 from workbench.registry.errors import PermissionDeniedError
@@ -22,6 +23,7 @@ from workbench.registry.schemas import (
     ReviewIn,
     VersionPush,
     WhoAmI,
+    check_text,
 )
 from workbench.registry.server.deps import CurrentActor, Service, Token, as_actor
 
@@ -29,6 +31,8 @@ router = APIRouter(prefix="/api/v1", tags=["registry"])
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Cursor = Annotated[int, Query(ge=0, le=2**62)]
+TextRule = AfterValidator(check_text)
+"""Free-text query parameters obey the same text rule as body strings."""
 
 
 @router.get("/whoami")
@@ -101,7 +105,9 @@ async def resolve(
     request: Request,
     label: Annotated[str, Query(max_length=64)] = "production",
     key: Annotated[
-        str | None, Query(max_length=200, description="caller key for a canary split")
+        str | None,
+        Query(max_length=200, description="caller key for a canary split"),
+        TextRule,
     ] = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -148,7 +154,7 @@ def audit(
     service: Service,
     since: Cursor = 0,
     limit: Limit = 500,
-    subject: Annotated[str | None, Query(max_length=300)] = None,
+    subject: Annotated[str | None, Query(max_length=300), TextRule] = None,
 ) -> AuditPage:
     return service.audit(since, limit, subject)
 

@@ -418,6 +418,11 @@ class RegistryService:
                 f"{actor.name!r}",
                 hint="Reviewers are taken from the token; leave 'reviewer' out.",
             )
+        if review.decision == "request_changes" and not review.comment.strip():
+            raise InputError(
+                "requesting changes needs a comment that says what should change",
+                hint="Send the review again with a non-empty 'comment'.",
+            )
         now = utcnow()
         with self.db.writing() as session:
             head = repo.lock_head(session)

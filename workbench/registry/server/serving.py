@@ -44,6 +44,7 @@ def settings_json(settings: RegistrySettings, *, access_log: bool) -> str:
             "require_eval_evidence": settings.require_eval_evidence,
             "max_body_bytes": settings.max_body_bytes,
             "default_page": settings.default_page,
+            "unprotect_production": settings.unprotect_production,
             "access_log": access_log,
         }
     )

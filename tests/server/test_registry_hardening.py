@@ -1,0 +1,345 @@
+"""Issue 12 regressions, over real HTTP to the registry under uvicorn, on SQLite and
+PostgreSQL: the protected set, the text rule (NUL, lone surrogates), the prompt-name
+grammar, and "request changes needs a comment"."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.server.conftest import RunningRegistry, make_version, running_registry
+from tests.server.test_registry_rules import _push_body
+from workbench.cli.main import build_parser
+from workbench.cli.registry_cmds import settings_from_args, startup_banner
+from workbench.core.errors import InputError, UsageError
+from workbench.core.models import Message, PromptContent, PromptVersion, Variable
+from workbench.registry.errors import PermissionDeniedError
+from workbench.registry.schemas import LabelTarget
+from workbench.registry.server.config import RegistrySettings
+from workbench.registry.server.service import RegistryService
+
+
+def _raw(reg: RunningRegistry, user: str) -> httpx.Client:
+    return httpx.Client(base_url=reg.url, headers={"Authorization": f"Bearer {reg.tokens[user]}"})
+
+
+def _post_json(http: httpx.Client, path: str, body: object) -> httpx.Response:
+    """POST ``body`` as JSON text; ``json.dumps`` writes a lone surrogate as ``\\ud800``,
+    which is exactly what a buggy client sends on the wire."""
+    return http.post(path, content=json.dumps(body), headers={"Content-Type": "application/json"})
+
+
+def _approved(reg: RunningRegistry, text: str = "Hello {{ name }}") -> PromptVersion:
+    v = reg.client("alice").push_version(make_version(text=text)).version
+    reg.client("bob").review(v.id, decision="approve", content_hash=v.content_hash)
+    return v
+
+
+# ---- 1. the protected set: production plus what the flags add ------------------------
+
+
+def _serve_args(*flags: str, db_url: str) -> Any:
+    return build_parser().parse_args(["registry", "serve", "--db", db_url, *flags])
+
+
+@pytest.fixture
+def staging_registry(db_url: str) -> Iterator[RunningRegistry]:
+    """A registry started the way ``registry serve --protected staging`` starts one."""
+    settings = settings_from_args(_serve_args("--protected", "staging", db_url=db_url))
+    with running_registry(settings) as reg:
+        yield reg
+
+
+def test_protected_flag_adds_to_production(staging_registry: RunningRegistry) -> None:
+    reg = staging_registry
+    assert reg.settings.protected_labels == {"production", "staging"}
+    unreviewed = reg.client("alice").push_version(make_version(text="unreviewed")).version
+    alice = reg.client("alice")
+    for label in ("production", "staging"):
+        with pytest.raises(PermissionDeniedError, match="protected label"):
+            alice.move_label(
+                "support/reply", label, target=LabelTarget(version_id=unreviewed.id), expected=None
+            )
+        # a publisher cannot put the unreviewed version there either
+        with pytest.raises(PermissionDeniedError, match="not approved"):
+            reg.client("carol").move_label(
+                "support/reply", label, target=LabelTarget(version_id=unreviewed.id), expected=None
+            )
+    # an unprotected label still moves freely
+    dev = alice.move_label(
+        "support/reply", "dev", target=LabelTarget(version_id=unreviewed.id), expected=None
+    )
+    assert not dev.protected
+    approved = _approved(reg, "reviewed")
+    state = reg.client("carol").move_label(
+        "support/reply", "production", target=LabelTarget(version_id=approved.id), expected=None
+    )
+    assert state.protected
+    assert reg.service.label("support/reply", "production").target.version_id == approved.id
+
+
+def test_startup_banner_prints_the_effective_set(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'r.sqlite3'}"
+    args = _serve_args("--protected", "staging", "--protected", "qa", db_url=url)
+    banner = startup_banner(args, settings_from_args(args))
+    assert "protected labels: production, qa, staging" in banner
+    assert "WARNING" not in banner
+    default = _serve_args(db_url=url)
+    assert "protected labels: production\n" not in startup_banner(
+        default, settings_from_args(default)
+    )
+    assert startup_banner(default, settings_from_args(default)).endswith(
+        "protected labels: production"
+    )
+
+
+def test_only_the_dangerous_flag_unprotects_production(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'r.sqlite3'}"
+    args = _serve_args("--dangerously-unprotect-production", "--protected", "staging", db_url=url)
+    settings = settings_from_args(args)
+    assert settings.protected_labels == {"staging"}
+    assert "WARNING: 'production' is NOT protected" in startup_banner(args, settings)
+    # settings built in code keep production too, unless told otherwise
+    assert RegistrySettings(db_url=url, protected_labels=frozenset({"live"})).protected_labels == {
+        "production",
+        "live",
+    }
+    with pytest.raises(UsageError, match="invalid label"):
+        settings_from_args(_serve_args("--protected", "Not A Label", db_url=url))
+
+
+def test_unprotected_production_is_what_it_says(tmp_path: Path) -> None:
+    settings = RegistrySettings(
+        db_url=f"sqlite:///{tmp_path / 'r.sqlite3'}", unprotect_production=True
+    )
+    with running_registry(settings) as reg:
+        v = reg.client("alice").push_version(make_version()).version
+        state = reg.client("alice").move_label(
+            "support/reply", "production", target=LabelTarget(version_id=v.id), expected=None
+        )
+        assert not state.protected
+
+
+# ---- 2. NUL anywhere: 422 on both databases, nothing stored --------------------------
+
+
+def _refused_by_text_rule(response: httpx.Response, field: str, what: str) -> None:
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["error"] == "InputError"
+    assert field in body["detail"]
+    assert what in body["detail"]
+
+
+def test_nul_in_commit_message_is_422(registry: RunningRegistry) -> None:
+    with _raw(registry, "alice") as http:
+        r = _post_json(http, "/api/v1/versions", _push_body(make_version(), message="fix\x00"))
+        _refused_by_text_rule(r, "message", "NUL")
+        # the same connection keeps working, and nothing was stored
+        assert http.get("/api/v1/prompts").json() == []
+    assert registry.service.prompt_count() == 0
+
+
+def test_nul_nested_in_content_is_422(registry: RunningRegistry) -> None:
+    content = PromptContent(
+        messages=(Message(role="user", template="Hi {{ x }}\x00"),),
+        variables=(Variable(name="x", default={"deep": ["ok", "b\x00d"]}),),
+    )
+    v = PromptVersion(prompt="support/nul", content=content, content_hash=content.content_hash())
+    with _raw(registry, "alice") as http:
+        r = _post_json(http, "/api/v1/versions", _push_body(v))
+        _refused_by_text_rule(r, "content.messages.0.template", "NUL")
+        body = _push_body(v)
+        body["content"]["messages"][0]["template"] = "Hi {{ x }}"  # type: ignore[index]
+        r = _post_json(http, "/api/v1/versions", body)
+        _refused_by_text_rule(r, "content.variables.0.default.deep.1", "NUL")
+    assert registry.service.prompt_count() == 0
+
+
+def test_nul_in_review_comment_and_label_reason_is_422(registry: RunningRegistry) -> None:
+    v = registry.client("alice").push_version(make_version()).version
+    with _raw(registry, "bob") as http:
+        r = _post_json(
+            http,
+            f"/api/v1/versions/{v.id}/reviews",
+            {"decision": "request_changes", "content_hash": v.content_hash, "comment": "no\x00"},
+        )
+        _refused_by_text_rule(r, "comment", "NUL")
+        r = _post_json(
+            http,
+            f"/api/v1/versions/{v.id}/reviews",
+            {
+                "decision": "approve",
+                "content_hash": v.content_hash,
+                "evidence": {"passed": 1, "failed": 0, "run_id": "r\x00"},
+            },
+        )
+        _refused_by_text_rule(r, "evidence.run_id", "NUL")
+        r = http.put(
+            "/api/v1/prompts/support/reply/labels/dev",
+            json={"expected": None, "target": {"version_id": str(v.id)}, "reason": "\x00"},
+        )
+        _refused_by_text_rule(r, "reason", "NUL")
+    assert registry.service.reviews(v.id) == []
+
+
+def test_nul_in_audit_subject_is_422(registry: RunningRegistry) -> None:
+    with _raw(registry, "root") as http:
+        r = http.get("/api/v1/audit", params={"subject": "prompt:support/reply\x00"})
+        _refused_by_text_rule(r, "subject", "NUL")
+        assert http.get("/api/v1/audit", params={"subject": "user:alice"}).status_code == 200
+
+
+def test_client_refuses_a_nul_version_naming_it(registry: RunningRegistry) -> None:
+    """What sync sees: an InputError (a refusal it reports and moves past), never a
+    request that fails the same way on every retry."""
+    v = make_version(message="bad\x00message")
+    with pytest.raises(InputError, match=rf"{v.id.hex[:6]}.* of support/reply.*message.*NUL"):
+        registry.client("alice").push_version(v)
+    pushed = registry.client("alice").push_version(make_version()).version
+    with pytest.raises(InputError, match=r"comment.*NUL"):
+        registry.client("bob").review(
+            pushed.id, decision="approve", content_hash=pushed.content_hash, comment="\x00"
+        )
+
+
+# ---- 3. lone surrogates at any depth: 422, and the connection stays usable -----------
+
+
+@pytest.mark.parametrize(
+    ("where", "edit"),
+    [
+        (
+            "content.messages.0.template",
+            lambda b: b["content"]["messages"][0].update(template="\ud800"),
+        ),
+        (
+            "content.variables.0.default",
+            lambda b: b["content"].update(variables=[{"name": "x", "default": "\udfff"}]),
+        ),
+        (
+            "(a key)",
+            lambda b: b["content"].update(variables=[{"name": "x", "default": {"\ud800": 1}}]),
+        ),
+        ("content.tags.0", lambda b: b["content"].update(tags=["\ud800"])),
+        ("message", lambda b: b.update(message="\ud800")),
+    ],
+)
+def test_lone_surrogate_anywhere_is_422_and_keeps_the_connection(
+    registry: RunningRegistry, where: str, edit: Any
+) -> None:
+    body = _push_body(make_version())
+    edit(body)
+    opened: list[str] = []
+
+    def count_connections(event: str, _info: object) -> None:
+        if event == "connection.connect_tcp.complete":
+            opened.append(event)
+
+    trace = {"trace": count_connections}
+    with _raw(registry, "alice") as http:
+        r = http.post(
+            "/api/v1/versions",
+            content=json.dumps(body),
+            headers={"Content-Type": "application/json"},
+            extensions=trace,
+        )
+        _refused_by_text_rule(r, where, "surrogate")
+        # the next request goes over the same keep-alive connection and works
+        assert http.get("/api/v1/whoami", extensions=trace).json()["name"] == "alice"
+        assert opened == ["connection.connect_tcp.complete"]
+    assert registry.service.prompt_count() == 0
+
+
+# ---- 5. one prompt-name grammar ------------------------------------------------------
+
+BAD_NAMES = [
+    "support/../reply",
+    "./reply",
+    "support/.",
+    "..",
+    "support/reply/versions",
+    "support/reply/resolve",
+    "support/reply/labels/production",
+    "labels",
+    "a//b",
+    "/leading",
+    "trailing/",
+    "support/reply\n",
+    "x" * 201,
+]
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_bad_prompt_names_are_422_naming_the_rule(registry: RunningRegistry, name: str) -> None:
+    with _raw(registry, "alice") as http:
+        r = _post_json(http, "/api/v1/versions", _push_body(make_version(), prompt=name))
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert "invalid prompt name" in detail or "prompt: String should have at most 200" in detail
+    assert registry.service.prompt_count() == 0
+
+
+def test_the_client_and_the_vault_use_the_same_rule(
+    registry: RunningRegistry, tmp_path: Path
+) -> None:
+    from workbench.vault.repository import Vault
+
+    with pytest.raises(InputError, match="reserved"):
+        registry.client("alice").push_version(make_version(prompt="support/versions"))
+    with Vault.open(tmp_path / "vault.sqlite3", create=True, actor="ada") as vault:
+        with pytest.raises(UsageError, match=r"'\.' or '\.\.'"):
+            vault.create_prompt("support/..")
+        with pytest.raises(UsageError, match="reserved"):
+            vault.create_prompt("support/reply/resolve")
+        assert vault.create_prompt("support/reply.v2").name == "support/reply.v2"
+
+
+def test_good_names_with_dots_still_work(registry: RunningRegistry) -> None:
+    for name in ("support/reply.v2", "a.b/c-d_e", "x/...", "versions-old/labels_2"):
+        result = registry.client("alice").push_version(make_version(prompt=name))
+        assert result.version.prompt == name
+        assert registry.client("alice").prompt(name).versions == 1
+
+
+# ---- issue 10: request changes needs a comment, on the server ------------------------
+
+
+@pytest.mark.parametrize("comment", ["", "   \n"])
+def test_request_changes_without_comment_is_422(registry: RunningRegistry, comment: str) -> None:
+    v = registry.client("alice").push_version(make_version()).version
+    with _raw(registry, "bob") as http:
+        r = http.post(
+            f"/api/v1/versions/{v.id}/reviews",
+            json={
+                "decision": "request_changes",
+                "content_hash": v.content_hash,
+                "comment": comment,
+            },
+        )
+    assert r.status_code == 422, r.text
+    assert "needs a comment" in r.json()["detail"]
+    assert registry.service.reviews(v.id) == []
+    made = registry.client("bob").review(
+        v.id, decision="request_changes", content_hash=v.content_hash, comment="say hi first"
+    )
+    assert made.comment == "say hi first"
+
+
+def test_service_refuses_request_changes_without_comment(registry: RunningRegistry) -> None:
+    from workbench.registry.schemas import ReviewIn
+    from workbench.registry.server.service import Actor
+
+    v = registry.client("alice").push_version(make_version()).version
+    service: RegistryService = registry.service
+    with pytest.raises(InputError, match="needs a comment"):
+        service.review(
+            Actor(name="bob", role="reviewer"),
+            v.id,
+            ReviewIn(decision="request_changes", content_hash=v.content_hash),
+        )
