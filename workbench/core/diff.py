@@ -18,7 +18,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -36,7 +36,9 @@ __all__ = [
     "diff_contents",
     "format_value",
     "side_by_side_rows",
+    "text_diff_rows",
     "unified_diff_text",
+    "word_spans",
 ]
 
 Span = tuple[int, int]
@@ -172,22 +174,39 @@ def _tokens(text: str) -> tuple[list[str], list[int]]:
 
 def char_spans(old: str, new: str) -> tuple[tuple[Span, ...], tuple[Span, ...]]:
     """Changed character ranges in ``old`` and in ``new``, adjacent ranges merged."""
-    old_units: Sequence[str] = old
-    new_units: Sequence[str] = new
-    old_at: Sequence[int] = range(len(old) + 1)
-    new_at: Sequence[int] = range(len(new) + 1)
     if max(len(old), len(new)) > CHAR_DIFF_LIMIT:
-        old_units, old_at = _tokens(old)
-        new_units, new_at = _tokens(new)
-        if max(len(old_units), len(new_units)) > TOKEN_DIFF_LIMIT:
-            return ((0, len(old)),) if old else (), ((0, len(new)),) if new else ()
+        return word_spans(old, new, gap=SPAN_MERGE_GAP)
+    return _spans(old, range(len(old) + 1), new, range(len(new) + 1), SPAN_MERGE_GAP)
 
+
+def word_spans(old: str, new: str, *, gap: int = 1) -> tuple[tuple[Span, ...], tuple[Span, ...]]:
+    """Changed ranges in ``old`` and ``new`` in whole words (and punctuation marks).
+
+    For prose, such as two models' answers, where a character diff marks letters
+    that happen to match inside different words. Unchanged stretches of at most
+    ``gap`` tokens between two changes (the space between two changed words) count
+    as changed, so a changed phrase reads as one mark."""
+    old_units, old_at = _tokens(old)
+    new_units, new_at = _tokens(new)
+    if max(len(old_units), len(new_units)) > TOKEN_DIFF_LIMIT:
+        return ((0, len(old)),) if old else (), ((0, len(new)),) if new else ()
+    return _spans(old_units, old_at, new_units, new_at, gap)
+
+
+def _spans(
+    old_units: Sequence[str],
+    old_at: Sequence[int],
+    new_units: Sequence[str],
+    new_at: Sequence[int],
+    gap: int,
+) -> tuple[tuple[Span, ...], tuple[Span, ...]]:
+    """Changed ranges, as character offsets (``*_at[i]`` is where unit ``i`` starts)."""
     old_spans: list[Span] = []
     new_spans: list[Span] = []
     opcodes = difflib.SequenceMatcher(None, old_units, new_units, autojunk=False).get_opcodes()
     for n, (tag, i1, i2, j1, j2) in enumerate(opcodes):
         interior = 0 < n < len(opcodes) - 1
-        if tag == "equal" and not (interior and i2 - i1 <= SPAN_MERGE_GAP):
+        if tag == "equal" and not (interior and i2 - i1 <= gap):
             continue
         for spans, start, end in (
             (old_spans, old_at[i1], old_at[i2]),
@@ -201,7 +220,11 @@ def char_spans(old: str, new: str) -> tuple[tuple[Span, ...], tuple[Span, ...]]:
     return tuple(old_spans), tuple(new_spans)
 
 
-def _line_ops(old: Sequence[str], new: Sequence[str]) -> tuple[LineOp, ...]:
+def _line_ops(
+    old: Sequence[str],
+    new: Sequence[str],
+    spans: Callable[[str, str], tuple[tuple[Span, ...], tuple[Span, ...]]] = char_spans,
+) -> tuple[LineOp, ...]:
     ops: list[LineOp] = []
     matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
@@ -213,7 +236,7 @@ def _line_ops(old: Sequence[str], new: Sequence[str]) -> tuple[LineOp, ...]:
             continue
         paired = min(i2 - i1, j2 - j1) if tag == "replace" else 0
         for k in range(paired):
-            old_spans, new_spans = char_spans(old[i1 + k], new[j1 + k])
+            old_spans, new_spans = spans(old[i1 + k], new[j1 + k])
             ops.append(
                 LineOp(
                     "replace",
@@ -482,3 +505,20 @@ def side_by_side_rows(diff: ContentDiff) -> list[SideBySideRow]:
         rows.extend(_pair_row(tag, None) for tag in diff.tags_removed)
         rows.extend(_pair_row(None, tag) for tag in diff.tags_added)
     return rows
+
+
+def text_diff_rows(old: str, new: str) -> list[SideBySideRow]:
+    """Rows for a two-column view of two plain texts (e.g. two models' answers):
+    lines aligned, changed lines marked word by word (see :func:`word_spans`)."""
+    return [
+        SideBySideRow(
+            op.kind,
+            op.old_text,
+            op.new_text,
+            op.old_spans,
+            op.new_spans,
+            op.old_lineno,
+            op.new_lineno,
+        )
+        for op in _line_ops(_lines(old), _lines(new), word_spans)
+    ]

@@ -3,22 +3,35 @@ a summary, charts, cell details and a diff between two cells' outputs."""
 
 from __future__ import annotations
 
+import html
+import json
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import (
+    QAbstractItemModel,
     QModelIndex,
     QPersistentModelIndex,
     QRect,
     QSize,
+    QSortFilterProxyModel,
     Qt,
     QTimer,
     Signal,
     Slot,
 )
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QGuiApplication,
+    QPainter,
+    QPalette,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -31,7 +44,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -41,23 +53,28 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem,
     QTableView,
     QTabWidget,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
+from workbench.core.diff import text_diff_rows
 from workbench.core.errors import UsageError, WorkbenchError
 from workbench.core.models import PromptVersion
 from workbench.core.runs import CellResult, ModelRef, Run, RunSpec, TestCase
+from workbench.core.templating import render_messages
 from workbench.engine.runner import Estimate
 from workbench.ui.charts import ChartsPanel
 from workbench.ui.errors import ErrorReporter
-from workbench.ui.format import fmt_ms, fmt_usd
+from workbench.ui.format import fmt_ms, fmt_tokens, fmt_usd
 from workbench.ui.grid import (
     CELL_ROLE,
     KIND_ROLE,
+    SORT_ROLE,
     STREAM_ROLE,
     GridModel,
     SummaryModel,
+    describe_check,
     readout_lines,
 )
 from workbench.ui.highlight import monospace_font
@@ -65,11 +82,106 @@ from workbench.ui.history import DiffView
 from workbench.ui.worker import Batch, RunController
 
 _Index = QModelIndex | QPersistentModelIndex
-CELL_W, CELL_H = 280, 104
+PAD_X, PAD_Y = 8, 6
+"""Space between a cell's edge and its text."""
+OUTPUT_LINES = 3
+"""Lines of output text a cell shows under its numbers (the Cell tab shows it all)."""
+READOUT_LINES = 3
+"""A finished cell's readout lines: checks, times, tokens and cost."""
+TOTAL_LINES = 4
+SAMPLE_READOUTS = ("TTFT 999 ms · total 9.99 s", "9,999→999 tok · $0.00123 · stop")
+"""A typical readout: the narrowest a cell column starts at, so columns barely move
+as numbers arrive."""
+Line = tuple[str, QFont, QColor]
 
 
 class CellDelegate(QStyledItemDelegate):
-    """Numbers first (monospace, one colour), then the output, elided to the cell."""
+    """Numbers first (monospace, never cut: the columns are made wide enough for
+    them), then the output, wrapped and elided to the cell (the Cell tab and the
+    tooltip show it whole)."""
+
+    def __init__(self, view: QTableView) -> None:
+        super().__init__(view)
+        self.view = view
+
+    # ---- what a cell says ------------------------------------------------------------
+
+    def fonts(self) -> tuple[QFont, QFont, QFont]:
+        """(body, monospace, bold monospace), from the view's font."""
+        base = QFont(self.view.font())
+        mono = monospace_font(-1)
+        bold = QFont(mono)
+        bold.setBold(True)
+        return base, mono, bold
+
+    def readout(self, index: _Index, palette: QPalette | None = None) -> list[Line]:
+        """The lines of a cell that must be shown whole, with their font and colour."""
+        pal = palette or self.view.palette()
+        text_color = pal.color(QPalette.ColorRole.Text)
+        dim = QColor(text_color)
+        dim.setAlpha(150)
+        base, mono, bold = self.fonts()
+        kind = index.data(KIND_ROLE)
+        cell: CellResult | None = index.data(CELL_ROLE)
+        if kind != "cell":
+            text = index.data() or ""
+            return [(line, bold if i == 2 else mono, text_color)
+                    for i, line in enumerate(text.splitlines())]  # fmt: skip
+        if cell is None:
+            text = (index.data() or "").split("\n", 1)[0]
+            if text.startswith("streaming"):
+                return [(text, mono, QColor("#1e88e5"))]
+            return [(text, base, dim)]
+        if not cell.ok:
+            return [(f"error: {cell.error_kind or 'failed'}", mono, QColor("#e53935"))]
+        lines = readout_lines(cell)
+        out: list[Line] = []
+        for i, line in enumerate(lines):
+            color = text_color
+            if line.startswith("✘"):
+                color = QColor("#e53935")
+            elif line.startswith("✔"):
+                color = QColor("#2e7d32")
+            elif i == len(lines) - 1:
+                color = QColor("#2e7d32") if cell.cached else dim
+            out.append((line, bold if line.startswith(("✘", "✔")) else mono, color))
+        return out
+
+    def body(self, index: _Index) -> str:
+        """The elidable text under the numbers: output, streamed text or error."""
+        if index.data(KIND_ROLE) != "cell":
+            return ""
+        cell: CellResult | None = index.data(CELL_ROLE)
+        if cell is None:
+            return index.data(STREAM_ROLE) or ""
+        return cell.output if cell.ok else (cell.error or "")
+
+    # ---- sizes -----------------------------------------------------------------------
+
+    def readout_width(self, index: _Index) -> int:
+        """Width the cell needs so that no number is cut."""
+        widths = [QFontMetrics(f).horizontalAdvance(t) for t, f, _c in self.readout(index)]
+        return max(widths, default=0) + 2 * PAD_X + 2
+
+    def min_cell_width(self) -> int:
+        _base, mono, _bold = self.fonts()
+        fm = QFontMetrics(mono)
+        return max(fm.horizontalAdvance(t) for t in SAMPLE_READOUTS) + 2 * PAD_X + 2
+
+    def cell_height(self) -> int:
+        base, mono, _bold = self.fonts()
+        mono_h, base_h = QFontMetrics(mono).height(), QFontMetrics(base).height()
+        return 2 * PAD_Y + READOUT_LINES * (mono_h + 1) + 3 + OUTPUT_LINES * base_h
+
+    def total_height(self) -> int:
+        _base, _mono, bold = self.fonts()
+        return 2 * PAD_Y + TOTAL_LINES * (QFontMetrics(bold).height() + 1)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
+        height = self.cell_height() if index.data(KIND_ROLE) == "cell" else self.total_height()
+        return QSize(max(self.min_cell_width(), self.readout_width(index)), height)
+
+    # ---- painting --------------------------------------------------------------------
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
         painter.save()
@@ -79,68 +191,34 @@ class CellDelegate(QStyledItemDelegate):
         opt.text = ""
         if style is not None:
             style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, option.widget)
-        rect: QRect = option.rect.adjusted(8, 6, -8, -6)
-        palette: QPalette = option.palette
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        text_color = palette.color(
-            QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
-        )
-        dim = QColor(text_color)
-        dim.setAlpha(150)
-        mono = monospace_font(-1)
-        base_font = QFont(option.font)
-        kind = index.data(KIND_ROLE)
-        cell: CellResult | None = index.data(CELL_ROLE)
-        lines: list[tuple[str, QFont, QColor]] = []
-        body = ""
-        if kind != "cell":
-            bold = QFont(mono)
-            bold.setBold(True)
-            for i, line in enumerate((index.data() or "").splitlines()):
-                lines.append((line, bold if i == 2 else mono, text_color))
-        elif cell is None:
-            stream = index.data(STREAM_ROLE)
-            if stream is None:
-                lines.append(("waiting…", base_font, dim))
-            else:
-                lines.append(("streaming…", mono, QColor("#1e88e5")))
-                body = stream
-        elif not cell.ok:
-            red = QColor("#e53935")
-            lines.append((f"error: {cell.error_kind or 'failed'}", mono, red))
-            body = cell.error or ""
-        else:
-            first, second = readout_lines(cell)
-            lines.append((first, mono, text_color))
-            lines.append((second, mono, QColor("#2e7d32") if cell.cached else dim))
-            body = cell.output
+        rect: QRect = option.rect.adjusted(PAD_X, PAD_Y, -PAD_X, -PAD_Y)
+        palette: QPalette = QPalette(option.palette)
+        if option.state & QStyle.StateFlag.State_Selected:
+            palette.setColor(
+                QPalette.ColorRole.Text, palette.color(QPalette.ColorRole.HighlightedText)
+            )
         y = rect.top()
-        for text, font, color in lines:
+        for text, font, color in self.readout(index, palette):
             fm = QFontMetrics(font)
             painter.setFont(font)
             painter.setPen(color)
-            painter.drawText(
-                QRect(rect.left(), y, rect.width(), fm.height()),
-                int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-                fm.elidedText(text, Qt.TextElideMode.ElideRight, rect.width()),
-            )
+            painter.drawText(QRect(rect.left(), y, rect.width(), fm.height()),
+                             int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                             text)  # fmt: skip
             y += fm.height() + 1
+        body = self.body(index)
         if body:
+            base, _mono, _bold = self.fonts()
             y += 3
-            painter.setFont(base_font)
-            painter.setPen(text_color)
-            fm = QFontMetrics(base_font)
+            painter.setFont(base)
+            painter.setPen(palette.color(QPalette.ColorRole.Text))
+            fm = QFontMetrics(base)
             room = max(1, (rect.bottom() - y) // fm.height())
-            flat = " ".join(body.split())
-            chunks = _wrap(flat, fm, rect.width(), room)
-            for chunk in chunks:
+            for chunk in _wrap(" ".join(body.split()), fm, rect.width(), room):
                 painter.drawText(QRect(rect.left(), y, rect.width(), fm.height()),
                                  int(Qt.AlignmentFlag.AlignLeft), chunk)  # fmt: skip
                 y += fm.height()
         painter.restore()
-
-    def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
-        return QSize(CELL_W, CELL_H)
 
 
 def _wrap(text: str, fm: QFontMetrics, width: int, lines: int) -> list[str]:
@@ -175,7 +253,8 @@ def _checklist(title: str) -> tuple[QWidget, QListWidget]:
     lst.setObjectName(f"{title.lower().replace(' ', '')}List")
     lst.setUniformItemSizes(True)
     lst.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    lst.setTextElideMode(Qt.TextElideMode.ElideRight)
+    lst.setTextElideMode(Qt.TextElideMode.ElideRight)  # the tooltip has the whole name
+    lst.setMinimumHeight(3 * (lst.fontMetrics().height() + 4) + 2 * lst.frameWidth())
     layout.addWidget(lst, 1)
     return box, lst
 
@@ -185,8 +264,7 @@ def _add_check(lst: QListWidget, text: str, data: object, checked: bool, tip: st
     item.setData(Qt.ItemDataRole.UserRole, data)
     item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
     item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
-    if tip:
-        item.setToolTip(tip)
+    item.setToolTip(f"{text}\n{tip}" if tip else text)
     lst.addItem(item)
 
 
@@ -196,6 +274,266 @@ def _checked(lst: QListWidget) -> list[object]:
         for i in range(lst.count())
         if lst.item(i).checkState() == Qt.CheckState.Checked
     ]
+
+
+class FrozenColumnsTable(QTableView):
+    """A table whose first ``frozen`` columns stay in view while the others scroll
+    sideways (Qt's "Frozen Column" example): a second view over the same model and
+    selection laid over the left edge, kept in step with this one."""
+
+    def __init__(self, frozen: int) -> None:
+        super().__init__()
+        self.frozen_count = frozen
+        self.frozen = QTableView(self)
+        self.frozen.setObjectName("frozenColumns")
+        self.frozen.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.frozen.verticalHeader().hide()
+        self.frozen.setFrameShape(QFrame.Shape.NoFrame)
+        self.frozen.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.frozen.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.frozen.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.viewport().stackUnder(self.frozen)
+        self.horizontalHeader().sectionResized.connect(self._section_resized)
+        self.verticalHeader().sectionResized.connect(
+            lambda i, _old, new: self.frozen.setRowHeight(i, new)
+        )
+        self.frozen.verticalScrollBar().valueChanged.connect(self.verticalScrollBar().setValue)
+        self.verticalScrollBar().valueChanged.connect(self.frozen.verticalScrollBar().setValue)
+        self.frozen.horizontalHeader().sortIndicatorChanged.connect(self._frozen_sorted)
+        self.horizontalHeader().sortIndicatorChanged.connect(self._main_sorted)
+
+    def setSortingEnabled(self, enable: bool) -> None:
+        super().setSortingEnabled(enable)
+        self.frozen.setSortingEnabled(enable)
+
+    def setAlternatingRowColors(self, enable: bool) -> None:
+        super().setAlternatingRowColors(enable)
+        self.frozen.setAlternatingRowColors(enable)
+
+    def setModel(self, model: QAbstractItemModel | None) -> None:
+        super().setModel(model)
+        self.frozen.setModel(model)
+        self.frozen.setSelectionModel(self.selectionModel())
+        if model is not None:
+            model.modelReset.connect(self._sync_columns)
+            model.layoutChanged.connect(self._sync_columns)
+        self._sync_columns()
+
+    def frozen_width(self) -> int:
+        n = min(self.frozen_count, self.model().columnCount() if self.model() else 0)
+        return sum(self.columnWidth(c) for c in range(n))
+
+    @Slot()
+    def _sync_columns(self) -> None:
+        model = self.model()
+        if model is None:
+            return
+        for c in range(model.columnCount()):
+            self.frozen.setColumnHidden(c, c >= self.frozen_count)
+            if c < self.frozen_count:
+                self.frozen.setColumnWidth(c, self.columnWidth(c))
+        for r in range(model.rowCount()):
+            self.frozen.setRowHeight(r, self.rowHeight(r))
+        self._place()
+
+    def _section_resized(self, index: int, _old: int, new: int) -> None:
+        if index < self.frozen_count:
+            self.frozen.setColumnWidth(index, new)
+            self._place()
+
+    def _frozen_sorted(self, column: int, order: Qt.SortOrder) -> None:
+        header = self.horizontalHeader()
+        if (header.sortIndicatorSection(), header.sortIndicatorOrder()) != (column, order):
+            header.setSortIndicator(column, order)
+
+    def _main_sorted(self, column: int, order: Qt.SortOrder) -> None:
+        header = self.frozen.horizontalHeader()
+        if (header.sortIndicatorSection(), header.sortIndicatorOrder()) != (column, order):
+            header.blockSignals(True)
+            header.setSortIndicator(column, order)
+            header.blockSignals(False)
+            header.viewport().update()
+
+    def _place(self) -> None:
+        self.frozen.setGeometry(
+            self.verticalHeader().width() + self.frameWidth(),
+            self.frameWidth(),
+            self.frozen_width(),
+            self.viewport().height() + self.horizontalHeader().height(),
+        )
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._place()
+
+    def updateGeometries(self) -> None:
+        super().updateGeometries()
+        if hasattr(self, "frozen"):
+            self._place()
+
+    def scrollTo(
+        self,
+        index: _Index,
+        hint: QAbstractItemView.ScrollHint = QAbstractItemView.ScrollHint.EnsureVisible,
+    ) -> None:
+        if index.column() >= self.frozen_count:  # frozen columns are always in view
+            super().scrollTo(index, hint)
+
+
+class OutputDiffView(DiffView):
+    """Two cells' answers side by side, changed words marked (the history view's
+    colours and theme handling, a word diff instead of a character diff)."""
+
+    def show_outputs(self, old: str, new: str, left: str, right: str) -> None:
+        if old == new:
+            self.setHtml(
+                f"<p><b>{html.escape(left)}</b> and <b>{html.escape(right)}</b> "
+                "gave the same answer.</p>"
+            )
+            return
+        self.rows = text_diff_rows(old, new)
+        self._titles = (left, right)
+        self._render()
+
+
+class CellDetail(QWidget):
+    """Everything about one cell: its numbers, checks, the case's variables, the
+    exact messages sent, the answer and any error, with copy buttons."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.output_text = ""
+        self.messages_text = ""
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 0)
+        bar = QHBoxLayout()
+        self.title = QLabel("Select a cell to see its whole output and every number.")
+        self.title.setObjectName("dimLabel")
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.copy_output = QPushButton("Copy output")
+        self.copy_output.setToolTip("Copy the whole answer to the clipboard")
+        self.copy_output.clicked.connect(lambda: self._copy(self.output_text))
+        self.copy_messages = QPushButton("Copy messages")
+        self.copy_messages.setToolTip("Copy the messages that were sent, as JSON")
+        self.copy_messages.clicked.connect(lambda: self._copy(self.messages_text))
+        bar.addWidget(self.title, 1)
+        bar.addWidget(self.copy_messages)
+        bar.addWidget(self.copy_output)
+        layout.addLayout(bar)
+        self.view = QTextBrowser()
+        self.view.setObjectName("cellDetail")
+        self.view.setOpenLinks(False)
+        layout.addWidget(self.view, 1)
+        self.clear()
+
+    def clear(self) -> None:
+        self.title.setText("Select a cell to see its whole output and every number.")
+        self.view.clear()
+        self.output_text = self.messages_text = ""
+        self.copy_output.setEnabled(False)
+        self.copy_messages.setEnabled(False)
+
+    def _copy(self, text: str) -> None:
+        QGuiApplication.clipboard().setText(text)
+
+    def show_cell(
+        self,
+        name: str,
+        cell: CellResult,
+        case: TestCase | None,
+        messages: Sequence[Mapping[str, str]],
+        messages_note: str = "",
+    ) -> None:
+        self.title.setText(name)
+        self.output_text = cell.output
+        self.messages_text = json.dumps(list(messages), indent=1, ensure_ascii=False)
+        self.copy_output.setEnabled(bool(cell.output))
+        self.copy_messages.setEnabled(bool(messages))
+        self.view.setHtml(cell_detail_html(cell, case, messages, messages_note))
+
+
+def _pre(text: str) -> str:
+    return (
+        "<pre style='white-space:pre-wrap; margin:2px 0 8px 0'>"
+        f"{html.escape(text) if text else '<i>(empty)</i>'}</pre>"
+    )
+
+
+def _rows(pairs: Sequence[tuple[str, str]]) -> str:
+    cells = "".join(
+        f"<tr><td style='padding-right:16px'>{html.escape(k)}</td>"
+        f"<td><code>{html.escape(v)}</code></td></tr>"
+        for k, v in pairs
+    )
+    return f"<table cellspacing='0' cellpadding='1'>{cells}</table>"
+
+
+def cell_detail_html(
+    cell: CellResult,
+    case: TestCase | None,
+    messages: Sequence[Mapping[str, str]],
+    messages_note: str = "",
+) -> str:
+    """The Cell tab: sections a person reads top to bottom, every number formatted."""
+    parts: list[str] = []
+    numbers = [
+        ("time to first token", fmt_ms(cell.original_ttft_ms if cell.cached else cell.ttft_ms)),
+        ("total latency", fmt_ms(cell.original_latency_ms if cell.cached else cell.latency_ms)),
+        ("tokens in", fmt_tokens(cell.input_tokens, cell.tokens_estimated)),
+        ("tokens out", fmt_tokens(cell.output_tokens, cell.tokens_estimated)),
+        ("cost", fmt_usd(cell.cost_usd) + (f" ({cell.price_source})" if cell.price_source else "")),
+        ("finish reason", cell.finish_reason or "–"),
+    ]
+    if cell.tokens_estimated:
+        numbers.append(("", "~ tokens are estimated: the provider did not report them"))
+    if cell.cached:
+        numbers.append(("from the cache", f"this call took {fmt_ms(cell.latency_ms)}"))
+    if cell.answered_by:
+        numbers.append(
+            ("answered by", f"{cell.answered_by} ({cell.fallback_reason or 'fallback'})")
+        )
+    if cell.retries:
+        numbers.append(
+            ("retries", "; ".join(f"{r.reason} (waited {r.wait_s:.1f} s)" for r in cell.retries))
+        )
+    if cell.echo:
+        numbers.append(("echo", "not a real model: its numbers measure this machine"))
+    parts.append("<h4>Readouts</h4>" + _rows(numbers))
+    if cell.checks:
+        held = sum(1 for c in cell.checks if c.passed)
+        items = "".join(
+            f"<li style='color:{'#2e7d32' if c.passed else '#e53935'}'>"
+            f"{html.escape(describe_check(c, cell))}</li>"
+            for c in cell.checks
+        )
+        parts.append(f"<h4>Checks: {held} of {len(cell.checks)} held</h4><ul>{items}</ul>")
+    if not cell.ok:
+        parts.append(
+            f"<h4 style='color:#e53935'>Error ({html.escape(cell.error_kind or 'failed')})</h4>"
+            + _pre(cell.error or "")
+        )
+    values = case.values if case is not None else {}
+    parts.append(
+        "<h4>Variables of the case</h4>"
+        + (
+            _rows(
+                [
+                    (k, json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v)
+                    for k, v in values.items()
+                ]
+            )
+            if values
+            else "<p><i>none: the prompt's defaults were used</i></p>"
+        )
+    )
+    parts.append("<h4>Messages sent</h4>")
+    if messages_note:
+        parts.append(f"<p><i>{html.escape(messages_note)}</i></p>")
+    for m in messages:
+        parts.append(f"<b>{html.escape(m.get('role', '?'))}</b>" + _pre(m.get("content", "")))
+    if cell.ok:
+        parts.append("<h4>Output</h4>" + _pre(cell.output))
+    return "".join(parts)
 
 
 class ComparePanel(QWidget):
@@ -221,7 +559,10 @@ class ComparePanel(QWidget):
         self.concurrency = concurrency
         self.prompt: str | None = None
         self.labels: dict[uuid.UUID, str] = {}
+        self.versions: dict[uuid.UUID, PromptVersion] = {}
         self.last_run: Run | None = None
+        self._fitting = False
+        self._user_sized = False
         self._build()
         controller.started.connect(self._on_started)
         controller.batch.connect(self._on_batch)
@@ -229,6 +570,11 @@ class ComparePanel(QWidget):
         controller.failed.connect(self._on_failed)
         self._clock = QTimer(self, interval=200)
         self._clock.timeout.connect(self._update_status)
+        self._estimate_timer = QTimer(self, interval=250, singleShot=True)
+        self._estimate_timer.timeout.connect(self.show_estimate)
+        for lst in (self.versions_list, self.models_list, self.cases_list):
+            lst.itemChanged.connect(lambda _item: self._estimate_timer.start())
+        self.repeats.valueChanged.connect(lambda _v: self._estimate_timer.start())
         self._done = self._total = 0
         self._spent = 0.0
 
@@ -240,6 +586,7 @@ class ComparePanel(QWidget):
         outer.setSpacing(6)
         setup = QFrame()
         setup.setObjectName("setupFrame")
+        self.setup_frame = setup
         grid = QGridLayout(setup)
         grid.setContentsMargins(8, 6, 8, 6)
         grid.setHorizontalSpacing(10)
@@ -249,6 +596,7 @@ class ComparePanel(QWidget):
         add_row = QHBoxLayout()
         self.model_entry = QLineEdit()
         self.model_entry.setPlaceholderText("profile:model")
+        self.model_entry.setToolTip("Add a model by name, e.g. local:gpt-4o-mini, then Enter")
         self.add_model_button = QPushButton("Add")
         self.add_model_button.clicked.connect(self._add_model)
         self.model_entry.returnPressed.connect(self._add_model)
@@ -282,70 +630,101 @@ class ComparePanel(QWidget):
         grid.addLayout(side, 0, 3)
         for c, s in enumerate((3, 3, 3, 2)):
             grid.setColumnStretch(c, s)
-        setup.setMaximumHeight(170)
-        outer.addWidget(setup)
 
-        status = QHBoxLayout()
+        status_box = QWidget()
+        status = QHBoxLayout(status_box)
+        status.setContentsMargins(0, 0, 0, 0)
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.setFormat("%v / %m cells")
-        self.progress.setMaximumWidth(260)
+        self.progress.setMaximumWidth(220)
         self.status = QLabel("Choose versions, models and test cases, then Run.")
         self.status.setObjectName("statusReadout")
+        self.status.setWordWrap(True)
+        self.failures_only = QCheckBox("Failures only")
+        self.failures_only.setToolTip("Hide the test cases whose every cell passed")
+        self.failures_only.toggled.connect(lambda _on: self._apply_filter())
+        self.fit_button = QPushButton("Fit columns")
+        self.fit_button.setToolTip("Make the columns fill the width, or fit their numbers")
+        self.fit_button.clicked.connect(self.fit_columns)
         self.export_grid_button = QPushButton("Export grid…")
         self.export_grid_button.clicked.connect(self._export_grid_dialog)
         self.export_chart_button = QPushButton("Export chart…")
         self.export_chart_button.clicked.connect(self._export_chart_dialog)
         status.addWidget(self.progress)
         status.addWidget(self.status, 1)
+        status.addWidget(self.failures_only)
+        status.addWidget(self.fit_button)
         status.addWidget(self.export_grid_button)
         status.addWidget(self.export_chart_button)
-        outer.addLayout(status)
 
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.setChildrenCollapsible(False)
-        self.splitter = split
         self.grid_model = GridModel()
         self.grid = QTableView()
         self.grid.setObjectName("compareGrid")
         self.grid.setModel(self.grid_model)
-        self.grid.setItemDelegate(CellDelegate(self.grid))
+        self.delegate = CellDelegate(self.grid)
+        self.grid.setItemDelegate(self.delegate)
         self.grid.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.grid.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.grid.horizontalHeader().setDefaultSectionSize(CELL_W)
-        self.grid.horizontalHeader().setMinimumHeight(44)
-        self.grid.horizontalHeader().setDefaultAlignment(
-            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
-        )
-        self.grid.verticalHeader().setDefaultSectionSize(CELL_H)
+        self.grid.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.grid.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        header = self.grid.horizontalHeader()
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        header.setTextElideMode(Qt.TextElideMode.ElideRight)  # the tooltip has the whole title
+        header.sectionResized.connect(self._on_section_resized)
         self.grid.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.grid.verticalHeader().setDefaultSectionSize(self.delegate.cell_height())
         self.grid.selectionModel().selectionChanged.connect(self._on_cell_selection)
-        split.addWidget(self.grid)
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        fit = QAction("Fit columns", self.grid)
+        fit.triggered.connect(self.fit_columns)
+        self.grid.addAction(fit)
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.summary_model = SummaryModel()
-        self.summary = QTableView()
+        self.summary_proxy = QSortFilterProxyModel(self)
+        self.summary_proxy.setSourceModel(self.summary_model)
+        self.summary_proxy.setSortRole(SORT_ROLE)
+        self.summary = FrozenColumnsTable(SummaryModel.KEY_COLUMNS)
         self.summary.setObjectName("summaryTable")
-        self.summary.setModel(self.summary_model)
+        self.summary.setModel(self.summary_proxy)
+        self.summary.setSortingEnabled(True)
         self.summary.verticalHeader().hide()
         self.summary.setAlternatingRowColors(True)
+        self.summary.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.summary.horizontalHeader().setSectionResizeMode(
             QHeaderView.ResizeMode.ResizeToContents
         )
-        self.summary.horizontalHeader().setStretchLastSection(True)
+        self.summary.horizontalHeader().setStretchLastSection(False)
+        self.summary.horizontalHeader().setSortIndicatorShown(True)
+        self.summary.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # the model's own order
         self.charts = ChartsPanel()
-        self.cell_view = QPlainTextEdit()
-        self.cell_view.setReadOnly(True)
-        self.cell_view.setFont(monospace_font())
-        self.cell_view.setPlaceholderText("Select a cell to see its whole output and every number.")
-        self.cell_diff = DiffView()
+        self.cell_view = CellDetail()
+        self.cell_diff = OutputDiffView()
         self.tabs.addTab(self.summary, "Summary")
         self.tabs.addTab(self.charts, "Charts")
         self.tabs.addTab(self.cell_view, "Cell")
         self.tabs.addTab(self.cell_diff, "Diff two cells")
+
+        # One vertical splitter: the setup keeps at least its lists' minimum (the
+        # add-model row is always in view) and gives the grid the rest as it grows.
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.setSpacing(6)
+        top_layout.addWidget(setup, 1)
+        top_layout.addWidget(status_box)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.setChildrenCollapsible(False)
+        self.splitter = split
+        split.addWidget(top)
+        split.addWidget(self.grid)
         split.addWidget(self.tabs)
-        split.setSizes([420, 300])
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 3)
+        split.setStretchFactor(2, 2)
+        split.setSizes([top.minimumSizeHint().height() + 40, 420, 300])
         outer.addWidget(split, 1)
 
     # ---- choices ---------------------------------------------------------------------
@@ -353,7 +732,11 @@ class ComparePanel(QWidget):
     def set_prompt(
         self, name: str | None, versions: list[PromptVersion], cases: list[TestCase]
     ) -> None:
+        if name != self.prompt and not self.controller.running:
+            self.clear_run()
         self.prompt = name
+        self.versions = {v.id: v for v in versions}
+        self.versions_list.blockSignals(True)
         self.versions_list.clear()
         self.labels = {}
         newest = list(reversed(versions))
@@ -361,10 +744,29 @@ class ComparePanel(QWidget):
             self.labels[v.id] = v.display_number
             _add_check(self.versions_list, f"{v.display_number}  {v.message}", v.id, i < 2,
                        f"{v.display_number} by {v.author}")  # fmt: skip
+        self.versions_list.blockSignals(False)
         self.set_cases(cases)
         self.reload_models()
 
+    def clear_run(self) -> None:
+        """Show nothing of a run: another prompt was chosen."""
+        self.last_run = None
+        self.grid_model.clear()
+        self._clear_results()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self._done = self._total = 0
+        self._spent = 0.0
+        self.status.setText("Choose versions, models and test cases, then Run.")
+
+    def _clear_results(self) -> None:
+        self.summary_model.set_cells([], {})
+        self.charts.set_cells([], {})
+        self.cell_view.clear()
+        self.cell_diff.clear()
+
     def set_cases(self, cases: list[TestCase]) -> None:
+        self.cases_list.blockSignals(True)
         self.cases_list.clear()
         if not cases:
             _add_check(
@@ -376,9 +778,12 @@ class ComparePanel(QWidget):
         for case in cases:
             values = ", ".join(f"{k}={v}" for k, v in case.values.items())
             _add_check(self.cases_list, case.name or "(unnamed)", case, True, values)
+        self.cases_list.blockSignals(False)
+        self._estimate_timer.start()
 
     def reload_models(self) -> None:
         checked = {str(m) for m in _checked(self.models_list)} or set(self.default_models())
+        self.models_list.blockSignals(True)
         self.models_list.clear()
         seen: list[str] = []
         for m in [*self.default_models(), *self.available_models()]:
@@ -387,6 +792,9 @@ class ComparePanel(QWidget):
         for m in seen:
             note = "  (echo: not a real model)" if m.startswith("echo:") else ""
             _add_check(self.models_list, m + note, m, m in checked)
+        self.models_list.blockSignals(False)
+        if {str(m) for m in _checked(self.models_list)} != checked:
+            self._estimate_timer.start()  # the choice changed, not only what is offered
 
     @Slot()
     def _add_model(self) -> None:
@@ -443,6 +851,28 @@ class ComparePanel(QWidget):
             use_cache=self.use_cache.isChecked(),
         )
 
+    @Slot()
+    def show_estimate(self) -> None:
+        """Before Run: how many calls the ticked choices make and what they may cost
+        (the same estimate and budget checks Run applies)."""
+        if self.controller.running or self.prompt is None:
+            return
+        try:
+            spec = self.build_spec()
+        except (UsageError, ValueError) as exc:
+            hint = getattr(exc, "hint", "")
+            self.status.setText(f"Not ready: {exc}." + (f" {hint}" if hint else ""))
+            return
+        if self.preflight is None:
+            self.status.setText(f"{calls_text(spec.total_cells)} · Run (Ctrl+R)")
+            return
+        try:
+            _spec, estimate = self.preflight(spec)
+        except WorkbenchError as exc:
+            self.status.setText(f"{calls_text(spec.total_cells)} · cannot run: {exc}")
+            return
+        self.status.setText(f"{estimate_text(estimate, spec)} · Run (Ctrl+R)")
+
     # ---- running ---------------------------------------------------------------------
 
     @Slot()
@@ -467,8 +897,13 @@ class ComparePanel(QWidget):
 
     @Slot(object)
     def _on_started(self, spec: RunSpec) -> None:
+        self._estimate_timer.stop()
+        self.last_run = None
         self.grid_model.set_spec(spec, self.labels)
-        self._fit_columns()
+        self._clear_results()
+        self._user_sized = False
+        self._size_rows()
+        self.fit_columns()
         self.progress.setRange(0, spec.total_cells)
         self.progress.setValue(0)
         self._done, self._total, self._spent = 0, spec.total_cells, 0.0
@@ -477,13 +912,74 @@ class ComparePanel(QWidget):
         self._clock.start()
         self._update_status()
 
-    def _fit_columns(self) -> None:
+    # ---- column and row sizes --------------------------------------------------------
+
+    def header_width(self, section: int) -> int:
+        """Width the column's header needs to show its every line whole."""
+        header = self.grid.horizontalHeader()
+        text = self.grid_model.headerData(section, Qt.Orientation.Horizontal) or ""
+        fm = QFontMetrics(header.font())
+        margin = header.style().pixelMetric(QStyle.PixelMetric.PM_HeaderMargin, None, header)
+        return max((fm.horizontalAdvance(t) for t in text.splitlines()), default=0) + 4 * margin
+
+    def needed_width(self, column: int) -> int:
+        """The narrowest the column can be with no number and no header line cut."""
+        data_column = column < len(self.grid_model.columns)
+        need = max(self.header_width(column), self.delegate.min_cell_width() if data_column else 0)
+        for row in range(self.grid_model.rowCount()):
+            need = max(need, self.delegate.readout_width(self.grid_model.index(row, column)))
+        return need
+
+    def _size_rows(self) -> None:
+        vh = self.grid.verticalHeader()
+        vh.setDefaultSectionSize(self.delegate.cell_height())
+        if self.grid_model.rows:
+            vh.resizeSection(len(self.grid_model.rows), self.delegate.total_height())
+
+    def _resize(self, column: int, width: int) -> None:
+        self._fitting = True
+        try:
+            self.grid.horizontalHeader().resizeSection(column, width)
+        finally:
+            self._fitting = False
+
+    @Slot()
+    def fit_columns(self) -> None:
+        """Columns as wide as their numbers and headers need; when that leaves room,
+        the version x model columns share the rest of the width (more output shows)."""
+        count = self.grid_model.columnCount()
+        if not count:
+            return
+        needs = [self.needed_width(c) for c in range(count)]
+        data = len(self.grid_model.columns)
+        room = self.grid.viewport().width() - sum(needs)
+        if room > 0 and data:
+            share, extra = divmod(room, data)
+            for c in range(data):
+                needs[c] += share + (1 if c < extra else 0)
+        for c, width in enumerate(needs):
+            self._resize(c, width)
+        self._user_sized = False
+
+    def _grow_columns(self) -> None:
+        """Widen any column whose numbers would otherwise be cut (never narrows one)."""
         header = self.grid.horizontalHeader()
         for c in range(self.grid_model.columnCount()):
-            header.resizeSection(c, CELL_W if c < len(self.grid_model.columns) else 200)
-        self.grid.verticalHeader().setMinimumWidth(90)
-        if self.grid_model.rows:
-            self.grid.verticalHeader().resizeSection(len(self.grid_model.rows), 72)
+            need = self.needed_width(c)
+            if header.sectionSize(c) < need:
+                self._resize(c, need)
+
+    @Slot(int, int, int)
+    def _on_section_resized(self, _index: int, _old: int, _new: int) -> None:
+        if not self._fitting:
+            self._user_sized = True
+
+    def _apply_filter(self) -> None:
+        on = self.failures_only.isChecked()
+        model = self.grid_model
+        for row in range(len(model.rows)):
+            hide = on and model.row_settled(row) and not model.row_failed(row)
+            self.grid.setRowHidden(row, hide)
 
     @Slot(object)
     def _on_batch(self, batch: Batch) -> None:
@@ -491,6 +987,10 @@ class ComparePanel(QWidget):
         if batch.cells:
             self._done, self._total, self._spent = batch.done, batch.total, batch.spent_usd
             self.progress.setValue(batch.done)
+            self._grow_columns()
+            self.summary_model.set_cells(self.grid_model.all_cells(), self.labels)
+            if self.failures_only.isChecked():
+                self._apply_filter()
         self._update_status()
 
     def _update_status(self) -> None:
@@ -512,6 +1012,7 @@ class ComparePanel(QWidget):
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         self.last_run = run
+        self.grid_model.finish(run.status)
         elapsed = (run.finished_at - run.started_at).total_seconds() if run.finished_at else 0.0
         self._update_status()
         word = {"finished": "Finished", "cancelled": "Cancelled", "failed": "Failed"}.get(
@@ -526,13 +1027,20 @@ class ComparePanel(QWidget):
         self._clock.stop()
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
+        self.grid_model.finish("failed")
         self.status.setText("The run failed: " + str(exc))
+        self._show_results()
         self.reporter.report(exc, "run the comparison")
 
     def _show_results(self) -> None:
         cells = self.grid_model.all_cells()
         self.summary_model.set_cells(cells, self.labels)
         self.charts.set_cells(cells, self.labels)
+        if self._user_sized:
+            self._grow_columns()
+        else:
+            self.fit_columns()
+        self._apply_filter()
 
     def show_run(self, run: Run, labels: Mapping[uuid.UUID, str]) -> None:
         """Show a past run from the vault; no model is called."""
@@ -540,7 +1048,10 @@ class ComparePanel(QWidget):
         self.last_run = run
         self.grid_model.set_spec(run.spec, self.labels)
         self.grid_model.apply({}, run.cells)
-        self._fit_columns()
+        self.grid_model.finish(run.status)
+        self._clear_results()
+        self._size_rows()
+        self._user_sized = False
         self.progress.setRange(0, run.spec.total_cells)
         self.progress.setValue(len(run.cells))
         self._done, self._total = len(run.cells), run.spec.total_cells
@@ -568,20 +1079,50 @@ class ComparePanel(QWidget):
     def _on_cell_selection(self, *_args: object) -> None:
         cells = self.selected_cells()
         if len(cells) == 1:
-            c = cells[0]
-            tip = self.grid_model.data(self.grid.currentIndex(), Qt.ItemDataRole.ToolTipRole) or ""
-            body = c.output if c.ok else f"ERROR ({c.error_kind}): {c.error}"
-            self.cell_view.setPlainText(f"{tip}\n\n{body}")
+            self.show_cell(cells[0])
         elif len(cells) == 2:
             a, b = cells
-            self.cell_diff.show_text_diff(
-                a.output, b.output, self._cell_name(a), self._cell_name(b)
+            self.cell_diff.show_outputs(
+                a.output if a.ok else f"error: {a.error}",
+                b.output if b.ok else f"error: {b.error}",
+                self.cell_name(a),
+                self.cell_name(b),
             )
             self.tabs.setCurrentWidget(self.cell_diff)
 
-    def _cell_name(self, c: CellResult) -> str:
-        version = self.labels.get(c.key.version_id, "?")
-        return f"{version} · {c.key.model} · case {c.key.case_index + 1}"
+    def show_cell(self, cell: CellResult) -> None:
+        case = self.grid_model.case(cell)
+        messages: list[dict[str, str]] = [dict(m) for m in cell.rendered]
+        note = ""
+        if not messages:
+            messages, note = self._render_for(cell, case)
+        self.cell_view.show_cell(self.cell_name(cell), cell, case, messages, note)
+
+    def _render_for(
+        self, cell: CellResult, case: TestCase | None
+    ) -> tuple[list[dict[str, str]], str]:
+        """The messages a cell's call sent, when the cell did not record them: rendered
+        again from its version with the engine's own function."""
+        version = self.versions.get(cell.key.version_id)
+        if version is None or case is None:
+            return [], "Not recorded with this cell, and its version is not loaded."
+        try:
+            rendered = render_messages(version.content, case.values)
+        except WorkbenchError as exc:
+            return [], f"The prompt does not render for this case: {exc}"
+        note = "Rendered again from the version (the cell did not record them)."
+        return [m.model_dump() for m in rendered], note
+
+    def cell_name(self, c: CellResult) -> str:
+        version = self.labels.get(c.key.version_id, c.key.version_id.hex[:8])
+        case = self.grid_model.case(c)
+        name = (case.name if case is not None else "") or f"case {c.key.case_index + 1}"
+        repeat = (
+            f" #{c.key.repeat + 1}"
+            if self.grid_model.spec and self.grid_model.spec.repeats > 1
+            else ""
+        )
+        return f"{version} · {c.key.model} · {name}{repeat}"
 
     def _write_failed(self, path: str, exc: OSError) -> None:
         self.reporter.report(
@@ -624,4 +1165,20 @@ class ComparePanel(QWidget):
                 self._write_failed(path, exc)
 
 
-__all__ = ["ComparePanel", "fmt_ms"]
+def calls_text(calls: int) -> str:
+    return f"{calls:,} call" + ("" if calls == 1 else "s")
+
+
+def estimate_text(estimate: Estimate, spec: RunSpec) -> str:
+    """ "27 calls, ≈ $0.0123", and how many calls have no price to count."""
+    head = calls_text(estimate.calls)
+    unknown = estimate.unknown_price_models
+    if not unknown:
+        return f"{head}, ≈ {fmt_usd(estimate.cost_usd)}"
+    per_model = spec.total_cells // max(1, len(spec.models))
+    unpriced = per_model * len(unknown)
+    cost = f"≈ {fmt_usd(estimate.cost_usd)}" if estimate.cost_usd is not None else "cost unknown"
+    return f"{head}, {cost} ({unpriced:,} unpriced: {', '.join(unknown)})"
+
+
+__all__ = ["CellDelegate", "ComparePanel", "estimate_text", "fmt_ms"]

@@ -19,7 +19,17 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
-from workbench.core.runs import CellKey, CellResult, ModelRef, Run, RunSpec, SummaryRow, summarize
+from workbench.core.assertions import Assertion, CheckResult
+from workbench.core.runs import (
+    CellKey,
+    CellResult,
+    ModelRef,
+    Run,
+    RunSpec,
+    SummaryRow,
+    TestCase,
+    summarize,
+)
 from workbench.ui.format import fmt_ms, fmt_tokens, fmt_usd, model_label
 from workbench.ui.table_model import ALIGN_RIGHT, RowsTableModel
 
@@ -41,8 +51,14 @@ class Column:
 
     @property
     def title(self) -> str:
+        """The header: version over model, one per line, so neither is cut."""
         note = "\necho: not a real model" if self.echo else ""
-        return f"{self.version_label} · {self.model}{note}"
+        return f"{self.version_label}\n{self.model}{note}"
+
+    @property
+    def full_title(self) -> str:
+        note = " (echo: not a real model)" if self.echo else ""
+        return f"version {self.version_label} · model {self.model}{note}"
 
 
 @dataclass(frozen=True)
@@ -52,26 +68,66 @@ class RowKey:
     title: str
 
 
-def readout_lines(cell: CellResult) -> tuple[str, str]:
-    """Two short lines of numbers for one cell."""
+def checks_line(cell: CellResult) -> str | None:
+    """ "✔ 2/2 checks" or "✘ 0/2 checks"; None when the case has no assertions."""
+    if not cell.checks:
+        return None
+    held = sum(1 for c in cell.checks if c.passed)
+    mark = "✔" if held == len(cell.checks) else "✘"
+    return f"{mark} {held}/{len(cell.checks)} checks"
+
+
+def readout_lines(cell: CellResult) -> list[str]:
+    """The short lines of numbers for one cell: checks (if any), times, tokens/cost.
+
+    Each line is short on purpose: the grid makes its columns at least as wide as
+    the longest of them, so no number is ever cut."""
     ttft = fmt_ms(cell.original_ttft_ms if cell.cached else cell.ttft_ms)
     latency = fmt_ms(cell.original_latency_ms if cell.cached else cell.latency_ms)
-    line1 = f"TTFT {ttft} · total {latency}"
     tin = fmt_tokens(cell.input_tokens, cell.tokens_estimated)
     tout = fmt_tokens(cell.output_tokens, cell.tokens_estimated)
     parts = [f"{tin}→{tout} tok", fmt_usd(cell.cost_usd), cell.finish_reason or "–"]
     if cell.cached:
         parts.append("cached")
-    if cell.checks:  # first, where a narrow column cannot cut it off
-        held = sum(1 for c in cell.checks if c.passed)
-        ok = held == len(cell.checks)
-        line1 = ("✔ " if ok else f"✘ {held}/{len(cell.checks)} · ") + line1
-    return line1, " · ".join(parts)
+    lines = [f"TTFT {ttft} · total {latency}", " · ".join(parts)]
+    checks = checks_line(cell)
+    return [checks, *lines] if checks else lines
 
 
-def _totals(cells: list[CellResult]) -> str:
+def describe_assertion(assertion: Assertion) -> str:
+    """An assertion as a person reads it, numbers in the grid's units."""
+    value = assertion.value
+    if assertion.type == "max_latency_ms":
+        return f"total latency at most {fmt_ms(value)}"
+    if assertion.type == "max_ttft_ms":
+        return f"time to first token at most {fmt_ms(value)}"
+    if assertion.type == "max_cost_usd":
+        return f"cost at most {fmt_usd(value)}"
+    if assertion.type == "max_chars":
+        return f"at most {value:,.0f} characters"
+    return assertion.describe()
+
+
+def describe_check(check: CheckResult, cell: CellResult) -> str:
+    """One checked assertion, with what was measured when it failed."""
+    head = ("✔ " if check.passed else "✘ ") + describe_assertion(check.assertion)
+    if check.passed:
+        return head
+    measured = {
+        "max_latency_ms": (cell.latency_ms, fmt_ms),
+        "max_ttft_ms": (cell.ttft_ms, fmt_ms),
+        "max_cost_usd": (cell.cost_usd, fmt_usd),
+    }.get(check.assertion.type)
+    if measured is not None:
+        value, fmt = measured
+        return f"{head}: was {fmt(value)}" if value is not None else f"{head}: unknown"
+    return f"{head}: {check.detail}" if check.detail else head
+
+
+def totals_lines(cells: list[CellResult]) -> list[str]:
+    """The lines of a row or column total (empty before any cell has finished)."""
     if not cells:
-        return ""
+        return []
     ok = [c for c in cells if c.ok]
     lat = [c.latency_ms for c in ok if c.latency_ms is not None]
     costs = [c.cost_usd for c in ok]
@@ -84,14 +140,28 @@ def _totals(cells: list[CellResult]) -> str:
         f"p50 {fmt_ms(statistics.median(lat)) if lat else '–'} · {tin:,}→{tout:,} tok",
         f"cost {fmt_usd(cost)}",
     ]
-    return "\n".join(lines)
+    if any(c.checks for c in cells):
+        lines.append(f"{sum(1 for c in cells if c.passed)}/{len(cells)} passed")
+    return lines
+
+
+def _totals(cells: list[CellResult]) -> str:
+    return "\n".join(totals_lines(cells))
+
+
+def cell_failed(cell: CellResult) -> bool:
+    """The call errored or broke one of its case's assertions."""
+    return not cell.passed
 
 
 class GridModel(QAbstractTableModel):
     def __init__(self) -> None:
         super().__init__()
+        self.spec: RunSpec | None = None
         self.columns: list[Column] = []
         self.rows: list[RowKey] = []
+        self.ended: str | None = None
+        """What a cell without a result says once the run is over ("cancelled")."""
         self.cells: dict[tuple[int, int], CellResult] = {}
         self.stream: dict[tuple[int, int], str] = {}
         self._col_of: dict[tuple[uuid.UUID, ModelRef], int] = {}
@@ -99,8 +169,24 @@ class GridModel(QAbstractTableModel):
 
     # ---- layout ----------------------------------------------------------------------
 
+    def clear(self) -> None:
+        """Show no run (another prompt was chosen)."""
+        self.beginResetModel()
+        self.spec, self.columns, self.rows = None, [], []
+        self._col_of, self._row_of = {}, {}
+        self.cells, self.stream, self.ended = {}, {}, None
+        self.endResetModel()
+
+    def finish(self, status: str) -> None:
+        """The run is over: a cell that has no result will never get one."""
+        self.ended = "cancelled" if status in ("cancelled", "failed") else "not run"
+        self.stream = {}
+        if self.rows and self.columns:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self.rows), len(self.columns)))
+
     def set_spec(self, spec: RunSpec, version_labels: Mapping[uuid.UUID, str]) -> None:
         self.beginResetModel()
+        self.spec, self.ended = spec, None
         self.columns = [
             Column(v, m, version_labels.get(v, v.hex[:8]))
             for v in spec.version_ids
@@ -143,6 +229,20 @@ class GridModel(QAbstractTableModel):
     def all_cells(self) -> list[CellResult]:
         return list(self.cells.values())
 
+    def case(self, cell: CellResult) -> TestCase | None:
+        if self.spec is None or not 0 <= cell.key.case_index < len(self.spec.cases):
+            return None
+        return self.spec.cases[cell.key.case_index]
+
+    def row_settled(self, row: int) -> bool:
+        """Every cell of ``row`` has its result (or the run is over)."""
+        return self.ended is not None or all(
+            (row, c) in self.cells for c in range(len(self.columns))
+        )
+
+    def row_failed(self, row: int) -> bool:
+        return any(cell_failed(c) for (r, _c), c in self.cells.items() if r == row)
+
     # ---- Qt model --------------------------------------------------------------------
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
@@ -156,9 +256,11 @@ class GridModel(QAbstractTableModel):
     ) -> Any:
         if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return None
+        tip = role == Qt.ItemDataRole.ToolTipRole
         if orientation == Qt.Orientation.Horizontal:
             if 0 <= section < len(self.columns):
-                return self.columns[section].title
+                column = self.columns[section]
+                return column.full_title if tip else column.title
             return "Row total" if section == len(self.columns) else None
         if 0 <= section < len(self.rows):
             return self.rows[section].title
@@ -198,12 +300,13 @@ class GridModel(QAbstractTableModel):
             return self.stream.get((row, col))
         if role == Qt.ItemDataRole.DisplayRole:
             if cell is None:
+                if self.ended is not None:
+                    return self.ended
                 text = self.stream.get((row, col))
                 return "waiting…" if text is None else f"streaming…\n{text}"
             if not cell.ok:
                 return f"error ({cell.error_kind}): {cell.error}"
-            line1, line2 = readout_lines(cell)
-            return f"{line1}\n{line2}\n{cell.output}"
+            return "\n".join([*readout_lines(cell), cell.output])
         if role == Qt.ItemDataRole.ToolTipRole and cell is not None:
             return _cell_tooltip(cell)
         return None
@@ -271,9 +374,9 @@ def _cell_tooltip(cell: CellResult) -> str:
         lines.append(f"{len(cell.retries)} retries")
     if cell.echo:
         lines.append("echo provider: not a real model; its numbers measure this machine")
-    for c in cell.checks:
-        lines.append(("✔ " if c.passed else "✘ ") + c.assertion.describe()
-                     + ("" if c.passed else f": {c.detail}"))  # fmt: skip
+    lines.extend(describe_check(c, cell) for c in cell.checks)
+    if not cell.ok:
+        lines.append(f"error ({cell.error_kind}): {cell.error}")
     return "\n".join(lines)
 
 
@@ -281,45 +384,94 @@ def error_color() -> QColor:
     return QColor("#d32f2f")
 
 
+SORT_ROLE = Qt.ItemDataRole.UserRole + 10
+"""A cell's value as a number (or text) to sort by, not its formatted text."""
+_UNKNOWN = float("inf")  # unknown cost or time sorts after every known one
+
+
+def _num(value: float | None) -> float:
+    return _UNKNOWN if value is None else value
+
+
 class SummaryModel(RowsTableModel[SummaryRow]):
+    """One row per version x model. The columns a choice is made on come first
+    (pass rate, cost, errors, latency), so they are in view at any window width."""
+
     HEADERS = (
-        "Version", "Model", "Calls", "Errors", "Passed", "Cached", "TTFT p50", "TTFT p95",
-        "Latency p50", "Latency p95", "Tokens in", "Tokens out", "Cost", "Cost / 1k calls",
+        "Version", "Model", "Passed", "Cost", "Errors", "Calls", "Latency p50",
+        "Latency p95", "TTFT p50", "TTFT p95", "Tokens in", "Tokens out", "Cached",
+        "Cost / 1k calls",
     )  # fmt: skip
+    KEY_COLUMNS = 2
+    """Version and Model: kept in view while the rest scrolls."""
 
     def __init__(self) -> None:
         super().__init__()
         self.labels: dict[uuid.UUID, str] = {}
+        self._order: dict[uuid.UUID, int] = {}
 
     def set_cells(self, cells: Iterable[CellResult], labels: Mapping[uuid.UUID, str]) -> None:
-        order = {v: i for i, v in enumerate(labels)}
+        self._order = {v: i for i, v in enumerate(labels)}
         self.labels = dict(labels)
         self.set_rows(
-            sorted(summarize(cells), key=lambda r: (order.get(r.version_id, 99), str(r.model)))
+            sorted(
+                summarize(cells), key=lambda r: (self._order.get(r.version_id, 99), str(r.model))
+            )
         )
 
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role == Qt.ItemDataRole.ToolTipRole and orientation == Qt.Orientation.Horizontal:
+            return "Click to sort" if 0 <= section < len(self.HEADERS) else None
+        return super().headerData(section, orientation, role)
+
+    def sort_value(self, row: SummaryRow, column: int) -> Any:
+        values: tuple[Any, ...] = (
+            self._order.get(row.version_id, 99),
+            str(row.model),
+            row.passed / row.calls if row.checked and row.calls else -1.0,
+            _num(row.cost_usd),
+            row.errors,
+            row.calls,
+            _num(row.latency_p50_ms),
+            _num(row.latency_p95_ms),
+            _num(row.ttft_p50_ms),
+            _num(row.ttft_p95_ms),
+            row.input_tokens,
+            row.output_tokens,
+            row.cached,
+            _num(row.cost_per_1k_calls_usd),
+        )
+        return values[column]
+
     def cell_data(self, row: SummaryRow, column: int, role: int) -> Any:
+        if role == SORT_ROLE:
+            return self.sort_value(row, column)
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return ALIGN_RIGHT if column >= 2 else None
-        if role == Qt.ItemDataRole.ForegroundRole and column in (3, 4) and row.failed:
-            return error_color() if column == 4 or row.errors else None
+        if role == Qt.ItemDataRole.ForegroundRole and column in (2, 4) and row.failed:
+            return error_color() if column == 2 or row.errors else None
+        if role == Qt.ItemDataRole.ToolTipRole and column == 1:
+            return str(row.model)
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         est = row.tokens_estimated
+        rate = f"{row.passed}/{row.calls} ({100 * row.passed / row.calls:.0f}%)"
         values = (
             self.labels.get(row.version_id, row.version_id.hex[:8]),
             model_label(str(row.model), row.echo),
-            str(row.calls),
+            rate if row.checked and row.calls else "–",
+            fmt_usd(row.cost_usd),
             str(row.errors),
-            f"{row.passed}/{row.calls}" if row.checked else "–",
-            str(row.cached),
-            fmt_ms(row.ttft_p50_ms),
-            fmt_ms(row.ttft_p95_ms),
+            str(row.calls),
             fmt_ms(row.latency_p50_ms),
             fmt_ms(row.latency_p95_ms),
+            fmt_ms(row.ttft_p50_ms),
+            fmt_ms(row.ttft_p95_ms),
             fmt_tokens(row.input_tokens, est),
             fmt_tokens(row.output_tokens, est),
-            fmt_usd(row.cost_usd),
+            str(row.cached),
             fmt_usd(row.cost_per_1k_calls_usd),
         )
         return values[column]
