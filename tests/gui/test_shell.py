@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtGui import QColor, QContextMenuEvent, QGuiApplication, QPalette
-from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -412,4 +411,3 @@ def test_diff_follows_a_theme_switch(qtbot, themed: QApplication, vault: Vault) 
     assert DARK.diff_del_bg in html and DARK.diff_head_bg in html
     assert LIGHT.diff_head_bg not in html
     assert themed.palette().color(QPalette.ColorRole.Window) == QColor(DARK.window)
-
