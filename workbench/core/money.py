@@ -60,10 +60,13 @@ def cost_total(cells: Iterable[_Priced]) -> CostTotal:
 
 
 def format_total(total: CostTotal, digits: int = 4) -> str:
-    """``$0.0123``; ``unknown`` when nothing is priced; ``$0.0123 + 4 unpriced calls``."""
+    """``$0.0123``; ``unknown`` when nothing is priced; ``$0.0123 + 4 unpriced calls``;
+    ``<$0.0001`` for a cost that rounds to zero but is not zero."""
     if total.unpriced_calls and not total.priced_calls:
         return "unknown"
-    money = f"${total.priced_usd:.{digits}f}"
+    usd, smallest = total.priced_usd, 10.0**-digits
+    # A real cost too small to show is not "$0.0000": that reads as free.
+    money = f"<${smallest:.{digits}f}" if 0 < usd < smallest / 2 else f"${usd:.{digits}f}"
     if not total.unpriced_calls:
         return money
     n = total.unpriced_calls

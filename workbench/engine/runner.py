@@ -53,6 +53,7 @@ from workbench.providers.base import (
     estimated_usage,
 )
 from workbench.providers.errors import (
+    UNREACHABLE_CAUSES,
     ConnectionFailed,
     ProviderError,
     ProviderTimeout,
@@ -61,6 +62,7 @@ from workbench.providers.errors import (
 )
 from workbench.providers.http import REQUEST_SENT_AT, Transport, make_http_client
 from workbench.providers.profiles import ProviderProfile, make_client
+from workbench.secrets.redaction import redact_output, register_secret
 from workbench.vault.repository import Vault
 from workbench.vault.runs import RunStore
 
@@ -117,24 +119,32 @@ class _Plan:
 class CircuitBreaker:
     """One profile's health during a run.
 
-    Every connection failure (refused, connect timeout, host not found, dropped before
-    an answer) and every timeout (no first byte, a stalled stream) counts; any answer
-    resets the count. Once ``threshold`` failures come in a row the breaker opens for
-    the rest of the run: the profile's remaining calls, and those waiting to retry,
-    fail at once with "provider unreachable: <the last failure>".
+    Every failure to connect (refused, connect timeout, host not found) and every
+    timeout (no first byte, a stalled stream) counts; any answer resets the count.
+    Once ``threshold`` failures come in a row the breaker opens for the rest of the
+    run: the profile's calls not yet made fail at once, and so do its calls in flight
+    that have not had a first token yet (waiting for a silent server, or for their
+    next retry), all with "provider unreachable: <the last failure>". Calls already
+    streaming an answer go on.
     """
 
     threshold: int = BREAKER_THRESHOLD
     failures: int = 0
     reason: str = ""
     opened: bool = False
+    waiting: set[asyncio.Task[Any]] = field(default_factory=set)
+    """Calls in flight without a first token yet."""
+    cut: set[asyncio.Task[Any]] = field(default_factory=set)
+    """Calls this breaker cancelled (to tell them from a cancelled run)."""
 
     @staticmethod
     def counts(error: BaseException | None) -> bool:
         if isinstance(error, ProviderUnreachable):
             return False
         if isinstance(error, ConnectionFailed):
-            return error.retryable  # a malformed URL is the profile's fault, not the server's
+            # Nobody there. Not a dropped idle connection (a healthy server does that),
+            # nor a malformed URL (the profile's fault).
+            return error.cause in UNREACHABLE_CAUSES
         return isinstance(error, ProviderTimeout)
 
     def failure(self, error: BaseException | None) -> None:
@@ -146,6 +156,11 @@ class CircuitBreaker:
         if self.failures >= self.threshold:
             self.opened = True
             log.warning("provider %s unreachable: %s", error.provider, self.reason)
+            me = asyncio.current_task()
+            for task in self.waiting:
+                if task is not me and not task.done():
+                    self.cut.add(task)
+                    task.cancel()
 
     def success(self) -> None:
         if not self.opened:
@@ -154,12 +169,21 @@ class CircuitBreaker:
     def check(self, profile: str, model: str) -> None:
         """Raise :class:`ProviderUnreachable` if the breaker is open."""
         if self.opened:
-            raise ProviderUnreachable(
-                f"provider unreachable: {self.reason} (call not made after "
-                f"{self.threshold} failures in a row)",
-                provider=profile,
-                model=model,
-            )
+            raise self.unreachable(profile, model)
+
+    def unreachable(self, profile: str, model: str) -> ProviderUnreachable:
+        return ProviderUnreachable(
+            f"provider unreachable: {self.reason} (after {self.threshold} failures in a row)",
+            provider=profile,
+            model=model,
+        )
+
+    def was_cut(self, task: asyncio.Task[Any] | None) -> bool:
+        """True (once) if this breaker cancelled ``task`` and nothing else did too."""
+        if task is None or task not in self.cut:
+            return False
+        self.cut.discard(task)
+        return task.uncancel() == 0
 
 
 @dataclass
@@ -366,6 +390,8 @@ class Engine:
         def client_for(profile: ProviderProfile) -> ProviderClient:
             if profile.name not in clients:
                 key = self.keys(profile) if profile.needs_key else None
+                if key:
+                    register_secret(key)  # so redact_output hides it in answers
                 clients[profile.name] = make_client(profile, key, http)
             return clients[profile.name]
 
@@ -571,6 +597,9 @@ class Engine:
         token = REQUEST_SENT_AT.set(sent)
         start = time.perf_counter()
         events = client.stream_chat(request)
+        me = asyncio.current_task()
+        if me is not None:
+            breaker.waiting.add(me)
         try:
             async for event in events:
                 if isinstance(event, TextDelta):
@@ -578,6 +607,7 @@ class Engine:
                         # From the moment the (last) request was on the wire: a retried
                         # call's first attempts and our own queueing are not the model's.
                         ttft = time.perf_counter() - (sent[-1] if sent else start)
+                        breaker.waiting.discard(me)
                     parts.append(event.text)
                     observer.on_delta(key, event.text)
                 elif isinstance(event, Usage):
@@ -592,7 +622,12 @@ class Engine:
                     # wait is not sat out: the call ends now as unreachable.
                     breaker.failure(event.error)
                     breaker.check(profile.name, request.model)
+        except asyncio.CancelledError:
+            if breaker.was_cut(me):
+                raise breaker.unreachable(profile.name, request.model) from None
+            raise
         finally:
+            breaker.waiting.discard(me)
             # Closed here, not by the garbage collector: a call the breaker ends mid-retry
             # must not keep its connection or its backoff sleep.
             closer = getattr(events, "aclose", None)
@@ -600,7 +635,8 @@ class Engine:
                 await closer()
             REQUEST_SENT_AT.reset(token)
         latency = time.perf_counter() - start
-        output = "".join(parts)
+        # A provider that echoes the key must not get it into the vault, cache or exports.
+        output = redact_output("".join(parts))
         if usage is None:
             usage = estimated_usage(request, output)
         cost, source = price_call(profile, request.model, usage.input_tokens, usage.output_tokens)

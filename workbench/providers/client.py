@@ -231,17 +231,17 @@ class HttpProviderClient(ProviderClient):
             return BrokenStreamError(
                 f"the connection broke mid-answer ({where})", provider=self.name, model=model
             )
-        if cause == "connect timeout":
-            return ConnectionFailed(
-                f"could not connect to {self.base_url} (connect timeout "
-                f"{self.timeouts.connect:g}s)",
-                provider=self.name,
-                model=model,
-            )
         if cause is not None:
-            return ConnectionFailed(
-                f"could not connect to {self.base_url}: {cause}", provider=self.name, model=model
+            shown = (
+                f"connect timeout {self.timeouts.connect:g}s"
+                if cause == "connect timeout"
+                else cause
             )
+            failed = ConnectionFailed(
+                f"could not connect to {self.base_url}: {shown}", provider=self.name, model=model
+            )
+            failed.cause = cause
+            return failed
         if isinstance(exc, httpx.ConnectTimeout):  # aiohttp: some other connection failure
             return ConnectionFailed(
                 f"could not reach {self.base_url} ({where})", provider=self.name, model=model

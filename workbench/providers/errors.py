@@ -100,6 +100,13 @@ TimeoutError_ = ProviderTimeout
 class ConnectionFailed(ProviderError):
     retryable = True
     default_hint = "Check the profile's base URL and that the server is running and reachable."
+    cause: str | None = None
+    """What stopped the connection when known: "connection refused", "connect timeout",
+    "host not found" (nobody there: these open the engine's circuit breaker) or
+    "connection closed by the server" (e.g. an idle pooled connection; they do not)."""
+
+
+UNREACHABLE_CAUSES = frozenset({"connection refused", "connect timeout", "host not found"})
 
 
 class ProviderUnreachable(ConnectionFailed):

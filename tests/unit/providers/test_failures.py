@@ -147,7 +147,28 @@ def test_refused_connection(server: ProviderServer, transport: Transport) -> Non
             base_url=f"http://127.0.0.1:{closed_port}/v1",
         )  # fmt: skip
     assert f"127.0.0.1:{closed_port}" in str(caught.value)
+    assert "connection refused" in str(caught.value)
+    assert "timeout" not in str(caught.value)  # a refusal is not a timeout
     assert "base URL" in caught.value.hint
+
+
+def test_server_that_never_answers_hits_the_first_byte_timeout(
+    server: ProviderServer, transport: Transport
+) -> None:
+    # A listening socket nobody accepts from: the kernel completes the handshake, then
+    # nothing. The first-byte timeout (not the 5 s read timeout) ends the attempt.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        with pytest.raises(ProviderTimeout) as caught:
+            chat(
+                server, "openai", request_for("silent"), transport=transport,
+                retry=RetryPolicy(max_attempts=1),
+                timeouts=Timeouts(connect=2, read=5, first_byte=0.2),
+                base_url=f"http://127.0.0.1:{port}/v1",
+            )  # fmt: skip
+    assert "first-byte timeout" in str(caught.value)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
