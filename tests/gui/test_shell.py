@@ -293,9 +293,9 @@ def _second_window(vault: Vault, data_dir: Path, layout: Path):  # type: ignore[
     )
 
 
-def test_layout_is_restored_and_the_sidebar_keeps_a_usable_width(
+def test_layout_is_restored_and_the_sidebar_keeps_a_usable_width(  # type: ignore[no-untyped-def]
     qtbot, window, vault: Vault, data_dir: Path, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     window.resize(1024, 700)
     qtbot.waitUntil(lambda: window.width() == 1024)
     assert window.splitter.sizes()[0] >= window.browser.MIN_WIDTH
@@ -339,7 +339,7 @@ def test_opening_a_run_leaves_the_sidebar_alone(qtbot, window, vault: Vault) -> 
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_disabled_widgets_are_greyed(qtbot, themed: QApplication, scheme: str) -> None:
+def test_disabled_widgets_are_greyed(qtbot, themed: QApplication, scheme: str) -> None:  # type: ignore[no-untyped-def]
     apply_theme(themed, scheme)
     on, off = QPushButton("Commit"), QPushButton("Commit")
     off.setEnabled(False)
@@ -372,7 +372,7 @@ def test_disabled_widgets_are_greyed(qtbot, themed: QApplication, scheme: str) -
     assert abs(extreme(on) - extreme(off)) > 0.15
 
 
-def test_dark_check_box_border_shows(qtbot, themed: QApplication) -> None:
+def test_dark_check_box_border_shows(qtbot, themed: QApplication) -> None:  # type: ignore[no-untyped-def]
     apply_theme(themed, "dark")
     box = QCheckBox("Reuse cached answers")
     qtbot.addWidget(box)
@@ -398,7 +398,7 @@ def test_diff_colours_have_enough_contrast(theme) -> None:  # type: ignore[no-un
     assert contrast_ratio(theme.diff_lineno, theme.base) >= 4.5
 
 
-def test_diff_follows_a_theme_switch(qtbot, themed: QApplication, vault: Vault) -> None:
+def test_diff_follows_a_theme_switch(qtbot, themed: QApplication, vault: Vault) -> None:  # type: ignore[no-untyped-def]
     first, second = two_versions(vault)
     apply_theme(themed, "light")
     view = DiffView()
