@@ -128,8 +128,9 @@ def cmd_review_list(args: argparse.Namespace) -> int:
 
 
 def _decide(args: argparse.Namespace, decision: Decision) -> int:
+    from workbench.app.evidence import find_evidence
     from workbench.registry.errors import RegistryUnavailableError
-    from workbench.registry.review import latest_evidence, queue_review
+    from workbench.registry.review import queue_review
     from workbench.registry.sync import Syncer
 
     with open_vault(args) as vault:
@@ -141,14 +142,16 @@ def _decide(args: argparse.Namespace, decision: Decision) -> int:
             )
         evidence = None
         if args.evidence:
-            found = latest_evidence(vault, version)
-            if found is None:
+            found = find_evidence(vault, version)
+            if found.chosen is None:
+                partial = f" (only partial runs: {found.partial[0].state})" if found.partial else ""
                 raise UsageError(
-                    f"this vault has no run of {args.name} {version.display_number} to attach",
+                    f"this vault has no finished run of {args.name} {version.display_number} "
+                    f"to attach{partial}",
                     hint=f"Run its test cases first: workbench eval {args.name} "
                     f"--versions {version.display_number}",
                 )
-            evidence = found.to_eval()
+            evidence = found.chosen.to_eval()
         # Queued first: if the registry cannot be reached the decision waits, once.
         queue_review(vault, version, decision, args.comment or "", evidence)
         try:

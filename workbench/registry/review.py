@@ -1,7 +1,7 @@
 """Review and publishing, the parts the desktop app and the CLI share.
 
-Both front ends ask the same questions (what awaits review? what evidence does the
-vault hold for a version? what is published now, and what was before?) and make
+Both front ends ask the same questions (what awaits review? what is published now,
+and what was before?; the evidence for a version is ``workbench.app.evidence``) and make
 the same decisions (queue a review, move a label by compare-and-swap). Keeping the
 answers here means one implementation behind two faces; nothing here knows about Qt
 or argparse.
@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from workbench.core.errors import NotFoundError
 from workbench.core.models import PromptVersion
-from workbench.core.runs import RunSpec, SummaryRow, summarize
 from workbench.registry.client import RegistryClient
 from workbench.registry.schemas import (
     AuditEntry,
@@ -31,12 +29,9 @@ from workbench.registry.schemas import (
     LabelTarget,
 )
 from workbench.vault.repository import Vault
-from workbench.vault.runs import RunStore
 from workbench.vault.sync_store import SyncStore
 
 PUBLISHED_LABEL = "production"
-EVIDENCE_RUNS_SCANNED = 50
-"""How many of a prompt's latest runs are searched for one that tried a version."""
 
 
 @dataclass(frozen=True)
@@ -133,70 +128,6 @@ def pending_reviews(vault: Vault) -> dict[str, list[tuple[str, str, str | None]]
                 (entry.payload["decision"], entry.status, entry.error)
             )
     return out
-
-
-# ---- evidence ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """The latest compare/eval run in the vault that tried a version, summarised."""
-
-    run_id: uuid.UUID
-    started_at: datetime
-    status: str
-    rows: tuple[SummaryRow, ...]
-    """One row per model, for this version only."""
-
-    @property
-    def calls(self) -> int:
-        return sum(r.calls for r in self.rows)
-
-    @property
-    def errors(self) -> int:
-        return sum(r.errors for r in self.rows)
-
-    @property
-    def passed(self) -> int:
-        return sum(r.passed for r in self.rows)
-
-    @property
-    def failed(self) -> int:
-        return sum(r.failed for r in self.rows)
-
-    @property
-    def checked(self) -> int:
-        return sum(r.checked for r in self.rows)
-
-    def to_eval(self) -> EvalEvidence:
-        """The summary a review carries to the registry.
-
-        "passed" counts calls that answered with every assertion of their test case
-        holding (``workbench eval``); "failed" the calls that errored or broke one.
-        Without assertions only answering counts. Latency is the worst model's p95."""
-        p95s = [r.latency_p95_ms for r in self.rows if r.latency_p95_ms is not None]
-        costs = [r.cost_usd for r in self.rows]
-        return EvalEvidence(
-            passed=self.passed,
-            failed=self.failed,
-            p95_latency_ms=max(p95s) if p95s else None,
-            cost_usd=None if any(c is None for c in costs) else sum(c or 0.0 for c in costs),
-            run_id=str(self.run_id),
-        )
-
-
-def latest_evidence(vault: Vault, version: PromptVersion) -> Evidence | None:
-    """The newest run of the version's prompt that includes ``version``, or None."""
-    store = RunStore(vault)
-    for row in store.list_runs(version.prompt, limit=EVIDENCE_RUNS_SCANNED):
-        spec = RunSpec.model_validate_json(row.spec)
-        if version.id not in spec.version_ids:
-            continue
-        run = store.load(uuid.UUID(row.id))
-        rows = tuple(r for r in summarize(run.cells) if r.version_id == version.id)
-        if rows:
-            return Evidence(run.id, run.started_at, run.status, rows)
-    return None
 
 
 # ---- publishing (needs the registry) -------------------------------------------------

@@ -6,6 +6,10 @@ that version to the chosen one, who approved the chosen version and the vault's
 evidence for it, and asks for a reason. Choosing an earlier version is a rollback.
 Below, the label history of the prompt from the registry's audit log.
 
+Offline, the dialog shows the vault's mirror of the registry's labels and their
+history (as of the last sync), says so, and keeps Publish off: a move needs the
+registry.
+
 The registry decides: a refusal (role, missing approval, a lost race) arrives with
 the server's reason, shown in the dialog and through the error reporter. All
 registry calls run off the GUI thread.
@@ -37,18 +41,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.app.evidence import EvidenceReport, find_evidence
 from workbench.core.errors import StaleLabelError, UsageError, WorkbenchError
-from workbench.core.models import PromptVersion
+from workbench.core.models import LabelEvent, PromptVersion
 from workbench.registry.errors import RegistryUnavailableError
 from workbench.registry.review import (
     PUBLISHED_LABEL,
     approvals,
     current_label,
     label_history,
-    latest_evidence,
     publish,
 )
-from workbench.registry.schemas import AuditEntry, LabelState
+from workbench.registry.schemas import Canary, LabelState, LabelTarget
+from workbench.registry.sync import label_event
 from workbench.secrets.redaction import redact
 from workbench.ui.errors import ErrorReporter
 from workbench.ui.history import DiffView
@@ -63,11 +68,33 @@ COMMON_LABELS = ("production", "staging")
 
 @dataclass(frozen=True)
 class LabelContext:
-    """What the registry says about one label of the prompt, fetched together."""
+    """What the registry says about one label of the prompt, fetched together; or,
+    ``offline``, what the vault mirrored of it at the last sync."""
 
     label: str
     current: LabelState | None
-    history: list[AuditEntry]
+    history: list[LabelEvent]
+    offline: bool = False
+
+
+def mirrored_context(vault: Vault, prompt: str, label: str) -> LabelContext:
+    """The label as of the last sync, from the vault (works with no registry)."""
+    current = None
+    for lab in vault.labels(prompt):
+        if lab.name == label and lab.source == "registry":
+            canary = None
+            if lab.canary_version_id is not None and lab.canary_percent:
+                canary = Canary(version_id=lab.canary_version_id, percent=lab.canary_percent)
+            current = LabelState(
+                prompt=prompt,
+                name=label,
+                target=LabelTarget(version_id=lab.version_id, canary=canary),
+                protected=lab.protected,
+                updated_at=lab.updated_at,
+                updated_by=lab.updated_by,
+            )
+    history = [e for e in vault.label_history(prompt) if e.source == "registry"]
+    return LabelContext(label, current, history, offline=True)
 
 
 class PublishDialog(QDialog):
@@ -98,6 +125,7 @@ class PublishDialog(QDialog):
         self.connection = connection
         self.reporter = reporter
         self.context: LabelContext | None = None
+        self.evidence_reports: dict[uuid.UUID, EvidenceReport | None] = {}
         self.threads: list[threading.Thread] = []
         self._asked = 0  # the latest context request; older answers are ignored
         self.versions = [v for v in reversed(vault.history(prompt)) if v.number is not None]
@@ -214,10 +242,11 @@ class PublishDialog(QDialog):
 
         def work() -> LabelContext:
             with connection.open() as client:
+                moves = [label_event(e) for e in label_history(client, prompt)]
                 return LabelContext(
                     label,
                     current_label(client, prompt, label),
-                    label_history(client, prompt),
+                    [m for m in moves if m is not None],
                 )
 
         def done(context: LabelContext) -> None:
@@ -233,12 +262,23 @@ class PublishDialog(QDialog):
                 raise exc
             self.context = None
             offline = isinstance(exc, RegistryUnavailableError)
-            self.current_label.setText(
+            why = (
                 ("⚠ Offline: " if offline else "✘ ")
-                + redact(exc.message)
+                + html.escape(redact(exc.message))
                 + ". Publishing needs the registry; nothing was changed."
             )
-            self._show_change()
+            try:
+                mirrored = mirrored_context(self.vault, prompt, label)
+            except WorkbenchError as read_error:
+                self.reporter.report(read_error, "read the labels of the vault")
+                mirrored = None
+            if mirrored is not None:
+                self.context = mirrored
+                self._show_context()
+                self.current_label.setText(why + "<br>" + self._describe(mirrored))
+            else:
+                self.current_label.setText(why)
+                self._show_change()
             self.loaded.emit(exc)
 
         self.threads.append(run_in_thread(work, done, failed))
@@ -247,41 +287,43 @@ class PublishDialog(QDialog):
         found = next((v for v in self.versions if v.id == version_id), None)
         return found.display_number if found else str(version_id)[:8]
 
+    def _describe(self, context: LabelContext) -> str:
+        current = context.current
+        since = " as of the last sync" if context.offline else ""
+        if current is None:
+            return (
+                f"<b>{html.escape(context.label)}</b> does not exist{since} for "
+                f"{html.escape(self.prompt)}: publishing creates it."
+            )
+        when = f"{current.updated_at.astimezone():%Y-%m-%d %H:%M}"
+        protected = " (protected: needs a publisher and an approval)" if current.protected else ""
+        canary = current.target.canary
+        split = f", canary {self._number(canary.version_id)} at {canary.percent}%" if canary else ""
+        return (
+            f"<b>{html.escape(context.label)}</b> points{since} at "
+            f"<b>{self._number(current.target.version_id)}</b>{split}, set by "
+            f"{html.escape(current.updated_by)} on {when}{protected}."
+        )
+
     def _show_context(self) -> None:
         context = self.context
         if context is None:
             return
-        current = context.current
-        if current is None:
-            self.current_label.setText(
-                f"<b>{html.escape(context.label)}</b> does not exist yet for "
-                f"{html.escape(self.prompt)}: publishing creates it."
-            )
-        else:
-            when = f"{current.updated_at.astimezone():%Y-%m-%d %H:%M}"
-            protected = (
-                " (protected: needs a publisher and an approval)" if current.protected else ""
-            )
-            self.current_label.setText(
-                f"<b>{html.escape(context.label)}</b> points at "
-                f"<b>{self._number(current.target.version_id)}</b>, set by "
-                f"{html.escape(current.updated_by)} on {when}{protected}."
-            )
+        self.current_label.setText(self._describe(context))
         self._show_history(context.history)
         self._show_change()
 
-    def _show_history(self, entries: list[AuditEntry]) -> None:
+    def _show_history(self, entries: list[LabelEvent]) -> None:
         rows = list(reversed(entries))  # newest first
         self.history.setRowCount(len(rows))
         for r, entry in enumerate(rows):
-            detail = entry.detail
-            number = detail.get("to_number")
+            number = entry.to_number
             cells = [
                 f"{entry.at.astimezone():%Y-%m-%d %H:%M}",
                 entry.actor,
-                str(detail.get("label", "")),
+                entry.label,
                 f"v{number}" if number is not None else "",
-                str(detail.get("reason", "")),
+                entry.reason,
             ]
             for c, text in enumerate(cells):
                 self.history.setItem(r, c, QTableWidgetItem(text))
@@ -312,7 +354,6 @@ class PublishDialog(QDialog):
             )  # fmt: skip
         try:
             approved_by = approvals(self.vault, version)
-            evidence = latest_evidence(self.vault, version)
         except WorkbenchError as exc:
             self.reporter.report(exc, "read the version's reviews")
             return
@@ -328,14 +369,37 @@ class PublishDialog(QDialog):
                 )
             elif version.id == old.id:
                 facts.append("The label already points at this version.")
-        self.facts.setText("<br>".join(facts) + evidence_html(evidence))
+        self.facts.setText("<br>".join(facts) + evidence_html(self._evidence(version)))
         self._update_button()
+
+    def _evidence(self, version: PromptVersion) -> EvidenceReport | None:
+        """The version's evidence if read already; else read it off the GUI thread (the
+        facts are shown again when it arrives) and None for now."""
+        if version.id in self.evidence_reports:
+            return self.evidence_reports[version.id]
+        vault = self.vault
+
+        def done(report: EvidenceReport) -> None:
+            self.evidence_reports[version.id] = report
+            chosen = self.chosen()
+            if chosen is not None and chosen.id == version.id:
+                self._show_change()
+
+        def failed(exc: BaseException) -> None:
+            if not isinstance(exc, WorkbenchError):
+                raise exc
+            self.reporter.report(exc, "read the evidence")
+
+        self.evidence_reports[version.id] = None
+        self.threads.append(run_in_thread(lambda: find_evidence(vault, version), done, failed))
+        return None
 
     def _update_button(self) -> None:
         version = self.chosen()
         current = self.context.current if self.context else None
         ready = (
             self.context is not None
+            and not self.context.offline
             and version is not None
             and (current is None or current.target.version_id != version.id)
         )
@@ -369,7 +433,7 @@ class PublishDialog(QDialog):
                 raise UsageError(
                     "say why you publish", hint="Write a reason; it goes into the audit log."
                 )
-            if self.context is None or self.context.label != label:
+            if self.context is None or self.context.label != label or self.context.offline:
                 raise UsageError(
                     "the registry has not said where the label points yet",
                     hint="Wait a moment, or check the connection and reopen the dialog.",

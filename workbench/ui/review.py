@@ -5,11 +5,16 @@ last sync, and the local run log), so the queue is readable offline. A decision 
 into the outbox and reaches the registry with the next sync; until then it shows as
 pending, and if the registry refuses it the server's reason shows here and in the
 Sync tab.
+
+Evidence is the newest *finished, complete* run that tried the version
+(``workbench.app.evidence``), read off the GUI thread; newer partial runs are listed
+as partial, never used.
 """
 
 from __future__ import annotations
 
 import html
+import threading
 import uuid
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -27,13 +32,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.app.evidence import EvidenceReport, find_evidence, pass_rate
 from workbench.core.errors import UsageError, WorkbenchError
 from workbench.core.models import PromptVersion
 from workbench.registry.review import (
     AwaitingReview,
-    Evidence,
     awaiting_review,
-    latest_evidence,
     pending_reviews,
     published_version,
     queue_review,
@@ -44,23 +48,43 @@ from workbench.ui.errors import ErrorReporter
 from workbench.ui.format import fmt_ms, fmt_tokens, fmt_usd, model_label
 from workbench.ui.history import DiffView
 from workbench.ui.table_model import setup_row_table
+from workbench.ui.worker import run_in_thread
 from workbench.vault import Vault
 from workbench.vault.sync_store import SyncStore
 
-EVIDENCE_HEADERS = ("Model", "Calls", "Errors", "TTFT p50", "Latency p95", "Tokens in/out", "Cost")
+EVIDENCE_HEADERS = (
+    "Model", "Calls", "Errors", "Pass rate", "TTFT p50", "Latency p95", "Tokens in/out", "Cost",
+)  # fmt: skip
 
 
-def evidence_html(evidence: Evidence | None) -> str:
-    """The run's readouts for one version, one row per model."""
+def fmt_rate(passed: int, calls: int, checked: int) -> str:
+    rate = pass_rate(passed, calls, checked)
+    return "no checks" if rate is None else f"{rate:.0%} ({passed}/{calls})"
+
+
+def evidence_html(report: EvidenceReport | None) -> str:
+    """The chosen run's readouts for one version, one row per model, and the newer
+    partial runs that were not used."""
+    if report is None:
+        return "<p><b>Evidence:</b> reading the run log…</p>"
+    partial = "".join(
+        f"<br><span style='color:gray'>Not used: run {html.escape(str(p.run_id)[:8])} of "
+        f"{p.started_at.astimezone():%Y-%m-%d %H:%M} ({html.escape(p.state)}).</span>"
+        for p in report.partial[:3]
+    )
+    evidence = report.chosen
     if evidence is None:
         return (
-            "<p><b>Evidence:</b> no compare or eval run in this vault includes this version. "
-            "Run a comparison (Compare tab) to see latency, tokens and cost.</p>"
+            "<p><b>Evidence:</b> no finished compare or eval run in this vault includes "
+            "this version. Run a comparison (Compare tab) to see pass rate, latency, tokens "
+            f"and cost.{partial}</p>"
         )
     when = f"{evidence.started_at.astimezone():%Y-%m-%d %H:%M}"
     head = (
         f"<p><b>Evidence:</b> run {html.escape(str(evidence.run_id)[:8])} of {when} "
-        f"({html.escape(evidence.status)}): {evidence.calls} calls, {evidence.errors} errors</p>"
+        f"({html.escape(evidence.state)}): {evidence.calls} calls, {evidence.errors} errors, "
+        f"pass rate {fmt_rate(evidence.passed, evidence.calls, evidence.checked)}"
+        f"{partial}</p>"
     )
     header = "".join(
         f"<th align='{'left' if i == 0 else 'right'}'>{h}</th>"
@@ -76,6 +100,7 @@ def evidence_html(evidence: Evidence | None) -> str:
             html.escape(model_label(str(r.model), r.echo)),
             str(r.calls),
             str(r.errors),
+            fmt_rate(r.passed, r.calls, r.checked),
             fmt_ms(r.ttft_p50_ms),
             fmt_ms(r.latency_p95_ms),
             tokens,
@@ -96,6 +121,7 @@ class ReviewPanel(QWidget):
     """Pick a version on the left; read its diff and evidence; approve or request changes."""
 
     decided = Signal(object)  # PromptVersion: a decision was queued; sync to send it
+    evidence_loaded = Signal(object)  # uuid.UUID: that version's evidence is shown
 
     HEADERS = ("Prompt", "Version", "Author", "Message", "State")
 
@@ -105,6 +131,9 @@ class ReviewPanel(QWidget):
         self.reporter = reporter
         self.items: list[AwaitingReview] = []
         self.role: str | None = None
+        self.evidence_reports: dict[uuid.UUID, EvidenceReport] = {}
+        """Evidence per version, read off the GUI thread; dropped on every reload."""
+        self.threads: list[threading.Thread] = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.banner = QLabel()
@@ -192,6 +221,7 @@ class ReviewPanel(QWidget):
     def reload(self) -> None:
         """Re-read the queue from the vault, keeping the selected version if still there."""
         current = self.current()
+        self.evidence_reports.clear()  # runs may have finished since
         try:
             self.items = [
                 item for item in awaiting_review(self.vault) if item.version.number is not None
@@ -258,7 +288,6 @@ class ReviewPanel(QWidget):
             return
         try:
             base, base_title = self._base(version)
-            evidence = latest_evidence(self.vault, version)
             earlier = SyncStore(self.vault).reviews_for(version.id)
             pending = pending_reviews(self.vault).get(str(version.id), [])
         except WorkbenchError as exc:
@@ -277,7 +306,7 @@ class ReviewPanel(QWidget):
             self.diff.rows = []
         else:
             self.diff.show_diff(base.content, version.content, base_title, version.display_number)
-        self.evidence.setText(evidence_html(evidence))
+        self._show_evidence(version)
         notes = [
             f"{html.escape(r['reviewer'])}: {r['decision'].replace('_', ' ')}"
             + (f" ({html.escape(r['comment'])})" if r.get("comment") else "")
@@ -294,6 +323,33 @@ class ReviewPanel(QWidget):
                     f"your {decision.replace('_', ' ')} is pending (sent with the next sync)"
                 )
         self.state_label.setText("<br>".join(notes))
+
+    def _show_evidence(self, version: PromptVersion) -> None:
+        """Show the version's evidence; read it off the GUI thread the first time."""
+        known = self.evidence_reports.get(version.id)
+        self.evidence.setText(evidence_html(known))
+        if known is not None:
+            return
+        vault = self.vault
+
+        def done(report: EvidenceReport) -> None:
+            self.evidence_reports[version.id] = report
+            shown = self.current()
+            if shown is not None and shown.id == version.id:
+                self.evidence.setText(evidence_html(report))
+            self.evidence_loaded.emit(version.id)
+
+        def failed(exc: BaseException) -> None:
+            if not isinstance(exc, WorkbenchError):
+                raise exc
+            self.reporter.report(exc, "read the evidence")
+
+        self.threads = [t for t in self.threads if t.is_alive()]
+        self.threads.append(run_in_thread(lambda: find_evidence(vault, version), done, failed))
+
+    def wait_threads(self, timeout: float = 15.0) -> None:
+        for thread in self.threads:
+            thread.join(timeout)
 
     def _base(self, version: PromptVersion) -> tuple[PromptVersion | None, str]:
         """What the version is compared with: the published version, else its parent."""
@@ -321,10 +377,11 @@ class ReviewPanel(QWidget):
                 raise UsageError(
                     "say what should change", hint="Write a comment, then request changes."
                 )
-            evidence = latest_evidence(self.vault, version)
+            report = self.evidence_reports.get(version.id) or find_evidence(self.vault, version)
+            chosen = report.chosen
             seq = queue_review(
                 self.vault, version, decision, comment,
-                evidence.to_eval() if evidence is not None else None,
+                chosen.to_eval() if chosen is not None else None,
             )  # fmt: skip
         except WorkbenchError as exc:
             self.reporter.report(exc, "record the review")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, insert, select, update
@@ -13,6 +14,19 @@ from workbench.core.models import utcnow
 from workbench.core.runs import CellResult, Run, RunSpec, RunStatus
 from workbench.vault.repository import Vault
 from workbench.vault.schema import CacheRow, CellRow, RunRow
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    """A run's state and cell counts (``version_cells``: those of the version asked about)."""
+
+    run_id: uuid.UUID
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    total_cells: int
+    stored_cells: int
+    version_cells: int
 
 
 class RunStore:
@@ -145,6 +159,53 @@ class RunStore:
                 hint="See ids with: workbench runs list (give more characters)",
             )
         return self.load(uuid.UUID(ids[0]))
+
+    def runs_with_version(
+        self, prompt: str, version_id: uuid.UUID, limit: int = 50
+    ) -> list[RunCounts]:
+        """The prompt's latest ``limit`` runs that hold cells of ``version_id``, newest
+        first, with how many cells each was meant to have and holds: counts from the
+        index, no cell parsed."""
+        vid = str(version_id)
+        stored = (
+            select(func.count())
+            .select_from(CellRow)
+            .where(CellRow.run_id == RunRow.id)
+            .scalar_subquery()
+        )
+        mine = (
+            select(func.count())
+            .select_from(CellRow)
+            .where(CellRow.run_id == RunRow.id, CellRow.version_id == vid)
+            .scalar_subquery()
+        )
+        with self.vault.reading() as s:
+            rows = s.execute(
+                select(
+                    RunRow.id, RunRow.started_at, RunRow.finished_at, RunRow.status,
+                    RunRow.total_cells, stored, mine,
+                )
+                .where(RunRow.prompt == prompt)
+                .order_by(RunRow.started_at.desc())
+                .limit(limit)
+            ).all()  # fmt: skip
+        return [
+            RunCounts(uuid.UUID(r[0]), r[1], r[2], r[3], int(r[4]), int(r[5]), int(r[6]))
+            for r in rows
+            if r[6]
+        ]
+
+    def version_cells(self, run_id: uuid.UUID, version_id: uuid.UUID) -> list[CellResult]:
+        """The cells of one version in one run (what its evidence summarises)."""
+        with self.vault.reading() as s:
+            return [
+                CellResult.model_validate_json(d)
+                for d in s.scalars(
+                    select(CellRow.data)
+                    .where(CellRow.run_id == str(run_id), CellRow.version_id == str(version_id))
+                    .order_by(CellRow.seq)
+                )
+            ]
 
     def list_runs(self, prompt: str | None = None, limit: int = 50) -> list[RunRow]:
         with self.vault.reading() as s:

@@ -220,27 +220,27 @@ class SyncStore:
                 s.delete(row)
         s.flush()
         latest = {(lab.prompt, lab.name): lab for lab in labels}  # the last state wins
-        for (prompt, name), lab in latest.items():
-            pid = ids.get(prompt)
+        for (prompt, label), lab in latest.items():
+            label_pid = ids.get(prompt)
             wanted = [lab.version_id, *([lab.canary_version_id] if lab.canary_version_id else [])]
             known = set(s.scalars(select(VersionRow.id).where(VersionRow.id.in_(map(str, wanted)))))
-            if pid is None or len(known) != len(set(wanted)):
-                raise InputError(
-                    f"the registry's label {name!r} of {prompt!r} points at a version it did "
-                    "not send; nothing from this page was applied",
-                    hint="Report it to the registry admin.",
-                )
-            row = s.scalar(select(LabelRow).where(LabelRow.prompt_id == pid, LabelRow.name == name))
-            if row is None:
-                row = LabelRow(prompt_id=pid, name=name)
-                s.add(row)
-            row.version_id = str(lab.version_id)
-            row.updated_at = lab.updated_at
-            row.source = "registry"
-            row.canary_version_id = str(lab.canary_version_id) if lab.canary_version_id else None
-            row.canary_percent = lab.canary_percent
-            row.protected = lab.protected
-            row.updated_by = lab.updated_by
+            if label_pid is None or len(known) != len(set(wanted)):
+                # A change carries the label's state *now*; its target may come later in
+                # the feed, and so does the change of the move that put it there.
+                continue
+            mirror = s.scalar(
+                select(LabelRow).where(LabelRow.prompt_id == label_pid, LabelRow.name == label)
+            )
+            if mirror is None:
+                mirror = LabelRow(prompt_id=label_pid, name=label)
+                s.add(mirror)
+            mirror.version_id = str(lab.version_id)
+            mirror.updated_at = lab.updated_at
+            mirror.source = "registry"
+            mirror.canary_version_id = str(lab.canary_version_id) if lab.canary_version_id else None
+            mirror.canary_percent = lab.canary_percent
+            mirror.protected = lab.protected
+            mirror.updated_by = lab.updated_by
             result.labels += 1
 
     def _mirror_events(self, s: Session, events: Sequence[LabelEvent]) -> None:
