@@ -85,8 +85,8 @@ def test_empty_vault_shows_first_steps_and_load_samples_fills_the_tree(qtbot, wi
     # The editor shows an empty state too, not fields that only look editable.
     assert not window.editor.editor_page.isVisible()
     assert "Welcome" in window.editor.empty_state.title.text()
-    for text in ("New prompt", "Add a provider"):
-        visible_button(browser, text)
+    visible_button(browser, "New prompt")
+    for text in ("Load sample prompts", "New prompt", "Add a provider"):
         visible_button(window.editor, text)
     load = visible_button(browser, "Load sample prompts")
     with qtbot.waitSignal(window.bundle_imported, timeout=10_000):

@@ -204,9 +204,7 @@ class VaultBrowser(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.empty_state = EmptyState(
-            "No prompts yet",
-            "Start from the samples or a new prompt.",
-            ("samples", "new", "provider"),
+            "No prompts yet", "Start from the samples or a new prompt.", ("samples", "new")
         )
         self.empty_state.requested.connect(self.first_step)
         self.stack = QStackedWidget()

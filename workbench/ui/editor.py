@@ -796,7 +796,7 @@ class EditorPanel(QWidget):
             where = f" ({first.where} line {first.line})" if first and first.line else ""
             return f"Fix the template error first{where}"
         if self.base is not None and self.unchanged():
-            return f"Nothing to commit: nothing changed since {self.base.display_number}"
+            return f"Nothing to commit: same as {self.base.display_number}"
         if not self.commit_message.text().strip():
             return "Write a commit message saying what changed"
         return ""
