@@ -16,7 +16,7 @@ from tests.server.conftest import RunningRegistry, make_version, running_registr
 from tests.server.test_registry_rules import _push_body
 from workbench.cli.main import build_parser
 from workbench.cli.registry_cmds import settings_from_args, startup_banner
-from workbench.core.errors import InputError, UsageError
+from workbench.core.errors import InputError, NotFoundError, UsageError
 from workbench.core.models import Message, PromptContent, PromptVersion, Variable
 from workbench.registry.errors import PermissionDeniedError
 from workbench.registry.schemas import LabelTarget
@@ -343,3 +343,33 @@ def test_service_refuses_request_changes_without_comment(registry: RunningRegist
             v.id,
             ReviewIn(decision="request_changes", content_hash=v.content_hash),
         )
+
+
+def test_a_vault_holding_a_nul_version_still_syncs(
+    registry: RunningRegistry, tmp_path: Path
+) -> None:
+    """The vault (SQLite) accepts NUL; the registry cannot store it on PostgreSQL. Sync
+    reports that one version as refused, naming it, and everything else still flows."""
+    from workbench.registry.sync import Syncer
+    from workbench.vault import Vault
+
+    def content(text: str) -> PromptContent:
+        return PromptContent(messages=(Message(role="user", template=text),))
+
+    registry.client("carol").push_version(make_version(prompt="team/other"))
+    with Vault.open(tmp_path / "alice.sqlite3", create=True, actor="alice") as vault:
+        bad = vault.commit("support/nul", content("Hello"), "fix\x00typo")
+        good = vault.commit("support/fine", content("Hi"), "first")
+        syncer = Syncer(vault, registry.client("alice"))
+        for _round in range(2):  # a refusal, not a failure that repeats every round
+            report = syncer.sync()
+            assert report.pushed_versions == (1 if _round == 0 else 0)
+            assert len(report.rejected) == 1
+            assert bad.id.hex[:6] in report.rejected[0]
+            assert "support/nul" in report.rejected[0]
+            assert "NUL" in report.rejected[0]
+        assert vault.version_by_id(good.id).number == 1
+        assert [v.prompt for v in vault.history("team/other")] == ["team/other"]
+    assert registry.service.versions("support/fine")[0].id == good.id
+    with pytest.raises(NotFoundError, match="no prompt named 'support/nul'"):
+        registry.service.versions("support/nul")

@@ -12,6 +12,12 @@ Two nets, because either alone has holes:
 
 Use :func:`redact` before showing any error text; :func:`install_redaction` puts a
 :class:`RedactingFilter` on the root logger's handlers.
+
+A model's *successful* answer gets :func:`redact_output` before it is stored or
+exported: a provider (or a proxy in front of it) that echoes the key back would
+otherwise put it in the vault, the response cache and every export. Only the first
+net applies there: an answer may legitimately contain text shaped like a key (an
+example config, generated test data), so only values known to be secret are hidden.
 """
 
 from __future__ import annotations
@@ -82,6 +88,21 @@ def redact(text: str) -> str:
         text = shaped.sub(REDACTED, text)
     text = _CREDENTIAL_FIELD.sub(_credential_field, text)
     return _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+
+
+def redact_output(text: str, *secrets: str | None) -> str:
+    """A model's answer with every *known* secret replaced: the registered ones plus
+    ``secrets`` (e.g. the key the call was made with; short values are ignored).
+
+    Unlike :func:`redact`, strings merely shaped like keys are left alone.
+    """
+    if not text:
+        return text
+    for value in secrets:
+        if value and len(value) >= MIN_SECRET_LENGTH and value not in REDACTED:
+            text = text.replace(value, REDACTED)
+    pattern = _known_pattern  # one consistent snapshot; never mutated, only replaced
+    return pattern.sub(REDACTED, text) if pattern is not None else text
 
 
 class RedactingFilter(logging.Filter):
