@@ -42,6 +42,11 @@ def settings_path() -> Path:
     return data_dir() / "settings.json"
 
 
+def model_lists_dir() -> Path:
+    """Where each profile's listed models are cached (``workbench.app.models``)."""
+    return data_dir() / "model-lists"
+
+
 class Budgets(BaseModel):
     """Hard caps in USD; None means no cap."""
 

@@ -57,7 +57,9 @@ class ProviderProfile(BaseModel):
     (the default): no limit of its own, the run's concurrency applies."""
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
     models: tuple[str, ...] = ()
-    """Models typed by hand, for servers that cannot list theirs."""
+    """Extra model names typed by hand. The models the server lists are offered as well,
+    without typing them (``workbench.app.models`` lists and caches them); these are for
+    models a server does not list, or a server that cannot list at all."""
     timeouts: Timeouts = Timeouts()
     retry: RetryPolicy = RetryPolicy()
 

@@ -187,6 +187,7 @@ class SyncController(QObject):
         self._again: bool | None = None  # a queued request (its "manual" flag)
         self._closed = False
         self.me: WhoAmI | None = None
+        self._identity_epoch = 0  # bumped by reset_identity: older rounds' whoami is stale
         self.last: SyncOutcome | None = None
         self.timer = QTimer(self)
         self.timer.timeout.connect(lambda: self.sync_now(manual=False))
@@ -203,8 +204,10 @@ class SyncController(QObject):
             self.timer.start(seconds * 1000)
 
     def reset_identity(self) -> None:
-        """Forget who we are (the URL or token changed); the next round asks again."""
+        """Forget who we are (the URL or token changed); the next round asks again, and
+        a round already under way (with the old token) does not bring the old answer back."""
         self.me = None
+        self._identity_epoch += 1
 
     def sync_now(self, manual: bool = True) -> None:
         if self._closed:
@@ -215,19 +218,19 @@ class SyncController(QObject):
         connection = self._connection()
         if not connection.configured and not manual:
             return  # nothing to talk to; the timer stays quiet
-        vault, want_me = self.vault, self.me is None
+        vault, want_me, epoch = self.vault, self.me is None, self._identity_epoch
         self.started.emit()
         self._thread = run_in_thread(
             lambda: sync_round(vault, connection, want_me),
-            lambda outcome: self._done(outcome, manual),
+            lambda outcome: self._done(outcome, manual, epoch),
             lambda exc: self._crashed(exc, manual),
         )
 
-    def _done(self, outcome: SyncOutcome, manual: bool) -> None:
+    def _done(self, outcome: SyncOutcome, manual: bool, epoch: int) -> None:
         self._thread = None
         if self._closed:
             return
-        if outcome.me is not None:
+        if outcome.me is not None and epoch == self._identity_epoch:
             self.me = outcome.me
         outcome = SyncOutcome(
             outcome.state, outcome.statuses, outcome.outbox, outcome.report,
