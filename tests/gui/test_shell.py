@@ -411,3 +411,18 @@ def test_diff_follows_a_theme_switch(qtbot, themed: QApplication, vault: Vault) 
     assert DARK.diff_del_bg in html and DARK.diff_head_bg in html
     assert LIGHT.diff_head_bg not in html
     assert themed.palette().color(QPalette.ColorRole.Window) == QColor(DARK.window)
+
+
+def test_template_colours_follow_a_theme_switch(qtbot, themed: QApplication) -> None:  # type: ignore[no-untyped-def]
+    from workbench.ui.editor import MessageEditor
+
+    apply_theme(themed, "light")
+    card = MessageEditor(Message(role="user", template="{{ question }}"))
+    qtbot.addWidget(card)
+    light = card.highlighter.var.foreground().color()
+    apply_theme(themed, "dark")
+    QApplication.processEvents()
+    assert card.highlighter.dark
+    dark = card.highlighter.var.foreground().color()
+    assert dark != light
+    assert contrast_ratio(dark, DARK.base) >= 4.5
