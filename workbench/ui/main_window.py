@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 
 from workbench.app.budget import preflight
 from workbench.app.models import ModelCache
+from workbench.assets import resource
 from workbench.core.errors import UsageError, WorkbenchError
 from workbench.core.files import write_atomic
 from workbench.core.models import PromptVersion
@@ -78,7 +79,7 @@ def app_version() -> str:
         return "dev"
 
 
-SAMPLE_BUNDLE = Path(__file__).resolve().parents[2] / "resources" / "sample-bundle.json"
+SAMPLE_BUNDLE = resource("sample-bundle.json")  # checkout, wheel or frozen build
 README_PATH = Path(__file__).resolve().parents[2] / "README.md"
 
 SIDEBAR_WIDTH = 260

@@ -16,7 +16,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
-QSS_PATH = Path(__file__).resolve().parents[2] / "resources" / "workbench.qss"
+from workbench.assets import resource
+
+QSS_PATH = resource("workbench.qss")  # checkout, wheel or frozen build: workbench.assets
 CHECK_MARK_NAME = "check.svg"
 """The tick of a checked box, beside the stylesheet."""
 
