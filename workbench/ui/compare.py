@@ -593,7 +593,9 @@ class ComparePanel(QWidget):
         vbox, self.versions_list = _checklist("Versions")
         mbox, self.models_list = _checklist("Models")
         cbox, self.cases_list = _checklist("Test cases")
-        add_row = QHBoxLayout()
+        add_box = QWidget()  # a widget, not a bare layout: its children get a parent
+        add_row = QHBoxLayout(add_box)
+        add_row.setContentsMargins(0, 0, 0, 0)
         self.model_entry = QLineEdit()
         self.model_entry.setPlaceholderText("profile:model")
         self.model_entry.setToolTip("Add a model by name, e.g. local:gpt-4o-mini, then Enter")
@@ -602,7 +604,7 @@ class ComparePanel(QWidget):
         self.model_entry.returnPressed.connect(self._add_model)
         add_row.addWidget(self.model_entry, 1)
         add_row.addWidget(self.add_model_button)
-        mbox.layout().addItem(add_row)  # type: ignore[union-attr]
+        mbox.layout().addWidget(add_box)  # type: ignore[union-attr]
         grid.addWidget(vbox, 0, 0)
         grid.addWidget(mbox, 0, 1)
         grid.addWidget(cbox, 0, 2)
@@ -623,6 +625,7 @@ class ComparePanel(QWidget):
         self.run_button.clicked.connect(self.start_run)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
+        self.cancel_button.setToolTip("Stop the running comparison (Ctrl+.); off while none runs")
         self.cancel_button.clicked.connect(self.cancel_run)
         side.addWidget(self.run_button)
         side.addWidget(self.cancel_button)
