@@ -314,7 +314,7 @@ class EditorPanel(QWidget):
         split.addWidget(right)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
-        split.setSizes([620, 420])
+        split.setSizes([560, 460])  # proportions: the variables table needs room at 1024 px
 
         # Commit bar
         bar = QHBoxLayout()
