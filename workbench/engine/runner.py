@@ -71,6 +71,8 @@ log = logging.getLogger(__name__)
 ECHO_PROFILE = ProviderProfile(name="echo", family="echo")
 BREAKER_THRESHOLD = 3
 """Consecutive connection failures or timeouts after which a profile is unreachable."""
+STALLED_AT_OPEN = 2.0
+"""Seconds without a token after which a streaming call is ended when its breaker opens."""
 DEFAULT_OUTPUT_GUESS = 256
 """Output tokens assumed per call for the pre-flight estimate when max_tokens is unset."""
 
@@ -124,8 +126,8 @@ class CircuitBreaker:
     Once ``threshold`` failures come in a row the breaker opens for the rest of the
     run: the profile's calls not yet made fail at once, and so do its calls in flight
     that have not had a first token yet (waiting for a silent server, or for their
-    next retry), all with "provider unreachable: <the last failure>". Calls already
-    streaming an answer go on.
+    next retry) or have had none for ``STALLED_AT_OPEN`` seconds, all with "provider
+    unreachable: <the last failure>". Calls still streaming an answer go on.
     """
 
     threshold: int = BREAKER_THRESHOLD
@@ -134,6 +136,8 @@ class CircuitBreaker:
     opened: bool = False
     waiting: set[asyncio.Task[Any]] = field(default_factory=set)
     """Calls in flight without a first token yet."""
+    streaming: dict[asyncio.Task[Any], float] = field(default_factory=dict)
+    """Calls in flight that have a first token: when their last token came."""
     cut: set[asyncio.Task[Any]] = field(default_factory=set)
     """Calls this breaker cancelled (to tell them from a cancelled run)."""
 
@@ -156,8 +160,9 @@ class CircuitBreaker:
         if self.failures >= self.threshold:
             self.opened = True
             log.warning("provider %s unreachable: %s", error.provider, self.reason)
-            me = asyncio.current_task()
-            for task in self.waiting:
+            me, now = asyncio.current_task(), time.perf_counter()
+            idle = [t for t, at in self.streaming.items() if now - at >= STALLED_AT_OPEN]
+            for task in [*self.waiting, *idle]:
                 if task is not me and not task.done():
                     self.cut.add(task)
                     task.cancel()
@@ -430,6 +435,10 @@ class Engine:
                     status = "cancelled"
                     gather.cancel()
                     await asyncio.gather(*tasks, return_exceptions=True)
+                    if gather.done() and not gather.cancelled():
+                        # Asked for, not a failure: retrieved, so asyncio does not log
+                        # "exception was never retrieved" with a CancelledError traceback.
+                        gather.exception()
         except asyncio.CancelledError:
             status = "cancelled"
             for t in tasks:
@@ -608,6 +617,8 @@ class Engine:
                         # call's first attempts and our own queueing are not the model's.
                         ttft = time.perf_counter() - (sent[-1] if sent else start)
                         breaker.waiting.discard(me)
+                    if me is not None:
+                        breaker.streaming[me] = time.perf_counter()
                     parts.append(event.text)
                     observer.on_delta(key, event.text)
                 elif isinstance(event, Usage):
@@ -628,6 +639,7 @@ class Engine:
             raise
         finally:
             breaker.waiting.discard(me)
+            breaker.streaming.pop(me, None)  # type: ignore[arg-type]
             # Closed here, not by the garbage collector: a call the breaker ends mid-retry
             # must not keep its connection or its backoff sleep.
             closer = getattr(events, "aclose", None)
