@@ -39,8 +39,12 @@ def save_profile(profile: ProviderProfile, settings: Settings | None = None) -> 
     if profile.name == "echo":
         raise UsageError("'echo' is the built-in echo provider", hint="Choose another name.")
     settings = settings or load_settings()
-    others = [p for p in settings.providers if p.get("name") != profile.name]
-    settings.providers = [*others, profile.model_dump(mode="json")]
+    raw = profile.model_dump(mode="json")
+    names = [p.get("name") for p in settings.providers]
+    if profile.name in names:  # replaced where it was: the list keeps its order
+        settings.providers[names.index(profile.name)] = raw
+    else:
+        settings.providers.append(raw)
     save_settings(settings)
     return settings
 

@@ -117,9 +117,9 @@ def cmd_provider_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_provider_test(args: argparse.Namespace) -> int:
+    from workbench.app.models import ModelCache, list_models, listing_for
     from workbench.app.services import key_resolver, profiles_from
-    from workbench.providers.http import make_http_client
-    from workbench.providers.profiles import make_client
+    from workbench.core.errors import WorkbenchError
     from workbench.settings import load_settings
 
     profiles = profiles_from(load_settings())
@@ -131,16 +131,19 @@ def cmd_provider_test(args: argparse.Namespace) -> int:
     with open_vault(args) as vault:
         key = key_resolver(vault)(profile)
 
-    async def probe() -> list[str]:
-        http = make_http_client(max_connections=4)
-        try:
-            return await make_client(profile, key, http).list_models()
-        finally:
-            await http.aclose()
-
+    # The one probe (the window's "Test connection" too); its answer is the model list
+    # the window offers in Compare.
+    cache = ModelCache.default()
     start = time.perf_counter()
-    models = asyncio.run(probe())
+    try:
+        models = list_models(profile, key)
+    except WorkbenchError as exc:
+        if profile.family != "echo":
+            cache.put(listing_for(profile, None, exc, cache.get(profile)))
+        raise
     ms = (time.perf_counter() - start) * 1000
+    if profile.family != "echo":
+        cache.put(listing_for(profile, models, None))
     shown = ", ".join(models[:20]) + (" ..." if len(models) > 20 else "")
     emit(
         args.json,

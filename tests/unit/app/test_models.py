@@ -139,3 +139,32 @@ def test_an_unreadable_cache_file_is_listed_again(tmp_path: Path) -> None:
     work = _profile("work", "http://127.0.0.1:9/v1", models=["m"])
     assert cache.get(work) is None
     assert available_models(_settings(work), cache) == ["echo:echo", "work:m"]
+
+
+def test_cli_provider_test_lists_what_the_window_offers(
+    server: ProviderServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One probe: `workbench provider test` caches the same list the window offers."""
+    from workbench.cli.main import main
+    from workbench.settings import load_settings
+
+    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("OA_KEY", DEFAULT_KEY)
+    monkeypatch.delenv("WORKBENCH_VAULT", raising=False)
+    url = server.base_url("openai")
+    assert main(["provider", "add", "oa", "--family", "openai", "--base-url", url,
+                 "--key-env", "OA_KEY"]) == 0  # fmt: skip
+    assert main(["provider", "add", "zz", "--family", "ollama", "--base-url", url]) == 0
+    capsys.readouterr()
+    assert main(["provider", "test", "oa", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["models"]
+    assert listed == list(LISTED)
+    settings = load_settings()
+    offered = [m for m in available_models(settings) if m.startswith("oa:")]
+    assert offered == [f"oa:{m}" for m in listed]
+    # Replacing a profile keeps its place in the list.
+    assert main(["provider", "add", "oa", "--family", "openai", "--base-url", url]) == 0
+    assert [p["name"] for p in load_settings().providers] == ["oa", "zz"]
