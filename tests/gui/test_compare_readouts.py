@@ -339,3 +339,17 @@ def test_cell_pane_shows_what_was_sent_and_panes_clear(  # type: ignore[no-untyp
     assert model.rowCount() == 0 and model.columnCount() == 0
     assert compare.summary_model.rowCount() == 0 and compare.charts.cells == []
     assert compare.last_run is None and run.id
+
+
+def test_pre_run_line_counts_calls_and_unpriced_ones(  # type: ignore[no-untyped-def]
+    qtbot, window, vault: Vault
+) -> None:
+    ids = _open(qtbot, window, vault, (1440, 900))
+    compare = window.compare
+    compare.check_only(versions=ids[:2], models=["echo:echo", "local:test-model"])
+    # echo is priced ($0); the test server's model has no price: its 6 calls are named.
+    qtbot.waitUntil(lambda: "12 calls" in compare.status.text(), timeout=5_000)
+    assert compare.status.text().startswith("12 calls, ≈ $0 (6 unpriced: local:test-model)")
+    compare.check_only(models=[])
+    qtbot.waitUntil(lambda: "Not ready" in compare.status.text(), timeout=5_000)
+    assert "no model is ticked" in compare.status.text()

@@ -95,6 +95,13 @@ as numbers arrive."""
 Line = tuple[str, QFont, QColor]
 
 
+def status_colors(palette: QPalette) -> tuple[str, str, str]:
+    """(failed, passed, streaming) colours that read on the palette's background."""
+    if palette.color(QPalette.ColorRole.Base).lightness() < 128:
+        return "#ef5350", "#66bb6a", "#42a5f5"
+    return "#d32f2f", "#2e7d32", "#1e88e5"
+
+
 class CellDelegate(QStyledItemDelegate):
     """Numbers first (monospace, never cut: the columns are made wide enough for
     them), then the output, wrapped and elided to the cell (the Cell tab and the
@@ -103,16 +110,21 @@ class CellDelegate(QStyledItemDelegate):
     def __init__(self, view: QTableView) -> None:
         super().__init__(view)
         self.view = view
+        self._fonts: tuple[str, tuple[QFont, QFont, QFont]] | None = None
 
     # ---- what a cell says ------------------------------------------------------------
 
     def fonts(self) -> tuple[QFont, QFont, QFont]:
-        """(body, monospace, bold monospace), from the view's font."""
-        base = QFont(self.view.font())
-        mono = monospace_font(-1)
-        bold = QFont(mono)
-        bold.setBold(True)
-        return base, mono, bold
+        """(body, monospace, bold monospace), from the view's font (made once per font:
+        sizing a big grid asks for them for every cell)."""
+        key = self.view.font().key()
+        if self._fonts is None or self._fonts[0] != key:
+            base = QFont(self.view.font())
+            mono = monospace_font(-1)
+            bold = QFont(mono)
+            bold.setBold(True)
+            self._fonts = (key, (base, mono, bold))
+        return self._fonts[1]
 
     def readout(self, index: _Index, palette: QPalette | None = None) -> list[Line]:
         """The lines of a cell that must be shown whole, with their font and colour."""
@@ -120,6 +132,7 @@ class CellDelegate(QStyledItemDelegate):
         text_color = pal.color(QPalette.ColorRole.Text)
         dim = QColor(text_color)
         dim.setAlpha(150)
+        red, green, blue = (QColor(c) for c in status_colors(pal))
         base, mono, bold = self.fonts()
         kind = index.data(KIND_ROLE)
         cell: CellResult | None = index.data(CELL_ROLE)
@@ -130,20 +143,20 @@ class CellDelegate(QStyledItemDelegate):
         if cell is None:
             text = (index.data() or "").split("\n", 1)[0]
             if text.startswith("streaming"):
-                return [(text, mono, QColor("#1e88e5"))]
+                return [(text, mono, blue)]
             return [(text, base, dim)]
         if not cell.ok:
-            return [(f"error: {cell.error_kind or 'failed'}", mono, QColor("#e53935"))]
+            return [(f"error: {cell.error_kind or 'failed'}", mono, red)]
         lines = readout_lines(cell)
         out: list[Line] = []
         for i, line in enumerate(lines):
             color = text_color
             if line.startswith("✘"):
-                color = QColor("#e53935")
+                color = red
             elif line.startswith("✔"):
-                color = QColor("#2e7d32")
+                color = green
             elif i == len(lines) - 1:
-                color = QColor("#2e7d32") if cell.cached else dim
+                color = green if cell.cached else dim
             out.append((line, bold if line.startswith(("✘", "✔")) else mono, color))
         return out
 
@@ -449,7 +462,9 @@ class CellDetail(QWidget):
         self.messages_text = json.dumps(list(messages), indent=1, ensure_ascii=False)
         self.copy_output.setEnabled(bool(cell.output))
         self.copy_messages.setEnabled(bool(messages))
-        self.view.setHtml(cell_detail_html(cell, case, messages, messages_note))
+        self.view.setHtml(
+            cell_detail_html(cell, case, messages, messages_note, self.view.palette())
+        )
 
 
 def _pre(text: str) -> str:
@@ -473,8 +488,10 @@ def cell_detail_html(
     case: TestCase | None,
     messages: Sequence[Mapping[str, str]],
     messages_note: str = "",
+    palette: QPalette | None = None,
 ) -> str:
     """The Cell tab: sections a person reads top to bottom, every number formatted."""
+    red, green, _blue = status_colors(palette or QGuiApplication.palette())
     parts: list[str] = []
     numbers = [
         ("time to first token", fmt_ms(cell.original_ttft_ms if cell.cached else cell.ttft_ms)),
@@ -502,14 +519,14 @@ def cell_detail_html(
     if cell.checks:
         held = sum(1 for c in cell.checks if c.passed)
         items = "".join(
-            f"<li style='color:{'#2e7d32' if c.passed else '#e53935'}'>"
+            f"<li style='color:{green if c.passed else red}'>"
             f"{html.escape(describe_check(c, cell))}</li>"
             for c in cell.checks
         )
         parts.append(f"<h4>Checks: {held} of {len(cell.checks)} held</h4><ul>{items}</ul>")
     if not cell.ok:
         parts.append(
-            f"<h4 style='color:#e53935'>Error ({html.escape(cell.error_kind or 'failed')})</h4>"
+            f"<h4 style='color:{red}'>Error ({html.escape(cell.error_kind or 'failed')})</h4>"
             + _pre(cell.error or "")
         )
     values = case.values if case is not None else {}
@@ -874,7 +891,15 @@ class ComparePanel(QWidget):
         except WorkbenchError as exc:
             self.status.setText(f"{calls_text(spec.total_cells)} · cannot run: {exc}")
             return
-        self.status.setText(f"{estimate_text(estimate, spec)} · Run (Ctrl+R)")
+        unknown = set(estimate.unknown_price_models)
+        priced = tuple(m for m in spec.models if str(m) not in unknown)
+        priced_cost = estimate.cost_usd
+        if unknown and priced:  # the same estimate over the models that have a price
+            try:
+                priced_cost = self.preflight(spec.model_copy(update={"models": priced}))[1].cost_usd
+            except WorkbenchError:
+                priced_cost = None
+        self.status.setText(f"{estimate_text(estimate, spec, priced_cost)} · Run (Ctrl+R)")
 
     # ---- running ---------------------------------------------------------------------
 
@@ -1172,15 +1197,16 @@ def calls_text(calls: int) -> str:
     return f"{calls:,} call" + ("" if calls == 1 else "s")
 
 
-def estimate_text(estimate: Estimate, spec: RunSpec) -> str:
-    """ "27 calls, ≈ $0.0123", and how many calls have no price to count."""
+def estimate_text(estimate: Estimate, spec: RunSpec, priced_cost: float | None = None) -> str:
+    """ "27 calls, ≈ $0.0123", and how many calls have no price and are not counted
+    (``priced_cost``: the estimate of the calls that have one)."""
     head = calls_text(estimate.calls)
     unknown = estimate.unknown_price_models
     if not unknown:
         return f"{head}, ≈ {fmt_usd(estimate.cost_usd)}"
     per_model = spec.total_cells // max(1, len(spec.models))
     unpriced = per_model * len(unknown)
-    cost = f"≈ {fmt_usd(estimate.cost_usd)}" if estimate.cost_usd is not None else "cost unknown"
+    cost = "cost unknown" if priced_cost is None else f"≈ {fmt_usd(priced_cost)}"
     return f"{head}, {cost} ({unpriced:,} unpriced: {', '.join(unknown)})"
 
 
