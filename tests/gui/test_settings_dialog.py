@@ -69,32 +69,45 @@ def status(dialog: SettingsDialog) -> str:
 
 
 @pytest.fixture
-def settings_window(qtbot, vault: Vault, data_dir: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """A window on an empty vault whose profiles come from its own settings, as in the
-    app; its keychain is a ``RecordingStore`` and its settings file is in tmp_path."""
-    store = RecordingStore()
+def make_window(qtbot, vault: Vault, data_dir: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Windows on an empty vault whose profiles come from their own settings, as in the
+    app; the keychain is a ``RecordingStore`` and the settings file is in tmp_path."""
+    opened: list[MainWindow] = []
     path = tmp_path / "settings.json"
-    holder: dict[str, MainWindow] = {}
 
-    def profiles():  # type: ignore[no-untyped-def]
-        return profiles_from(holder["win"].settings)
+    def make(settings: Settings, store: RecordingStore) -> MainWindow:
+        holder: dict[str, MainWindow] = {}
 
-    win = MainWindow(
-        vault,
-        Settings(),
-        engine_factory=lambda: Engine(vault, profiles(), keys=lambda _p: DEFAULT_KEY),
-        profiles=profiles,
-        secrets=lambda: store,
-        data_dir=data_dir,
-        save_settings=lambda s: save_settings(s, path),
-        qsettings=QSettings(str(tmp_path / "layout.ini"), QSettings.Format.IniFormat),
-        sync_interval_s=0,
-    )
-    holder["win"] = win
-    qtbot.addWidget(win)
-    win.show()
-    yield win, store, path
-    win.close()
+        def profiles():  # type: ignore[no-untyped-def]
+            return profiles_from(holder["win"].settings)
+
+        win = MainWindow(
+            vault,
+            settings,
+            engine_factory=lambda: Engine(vault, profiles(), keys=lambda _p: DEFAULT_KEY),
+            profiles=profiles,
+            secrets=lambda: store,
+            data_dir=data_dir,
+            save_settings=lambda s: save_settings(s, path),
+            qsettings=QSettings(str(tmp_path / "layout.ini"), QSettings.Format.IniFormat),
+            sync_interval_s=0,
+        )
+        holder["win"] = win
+        qtbot.addWidget(win)
+        win.show()
+        opened.append(win)
+        return win
+
+    yield make
+    for win in opened:
+        qtbot.waitUntil(lambda w=win: not w.model_lists.running, timeout=10_000)
+        win.close()
+
+
+@pytest.fixture
+def settings_window(make_window, tmp_path: Path):  # type: ignore[no-untyped-def]
+    store = RecordingStore()
+    return make_window(Settings(), store), store, tmp_path / "settings.json"
 
 
 def compare_models(win: MainWindow) -> list[str]:
@@ -109,7 +122,7 @@ def test_listed_models_reach_compare_without_typing_them(
     qtbot, settings_window, listing_server: ProviderServer, data_dir: Path
 ) -> None:  # type: ignore[no-untyped-def]
     win, store, path = settings_window
-    assert compare_models(win) == ["echo:echo"]
+    assert not [m for m in compare_models(win) if m.startswith("local:")]
 
     def steps(dialog: SettingsDialog) -> None:
         models_field = field(dialog, "Models")
@@ -190,6 +203,33 @@ def test_a_server_that_cannot_list_shows_why_and_typed_names_still_count(
 
     in_settings(qtbot, win, reopened)
     qtbot.waitUntil(lambda: not win.model_lists.running, timeout=10_000)
+
+
+def test_profiles_never_listed_are_listed_at_start_and_refresh_asks_again(
+    qtbot, make_window, listing_server: ProviderServer
+) -> None:  # type: ignore[no-untyped-def]
+    """A profile added with the CLI has no list yet: the window asks for it by itself;
+    "Refresh models" in Compare asks every server again."""
+    settings = Settings(
+        providers=[
+            {
+                "name": "cli",
+                "family": "openai",
+                "base_url": listing_server.base_url("openai"),
+                "key_name": "cli-key",
+            }
+        ]
+    )
+    store = RecordingStore({"cli-key": DEFAULT_KEY})
+    win = make_window(settings, store)
+    qtbot.waitUntil(lambda: "cli:beta-mini" in compare_models(win), timeout=10_000)
+
+    listing_server.models.append("delta-new")
+    assert "cli:delta-new" not in compare_models(win)
+    win.tabs.setCurrentWidget(win.compare)
+    with qtbot.waitSignal(win.model_lists.changed, timeout=10_000):
+        click(win.compare, "Refresh models")
+    assert "cli:delta-new" in compare_models(win)
 
 
 # ---- profile list behaviour ----------------------------------------------------------

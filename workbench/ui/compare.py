@@ -89,10 +89,29 @@ OUTPUT_LINES = 3
 READOUT_LINES = 3
 """A finished cell's readout lines: checks, times, tokens and cost."""
 TOTAL_LINES = 4
-SAMPLE_READOUTS = ("TTFT 999 ms · total 9.99 s", "9,999→999 tok · $0.00123 · stop")
+SAMPLE_READOUTS = ("TTFT 999 ms · total 9.99 s",)
 """A typical readout: the narrowest a cell column starts at, so columns barely move
 as numbers arrive."""
 Line = tuple[str, QFont, QColor]
+
+
+def cell_lines(cell: CellResult) -> list[tuple[str, str, str]]:
+    """A finished cell's readout lines, with font and colour names (see
+    :meth:`CellDelegate.lines`)."""
+    if not cell.ok:
+        return [(f"error: {cell.error_kind or 'failed'}", "mono", "red")]
+    lines = readout_lines(cell)
+    out = []
+    for i, line in enumerate(lines):
+        color = "text"
+        if line.startswith("✘"):
+            color = "red"
+        elif line.startswith("✔"):
+            color = "green"
+        elif i == len(lines) - 1:
+            color = "green" if cell.cached else "dim"
+        out.append((line, "bold" if line.startswith(("✘", "✔")) else "mono", color))
+    return out
 
 
 def status_colors(palette: QPalette) -> tuple[str, str, str]:
@@ -111,6 +130,7 @@ class CellDelegate(QStyledItemDelegate):
         super().__init__(view)
         self.view = view
         self._fonts: tuple[str, tuple[QFont, QFont, QFont]] | None = None
+        self._fm: tuple[str, dict[str, QFontMetrics]] | None = None
 
     # ---- what a cell says ------------------------------------------------------------
 
@@ -126,39 +146,34 @@ class CellDelegate(QStyledItemDelegate):
             self._fonts = (key, (base, mono, bold))
         return self._fonts[1]
 
+    def lines(self, index: _Index) -> list[tuple[str, str, str]]:
+        """The lines of a cell that must be shown whole: (text, font, colour), font one
+        of "base", "mono", "bold" and colour one of "text", "dim", "red", "green",
+        "blue"."""
+        kind = index.data(KIND_ROLE)
+        if kind != "cell":
+            text = index.data() or ""
+            return [(line, "bold" if i == 2 else "mono", "text")
+                    for i, line in enumerate(text.splitlines())]  # fmt: skip
+        cell: CellResult | None = index.data(CELL_ROLE)
+        if cell is None:
+            text = (index.data() or "").split("\n", 1)[0]
+            return [
+                (text, "mono", "blue") if text.startswith("streaming") else (text, "base", "dim")
+            ]
+        return cell_lines(cell)
+
     def readout(self, index: _Index, palette: QPalette | None = None) -> list[Line]:
-        """The lines of a cell that must be shown whole, with their font and colour."""
+        """:meth:`lines` with real fonts and colours."""
         pal = palette or self.view.palette()
         text_color = pal.color(QPalette.ColorRole.Text)
         dim = QColor(text_color)
         dim.setAlpha(150)
         red, green, blue = (QColor(c) for c in status_colors(pal))
+        colors = {"text": text_color, "dim": dim, "red": red, "green": green, "blue": blue}
         base, mono, bold = self.fonts()
-        kind = index.data(KIND_ROLE)
-        cell: CellResult | None = index.data(CELL_ROLE)
-        if kind != "cell":
-            text = index.data() or ""
-            return [(line, bold if i == 2 else mono, text_color)
-                    for i, line in enumerate(text.splitlines())]  # fmt: skip
-        if cell is None:
-            text = (index.data() or "").split("\n", 1)[0]
-            if text.startswith("streaming"):
-                return [(text, mono, blue)]
-            return [(text, base, dim)]
-        if not cell.ok:
-            return [(f"error: {cell.error_kind or 'failed'}", mono, red)]
-        lines = readout_lines(cell)
-        out: list[Line] = []
-        for i, line in enumerate(lines):
-            color = text_color
-            if line.startswith("✘"):
-                color = red
-            elif line.startswith("✔"):
-                color = green
-            elif i == len(lines) - 1:
-                color = green if cell.cached else dim
-            out.append((line, bold if line.startswith(("✘", "✔")) else mono, color))
-        return out
+        fonts = {"base": base, "mono": mono, "bold": bold}
+        return [(t, fonts[f], colors[c]) for t, f, c in self.lines(index)]
 
     def body(self, index: _Index) -> str:
         """The elidable text under the numbers: output, streamed text or error."""
@@ -171,10 +186,22 @@ class CellDelegate(QStyledItemDelegate):
 
     # ---- sizes -----------------------------------------------------------------------
 
+    def _metrics(self) -> dict[str, QFontMetrics]:
+        base, mono, bold = self.fonts()
+        key = self.view.font().key()
+        if self._fm is None or self._fm[0] != key:
+            self._fm = (key, {"base": QFontMetrics(base), "mono": QFontMetrics(mono),
+                              "bold": QFontMetrics(bold)})  # fmt: skip
+        return self._fm[1]
+
+    def lines_width(self, lines: Sequence[tuple[str, str, str]]) -> int:
+        fm = self._metrics()
+        widths = [fm[f].horizontalAdvance(t) for t, f, _c in lines]
+        return max(widths, default=0) + 2 * PAD_X + 2
+
     def readout_width(self, index: _Index) -> int:
         """Width the cell needs so that no number is cut."""
-        widths = [QFontMetrics(f).horizontalAdvance(t) for t, f, _c in self.readout(index)]
-        return max(widths, default=0) + 2 * PAD_X + 2
+        return self.lines_width(self.lines(index))
 
     def min_cell_width(self) -> int:
         _base, mono, _bold = self.fonts()
@@ -555,6 +582,9 @@ def cell_detail_html(
 
 class ComparePanel(QWidget):
     run_finished = Signal(object)  # Run
+    refresh_models_requested = Signal()
+    """"Refresh models" was pressed: ask the profiles' servers for their models again
+    (the window does, then calls :meth:`reload_models`)."""
 
     def __init__(
         self,
@@ -580,6 +610,8 @@ class ComparePanel(QWidget):
         self.last_run: Run | None = None
         self._fitting = False
         self._user_sized = False
+        self._cell_widths: dict[int, int] = {}
+        """Per grid column: the widest readout of its finished cells."""
         self._build()
         controller.started.connect(self._on_started)
         controller.batch.connect(self._on_batch)
@@ -619,8 +651,12 @@ class ComparePanel(QWidget):
         self.add_model_button = QPushButton("Add")
         self.add_model_button.clicked.connect(self._add_model)
         self.model_entry.returnPressed.connect(self._add_model)
+        self.refresh_models_button = QPushButton("Refresh models")
+        self.refresh_models_button.setToolTip("Ask each provider's server for its models again")
+        self.refresh_models_button.clicked.connect(self.refresh_models_requested)
         add_row.addWidget(self.model_entry, 1)
         add_row.addWidget(self.add_model_button)
+        add_row.addWidget(self.refresh_models_button)
         mbox.layout().addWidget(add_box)  # type: ignore[union-attr]
         grid.addWidget(vbox, 0, 0)
         grid.addWidget(mbox, 0, 1)
@@ -772,6 +808,7 @@ class ComparePanel(QWidget):
         """Show nothing of a run: another prompt was chosen."""
         self.last_run = None
         self.grid_model.clear()
+        self._cell_widths = {}
         self._clear_results()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -928,6 +965,7 @@ class ComparePanel(QWidget):
         self._estimate_timer.stop()
         self.last_run = None
         self.grid_model.set_spec(spec, self.labels)
+        self._cell_widths = {}
         self._clear_results()
         self._user_sized = False
         self._size_rows()
@@ -952,11 +990,24 @@ class ComparePanel(QWidget):
 
     def needed_width(self, column: int) -> int:
         """The narrowest the column can be with no number and no header line cut."""
-        data_column = column < len(self.grid_model.columns)
-        need = max(self.header_width(column), self.delegate.min_cell_width() if data_column else 0)
-        for row in range(self.grid_model.rowCount()):
-            need = max(need, self.delegate.readout_width(self.grid_model.index(row, column)))
+        model = self.grid_model
+        need = self.header_width(column)
+        if column < len(model.columns):  # its cells (measured as they came) and its total
+            need = max(need, self.delegate.min_cell_width(), self._cell_widths.get(column, 0))
+            rows: Sequence[int] = (len(model.rows),)
+        else:  # the row totals
+            rows = range(model.rowCount())
+        for row in rows:
+            need = max(need, self.delegate.readout_width(model.index(row, column)))
         return need
+
+    def _measure(self, cells: Sequence[CellResult]) -> None:
+        """Note how wide the readouts of newly finished cells are (once per cell)."""
+        for cell in cells:
+            pos = self.grid_model.position(cell.key)
+            if pos is not None:
+                width = self.delegate.lines_width(cell_lines(cell))
+                self._cell_widths[pos[1]] = max(self._cell_widths.get(pos[1], 0), width)
 
     def _size_rows(self) -> None:
         vh = self.grid.verticalHeader()
@@ -1012,6 +1063,7 @@ class ComparePanel(QWidget):
     @Slot(object)
     def _on_batch(self, batch: Batch) -> None:
         self.grid_model.apply(batch.deltas, batch.cells)
+        self._measure(batch.cells)
         if batch.cells:
             self._done, self._total, self._spent = batch.done, batch.total, batch.spent_usd
             self.progress.setValue(batch.done)
@@ -1077,6 +1129,8 @@ class ComparePanel(QWidget):
         self.grid_model.set_spec(run.spec, self.labels)
         self.grid_model.apply({}, run.cells)
         self.grid_model.finish(run.status)
+        self._cell_widths = {}
+        self._measure(run.cells)
         self._clear_results()
         self._size_rows()
         self._user_sized = False

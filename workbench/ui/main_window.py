@@ -42,6 +42,7 @@ from workbench.assets import resource
 from workbench.core.errors import UsageError, WorkbenchError
 from workbench.core.files import write_atomic
 from workbench.core.models import PromptVersion
+from workbench.core.models import heads as find_heads
 from workbench.core.runs import Run
 from workbench.engine.runner import Engine
 from workbench.providers.profiles import ProviderProfile
@@ -230,6 +231,7 @@ class MainWindow(QMainWindow):
         self.runs.open_requested.connect(self.open_run)
         self.compare.run_finished.connect(lambda _r: self.runs.reload())
         self.model_lists.changed.connect(lambda _l: self.compare.reload_models())
+        self.compare.refresh_models_requested.connect(lambda: self.model_lists.refresh())
         self.sync.started.connect(self._on_sync_started)
         self.sync.finished.connect(self._on_synced)
         self.sync_panel.sync_requested.connect(self.sync_now)
@@ -462,8 +464,7 @@ class MainWindow(QMainWindow):
 
     def _note_fork(self, name: str, versions: list[PromptVersion]) -> None:
         """Say so when two versions share a parent: nothing was merged, pick a head."""
-        used = {p for v in versions for p in v.parent_ids}
-        heads = [v for v in versions if v.id not in used]
+        heads = find_heads(versions)
         if len(heads) > 1:
             shown = " and ".join(v.display_number for v in heads)
             self.statusBar().showMessage(
@@ -679,8 +680,10 @@ class MainWindow(QMainWindow):
     def _on_synced(self, outcome: SyncOutcome) -> None:
         before = {e.seq for e in (self._last_outcome.rejected if self._last_outcome else [])}
         report = outcome.report
-        if report is not None and report.new_versions:
-            self.browser.reload()  # pulled versions may bring new prompts
+        if report is not None and report.vault_changed:
+            # Pulled versions may bring prompts; pushes number drafts (v3, not "draft 3");
+            # labels may have moved: what the tree and History show changed.
+            self.browser.reload()
             if self.history.prompt:
                 self.history.reload()
         self._show_sync(outcome)

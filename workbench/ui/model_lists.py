@@ -68,7 +68,8 @@ class ModelLists(QObject):
         self._thread = None
         if self._closed:
             return
-        self.changed.emit(listings)
+        if listings:  # nothing listed: nothing new to offer
+            self.changed.emit(listings)
         self._next()
 
     def _failed(self, exc: BaseException) -> None:
