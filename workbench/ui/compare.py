@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import json
-import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -612,6 +611,8 @@ class ComparePanel(QWidget):
         self._user_sized = False
         self._cell_widths: dict[int, int] = {}
         """Per grid column: the widest readout of its finished cells."""
+        self._col_total_widths: dict[int, int] = {}
+        self._row_total_widths: dict[int, int] = {}
         self._build()
         controller.started.connect(self._on_started)
         controller.batch.connect(self._on_batch)
@@ -619,6 +620,10 @@ class ComparePanel(QWidget):
         controller.failed.connect(self._on_failed)
         self._clock = QTimer(self, interval=200)
         self._clock.timeout.connect(self._update_status)
+        # The summary follows a streaming run about once a second (it re-sizes every
+        # column, too costly for every batch of a big grid); the run's end refreshes it.
+        self._summary_timer = QTimer(self, interval=1000, singleShot=True)
+        self._summary_timer.timeout.connect(self._refresh_summary)
         self._estimate_timer = QTimer(self, interval=250, singleShot=True)
         self._estimate_timer.timeout.connect(self.show_estimate)
         for lst in (self.versions_list, self.models_list, self.cases_list):
@@ -808,7 +813,7 @@ class ComparePanel(QWidget):
         """Show nothing of a run: another prompt was chosen."""
         self.last_run = None
         self.grid_model.clear()
-        self._cell_widths = {}
+        self._measure([], reset=True)
         self._clear_results()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -965,7 +970,7 @@ class ComparePanel(QWidget):
         self._estimate_timer.stop()
         self.last_run = None
         self.grid_model.set_spec(spec, self.labels)
-        self._cell_widths = {}
+        self._measure([], reset=True)
         self._clear_results()
         self._user_sized = False
         self._size_rows()
@@ -992,22 +997,36 @@ class ComparePanel(QWidget):
         """The narrowest the column can be with no number and no header line cut."""
         model = self.grid_model
         need = self.header_width(column)
-        if column < len(model.columns):  # its cells (measured as they came) and its total
-            need = max(need, self.delegate.min_cell_width(), self._cell_widths.get(column, 0))
-            rows: Sequence[int] = (len(model.rows),)
-        else:  # the row totals
-            rows = range(model.rowCount())
-        for row in rows:
-            need = max(need, self.delegate.readout_width(model.index(row, column)))
-        return need
+        if column < len(model.columns):  # its cells and its total, measured as they came
+            return max(
+                need,
+                self.delegate.min_cell_width(),
+                self._cell_widths.get(column, 0),
+                self._col_total_widths.get(column, 0),
+            )
+        corner = self.delegate.readout_width(model.index(len(model.rows), column))
+        return max(need, corner, *self._row_total_widths.values())
 
-    def _measure(self, cells: Sequence[CellResult]) -> None:
-        """Note how wide the readouts of newly finished cells are (once per cell)."""
+    def _measure(self, cells: Sequence[CellResult], reset: bool = False) -> None:
+        """Note how wide the readouts of newly finished cells and of the totals they
+        change are: each cell once, each total once per batch that changes it."""
+        if reset:
+            self._cell_widths, self._col_total_widths, self._row_total_widths = {}, {}, {}
+        model = self.grid_model
+        rows, cols = set(), set()
         for cell in cells:
-            pos = self.grid_model.position(cell.key)
+            pos = model.position(cell.key)
             if pos is not None:
                 width = self.delegate.lines_width(cell_lines(cell))
                 self._cell_widths[pos[1]] = max(self._cell_widths.get(pos[1], 0), width)
+                rows.add(pos[0])
+                cols.add(pos[1])
+        for c in cols:
+            index = model.index(len(model.rows), c)
+            self._col_total_widths[c] = self.delegate.readout_width(index)
+        for r in rows:
+            index = model.index(r, len(model.columns))
+            self._row_total_widths[r] = self.delegate.readout_width(index)
 
     def _size_rows(self) -> None:
         vh = self.grid.verticalHeader()
@@ -1068,13 +1087,15 @@ class ComparePanel(QWidget):
             self._done, self._total, self._spent = batch.done, batch.total, batch.spent_usd
             self.progress.setValue(batch.done)
             self._grow_columns()
-            self.summary_model.set_cells(self.grid_model.all_cells(), self.labels)
+            if not self._summary_timer.isActive():
+                self._summary_timer.start()
             if self.failures_only.isChecked():
                 self._apply_filter()
         self._update_status()
 
     def _update_status(self) -> None:
-        elapsed = time.monotonic() - self.controller.started_at if self.controller.running else None
+        # One clock for the live counter and the final "took": the controller's, from Run.
+        elapsed = self.controller.elapsed_s() if self.controller.running else None
         parts = [f"{self._done} of {self._total} cells"]
         if elapsed is not None:
             parts.append(f"{elapsed:.1f} s elapsed")
@@ -1093,7 +1114,7 @@ class ComparePanel(QWidget):
         self.cancel_button.setEnabled(False)
         self.last_run = run
         self.grid_model.finish(run.status)
-        elapsed = (run.finished_at - run.started_at).total_seconds() if run.finished_at else 0.0
+        elapsed = self.controller.elapsed_s()  # the counter's clock, stopped at the end
         self._update_status()
         word = {"finished": "Finished", "cancelled": "Cancelled", "failed": "Failed"}.get(
             run.status, run.status
@@ -1112,7 +1133,13 @@ class ComparePanel(QWidget):
         self._show_results()
         self.reporter.report(exc, "run the comparison")
 
+    @Slot()
+    def _refresh_summary(self) -> None:
+        if self.controller.running:
+            self.summary_model.set_cells(self.grid_model.all_cells(), self.labels)
+
     def _show_results(self) -> None:
+        self._summary_timer.stop()
         cells = self.grid_model.all_cells()
         self.summary_model.set_cells(cells, self.labels)
         self.charts.set_cells(cells, self.labels)
@@ -1129,8 +1156,7 @@ class ComparePanel(QWidget):
         self.grid_model.set_spec(run.spec, self.labels)
         self.grid_model.apply({}, run.cells)
         self.grid_model.finish(run.status)
-        self._cell_widths = {}
-        self._measure(run.cells)
+        self._measure(run.cells, reset=True)
         self._clear_results()
         self._size_rows()
         self._user_sized = False

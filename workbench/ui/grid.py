@@ -166,6 +166,8 @@ class GridModel(QAbstractTableModel):
         self.stream: dict[tuple[int, int], str] = {}
         self._col_of: dict[tuple[uuid.UUID, ModelRef], int] = {}
         self._row_of: dict[tuple[int, int], int] = {}
+        self._by_row: dict[int, dict[int, CellResult]] = {}
+        self._by_col: dict[int, dict[int, CellResult]] = {}
 
     # ---- layout ----------------------------------------------------------------------
 
@@ -175,6 +177,7 @@ class GridModel(QAbstractTableModel):
         self.spec, self.columns, self.rows = None, [], []
         self._col_of, self._row_of = {}, {}
         self.cells, self.stream, self.ended = {}, {}, None
+        self._by_row, self._by_col = {}, {}
         self.endResetModel()
 
     def finish(self, status: str) -> None:
@@ -202,6 +205,7 @@ class GridModel(QAbstractTableModel):
         self._col_of = {(c.version_id, c.model): i for i, c in enumerate(self.columns)}
         self._row_of = {(r.case_index, r.repeat): i for i, r in enumerate(self.rows)}
         self.cells, self.stream = {}, {}
+        self._by_row, self._by_col = {}, {}
         self.endResetModel()
 
     def position(self, key: CellKey) -> tuple[int, int] | None:
@@ -221,6 +225,8 @@ class GridModel(QAbstractTableModel):
             pos = self.position(cell.key)
             if pos is not None:
                 self.cells[pos] = cell
+                self._by_row.setdefault(pos[0], {})[pos[1]] = cell
+                self._by_col.setdefault(pos[1], {})[pos[0]] = cell
                 self.stream.pop(pos, None)
                 touched = True
         if touched and self.rows and self.columns:
@@ -241,7 +247,7 @@ class GridModel(QAbstractTableModel):
         )
 
     def row_failed(self, row: int) -> bool:
-        return any(cell_failed(c) for (r, _c), c in self.cells.items() if r == row)
+        return any(cell_failed(c) for c in self._by_row.get(row, {}).values())
 
     # ---- Qt model --------------------------------------------------------------------
 
@@ -277,8 +283,8 @@ class GridModel(QAbstractTableModel):
         if row == len(self.rows) and col == len(self.columns):
             return list(self.cells.values())
         if row == len(self.rows):
-            return [c for (_r, cc), c in self.cells.items() if cc == col]
-        return [c for (r, _cc), c in self.cells.items() if r == row]
+            return list(self._by_col.get(col, {}).values())
+        return list(self._by_row.get(row, {}).values())
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
