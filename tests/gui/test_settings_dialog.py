@@ -230,6 +230,7 @@ def test_profiles_never_listed_are_listed_at_start_and_refresh_asks_again(
     with qtbot.waitSignal(win.model_lists.changed, timeout=10_000):
         click(win.compare, "Refresh models")
     assert "cli:delta-new" in compare_models(win)
+    assert "cli: 4 models" in win.statusBar().currentMessage()
 
 
 # ---- profile list behaviour ----------------------------------------------------------

@@ -232,6 +232,9 @@ class MainWindow(QMainWindow):
         self.compare.run_finished.connect(lambda _r: self.runs.reload())
         self.model_lists.changed.connect(lambda _l: self.compare.reload_models())
         self.compare.refresh_models_requested.connect(lambda: self.model_lists.refresh())
+        self.model_lists.changed.connect(
+            lambda found: self.statusBar().showMessage(ModelLists.summary(found), 8000)
+        )
         self.sync.started.connect(self._on_sync_started)
         self.sync.finished.connect(self._on_synced)
         self.sync_panel.sync_requested.connect(self.sync_now)

@@ -22,9 +22,6 @@ from workbench.ui.worker import run_in_thread
 class ModelLists(QObject):
     changed = Signal(object)
     """The cache has new listings: a ``dict[str, ModelListing]`` by profile name."""
-    failed = Signal(object)
-    """A refresh could not run at all (the exception); per-profile failures are in
-    the listings themselves, not here."""
 
     def __init__(
         self,
@@ -73,11 +70,23 @@ class ModelLists(QObject):
         self._next()
 
     def _failed(self, exc: BaseException) -> None:
+        """Only a bug gets here (a server's refusal is a listing with its reason)."""
         self._thread = None
+        self._again = None
         if self._closed:
             return
-        self.failed.emit(exc)
-        self._next()
+        raise exc  # sys.excepthook shows the crash dialog
+
+    @staticmethod
+    def summary(listings: dict[str, ModelListing]) -> str:
+        """One status-bar line for a refresh."""
+        parts = [
+            f"{name}: {len(listing.models)} models"
+            if listing.error is None
+            else f"{name}: could not list (the reason is in Settings → Providers)"
+            for name, listing in listings.items()
+        ]
+        return "Model lists: " + "; ".join(parts)
 
     def _next(self) -> None:
         again, self._again = self._again, None
