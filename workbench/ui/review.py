@@ -268,7 +268,8 @@ class ReviewPanel(QWidget):
 
     def _show(self, version: PromptVersion | None) -> None:
         enabled = version is not None and self._can_review()
-        self.approve_button.setEnabled(enabled)
+        own = version is not None and version.author == self.vault.actor
+        self.approve_button.setEnabled(enabled and not own)
         self.changes_button.setEnabled(enabled)
         why = (
             "Select a version to review first"
@@ -277,7 +278,11 @@ class ReviewPanel(QWidget):
             if enabled
             else f"Your registry role is {self.role}: only reviewers and publishers can review"
         )
-        self.approve_button.setToolTip(why or "Approve (the registry refuses your own versions)")
+        if own and not why:
+            approve_tip = "You cannot approve your own version: another reviewer must"
+        else:
+            approve_tip = why or "Approve this version"
+        self.approve_button.setToolTip(approve_tip)
         self.changes_button.setToolTip(why or "Ask for changes (a comment is required)")
         self.comment.setEnabled(version is not None)
         if version is None:
