@@ -373,3 +373,83 @@ def test_a_vault_holding_a_nul_version_still_syncs(
     assert registry.service.versions("support/fine")[0].id == good.id
     with pytest.raises(NotFoundError, match="no prompt named 'support/nul'"):
         registry.service.versions("support/nul")
+
+
+def test_the_client_refuses_bad_names_before_sending(registry: RunningRegistry) -> None:
+    """``GET /prompts/a/../b`` would be collapsed to ``/prompts/b`` by the HTTP client."""
+    registry.client("alice").push_version(make_version(prompt="b"))
+    alice = registry.client("alice")
+    for call in (
+        lambda: alice.prompt("a/../b"),
+        lambda: alice.versions("a/.."),
+        lambda: alice.resolve("x/.."),
+        lambda: alice.label("b", ".."),
+    ):
+        with pytest.raises(InputError, match=r"'\.' or '\.\.'"):
+            call()
+    assert alice.prompt("b").versions == 1
+
+
+def test_serve_settings_reach_every_worker_unchanged(tmp_path: Path) -> None:
+    from workbench.registry.server.serving import settings_from_json, settings_json
+
+    url = f"sqlite:///{tmp_path / 'r.sqlite3'}"
+    for settings in (
+        RegistrySettings(db_url=url, protected_labels=frozenset({"staging"})),
+        RegistrySettings(db_url=url, unprotect_production=True),
+    ):
+        back, _log = settings_from_json(settings_json(settings, access_log=False))
+        assert back == settings
+
+
+def test_an_unexpected_error_is_a_500_and_keeps_the_connection(tmp_path: Path) -> None:
+    from tests.server.conftest import serve_app
+    from workbench.registry.server.app import create_app
+    from workbench.registry.server.db import open_database
+
+    settings = RegistrySettings(db_url=f"sqlite:///{tmp_path / 'r.sqlite3'}")
+    db = open_database(settings.db_url)
+    app = create_app(settings, database=db)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    opened: list[str] = []
+
+    def count_connections(event: str, _info: object) -> None:
+        if event == "connection.connect_tcp.complete":
+            opened.append(event)
+
+    try:
+        with serve_app(app) as url, httpx.Client(base_url=url) as http:
+            r = http.get("/boom", extensions={"trace": count_connections})
+            assert r.status_code == 500
+            assert r.json()["error"] == "RegistryServerError"
+            assert http.get("/healthz", extensions={"trace": count_connections}).status_code == 200
+            assert len(opened) == 1
+    finally:
+        db.dispose()
+
+
+def test_a_queued_review_with_nul_is_refused_once_not_retried(
+    registry: RunningRegistry, tmp_path: Path
+) -> None:
+    from workbench.registry.sync import Syncer
+    from workbench.vault import Vault
+    from workbench.vault.sync_store import SyncStore
+
+    pushed = registry.client("alice").push_version(make_version()).version
+    with Vault.open(tmp_path / "bob.sqlite3", create=True, actor="bob") as vault:
+        syncer = Syncer(vault, registry.client("bob"))
+        syncer.sync()
+        syncer.queue_review(vault.version_by_id(pushed.id), "request_changes", "no\x00")
+        report = syncer.sync()
+        assert len(report.rejected) == 1
+        assert "comment" in report.rejected[0]
+        assert "NUL" in report.rejected[0]
+        assert syncer.sync().rejected == []  # marked rejected, not sent again
+        errors = [e.error or "" for e in SyncStore(vault).outbox(include_rejected=True)]
+        assert len(errors) == 1
+        assert "NUL" in errors[0]
+    assert registry.service.reviews(pushed.id) == []

@@ -26,7 +26,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from workbench.core.errors import HashMismatchError, InputError
-from workbench.core.models import PromptVersion
+from workbench.core.models import PromptVersion, validate_label_name, validate_prompt_name
 from workbench.registry.errors import (
     RegistryServerError,
     RegistryUnavailableError,
@@ -66,6 +66,22 @@ def _problems(exc: ValidationError) -> str:
         else:
             parts.append(f"{where or 'value'}: {error['msg']}")
     return "; ".join(parts)
+
+
+def _prompt_path(name: str) -> str:
+    """The URL of prompt ``name``, refused before sending when the name breaks the rule:
+    an HTTP client collapses ``..`` parts, and would address another prompt."""
+    try:
+        return f"/api/v1/prompts/{validate_prompt_name(name)}"
+    except ValueError as exc:
+        raise InputError(str(exc), hint="Check the prompt name (e.g. 'support/reply').") from exc
+
+
+def _label_path(prompt: str, label: str) -> str:
+    try:
+        return f"{_prompt_path(prompt)}/labels/{validate_label_name(label)}"
+    except ValueError as exc:
+        raise InputError(str(exc), hint="Label names look like 'production' or 'staging'.") from exc
 
 
 def _build(what: str, hint: str, make: Callable[[], M]) -> M:
@@ -192,12 +208,12 @@ class RegistryClient:
 
     def versions(self, prompt: str, *, after: int = 0, limit: int = 200) -> list[PromptVersion]:
         response = self._request(
-            "GET", f"/api/v1/prompts/{prompt}/versions", params={"after": after, "limit": limit}
+            "GET", f"{_prompt_path(prompt)}/versions", params={"after": after, "limit": limit}
         )
         return [_check(v) for v in self._parse(response, TypeAdapter(list[PromptVersion]))]
 
     def prompt(self, name: str) -> PromptInfo:
-        return self._parse(self._request("GET", f"/api/v1/prompts/{name}"), PromptInfo)
+        return self._parse(self._request("GET", _prompt_path(name)), PromptInfo)
 
     def prompts(self, *, offset: int = 0, limit: int = 200) -> list[PromptInfo]:
         response = self._request(
@@ -235,9 +251,7 @@ class RegistryClient:
     # --- labels ----------------------------------------------------------------------
 
     def label(self, prompt: str, name: str) -> LabelState:
-        return self._parse(
-            self._request("GET", f"/api/v1/prompts/{prompt}/labels/{name}"), LabelState
-        )
+        return self._parse(self._request("GET", _label_path(prompt, name)), LabelState)
 
     def move_label(
         self,
@@ -254,9 +268,7 @@ class RegistryClient:
             "Edit the reason and try again.",
             lambda: LabelMove(expected=expected, target=target, reason=reason),
         )
-        response = self._request(
-            "PUT", f"/api/v1/prompts/{prompt}/labels/{name}", json=self._json(body)
-        )
+        response = self._request("PUT", _label_path(prompt, name), json=self._json(body))
         return self._parse(response, LabelState)
 
     def resolve(
@@ -273,7 +285,7 @@ class RegistryClient:
             params["key"] = key
         headers = {"If-None-Match": etag} if etag else {}
         response = self._request(
-            "GET", f"/api/v1/prompts/{prompt}/resolve", params=params, headers=headers
+            "GET", f"{_prompt_path(prompt)}/resolve", params=params, headers=headers
         )
         new_etag = response.headers.get("ETag")
         if response.status_code == 304:
