@@ -120,6 +120,14 @@ def test_title_is_the_file_name_and_marks_unsaved_edits(qtbot, window, vault: Va
     editor.flush_draft()
     editor.save_draft()
     assert window.isWindowModified()
+    vault.commit(
+        "billing/invoice", PromptContent(messages=(Message(role="user", template="Hi"),)), "hi"
+    )
+    window.browser.reload()
+    window.browser.select("billing/invoice")
+    assert not window.isWindowModified(), "the mark is about the prompt shown"
+    window.browser.select("support/reply")
+    assert window.isWindowModified()
 
 
 # ---- opening a version is not an edit ----------------------------------------------

@@ -212,6 +212,8 @@ class EditorPanel(QWidget):
         self.reporter = reporter
         self.profiles = profiles
         self.default_models = default_models
+        self.before_commit: Callable[[], bool] = lambda: True
+        """Asked before every commit; False stops it (the window asks for the author here)."""
         self.prompt: str | None = None
         self.base: PromptVersion | None = None
         self.content: PromptContent | None = None
@@ -451,6 +453,7 @@ class EditorPanel(QWidget):
             # What the widgets make of the untouched version is not an edit either.
             self._unchanged.add(self.content.content_hash())
             self._update_commit_state()
+        self.draft_state.emit(name, draft is not None)  # e.g. the title's unsaved mark
 
     def _note_unchanged(self) -> None:
         self._unchanged = set()
@@ -856,6 +859,9 @@ class EditorPanel(QWidget):
             if "commit message" in reason:
                 self.commit_message.setFocus()
             self.commit_refused.emit(reason or "Nothing to commit")
+            return
+        if not self.before_commit():
+            self.commit_refused.emit("Not committed: versions need an author name")
             return
         try:
             version = self.vault.commit(
