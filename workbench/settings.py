@@ -70,6 +70,8 @@ class Settings(BaseModel):
     vault_path: str | None = None
     registry_url: str | None = None
     registry_user: str | None = None
+    author: str | None = None
+    """The name versions carry before a registry login is known (asked once on first run)."""
     sync_interval_s: int = Field(default=60, ge=0, le=86_400)
     """Background sync period in the desktop app; 0 turns it off."""
 

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from workbench.core.diff import SideBySideRow, Span, diff_contents, side_by_side_rows
 from workbench.core.models import Label, PromptContent, PromptVersion
+from workbench.core.models import heads as find_heads
 from workbench.ui.table_model import RowsTableModel, setup_row_table
 from workbench.ui.theme import Theme, current_theme
 from workbench.vault import Vault
@@ -53,9 +54,8 @@ class HistoryModel(RowsTableModel[PromptVersion]):
         by_version: dict[uuid.UUID, list[str]] = {}
         for lab in labels:
             by_version.setdefault(lab.version_id, []).append(lab.name)
-        used = {p for v in versions for p in v.parent_ids}
         self.labels = by_version
-        self.heads = {v.id for v in versions if v.id not in used}
+        self.heads = {v.id for v in find_heads(versions)}
         self.set_rows(reversed(versions))
 
     def cell_data(self, row: PromptVersion, column: int, role: int) -> Any:

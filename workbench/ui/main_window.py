@@ -214,6 +214,7 @@ class MainWindow(QMainWindow):
         self.browser.new_requested.connect(lambda: self.new_prompt())
         self.browser.export_requested.connect(lambda name: self.export_bundle(names=[name]))
         self.editor.committed.connect(self._on_committed)
+        self.editor.before_commit = self.ensure_author
         self.editor.commit_refused.connect(self._on_commit_refused)
         self.editor.draft_state.connect(self.browser.model.set_draft)
         self.editor.draft_state.connect(self._on_draft_state)
@@ -231,10 +232,10 @@ class MainWindow(QMainWindow):
         self.runs.open_requested.connect(self.open_run)
         self.compare.run_finished.connect(lambda _r: self.runs.reload())
         self.model_lists.changed.connect(lambda _l: self.compare.reload_models())
-        self.compare.refresh_models_requested.connect(lambda: self.model_lists.refresh())
         self.model_lists.changed.connect(
             lambda found: self.statusBar().showMessage(ModelLists.summary(found), 8000)
         )
+        self.compare.refresh_models_requested.connect(lambda: self.model_lists.refresh())
         self.sync.started.connect(self._on_sync_started)
         self.sync.finished.connect(self._on_synced)
         self.sync_panel.sync_requested.connect(self.sync_now)
@@ -601,6 +602,34 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.compare)
         return run
 
+    def ensure_author(self) -> bool:
+        """Before a commit: the author is the registry login when known, else the name
+        given once (asked now, the first time, and kept in the settings)."""
+        from workbench.app.identity import apply_author, clean_author
+        from workbench.vault import default_author
+
+        if apply_author(self.vault, self.settings):
+            return True
+        name, ok = QInputDialog.getText(
+            self,
+            "Your name",
+            "The name your versions carry (until you sign in to a team registry, "
+            "whose login is used then):",
+            text=default_author(),
+        )
+        if not ok:
+            return False
+        try:
+            name = clean_author(name)
+            new = self.settings.model_copy(update={"author": name})
+            self._save_settings(new)
+        except (WorkbenchError, OSError) as exc:
+            self.reporter.report(exc, "save your name")
+            return False
+        self.settings = new
+        self.vault.actor = name
+        return True
+
     def open_settings(self) -> None:
         from workbench.ui.settings_dialog import SettingsDialog
 
@@ -899,7 +928,7 @@ class MainWindow(QMainWindow):
         self.model_lists.shutdown()
         if self.controller.running:
             self.statusBar().showMessage("Cancelling the run; finished cells are kept…")
-            self.controller.shutdown()
+        self.controller.shutdown()  # the kept-warm engine process ends too
         self.save_layout()
         super().closeEvent(event)
 

@@ -292,7 +292,7 @@ class PublishDialog(QDialog):
         since = " as of the last sync" if context.offline else ""
         if current is None:
             return (
-                f"<b>{html.escape(context.label)}</b> does not exist{since} for "
+                f"<b>{html.escape(context.label)}</b> does not exist yet{since} for "
                 f"{html.escape(self.prompt)}: publishing creates it."
             )
         when = f"{current.updated_at.astimezone():%Y-%m-%d %H:%M}"

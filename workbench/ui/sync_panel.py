@@ -154,6 +154,8 @@ def sync_round(vault: Vault, connection: RegistryConnection, want_me: bool) -> S
                 report = Syncer(vault, client).sync()
                 if want_me:
                     me = client.whoami()
+                    # The registry login is who commits in this vault from now on.
+                    SyncStore(vault).set_registry_user(me.name)
         except RegistryUnavailableError as exc:
             state, error = "offline", exc
         except AuthenticationError as exc:

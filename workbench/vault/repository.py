@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -161,7 +161,13 @@ class Vault:
         self.path = path
         self._read = sessionmaker(engine, expire_on_commit=False)
         self._write = sessionmaker(engine.execution_options(immediate=True), expire_on_commit=False)
-        self.actor = actor or self.registry_user() or default_author()
+        registry_user = None if actor else self.registry_user()
+        self.actor = actor or registry_user or default_author()
+        self.actor_source: Literal["given", "registry", "default"] = (
+            "given" if actor else "registry" if registry_user else "default"
+        )
+        """Where ``actor`` came from: the caller, the registry login, or the fallback
+        (``WORKBENCH_AUTHOR`` or the OS login), which the app replaces by asking once."""
 
     @classmethod
     def open(cls, path: Path, *, create: bool = False, actor: str | None = None) -> Vault:

@@ -297,7 +297,9 @@ class SyncStore:
         """Remember the registry login: it is who commits in this vault from now on."""
         if self.get("registry_user") != name:
             self.put("registry_user", name)
-        self.vault.actor = name
+        if self.vault.actor_source != "given":
+            self.vault.actor = name
+            self.vault.actor_source = "registry"
 
     def reviews_for(self, version_id: uuid.UUID) -> list[dict[str, Any]]:
         with self.vault.reading() as s:
