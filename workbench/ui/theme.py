@@ -173,15 +173,28 @@ def current_theme() -> Theme:
 
 
 def apply_theme(app: QApplication, theme: str) -> bool:
-    """Apply "light", "dark" or "system"; returns whether the result is dark."""
+    """Apply "light", "dark" or "system"; returns whether the result is dark.
+
+    With "system" the theme follows the desktop when it switches between light and dark."""
     app.setStyle("Fusion")
     dark = system_is_dark() if theme == "system" else theme == "dark"
     chosen = DARK if dark else LIGHT
+    app.setProperty("workbench_theme", theme)
     app.setProperty("workbench_dark", dark)  # before the palette: its change event reads it
     app.setPalette(palette_for(chosen))
     qss = QSS_PATH.read_text("utf-8") if QSS_PATH.exists() else ""
     app.setStyleSheet(stylesheet_for(chosen, qss))
+    if not app.property("workbench_follows_system"):
+        app.setProperty("workbench_follows_system", True)
+        QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _scheme: _follow_system(app))
     return dark
+
+
+def _follow_system(app: QApplication) -> None:
+    if app.property("workbench_theme") == "system" and system_is_dark() != bool(
+        app.property("workbench_dark")
+    ):
+        apply_theme(app, "system")
 
 
 def contrast_ratio(a: str | QColor, b: str | QColor) -> float:
