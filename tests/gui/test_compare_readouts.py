@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QFontMetrics, QGuiApplication
+from PySide6.QtGui import QFont, QFontMetrics, QGuiApplication
 from PySide6.QtWidgets import QApplication, QStyle
 
 from tests.gui.conftest import two_versions
@@ -103,7 +103,9 @@ def _assert_every_readout_whole(compare) -> None:  # type: ignore[no-untyped-def
 def _assert_headers_whole(compare) -> None:  # type: ignore[no-untyped-def]
     header = compare.grid.horizontalHeader()
     model = compare.grid_model
-    fm = QFontMetrics(header.font())
+    bold = QFont(header.font())
+    bold.setBold(True)  # the selected cell's column header is drawn bold
+    fm = QFontMetrics(bold)
     margin = header.style().pixelMetric(QStyle.PixelMetric.PM_HeaderMargin, None, header)
     for section in range(model.columnCount()):
         text = model.headerData(section, Qt.Orientation.Horizontal)

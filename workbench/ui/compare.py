@@ -280,14 +280,22 @@ def _wrap(text: str, fm: QFontMetrics, width: int, lines: int) -> list[str]:
     return out[:lines]
 
 
-def _checklist(title: str) -> tuple[QWidget, QListWidget]:
+def _checklist(title: str, action: QWidget | None = None) -> tuple[QWidget, QListWidget]:
+    """A titled list of check boxes; ``action`` goes on the title's line, at the right."""
     box = QWidget()
     layout = QVBoxLayout(box)
     layout.setContentsMargins(0, 0, 0, 0)
     layout.setSpacing(2)
     label = QLabel(title)
     label.setObjectName("sectionLabel")
-    layout.addWidget(label)
+    if action is None:
+        layout.addWidget(label)
+    else:
+        head = QHBoxLayout()
+        head.setContentsMargins(0, 0, 0, 0)
+        head.addWidget(label, 1)
+        head.addWidget(action)
+        layout.addLayout(head)
     lst = QListWidget()
     lst.setObjectName(f"{title.lower().replace(' ', '')}List")
     lst.setUniformItemSizes(True)
@@ -518,13 +526,14 @@ def cell_detail_html(
 ) -> str:
     """The Cell tab: sections a person reads top to bottom, every number formatted."""
     red, green, _blue = status_colors(palette or QGuiApplication.palette())
+    source = cell.price_source.removeprefix("unknown: ").removeprefix("unknown")
     parts: list[str] = []
     numbers = [
         ("time to first token", fmt_ms(cell.original_ttft_ms if cell.cached else cell.ttft_ms)),
         ("total latency", fmt_ms(cell.original_latency_ms if cell.cached else cell.latency_ms)),
         ("tokens in", fmt_tokens(cell.input_tokens, cell.tokens_estimated)),
         ("tokens out", fmt_tokens(cell.output_tokens, cell.tokens_estimated)),
-        ("cost", fmt_usd(cell.cost_usd) + (f" ({cell.price_source})" if cell.price_source else "")),
+        ("cost", fmt_usd(cell.cost_usd) + (f" ({source})" if source else "")),
         ("finish reason", cell.finish_reason or "–"),
     ]
     if cell.tokens_estimated:
@@ -645,7 +654,10 @@ class ComparePanel(QWidget):
         grid.setContentsMargins(8, 6, 8, 6)
         grid.setHorizontalSpacing(10)
         vbox, self.versions_list = _checklist("Versions")
-        mbox, self.models_list = _checklist("Models")
+        self.refresh_models_button = QPushButton("Refresh models")
+        self.refresh_models_button.setToolTip("Ask each provider's server for its models again")
+        self.refresh_models_button.clicked.connect(self.refresh_models_requested)
+        mbox, self.models_list = _checklist("Models", self.refresh_models_button)
         cbox, self.cases_list = _checklist("Test cases")
         add_box = QWidget()  # a widget, not a bare layout: its children get a parent
         add_row = QHBoxLayout(add_box)
@@ -656,12 +668,12 @@ class ComparePanel(QWidget):
         self.add_model_button = QPushButton("Add")
         self.add_model_button.clicked.connect(self._add_model)
         self.model_entry.returnPressed.connect(self._add_model)
-        self.refresh_models_button = QPushButton("Refresh models")
-        self.refresh_models_button.setToolTip("Ask each provider's server for its models again")
-        self.refresh_models_button.clicked.connect(self.refresh_models_requested)
+        # Room for a typical name: the field never shrinks to a few letters.
+        self.model_entry.setMinimumWidth(
+            self.model_entry.fontMetrics().horizontalAdvance("profile:model-name-1") + 16
+        )
         add_row.addWidget(self.model_entry, 1)
         add_row.addWidget(self.add_model_button)
-        add_row.addWidget(self.refresh_models_button)
         mbox.layout().addWidget(add_box)  # type: ignore[union-attr]
         grid.addWidget(vbox, 0, 0)
         grid.addWidget(mbox, 0, 1)
@@ -989,7 +1001,9 @@ class ComparePanel(QWidget):
         """Width the column's header needs to show its every line whole."""
         header = self.grid.horizontalHeader()
         text = self.grid_model.headerData(section, Qt.Orientation.Horizontal) or ""
-        fm = QFontMetrics(header.font())
+        font = QFont(header.font())
+        font.setBold(True)  # the header of the selected cell's column is drawn bold
+        fm = QFontMetrics(font)
         margin = header.style().pixelMetric(QStyle.PixelMetric.PM_HeaderMargin, None, header)
         return max((fm.horizontalAdvance(t) for t in text.splitlines()), default=0) + 4 * margin
 

@@ -136,7 +136,8 @@ def totals_lines(cells: list[CellResult]) -> list[str]:
     tout = sum(c.output_tokens or 0 for c in ok)
     errors = len(cells) - len(ok)
     lines = [
-        f"{len(cells)} calls" + (f" · {errors} failed" if errors else ""),
+        f"{len(cells)} call{'' if len(cells) == 1 else 's'}"
+        + (f" · {errors} failed" if errors else ""),
         f"p50 {fmt_ms(statistics.median(lat)) if lat else '–'} · {tin:,}→{tout:,} tok",
         f"cost {fmt_usd(cost)}",
     ]
