@@ -1,31 +1,41 @@
-"""Run one comparison in a child process and stream its events as JSON lines.
+"""The desktop app's engine process: kept warm, it runs comparisons one after another
+and streams their events as JSON lines.
 
-The desktop app runs the engine here, not on a thread of its own process: the engine's
-event loop and its vault writer would otherwise share the GUI's interpreter lock and
-stall the window (measured: 75-120 ms pauses on a 300-call run). Headless, no Qt::
+The app runs the engine here, not on a thread of its own process: the engine's event
+loop and its vault writer would otherwise share the GUI's interpreter lock and stall
+the window (measured: 75-120 ms pauses on a 300-call run). The app starts this process
+when its window opens and keeps it between runs, so a run does not wait for Python to
+start and import the engine (1-4 s on a loaded machine). Headless, no Qt::
 
-    python -m workbench.app.engine_child
+    python -m workbench.app.engine_child [--vault PATH] [--actor NAME]
 
-Protocol (bytes, one JSON object per line, UTF-8):
+``--vault`` opens that vault while warming up, so the first run does not open it.
 
-- stdin, first line: an :class:`EngineRequest` (vault path, the run spec, provider
+Protocol (bytes, one JSON object or word per line, UTF-8):
+
+- stdout, first: ``{"event": "ready", "pid": int}`` once the engine is imported and
+  warm (requests sent before that wait, they are not lost).
+- stdin: an :class:`EngineRequest` per run (vault path, the run spec, provider
   profiles, optionally the run id and the vault actor). Keys are never sent: the child
-  resolves them itself the normal way (keychain, then the profile's ``key_env``).
-- stdin, later: a line ``cancel`` cancels the run. End of input (the app closed or
-  died) cancels too, as do SIGINT and SIGTERM. Finished cells are in the vault either way.
-- stdout: events, coalesced to at most one write every :data:`FLUSH_S`:
+  resolves them itself the normal way (keychain, then the profile's ``key_env``). Runs
+  go one at a time, in the order sent.
+- stdin: ``cancel`` cancels the current run (and one sent but not started yet);
+  ``quit``, end of input (the app closed or died), SIGINT and SIGTERM cancel it and end
+  the process once its finished cells are in the vault.
+- stdout, per run: events, coalesced to at most one write every :data:`FLUSH_S`:
   ``{"event": "deltas", "deltas": [{"key": CellKey, "text": str}, ...]}`` (text since
   the last write, per cell), ``{"event": "cell", "cell": CellResult, "done", "total",
   "spent_usd"}``, and last either ``{"event": "run", "run": Run}`` (its ``cells`` left
   out: the reader already has them) or ``{"event": "failed", "error": class name,
-  "message", "hint"}``.
+  "message", "hint"}``. An unreadable request gets a ``failed`` event too; the process
+  goes on serving.
 
-Exit status: 0 when a run record was written (finished or cancelled), 1 when the run
-failed, 2 for an unreadable request.
+Exit status: 0 after ``quit`` or end of input, 1 if the process itself broke.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -35,15 +45,19 @@ import signal
 import sys
 import threading
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from workbench.core import errors as error_tree
 from workbench.core.errors import UsageError, WorkbenchError
-from workbench.core.runs import CellKey, CellResult, Run, RunSpec
+from workbench.core.runs import CellKey, CellResult, RunSpec
 from workbench.providers.profiles import ProviderProfile
+
+if TYPE_CHECKING:
+    from workbench.vault import Vault
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +66,9 @@ FLUSH_S = 0.04
 """How often streamed text is written: often enough to look live, rarely enough that
 the reader parses a few dozen lines a second, not thousands."""
 CANCEL_LINE = b"cancel"
+QUIT_LINE = b"quit"
+TERMINAL_EVENTS = frozenset({"run", "failed"})
+"""The events that end a run: the reader may send the next request after one."""
 
 
 class EngineRequest(BaseModel):
@@ -87,6 +104,36 @@ def error_from_event(event: dict[str, Any]) -> BaseException:
     return RuntimeError(f"the engine process failed: {message}")
 
 
+def warm_prices() -> None:
+    """Load genai-prices' data now (~0.15 s quiet, ~0.5 s loaded), not at the first run."""
+    from workbench.engine.pricing import price_call
+
+    price_call(ProviderProfile(name="warm-up", family="openai"), "gpt-4o-mini", 1, 1)
+
+
+def warm_up() -> None:
+    """Import and load what every run needs, before the first run asks for it."""
+    import httpx  # noqa: F401
+
+    import workbench.app.services
+    import workbench.engine.runner
+    import workbench.vault  # noqa: F401
+    from workbench.providers.http import Transport, make_http_client
+
+    warm_prices()
+    # Both transports the engine picks from (aiohttp for real matrices, httpx for tiny
+    # ones): their imports are most of a first client's cost.
+    transports: tuple[Transport, ...] = ("aiohttp", "httpx")
+    for transport in transports:
+        with contextlib.suppress(Exception):  # a missing optional transport: the run says so
+            client = make_http_client(max_connections=1, transport=transport)
+            asyncio.run(client.aclose())
+    with contextlib.suppress(Exception):  # no keychain here: each run explains it if needed
+        import keyring
+
+        keyring.get_keyring()
+
+
 def _event_line(
     kind: str, fields: dict[str, Any], model: BaseModel, exclude: set[str] | None = None
 ) -> bytes:
@@ -100,7 +147,7 @@ def _event_line(
 class _Input:
     """Lines from a file descriptor, read unbuffered.
 
-    Raw ``os.read`` rather than ``sys.stdin``: the watcher thread blocks in a read until
+    Raw ``os.read`` rather than ``sys.stdin``: the reader thread blocks in a read until
     the process ends, and a daemon thread holding a buffered stream's lock can abort
     interpreter shutdown."""
 
@@ -111,7 +158,10 @@ class _Input:
     def readline(self) -> bytes | None:
         """The next line without its newline; None at end of input."""
         while b"\n" not in self._pending:
-            chunk = os.read(self.fd, 65536)
+            try:
+                chunk = os.read(self.fd, 65536)
+            except OSError:
+                chunk = b""
             if not chunk:
                 if self._pending:
                     line, self._pending = self._pending, b""
@@ -164,49 +214,6 @@ class _Emitter:
             self.reader_gone.set()
 
 
-def _watch_input(source: _Input, cancel: asyncio.Event, loop: asyncio.AbstractEventLoop) -> None:
-    """On a daemon thread: a ``cancel`` line or end of input cancels the run."""
-    while True:
-        line = source.readline()
-        if line is None or line.strip() == CANCEL_LINE:
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(cancel.set)
-            if line is None:
-                return
-
-
-async def _serve(request: EngineRequest, source: _Input, emitter: _Emitter) -> Run:
-    from workbench.app.services import key_resolver
-    from workbench.engine.runner import Engine
-    from workbench.vault import Vault
-
-    loop = asyncio.get_running_loop()
-    cancel = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, cancel.set)
-    threading.Thread(
-        target=_watch_input, args=(source, cancel, loop), name="stdin-watch", daemon=True
-    ).start()
-
-    async def write_loop() -> None:
-        while True:
-            await asyncio.sleep(FLUSH_S)
-            emitter.flush()
-            if emitter.reader_gone.is_set():
-                cancel.set()
-
-    with Vault.open(request.vault, actor=request.actor) as vault:
-        profiles = {p.name: p for p in request.profiles}
-        engine = Engine(vault, profiles, keys=key_resolver(vault))
-        writer = asyncio.ensure_future(write_loop())
-        try:
-            return await engine.run(request.spec, emitter, cancel, run_id=request.run_id)
-        finally:
-            writer.cancel()
-            await asyncio.gather(writer, return_exceptions=True)
-
-
 def _failure(exc: BaseException) -> dict[str, Any]:
     """A ``failed`` event; its text passes the secret filter like any error a person sees."""
     from workbench.secrets.redaction import redact
@@ -223,57 +230,168 @@ def _failure(exc: BaseException) -> dict[str, Any]:
     return {"event": "failed", "error": name, "message": redact(f"{name}: {exc}")}
 
 
-def serve(source: _Input, out: IO[bytes]) -> int:
-    """Read one request from ``source``, run it, write its events to ``out``."""
+def _parse_request(raw: bytes) -> EngineRequest:
+    try:
+        return EngineRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        raise UsageError(
+            f"the engine process got an unreadable request: {exc.errors()[0]['msg']}",
+            hint="Send one EngineRequest JSON line on stdin (see workbench.app.engine_child).",
+        ) from exc
+
+
+@dataclass
+class _Vaults:
+    """The one vault the process keeps open between runs (the app has one)."""
+
+    key: tuple[Path, str | None] | None = None
+    vault: Vault | None = None
+
+    def get(self, path: Path, actor: str | None) -> Vault:
+        from workbench.vault import Vault
+
+        key = (path.expanduser().resolve(), actor)
+        if self.vault is None or self.key != key:
+            self.close()
+            self.vault = Vault.open(path, actor=actor)
+            self.key = key
+        return self.vault
+
+    def close(self) -> None:
+        if self.vault is not None:
+            self.vault.close()
+        self.vault, self.key = None, None
+
+
+@dataclass
+class _Job:
+    raw: bytes
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class _Server:
+    """Reads lines on a thread, runs requests on the loop one at a time."""
+
+    def __init__(self, source: _Input, emitter: _Emitter, vaults: _Vaults) -> None:
+        self.source = source
+        self.emitter = emitter
+        self.vaults = vaults
+        self.jobs: asyncio.Queue[_Job | None] = asyncio.Queue()
+        self.latest: _Job | None = None
+
+    # on the loop, called from the reader thread through call_soon_threadsafe
+    def _line(self, line: bytes | None) -> None:
+        word = None if line is None else line.strip()
+        if word is None or word == QUIT_LINE:
+            self._stop()
+        elif word == CANCEL_LINE:
+            if self.latest is not None:
+                self.latest.cancel.set()
+        elif word:
+            self.latest = _Job(word)
+            self.jobs.put_nowait(self.latest)
+
+    def _stop(self) -> None:
+        if self.latest is not None:
+            self.latest.cancel.set()
+        self.jobs.put_nowait(None)
+
+    def _read(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On a daemon thread: every input line to the loop; None at end of input."""
+        while True:
+            line = self.source.readline()
+            try:
+                loop.call_soon_threadsafe(self._line, line)
+            except RuntimeError:  # the loop closed: the process is ending
+                return
+            if line is None:
+                return
+
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self._stop)
+        threading.Thread(target=self._read, args=(loop,), name="stdin-read", daemon=True).start()
+        writer = asyncio.ensure_future(self._write_loop())
+        try:
+            while (job := await self.jobs.get()) is not None:
+                await self._run(job)
+        finally:
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+            self.emitter.flush()
+
+    async def _write_loop(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_S)
+            self.emitter.flush()
+            if self.emitter.reader_gone.is_set() and self.latest is not None:
+                self.latest.cancel.set()  # nobody reads: stop spending on calls
+
+    async def _run(self, job: _Job) -> None:
+        from workbench.app.services import key_resolver
+        from workbench.engine.runner import Engine
+
+        emitter = self.emitter
+        try:
+            request = _parse_request(job.raw)
+            vault = self.vaults.get(request.vault, request.actor)
+            profiles = {p.name: p for p in request.profiles}
+            engine = Engine(vault, profiles, keys=key_resolver(vault))
+            run = await engine.run(request.spec, emitter, job.cancel, run_id=request.run_id)
+        except Exception as exc:  # every failure of a run is reported as its event
+            if not isinstance(exc, WorkbenchError):
+                log.exception("the run failed")
+            emitter.flush()
+            emitter.event(_failure(exc))
+        else:
+            emitter.flush()
+            emitter.lines.append(_event_line("run", {}, run, exclude={"cells"}))
+        emitter.flush()
+
+
+def serve(
+    source: _Input, out: IO[bytes], vault: Path | None = None, actor: str | None = None
+) -> int:
+    """Warm up, say ``ready``, then run each request from ``source`` until it ends."""
     emitter = _Emitter(out)
-    raw = source.readline()
+    vaults = _Vaults()
     try:
-        if raw is None:
-            raise UsageError(
-                "the engine process got no request",
-                hint="It is started by the app; send one EngineRequest JSON line on stdin.",
-            )
-        request = EngineRequest.model_validate_json(raw)
-    except (ValidationError, UsageError) as exc:
-        err = (
-            exc
-            if isinstance(exc, UsageError)
-            else UsageError(
-                f"the engine process got an unreadable request: {exc.errors()[0]['msg']}",
-                hint="Send one EngineRequest JSON line on stdin (see workbench.app.engine_child).",
-            )
-        )
-        emitter.event(_failure(err))
+        warm_up()
+        if vault is not None:
+            try:
+                vaults.get(vault, actor)
+            except WorkbenchError as exc:  # the first run reports it, with its hint
+                log.warning("could not open the vault ahead of a run: %s", exc.message)
+        emitter.event({"event": "ready", "pid": os.getpid()})
         emitter.flush()
-        return 2
-    done: list[Run] = []
 
-    async def main() -> None:
-        # Returns nothing: asyncio.run formats the main task's result on the way out.
-        done.append(await _serve(request, source, emitter))
+        async def main() -> None:
+            await _Server(source, emitter, vaults).serve()
 
-    try:
         asyncio.run(main())
-    except BaseException as exc:  # every failure is reported as an event
-        if not isinstance(exc, WorkbenchError):
-            log.exception("the run failed")
-        emitter.flush()
-        emitter.event(_failure(exc))
-        emitter.flush()
+    except Exception:  # pragma: no cover - a bug in the serving loop itself
+        log.exception("the engine process failed")
         return 1
-    emitter.flush()
-    run = done[0]
-    emitter.lines.append(_event_line("run", {}, run, exclude={"cells"}))
-    emitter.flush()
+    finally:
+        vaults.close()
     return 0
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     from workbench.secrets.redaction import install_redaction
 
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["--engine-child"]:  # how a frozen build starts it (workbench.entry)
+        args = args[1:]
+    parser = argparse.ArgumentParser(prog=MODULE, description="The app's engine process.")
+    parser.add_argument("--vault", type=Path, default=None, help="open this vault ahead")
+    parser.add_argument("--actor", default=None, help="the vault actor for --vault")
+    options = parser.parse_args(args)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="engine: %(message)s")
     install_redaction()
-    return serve(_Input(sys.stdin.fileno()), sys.stdout.buffer)
+    return serve(_Input(sys.stdin.fileno()), sys.stdout.buffer, options.vault, options.actor)
 
 
 if __name__ == "__main__":

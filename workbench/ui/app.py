@@ -1,15 +1,38 @@
-"""Start the desktop app: settings, vault, theme, the main window."""
+"""Start the desktop app: settings, vault, theme, the main window; and tear it down.
+
+Quitting is deterministic: when the event loop returns, the engine process and the
+app's own worker threads are stopped, the window is deleted while the interpreter and
+the ``QApplication`` are both still alive, and then the ``QApplication`` itself, so no
+Qt object is destroyed during Python's finalization.
+
+Two environment variables drive the real app from tests and benchmarks (a person
+never needs them):
+
+- ``WORKBENCH_TEST_RUN=NAME``: once the window is up, open prompt ``NAME`` in Compare
+  and press Run.
+- ``WORKBENCH_TEST_QUIT_MS=N``: ``N`` ms after the window is up, quit the way
+  File → Quit does.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
+import time
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication
+from PySide6.QtCore import QCoreApplication, QEvent, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from workbench.assets import resource
 from workbench.core.errors import WorkbenchError
+
+TEST_RUN_ENV = "WORKBENCH_TEST_RUN"
+TEST_QUIT_ENV = "WORKBENCH_TEST_QUIT_MS"
+THREADS_JOIN_S = 5.0
+"""How long quitting waits, in all, for the app's own short tasks (a connection test)."""
 
 
 def _fail(message: str, hint: str) -> int:
@@ -25,12 +48,13 @@ def run_app(vault_path: Path | None) -> int:
     assert isinstance(app, QApplication)
     app.setApplicationDisplayName("Prompt Workbench")
     app.setDesktopFileName("prompt-workbench")
-    from workbench.ui.theme import QSS_PATH, apply_theme
+    from workbench.ui.theme import apply_theme
 
-    icon = QSS_PATH.parent / "prompt-workbench.svg"
+    icon = resource("prompt-workbench.svg")
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))
 
+    from workbench.app.engine_child import warm_prices
     from workbench.app.services import make_engine, profiles_from
     from workbench.secrets.keyring_store import KeyringStore
     from workbench.settings import (
@@ -41,7 +65,7 @@ def run_app(vault_path: Path | None) -> int:
         save_settings,
     )
     from workbench.ui.main_window import MainWindow
-    from workbench.ui.worker import EngineProcess
+    from workbench.ui.worker import EngineProcess, run_in_thread
     from workbench.vault import Vault
 
     try:
@@ -73,15 +97,59 @@ def run_app(vault_path: Path | None) -> int:
         save_settings=save,
         sync_interval_s=settings.sync_interval_s,
     )
-    # The engine runs in its own process, so the window never shares the interpreter
-    # lock with it; `engine_factory` above stays for code that wants an Engine in-process.
+    # The engine runs in its own process, kept warm between runs and started in the
+    # background now, so the first Run does not wait for it; `engine_factory` above
+    # stays for the pre-flight estimate and for code that wants an Engine in-process.
     window.controller.use_process(
         EngineProcess(path, lambda: profiles_from(state["settings"]), actor=vault.actor)
     )
+    window.controller.engine_status.connect(lambda text: window.statusBar().showMessage(text))
     sys.excepthook = window.reporter.excepthook
     window.show()
+    # The Run button's pre-flight estimate prices calls in this process: load the price
+    # data now, off the GUI thread, rather than on the first Run.
+    run_in_thread(warm_prices, lambda _none: None, lambda _exc: None)
+    _install_test_hooks(window)
     try:
         return app.exec()
     finally:
         sys.excepthook = sys.__excepthook__
+        _tear_down(app, window)
         vault.close()
+
+
+def _install_test_hooks(window: object) -> None:
+    from workbench.ui.main_window import MainWindow
+
+    assert isinstance(window, MainWindow)
+    name = os.environ.get(TEST_RUN_ENV)
+    if name:
+
+        def press_run() -> None:
+            window.browser.select(name)
+            window.tabs.setCurrentWidget(window.compare)
+            window.compare.run_button.click()
+
+        QTimer.singleShot(0, press_run)
+    quit_ms = os.environ.get(TEST_QUIT_ENV)
+    if quit_ms:
+        QTimer.singleShot(int(quit_ms), window.close)
+
+
+def _tear_down(app: QApplication, window: object) -> None:
+    """Stop everything that could call into Qt or Python later, then delete the Qt side
+    in order: the window (and its children) first, the application last."""
+    from workbench.ui.main_window import MainWindow
+
+    assert isinstance(window, MainWindow)
+    if window.isVisible():  # the loop ended some other way than closing the window
+        window.close()
+    window.controller.shutdown()
+    window.sync.shutdown()
+    deadline = time.monotonic() + THREADS_JOIN_S
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and thread.name.startswith("ui-task"):
+            thread.join(max(0.0, deadline - time.monotonic()))
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    QCoreApplication.processEvents()

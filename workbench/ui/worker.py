@@ -6,7 +6,10 @@
     engine, its event loop and its vault writer run in ``workbench.app.engine_child``
     and stream JSON lines back. The GUI process does no engine work at all, so the
     window never waits for the engine's share of the interpreter lock. ``QProcess``
-    delivers output on the GUI thread; no reader thread is needed.
+    delivers output on the GUI thread; no reader thread is needed. The process is
+    started when the window opens and kept warm between runs, so a run's first
+    request leaves at once instead of after Python's start and the engine's imports;
+    one that dies is started again.
   * on its own asyncio loop in one worker thread (tests that inject an engine). The
     engine's observer only appends to a locked buffer.
 
@@ -32,8 +35,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal, Slot
 
+from workbench.app.engine_child import CANCEL_LINE, QUIT_LINE, EngineRequest, error_from_event
 from workbench.app.engine_child import MODULE as CHILD_MODULE
-from workbench.app.engine_child import EngineRequest, error_from_event
 from workbench.core.errors import WorkbenchError
 from workbench.core.runs import CellKey, CellResult, Run, RunSpec
 from workbench.engine.runner import Engine
@@ -73,17 +76,39 @@ class EngineProcess:
     actor: str | None = None
     command: tuple[str, ...] = field(default_factory=child_command)
 
+    def arguments(self) -> list[str]:
+        """The command's arguments, plus the vault to open while warming up."""
+        extra = ["--vault", str(self.vault_path)]
+        if self.actor:
+            extra += ["--actor", self.actor]
+        return [*self.command[1:], *extra]
 
-@dataclass
-class _Child:
-    """The running engine process and what its output has told so far."""
+
+@dataclass(eq=False)
+class _Warm:
+    """The engine process, kept between runs, and what its output has told so far."""
 
     process: QProcess
-    spec: RunSpec
+    launch: EngineProcess
+    spawned_at: float
     pending: bytearray = field(default_factory=bytearray)
+    ready: bool = False
+    stopping: bool = False
+    """Asked to end (shutdown, another launch): its end is no reason to restart it."""
+
+
+@dataclass(eq=False)
+class _ActiveRun:
+    """The run the engine process is doing now."""
+
+    spec: RunSpec
     cells: list[CellResult] = field(default_factory=list)
     run: Run | None = None
     error: BaseException | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.run is not None or self.error is not None
 
 
 @dataclass(frozen=True)
@@ -120,13 +145,29 @@ class _Observer:
             self.wake()
 
 
+MAX_QUICK_RESTARTS = 3
+"""Engine processes in a row that may die before saying ``ready`` before the controller
+stops restarting them by itself (the next Run tries again)."""
+RESTART_DELAYS_MS = (0, 1000, 4000)
+
+
 class RunController(QObject):
-    """One engine run at a time. Signals arrive on the GUI thread."""
+    """One engine run at a time. Signals arrive on the GUI thread.
+
+    In process mode the engine process is started in the background as soon as
+    :meth:`use_process` is called and kept between runs; if it dies it is started again
+    (``engine_status`` says so). Every run's clock is the GUI's monotonic clock from
+    :meth:`start` (the Run click) on: :meth:`elapsed_s` gives the live counter and the
+    final figure alike."""
 
     started = Signal(object)  # RunSpec
     batch = Signal(object)  # Batch
     finished = Signal(object)  # Run
     failed = Signal(object)  # BaseException
+    engine_status = Signal(str)
+    """A sentence about the engine process for the status bar (stopped, restarted...)."""
+    engine_ready = Signal()
+    """The engine process is warm: a run sent now starts at once."""
     _wake = Signal()  # emitted from the worker thread; queued to the GUI thread
     _done = Signal(object, object)  # (Run | None, BaseException | None)
 
@@ -134,7 +175,13 @@ class RunController(QObject):
         super().__init__(parent)
         self._engine_factory = engine_factory
         self._process: EngineProcess | None = None
-        self._child: _Child | None = None
+        self._warm: _Warm | None = None
+        self._active: _ActiveRun | None = None
+        self._quick_deaths = 0
+        self._restarting = False
+        self._spawn_timer = QTimer(self)
+        self._spawn_timer.setSingleShot(True)
+        self._spawn_timer.timeout.connect(self._ensure_engine)
         self._thread: threading.Thread | None = None
         self._switch_interval = sys.getswitchinterval()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -148,30 +195,57 @@ class RunController(QObject):
         self._wake.connect(self._schedule_drain)
         self._done.connect(self._on_done)
         self.started_at = 0.0
+        """``time.monotonic()`` when the current or last run was started (Run pressed)."""
+        self.ended_at: float | None = None
+        """``time.monotonic()`` when the last run's end reached the GUI; None while one runs."""
 
     @property
     def running(self) -> bool:
-        return self._thread is not None or self._child is not None
+        return self._thread is not None or self._active is not None
+
+    def elapsed_s(self) -> float:
+        """Seconds since the run started; after it ended, how long it took. One clock."""
+        if not self.started_at:
+            return 0.0
+        end = time.monotonic() if self.ended_at is None else self.ended_at
+        return max(0.0, end - self.started_at)
 
     def use_process(self, process: EngineProcess | None) -> None:
-        """Run the engine in a child process from the next run on (None: on a thread)."""
+        """Run the engine in a child process from the next run on (None: on a thread).
+
+        The process is started right after this (on the next event-loop turn, so a
+        window opening first is not slowed) and kept warm between runs."""
+        if self.running:
+            raise RuntimeError("cannot change how the engine runs while a run is going")
+        if self._warm is not None and self._warm.launch != process:
+            self._stop_engine(self._warm, wait_s=0.0)
         self._process = process
+        self._quick_deaths = 0
+        if process is not None:
+            self._spawn_timer.start(0)
 
     def child_pid(self) -> int | None:
-        """The engine process's id while one runs."""
-        child = self._child
-        return None if child is None else int(child.process.processId()) or None
+        """The engine process's id while it lives (between runs too: it is kept warm)."""
+        warm = self._warm
+        if warm is None or warm.process.state() == QProcess.ProcessState.NotRunning:
+            return None
+        return int(warm.process.processId()) or None
+
+    @property
+    def engine_is_ready(self) -> bool:
+        """The engine process is up and warm."""
+        return self._warm is not None and self._warm.ready
 
     def start(self, spec: RunSpec) -> None:
         if self.running:
             raise RuntimeError("a run is already going")
+        self.started_at, self.ended_at = time.monotonic(), None
         if self._process is not None:
-            self._start_child(self._process, spec)
+            self._start_in_process(self._process, spec)
             return
         engine = self._engine_factory()
         self._buffer = _Buffer(total=spec.total_cells)
         self._cancel_requested = False
-        self.started_at = time.monotonic()
         observer = _Observer(self._buffer, self._wake.emit)
         self._thread = threading.Thread(
             target=self._work, args=(engine, spec, observer), name="engine-loop", daemon=False
@@ -203,10 +277,10 @@ class RunController(QObject):
     def cancel(self) -> None:
         """Stop the run: in-flight calls end; finished cells are kept in the vault."""
         self._cancel_requested = True
-        child = self._child
-        if child is not None:
-            if child.process.state() != QProcess.ProcessState.NotRunning:
-                child.process.write(b"cancel\n")
+        if self._active is not None:
+            warm = self._warm
+            if warm is not None and warm.process.state() != QProcess.ProcessState.NotRunning:
+                warm.process.write(CANCEL_LINE + b"\n")
             return
         loop, event = self._loop, self._cancel
         if loop is not None and event is not None:
@@ -214,17 +288,12 @@ class RunController(QObject):
                 loop.call_soon_threadsafe(event.set)
 
     def shutdown(self, timeout: float = 30.0) -> None:
-        """Cancel and wait for the engine (it writes finished cells itself)."""
-        child = self._child
-        if child is not None:
-            self.cancel()
-            process = child.process
-            if not process.waitForFinished(int(timeout * 1000)):
-                process.kill()  # cells already written stay: every batch is a transaction
-                process.waitForFinished(5000)
-            if self._child is child:  # waitForFinished delivers `finished` itself, normally
-                self._child_finished(child)
-            return
+        """Cancel the run and wait for the engine (it writes finished cells itself); the
+        engine process ends too. A later :meth:`start` starts a new one."""
+        self._spawn_timer.stop()
+        warm = self._warm
+        if warm is not None:
+            self._stop_engine(warm, wait_s=timeout)
         thread = self._thread
         if thread is None:
             return
@@ -244,8 +313,8 @@ class RunController(QObject):
     @Slot()
     def _drain(self) -> None:
         self._last_drain = time.monotonic()
-        if self._child is not None:
-            self._parse_child_output(self._child)
+        if self._warm is not None:
+            self._parse_engine_output(self._warm)
         buf = self._buffer
         with buf.lock:
             deltas = {k: "".join(v) for k, v in buf.deltas.items()}
@@ -254,6 +323,9 @@ class RunController(QObject):
             done, total, spent = buf.done, buf.total, buf.spent
         if deltas or cells:
             self.batch.emit(Batch(deltas, cells, done, total, spent))
+        active = self._active
+        if active is not None and active.ended:
+            self._end_active(active)
 
     @Slot(object, object)
     def _on_done(self, run: Run | None, exc: BaseException | None) -> None:
@@ -263,6 +335,7 @@ class RunController(QObject):
             sys.setswitchinterval(self._switch_interval)
         self._drain_timer.stop()
         self._drain()
+        self.ended_at = time.monotonic()
         if exc is not None:
             self.failed.emit(exc)
         elif run is not None:
@@ -270,107 +343,181 @@ class RunController(QObject):
 
     # ---- process mode ----------------------------------------------------------------
 
-    def _start_child(self, launch: EngineProcess, spec: RunSpec) -> None:
+    @Slot()
+    def _ensure_engine(self) -> _Warm | None:
+        """The warm engine process, started if there is none."""
+        launch = self._process
+        if launch is None:
+            return None
+        warm = self._warm
+        if warm is not None and warm.process.state() != QProcess.ProcessState.NotRunning:
+            return warm
+        process = QProcess(self)
+        # stdout carries the events; the child's own messages go to the app's stderr.
+        process.setProcessChannelMode(QProcess.ProcessChannelMode.ForwardedErrorChannel)
+        warm = _Warm(process, launch, time.monotonic())
+        process.readyReadStandardOutput.connect(lambda: self._engine_output(warm))
+        process.finished.connect(lambda _code, _status: self._engine_finished(warm))
+        process.errorOccurred.connect(lambda error: self._engine_error(warm, error))
+        self._warm = warm
+        program, *_ = launch.command
+        process.start(program, launch.arguments())
+        return self._warm  # None when it failed to start at once
+
+    def _start_in_process(self, launch: EngineProcess, spec: RunSpec) -> None:
+        active = _ActiveRun(spec)
+        self._active = active
+        self._buffer = _Buffer(total=spec.total_cells)
+        self._cancel_requested = False
+        self.started.emit(spec)
         request = EngineRequest(
             vault=launch.vault_path,
             spec=spec,
             profiles=tuple(launch.profiles().values()),
             actor=launch.actor,
         )
-        process = QProcess(self)
-        # stdout carries the events; the child's own messages go to the app's stderr.
-        process.setProcessChannelMode(QProcess.ProcessChannelMode.ForwardedErrorChannel)
-        child = _Child(process, spec)
-        process.readyReadStandardOutput.connect(lambda: self._child_output(child))
-        process.finished.connect(lambda _code, _status: self._child_finished(child))
-        process.errorOccurred.connect(lambda error: self._child_error(child, error))
-        self._buffer = _Buffer(total=spec.total_cells)
-        self._cancel_requested = False
-        self.started_at = time.monotonic()
-        self._child = child
-        self.started.emit(spec)
-        program, *args = launch.command
-        process.start(program, args)
-        process.write(request.line())  # buffered by Qt until the child is up
+        self._quick_deaths = 0  # a person asked: try again even after failed starts
+        warm = self._ensure_engine()
+        if warm is None or self._active is not active:
+            return  # it could not start: already reported
+        warm.process.write(request.line())  # buffered by Qt until the process is up
 
-    def _child_output(self, child: _Child) -> None:
+    def _engine_output(self, warm: _Warm) -> None:
         """Only moves bytes; parsing waits for the next drain, so it happens in batches."""
-        child.pending += child.process.readAllStandardOutput().data()
-        if b"\n" in child.pending:
+        warm.pending += warm.process.readAllStandardOutput().data()
+        if b"\n" in warm.pending and warm is self._warm:
             self._schedule_drain()
 
-    def _parse_child_output(self, child: _Child) -> None:
-        end = child.pending.rfind(b"\n")
+    def _parse_engine_output(self, warm: _Warm) -> None:
+        end = warm.pending.rfind(b"\n")
         if end < 0:
             return
-        lines = bytes(child.pending[:end]).split(b"\n")
-        del child.pending[: end + 1]
+        lines = bytes(warm.pending[:end]).split(b"\n")
+        del warm.pending[: end + 1]
         buf = self._buffer
         try:
             for line in lines:
                 if line.strip():
-                    self._apply_event(child, buf, json.loads(line))
+                    self._apply_event(warm, buf, json.loads(line))
         except (ValueError, KeyError, TypeError) as exc:  # ValidationError is a ValueError
-            # Not our protocol: stop the child rather than show half-understood results.
-            if child.error is None:
-                child.error = RuntimeError(f"the engine process sent unreadable output: {exc}")
-            child.process.kill()
+            # Not our protocol: stop the process rather than show half-understood results.
+            active = self._active
+            if active is not None and not active.ended:
+                active.error = RuntimeError(f"the engine process sent unreadable output: {exc}")
+            warm.process.kill()
 
-    def _apply_event(self, child: _Child, buf: _Buffer, event: dict[str, Any]) -> None:
+    def _apply_event(self, warm: _Warm, buf: _Buffer, event: dict[str, Any]) -> None:
         kind = event.get("event")
+        if kind == "ready":
+            warm.ready = True
+            self._quick_deaths = 0
+            if self._restarting:
+                self._restarting = False
+                self.engine_status.emit("The engine process is running again.")
+            self.engine_ready.emit()
+            return
+        active = self._active
+        if active is None or active.ended:
+            return  # nothing asked for it (cannot happen with this protocol)
         if kind == "deltas":
             for item in event["deltas"]:
                 key = CellKey.model_validate(item["key"])
                 buf.deltas.setdefault(key, []).append(item["text"])
         elif kind == "cell":
             cell = CellResult.model_validate(event["cell"])
-            child.cells.append(cell)
+            active.cells.append(cell)
             buf.cells.append(cell)
             buf.done, buf.total, buf.spent = event["done"], event["total"], event["spent_usd"]
         elif kind == "run":
             run = Run.model_validate(event["run"])
             # The parent's own spec (test-case values as given) and the cells it collected.
-            child.run = run.model_copy(update={"spec": child.spec, "cells": tuple(child.cells)})
+            active.run = run.model_copy(update={"spec": active.spec, "cells": tuple(active.cells)})
         elif kind == "failed":
-            child.error = error_from_event(event)
+            active.error = error_from_event(event)
 
-    def _child_error(self, child: _Child, error: QProcess.ProcessError) -> None:
-        if error == QProcess.ProcessError.FailedToStart and self._child is child:
-            child.error = WorkbenchError(
-                f"the engine process could not start: {child.process.errorString()}",
-                hint="Reinstall Prompt Workbench, or run the compare from the command line: "
-                "workbench compare ...",
-            )
-            self._child_finished(child)
+    def _end_active(self, active: _ActiveRun) -> None:
+        """Report the run the engine process finished (or that ended with it)."""
+        if self._active is not active:
+            return
+        self._active = None
+        self.ended_at = time.monotonic()
+        if active.error is not None:
+            self.failed.emit(active.error)
+        elif active.run is not None:
+            self.finished.emit(active.run)
 
-    def _child_finished(self, child: _Child) -> None:
-        if self._child is not child:
-            return  # already reported (a failed start, or shutdown got there first)
-        child.pending += child.process.readAllStandardOutput().data()
-        if child.pending and not child.pending.endswith(b"\n"):
-            child.pending += b"\n"
-        self._drain_timer.stop()
-        try:
+    def _engine_error(self, warm: _Warm, error: QProcess.ProcessError) -> None:
+        if error != QProcess.ProcessError.FailedToStart or warm is not self._warm:
+            return  # a crash is reported by `finished`, which follows
+        self._warm = None
+        warm.process.deleteLater()
+        problem = WorkbenchError(
+            f"the engine process could not start: {warm.process.errorString()}",
+            hint="Reinstall Prompt Workbench, or run the compare from the command line: "
+            "workbench compare ...",
+        )
+        self.engine_status.emit(f"{problem.message}. {problem.hint}")
+        active = self._active
+        if active is not None and not active.ended:
+            active.error = problem
+            self._drain_timer.stop()
             self._drain()
-        finally:
-            self._child = None
-            child.process.deleteLater()
-        if child.error is None and child.run is None:
-            code = child.process.exitCode()
-            how = (
-                "crashed"
-                if child.process.exitStatus() == QProcess.ExitStatus.CrashExit
-                else f"exited with code {code}"
-            )
-            child.error = WorkbenchError(
+
+    def _engine_finished(self, warm: _Warm) -> None:
+        if warm is not self._warm:
+            warm.process.deleteLater()  # one we asked to stop, already replaced
+            return
+        warm.pending += warm.process.readAllStandardOutput().data()
+        if warm.pending and not warm.pending.endswith(b"\n"):
+            warm.pending += b"\n"
+        self._drain_timer.stop()
+        self._parse_engine_output(warm)
+        self._warm = None
+        warm.process.deleteLater()
+        crashed = warm.process.exitStatus() == QProcess.ExitStatus.CrashExit
+        how = "crashed" if crashed else f"exited with code {warm.process.exitCode()}"
+        active = self._active
+        if active is not None and not active.ended:
+            active.error = WorkbenchError(
                 f"the engine process {how} before the run ended",
                 hint="Finished cells are kept in the vault (see Runs). Its messages are on "
                 "the app's standard error; try the run again.",
             )
-        if child.error is not None:
-            self.failed.emit(child.error)
-        elif child.run is not None:
-            self.finished.emit(child.run)
+        self._drain()  # delivers the last cells, then the run's end
+        if warm.stopping or self._process is None:
+            return
+        if not warm.ready:
+            self._quick_deaths += 1
+        if self._quick_deaths >= MAX_QUICK_RESTARTS:
+            self.engine_status.emit(
+                f"The engine process {how} {self._quick_deaths} times while starting; its "
+                "messages are on the app's standard error. The next Run tries again."
+            )
+            return
+        delay = RESTART_DELAYS_MS[min(self._quick_deaths, len(RESTART_DELAYS_MS) - 1)]
+        self.engine_status.emit(f"The engine process {how}; starting a new one…")
+        self._restarting = True
+        self._spawn_timer.start(delay)
+
+    def _stop_engine(self, warm: _Warm, wait_s: float) -> None:
+        """Ask the engine process to end (it cancels a run and writes its cells first);
+        with ``wait_s``, wait for it and kill it if it does not end in time."""
+        warm.stopping = True
+        process = warm.process
+        if process.state() != QProcess.ProcessState.NotRunning:
+            process.write(QUIT_LINE + b"\n")
+            process.closeWriteChannel()
+        if wait_s <= 0:
+            if warm is self._warm:
+                self._warm = None  # its `finished` deletes it; nothing waits for it
+            return
+        if process.state() != QProcess.ProcessState.NotRunning and not process.waitForFinished(
+            int(wait_s * 1000)
+        ):
+            process.kill()  # cells already written stay: every batch is a transaction
+            process.waitForFinished(5000)
+        if self._warm is warm:  # waitForFinished delivers `finished` itself, normally
+            self._engine_finished(warm)
 
 
 class _Relay(QObject):
