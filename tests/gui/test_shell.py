@@ -434,3 +434,23 @@ def test_template_colours_follow_a_theme_switch(qtbot, themed: QApplication) -> 
     dark = card.highlighter.var.foreground().color()
     assert dark != light
     assert contrast_ratio(dark, DARK.base) >= 4.5
+
+
+def test_copy_paste_keys_in_a_template_act_once(qtbot, window, vault: Vault) -> None:  # type: ignore[no-untyped-def]
+    two_versions(vault)
+    window.browser.reload()
+    window.browser.select("support/reply")
+    focus_window(qtbot, window)
+    text = window.editor.message_editors[1].text
+    text.setFocus()
+    qtbot.waitUntil(text.hasFocus)
+    ctrl = Qt.KeyboardModifier.ControlModifier
+    qtbot.keyClick(text, Qt.Key.Key_A, ctrl)
+    qtbot.keyClick(text, Qt.Key.Key_C, ctrl)
+    clipboard = QGuiApplication.clipboard()
+    assert clipboard is not None and clipboard.text() == "Customer asks: {{ question }}"
+    qtbot.keyClick(text, Qt.Key.Key_End, ctrl)
+    qtbot.keyClick(text, Qt.Key.Key_V, ctrl)
+    assert text.toPlainText() == "Customer asks: {{ question }}" * 2
+    qtbot.keyClick(text, Qt.Key.Key_Z, ctrl)
+    assert text.toPlainText() == "Customer asks: {{ question }}"
