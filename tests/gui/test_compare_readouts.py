@@ -5,6 +5,7 @@ sent, the summary sorts with Version/Model in view."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -218,6 +219,7 @@ def test_add_model_field_is_on_screen_at_1024x700(  # type: ignore[no-untyped-de
     # Not hidden behind its parent's edge either: the whole field is painted.
     assert entry.visibleRegion().boundingRect().size() == entry.size()
     assert entry.height() >= entry.sizeHint().height()
+    assert entry.width() >= entry.fontMetrics().horizontalAdvance("profile:model-name")
     qtbot.mouseClick(entry, Qt.MouseButton.LeftButton)
     qtbot.keyClicks(entry, "local:typed-model")
     qtbot.keyClick(entry, Qt.Key.Key_Return)
@@ -291,6 +293,16 @@ def test_cell_pane_shows_what_was_sent_and_panes_clear(  # type: ignore[no-untyp
     assert cell.output in text
     qtbot.mouseClick(compare.cell_view.copy_output, Qt.MouseButton.LeftButton)
     assert QGuiApplication.clipboard().text() == cell.output
+    qtbot.mouseClick(compare.cell_view.copy_messages, Qt.MouseButton.LeftButton)
+    assert json.loads(QGuiApplication.clipboard().text()) == [dict(m) for m in cell.rendered]
+    # A cell that did not record its messages (an older run): rendered again from its
+    # version with the engine's own function, and said so.
+    compare.show_cell(cell.model_copy(update={"rendered": ()}))
+    again = compare.cell_view.view.toPlainText()
+    assert "Rendered again from the version" in again
+    assert "Question: Where is my refund?" in again
+    compare.cell_view.copy_messages.click()
+    assert json.loads(QGuiApplication.clipboard().text()) == [dict(m) for m in cell.rendered]
 
     # Two cells of one row (Ctrl+click): a word diff named by the case.
     other = next(
