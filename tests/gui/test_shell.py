@@ -404,6 +404,8 @@ def test_diff_colours_have_enough_contrast(theme) -> None:  # type: ignore[no-un
     ):
         assert contrast_ratio(theme.diff_text, background) >= 4.5, background
     assert contrast_ratio(theme.diff_lineno, theme.base) >= 4.5
+    for message in (theme.error, theme.warning, theme.dim):  # problem marks, hints
+        assert contrast_ratio(message, theme.window) >= 4.5, message
 
 
 def test_diff_follows_a_theme_switch(qtbot, themed: QApplication, vault: Vault) -> None:  # type: ignore[no-untyped-def]

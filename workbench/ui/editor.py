@@ -162,7 +162,8 @@ class MessageEditor(QFrame):
             return
         lines = []
         for p in problems:
-            color = "#d32f2f" if p.severity == "error" else "#b26a00"
+            theme = current_theme()
+            color = theme.error if p.severity == "error" else theme.warning
             where = f"Line {p.line}: " if p.line is not None else ""
             lines.append(
                 f"<span style='color:{color}'><b>{p.severity.title()}</b> "
@@ -714,9 +715,10 @@ class EditorPanel(QWidget):
                 by_message.setdefault(p.message_index, []).append(p)
         for i, ed in enumerate(self._editors):
             ed.show_problems(by_message.get(i, []))
-        texts = [f"<span style='color:#b26a00'>{_html(p.message)}</span>" for p in general]
+        theme = current_theme()
+        texts = [f"<span style='color:{theme.warning}'>{_html(p.message)}</span>" for p in general]
         if self.build_error:
-            texts.insert(0, f"<span style='color:#d32f2f'>{_html(self.build_error)}</span>")
+            texts.insert(0, f"<span style='color:{theme.error}'>{_html(self.build_error)}</span>")
         self.global_problems.setText("<br>".join(texts))
         self._refresh_preview()
         self._update_commit_state()

@@ -44,6 +44,8 @@ class Theme:
     disabled_base: str
     disabled_button: str
     indicator_border: str
+    error: str
+    warning: str
     # diff views
     diff_text: str
     diff_del_bg: str
@@ -72,6 +74,8 @@ LIGHT = Theme(
     disabled_base="#e9ebef",
     disabled_button="#e4e6ea",
     indicator_border="#7d8692",
+    error="#c62828",
+    warning="#9a5b00",
     diff_text="#1d232b",
     diff_del_bg="#fdecea",
     diff_ins_bg="#e8f5e9",
@@ -99,6 +103,8 @@ DARK = Theme(
     disabled_base="#23272e",
     disabled_button="#262a31",
     indicator_border="#8a93a0",
+    error="#ff8a80",
+    warning="#ffcc80",
     diff_text="#e6e9ef",
     diff_del_bg="#4a2326",
     diff_ins_bg="#1f3d27",
