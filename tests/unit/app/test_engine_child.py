@@ -1,5 +1,6 @@
 """The engine child process, headless: a real ``python -m workbench.app.engine_child``
-against the local provider server and a real vault file."""
+against the local provider server and a real vault file. It says ``ready`` once warm,
+serves one request after another, and ends at ``quit`` or the end of its input."""
 
 from __future__ import annotations
 
@@ -68,10 +69,10 @@ def _request(vault_path: Path, server: ProviderServer, cases: int = 2) -> Engine
 class Child:
     """The child process, and its events read with a deadline (never a bare sleep)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *args: str) -> None:
         env = {**os.environ, KEY_ENV: DEFAULT_KEY}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", MODULE],
+            [sys.executable, "-m", MODULE, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -87,7 +88,8 @@ class Child:
 
     def close_stdin(self) -> None:
         assert self.proc.stdin is not None
-        self.proc.stdin.close()
+        if not self.proc.stdin.closed:
+            self.proc.stdin.close()
 
     def event(self) -> dict[str, Any] | None:
         """The next event; None when the child closed its output."""
@@ -116,7 +118,9 @@ class Child:
         return seen
 
     def finish(self) -> tuple[int, bytes]:
+        """End the input, as the app does when it quits; the exit code and stderr."""
         assert self.proc.stderr is not None
+        self.close_stdin()
         code = self.proc.wait(timeout=DEADLINE_S)
         return code, self.proc.stderr.read()
 
@@ -202,14 +206,19 @@ def test_cancel_or_a_vanished_app_ends_the_run_and_keeps_cells(
     assert {c.key.model.model for c in stored.cells} == {"test-model"}
 
 
-def test_an_unreadable_request_is_refused_with_a_hint(child: Child) -> None:
+def test_an_unreadable_request_is_refused_with_a_hint_and_the_next_one_runs(
+    child: Child, vault_path: Path, server: ProviderServer
+) -> None:
+    server.script("slow", ttft=0.0, chunks=1)
     child.send(b'{"vault": "x"}\n')
     events = child.events_until({"failed"})
-    code, _ = child.finish()
-    assert code == 2
     failure = error_from_event(events[-1])
     assert isinstance(failure, UsageError) and "unreadable request" in failure.message
     assert "EngineRequest" in failure.hint
+    child.send(_request(vault_path, server).line())
+    assert child.events_until({"run", "failed"})[-1]["event"] == "run"
+    code, stderr = child.finish()
+    assert code == 0, stderr.decode()
 
 
 def test_an_engine_error_is_reported_as_its_own_class(
@@ -220,7 +229,7 @@ def test_an_engine_error_is_reported_as_its_own_class(
     child.send(request.model_copy(update={"spec": spec}).line())
     events = child.events_until({"failed", "run"})
     code, _ = child.finish()
-    assert code == 1
+    assert code == 0  # the run failed, the process did not
     failure = error_from_event(events[-1])
     assert isinstance(failure, NotFoundError) and failure.message
 
@@ -232,3 +241,63 @@ def test_error_from_event_keeps_unexpected_errors_unexpected() -> None:
         {"event": "failed", "error": "SecretError", "message": "m", "hint": "h", "expected": True}
     )
     assert type(other) is WorkbenchError and (other.message, other.hint) == ("m", "h")
+
+
+def test_the_process_says_ready_then_serves_run_after_run(
+    vault_path: Path, server: ProviderServer
+) -> None:
+    server.script("test-model", ttft=0.0, chunks=2)
+    server.script("slow", ttft=0.0, chunks=1)
+    child = Child("--vault", str(vault_path), "--actor", "ada")  # the vault opened ahead
+    try:
+        ready = child.event()
+        assert ready == {"event": "ready", "pid": child.proc.pid}
+        runs = []
+        for _ in range(3):
+            child.send(_request(vault_path, server).line())
+            events = child.events_until({"run", "failed"})
+            assert events[-1]["event"] == "run", events[-1]
+            assert sum(e["event"] == "cell" for e in events) == 4
+            runs.append(events[-1]["run"])
+        assert len({r["id"] for r in runs}) == 3 and {r["status"] for r in runs} == {"finished"}
+        assert len(server.requests) == 12
+        with Vault.open(vault_path) as vault:
+            assert all(RunStore(vault).load(uuid.UUID(r["id"])).status == "finished" for r in runs)
+        code, stderr = child.finish()
+        assert code == 0, stderr.decode()
+    finally:
+        child.kill()
+
+
+def test_a_cancel_ends_only_the_current_run(
+    child: Child, vault_path: Path, server: ProviderServer
+) -> None:
+    server.script("test-model", ttft=0.0, chunks=1)
+    server.script("slow", ttft=30.0, chunks=1)
+    child.send(_request(vault_path, server).line())
+    while (event := child.event()) is not None and event["event"] != "cell":
+        pass
+    child.send(b"cancel\n")
+    first = child.events_until({"run", "failed"})[-1]
+    assert first["event"] == "run" and first["run"]["status"] == "cancelled"
+    server.script("slow", ttft=0.0, chunks=1)
+    child.send(_request(vault_path, server).line())
+    second = child.events_until({"run", "failed"})[-1]
+    assert second["event"] == "run" and second["run"]["status"] == "finished"
+    code, stderr = child.finish()
+    assert code == 0 and b"Traceback" not in stderr, stderr.decode()
+
+
+def test_quit_ends_a_run_cleanly_and_the_process(
+    child: Child, vault_path: Path, server: ProviderServer
+) -> None:
+    server.script("test-model", ttft=0.0, chunks=1)
+    server.script("slow", ttft=30.0, chunks=1)
+    child.send(_request(vault_path, server).line())
+    while (event := child.event()) is not None and event["event"] != "cell":
+        pass
+    child.send(b"quit\n")
+    last = child.events_until({"run", "failed"})[-1]
+    assert last["event"] == "run" and last["run"]["status"] == "cancelled"
+    code, stderr = child.finish()
+    assert code == 0 and b"Traceback" not in stderr, stderr.decode()
