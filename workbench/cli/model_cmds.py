@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.cli.output import EXIT_FAILURE, EXIT_OK, emit, table
 from workbench.cli.vault_cmds import open_vault
 from workbench.core.errors import UsageError
+from workbench.core.money import CostTotal, cost_total, format_cells_total, format_total
 
 if TYPE_CHECKING:
     from workbench.core.runs import CellKey, CellResult, Run, RunSpec
@@ -200,6 +201,7 @@ class ProgressBar:
         self.enabled = enabled
         self.start = time.perf_counter()
         self.errors = 0
+        self.cost = CostTotal()
 
     def on_delta(self, key: CellKey, text: str) -> None:
         pass
@@ -208,12 +210,13 @@ class ProgressBar:
         self.errors += 0 if cell.ok else 1
         if not self.enabled:
             return
+        self.cost += cost_total([cell])
         width = 30
         filled = int(width * done / max(total, 1))
         elapsed = time.perf_counter() - self.start
         sys.stderr.write(
             f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}  {elapsed:5.1f} s  "
-            f"${spent:.4f}  errors {self.errors} "
+            f"{format_total(self.cost)}  errors {self.errors} "
         )
         sys.stderr.flush()
         if done == total:
@@ -225,7 +228,6 @@ def _version_labels(vault: Any, spec: RunSpec) -> dict[uuid.UUID, str]:
 
 
 def summary_text(run: Run, labels: dict[uuid.UUID, str]) -> str:
-    from workbench.core.money import format_cells_total
     from workbench.core.runs import summarize
 
     rows = summarize(run.cells)
@@ -675,8 +677,6 @@ def cmd_costs(args: argparse.Namespace) -> int:
     from workbench.vault.runs import RunStore
 
     budgets = load_settings().budgets
-    from workbench.core.money import CostTotal, format_total
-
     with open_vault(args) as vault:
         store = RunStore(vault)
         spent = spending(store)

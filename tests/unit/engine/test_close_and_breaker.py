@@ -12,17 +12,19 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import delete
 
 from tests.providerserver.server import DEFAULT_KEY, ProviderServer, Script
 from workbench.cli.model_cmds import summary_text
 from workbench.core.errors import NotFoundError
 from workbench.core.money import CostTotal, cost_total, format_cells_total, format_total
 from workbench.core.runs import CellKey, CellResult, ModelRef, RunSpec, TestCase
-from workbench.engine.runner import Engine
+from workbench.engine.runner import Engine, RunIncomplete
 from workbench.providers.policy import RetryPolicy, Timeouts
 from workbench.providers.profiles import ProviderProfile
 from workbench.vault import Vault
 from workbench.vault.runs import RunStore
+from workbench.vault.schema import CellRow
 
 from .conftest import content
 
@@ -159,6 +161,36 @@ def test_task_cancelled_twice_while_closing_still_stores_every_cell(
     stored = RunStore(vault).load(uuid.UUID(row.id))
     assert len(stored.cells) == counter.done
     assert stored.status == "cancelled"
+
+
+def test_cells_missing_from_the_vault_at_close_are_an_error_not_finished(
+    vault: Vault, server: ProviderServer
+) -> None:
+    # Someone else deletes the run's stored cells mid-run (a real DELETE on the file):
+    # the count checked at close no longer matches, and the run does not say "finished".
+    engine = Engine(
+        vault,
+        {"local": local(server.base_url("openai"))},
+        keys=lambda _p: DEFAULT_KEY,
+        batch_size=5,
+    )
+    spec = matrix(vault, 40, 8)
+    store = RunStore(vault)
+
+    def delete_stored() -> None:
+        (row,) = store.list_runs()
+        deadline = time.monotonic() + 10
+        # The writer thread stores batches on its own; wait until some have landed.
+        while store.count_cells(uuid.UUID(row.id)) == 0 and time.monotonic() < deadline:
+            pass
+        with vault.writing() as s:
+            s.execute(delete(CellRow).where(CellRow.run_id == row.id))
+
+    counter = Counter(at=30, action=delete_stored)
+    with pytest.raises(RunIncomplete, match=r"of its 40 finished cells reached the vault"):
+        asyncio.run(engine.run(spec, counter))
+    (row,) = store.list_runs()
+    assert row.status == "failed"
 
 
 # ---- 2. the profile limit applies only when set, and says so ---------------------------
