@@ -453,3 +453,33 @@ def test_a_queued_review_with_nul_is_refused_once_not_retried(
         assert len(errors) == 1
         assert "NUL" in errors[0]
     assert registry.service.reviews(pushed.id) == []
+
+
+# ---- issue 12 item 9: a chunked body over the limit is a 413 too ---------------------
+
+
+def _chunked(data: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+def test_a_chunked_body_over_the_limit_is_413(registry: RunningRegistry) -> None:
+    huge = json.dumps(_push_body(make_version(), message="x" * 2_000_000)).encode()
+    with _raw(registry, "alice") as http:
+        r = http.post(
+            "/api/v1/versions",
+            content=_chunked(huge),
+            headers={"Content-Type": "application/json"},
+        )
+        assert "content-length" not in {k.lower() for k in r.request.headers}
+        assert r.status_code == 413, r.text
+        assert r.json()["error"] == "PayloadTooLargeError"
+    with _raw(registry, "alice") as http:
+        small = json.dumps(_push_body(make_version(text="chunked"))).encode()
+        r = http.post(
+            "/api/v1/versions",
+            content=_chunked(small, 100),
+            headers={"Content-Type": "application/json"},
+        )
+        assert r.status_code == 201, r.text
+    assert registry.service.prompt_info("support/reply").versions == 1
