@@ -11,6 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import (
     QAbstractItemModel,
+    QEvent,
     QModelIndex,
     QPersistentModelIndex,
     QRect,
@@ -451,6 +452,7 @@ class CellDetail(QWidget):
         super().__init__()
         self.output_text = ""
         self.messages_text = ""
+        self._shown: tuple[CellResult, TestCase | None, list[Mapping[str, str]], str] | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         bar = QHBoxLayout()
@@ -474,6 +476,7 @@ class CellDetail(QWidget):
         self.clear()
 
     def clear(self) -> None:
+        self._shown = None
         self.title.setText("Select a cell to see its whole output and every number.")
         self.view.clear()
         self.output_text = self.messages_text = ""
@@ -496,9 +499,17 @@ class CellDetail(QWidget):
         self.messages_text = json.dumps(list(messages), indent=1, ensure_ascii=False)
         self.copy_output.setEnabled(bool(cell.output))
         self.copy_messages.setEnabled(bool(messages))
-        self.view.setHtml(
-            cell_detail_html(cell, case, messages, messages_note, self.view.palette())
-        )
+        self._shown = (cell, case, list(messages), messages_note)
+        self._render()
+
+    def _render(self) -> None:
+        if self._shown is not None:
+            self.view.setHtml(cell_detail_html(*self._shown, self.view.palette()))
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.StyleChange):
+            self._render()  # its pass/fail colours follow the theme
 
 
 def _pre(text: str) -> str:
