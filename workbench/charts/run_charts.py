@@ -35,7 +35,8 @@ TITLE_IN = 0.34
 XTICKS_IN = 0.30
 PANEL_PAD_IN = 0.16
 CHAR_IN = 0.066  # mean width of one 8 pt DejaVu Sans character
-MIN_PANEL_IN = 1.95
+MIN_PANEL_IN = 1.55
+TITLE_CHAR_IN = 0.08  # one character of a 9.5 pt bold title
 LABEL_CHARS = 38
 FONT = 8.0
 EXPORT_WIDTH_IN = 11.0
@@ -217,7 +218,7 @@ def _cost(bars: Sequence[Bar]) -> Panel:
             unpriced = len(ok) - len(priced)
             text = fmt_usd(per_k) + (f" ({unpriced} unpriced)" if unpriced else "")
             marks.append(Mark(per_k, text))
-    return Panel("Cost per 1,000 calls", tuple(marks), _usd_tick)
+    return Panel("Cost / 1,000 calls", tuple(marks), _usd_tick)
 
 
 def _tokens(bars: Sequence[Bar]) -> Panel:
@@ -230,7 +231,7 @@ def _tokens(bars: Sequence[Bar]) -> Panel:
         mean = sum(c.output_tokens or 0 for c in ok) / len(ok)
         approx = "≈" if any(c.tokens_estimated for c in ok) else ""
         marks.append(Mark(mean, f"{approx}{mean:,.0f} tok"))
-    return Panel("Output tokens per call", tuple(marks), lambda x: f"{x:,.0f}")
+    return Panel("Output tokens / call", tuple(marks), lambda x: f"{x:,.0f}")
 
 
 def _pass_rate(bars: Sequence[Bar]) -> Panel | None:
@@ -275,9 +276,11 @@ def chart_layout(
     """Columns of panels that fit ``width_in`` and the height that gives every row
     of the y axis room for its label."""
     rows, legend = chart_rows(cells, labels)
-    n_panels = len(panel_titles(cells, labels)) if rows else 1
+    titles = panel_titles(cells, labels) if rows else [""]
+    n_panels = len(titles)
     label_in = max((len(r.label) for r in rows), default=8) * CHAR_IN * 1.08 + 0.3
-    fit = int((width_in - label_in - 0.3) // MIN_PANEL_IN)
+    panel_in = max(MIN_PANEL_IN, max(len(t) for t in titles) * TITLE_CHAR_IN + 0.1)
+    fit = int((width_in - label_in - 0.3) // panel_in)
     columns = max(1, min(n_panels, fit))
     grid_rows = math.ceil(n_panels / columns)
     columns = math.ceil(n_panels / grid_rows)  # 3 + 2 rather than 4 + 1
@@ -285,11 +288,11 @@ def chart_layout(
     legend_columns = max(1, min(len(legend), int((width_in - 0.4) // entry_in)))
     legend_rows = math.ceil(len(legend) / legend_columns) if legend else 0
     note_lines = len(_wrap_note(width_in))
-    panel_in = TITLE_IN + max(len(rows), 1) * ROW_IN + XTICKS_IN + PANEL_PAD_IN
+    panel_height = TITLE_IN + max(len(rows), 1) * ROW_IN + XTICKS_IN + PANEL_PAD_IN
     height = (
         0.15
         + (legend_rows * 0.205 + 0.12 if legend_rows else 0)
-        + grid_rows * panel_in
+        + grid_rows * panel_height
         + note_lines * 0.15
         + 0.12
     )
@@ -317,7 +320,9 @@ def _style_axes(ax: Any, theme: ChartTheme, show_labels: bool) -> None:
         ax.spines[side].set_color(theme.grid)
 
 
-def _draw_panel(ax: Any, panel: Panel, rows: Sequence[Row], theme: ChartTheme) -> list[Any]:
+def _draw_panel(
+    ax: Any, panel: Panel, rows: Sequence[Row], theme: ChartTheme, width_in: float
+) -> list[Any]:
     """Bars, whiskers, dots and value labels; returns the value labels (to fit)."""
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
@@ -369,7 +374,8 @@ def _draw_panel(ax: Any, panel: Panel, rows: Sequence[Row], theme: ChartTheme) -
     ax.set_title(
         panel.title, loc="left", fontsize=FONT + 1.5, fontweight="bold", color=theme.foreground
     )
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10], min_n_ticks=2))
+    bins = max(2, min(5, int(width_in / 0.6)))  # a tick label is up to 0.5 in wide
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=bins, steps=[1, 2, 2.5, 5, 10], min_n_ticks=2))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: panel.tick(x)))
     top = panel.xmax or max(
         [m.whisker or m.value or 0.0 for m in panel.marks]
@@ -395,7 +401,7 @@ def _fit_value_labels(fig: Any, axes_texts: Sequence[tuple[Any, list[Any], Panel
                 need = max(need, anchor * 20)  # a pane too narrow: keep the bar short
         ax.set_xlim(0, need * 1.02)
         if panel.xmax is not None:
-            ax.set_xticks([0, panel.xmax / 2, panel.xmax])
+            ax.set_xticks([0, panel.xmax])
 
 
 def draw_run(
@@ -430,13 +436,15 @@ def draw_run(
     bars = [r.bar for r in rows if r.bar is not None]
     panels = _panels(bars)
     axes = fig.subplots(layout.rows, layout.columns, sharey=True, squeeze=False)
+    panel_in = (width - layout.label_in) / layout.columns - 0.15
     drawn = []
     for index, ax in enumerate(axes.flat):
         if index >= len(panels):
             ax.remove()
             continue
         _style_axes(ax, theme, show_labels=index % layout.columns == 0)
-        drawn.append((ax, _draw_panel(ax, panels[index], rows, theme), panels[index]))
+        texts = _draw_panel(ax, panels[index], rows, theme, panel_in)
+        drawn.append((ax, texts, panels[index]))
     first = axes.flat[0]
     first.set_yticks(range(len(rows)), [r.label for r in rows])
     first.set_ylim(len(rows) - 0.5, -0.5)  # first row on top
