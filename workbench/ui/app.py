@@ -10,8 +10,9 @@ never needs them):
 
 - ``WORKBENCH_TEST_RUN=NAME``: once the window is up, open prompt ``NAME`` in Compare
   and press Run.
-- ``WORKBENCH_TEST_QUIT_MS=N``: ``N`` ms after the window is up, quit the way
-  File → Quit does.
+- ``WORKBENCH_TEST_QUIT_MS=N``: ``N`` ms after the window is up (after Run was pressed,
+  with ``WORKBENCH_TEST_RUN``), quit the way File → Quit does; ``finished`` quits as
+  soon as the run has ended.
 """
 
 from __future__ import annotations
@@ -123,17 +124,27 @@ def _install_test_hooks(window: object) -> None:
 
     assert isinstance(window, MainWindow)
     name = os.environ.get(TEST_RUN_ENV)
+    quit_after = os.environ.get(TEST_QUIT_ENV, "")
+
+    def arm_quit() -> None:
+        if quit_after == "finished":
+            # After the run's own handlers, from the event loop, as a click would come.
+            window.controller.finished.connect(lambda _run: QTimer.singleShot(0, window.close))
+            window.controller.failed.connect(lambda _exc: QTimer.singleShot(0, window.close))
+        elif quit_after:
+            QTimer.singleShot(int(quit_after), window.close)
+
     if name:
 
         def press_run() -> None:
             window.browser.select(name)
             window.tabs.setCurrentWidget(window.compare)
             window.compare.run_button.click()
+            arm_quit()
 
         QTimer.singleShot(0, press_run)
-    quit_ms = os.environ.get(TEST_QUIT_ENV)
-    if quit_ms:
-        QTimer.singleShot(int(quit_ms), window.close)
+    else:
+        arm_quit()
 
 
 def _tear_down(app: QApplication, window: object) -> None:
