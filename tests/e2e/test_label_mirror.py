@@ -91,7 +91,7 @@ def test_published_label_is_in_the_vault_offline(
             assert "publish" in (info.value.hint or "")
 
     # The registry is gone; the vault alone answers.
-    code, out = cli(capsys, "vault", "history", "support/reply", "--vault", str(carol_path))
+    _, out = cli(capsys, "vault", "history", "support/reply", "--vault", str(carol_path))
     line = next(row for row in out.splitlines() if row.startswith("v3"))
     assert "production" in line
     assert not any("production" in row for row in out.splitlines() if row.startswith("v2"))

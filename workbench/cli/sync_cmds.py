@@ -246,19 +246,21 @@ def cmd_labels(args: argparse.Namespace) -> int:
     from workbench.vault.sync_store import SyncStore
 
     with open_vault(args) as vault:
-        history: list[dict[str, Any]] = []
         try:
             with registry_client() as client:
-                from workbench.registry.review import label_history
                 from workbench.registry.sync import Syncer
 
-                Syncer(vault, client).sync()
-                history = [e.model_dump(mode="json") for e in label_history(client, args.name)]
+                Syncer(vault, client).sync()  # mirrors the labels and their history
                 online = True
         except RegistryUnavailableError:
             online = False
         labels = SyncStore(vault).registry_labels(args.name)
         numbers = {str(v.id): v.display_number for v in vault.history(args.name)}
+        history = [
+            e.model_dump(mode="json")
+            for e in vault.label_history(args.name)
+            if e.source == "registry"
+        ]
     rows = [
         [
             lab["name"],
@@ -271,7 +273,11 @@ def cmd_labels(args: argparse.Namespace) -> int:
     text = table(["LABEL", "VERSION", "BY", "AT"], rows) if rows else "no labels in the registry"
     if history:
         text += "\n\nhistory:\n" + "\n".join(
-            f"  {h['at'][:16]}  {h['actor']}: {h['action']} {h['detail']}" for h in history
+            f"  {h['at'][:16]}  {h['actor']}: {h['label']} → "
+            f"{numbers.get(str(h['to_version_id']), 'gone') if h['to_version_id'] else 'removed'}"
+            + (f" (canary {h['canary_percent']}%)" if h["canary_percent"] else "")
+            + (f": {h['reason']}" if h["reason"] else "")
+            for h in history
         )
     if not online:
         text += "\n(offline: labels as of the last sync)"
