@@ -3,7 +3,8 @@
 #
 #   make venv   .venv with the package installed editable, with dev extras
 #   make run    launch the desktop app (set ARGS="..." to pass arguments)
-#   make test   lint, types, import layering, tests without Qt, the full suite
+#   make test   lint, types, import layering, tests without Qt, the built wheel installed
+#               in a clean venv (styled, with its samples), the full suite
 #   make lint   only the static checks (ruff, mypy, import-linter)
 
 SHELL := /bin/bash
@@ -26,7 +27,7 @@ NO_QT_TESTS := tests/unit tests/server tests/e2e
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml scripts/venv.sh
+$(STAMP): pyproject.toml setup.py scripts/venv.sh
 	scripts/venv.sh $(STAMP) dev
 
 venv: $(STAMP)
@@ -48,6 +49,7 @@ lint: $(STAMP)
 
 test: sysdeps-test $(STAMP) lint
 	scripts/test-session.sh $(PYTEST) -p no:pytest-qt -p tests.block_qt -m "not gui" $(NO_QT_TESTS)
+	scripts/wheel-check.sh $(BIN)/python
 	QT_QPA_PLATFORM=offscreen scripts/test-session.sh $(PYTEST)
 
 clean:
