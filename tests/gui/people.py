@@ -5,15 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
     QAbstractButton,
+    QAbstractItemView,
     QApplication,
     QDialog,
     QLabel,
     QLineEdit,
     QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QTabBar,
     QWidget,
 )
 
@@ -90,3 +94,79 @@ def in_settings(qtbot, win: MainWindow, steps: Callable[[SettingsDialog], None])
     QTest.keySequence(win, "Ctrl+,")
     if problems:
         raise problems[0]
+
+
+# ---- more of the window, as a person reaches it (H9) ---------------------------------
+
+
+def click_at(view: QAbstractItemView, index: QModelIndex) -> None:
+    """Click the middle of ``index`` in ``view`` (scrolled into view first)."""
+    assert index.isValid(), "no such row"
+    view.scrollTo(index)
+    rect = view.visualRect(index)
+    assert not rect.isEmpty(), "the row is not shown"
+    QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def click_tab(root: QWidget, text: str) -> None:
+    """Click the visible tab called ``text`` (in any tab bar under ``root``)."""
+    for bar in root.findChildren(QTabBar):
+        if not bar.isVisible():
+            continue
+        for i in range(bar.count()):
+            if bar.tabText(i).replace("&", "") == text:
+                QTest.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(i).center())
+                assert bar.currentIndex() == i, f"the tab {text!r} did not open"
+                return
+    raise AssertionError(f"no visible tab {text!r}")
+
+
+def check_item(lst: QListWidget, text: str) -> QListWidgetItem:
+    """The item whose shown text is ``text`` or starts with it followed by a space."""
+    found = [
+        lst.item(i)
+        for i in range(lst.count())
+        if lst.item(i).text() == text or lst.item(i).text().startswith(text + " ")
+    ]
+    assert len(found) == 1, f"expected one item {text!r}, found {[i.text() for i in found]}"
+    return found[0]
+
+
+def tick(lst: QListWidget, text: str, on: bool = True) -> None:
+    """Make the check box of the item ``text`` say ``on``: click the item, press Space."""
+    item = check_item(lst, text)
+    want = Qt.CheckState.Checked if on else Qt.CheckState.Unchecked
+    if item.checkState() == want:
+        return
+    click_at(lst, lst.indexFromItem(item))
+    QTest.keyClick(lst, Qt.Key.Key_Space)
+    assert item.checkState() == want, f"{text!r} did not toggle"
+
+
+def field_with_placeholder(root: QWidget, start: str) -> QLineEdit:
+    """The visible line edit whose grey hint text starts with ``start``."""
+    found = [
+        e
+        for e in root.findChildren(QLineEdit)
+        if e.isVisible() and e.placeholderText().startswith(start)
+    ]
+    assert len(found) == 1, f"expected one visible field hinting {start!r}, found {len(found)}"
+    return found[0]
+
+
+def text_edit_showing(root: QWidget, text: str) -> QPlainTextEdit:
+    """The visible, editable plain-text editor whose text contains ``text``."""
+    found = [
+        e
+        for e in root.findChildren(QPlainTextEdit)
+        if e.isVisible() and not e.isReadOnly() and text in e.toPlainText()
+    ]
+    assert len(found) == 1, f"expected one visible editor showing {text!r}, found {len(found)}"
+    return found[0]
+
+
+def activate(qtbot, window: QWidget) -> None:  # type: ignore[no-untyped-def]
+    """Make ``window`` the active one again (offscreen, closing a dialog leaves none
+    active, and window shortcuts such as Ctrl+S only reach the active window)."""
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
