@@ -56,5 +56,9 @@ clean:
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache build dist
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
+# One Xvfb screen per size, the window given the whole screen; both themes each.
+SCREEN_SIZES := 1024x700 1440x900 2560x1440
 screenshots: sysdeps-test $(STAMP)
-	xvfb-run -a -s "-screen 0 1440x900x24" $(BIN)/python scripts/screenshots.py
+	for size in $(SCREEN_SIZES); do \
+	  xvfb-run -a -s "-screen 0 $${size}x24" $(BIN)/python scripts/screenshots.py $$size || exit 1; \
+	done

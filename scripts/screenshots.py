@@ -1,31 +1,45 @@
-"""Write the README's screenshots: main window, diff view, compare grid with charts,
-and the team side: the review queue and the publish dialog against a real registry.
+"""Write the screenshots of every screen: docs/screenshots/<size>-<theme>/<name>.png.
 
-Seeds a temporary vault with a few realistic prompts, runs a real comparison
-against the local provider server from tests/ (a few hundred ms TTFT so the
-numbers look like a real API's), and grabs the window. Run under a display:
+One process per screen size (run it under an Xvfb screen of exactly that size; the
+window is given the whole screen), both themes in turn. For each theme it shows a
+first start on an empty vault, then a vault synced from a real local registry
+(alice wrote three versions, bob approved two, carol publishes) seen by carol:
+editor, history diff, test cases, a finished 3 versions x 3 models x 3 cases
+comparison against the local provider server from tests/ (a few hundred ms TTFT, so
+the numbers look like a real API's) with its summary, charts and cell pane, the
+settings dialog, review, publish and sync.
 
-    xvfb-run -a -s "-screen 0 1440x900x24" .venv/bin/python scripts/screenshots.py
+    xvfb-run -a -s "-screen 0 1440x900x24" .venv/bin/python scripts/screenshots.py 1440x900
+
+``make screenshots`` runs it once per size in SIZES.
 """
 
 from __future__ import annotations
 
+import argparse
+import io
 import os
 import sys
 import tempfile
+import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 OUT = ROOT / "docs" / "screenshots"
+SIZES = ("1024x700", "1440x900", "2560x1440")
+THEMES = ("light", "dark")
 CLAUDE = "claude-3-5-haiku-latest"
-MODELS = ("openai:gpt-4o-mini", f"anthropic:{CLAUDE}")
+KEY = "provider-key"
+MODELS = ("openai:gpt-4o-mini", "openai:gpt-4o", f"anthropic:{CLAUDE}")
 
-from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QBuffer, QEventLoop, QIODevice, QSettings, QTimer  # noqa: E402
+from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette, QPen, QPixmap, QRegion  # noqa: E402
+from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from tests.providerserver.server import DEFAULT_KEY, ProviderServer  # noqa: E402
-from tests.server.conftest import running_registry  # noqa: E402
+from tests.server.conftest import RunningRegistry, running_registry  # noqa: E402
 from workbench.core.assertions import Assertion  # noqa: E402
 from workbench.core.models import Message, ModelDefaults, PromptContent, Variable  # noqa: E402
 from workbench.core.runs import TestCase  # noqa: E402
@@ -37,6 +51,7 @@ from workbench.registry.server.config import RegistrySettings  # noqa: E402
 from workbench.registry.sync import Syncer, token_key_name  # noqa: E402
 from workbench.secrets.store import MemoryStore  # noqa: E402
 from workbench.settings import Settings  # noqa: E402
+from workbench.ui.grid import CELL_ROLE  # noqa: E402
 from workbench.ui.theme import apply_theme  # noqa: E402
 from workbench.vault import Vault  # noqa: E402
 
@@ -69,6 +84,19 @@ REPLY_V2 = PromptContent(
     ),
     tags=("support", "tone:friendly"),
 )
+REPLY_V3 = REPLY_V2.model_copy(
+    update={
+        "messages": (
+            Message(
+                role="system",
+                template="You are a friendly support agent for Acme.\n"
+                "Answer the customer in at most three sentences, in their language.\n"
+                "{% if tier == 'gold' %}Offer priority handling.{% endif %}",
+            ),
+            REPLY_V2.messages[1],
+        )
+    }
+)
 OTHERS = {
     "billing/invoice-summary": "Summarise this invoice for the account owner:\n{{ invoice }}",
     "billing/dunning-email": "Write a polite reminder that invoice {{ number }} is overdue.",
@@ -100,107 +128,18 @@ REPLY = (
     "Thanks for reaching out! I have checked your order and the refund was issued on "
     "Monday; it usually shows on your statement within three to five business days."
 )
+SCRIPTS = {
+    "gpt-4o-mini": dict(text=REPLY, ttft=0.32, chunks=12, chunk_delay=0.03,
+                        input_tokens=64, output_tokens=38),
+    "gpt-4o": dict(text="Sorry for the trouble! Your refund went out on Monday. If you cannot "
+                        "log in, reset your password from the sign-in page.",
+                   ttft=0.41, chunks=10, chunk_delay=0.035, input_tokens=64, output_tokens=31),
+    CLAUDE: dict(text=REPLY.replace("Thanks", "Thank you"), ttft=0.52, chunks=10,
+                 chunk_delay=0.05, input_tokens=71, output_tokens=41),
+}  # fmt: skip
 
 
-def seed(vault: Vault, data: Path) -> None:
-    vault.commit(
-        "support/reply", REPLY_V1, "First version from the help-centre macro", author="ada"
-    )
-    vault.commit(
-        "support/reply", REPLY_V2, "Friendlier tone, three sentences max, gold tier", author="grace"
-    )
-    for name, template in OTHERS.items():
-        content = PromptContent(
-            messages=(
-                Message(role="system", template="You are precise."),
-                Message(role="user", template=template),
-            ),
-            model=ModelDefaults(model="gpt-4o-mini", temperature=0.2),
-        )
-        vault.commit(name, content, "Initial version", author="linus")
-    vault.set_test_cases("support/reply", CASES)
-
-
-REPLY_V3 = REPLY_V2.model_copy(
-    update={
-        "messages": (
-            Message(
-                role="system",
-                template="You are a friendly support agent for Acme.\n"
-                "Answer the customer in at most three sentences, in their language.\n"
-                "{% if tier == 'gold' %}Offer priority handling.{% endif %}",
-            ),
-            REPLY_V2.messages[1],
-        )
-    }
-)
-
-
-def team_shots(tmp: Path, profiles: dict[str, ProviderProfile]) -> None:
-    """The review queue and the publish dialog, as carol (publisher) sees them."""
-    from workbench.ui.main_window import MainWindow
-    from workbench.ui.publish import PublishDialog
-
-    db_url = f"sqlite:///{tmp / 'registry.sqlite3'}"
-    with running_registry(RegistrySettings(db_url=db_url)) as reg:
-        with Vault.open(tmp / "alice.sqlite3", create=True, actor="alice") as alice:
-            v1 = alice.commit("support/reply", REPLY_V1, "First version from the help-centre macro")
-            v2 = alice.commit("support/reply", REPLY_V2, "Friendlier tone, three sentences max")
-            alice.commit("support/reply", REPLY_V3, "Answer in the customer's language")
-            for name, template in OTHERS.items():
-                one = PromptContent(messages=(Message(role="user", template=template),))
-                alice.commit(name, one, "Initial version")
-            Syncer(alice, reg.client("alice")).sync()
-        with Vault.open(tmp / "bob.sqlite3", create=True, actor="bob") as bob:
-            Syncer(bob, reg.client("bob")).sync()
-            queue_review(bob, bob.version_by_id(v1.id), "approve", "Matches the macro")
-            queue_review(bob, bob.version_by_id(v2.id), "approve", "Reads much better")
-            Syncer(bob, reg.client("bob")).sync()
-        with reg.client("carol") as carol:
-            carol.move_label("support/reply", "production", target=LabelTarget(version_id=v1.id),
-                             expected=None, reason="Launch of the help centre")  # fmt: skip
-        store = MemoryStore()
-        store.set(token_key_name(reg.url), reg.tokens["carol"])
-        with Vault.open(tmp / "carol.sqlite3", create=True, actor="carol") as vault:
-            vault.set_test_cases("support/reply", CASES)
-            window = MainWindow(
-                vault, Settings(registry_url=reg.url,
-                                default_models=[*MODELS]),
-                engine_factory=lambda: Engine(vault, profiles, keys=lambda _p: DEFAULT_KEY),
-                profiles=lambda: profiles, secrets=lambda: store, data_dir=tmp / "carol-data",
-                qsettings=QSettings(str(tmp / "carol.ini"), QSettings.Format.IniFormat),
-            )  # fmt: skip
-            window.resize(1440, 880)
-            window.show()
-            loop = QEventLoop()
-            window.sync.finished.connect(lambda _o: loop.quit())
-            loop.exec()
-            window.browser.select("support/reply")
-            compare = window.compare
-            compare.check_only(models=[*MODELS])
-            loop = QEventLoop()
-            compare.run_finished.connect(lambda _run: loop.quit())
-            compare.start_run()
-            loop.exec()
-            window.tabs.setCurrentWidget(window.review)
-            window.review.reload()
-            v3 = vault.get_version("support/reply", "v3")
-            window.review.select(v3.id)
-            window.review.comment.setPlainText("Good; please keep the gold-tier line.")
-            grab(window, "review.png")
-
-            dialog = window.open_publish("support/reply")
-            assert isinstance(dialog, PublishDialog)
-            loop = QEventLoop()
-            dialog.loaded.connect(lambda _c: loop.quit())
-            if dialog.context is None:
-                loop.exec()
-            dialog.version_box.setCurrentIndex(dialog.version_box.findData(str(v2.id)))
-            dialog.reason.setText("Friendlier replies tested on three cases")
-            dialog.resize(980, 760)
-            grab(dialog, "publish.png")
-            dialog.close()
-            window.close()
+T0 = time.monotonic()
 
 
 def wait(ms: int) -> None:
@@ -209,93 +148,262 @@ def wait(ms: int) -> None:
     loop.exec()
 
 
-def grab(window: object, name: str) -> None:
-    from PySide6.QtWidgets import QWidget
+def wait_for(signal: object, start: object = None, timeout_ms: int = 60_000) -> None:
+    """Connect, then call ``start`` (if any), then wait for ``signal`` to fire."""
+    loop = QEventLoop()
+    signal.connect(lambda *_a: loop.quit())  # type: ignore[attr-defined]
+    QTimer.singleShot(timeout_ms, loop.quit)
+    if callable(start):
+        start()
+    loop.exec()
 
-    assert isinstance(window, QWidget)
-    wait(300)
-    path = OUT / name
-    window.grab().save(str(path))
-    print(f"wrote {path.relative_to(ROOT)}")
+
+def save_png(pixmap: QPixmap, path: Path) -> None:
+    """PNG at the best zlib level; through Pillow's palette when it is much smaller."""
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    pixmap.save(buffer, "PNG", 0)  # quality 0: the strongest compression
+    data = bytes(buffer.data().data())
+    try:
+        from PIL import Image
+    except ImportError:
+        path.write_bytes(data)
+        return
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    small = io.BytesIO()
+    image.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+        small, "PNG", optimize=True
+    )
+    path.write_bytes(min(data, small.getvalue(), key=len))
+
+
+class Shots:
+    def __init__(self, size: str, theme: str) -> None:
+        self.dir = OUT / f"{size}-{theme}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.count = 0
+
+    def grab(self, widget: QWidget, name: str, screen: bool = False) -> None:
+        """The widget as drawn; ``screen``: the whole screen (a dialog over the window)."""
+        wait(250)
+        QApplication.processEvents()
+        if screen:
+            # Xvfb has no window manager to frame a dialog: dim the window behind it
+            # and draw its edge, as a desktop's modal shading would.
+            pixmap = QGuiApplication.primaryScreen().grabWindow(0)
+            painter = QPainter(pixmap)
+            box = widget.frameGeometry()
+            outside = QRegion(pixmap.rect()).subtracted(QRegion(box))
+            painter.setClipRegion(outside)
+            painter.fillRect(pixmap.rect(), QColor(0, 0, 0, 90))
+            painter.setClipping(False)
+            painter.setPen(QPen(widget.palette().color(QPalette.ColorRole.Mid), 1))
+            painter.drawRect(box.adjusted(-1, -1, 0, 0))
+            painter.end()
+        else:
+            pixmap = widget.grab()
+        save_png(pixmap, self.dir / f"{name}.png")
+        self.count += 1
+        if os.environ.get("SHOTS_VERBOSE"):
+            print(f"{time.monotonic() - T0:6.1f} s  {self.dir.name}/{name}.png")
+
+
+def fill_screen(window: QWidget) -> None:
+    window.setGeometry(QGuiApplication.primaryScreen().availableGeometry())
+    window.show()
+    window.raise_()
+    window.activateWindow()
+
+
+def make_window(vault: Vault, settings: Settings, profiles: dict[str, ProviderProfile],
+                store: MemoryStore, data: Path) -> QWidget:  # fmt: skip
+    from workbench.ui.main_window import MainWindow
+
+    window = MainWindow(
+        vault, settings,
+        engine_factory=lambda: Engine(vault, profiles, keys=lambda _p: DEFAULT_KEY),
+        profiles=lambda: profiles, secrets=lambda: store, data_dir=data,
+        qsettings=QSettings(str(data / "layout.ini"), QSettings.Format.IniFormat),
+        sync_interval_s=0,
+    )  # fmt: skip
+    fill_screen(window)
+    return window
+
+
+def seed_registry(reg: RunningRegistry, tmp: Path) -> list[uuid.UUID]:
+    """alice writes three versions, bob approves the first two, carol puts v1 in production."""
+    with Vault.open(tmp / "alice.sqlite3", create=True, actor="alice") as alice:
+        versions = [
+            alice.commit("support/reply", REPLY_V1, "First version from the help-centre macro"),
+            alice.commit("support/reply", REPLY_V2, "Friendlier tone, three sentences max"),
+            alice.commit("support/reply", REPLY_V3, "Answer in the customer's language"),
+        ]
+        for name, template in OTHERS.items():
+            content = PromptContent(
+                messages=(
+                    Message(role="system", template="You are precise."),
+                    Message(role="user", template=template),
+                ),
+                model=ModelDefaults(model="gpt-4o-mini", temperature=0.2),
+            )
+            alice.commit(name, content, "Initial version")
+        Syncer(alice, reg.client("alice")).sync()
+    with Vault.open(tmp / "bob.sqlite3", create=True, actor="bob") as bob:
+        Syncer(bob, reg.client("bob")).sync()
+        queue_review(bob, bob.version_by_id(versions[0].id), "approve", "Matches the macro")
+        queue_review(bob, bob.version_by_id(versions[1].id), "approve", "Reads much better")
+        Syncer(bob, reg.client("bob")).sync()
+    with reg.client("carol") as carol:
+        first = LabelTarget(version_id=versions[0].id)
+        carol.move_label("support/reply", "production", target=first, expected=None,
+                         reason="Launch of the help centre")  # fmt: skip
+    return [v.id for v in versions]
+
+
+def first_start(shots: Shots, tmp: Path, theme: str) -> None:
+    data = tmp / f"first-{theme}"
+    data.mkdir()
+    with Vault.open(data / "vault.sqlite3", create=True, actor="ada") as vault:
+        window = make_window(vault, Settings(), {"echo": ECHO_PROFILE}, MemoryStore(), data)
+        shots.grab(window, "first-start")
+        window.close()
+
+
+def team_vault(shots: Shots, tmp: Path, theme: str, reg: RunningRegistry,
+               profiles: dict[str, ProviderProfile], ids: list[uuid.UUID]) -> None:  # fmt: skip
+    """Every screen of a synced vault, as carol (publisher) sees it."""
+    from workbench.ui.publish import PublishDialog
+    from workbench.ui.settings_dialog import SettingsDialog
+
+    data = tmp / f"carol-{theme}"
+    data.mkdir()
+    store = MemoryStore()
+    store.set(token_key_name(reg.url), reg.tokens["carol"])
+    store.set(KEY, DEFAULT_KEY)  # the profiles' key: the window lists their models with it
+    shown = [profiles[n].model_dump(mode="json") for n in ("openai", "anthropic")]
+    settings = Settings(registry_url=reg.url, default_models=[*MODELS], providers=shown)
+    with Vault.open(data / "vault.sqlite3", create=True, actor="carol") as vault:
+        vault.set_test_cases("support/reply", CASES)
+        window = make_window(vault, settings, profiles, store, data)
+        wait_for(window.sync.finished)  # the sync the window starts by itself
+        while window.model_lists.running:  # and the profiles' model lists
+            wait(50)
+        window.browser.select("support/reply")
+        window.tabs.setCurrentWidget(window.editor)
+        shots.grab(window, "editor")
+
+        window.tabs.setCurrentWidget(window.history)
+        window.history.select_versions([0, 1])
+        shots.grab(window, "history-diff")
+
+        window.tabs.setCurrentWidget(window.testcases)
+        shots.grab(window, "test-cases")
+
+        compare = window.compare
+        window.tabs.setCurrentWidget(compare)
+        compare.check_only(versions=ids, models=[*MODELS])
+        wait_for(compare.run_finished, compare.start_run)
+        compare.tabs.setCurrentWidget(compare.summary)
+        shots.grab(window, "compare-grid")
+        sizes = compare.splitter.sizes()
+        # The lower tabs given the height they need, as a person drags the splitter:
+        # the summary's nine rows, then most of the pane for the charts.
+        rows = (
+            compare.summary.verticalHeader().length() + compare.summary.horizontalHeader().height()
+        )
+        below = sum(sizes[1:])
+        tabs = min(below - 120, rows + compare.tabs.tabBar().height() + 40)
+        compare.splitter.setSizes([sizes[0], below - tabs, tabs])
+        shots.grab(window, "compare-summary")
+        compare.splitter.setSizes([sizes[0], 120, below - 120])
+        compare.tabs.setCurrentWidget(compare.charts)
+        shots.grab(window, "compare-charts")
+        compare.splitter.setSizes(sizes)
+        model = compare.grid_model
+        failing = next(
+            (model.index(r, c) for r in range(model.rowCount()) for c in range(model.columnCount())
+             if (cell := model.index(r, c).data(CELL_ROLE)) is not None and not cell.passed),
+            model.index(0, 0),
+        )  # fmt: skip
+        compare.grid.setCurrentIndex(failing)
+        compare.tabs.setCurrentWidget(compare.cell_view)
+        shots.grab(window, "compare-cell")
+
+        dialog = SettingsDialog(
+            window.settings, window.secrets, window.reporter, window,
+            model_cache=window.model_lists.cache,
+        )  # fmt: skip
+        dialog.show()
+        shots.grab(dialog, "settings", screen=True)
+        dialog.close()
+
+        window.tabs.setCurrentWidget(window.review)
+        window.review.reload()
+        window.review.select(ids[2])
+        window.review.comment.setPlainText("Good; please keep the gold-tier line.")
+        shots.grab(window, "review")
+
+        publish = window.open_publish("support/reply")
+        assert isinstance(publish, PublishDialog)
+        if publish.context is None:
+            wait_for(publish.loaded)
+        publish.version_box.setCurrentIndex(publish.version_box.findData(str(ids[1])))
+        publish.reason.setText("Friendlier replies tested on three cases")
+        shots.grab(publish, "publish", screen=True)
+        publish.close()
+
+        # A decision made offline waits in the outbox until the next sync.
+        queue_review(vault, vault.version_by_id(ids[2]), "request_changes",
+                     "Keep the gold-tier line")  # fmt: skip
+        window.sync_panel.reload_outbox()
+        window.refresh_sync_state()
+        window.tabs.setCurrentWidget(window.sync_panel)
+        shots.grab(window, "sync")
+        window.close()
+        wait(100)
 
 
 def main() -> int:
-    OUT.mkdir(parents=True, exist_ok=True)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("size", choices=SIZES, help="the Xvfb screen's size, WIDTHxHEIGHT")
+    parser.add_argument("--theme", choices=THEMES, action="append", help="default: both")
+    args = parser.parse_args()
+    started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="wb-shots-"))
     os.environ["WORKBENCH_DATA_DIR"] = str(tmp / "data")
     app = QApplication(sys.argv[:1])
-    apply_theme(app, "light")
-    from workbench.ui.main_window import MainWindow
-
-    with ProviderServer() as server:
-        server.script("gpt-4o-mini", text=REPLY, ttft=0.32, chunks=12, chunk_delay=0.03,
-                      input_tokens=64, output_tokens=38)  # fmt: skip
-        server.script(CLAUDE, text=REPLY.replace("Thanks", "Thank you"), ttft=0.45,
-                      chunks=10, chunk_delay=0.04, input_tokens=71, output_tokens=41)  # fmt: skip
+    screen = QGuiApplication.primaryScreen().geometry()
+    if f"{screen.width()}x{screen.height()}" != args.size:
+        print(f"the screen is {screen.width()}x{screen.height()}, not {args.size}: run under "
+              f'xvfb-run -a -s "-screen 0 {args.size}x24"', file=sys.stderr)  # fmt: skip
+        return 2
+    total = 0
+    with (
+        ProviderServer(models=("gpt-4o-mini", "gpt-4o")) as server,
+        ProviderServer(models=(CLAUDE,)) as anthropic_server,
+    ):
+        for model, script in SCRIPTS.items():
+            (anthropic_server if model == CLAUDE else server).script(model, **script)
         # No price overrides: the costs shown are genai-prices' for these models.
-        profile = ProviderProfile(
-            name="openai", family="openai", base_url=server.base_url("openai"), key_name="k",
-            models=("gpt-4o-mini",),
+        openai = ProviderProfile(
+            name="openai", family="openai", base_url=server.base_url("openai"), key_name=KEY,
         )  # fmt: skip
         claude = ProviderProfile(
-            name="anthropic", family="anthropic", base_url=server.base_url("anthropic"),
-            key_name="k", models=(CLAUDE,),
+            name="anthropic", family="anthropic", base_url=anthropic_server.base_url("anthropic"),
+            key_name=KEY,
         )  # fmt: skip
-        profiles = {"echo": ECHO_PROFILE, "openai": profile, "anthropic": claude}
-        with Vault.open(tmp / "vault.sqlite3", create=True, actor="ada") as vault:
-            seed(vault, tmp / "data")
-            settings = Settings(
-                default_models=[
-                    "openai:gpt-4o-mini",
-                    "anthropic:claude-3-5-haiku-latest",
-                    "echo:echo",
-                ]
-            )
-            window = MainWindow(
-                vault, settings,
-                engine_factory=lambda: Engine(vault, profiles, keys=lambda _p: DEFAULT_KEY),
-                profiles=lambda: profiles, secrets=MemoryStore, data_dir=tmp / "data",
-                qsettings=QSettings(str(tmp / "layout.ini"), QSettings.Format.IniFormat),
-            )  # fmt: skip
-            window.resize(1440, 880)
-            window.show()
-            window.browser.select("support/reply")
-            window.tabs.setCurrentWidget(window.editor)
-            grab(window, "main-window.png")
-
-            window.tabs.setCurrentWidget(window.history)
-            window.history.select_versions([0])
-            grab(window, "diff.png")
-
-            compare = window.compare
-            compare.check_only(models=[*MODELS])
-            compare.repeats.setValue(2)
-            window.tabs.setCurrentWidget(compare)
-            loop = QEventLoop()
-            compare.run_finished.connect(lambda _run: loop.quit())
-            compare.start_run()
-            loop.exec()
-            compare.tabs.setCurrentWidget(compare.charts)
-            compare.splitter.setSizes([300, 520])
-            grab(window, "compare.png")
-            compare.tabs.setCurrentWidget(compare.summary)
-            grab(window, "compare-summary.png")
-
-            window.tabs.setCurrentWidget(window.testcases)
-            grab(window, "test-cases.png")
-
-            from workbench.ui.settings_dialog import SettingsDialog
-
-            shown = window.settings.model_copy(
-                update={"providers": [p.model_dump(mode="json") for p in (profile, claude)]}
-            )
-            dialog = SettingsDialog(shown, window.secrets, window.reporter, window)
-            dialog.resize(900, 640)
-            dialog.show()
-            grab(dialog, "settings.png")
-            dialog.close()
-            window.close()
-        team_shots(tmp, profiles)
+        profiles = {"echo": ECHO_PROFILE, "openai": openai, "anthropic": claude}
+        db_url = f"sqlite:///{tmp / 'registry.sqlite3'}"
+        with running_registry(RegistrySettings(db_url=db_url)) as reg:
+            ids = seed_registry(reg, tmp)
+            for theme in args.theme or THEMES:
+                apply_theme(app, theme)
+                shots = Shots(args.size, theme)
+                first_start(shots, tmp, theme)
+                team_vault(shots, tmp, theme, reg, profiles, ids)
+                total += shots.count
+    print(f"{args.size}: {total} screenshots in {time.monotonic() - started:.1f} s "
+          f"→ {OUT.relative_to(ROOT)}/{args.size}-*/")  # fmt: skip
     return 0
 
 
