@@ -81,7 +81,7 @@ class ModelLists(QObject):
     def summary(listings: dict[str, ModelListing]) -> str:
         """One status-bar line for a refresh."""
         parts = [
-            f"{name}: {len(listing.models)} models"
+            f"{name}: {len(listing.models)} model{'' if len(listing.models) == 1 else 's'}"
             if listing.error is None
             else f"{name}: could not list (the reason is in Settings → Providers)"
             for name, listing in listings.items()
