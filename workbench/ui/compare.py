@@ -233,12 +233,15 @@ class CellDelegate(QStyledItemDelegate):
             style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, option.widget)
         rect: QRect = option.rect.adjusted(PAD_X, PAD_Y, -PAD_X, -PAD_Y)
         palette: QPalette = QPalette(option.palette)
-        if option.state & QStyle.StateFlag.State_Selected:
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if selected:
             palette.setColor(
                 QPalette.ColorRole.Text, palette.color(QPalette.ColorRole.HighlightedText)
             )
         y = rect.top()
         for text, font, color in self.readout(index, palette):
+            if selected:  # red/green do not read on the highlight; ✔/✘ still say it
+                color = palette.color(QPalette.ColorRole.Text)
             fm = QFontMetrics(font)
             painter.setFont(font)
             painter.setPen(color)
