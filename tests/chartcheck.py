@@ -42,7 +42,7 @@ def _tick_labels(ax: Any) -> list[Any]:
     return [t for t in xs + ys if _shown(t)]
 
 
-def _titles(ax: Any) -> list[Any]:
+def title_texts(ax: Any) -> list[Any]:
     """The axes' title texts, wherever they are placed (left, centre, right)."""
     from matplotlib.text import Text
 
@@ -86,7 +86,7 @@ def layout_problems(fig: Any) -> list[str]:
                     + ("" if ax_a is ax_b else " (different panels)")
                 )
 
-    titles = [(ax, t) for ax in axes for t in _titles(ax)]
+    titles = [(ax, t) for ax in axes for t in title_texts(ax)]
     legends = [lg for lg in fig.legends]
     for ax, title in titles:
         tb = box(title)

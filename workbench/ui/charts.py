@@ -62,7 +62,8 @@ class ChartsPanel(QWidget):
         self.labels: dict[uuid.UUID, str] = {}
         self.chart_layout: ChartLayout | None = None
         self._stale = False
-        self._drawn_width = 0
+        self.drawn_width = 0
+        """The viewport width (px) the chart was last laid out for."""
         self._reflow = QTimer(self)
         self._reflow.setSingleShot(True)
         self._reflow.setInterval(80)  # one redraw when a resize drag settles
@@ -83,6 +84,7 @@ class ChartsPanel(QWidget):
         self.placeholder.hide()
         self.scroll_area.setWidget(self.canvas)
         self.scroll_area.show()
+        self.layout_.activate()  # the scroll area's real width, before the first draw
 
     def set_cells(self, cells: Sequence[CellResult], labels: Mapping[uuid.UUID, str]) -> None:
         self.cells = list(cells)
@@ -107,13 +109,13 @@ class ChartsPanel(QWidget):
         self.figure.set_size_inches(width_in, shown_px / DPI, forward=False)
         self.chart_layout = draw_run(self.figure, self.cells, self.labels, self.theme(), width_in)
         self.canvas.draw_idle()
-        self._drawn_width = width_px
+        self.drawn_width = width_px
         self._stale = False
 
     def _reflow_if_needed(self) -> None:
         if self.canvas is None or not self.isVisible():
             return
-        if self._stale or self.scroll_area.viewport().width() != self._drawn_width:
+        if self._stale or self.scroll_area.viewport().width() != self.drawn_width:
             self.redraw()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
