@@ -120,7 +120,13 @@ def describe_check(check: CheckResult, cell: CellResult) -> str:
     }.get(check.assertion.type)
     if measured is not None:
         value, fmt = measured
-        return f"{head}: was {fmt(value)}" if value is not None else f"{head}: unknown"
+        if value is None:
+            return f"{head}: unknown"
+        shown = fmt(value)
+        if fmt is fmt_ms and shown == fmt_ms(check.assertion.value):  # "1.00 s: was 1.00 s"
+            digits = 0 if round(value) > check.assertion.value else 2
+            shown = f"{value:,.{digits}f} ms"
+        return f"{head}: was {shown}"
     return f"{head}: {check.detail}" if check.detail else head
 
 
