@@ -39,6 +39,7 @@ import argparse
 import asyncio
 import cProfile
 import io
+import json
 import math
 import os
 import pstats
@@ -219,6 +220,10 @@ def print_profile(profiler: cProfile.Profile, shape: str) -> None:
 def cli_env(data_dir: Path) -> dict[str, str]:
     env = {**os.environ, "WORKBENCH_DATA_DIR": str(data_dir), KEY_ENV: DEFAULT_KEY}
     env.pop("WORKBENCH_VAULT", None)
+    # As an installed package runs: its modules' bytecode compiled once, not at every start
+    # (kept outside the source tree, whatever PYTHONDONTWRITEBYTECODE says here).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(data_dir.parent / "pycache")
     return env
 
 
@@ -281,10 +286,130 @@ def cli_start(url: str, work: Path) -> None:
             print(import_offenders([str(WORKBENCH), *argv[1:]], env))
 
 
+# ---- whole processes, as a user runs them ---------------------------------------------
+
+BARE = ROOT / "bench" / "bare_client.py"
+PROCESS_SHAPES = ((25, 16), (100, 64))
+"""(cases, concurrency): 300 calls at 16 and 1,200 at 64 (4 versions x 3 models)."""
+ONE_CALL_TARGET_S = 0.8
+ROUNDS = 5
+
+
+@dataclass
+class Sample:
+    walls: list[float]
+    ttft_err_ms: list[float]
+
+    def median(self) -> float:
+        return statistics.median(self.walls)
+
+
+def _wall(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return wall, done.stdout
+
+
+def _last_run_ttft_err_ms(vault_path: Path) -> tuple[float, int]:
+    """Median (stored TTFT - the server's TTFT) of the newest run, and its stored cells."""
+    with Vault.open(vault_path, actor="bench") as vault:
+        store = RunStore(vault)
+        row = store.list_runs(limit=1)[0]
+        run = store.load(row.id)
+    ttfts = [c.ttft_ms for c in run.cells if c.ttft_ms is not None]
+    return statistics.median(ttfts) - TTFT * 1000, len(run.cells)
+
+
+def whole_process(url: str, work: Path) -> None:
+    """Interleaved rounds of ``workbench compare`` and the bare aiohttp client, each a
+    fresh process timed from start to exit, against the same server."""
+    env = cli_env(work / "proc-data")
+    add = [str(WORKBENCH), "provider", "add", "local", "--family", "openai"]
+    add += ["--base-url", f"{url}/v1", "--key-env", KEY_ENV, "--concurrency", "256"]
+    _wall(add, env)
+    vault_path = work / "proc-vault.sqlite3"
+    with Vault.open(vault_path, create=True, actor="bench") as vault:
+        ids = fill_vault(vault)
+    one_csv = work / "one.csv"
+    one_csv.write_text("name,topic\nc1,owls\n")
+    base = [str(WORKBENCH), "--vault", str(vault_path), "compare", PROMPT]
+    jobs: dict[str, tuple[list[str], list[str], int]] = {}
+    for cases, conc in PROCESS_SHAPES:
+        csv_path = work / f"cases-{cases}.csv"
+        csv_path.write_text("name,topic\n" + "".join(f"c{i},subject {i}\n" for i in range(cases)))
+        calls = cases * VERSIONS * len(MODELS)
+        wb = [*base, "--versions", ",".join(str(v) for v in ids)]
+        wb += ["--models", ",".join(f"local:{m}" for m in MODELS)]
+        wb += ["--cases", str(csv_path), "--concurrency", str(conc)]
+        bare = [sys.executable, str(BARE), url, str(calls), str(conc), DEFAULT_KEY]
+        jobs[f"{calls}@{conc}"] = (wb, bare, calls)
+    one = [*base, "--models", "local:gpt-4o-mini", "--cases", str(one_csv)]
+    jobs["1@1"] = (one, [sys.executable, str(BARE), url, "1", "1", DEFAULT_KEY], 1)
+    samples = {(k, who): Sample([], []) for k in jobs for who in ("engine", "bare")}
+    loads: list[tuple[float, float, float]] = []
+    for argv in (one, jobs["1@1"][1]):  # warm the OS file cache once
+        _wall(argv, env)
+    print(f"\nwhole processes, start to exit, interleaved, {ROUNDS} rounds")
+    for r in range(1, ROUNDS + 1):
+        loads.append(os.getloadavg())
+        line = [f"round {r} load {loads[-1][0]:.2f}:"]
+        for shape, (wb, bare, calls) in jobs.items():
+            for who, argv in (("bare", bare), ("engine", wb)):
+                wall, out = _wall(argv, env)
+                sample = samples[(shape, who)]
+                sample.walls.append(wall)
+                if who == "bare":
+                    sample.ttft_err_ms.append(json.loads(out)["ttft_ms"] - TTFT * 1000)
+                else:
+                    err, stored = _last_run_ttft_err_ms(vault_path)
+                    sample.ttft_err_ms.append(err)
+                    if stored != calls:
+                        line.append(f"!! {shape}: {stored}/{calls} cells stored")
+            e, b = samples[(shape, "engine")].walls[-1], samples[(shape, "bare")].walls[-1]
+            line.append(f"{shape} {e:.2f}/{b:.2f}={e / b:.2f}x")
+        print("  " + "  ".join(line), flush=True)
+    print(
+        f"\n{'calls@conc':>10} {'engine s':>8} {'bare s':>7} {'ratio':>6} {'ratios min-max':>15} "
+        f"{'floor s':>7} {'x floor':>7} {'TTFT err ms eng/bare':>21}  target"
+    )
+    for shape, (_wb, _bare, calls) in jobs.items():
+        eng, bare_s = samples[(shape, "engine")], samples[(shape, "bare")]
+        ratios = [e / b for e, b in zip(eng.walls, bare_s.walls, strict=True)]
+        conc = int(shape.split("@")[1])
+        floor = math.ceil(calls / conc) * TTFT
+        verdict = ""
+        target = TARGETS.get(conc) if calls > 1 else None
+        if target is not None:
+            met = statistics.median(ratios) <= target
+            verdict = f"<= {target:.2f}x bare: {'met' if met else 'MISSED'}"
+        elif calls == 1:
+            met = eng.median() <= ONE_CALL_TARGET_S
+            verdict = f"<= {ONE_CALL_TARGET_S:.1f} s: {'met' if met else 'MISSED'}"
+        ttft = (
+            f"{statistics.median(eng.ttft_err_ms):.1f}/{statistics.median(bare_s.ttft_err_ms):.1f}"
+        )
+        print(
+            f"{shape:>10} {eng.median():8.2f} {bare_s.median():7.2f} "
+            f"{statistics.median(ratios):6.2f} {min(ratios):7.2f}-{max(ratios):<7.2f} "
+            f"{floor:7.2f} {eng.median() / floor:7.2f} {ttft:>21}  {verdict}"
+        )
+    one_min = [load[0] for load in loads]
+    print(
+        f"load average (1 min) at each round: {', '.join(f'{x:.2f}' for x in one_min)}; "
+        f"{os.cpu_count()} CPUs"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="300 calls at 16 only; no CLI")
     parser.add_argument("--profile", action="store_true", help="cProfile the 1200 @ 64 run")
+    parser.add_argument(
+        "--in-process", action="store_true", help="the older in-process engine figures too"
+    )
     args = parser.parse_args()
     shapes = [(25, 16)] if args.quick else [(25, 16), (100, 64)]
     proc, url = start_server()
@@ -295,10 +420,11 @@ def main() -> None:
         )
         with tempfile.TemporaryDirectory(prefix="wb-matrix-") as tmp:
             work = Path(tmp)
-            with Vault.open(work / "vault.sqlite3", create=True, actor="bench") as vault:
-                matrix(url, vault, shapes, args.profile)
+            if args.in_process or args.quick or args.profile:
+                with Vault.open(work / "vault.sqlite3", create=True, actor="bench") as vault:
+                    matrix(url, vault, shapes, args.profile)
             if not args.quick:
-                cli_start(url, work)
+                whole_process(url, work)
     finally:
         assert proc.stdin is not None
         proc.stdin.close()

@@ -10,7 +10,6 @@ from pydantic import ValidationError
 from workbench.core.errors import NotFoundError, UsageError
 from workbench.engine.runner import ECHO_PROFILE, Engine
 from workbench.providers.profiles import ProviderProfile
-from workbench.secrets.keyring_store import KeyringStore
 from workbench.secrets.resolve import resolve_key
 from workbench.secrets.store import SecretStore
 from workbench.settings import Settings, load_settings, save_settings
@@ -64,8 +63,17 @@ def remove_profile(name: str, settings: Settings | None = None) -> Settings:
 def key_resolver(
     vault: Vault | None, store: SecretStore | None = None
 ) -> Callable[[ProviderProfile], str | None]:
-    """Keys for profiles: keychain first, then the profile's env var; each read audited."""
-    store = store or KeyringStore()
+    """Keys for profiles: keychain first, then the profile's env var; each read audited.
+    The keychain is opened (and ``keyring`` imported, ~0.1-0.3 s) only for a profile that
+    names a keychain entry."""
+    stores: list[SecretStore] = [] if store is None else [store]
+
+    def keychain() -> SecretStore:
+        if not stores:
+            from workbench.secrets.keyring_store import KeyringStore
+
+            stores.append(KeyringStore())
+        return stores[0]
 
     def audit(key_name: str, source: str) -> None:
         if vault is not None:
@@ -84,7 +92,7 @@ def key_resolver(
                 register_secret(value)
                 audit(profile.key_env or "", f"env:{profile.key_env}")
             return value
-        return resolve_key(store, profile.key_name, profile.key_env, audit=audit)
+        return resolve_key(keychain(), profile.key_name, profile.key_env, audit=audit)
 
     return resolve
 

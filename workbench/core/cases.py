@@ -15,8 +15,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from workbench.core.assertions import parse_assertion_spec
 from workbench.core.errors import InputError, UsageError
 from workbench.core.files import read_text
@@ -63,14 +61,19 @@ def parse_cases(text: str, fmt: str, source: str = "cases") -> list[TestCase]:
                 )
             rows.append(row)
         data: Any = rows
-    else:
+    elif fmt == "json":
         try:
-            data = json.loads(text) if fmt == "json" else yaml.safe_load(text)
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InputError(
                 f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
                 hint=HINT,
             ) from exc
+    else:
+        import yaml  # ~30-100 ms: only for YAML case files
+
+        try:
+            data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark else ""

@@ -40,7 +40,7 @@ from workbench.core.runs import (
     TestCase,
 )
 from workbench.core.templating import render_messages
-from workbench.engine.pricing import price_call
+from workbench.engine.pricing import Pricer
 from workbench.providers.base import (
     ChatMessage,
     ChatRequest,
@@ -60,7 +60,13 @@ from workbench.providers.errors import (
     ProviderUnreachable,
     ServerError,
 )
-from workbench.providers.http import REQUEST_SENT_AT, Transport, make_http_client
+from workbench.providers.http import (
+    FIRST_BYTE_AT,
+    REQUEST_SENT_AT,
+    Transport,
+    make_http_client,
+    warm_http_client,
+)
 from workbench.providers.profiles import ProviderProfile, make_client
 from workbench.secrets.redaction import redact_output, register_secret
 from workbench.vault.repository import Vault
@@ -240,6 +246,8 @@ class Engine:
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.breaker_threshold = breaker_threshold
+        self.pricer = Pricer()
+        """Prices looked up once per model for this engine's estimates and runs."""
 
     # ---- planning --------------------------------------------------------------------
 
@@ -314,7 +322,7 @@ class Engine:
             i = estimate_input_tokens(plan.request.messages)
             o = plan.request.max_tokens or DEFAULT_OUTPUT_GUESS
             tin, tout = tin + i, tout + o
-            price, _ = price_call(self._profile(plan.key.model), plan.key.model.model, i, o)
+            price, _ = self.pricer.price(self._profile(plan.key.model), plan.key.model.model, i, o)
             if price is None:
                 unknown.add(str(plan.key.model))
             elif cost is not None:
@@ -361,6 +369,9 @@ class Engine:
         run = Run(id=run_id or uuid.uuid4(), spec=spec)
         loop = asyncio.get_running_loop()
         writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vault-writer")
+        # The transport (importing aiohttp, ~0.1-0.5 s) is made on another thread while the
+        # writer records the run's start, and its session is opened before the first call.
+        making = loop.run_in_executor(None, self._http_factory, spec.concurrency, len(plans))
         await loop.run_in_executor(writer, self.store.start, run)
         cached = (
             await loop.run_in_executor(
@@ -378,10 +389,12 @@ class Engine:
             for name, p in self.profiles.items()
             if p.concurrency is not None
         }
-        http = self._http_factory(spec.concurrency, total)
         # genai-prices loads its data on first use (~150 ms): do it off the event loop
-        # before any stream is open, not when the first cell finishes.
+        # before any stream is open, not when the first cell finishes. One lookup per
+        # model (self.pricer); every cell of the run reuses it.
         await loop.run_in_executor(writer, self._warm_prices, spec)
+        http = await making
+        await warm_http_client(http)
         clients: dict[str, ProviderClient] = {}
         writes: list[Future[None]] = []
 
@@ -476,7 +489,7 @@ class Engine:
 
     def _warm_prices(self, spec: RunSpec) -> None:
         for ref in spec.models:
-            price_call(self._profile(ref), ref.model, 1, 1)
+            self.pricer.rate(self._profile(ref), ref.model)
 
     def _close_run(
         self,
@@ -603,7 +616,9 @@ class Engine:
         finish: Finish | None = None
         ttft: float | None = None
         sent: list[float] = []
+        got: list[float] = []
         token = REQUEST_SENT_AT.set(sent)
+        got_token = FIRST_BYTE_AT.set(got)
         start = time.perf_counter()
         events = client.stream_chat(request)
         me = asyncio.current_task()
@@ -613,9 +628,12 @@ class Engine:
             async for event in events:
                 if isinstance(event, TextDelta):
                     if ttft is None:
-                        # From the moment the (last) request was on the wire: a retried
-                        # call's first attempts and our own queueing are not the model's.
-                        ttft = time.perf_counter() - (sent[-1] if sent else start)
+                        # From the moment the (last) request was on the wire to when the
+                        # bytes holding this token came off the socket: a retried call's
+                        # first attempts, our own queueing, and work on other answers
+                        # that arrived at the same time are not the model's.
+                        arrived = got[-1] if got else time.perf_counter()
+                        ttft = arrived - (sent[-1] if sent else start)
                         breaker.waiting.discard(me)
                     if me is not None:
                         breaker.streaming[me] = time.perf_counter()
@@ -645,13 +663,16 @@ class Engine:
             closer = getattr(events, "aclose", None)
             if closer is not None:
                 await closer()
+            FIRST_BYTE_AT.reset(got_token)
             REQUEST_SENT_AT.reset(token)
         latency = time.perf_counter() - start
         # A provider that echoes the key must not get it into the vault, cache or exports.
         output = redact_output("".join(parts))
         if usage is None:
             usage = estimated_usage(request, output)
-        cost, source = price_call(profile, request.model, usage.input_tokens, usage.output_tokens)
+        cost, source = self.pricer.price(
+            profile, request.model, usage.input_tokens, usage.output_tokens
+        )
         return CellResult(
             key=key,
             output=output,

@@ -5,8 +5,9 @@ Settings store a key's name, never its value. Read keys with :func:`resolve_key`
 :func:`redact`.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from workbench.secrets.errors import KeychainUnavailableError
-from workbench.secrets.keyring_store import KeyringStore
 from workbench.secrets.redaction import (
     REDACTED,
     RedactingFilter,
@@ -16,6 +17,20 @@ from workbench.secrets.redaction import (
 )
 from workbench.secrets.resolve import KEYCHAIN_SOURCE, AuditCallback, resolve_key
 from workbench.secrets.store import SERVICE_NAME, MemoryStore, SecretStore
+
+if TYPE_CHECKING:
+    from workbench.secrets.keyring_store import KeyringStore
+
+
+def __getattr__(name: str) -> Any:
+    # KeyringStore imports ``keyring`` (~0.1-0.3 s): only when it is asked for, so the
+    # CLI's redaction and key resolution do not pay for a keychain they may never open.
+    if name == "KeyringStore":
+        from workbench.secrets.keyring_store import KeyringStore
+
+        return KeyringStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "KEYCHAIN_SOURCE",
