@@ -12,7 +12,9 @@ same sandbox as prompts. Kinds:
 ``not_contains``          the answer does not contain ``value``
 ``equals``                the answer, stripped, equals ``value``
 ``starts_with``           the answer, stripped, starts with ``value``
-``regex``                 ``re.search(value, answer)`` finds a match
+``regex``                 ``regex.search(value, answer)`` finds a match within
+                          ``REGEX_TIMEOUT_S``; a pattern that backtracks past it
+                          fails with a message, never hangs the run
 ``json``                  the answer is JSON; ``value`` may list keys it must have
 ``max_chars``             the answer has at most ``value`` characters
 ``finish_reason``         the call finished with ``value`` (e.g. ``stop``)
@@ -25,10 +27,10 @@ same sandbox as prompts. Kinds:
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
+import regex
 from pydantic import BaseModel, ConfigDict
 
 from workbench.core.errors import InputError, RenderError, TemplateError
@@ -48,6 +50,11 @@ AssertionKind = Literal[
 ]
 KINDS: tuple[str, ...] = AssertionKind.__args__  # type: ignore[attr-defined]
 _NUMERIC = {"max_chars", "max_latency_ms", "max_ttft_ms", "max_cost_usd"}
+
+REGEX_TIMEOUT_S = 0.25
+"""Longest a ``regex`` assertion may search one answer. The ``regex`` package stops a
+search at its timeout (Python's ``re`` cannot), so a pattern such as ``(a|aa)+$``
+that backtracks exponentially fails its check instead of hanging ``eval``."""
 
 
 class Assertion(BaseModel):
@@ -75,8 +82,8 @@ class Assertion(BaseModel):
             raise ValueError(f"assertion {self.type} needs a non-empty text value")
         if self.type == "regex":
             try:
-                re.compile(self.value)
-            except re.error as exc:
+                regex.compile(self.value)
+            except regex.error as exc:
                 raise ValueError(
                     f"assertion regex {self.value!r} does not compile: {exc}"
                 ) from None
@@ -144,8 +151,7 @@ def check(
     if kind == "starts_with":
         return result(text.strip().startswith(want), f"the answer does not start with {expected!r}")
     if kind == "regex":
-        flags = re.IGNORECASE if assertion.ignore_case else 0
-        return result(re.search(expected, output, flags) is not None, f"no match for /{expected}/")
+        return _check_regex(assertion, str(expected), output)
     if kind == "json":
         try:
             data = json.loads(output)
@@ -163,6 +169,30 @@ def check(
     if measured is None:
         return result(False, f"{kind.removeprefix('max_')} unknown")
     return result(measured <= expected, f"{measured:g} > {expected:g}")
+
+
+def _check_regex(assertion: Assertion, pattern: str, output: str) -> CheckResult:
+    flags = regex.IGNORECASE if assertion.ignore_case else 0
+    try:
+        found = regex.search(pattern, output, flags, timeout=REGEX_TIMEOUT_S)
+    except regex.error as exc:  # a pattern that only fails once its variables are filled in
+        return CheckResult(
+            assertion=assertion, passed=False, detail=f"/{pattern}/ does not compile: {exc}"
+        )
+    except TimeoutError:
+        return CheckResult(
+            assertion=assertion,
+            passed=False,
+            detail=(
+                f"/{pattern}/ did not finish within {REGEX_TIMEOUT_S:g} s on this "
+                f"{len(output):,}-character answer (it backtracks too much); simplify it, "
+                "e.g. write (a+)+ as a+"
+            ),
+        )
+    ok = found is not None
+    return CheckResult(
+        assertion=assertion, passed=ok, detail="" if ok else f"no match for /{pattern}/"
+    )
 
 
 def parse_assertion_spec(spec: Any, where: str) -> list[Assertion]:

