@@ -95,9 +95,7 @@ def test_published_label_is_in_the_vault_offline(
     line = next(row for row in out.splitlines() if row.startswith("v3"))
     assert "production" in line
     assert not any("production" in row for row in out.splitlines() if row.startswith("v2"))
-    _, out = cli(
-        capsys, "vault", "history", "support/reply", "--vault", str(carol_path), "--json"
-    )
+    _, out = cli(capsys, "vault", "history", "support/reply", "--vault", str(carol_path), "--json")
     rows = {r["number"]: r["labels"] for r in json.loads(out)}
     assert rows == {3: ["production"], 2: [], 1: []}
     _, out = cli(capsys, "vault", "list", "--label", "production", "--vault", str(carol_path))

@@ -133,7 +133,9 @@ def find_evidence(vault: Vault, version: PromptVersion, scan: int = RUNS_SCANNED
         if candidate.partial:
             partial.append(candidate)
             continue
-        cells = store.version_cells(counts.run_id, version.id)
-        rows = tuple(r for r in summarize(cells) if r.version_id == version.id)
-        return EvidenceReport(RunEvidence.of(counts, rows), tuple(partial))
+        stored = store.summary_rows(counts.run_id, version.id)
+        if stored is None:  # a run from before summaries were stored: read its cells
+            cells = store.version_cells(counts.run_id, version.id)
+            stored = [r for r in summarize(cells) if r.version_id == version.id]
+        return EvidenceReport(RunEvidence.of(counts, tuple(stored)), tuple(partial))
     return EvidenceReport(None, tuple(partial))

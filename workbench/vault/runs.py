@@ -11,9 +11,9 @@ from sqlalchemy import delete, func, insert, select, update
 
 from workbench.core.errors import NotFoundError, UsageError
 from workbench.core.models import utcnow
-from workbench.core.runs import CellResult, Run, RunSpec, RunStatus
+from workbench.core.runs import CellResult, Run, RunSpec, RunStatus, SummaryRow, summarize
 from workbench.vault.repository import Vault
-from workbench.vault.schema import CacheRow, CellRow, RunRow
+from workbench.vault.schema import CacheRow, CellRow, RunRow, RunSummaryRow
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,14 @@ class RunStore:
                         s.execute(insert(CacheRow), rows)
 
     def finish(self, run_id: uuid.UUID, status: RunStatus) -> None:
+        """Mark the run ended, with its cost and its summary rows (version x model), so
+        readers such as review evidence never parse its cells again."""
+        with self.vault.reading() as s:
+            cells = [
+                CellResult.model_validate_json(d)
+                for d in s.scalars(select(CellRow.data).where(CellRow.run_id == str(run_id)))
+            ]
+        rows = summarize(cells)
         with self.vault.writing() as s:
             cost = s.scalar(select(func.sum(CellRow.cost_usd)).where(CellRow.run_id == str(run_id)))
             s.execute(
@@ -99,6 +107,36 @@ class RunStore:
                 .where(RunRow.id == str(run_id))
                 .values(status=status, finished_at=utcnow(), cost_usd=cost)
             )
+            s.execute(delete(RunSummaryRow).where(RunSummaryRow.run_id == str(run_id)))
+            if rows:
+                s.execute(
+                    insert(RunSummaryRow),
+                    [
+                        {
+                            "run_id": str(run_id),
+                            "version_id": str(r.version_id),
+                            "profile": r.model.profile,
+                            "model": r.model.model,
+                            "data": r.model_dump_json(),
+                        }
+                        for r in rows
+                    ],
+                )
+
+    def summary_rows(self, run_id: uuid.UUID, version_id: uuid.UUID) -> list[SummaryRow] | None:
+        """The stored summary rows of one version in one run; None when the run has none
+        stored (it ended before summaries were kept, or has not ended)."""
+        with self.vault.reading() as s:
+            rows = list(
+                s.execute(
+                    select(RunSummaryRow.version_id, RunSummaryRow.data).where(
+                        RunSummaryRow.run_id == str(run_id)
+                    )
+                )
+            )
+        if not rows:
+            return None
+        return [SummaryRow.model_validate_json(d) for vid, d in rows if vid == str(version_id)]
 
     def cached(self, request_hash: str) -> CellResult | None:
         with self.vault.reading() as s:

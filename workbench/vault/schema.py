@@ -175,6 +175,19 @@ class CellRow(Base):
     data: Mapped[str] = mapped_column(Text)
 
 
+class RunSummaryRow(Base):
+    """One version x model of a run, summed over cases and repeats (a ``SummaryRow`` as
+    JSON), written when the run ends so evidence never parses the cells."""
+
+    __tablename__ = "run_summaries"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    version_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    profile: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    data: Mapped[str] = mapped_column(Text)
+
+
 class CacheRow(Base):
     __tablename__ = "response_cache"
 

@@ -98,6 +98,19 @@ def test_finished_run_is_chosen_over_a_newer_partial_one(
     evidence = report.chosen.to_eval()
     assert (evidence.passed, evidence.failed, evidence.run_id) == (6, 2, str(finished.id))
 
+    # Read from the summary rows stored when the run ended, not from its cells ...
+    stored = RunStore(vault).summary_rows(finished.id, version.id)
+    assert stored == list(report.chosen.rows)
+    # ... and a run from before they were kept gives the same answer from its cells.
+    from sqlalchemy import delete
+
+    from workbench.vault.schema import RunSummaryRow
+
+    with vault.writing() as s:
+        s.execute(delete(RunSummaryRow).where(RunSummaryRow.run_id == str(finished.id)))
+    assert RunStore(vault).summary_rows(finished.id, version.id) is None
+    assert find_evidence(vault, version) == report
+
     (skipped,) = report.partial
     assert skipped.run_id == partial.id
     assert skipped.partial
