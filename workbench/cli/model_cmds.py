@@ -267,7 +267,9 @@ def summary_text(run: Run, labels: dict[uuid.UUID, str]) -> str:
     if errors:
         first = errors[0]
         notes.append(f"first error ({first.key.model}): {first.error}")
-    head = f"run {run.id}  {run.status}  {len(run.cells)} cells  {format_cells_total(run.cells)}"
+    n, planned = len(run.cells), run.spec.total_cells
+    cells = f"{n} cells" if n == planned else f"{n} of {planned} cells (partial)"
+    head = f"run {run.id}  {run.status}  {cells}  {format_cells_total(run.cells)}"
     return "\n".join([head, body, *notes])
 
 
@@ -566,15 +568,26 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
     from workbench.vault.runs import RunStore
 
     with open_vault(args) as vault:
-        rows = RunStore(vault).list_runs(args.prompt, limit=args.limit)
+        store = RunStore(vault)
+        rows = store.list_runs(args.prompt, limit=args.limit)
+        totals = store.totals([r.id for r in rows])
+
+    def cells(r: Any) -> str:
+        stored = totals[r.id].stored_cells
+        return str(stored) if stored == r.total_cells else f"{stored} of {r.total_cells}"
+
     data = [
         {
             "id": r.id,
             "prompt": r.prompt,
             "status": r.status,
             "started_at": r.started_at,
-            "cells": r.total_cells,
-            "cost_usd": r.cost_usd,
+            "cells": totals[r.id].stored_cells,
+            "planned_cells": r.total_cells,
+            # The one money rule: a number only when every call is priced.
+            "cost_usd": totals[r.id].cost.usd,
+            "priced_usd": totals[r.id].cost.priced_usd,
+            "unpriced_calls": totals[r.id].cost.unpriced_calls,
         }
         for r in rows
     ]
@@ -590,8 +603,8 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
                         r.prompt,
                         r.status,
                         r.started_at.astimezone().strftime("%Y-%m-%d %H:%M"),
-                        str(r.total_cells),
-                        _usd(r.cost_usd),
+                        cells(r),
+                        format_total(totals[r.id].cost),
                     ]
                     for r in rows
                 ],

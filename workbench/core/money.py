@@ -1,9 +1,10 @@
 """The one rule for showing a total of money, for the CLI and the app alike.
 
 A total is a plain number only when every call in it is priced. When no call is
-priced it is "unknown" (never ``$0.0000``); when some are, it is the priced part
-plus how many calls are not: ``$0.0123 + 4 unpriced calls``. A failed call costs
-nothing and is not counted as unpriced; neither is a call that was never made.
+priced it is "unknown" (never ``$0.0000``); when some are, it is a lower bound
+plus how many calls are not priced: ``≥ $0.0123, 4 calls unpriced``. A failed call
+costs nothing and is not counted as unpriced; neither is a call that was never made,
+nor a cached replay (no model was called: it is not spending).
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ class _Priced(Protocol):
 
     @property
     def ok(self) -> bool: ...
+
+    @property
+    def cached(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -48,9 +52,12 @@ class CostTotal:
 
 
 def cost_total(cells: Iterable[_Priced]) -> CostTotal:
-    """The total of finished cells (anything with ``cost_usd`` and ``ok``)."""
+    """The total of finished cells (anything with ``cost_usd``, ``ok`` and ``cached``);
+    cached replays called no model and count for nothing."""
     usd, priced, unpriced = 0.0, 0, 0
     for cell in cells:
+        if cell.cached:
+            continue
         if cell.cost_usd is not None:
             usd += cell.cost_usd
             priced += 1
@@ -60,8 +67,8 @@ def cost_total(cells: Iterable[_Priced]) -> CostTotal:
 
 
 def format_total(total: CostTotal, digits: int = 4) -> str:
-    """``$0.0123``; ``unknown`` when nothing is priced; ``$0.0123 + 4 unpriced calls``;
-    ``<$0.0001`` for a cost that rounds to zero but is not zero."""
+    """``$0.0123``; ``unknown`` when nothing is priced; ``≥ $0.0123, 4 calls unpriced``
+    when some are; ``<$0.0001`` for a cost that rounds to zero but is not zero."""
     if total.unpriced_calls and not total.priced_calls:
         return "unknown"
     usd, smallest = total.priced_usd, 10.0**-digits
@@ -70,7 +77,8 @@ def format_total(total: CostTotal, digits: int = 4) -> str:
     if not total.unpriced_calls:
         return money
     n = total.unpriced_calls
-    return f"{money} + {n} unpriced call{'s' if n != 1 else ''}"
+    bound = "> $0" if money.startswith("<") else f"≥ {money}"
+    return f"{bound}, {n} call{'s' if n != 1 else ''} unpriced"
 
 
 def format_cells_total(cells: Iterable[_Priced], digits: int = 4) -> str:

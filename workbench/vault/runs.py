@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, insert, select, update
 
 from workbench.core.errors import NotFoundError, UsageError
 from workbench.core.models import utcnow
+from workbench.core.money import CostTotal, cost_total
 from workbench.core.runs import CellResult, Run, RunSpec, RunStatus, SummaryRow, summarize
 from workbench.vault.repository import Vault
 from workbench.vault.schema import CacheRow, CellRow, RunRow, RunSummaryRow
@@ -27,6 +28,19 @@ class RunCounts:
     total_cells: int
     stored_cells: int
     version_cells: int
+
+
+# A cell answered from the response cache called no model: it is not spending.
+_CALLED_A_MODEL = func.coalesce(func.json_extract(CellRow.data, "$.cached"), 0) == 0
+
+
+@dataclass(frozen=True)
+class RunTotals:
+    """What the vault holds of one run: its stored cells and what they cost, by the one
+    money rule (:mod:`workbench.core.money`), so a list and a run's page agree."""
+
+    stored_cells: int
+    cost: CostTotal
 
 
 class RunStore:
@@ -100,8 +114,10 @@ class RunStore:
                 for d in s.scalars(select(CellRow.data).where(CellRow.run_id == str(run_id)))
             ]
         rows = summarize(cells)
+        # The stored cost is the priced sum (calls that reached a model); readers pair it
+        # with the unpriced count from :meth:`totals` and never show it bare.
+        cost = cost_total(cells).priced_usd
         with self.vault.writing() as s:
-            cost = s.scalar(select(func.sum(CellRow.cost_usd)).where(CellRow.run_id == str(run_id)))
             s.execute(
                 update(RunRow)
                 .where(RunRow.id == str(run_id))
@@ -252,10 +268,39 @@ class RunStore:
                 q = q.where(RunRow.prompt == prompt)
             return list(s.scalars(q))
 
-    def spent_since(self, since: datetime) -> float:
-        """Cost of every call that finished since ``since`` (for period budgets)."""
+    def totals(self, run_ids: Sequence[str]) -> dict[str, RunTotals]:
+        """Stored cells and cost of each run, in one query (for ``runs list``)."""
+        if not run_ids:
+            return {}
         with self.vault.reading() as s:
-            total = s.scalar(select(func.sum(CellRow.cost_usd)).where(CellRow.finished_at >= since))
+            rows = s.execute(
+                select(
+                    CellRow.run_id,
+                    func.count(),
+                    func.coalesce(func.sum(CellRow.cost_usd).filter(_CALLED_A_MODEL), 0.0),
+                    func.count(CellRow.cost_usd).filter(_CALLED_A_MODEL),
+                    func.count().filter(
+                        CellRow.cost_usd.is_(None), CellRow.error_kind.is_(None), _CALLED_A_MODEL
+                    ),
+                )
+                .where(CellRow.run_id.in_(list(run_ids)))
+                .group_by(CellRow.run_id)
+            ).all()
+        found = {
+            rid: RunTotals(int(n), CostTotal(float(usd or 0.0), int(priced), int(unpriced)))
+            for rid, n, usd, priced, unpriced in rows
+        }
+        return {rid: found.get(rid, RunTotals(0, CostTotal())) for rid in run_ids}
+
+    def spent_since(self, since: datetime) -> float:
+        """Cost of every call that reached a model since ``since`` (for period budgets);
+        cached replays are not spending."""
+        with self.vault.reading() as s:
+            total = s.scalar(
+                select(func.sum(CellRow.cost_usd)).where(
+                    CellRow.finished_at >= since, _CALLED_A_MODEL
+                )
+            )
         return float(total or 0.0)
 
     def count_cells(self, run_id: uuid.UUID) -> int:
@@ -272,6 +317,6 @@ class RunStore:
                 select(
                     func.count(CellRow.cost_usd),
                     func.count().filter(CellRow.cost_usd.is_(None)),
-                ).where(CellRow.finished_at >= since, CellRow.error_kind.is_(None))
+                ).where(CellRow.finished_at >= since, CellRow.error_kind.is_(None), _CALLED_A_MODEL)
             ).one()
         return int(priced or 0), int(unpriced or 0)

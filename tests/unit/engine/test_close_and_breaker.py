@@ -241,11 +241,11 @@ def test_failed_cells_keep_their_retry_history(vault: Vault, server: ProviderSer
 def test_money_total_rule() -> None:
     assert format_total(CostTotal(0.0123, 3, 0)) == "$0.0123"
     assert format_total(CostTotal(0.0, 0, 4)) == "unknown"
-    assert format_total(CostTotal(0.0123, 3, 4)) == "$0.0123 + 4 unpriced calls"
-    assert format_total(CostTotal(0.5, 1, 1)) == "$0.5000 + 1 unpriced call"
+    assert format_total(CostTotal(0.0123, 3, 4)) == "≥ $0.0123, 4 calls unpriced"
+    assert format_total(CostTotal(0.5, 1, 1)) == "≥ $0.5000, 1 call unpriced"
     assert format_total(CostTotal()) == "$0.0000"  # nothing was called
     assert format_total(CostTotal(0.00001, 2, 0)) == "<$0.0001"  # not free
-    assert format_total(CostTotal(0.00001, 2, 1)) == "<$0.0001 + 1 unpriced call"
+    assert format_total(CostTotal(0.00001, 2, 1)) == "> $0, 1 call unpriced"
 
 
 def test_run_header_for_unpriced_and_mixed_runs(vault: Vault, server: ProviderServer) -> None:
@@ -269,7 +269,7 @@ def test_run_header_for_unpriced_and_mixed_runs(vault: Vault, server: ProviderSe
     assert total.priced_calls == 2 and total.unpriced_calls == 2 and total.priced_usd > 0
     head = summary_text(RunStore(vault).load(mixed.id), {}).splitlines()[0]
     assert head.endswith(f"4 cells  {format_total(total)}")
-    assert head.endswith(" + 2 unpriced calls")
+    assert head.endswith(", 2 calls unpriced")
     assert format_cells_total(mixed.cells) in head
 
 
