@@ -235,6 +235,30 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, on_unexpected)
 
 
+def _document_push_body(app: FastAPI) -> None:
+    """The push route reads its body itself (auth first), so FastAPI does not see the
+    model; add ``VersionPush`` and the models it uses to the schema's components."""
+    from pydantic.json_schema import models_json_schema
+
+    from workbench.registry.schemas import VersionPush
+
+    plain_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = plain_openapi()
+        _, defs = models_json_schema(
+            [(VersionPush, "validation")], ref_template="#/components/schemas/{model}"
+        )
+        components = document.setdefault("components", {}).setdefault("schemas", {})
+        for name, schema in defs.get("$defs", {}).items():
+            components.setdefault(name, schema)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: RegistrySettings, *, database: Database | None = None) -> FastAPI:
     """Build the app; the database is opened (and migrated) at start-up unless given."""
 
@@ -260,6 +284,7 @@ def create_app(settings: RegistrySettings, *, database: Database | None = None) 
     _install_error_handlers(app)
     app.include_router(routes.router)
     app.include_router(langfuse_compat.router)
+    _document_push_body(app)
 
     @app.get("/healthz", tags=["ops"])
     def health() -> Health:

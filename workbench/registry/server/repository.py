@@ -137,6 +137,19 @@ def existing_version_ids(session: Session, ids: Iterable[uuid.UUID]) -> set[uuid
     return set(rows)
 
 
+def parent_prompts(session: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The prompt name each of ``ids`` belongs to (unknown ids are left out)."""
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(VersionRow.id, PromptRow.name)
+        .join(PromptRow, PromptRow.id == VersionRow.prompt_id)
+        .where(VersionRow.id.in_(wanted))
+    )
+    return {vid: name for vid, name in rows}
+
+
 def version_by_number(session: Session, prompt: PromptRow, number: int) -> VersionRow | None:
     return session.execute(
         select(VersionRow).where(VersionRow.prompt_id == prompt.id, VersionRow.number == number)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
-from pydantic import AfterValidator
+from fastapi.exceptions import RequestValidationError
+from pydantic import AfterValidator, ValidationError
 
 from workbench.core.models import PromptVersion
 from workbench.registry.errors import PermissionDeniedError
@@ -40,16 +42,61 @@ def whoami(actor: CurrentActor) -> WhoAmI:
     return WhoAmI(name=actor.name, role=actor.role)
 
 
+PUSH_BODY_SCHEMA: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/VersionPush"}}},
+    }
+}
+"""The push body as documented; its schema component is added by ``create_app``."""
+
+
+def parse_push(raw: bytes) -> VersionPush:
+    """The push body, validated only after the caller is authenticated (issue 12, item
+    13: a bad body with a missing or revoked token is 401, not 422). Errors have the
+    same shape FastAPI gives a declared body."""
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        pos = getattr(err, "pos", 0)
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", pos),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": str(err)},
+                }
+            ]
+        ) from None
+    try:
+        return VersionPush.model_validate(data)
+    except ValidationError as err:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in err.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
+
+
 @router.post(
     "/versions",
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": PushResult, "description": "already pushed (idempotent retry)"}},
+    responses={
+        200: {"model": PushResult, "description": "already pushed (idempotent retry)"},
+        422: {
+            "description": "Validation Error",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+            },
+        },
+    },
+    openapi_extra=PUSH_BODY_SCHEMA,
 )
 async def push_version(
-    push: VersionPush, token: Token, service: Service, request: Request, response: Response
+    token: Token, service: Service, request: Request, response: Response
 ) -> PushResult:
+    raw = await request.body()
     result = await as_actor(
-        request, service, token, lambda actor: service.push_version(actor, push)
+        request, service, token, lambda actor: service.push_version(actor, parse_push(raw))
     )
     if not result.created:
         response.status_code = status.HTTP_200_OK

@@ -15,7 +15,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -146,6 +146,23 @@ class _ResolvedBodies:
             self._entries.move_to_end(key)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
+
+
+CREATED_AT_FUTURE_SKEW = timedelta(days=1)
+"""How far ahead of the server's clock a client's ``created_at`` may be (clock skew)."""
+CREATED_AT_MAX_AGE = timedelta(days=3650)
+"""How far back a ``created_at`` may be (old vaults pushed late; not 1970)."""
+
+
+def check_created_at(created_at: datetime, now: datetime) -> None:
+    """``created_at`` is the author's claim; it must fall in a sane window around the
+    server's clock. The server's own receive time is stored beside it (``pushed_at``)."""
+    if created_at > now + CREATED_AT_FUTURE_SKEW or created_at < now - CREATED_AT_MAX_AGE:
+        raise InputError(
+            f"created_at {created_at.isoformat()} is not plausible: the registry's clock says "
+            f"{now.isoformat(timespec='seconds')} (allowed: up to 1 day ahead, 10 years back)",
+            hint="Check the clock of the machine that made the version, then push again.",
+        )
 
 
 class RegistryService:
@@ -299,6 +316,7 @@ class RegistryService:
         if push.id in push.parent_ids:
             raise InputError("a version cannot be its own parent", hint="Fix parent_ids.")
         now = utcnow()
+        check_created_at(push.created_at, now)
         with self.db.writing() as session:
             head = repo.lock_head(session)
             existing = repo.version_row(session, push.id)
@@ -318,11 +336,20 @@ class RegistryService:
                         hint="Commit the change as a new version (a new id).",
                     )
                 return PushResult(version=repo.to_version(existing, prompt_row.name), created=False)
-            missing = set(push.parent_ids) - repo.existing_version_ids(session, push.parent_ids)
+            parents = repo.parent_prompts(session, push.parent_ids)
+            missing = set(push.parent_ids) - set(parents)
             if missing:
                 raise NotFoundError(
                     f"unknown parent version(s): {', '.join(sorted(map(str, missing)))}",
                     hint="Push the parent versions first (oldest first).",
+                )
+            foreign = sorted(str(p) for p, name in parents.items() if name != push.prompt)
+            if foreign:
+                raise InputError(
+                    f"parent version(s) {', '.join(foreign)} belong to another prompt, not "
+                    f"{push.prompt!r}",
+                    hint="A version's parents must be versions of the same prompt; "
+                    "push it without them or under the parents' prompt.",
                 )
             prompt_row = repo.prompt_by_name(session, push.prompt)
             if prompt_row is None:
