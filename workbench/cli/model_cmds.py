@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.cli.output import EXIT_FAILURE, EXIT_OK, emit, table
 from workbench.cli.vault_cmds import open_vault
 from workbench.core.errors import UsageError
+from workbench.core.limits import DEFAULT_CALL_DEADLINE_S, DEFAULT_MAX_ANSWER_CHARS
 from workbench.core.money import CostTotal, cost_total, format_cells_total, format_total
 
 if TYPE_CHECKING:
@@ -389,6 +390,9 @@ def _run_matrix(args: argparse.Namespace, quiet: bool) -> tuple[Run, dict[uuid.U
                 use_cache=args.cache,
                 fail_models=tuple(getattr(args, "fail_model", None) or ()),
                 max_cost_usd=args.max_cost,
+                call_deadline_s=args.call_deadline,
+                run_deadline_s=args.deadline,
+                max_answer_chars=args.max_answer_chars,
             )
         except ValueError as exc:
             raise UsageError(f"invalid run: {exc}", hint="See: workbench compare --help") from exc
@@ -752,6 +756,29 @@ def _add_matrix_options(p: argparse.ArgumentParser) -> None:
         help="replay stored answers for identical requests (works offline)",
     )
     p.add_argument("--max-cost", type=float, help="hard cap in USD for this run")
+    p.add_argument(
+        "--call-deadline",
+        type=float,
+        metavar="SECONDS",
+        default=DEFAULT_CALL_DEADLINE_S,
+        help="total time one call may take, retries and a slow stream included; past it "
+        "the cell fails (default: %(default)g)",
+    )
+    p.add_argument(
+        "--deadline",
+        type=float,
+        metavar="SECONDS",
+        help="total time for the whole run; calls still going then fail and calls not "
+        "started are not made (default: none)",
+    )
+    p.add_argument(
+        "--max-answer-chars",
+        type=int,
+        metavar="N",
+        default=DEFAULT_MAX_ANSWER_CHARS,
+        help="an answer longer than this fails its cell instead of filling memory "
+        "(default: %(default)d)",
+    )
 
 
 def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench.core.assertions import Assertion, CheckResult
+from workbench.core.limits import DEFAULT_CALL_DEADLINE_S, DEFAULT_MAX_ANSWER_CHARS
 from workbench.core.models import utcnow
 
 RunStatus = Literal["running", "finished", "cancelled", "failed"]
@@ -72,6 +73,12 @@ class RunSpec(BaseModel):
     """'profile:model' entries that fail on purpose, to exercise fallback chains."""
     max_cost_usd: float | None = None
     """Hard cap: the run stops starting calls once spent cost reaches it."""
+    call_deadline_s: float | None = Field(default=DEFAULT_CALL_DEADLINE_S, gt=0)
+    """Total bound on one call, retries and a trickling stream included (None: none)."""
+    run_deadline_s: float | None = Field(default=None, gt=0)
+    """Total bound on the run: calls still going then fail, calls not started are not made."""
+    max_answer_chars: int = Field(default=DEFAULT_MAX_ANSWER_CHARS, ge=1)
+    """An answer longer than this fails its cell instead of filling memory."""
 
     @property
     def total_cells(self) -> int:

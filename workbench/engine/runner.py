@@ -54,7 +54,9 @@ from workbench.providers.base import (
 )
 from workbench.providers.errors import (
     UNREACHABLE_CAUSES,
+    AnswerTooLarge,
     ConnectionFailed,
+    DeadlineExceeded,
     ProviderError,
     ProviderTimeout,
     ProviderUnreachable,
@@ -203,6 +205,8 @@ class _Progress:
     spent: float = 0.0
     pending: list[CellResult] = field(default_factory=list)
     breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
+    deadline: float | None = None
+    """``time.monotonic()`` past which the run makes no call and ends those going."""
 
     def breaker(self, profile: str, threshold: int) -> CircuitBreaker:
         if profile not in self.breakers:
@@ -432,6 +436,8 @@ class Engine:
                 flush()
 
         status: RunStatus = "finished"
+        if spec.run_deadline_s is not None:
+            progress.deadline = time.monotonic() + spec.run_deadline_s
         tasks = [asyncio.ensure_future(one(p)) for p in plans]
         tick = asyncio.ensure_future(ticker())
         waiter = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
@@ -571,9 +577,31 @@ class Engine:
                             error_kind="budget",
                         )
                     breaker.check(profile.name, ref.model)
-                    cell = await self._call(
-                        client_for(profile), profile, request, key, observer, breaker, retries
-                    )
+                    limit, why = _call_limit(spec, progress)
+                    if limit is not None and limit <= 0:
+                        return CellResult(
+                            **base, error=f"{why} reached; call not made", error_kind="deadline"
+                        )
+                    try:
+                        async with asyncio.timeout(limit) as bound:
+                            cell = await self._call(
+                                client_for(profile),
+                                profile,
+                                request,
+                                key,
+                                observer,
+                                breaker,
+                                retries,
+                                spec.max_answer_chars,
+                            )
+                    except TimeoutError:
+                        if not bound.expired():
+                            raise
+                        raise DeadlineExceeded(
+                            f"no complete answer within the {why}",
+                            provider=profile.name,
+                            model=ref.model,
+                        ) from None
                 breaker.success()
             except ProviderError as exc:
                 breaker.failure(exc)
@@ -609,9 +637,12 @@ class Engine:
         observer: RunObserver,
         breaker: CircuitBreaker,
         retries: list[Retry],
+        max_chars: int | None = None,
     ) -> CellResult:
-        """One call; ``retries`` is filled as the policy retries (kept when it fails)."""
+        """One call; ``retries`` is filled as the policy retries (kept when it fails).
+        An answer past ``max_chars`` ends the call (the rest is never held in memory)."""
         parts: list[str] = []
+        size = 0
         usage: Usage | None = None
         finish: Finish | None = None
         ttft: float | None = None
@@ -637,6 +668,13 @@ class Engine:
                         breaker.waiting.discard(me)
                     if me is not None:
                         breaker.streaming[me] = time.perf_counter()
+                    size += len(event.text)
+                    if max_chars is not None and size > max_chars:
+                        raise AnswerTooLarge(
+                            f"the answer passed {max_chars:,} characters; the call was ended",
+                            provider=profile.name,
+                            model=request.model,
+                        )
                     parts.append(event.text)
                     observer.on_delta(key, event.text)
                 elif isinstance(event, Usage):
@@ -686,6 +724,17 @@ class Engine:
             latency_ms=latency * 1000,
             retries=tuple(retries),
         )
+
+
+def _call_limit(spec: RunSpec, progress: _Progress) -> tuple[float | None, str]:
+    """Seconds the next call may take (None: unbounded), and which bound that is."""
+    call = spec.call_deadline_s
+    if progress.deadline is None:
+        return call, f"call deadline of {call:g} s"
+    left = progress.deadline - time.monotonic()
+    if call is not None and call <= left:
+        return call, f"call deadline of {call:g} s"
+    return left, f"run deadline of {spec.run_deadline_s:g} s"
 
 
 def with_checks(cell: CellResult, case: TestCase) -> CellResult:

@@ -18,7 +18,9 @@ the key that was sent before it reaches a message.
           ├── ConnectionFailed          no connection (refused, DNS, reset)
           │    └── ProviderUnreachable  the engine's circuit breaker is open: not tried
           ├── BrokenStreamError         the stream stopped before it was finished
-          └── ProtocolError             the answer is not what the API promises
+          ├── ProtocolError             the answer is not what the API promises
+          ├── DeadlineExceeded          the call or the run ran past its total deadline
+          └── AnswerTooLarge            the answer grew past the run's size bound
 """
 
 from __future__ import annotations
@@ -90,7 +92,10 @@ class ServerError(ProviderError):
 
 class ProviderTimeout(ProviderError):
     retryable = True
-    default_hint = "The provider is slow or stuck; raise the profile's read timeout or retry later."
+    default_hint = (
+        "The provider is slow or stuck; retry later, or bound each call with "
+        "compare --call-deadline SECONDS (and the run with --deadline SECONDS)."
+    )
 
 
 TimeoutError_ = ProviderTimeout
@@ -131,6 +136,25 @@ class ProtocolError(ProviderError):
     )
 
 
+class DeadlineExceeded(ProviderError):
+    """Not retried: the time is spent. A stream that trickles (keep-alives, one token a
+    minute) never trips the per-chunk read timeout, so the total bound is this."""
+
+    default_hint = (
+        "The call did not finish in time; raise it with compare --call-deadline SECONDS "
+        "(or --deadline SECONDS for the whole run), or check the provider."
+    )
+
+
+class AnswerTooLarge(ProviderError):
+    """Not retried: the same request would stream the same flood again."""
+
+    default_hint = (
+        "The server sent far more text than any model answers; check the profile's base "
+        "URL, or raise the bound with compare --max-answer-chars N."
+    )
+
+
 _KIND_BY_CLASS: dict[type[ProviderError], str] = {
     ProviderError: "provider_error",
     AuthenticationError: "authentication",
@@ -143,6 +167,8 @@ _KIND_BY_CLASS: dict[type[ProviderError], str] = {
     ProviderUnreachable: "unreachable",
     BrokenStreamError: "broken_stream",
     ProtocolError: "protocol",
+    DeadlineExceeded: "deadline",
+    AnswerTooLarge: "too_large",
 }
 
 
