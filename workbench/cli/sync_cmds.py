@@ -197,7 +197,7 @@ def _version_ref(text: str) -> str:
 
 def cmd_publish(args: argparse.Namespace) -> int:
     from workbench.core.diff import unified_diff_text
-    from workbench.registry.review import current_label, publish
+    from workbench.registry.review import current_label, langfuse_warning, publish
     from workbench.registry.sync import Syncer
 
     with open_vault(args) as vault, registry_client() as client:
@@ -211,6 +211,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
                     f"--percent {args.percent}: a canary takes 1 to 99 percent of callers",
                     hint="e.g. --canary 4 --percent 10",
                 )
+        warnings = [w for w in (langfuse_warning(version),) if w]
+        if canary is not None:
+            warnings += [w for w in (langfuse_warning(canary),) if w]
         current = current_label(client, args.name, args.label)
         approvals = [r for r in client.reviews(version.id) if r.decision == "approve"]
         before = ""
@@ -237,7 +240,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
     ]
     if before:
         lines += ["", before]
-    emit(args.json, state, "\n".join(lines))
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+    emit(args.json, {**state.model_dump(mode="json"), "warnings": warnings}, "\n".join(lines))
     return EXIT_OK
 
 
@@ -261,16 +266,31 @@ def cmd_labels(args: argparse.Namespace) -> int:
             for e in vault.label_history(args.name)
             if e.source == "registry"
         ]
+
+    def number(version_id: str) -> str:
+        return numbers.get(version_id, version_id[:8])
+
+    def canary_text(target: dict[str, Any]) -> str:
+        canary = target.get("canary")
+        if not canary:
+            return "-"
+        return f"{number(str(canary['version_id']))} for {canary['percent']}% of callers"
+
     rows = [
         [
             lab["name"],
-            numbers.get(lab["target"]["version_id"], lab["target"]["version_id"][:8]),
+            number(lab["target"]["version_id"]),
+            canary_text(lab["target"]),
             lab["updated_by"],
-            lab["updated_at"][:16],
+            lab["updated_at"][:16].replace("T", " "),
         ]
         for lab in labels
     ]
-    text = table(["LABEL", "VERSION", "BY", "AT"], rows) if rows else "no labels in the registry"
+    text = (
+        table(["LABEL", "VERSION", "CANARY", "BY", "AT"], rows)
+        if rows
+        else "no labels in the registry"
+    )
     if history:
         text += "\n\nhistory:\n" + "\n".join(
             f"  {h['at'][:16]}  {h['actor']}: {h['label']} → "

@@ -44,6 +44,11 @@ class PayloadTooLargeError(InputError):
     pass
 
 
+class LangfuseIncompatibleError(ConflictError):
+    """The version exists but the Langfuse SDK would not compile it like the workbench
+    (Jinja beyond plain ``{{ name }}``), so the Langfuse API does not serve it."""
+
+
 class RegistryError(WorkbenchError):
     pass
 

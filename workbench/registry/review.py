@@ -158,6 +158,24 @@ def approvals(vault: Vault, version: PromptVersion) -> list[str]:
     )
 
 
+def langfuse_warning(version: PromptVersion) -> str | None:
+    """What to tell a publisher whose version the Langfuse SDK would not compile like
+    the workbench (Jinja beyond plain ``{{ name }}``); None when it is compatible. The
+    registry answers such a version with 409 on its Langfuse API; the native API and
+    the workbench serve it normally. The CLI and the app show the same text."""
+    from workbench.core.langfuse import langfuse_problem
+
+    problem = langfuse_problem(version.content)
+    if problem is None:
+        return None
+    return (
+        f"warning: {version.prompt} {version.display_number} is not Langfuse-compatible "
+        f"({problem}). Apps reading it with the Langfuse SDK get an error (409), not the "
+        "prompt; apps using the workbench API are fine. To serve Langfuse apps, publish a "
+        "version that uses only '{{ name }}' placeholders."
+    )
+
+
 def publish(
     client: RegistryClient,
     version: PromptVersion,

@@ -5,8 +5,14 @@ Mapping: a version with exactly one message whose role is ``user`` is a Langfuse
 ``text`` prompt (its template is the string); anything else is a ``chat`` prompt
 (``[{role, content}]``). Templates pass through as they are: Langfuse's ``{{ name }}``
 placeholders are the Jinja syntax the workbench uses. ``config`` carries the model
-defaults. Without ``label`` and ``version`` the SDK expects ``production``. A canary
+defaults. Without ``label`` and ``version`` the SDK expects ``production``; ``latest``
+is, as in Langfuse, the newest version (and is listed among its labels). A canary
 split has no caller key here, so this API serves the label's primary version.
+
+Honest compatibility: a version whose templates use Jinja beyond plain ``{{ name }}``
+(filters, ``{% if %}``, ...) would compile differently in the SDK, which does not run
+Jinja; it is answered with 409 ``LangfuseIncompatibleError`` saying why, never served
+raw (see :mod:`workbench.core.langfuse`).
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from workbench.core.errors import InputError
+from workbench.core.errors import InputError, NotFoundError
+from workbench.core.langfuse import langfuse_problem
 from workbench.core.models import PromptVersion
+from workbench.registry.errors import LangfuseIncompatibleError
 from workbench.registry.server.deps import CurrentActor, Service
 
 router = APIRouter(prefix="/api/public/v2", tags=["langfuse-compatible"])
@@ -73,6 +81,8 @@ class LangfusePromptList(_Camel):
 
 
 PROJECT_ID = "workbench-registry"
+LATEST = "latest"
+"""Langfuse's built-in label: always the newest version; never stored."""
 
 
 def _kind(version: PromptVersion) -> Literal["text", "chat"]:
@@ -107,7 +117,21 @@ def to_langfuse(version: PromptVersion, labels: list[str]) -> LangfusePrompt:
     )
 
 
-@router.get("/prompts/{name:path}")
+def _servable(version: PromptVersion) -> PromptVersion:
+    problem = langfuse_problem(version.content)
+    if problem is not None:
+        raise LangfuseIncompatibleError(
+            f"{version.prompt} v{version.number} cannot be served to the Langfuse SDK: {problem}",
+            hint="Publish a version that uses only '{{ name }}' placeholders to this label, "
+            "or read this one with the native API (/api/v1/prompts/NAME/resolve).",
+        )
+    return version
+
+
+@router.get(
+    "/prompts/{name:path}",
+    responses={409: {"description": "the version uses Jinja the Langfuse SDK would not compile"}},
+)
 def get_prompt(
     name: str,
     _actor: CurrentActor,
@@ -117,11 +141,18 @@ def get_prompt(
 ) -> LangfusePrompt:
     if label is not None and version is not None:
         raise InputError("give either 'label' or 'version', not both", hint="Drop one of the two.")
-    if version is not None:
-        found, labels = service.version_by_number(name, version)
-        return to_langfuse(found, labels)
-    resolved = service.resolve(name, label or "production")
-    return to_langfuse(resolved.version, service.labels_of_version(resolved.version.id))
+    newest = service.prompt_info(name).latest_number
+    if version is not None or label == LATEST:
+        number = version if version is not None else newest
+        if number is None:
+            raise NotFoundError(f"{name} has no versions yet", hint="Push a version first.")
+        found, labels = service.version_by_number(name, number)
+    else:
+        found = service.resolve(name, label or "production").version
+        labels = service.labels_of_version(found.id)
+    if found.number == newest and LATEST not in labels:
+        labels = [*labels, LATEST]
+    return to_langfuse(_servable(found), labels)
 
 
 @router.get("/prompts")

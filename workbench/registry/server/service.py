@@ -550,6 +550,11 @@ class RegistryService:
 
     def move_label(self, actor: Actor, prompt: str, name: str, move: LabelMove) -> LabelState:
         _validated_label(name)
+        if name == "latest":
+            raise InputError(
+                "'latest' is reserved: as in Langfuse it always means the newest version",
+                hint="Pick another label name, e.g. 'staging'.",
+            )
         protected = name in self.settings.protected_labels
         if protected:
             _require(actor, "publisher", f"moving the protected label {name!r}")
