@@ -180,7 +180,7 @@ def latency_child(vault_path: Path, server_url: str, warm_runs: int) -> None:
     vault = Vault.open(vault_path)
     os.environ[BENCH_KEY_ENV] = "sk-test-0123456789abcdef"
     profile = ProviderProfile(
-        name="local", family="openai", base_url=f"{server_url}/openai/v1", key_env=BENCH_KEY_ENV,
+        name="local", family="openai", base_url=f"{server_url}/v1", key_env=BENCH_KEY_ENV,
         models=("test-model",),
     )  # fmt: skip
     profiles = {"echo": ECHO_PROFILE, "local": profile}
@@ -201,6 +201,9 @@ def latency_child(vault_path: Path, server_url: str, warm_runs: int) -> None:
         n = runs[0]
         vault.set_test_cases(name, [TestCase(name="q", values={"question": f"run-{tag}-{n}"})])
         window.browser.select(name)
+        # Selecting the prompt that is already selected reloads nothing: show the new
+        # case as the test-case editor does after a save (each run asks its own question).
+        window.compare.set_cases(vault.test_cases(name))
         window.tabs.setCurrentWidget(window.compare)
         window.compare.check_only(models=["local:test-model"])
         clicked = time.monotonic()
