@@ -18,7 +18,8 @@ from workbench.core.assertions import Assertion, CheckResult
 from workbench.core.limits import DEFAULT_CALL_DEADLINE_S, DEFAULT_MAX_ANSWER_CHARS
 from workbench.core.models import utcnow
 
-RunStatus = Literal["running", "finished", "cancelled", "failed"]
+RunStatus = Literal["running", "finished", "cancelled", "failed", "interrupted"]
+"""``interrupted``: its process ended (killed, crashed) before it could close the run."""
 
 
 class ModelRef(BaseModel):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,11 +46,71 @@ class RunTotals:
     cost: CostTotal
 
 
+def _start_ticks(pid: int) -> str:
+    """The process's start time in clock ticks since boot ('' where /proc has none), so a
+    pid reused by a later process is not taken for the run's owner."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode("ascii", "replace")
+    except OSError:
+        return ""
+    # Field 22; the command name (field 2) may hold spaces, so count after its ')'.
+    fields = stat.rpartition(")")[2].split()
+    return fields[19] if len(fields) > 19 else ""
+
+
+def process_owner(pid: int | None = None) -> str:
+    """``host:pid:start`` of this process (or of ``pid``)."""
+    pid = os.getpid() if pid is None else pid
+    return f"{socket.gethostname()}:{pid}:{_start_ticks(pid)}"
+
+
+def owner_alive(owner: str | None) -> bool | None:
+    """Whether the process that owns a run still runs: None when it cannot be told (it
+    is on another host); False for runs from before owners were stored."""
+    if not owner:
+        return False
+    host, _, rest = owner.partition(":")
+    pid_text, _, start = rest.partition(":")
+    if host != socket.gethostname():
+        return None
+    try:
+        pid = int(pid_text)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, owned by someone else
+    except (ValueError, OverflowError):
+        return False
+    return not start or _start_ticks(pid) in ("", start)
+
+
+_swept: weakref.WeakSet[Vault] = weakref.WeakSet()
+
+
 class RunStore:
-    """Persistence for the engine. Cells arrive in batches; each batch is one transaction."""
+    """Persistence for the engine. Cells arrive in batches; each batch is one transaction.
+
+    The first store made over an open vault marks its orphaned runs (still "running",
+    their process gone) as interrupted, with the cost and count of the cells they kept."""
 
     def __init__(self, vault: Vault) -> None:
         self.vault = vault
+        if vault not in _swept:
+            _swept.add(vault)
+            self.mark_interrupted()
+
+    def mark_interrupted(self) -> list[str]:
+        """Close every run whose owning process is gone; returns their ids."""
+        with self.vault.reading() as s:
+            running = list(
+                s.execute(select(RunRow.id, RunRow.owner).where(RunRow.status == "running"))
+            )
+        orphans = [rid for rid, owner in running if owner_alive(owner) is False]
+        for rid in orphans:
+            self.finish(uuid.UUID(rid), "interrupted", only_if_running=True)
+        return orphans
 
     def start(self, run: Run) -> None:
         with self.vault.writing() as s:
@@ -60,6 +123,7 @@ class RunStore:
                     started_at=run.started_at,
                     total_cells=run.spec.total_cells,
                     cost_usd=None,
+                    owner=process_owner(),
                 )
             )
 
@@ -105,9 +169,10 @@ class RunStore:
                     if rows:
                         s.execute(insert(CacheRow), rows)
 
-    def finish(self, run_id: uuid.UUID, status: RunStatus) -> None:
+    def finish(self, run_id: uuid.UUID, status: RunStatus, only_if_running: bool = False) -> None:
         """Mark the run ended, with its cost and its summary rows (version x model), so
-        readers such as review evidence never parse its cells again."""
+        readers such as review evidence never parse its cells again. An interrupted run
+        ends when its last stored cell did."""
         with self.vault.reading() as s:
             cells = [
                 CellResult.model_validate_json(d)
@@ -117,12 +182,18 @@ class RunStore:
         # The stored cost is the priced sum (calls that reached a model); readers pair it
         # with the unpriced count from :meth:`totals` and never show it bare.
         cost = cost_total(cells).priced_usd
+        ended = utcnow()
+        if status == "interrupted" and cells:
+            ended = max(c.finished_at for c in cells)
         with self.vault.writing() as s:
-            s.execute(
-                update(RunRow)
-                .where(RunRow.id == str(run_id))
-                .values(status=status, finished_at=utcnow(), cost_usd=cost)
+            where = [RunRow.id == str(run_id)]
+            if only_if_running:
+                where.append(RunRow.status == "running")
+            done = s.execute(
+                update(RunRow).where(*where).values(status=status, finished_at=ended, cost_usd=cost)
             )
+            if not done.rowcount:  # type: ignore[attr-defined]
+                return
             s.execute(delete(RunSummaryRow).where(RunSummaryRow.run_id == str(run_id)))
             if rows:
                 s.execute(

@@ -154,6 +154,8 @@ class RunRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     total_cells: Mapped[int] = mapped_column(Integer)
     cost_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    """``host:pid:start`` of the process running it (see ``vault.runs.process_owner``)."""
 
 
 class CellRow(Base):
