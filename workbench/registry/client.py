@@ -28,6 +28,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from workbench.core.errors import HashMismatchError, InputError
 from workbench.core.models import PromptVersion, validate_label_name, validate_prompt_name
 from workbench.registry.errors import (
+    AuthenticationError,
     RegistryServerError,
     RegistryUnavailableError,
     error_from_body,
@@ -133,6 +134,13 @@ class RegistryClient:
 
     # --- plumbing --------------------------------------------------------------------
 
+    def login_hint(self, server_hint: str = "") -> str:
+        """What to do about a refused token: get a new one (the server's hint), then log
+        in again with it, so the keychain holds the new token (issue 12, item 14)."""
+        login = f"workbench registry login {self.base_url}"
+        first = server_hint.rstrip(". ") if server_hint else "Ask a registry admin for a new token"
+        return f"{first}; then log in again with the new token: {login}"
+
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = self._http.request(method, path, **kwargs)
@@ -151,7 +159,10 @@ class RegistryClient:
                 body = response.json()
             except ValueError:
                 body = None
-            raise error_from_body(response.status_code, body)
+            err = error_from_body(response.status_code, body)
+            if isinstance(err, AuthenticationError):
+                err.hint = self.login_hint(err.hint)
+            raise err
         return response
 
     def _parse(self, response: httpx.Response, model: type[T] | TypeAdapter[T]) -> T:

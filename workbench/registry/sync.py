@@ -56,6 +56,9 @@ def token_key_name(url: str) -> str:
 class SyncReport:
     pushed_versions: int = 0
     pushed_decisions: int = 0
+    already_sent_decisions: int = 0
+    """Queued decisions the registry already had (a repeat, or a retry after a lost
+    answer): done, not sent again, not counted as pushed."""
     pulled_changes: int = 0
     new_versions: int = 0
     labels: int = 0
@@ -72,7 +75,12 @@ class SyncReport:
 
     def summary(self) -> str:
         parts = [
-            f"pushed {self.pushed_versions} versions, {self.pushed_decisions} decisions",
+            f"pushed {self.pushed_versions} versions, {self.pushed_decisions} decisions"
+            + (
+                f" ({self.already_sent_decisions} already in the registry)"
+                if self.already_sent_decisions
+                else ""
+            ),
             f"pulled {self.pulled_changes} changes ({self.new_versions} new versions)",
         ]
         text = "; ".join(parts)
@@ -137,7 +145,7 @@ class Syncer:
     def push_outbox(self, report: SyncReport) -> None:
         for entry in self.store.outbox(include_rejected=False):
             try:
-                self._send(entry.kind, entry.prompt, entry.payload)
+                sent = self._send(entry.kind, entry.prompt, entry.payload)
             except (RegistryUnavailableError, AuthenticationError):
                 raise
             except StaleLabelError as err:
@@ -154,14 +162,20 @@ class Syncer:
                 self.store.reject(entry.seq, err.message)
                 report.rejected.append(f"{entry.kind} on {entry.prompt}: {err.message}")
                 continue
+            else:
+                if not sent:
+                    self.store.done(entry.seq)
+                    report.already_sent_decisions += 1
+                    continue
             self.store.done(entry.seq)
             report.pushed_decisions += 1
 
-    def _send(self, kind: str, prompt: str, payload: dict[str, Any]) -> None:
+    def _send(self, kind: str, prompt: str, payload: dict[str, Any]) -> bool:
+        """Send one queued decision; False when the registry already had it."""
         if kind == "review":
             evidence = payload.get("evidence")
             if self._already_reviewed(payload):
-                return
+                return False
             self.client.review(
                 uuid.UUID(payload["version_id"]),
                 decision=payload["decision"],
@@ -180,6 +194,7 @@ class Syncer:
             )
         else:  # pragma: no cover - the vault only stores the kinds above
             raise ValueError(f"unknown outbox entry kind {kind!r}")
+        return True
 
     def _already_reviewed(self, payload: dict[str, Any]) -> bool:
         """Whether this decision already reached the registry.

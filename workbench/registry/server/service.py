@@ -191,7 +191,7 @@ class RegistryService:
         if user is None:
             raise AuthenticationError(
                 "the registry token is not valid",
-                hint="Ask an admin for a new token: workbench registry token rotate NAME.",
+                hint="Ask an admin for a new token (workbench registry token rotate NAME).",
             )
         name, role, disabled, expires_at = user
         if disabled:
@@ -199,7 +199,7 @@ class RegistryService:
         if expires_at is not None and expires_at <= utcnow():
             raise AuthenticationError(
                 f"the token of {name} expired on {expires_at:%Y-%m-%d %H:%M}",
-                hint="Ask an admin for a new token: workbench registry token rotate NAME.",
+                hint="Ask an admin for a new token (workbench registry token rotate NAME).",
             )
         return Actor(name=name, role=role)  # type: ignore[arg-type]
 
