@@ -17,10 +17,11 @@ import html
 import threading
 import uuid
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPlainTextEdit,
     QPushButton,
@@ -87,7 +88,7 @@ def evidence_html(report: EvidenceReport | None) -> str:
         f"{partial}</p>"
     )
     header = "".join(
-        f"<th align='{'left' if i == 0 else 'right'}'>{h}</th>"
+        f"<th align='{'left' if i == 0 else 'right'}'>{h}</th>"  # headers may wrap
         for i, h in enumerate(EVIDENCE_HEADERS)
     )
     rows = [f"<table cellspacing='0' cellpadding='3'><tr>{header}</tr>"]
@@ -109,7 +110,12 @@ def evidence_html(report: EvidenceReport | None) -> str:
         rows.append(
             "<tr>"
             + "".join(
-                f"<td align='{'left' if i == 0 else 'right'}'>{c}</td>" for i, c in enumerate(cells)
+                # A number never breaks across lines ("524 ms", "67% (2/3)"); the
+                # model name may.
+                f"<td align='left'>{c}</td>"
+                if i == 0
+                else f"<td align='right' style='white-space:nowrap'>{c.replace(' ', '&nbsp;')}</td>"
+                for i, c in enumerate(cells)
             )
             + "</tr>"
         )
@@ -149,6 +155,8 @@ class ReviewPanel(QWidget):
         )
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # tooltips hold the whole
+        self.table.viewport().installEventFilter(self)
         split.addWidget(self.table)
         right = QWidget()
         rl = QVBoxLayout(right)
@@ -187,7 +195,8 @@ class ReviewPanel(QWidget):
         rl.addLayout(buttons)
         split.addWidget(right)
         split.setStretchFactor(1, 2)
-        split.setSizes([520, 760])
+        em = self.fontMetrics().horizontalAdvance("M")
+        split.setSizes([34 * em, 52 * em])  # the queue's columns fit in 34 ems
         layout.addWidget(split, 1)
         self.table.itemSelectionChanged.connect(self._on_selection)
         self._update_banner()
@@ -240,12 +249,59 @@ class ReviewPanel(QWidget):
                 cell.setToolTip(text)
                 self.table.setItem(row, col, cell)
         self.table.blockSignals(False)
+        self.fit_columns()
         self._update_banner()
         if current is not None:
             self.select(current.id)
         elif self.items:
             self.table.selectRow(0)
         self._on_selection()
+
+    OPTIONAL_COLUMNS = (3, 2)
+    """Message, then Author: hidden in that order when the queue is too narrow for
+    every column (the title above the diff names both)."""
+
+    def fit_columns(self) -> None:
+        """Every shown column fits the queue's width: Prompt, Version and State always
+        show (State is what a reviewer scans for); Message and Author show when there
+        is room. Prompt names are elided in the middle past 24 characters."""
+        header = self.table.horizontalHeader()
+        for col in range(len(self.HEADERS)):
+            self.table.setColumnHidden(col, False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        prompt_cap = self.fontMetrics().horizontalAdvance("x" * 24)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        prompt_width = min(header.sectionSize(0), prompt_cap)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(0, prompt_width)
+        available = self.table.viewport().width()
+        minimum = self.fontMetrics().horizontalAdvance("x" * 12)  # a Message worth showing
+
+        def needed() -> int:
+            width = 0
+            for col in range(len(self.HEADERS)):
+                if self.table.isColumnHidden(col):
+                    continue
+                if col == 3:
+                    width += minimum
+                elif col == 0:
+                    width += header.sectionSize(0)
+                else:
+                    width += max(header.sectionSizeHint(col), self.table.sizeHintForColumn(col))
+            return width
+
+        for col in self.OPTIONAL_COLUMNS:
+            if needed() <= available:
+                break
+            self.table.setColumnHidden(col, True)
+        if needed() > available:  # still too wide: the prompt names give way
+            spare = available - (needed() - header.sectionSize(0))
+            header.resizeSection(0, max(spare, self.fontMetrics().horizontalAdvance("x" * 8)))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
+            self.fit_columns()
+        return super().eventFilter(watched, event)
 
     def current(self) -> PromptVersion | None:
         rows = {i.row() for i in self.table.selectionModel().selectedRows()}

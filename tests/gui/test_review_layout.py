@@ -1,0 +1,76 @@
+"""The review queue at 1024x700, as a reviewer sees it: the State column is on screen
+(Message and Author give way first), prompt names elide with their tooltip whole."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.gui.people import click_tab
+from tests.gui.test_sync_ui import author_pushes, open_window, registry  # noqa: F401
+from tests.server.conftest import RunningRegistry
+
+pytestmark = pytest.mark.gui
+
+
+def test_state_column_is_on_screen_at_1024(
+    qtbot: Any,
+    tmp_path: Path,
+    registry: RunningRegistry,  # noqa: F811
+    open_window: Any,  # noqa: F811
+) -> None:
+    _v1, v2 = author_pushes(tmp_path, registry)
+    win = open_window("bob", registry.url, registry.tokens["bob"])
+    win.resize(1024, 700)
+    click_tab(win, "Review")
+    review = win.review
+    qtbot.waitUntil(lambda: review.select(v2.id), timeout=10_000)
+    qtbot.waitUntil(lambda: review.table.viewport().width() > 0)
+    header = review.table.horizontalHeader()
+    state = review.HEADERS.index("State")
+    assert not review.table.isColumnHidden(state)
+    right = header.sectionViewportPosition(state) + header.sectionSize(state)
+    assert right <= review.table.viewport().width(), "State runs past the queue's edge"
+    assert review.table.horizontalScrollBar().maximum() == 0
+    text = review.table.item(0, state).text()
+    assert header.sectionSize(state) >= review.table.fontMetrics().horizontalAdvance(text)
+    # Wider, Message comes back.
+    win.resize(2000, 900)
+    qtbot.waitUntil(lambda: not review.table.isColumnHidden(review.HEADERS.index("Message")))
+
+
+def test_evidence_numbers_never_break_across_lines(qtbot: Any) -> None:
+    """Laid out at the width the evidence has beside a 1024 px window's queue, every
+    number cell ("524 ms", "67% (2/3)", "213 / 123") is one line; names may wrap."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from PySide6.QtGui import QTextDocument, QTextTable
+
+    from workbench.app.evidence import EvidenceReport, RunEvidence
+    from workbench.core.runs import ModelRef, SummaryRow
+    from workbench.ui.review import evidence_html
+
+    def row(model: str) -> SummaryRow:
+        return SummaryRow(
+            version_id=uuid.uuid4(), model=ModelRef.parse(model), calls=3, errors=0,
+            passed=2, failed=1, checked=3, cached=0, ttft_p50_ms=524.0, ttft_p95_ms=600.0,
+            latency_p50_ms=900.0, latency_p95_ms=1040.0, input_tokens=213, output_tokens=123,
+            tokens_estimated=False, cost_usd=0.00066, cost_per_1k_calls_usd=0.22, echo=False,
+        )  # fmt: skip
+
+    rows = (row("anthropic:claude-3-5-haiku-latest"), row("openai:gpt-4o-mini"))
+    evidence = RunEvidence(uuid.uuid4(), datetime.now(UTC), "finished", 6, 6, rows)
+    doc = QTextDocument()
+    doc.setHtml(evidence_html(EvidenceReport(chosen=evidence)))
+    doc.setTextWidth(470)
+    assert doc.size().width() <= 470  # lays the whole document out
+    table = next(f for f in doc.rootFrame().childFrames() if isinstance(f, QTextTable))
+    assert table.rows() == 3
+    for r in range(1, table.rows()):
+        for c in range(1, table.columns()):
+            block = table.cellAt(r, c).firstCursorPosition().block()
+            text = block.text()
+            assert block.layout().lineCount() == 1, f"{text!r} breaks across lines"
