@@ -121,6 +121,7 @@ def _aiohttp_errors() -> tuple[tuple[type[BaseException], type[httpx.HTTPError]]
     return (
         (aiohttp.ServerTimeoutError, httpx.TimeoutException),
         (aiohttp.SocketTimeoutError, httpx.ReadTimeout),
+        (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
         (aiohttp.ClientConnectionError, httpx.ConnectTimeout),
         (aiohttp.ClientConnectorError, httpx.ConnectError),
         (aiohttp.ClientPayloadError, httpx.ReadError),
@@ -138,10 +139,13 @@ def _mapped() -> Iterator[None]:
     except httpx.HTTPError:
         raise
     except Exception as exc:
+        # The most specific aiohttp class decides: a refused connection
+        # (ClientConnectorError) is a ConnectError, not its base's ConnectTimeout.
         mapped: type[httpx.HTTPError] | None = None
+        matched: type[BaseException] | None = None
         for source, target in _aiohttp_errors():
-            if isinstance(exc, source) and (mapped is None or issubclass(target, mapped)):
-                mapped = target
+            if isinstance(exc, source) and (matched is None or issubclass(source, matched)):
+                mapped, matched = target, source
         if mapped is None:
             raise
         raise mapped(str(exc)) from exc

@@ -1,0 +1,125 @@
+"""Our httpx transport over aiohttp (workbench/providers/http.py) against real sockets on
+127.0.0.1: requests and answers pass through whole, failures map to the httpx errors the
+provider clients expect, and the TTFT clock's stamps are taken."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.providerserver import DEFAULT_KEY, ProviderServer
+from workbench.providers.http import (
+    FIRST_BYTE_AT,
+    REQUEST_SENT_AT,
+    make_http_client,
+    proxies_configured,
+    warm_http_client,
+)
+from workbench.providers.policy import Timeouts
+
+
+def chat_body(model: str, stream: bool) -> dict[str, Any]:
+    return {"model": model, "stream": stream, "messages": [{"role": "user", "content": "hi"}]}
+
+
+def headers() -> dict[str, str]:
+    return {"authorization": f"Bearer {DEFAULT_KEY}", "x-workbench-test": "yes"}
+
+
+async def _whole(server: ProviderServer) -> httpx.Response:
+    async with make_http_client(transport="aiohttp") as client:
+        await warm_http_client(client)
+        url = server.base_url("openai") + "/chat/completions"
+        r = await client.post(url, json=chat_body("tr-whole", False), headers=headers())
+        await r.aread()
+        return r
+
+
+def test_a_request_and_its_answer_pass_through_whole(server: ProviderServer) -> None:
+    server.script("tr-whole", text="one two three")
+    r = asyncio.run(_whole(server))
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/json")
+    assert r.json()["choices"][0]["message"]["content"] == "one two three"
+    (seen,) = server.requests_for("tr-whole")
+    assert seen.method == "POST" and seen.headers["x-workbench-test"] == "yes"
+    assert seen.body == chat_body("tr-whole", False)
+
+
+def test_a_streamed_answer_is_stamped_when_its_bytes_arrive(server: ProviderServer) -> None:
+    server.script("tr-stream", text="alpha beta gamma delta", chunks=4, chunk_delay=0.01)
+
+    async def go() -> tuple[bytes, list[float], list[float]]:
+        sent: list[float] = []
+        got: list[float] = []
+        REQUEST_SENT_AT.set(sent)
+        FIRST_BYTE_AT.set(got)
+        async with make_http_client(transport="aiohttp") as client:
+            url = server.base_url("openai") + "/chat/completions"
+            body = chat_body("tr-stream", True)
+            async with client.stream("POST", url, json=body, headers=headers()) as r:
+                assert r.status_code == 200
+                data = b"".join([c async for c in r.aiter_bytes()])
+        return data, sent, got
+
+    data, sent, got = asyncio.run(go())
+    text = "".join(
+        json.loads(line[6:])["choices"][0]["delta"].get("content", "")
+        for line in data.decode().splitlines()
+        if line.startswith("data: {") and '"choices": [{' in line.replace('":[{', '": [{')
+    )
+    assert text.replace(" ", "") == "alphabetagammadelta"
+    assert len(sent) == 1 and got  # the request was stamped once, each read after it
+    assert all(t >= sent[0] for t in got)
+
+
+def test_an_error_status_comes_back_with_its_headers(server: ProviderServer) -> None:
+    server.script("tr-limited", fail_times=-1, status=429, retry_after=7)
+
+    async def go() -> httpx.Response:
+        async with make_http_client(transport="aiohttp") as client:
+            url = server.base_url("openai") + "/chat/completions"
+            r = await client.post(url, json=chat_body("tr-limited", False), headers=headers())
+            await r.aread()
+            return r
+
+    r = asyncio.run(go())
+    assert r.status_code == 429
+    assert r.headers["retry-after"] == "7"
+
+
+def test_a_refused_connection_is_httpx_connect_error() -> None:
+    with socket.socket() as s:  # a port that was free a moment ago and has no listener
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    async def go() -> None:
+        async with make_http_client(transport="aiohttp") as client:
+            await client.get(f"http://127.0.0.1:{port}/v1/models")
+
+    with pytest.raises(httpx.ConnectError):
+        asyncio.run(go())
+
+
+def test_a_server_that_never_answers_is_a_timeout(server: ProviderServer) -> None:
+    server.script("tr-hang", fault="hang")
+
+    async def go() -> None:
+        timeouts = Timeouts(read=0.3, first_byte=None, connect=2.0)
+        async with make_http_client(transport="aiohttp", timeouts=timeouts) as client:
+            url = server.base_url("openai") + "/chat/completions"
+            await client.post(url, json=chat_body("tr-hang", False), headers=headers())
+
+    with pytest.raises(httpx.TimeoutException):
+        asyncio.run(go())
+
+
+def test_proxies_are_looked_for_only_when_the_environment_names_one() -> None:
+    assert not proxies_configured({"PATH": "/bin", "HTTPS_PROXY": ""})
+    assert proxies_configured({"https_proxy": "http://127.0.0.1:3128"})
+    assert proxies_configured({"ALL_PROXY": "socks5://127.0.0.1:1080"})
