@@ -52,6 +52,10 @@ class Bundle(BaseModel):
     version: int = BUNDLE_VERSION
     exported_at: datetime
     prompts: list[BundlePrompt] = Field(default_factory=list)
+    registry: str | None = None
+    """The registry that numbered the versions (the exporting vault's); None when that
+    vault never synced. A vault bound to another registry keeps those numbers only as
+    provenance and pushes the versions like drafts."""
 
 
 def _validation_summary(exc: ValidationError) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import Engine, delete, func, insert, select, text, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from workbench.core.errors import (
@@ -151,6 +152,9 @@ class ImportReport:
     versions_skipped: int = 0
     labels_set: int = 0
     labels_kept: list[str] = field(default_factory=list)
+    numbers_as_provenance: int = 0
+    """Versions numbered by another registry: imported as drafts, the number kept as
+    provenance."""
 
 
 class Vault:
@@ -887,8 +891,16 @@ class Vault:
                     test_cases=self.test_cases(name),
                 )
             )
+        with self.reading() as s:
+            registry = s.scalar(
+                select(SyncStateRow.value).where(SyncStateRow.key == "registry_url")
+            )
         return Bundle(
-            format=BUNDLE_FORMAT, version=BUNDLE_VERSION, exported_at=utcnow(), prompts=prompts
+            format=BUNDLE_FORMAT,
+            version=BUNDLE_VERSION,
+            exported_at=utcnow(),
+            prompts=prompts,
+            registry=registry,
         )
 
     def import_bundle(self, bundle: Bundle) -> ImportReport:
@@ -902,6 +914,7 @@ class Vault:
         for bp in bundle.prompts:
             self._check_name(bp.name)
         with self.writing() as s:
+            bundle = self._foreign_numbers_as_provenance(s, bundle, report)
             added = self._add_versions(
                 s,
                 [(bp.name, bp.created_at, bp.archived, bp.versions) for bp in bundle.prompts],
@@ -944,6 +957,43 @@ class Vault:
                 },
             )
         return report
+
+    def _foreign_numbers_as_provenance(
+        self, s: Session, bundle: Bundle, report: ImportReport
+    ) -> Bundle:
+        """Numbers are per registry. Unless the bundle was numbered by the registry this
+        vault syncs with, its numbers are kept only as provenance (``origin:<id>`` in the
+        sync state) and the versions come in as drafts, to be pushed and numbered by this
+        vault's registry (a push of a version a registry already has is idempotent and
+        gives its number back). An unbound vault keeps the numbers with their provenance;
+        binding it to a registry later demotes those from another one
+        (:meth:`SyncStore.bind_registry`)."""
+        own = s.scalar(select(SyncStateRow.value).where(SyncStateRow.key == "registry_url"))
+        numbered = [(v.id, v.number) for bp in bundle.prompts for v in bp.versions if v.number]
+        if not numbered or (own is not None and own == bundle.registry):
+            return bundle
+        source = bundle.registry or ""
+        rows = [
+            {"key": f"origin:{vid}", "value": json.dumps({"registry": source, "number": n})}
+            for vid, n in numbered
+        ]
+        for chunk in _chunks(rows, 500):
+            s.execute(sqlite_insert(SyncStateRow).values(chunk).on_conflict_do_nothing())
+        if own is None:
+            return bundle
+        report.numbers_as_provenance = len(numbered)
+        return bundle.model_copy(
+            update={
+                "prompts": [
+                    bp.model_copy(
+                        update={
+                            "versions": [v.model_copy(update={"number": None}) for v in bp.versions]
+                        }
+                    )
+                    for bp in bundle.prompts
+                ]
+            }
+        )
 
     def _add_versions(
         self,

@@ -98,6 +98,35 @@ class SyncStore:
             with self.vault.writing() as s:
                 self._put(s, "registry_url", url)
                 self._put(s, "cursor", "0")
+                self._demote_foreign_numbers(s, url)
+
+    def _demote_foreign_numbers(self, s: Session, url: str) -> None:
+        """On the first bind: numbers an import brought from another registry become
+        provenance only, and those versions drafts to push (issue 12, item 7). A vault
+        that never synced got its numbers only from imports, each noted as ``origin:``."""
+        foreign = [
+            key.removeprefix("origin:")
+            for key, value in s.execute(
+                select(SyncStateRow.key, SyncStateRow.value).where(
+                    SyncStateRow.key.like("origin:%")
+                )
+            )
+            if json.loads(value).get("registry") != url
+        ]
+        for start in range(0, len(foreign), 500):
+            s.execute(
+                update(VersionRow)
+                .where(VersionRow.id.in_(foreign[start : start + 500]))
+                .values(number=None)
+            )
+
+    def origin(self, version_id: uuid.UUID) -> tuple[str, int] | None:
+        """The registry (URL, "" if unknown) and number an imported version had there."""
+        value = self.get(f"origin:{version_id}")
+        if value is None:
+            return None
+        data = json.loads(value)
+        return str(data["registry"]), int(data["number"])
 
     # ---- versions to push --------------------------------------------------------------
 

