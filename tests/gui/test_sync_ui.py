@@ -229,7 +229,7 @@ def test_reviewer_approves_from_the_queue_with_evidence(
     assert "Hello" in diff_text and "how can I help" in diff_text
     # The evidence is read off the GUI thread, then shown.
     qtbot.waitUntil(lambda: "1 calls, 0 errors" in win.review.evidence.text(), timeout=10_000)
-    assert "120 ms" in win.review.evidence.text()
+    assert "120 ms" in win.review.evidence.text().replace("&nbsp;", " ")
     assert "finished" in win.review.evidence.text()
     assert "no checks" in win.review.evidence.text()  # the case had no assertions
 
