@@ -5,10 +5,12 @@ uvicorn: the parametrized one (SQLite or PostgreSQL) and a second SQLite one."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.server.conftest import RunningRegistry, running_registry
-from workbench.core.models import Message, PromptContent
+from workbench.core.models import Message, PromptContent, PromptVersion
 from workbench.registry.server.config import RegistrySettings
 from workbench.registry.sync import Syncer
 from workbench.vault import Vault
@@ -23,14 +25,21 @@ def _numbers(vault: Vault) -> list[int | None]:
     return [v.number for v in vault.history("support/reply")]
 
 
-def test_numbers_from_another_registry_are_provenance(
-    tmp_path: Path, registry: RunningRegistry
-) -> None:
+@contextmanager
+def _numbered_elsewhere(tmp_path: Path) -> Iterator[tuple[RunningRegistry, Vault, PromptVersion]]:
+    """A second registry, and a vault of it holding one version it numbered v1."""
     settings = RegistrySettings(db_url=f"sqlite:///{tmp_path / 'other.sqlite3'}")
     with running_registry(settings) as other:
         source = Vault.open(tmp_path / "source.sqlite3", create=True, actor="alice")
         theirs = source.commit("support/reply", _content("Theirs {{ name }}"), "theirs")
         Syncer(source, other.client("alice")).sync()
+        yield other, source, theirs
+
+
+def test_numbers_from_another_registry_are_provenance(
+    tmp_path: Path, registry: RunningRegistry
+) -> None:
+    with _numbered_elsewhere(tmp_path) as (other, source, theirs):
         assert _numbers(source) == [1]
         bundle = source.export_bundle()
         assert bundle.registry == other.url
@@ -60,11 +69,7 @@ def test_numbers_from_another_registry_are_provenance(
 def test_an_unbound_vault_demotes_foreign_numbers_when_it_first_syncs(
     tmp_path: Path, registry: RunningRegistry
 ) -> None:
-    settings = RegistrySettings(db_url=f"sqlite:///{tmp_path / 'other.sqlite3'}")
-    with running_registry(settings) as other:
-        source = Vault.open(tmp_path / "source.sqlite3", create=True, actor="alice")
-        theirs = source.commit("support/reply", _content("Theirs {{ name }}"), "theirs")
-        Syncer(source, other.client("alice")).sync()
+    with _numbered_elsewhere(tmp_path) as (other, source, theirs):
         fresh = Vault.open(tmp_path / "fresh.sqlite3", create=True, actor="alice")
         fresh.import_bundle(source.export_bundle())
         assert _numbers(fresh) == [1]  # unbound: shown as the source numbered it

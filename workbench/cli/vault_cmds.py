@@ -242,6 +242,11 @@ def cmd_import(args: argparse.Namespace) -> int:
         f"imported {report.versions_added} versions ({report.prompts_created} new prompts); "
         f"{report.versions_skipped} already present; {report.labels_set} labels set"
     )
+    if report.numbers_as_provenance:
+        msg += (
+            f"\n{report.numbers_as_provenance} versions were numbered by another registry: "
+            "they come in as drafts and get this vault's registry numbers at the next sync"
+        )
     if report.labels_kept:
         msg += f"\nkept local labels that differ from the bundle: {', '.join(report.labels_kept)}"
     emit(args.json, report.__dict__, msg)

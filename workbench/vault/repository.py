@@ -892,9 +892,7 @@ class Vault:
                 )
             )
         with self.reading() as s:
-            registry = s.scalar(
-                select(SyncStateRow.value).where(SyncStateRow.key == "registry_url")
-            )
+            registry = _registry_url(s)
         return Bundle(
             format=BUNDLE_FORMAT,
             version=BUNDLE_VERSION,
@@ -968,7 +966,7 @@ class Vault:
         gives its number back). An unbound vault keeps the numbers with their provenance;
         binding it to a registry later demotes those from another one
         (:meth:`SyncStore.bind_registry`)."""
-        own = s.scalar(select(SyncStateRow.value).where(SyncStateRow.key == "registry_url"))
+        own = _registry_url(s)
         numbered = [(v.id, v.number) for bp in bundle.prompts for v in bp.versions if v.number]
         if not numbered or (own is not None and own == bundle.registry):
             return bundle
@@ -1117,6 +1115,11 @@ class Vault:
     def integrity_check(self) -> str:
         with self.engine.connect() as conn:
             return str(conn.exec_driver_sql("PRAGMA integrity_check").scalar())
+
+
+def _registry_url(s: Session) -> str | None:
+    """The registry this vault syncs with (:meth:`SyncStore.bind_registry`), if any."""
+    return s.scalar(select(SyncStateRow.value).where(SyncStateRow.key == "registry_url"))
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from workbench.core.errors import ConflictError, InputError
 from workbench.core.models import Label, LabelEvent, PromptVersion, utcnow
-from workbench.vault.repository import Vault
+from workbench.vault.repository import Vault, _chunks
 from workbench.vault.schema import (
     LabelEventRow,
     LabelRow,
@@ -113,12 +113,8 @@ class SyncStore:
             )
             if json.loads(value).get("registry") != url
         ]
-        for start in range(0, len(foreign), 500):
-            s.execute(
-                update(VersionRow)
-                .where(VersionRow.id.in_(foreign[start : start + 500]))
-                .values(number=None)
-            )
+        for chunk in _chunks(foreign, 500):
+            s.execute(update(VersionRow).where(VersionRow.id.in_(chunk)).values(number=None))
 
     def origin(self, version_id: uuid.UUID) -> tuple[str, int] | None:
         """The registry (URL, "" if unknown) and number an imported version had there."""
