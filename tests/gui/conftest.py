@@ -23,8 +23,8 @@ from tests.providerserver.server import DEFAULT_KEY, ProviderServer
 from workbench.core.models import Message, ModelDefaults, PromptContent, Variable
 from workbench.engine.runner import ECHO_PROFILE, Engine
 from workbench.providers.profiles import ProviderProfile
-from workbench.secrets.store import MemoryStore
-from workbench.settings import Settings
+from workbench.secrets.store import MemoryStore, SecretStore
+from workbench.settings import Settings, save_settings
 from workbench.vault import Vault
 
 pytestmark = pytest.mark.gui
@@ -90,6 +90,46 @@ def window(qtbot, vault: Vault, data_dir: Path, tmp_path: Path, profiles):  # ty
     if win.controller.running:
         win.controller.shutdown()
     win.close()
+
+
+@pytest.fixture
+def make_window(qtbot, vault: Vault, data_dir: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Windows on an empty vault whose profiles come from their own settings, as in the
+    app; the keychain is the store given and the settings file is in tmp_path. Windows
+    made one after another share one QSettings file, as a restarted app does."""
+    from workbench.app.services import profiles_from
+    from workbench.ui.main_window import MainWindow
+
+    opened: list[MainWindow] = []
+    path = tmp_path / "settings.json"
+
+    def make(settings: Settings, store: SecretStore) -> MainWindow:
+        holder: dict[str, MainWindow] = {}
+
+        def profiles():  # type: ignore[no-untyped-def]
+            return profiles_from(holder["win"].settings)
+
+        win = MainWindow(
+            vault,
+            settings,
+            engine_factory=lambda: Engine(vault, profiles(), keys=lambda _p: DEFAULT_KEY),
+            profiles=profiles,
+            secrets=lambda: store,
+            data_dir=data_dir,
+            save_settings=lambda s: save_settings(s, path),
+            qsettings=QSettings(str(tmp_path / "layout.ini"), QSettings.Format.IniFormat),
+            sync_interval_s=0,
+        )
+        holder["win"] = win
+        qtbot.addWidget(win)
+        win.show()
+        opened.append(win)
+        return win
+
+    yield make
+    for win in opened:
+        qtbot.waitUntil(lambda w=win: not w.model_lists.running, timeout=10_000)
+        win.close()
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
     QLabel,
@@ -32,14 +32,11 @@ from tests.gui.people import (
 )
 from tests.providerserver.server import DEFAULT_KEY, ProviderServer
 from workbench.app.models import ModelCache
-from workbench.app.services import profiles_from
-from workbench.engine.runner import Engine
 from workbench.secrets.store import MemoryStore
 from workbench.settings import Settings, save_settings
 from workbench.ui.errors import ErrorReporter
 from workbench.ui.main_window import MainWindow
 from workbench.ui.settings_dialog import SettingsDialog
-from workbench.vault import Vault
 
 LISTED = ("alpha-large", "beta-mini", "gamma-7b")
 
@@ -66,42 +63,6 @@ def status(dialog: SettingsDialog) -> str:
     label = dialog.findChild(QLabel, "profileStatus")
     assert label is not None
     return label.text()
-
-
-@pytest.fixture
-def make_window(qtbot, vault: Vault, data_dir: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """Windows on an empty vault whose profiles come from their own settings, as in the
-    app; the keychain is a ``RecordingStore`` and the settings file is in tmp_path."""
-    opened: list[MainWindow] = []
-    path = tmp_path / "settings.json"
-
-    def make(settings: Settings, store: RecordingStore) -> MainWindow:
-        holder: dict[str, MainWindow] = {}
-
-        def profiles():  # type: ignore[no-untyped-def]
-            return profiles_from(holder["win"].settings)
-
-        win = MainWindow(
-            vault,
-            settings,
-            engine_factory=lambda: Engine(vault, profiles(), keys=lambda _p: DEFAULT_KEY),
-            profiles=profiles,
-            secrets=lambda: store,
-            data_dir=data_dir,
-            save_settings=lambda s: save_settings(s, path),
-            qsettings=QSettings(str(tmp_path / "layout.ini"), QSettings.Format.IniFormat),
-            sync_interval_s=0,
-        )
-        holder["win"] = win
-        qtbot.addWidget(win)
-        win.show()
-        opened.append(win)
-        return win
-
-    yield make
-    for win in opened:
-        qtbot.waitUntil(lambda w=win: not w.model_lists.running, timeout=10_000)
-        win.close()
 
 
 @pytest.fixture

@@ -49,8 +49,9 @@ def preflight(engine: Engine, spec: RunSpec, budgets: Budgets) -> tuple[RunSpec,
     if spec.max_cost_usd is None and budgets.per_run_usd is not None:
         spec = spec.model_copy(update={"max_cost_usd": budgets.per_run_usd})
     estimate = engine.estimate(spec)
-    cells_per_model = len(spec.cases) * len(spec.version_ids)
-    if estimate.render_errors and len(estimate.render_errors) >= cells_per_model:
+    # Refused only when no call at all renders (counted per call: several calls can
+    # fail for one reason, and the reasons are kept distinct).
+    if estimate.render_errors and estimate.unrenderable_calls >= estimate.calls:
         raise InputError(
             f"no test case renders: {estimate.render_errors[0]}",
             hint="Give the variables values (--var NAME=VALUE, --cases FILE, or the "

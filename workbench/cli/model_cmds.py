@@ -30,17 +30,15 @@ Sub = Any
 
 
 def _parse_price(text: str) -> tuple[str, dict[str, float]]:
-    model, sep, rates = text.partition("=")
-    parts = rates.split(",")
+    from workbench.providers.profiles import parse_price
+
     try:
-        if not sep or len(parts) != 2:
-            raise ValueError
-        return model, {"input_per_mtok": float(parts[0]), "output_per_mtok": float(parts[1])}
-    except ValueError:
+        model, price = parse_price(text)
+    except ValueError as exc:
         raise UsageError(
-            f"--price {text!r}: write MODEL=INPUT,OUTPUT in USD per million tokens",
-            hint="e.g. --price llama3.1=0,0 or --price my-model=0.5,1.5",
+            f"--price: {exc}", hint="e.g. --price llama3.1=0,0 or --price my-model=0.5,1.5"
         ) from None
+    return model, price.model_dump()
 
 
 def cmd_provider_add(args: argparse.Namespace) -> int:

@@ -111,6 +111,9 @@ class Estimate:
     """None if any model's price is unknown."""
     unknown_price_models: tuple[str, ...] = ()
     render_errors: tuple[str, ...] = ()
+    """The distinct reasons some planned calls cannot render."""
+    unrenderable_calls: int = 0
+    """Planned calls whose messages do not render (they fail without calling a model)."""
 
 
 @dataclass
@@ -319,9 +322,11 @@ class Engine:
         cost: float | None = 0.0
         unknown: set[str] = set()
         errors: set[str] = set()
+        unrenderable = 0
         for plan in self.plan(spec):
             if plan.request is None:
                 errors.add(str(plan.render_error))
+                unrenderable += 1
                 continue
             i = estimate_input_tokens(plan.request.messages)
             o = plan.request.max_tokens or DEFAULT_OUTPUT_GUESS
@@ -338,6 +343,7 @@ class Engine:
             cost_usd=None if unknown else cost,
             unknown_price_models=tuple(sorted(unknown)),
             render_errors=tuple(sorted(errors)),
+            unrenderable_calls=unrenderable,
         )
 
     def effective_concurrency(self, spec: RunSpec) -> dict[str, int]:

@@ -23,7 +23,16 @@ from workbench.providers.ollama import OllamaClient, detect_ollama
 from workbench.providers.openai import OpenAIClient
 from workbench.providers.policy import RetryPolicy, Timeouts
 
-__all__ = ["DEFAULT_BASE_URLS", "PriceOverride", "ProviderProfile", "detect_ollama", "make_client"]
+__all__ = [
+    "DEFAULT_BASE_URLS",
+    "PriceOverride",
+    "ProviderProfile",
+    "detect_ollama",
+    "format_prices",
+    "make_client",
+    "parse_price",
+    "parse_prices",
+]
 
 DEFAULT_BASE_URLS: dict[str, str] = {
     "openai": "https://api.openai.com/v1",
@@ -41,6 +50,43 @@ class PriceOverride(BaseModel):
 
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
+
+
+PRICE_FORMAT = "MODEL=INPUT,OUTPUT in USD per million tokens, e.g. my-model=0.5,1.5"
+
+
+def parse_price(text: str) -> tuple[str, PriceOverride]:
+    """``MODEL=INPUT,OUTPUT`` (USD per million input and output tokens) as a model and
+    its price. Raises ValueError naming the text and how to write it."""
+    model, sep, rates = text.strip().rpartition("=")
+    parts = rates.split(",")
+    model = model.strip()
+    try:
+        if not sep or not model or len(parts) != 2:
+            raise ValueError
+        inp, out = float(parts[0]), float(parts[1])
+        if not (0 <= inp < float("inf") and 0 <= out < float("inf")):
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"{text.strip()!r} is not a price: write {PRICE_FORMAT}") from None
+    return model, PriceOverride(input_per_mtok=inp, output_per_mtok=out)
+
+
+def parse_prices(text: str) -> dict[str, PriceOverride]:
+    """Several prices, separated by ``;`` or new lines (the form of :func:`format_prices`)."""
+    out: dict[str, PriceOverride] = {}
+    for part in text.replace("\n", ";").split(";"):
+        if part.strip():
+            model, price = parse_price(part)
+            out[model] = price
+    return out
+
+
+def format_prices(prices: dict[str, PriceOverride]) -> str:
+    """``a=0.5,1.5; b=0,0``: what :func:`parse_prices` reads back."""
+    return "; ".join(
+        f"{m}={p.input_per_mtok:g},{p.output_per_mtok:g}" for m, p in sorted(prices.items())
+    )
 
 
 class ProviderProfile(BaseModel):

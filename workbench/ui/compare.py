@@ -15,6 +15,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     QRect,
+    QSettings,
     QSize,
     QSortFilterProxyModel,
     Qt,
@@ -61,6 +62,7 @@ from PySide6.QtWidgets import (
 from workbench.core.diff import text_diff_rows
 from workbench.core.errors import UsageError, WorkbenchError
 from workbench.core.models import PromptVersion
+from workbench.core.money import CostTotal, cost_total, format_total
 from workbench.core.runs import CellResult, ModelRef, Run, RunSpec, TestCase
 from workbench.core.templating import render_messages
 from workbench.engine.runner import Estimate
@@ -93,6 +95,8 @@ SAMPLE_READOUTS = ("TTFT 999 ms · total 9.99 s",)
 """A typical readout: the narrowest a cell column starts at, so columns barely move
 as numbers arrive."""
 Line = tuple[str, QFont, QColor]
+REMEMBERED_PROMPTS = 200
+"""Prompts whose ticked versions are remembered (the most recently used)."""
 
 
 def cell_lines(cell: CellResult) -> list[tuple[str, str, str]]:
@@ -616,8 +620,12 @@ class ComparePanel(QWidget):
         default_models: Callable[[], list[str]],
         concurrency: Callable[[], int],
         preflight: Callable[[RunSpec], tuple[RunSpec, Estimate]] | None = None,
+        memory: QSettings | None = None,
     ) -> None:
         super().__init__()
+        self.memory = memory
+        """Where the choices are remembered between sessions (ticked models, each prompt's
+        ticked versions, repeats, cache, the failures filter); None: nowhere."""
         self.preflight = preflight
         """Budgets and the cost estimate, checked before a run starts (raises to refuse)."""
         self.estimate: Estimate | None = None
@@ -652,8 +660,16 @@ class ComparePanel(QWidget):
         for lst in (self.versions_list, self.models_list, self.cases_list):
             lst.itemChanged.connect(lambda _item: self._estimate_timer.start())
         self.repeats.valueChanged.connect(lambda _v: self._estimate_timer.start())
+        self._recall_options()
+        # A user's own choice is remembered (the lists are refilled with signals blocked).
+        for lst in (self.versions_list, self.models_list):
+            lst.itemChanged.connect(lambda _item: self._remember())
+        self.repeats.valueChanged.connect(lambda _v: self._remember())
+        self.use_cache.toggled.connect(lambda _on: self._remember())
+        self.failures_only.toggled.connect(lambda _on: self._remember())
         self._done = self._total = 0
-        self._spent = 0.0
+        self._cost = CostTotal()
+        """What the finished cells cost, by the one money rule (unpriced calls counted)."""
 
     # ---- layout ----------------------------------------------------------------------
 
@@ -827,9 +843,11 @@ class ComparePanel(QWidget):
         self.versions_list.clear()
         self.labels = {}
         newest = list(reversed(versions))
+        remembered = set(self._recalled_versions(name)) & {v.id for v in versions}
         for i, v in enumerate(newest):
             self.labels[v.id] = v.display_number
-            _add_check(self.versions_list, f"{v.display_number}  {v.message}", v.id, i < 2,
+            on = v.id in remembered if remembered else i < 2  # else the newest two
+            _add_check(self.versions_list, f"{v.display_number}  {v.message}", v.id, on,
                        f"{v.display_number} by {v.author}")  # fmt: skip
         self.versions_list.blockSignals(False)
         self.set_cases(cases)
@@ -844,7 +862,7 @@ class ComparePanel(QWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self._done = self._total = 0
-        self._spent = 0.0
+        self._cost = CostTotal()
         self.status.setText("Choose versions, models and test cases, then Run.")
 
     def _clear_results(self) -> None:
@@ -870,19 +888,22 @@ class ComparePanel(QWidget):
         self._estimate_timer.start()
 
     def reload_models(self) -> None:
-        checked = {str(m) for m in _checked(self.models_list)} or set(self.default_models())
+        checked = {str(m) for m in _checked(self.models_list)} or set(
+            self._recalled_models() or self.default_models()
+        )
         self.models_list.blockSignals(True)
         self.models_list.clear()
         seen: list[str] = []
-        for m in [*self.default_models(), *self.available_models()]:
+        # A ticked model stays on offer even when no profile lists it (typed with Add).
+        for m in [*self.default_models(), *self.available_models(), *sorted(checked)]:
             if m not in seen:
                 seen.append(m)
         for m in seen:
             note = "  (echo: not a real model)" if m.startswith("echo:") else ""
             _add_check(self.models_list, m + note, m, m in checked)
         self.models_list.blockSignals(False)
-        if {str(m) for m in _checked(self.models_list)} != checked:
-            self._estimate_timer.start()  # the choice changed, not only what is offered
+        # Asked again even when the choice is the same: a profile's prices may have changed.
+        self._estimate_timer.start()
 
     @Slot()
     def _add_model(self) -> None:
@@ -896,6 +917,63 @@ class ComparePanel(QWidget):
             return
         _add_check(self.models_list, text, text, True)
         self.model_entry.clear()
+        self._remember()
+
+    # ---- choices remembered between sessions -----------------------------------------
+
+    def _recall(self, key: str) -> object:
+        if self.memory is None:
+            return None
+        try:
+            return json.loads(str(self.memory.value(f"compare/{key}", "null")))
+        except ValueError:
+            return None  # a damaged entry: the defaults apply
+
+    def _recalled_models(self) -> list[str]:
+        value = self._recall("models")
+        return [str(m) for m in value] if isinstance(value, list) else []
+
+    def _recalled_versions(self, prompt: str | None) -> list[uuid.UUID]:
+        value = self._recall("versions")
+        ids = value.get(prompt, []) if isinstance(value, dict) and prompt else []
+        out = []
+        for text in ids if isinstance(ids, list) else []:
+            try:
+                out.append(uuid.UUID(str(text)))
+            except ValueError:
+                continue
+        return out
+
+    def _recall_options(self) -> None:
+        value = self._recall("options")
+        if not isinstance(value, dict):
+            return
+        repeats = value.get("repeats")
+        if isinstance(repeats, int):
+            self.repeats.setValue(repeats)
+        self.use_cache.setChecked(bool(value.get("use_cache")))
+        self.failures_only.setChecked(bool(value.get("failures_only")))
+
+    def _remember(self) -> None:
+        """Write the current choices, so the next session (and Ctrl+R at once) runs what
+        was ticked, not the defaults."""
+        if self.memory is None:
+            return
+        models = [str(m) for m in _checked(self.models_list)]
+        self.memory.setValue("compare/models", json.dumps(models))
+        if self.prompt is not None:
+            value = self._recall("versions")
+            versions = value if isinstance(value, dict) else {}
+            versions.pop(self.prompt, None)
+            versions[self.prompt] = [str(v) for v in _checked(self.versions_list)]
+            kept = dict(list(versions.items())[-REMEMBERED_PROMPTS:])  # the latest prompts
+            self.memory.setValue("compare/versions", json.dumps(kept))
+        options = {
+            "repeats": self.repeats.value(),
+            "use_cache": self.use_cache.isChecked(),
+            "failures_only": self.failures_only.isChecked(),
+        }
+        self.memory.setValue("compare/options", json.dumps(options))
 
     def check_only(
         self, versions: list[uuid.UUID] | None = None, models: list[str] | None = None
@@ -967,7 +1045,10 @@ class ComparePanel(QWidget):
                 priced_cost = self.preflight(spec.model_copy(update={"models": priced}))[1].cost_usd
             except WorkbenchError:
                 priced_cost = None
-        self.status.setText(f"{estimate_text(estimate, spec, priced_cost)} · Run (Ctrl+R)")
+        line = estimate_text(estimate, spec, priced_cost)
+        if unknown:
+            line += " · give them a price in Settings → Providers → Prices"
+        self.status.setText(f"{line} · Run (Ctrl+R)")
 
     # ---- running ---------------------------------------------------------------------
 
@@ -1003,7 +1084,7 @@ class ComparePanel(QWidget):
         self.fit_columns()
         self.progress.setRange(0, spec.total_cells)
         self.progress.setValue(0)
-        self._done, self._total, self._spent = 0, spec.total_cells, 0.0
+        self._done, self._total, self._cost = 0, spec.total_cells, CostTotal()
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self._clock.start()
@@ -1112,7 +1193,8 @@ class ComparePanel(QWidget):
         self.grid_model.apply(batch.deltas, batch.cells)
         self._measure(batch.cells)
         if batch.cells:
-            self._done, self._total, self._spent = batch.done, batch.total, batch.spent_usd
+            self._done, self._total = batch.done, batch.total
+            self._cost += cost_total(batch.cells)
             self.progress.setValue(batch.done)
             self._grow_columns()
             if not self._summary_timer.isActive():
@@ -1127,7 +1209,8 @@ class ComparePanel(QWidget):
         parts = [f"{self._done} of {self._total} cells"]
         if elapsed is not None:
             parts.append(f"{elapsed:.1f} s elapsed")
-        spent = f"{fmt_usd(self._spent)} spent"
+        # Unpriced calls are said, never left out silently ("≥ $0.01, 3 calls unpriced").
+        spent = f"spent {format_total(self._cost)}"
         if self.estimate is not None and self.controller.running:
             spent += f" of ~{fmt_usd(self.estimate.cost_usd)} estimated"
         parts.append(spent)
@@ -1191,7 +1274,7 @@ class ComparePanel(QWidget):
         self.progress.setRange(0, run.spec.total_cells)
         self.progress.setValue(len(run.cells))
         self._done, self._total = len(run.cells), run.spec.total_cells
-        self._spent = sum(c.cost_usd or 0.0 for c in run.cells)
+        self._cost = cost_total(run.cells)
         self._update_status()
         self.status.setText(
             f"Past run of {run.spec.prompt} from {run.started_at.astimezone():%Y-%m-%d %H:%M} "
@@ -1310,12 +1393,16 @@ def estimate_text(estimate: Estimate, spec: RunSpec, priced_cost: float | None =
     (``priced_cost``: the estimate of the calls that have one)."""
     head = calls_text(estimate.calls)
     unknown = estimate.unknown_price_models
+    broken = ""
+    if estimate.unrenderable_calls:  # they fail at once, calling no model
+        first = estimate.render_errors[0] if estimate.render_errors else "does not render"
+        broken = f" · {estimate.unrenderable_calls:,} will not render: {first}"
     if not unknown:
-        return f"{head}, ≈ {fmt_usd(estimate.cost_usd)}"
+        return f"{head}, ≈ {fmt_usd(estimate.cost_usd)}{broken}"
     per_model = spec.total_cells // max(1, len(spec.models))
     unpriced = per_model * len(unknown)
     cost = "cost unknown" if priced_cost is None else f"≈ {fmt_usd(priced_cost)}"
-    return f"{head}, {cost} ({unpriced:,} unpriced: {', '.join(unknown)})"
+    return f"{head}, {cost} ({unpriced:,} unpriced: {', '.join(unknown)}){broken}"
 
 
 __all__ = ["CellDelegate", "ComparePanel", "estimate_text", "fmt_ms"]

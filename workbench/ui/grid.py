@@ -20,6 +20,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor
 
 from workbench.core.assertions import Assertion, CheckResult
+from workbench.core.money import cost_total, format_total
 from workbench.core.runs import (
     CellKey,
     CellResult,
@@ -136,8 +137,6 @@ def totals_lines(cells: list[CellResult]) -> list[str]:
         return []
     ok = [c for c in cells if c.ok]
     lat = [c.latency_ms for c in ok if c.latency_ms is not None]
-    costs = [c.cost_usd for c in ok]
-    cost = None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
     tin = sum(c.input_tokens or 0 for c in ok)
     tout = sum(c.output_tokens or 0 for c in ok)
     errors = len(cells) - len(ok)
@@ -145,7 +144,7 @@ def totals_lines(cells: list[CellResult]) -> list[str]:
         f"{len(cells)} call{'' if len(cells) == 1 else 's'}"
         + (f" · {errors} failed" if errors else ""),
         f"p50 {fmt_ms(statistics.median(lat)) if lat else '–'} · {tin:,}→{tout:,} tok",
-        f"cost {fmt_usd(cost)}",
+        f"cost {format_total(cost_total(cells))}",  # the one money rule, as the CLI's
     ]
     if any(c.checks for c in cells):
         lines.append(f"{sum(1 for c in cells if c.passed)}/{len(cells)} passed")

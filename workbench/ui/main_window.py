@@ -162,6 +162,7 @@ class MainWindow(QMainWindow):
             self.controller, self.reporter, self.available_models, self.default_models,
             lambda: self.settings.concurrency,
             preflight=lambda spec: preflight(engine_factory(), spec, self.settings.budgets),
+            memory=self.qsettings,
         )  # fmt: skip
         self.runs = RunsPanel(vault)
         self.review = ReviewPanel(vault, self.reporter)

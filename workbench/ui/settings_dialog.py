@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from workbench.app.models import ModelCache, ModelListing, list_models, listing_for
 from workbench.app.services import key_resolver
 from workbench.core.errors import UsageError, WorkbenchError
-from workbench.providers.profiles import ProviderProfile
+from workbench.providers.profiles import ProviderProfile, format_prices, parse_prices
 from workbench.secrets.redaction import redact
 from workbench.secrets.store import SecretStore
 from workbench.settings import Settings
@@ -150,6 +150,14 @@ class SettingsDialog(QDialog):
         form.addRow("API key", self.f_key)
         form.addRow("Concurrency", self.f_concurrency)
         form.addRow("Models", self.f_models)
+        self.f_prices = QLineEdit()
+        self.f_prices.setPlaceholderText("e.g. my-model=0.5,1.5; llama3=0,0")
+        self.f_prices.setToolTip(
+            "Your price for a model, in USD per million input,output tokens: it wins over "
+            "genai-prices, and a model with no price anywhere shows its cost as unknown. "
+            "Separate models with ';'."
+        )
+        form.addRow("Prices", self.f_prices)
         right.addLayout(form)
         buttons = QHBoxLayout()
         self.save_profile_button = QPushButton("Save profile")
@@ -204,6 +212,7 @@ class SettingsDialog(QDialog):
             self.f_key.text(),
             self.f_concurrency.value(),
             self.f_models.text().strip(),
+            self.f_prices.text().strip(),
         )
 
     def form_changed(self) -> bool:
@@ -223,6 +232,7 @@ class SettingsDialog(QDialog):
         self._show_key_state(profile.key_name)
         self.f_concurrency.setValue(profile.concurrency or 0)
         self.f_models.setText(", ".join(profile.models))
+        self.f_prices.setText(format_prices(profile.prices))
         self._loaded_form = self._form_state()
         self._show_listing(profile)
 
@@ -262,7 +272,8 @@ class SettingsDialog(QDialog):
         self.profile_list.clearSelection()
         self.profile_list.blockSignals(False)
         self._editing = None
-        for edit in (self.f_name, self.f_url, self.f_key_name, self.f_key, self.f_models):
+        edits = (self.f_name, self.f_url, self.f_key_name, self.f_key, self.f_models)
+        for edit in (*edits, self.f_prices):
             edit.clear()
         self.f_key.setPlaceholderText(NEW_KEY_PLACEHOLDER)
         self.f_family.setCurrentIndex(0)
@@ -272,14 +283,21 @@ class SettingsDialog(QDialog):
         self.f_name.setFocus()
 
     def form_profile(self) -> ProviderProfile:
-        """The form as a profile; fields the form does not show (prices, timeouts, an
+        """The form as a profile; fields the form does not show (timeouts, an
         environment variable for the key, ...) are kept from the profile being edited."""
         base: dict[str, object] = {}
         if self._editing is not None:
             base = next(
                 (dict(p) for p in self.settings.providers if p.get("name") == self._editing), {}
             )
+        try:
+            prices = parse_prices(self.f_prices.text())
+        except ValueError as exc:
+            raise UsageError(
+                f"Prices: {exc}", hint="Separate models with ';', or empty the field."
+            ) from None
         base.update(
+            prices={m: p.model_dump() for m, p in prices.items()},
             name=self.f_name.text().strip(),
             family=self.f_family.currentText(),
             base_url=self.f_url.text().strip(),

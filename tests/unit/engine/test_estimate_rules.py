@@ -1,0 +1,74 @@
+"""The pre-run estimate's rules: calls that cannot render are counted per call, and a
+run none of whose calls renders is refused before it starts; prices typed as text."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.providerserver.server import DEFAULT_KEY, ProviderServer
+from workbench.app.budget import preflight
+from workbench.core.errors import InputError
+from workbench.core.runs import ModelRef, RunSpec, TestCase
+from workbench.engine.runner import Engine
+from workbench.providers.profiles import (
+    PriceOverride,
+    ProviderProfile,
+    format_prices,
+    parse_price,
+    parse_prices,
+)
+from workbench.settings import Budgets
+from workbench.vault import Vault
+
+from .conftest import content
+
+
+def _spec(vault: Vault, cases: tuple[TestCase, ...], models: tuple[str, ...]) -> RunSpec:
+    return RunSpec(
+        prompt="p",
+        version_ids=tuple(v.id for v in vault.history("p")),
+        models=tuple(ModelRef.parse(m) for m in models),
+        cases=cases,
+    )
+
+
+def _engine(vault: Vault, server: ProviderServer) -> Engine:
+    oa = ProviderProfile(name="oa", family="openai", base_url=server.base_url("openai"))
+    return Engine(vault, {"oa": oa}, keys=lambda _p: DEFAULT_KEY)
+
+
+def test_unrenderable_calls_are_counted_per_call(
+    vault: Vault, provider_server: ProviderServer
+) -> None:
+    vault.commit("p", content(), "v1")
+    vault.commit("p", content(system="Be brief."), "v2")
+    engine = _engine(vault, provider_server)
+    # Two versions x two models, one case with no value: four calls, one reason.
+    nothing = _spec(vault, (TestCase(name="empty"),), ("echo:echo", "oa:test-model"))
+    estimate = engine.estimate(nothing)
+    assert (estimate.calls, estimate.unrenderable_calls) == (4, 4)
+    assert len(estimate.render_errors) == 1 and "topic" in estimate.render_errors[0]
+    with pytest.raises(InputError, match="no test case renders"):
+        preflight(engine, nothing, Budgets())
+
+    # One case renders: the run may start, and the estimate says how many will fail.
+    some = _spec(
+        vault, (TestCase(name="empty"), TestCase(name="ok", values={"topic": "owls"})),
+        ("echo:echo",),
+    )  # fmt: skip
+    _spec_out, estimate = preflight(engine, some, Budgets())
+    assert (estimate.calls, estimate.unrenderable_calls) == (4, 2)
+
+
+def test_prices_typed_as_text_read_back_and_bad_ones_say_how() -> None:
+    assert parse_price(" my-model = 0.5,1.5 ") == (
+        "my-model",
+        PriceOverride(input_per_mtok=0.5, output_per_mtok=1.5),
+    )
+    prices = parse_prices("b=0,0;\n a=0.15,0.6 ; ")
+    assert format_prices(prices) == "a=0.15,0.6; b=0,0"
+    assert parse_prices(format_prices(prices)) == prices
+    assert parse_prices("  ") == {}
+    for bad in ("cheap", "m=1", "m=a,b", "=1,2", "m=-1,2", "m=inf,1", "m=1,2,3"):
+        with pytest.raises(ValueError, match="MODEL=INPUT,OUTPUT in USD per million tokens"):
+            parse_price(bad)
