@@ -7,19 +7,25 @@ is one the test asked for (or the one the window starts with) and can be awaited
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 
-from tests.server.conftest import RunningRegistry, running_registry
+from tests.server.conftest import RunningRegistry, running_registry, serve_app
 from workbench.core.models import Message, PromptContent, PromptVersion
 from workbench.core.runs import CellKey, CellResult, ModelRef, Run, RunSpec
 from workbench.engine.runner import ECHO_PROFILE, Engine
+from workbench.registry.client import RegistryClient
 from workbench.registry.review import queue_review
+from workbench.registry.schemas import LabelTarget
+from workbench.registry.server.app import create_app
 from workbench.registry.server.config import RegistrySettings
+from workbench.registry.server.db import open_database
 from workbench.registry.sync import Syncer, token_key_name
 from workbench.secrets.store import MemoryStore
 from workbench.settings import Settings
@@ -331,6 +337,64 @@ def test_publisher_publishes_rolls_back_and_sees_refusals(
     assert reasons == ["complaints", "better tone", "launch"]
     dialog.close()
     qtbot.waitUntil(lambda: not win.sync.running, timeout=10_000)
+
+
+def test_registry_gone_mid_publish_keeps_the_choice_and_a_retry_is_safe(
+    qtbot, tmp_path: Path, open_window
+) -> None:  # type: ignore[no-untyped-def]
+    """The registry stops while the Publish dialog is open: Publish says it did not
+    answer (not "refused"), keeps the choice and the reason; when the registry is back
+    on its address, pressing Publish again finishes, even if the first request had got
+    through (the label already there counts as published)."""
+    db_url = f"sqlite:///{tmp_path / 'reg.sqlite3'}"
+    stack = contextlib.ExitStack()
+    registry = stack.enter_context(running_registry(RegistrySettings(db_url=db_url)))
+    port = urlsplit(registry.url).port
+    tokens = dict(registry.tokens)
+    v1, _v2 = author_pushes(tmp_path, registry)
+    with Vault.open(tmp_path / "bob.sqlite3", create=True, actor="bob") as bob:
+        Syncer(bob, registry.client("bob")).sync()
+        queue_review(bob, bob.version_by_id(v1.id), "approve", "ok")
+        assert Syncer(bob, registry.client("bob")).sync().rejected == []
+    win = open_window("carol", registry.url, tokens["carol"])
+    dialog = open_publish(qtbot, win)
+    choose(dialog, v1.id)
+    dialog.reason.setText("launch")
+
+    stack.close()  # the registry goes away, the dialog still open
+    with qtbot.waitSignal(dialog.refused, timeout=20_000):
+        qtbot.mouseClick(dialog.publish_button, Qt.MouseButton.LeftButton)
+    refusal = dialog.refusal.text()
+    assert refusal.startswith("The registry did not answer: cannot reach the registry"), refusal
+    assert "refused" not in refusal and "press Publish again" in refusal
+    assert dialog.isVisible() and dialog.reason.text() == "launch"
+    assert dialog.chosen() is not None and dialog.chosen().id == v1.id  # type: ignore[union-attr]
+    assert dialog.publish_button.isEnabled()
+    assert win.reporter.last_dialog is not None
+    win.reporter.last_dialog.close()
+
+    # Back on the same address and database. Say the first request had got through
+    # just before the registry went away: the label is already at v1.
+    db = open_database(db_url)
+    try:
+        with serve_app(create_app(RegistrySettings(db_url=db_url), database=db), port=port):
+            with RegistryClient(f"http://127.0.0.1:{port}", tokens["carol"]) as first:
+                first.move_label(
+                    "support/reply", "production",
+                    target=LabelTarget(version_id=v1.id), expected=None, reason="launch",
+                )  # fmt: skip
+            with qtbot.waitSignal(dialog.published, timeout=20_000) as published:
+                qtbot.mouseClick(dialog.publish_button, Qt.MouseButton.LeftButton)
+            state = published.args[0]
+            assert state.target.version_id == v1.id
+            with RegistryClient(f"http://127.0.0.1:{port}", tokens["alice"]) as reader:
+                resolved, _ = reader.resolve("support/reply")
+                moves = [e for e in reader.audit().entries if e.action == "label.move"]
+            assert resolved is not None and resolved.version.id == v1.id
+            assert len(moves) == 1  # moved once, not twice
+            qtbot.waitUntil(lambda: not win.sync.running, timeout=10_000)
+    finally:
+        db.dispose()
 
 
 def test_settings_registry_token_goes_to_the_keychain_and_test_connection(

@@ -39,14 +39,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @contextlib.contextmanager
-def serve_app(app: Any) -> Iterator[str]:
-    """Run ``app`` under uvicorn in a thread on a free 127.0.0.1 port; yield its base URL."""
+def serve_app(app: Any, port: int = 0) -> Iterator[str]:
+    """Run ``app`` under uvicorn in a thread on 127.0.0.1 (``port``, default a free one);
+    yield its base URL. A port given again serves a restarted registry where it was."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     # uvicorn's pre-bound-socket path leaves Nagle on, which costs ~40 ms per
     # request against delayed ACKs; accepted sockets inherit this option.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     sock.listen(128)
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.core.errors import NotFoundError
+from workbench.core.errors import NotFoundError, StaleLabelError
 from workbench.core.models import PromptVersion
 from workbench.registry.client import RegistryClient
 from workbench.registry.schemas import (
@@ -192,14 +192,24 @@ def publish(
     caller key) and ``version`` the rest; publishing without one ends a canary.
     Rollback is the same call with an earlier version. The registry enforces the
     rules (role, approval by someone else, for the canary too); its refusal arrives
-    as an exception whose message is the server's reason."""
+    as an exception whose message is the server's reason. Retrying after the registry
+    went away is safe: a label already at ``version`` counts as published."""
     split = None
     if canary is not None:
         split = Canary(version_id=canary.id, percent=canary_percent or 10)
-    return client.move_label(
-        version.prompt,
-        label,
-        target=LabelTarget(version_id=version.id, canary=split),
-        expected=expected.target if expected is not None else None,
-        reason=reason,
-    )
+    target = LabelTarget(version_id=version.id, canary=split)
+    try:
+        return client.move_label(
+            version.prompt,
+            label,
+            target=target,
+            expected=expected.target if expected is not None else None,
+            reason=reason,
+        )
+    except StaleLabelError as exc:
+        # A retry after the registry went away mid-request: the first attempt got
+        # through, so the label is already where it was asked to go. That is done,
+        # not a lost race (any other target is one, and is raised).
+        if exc.actual != target.describe():
+            raise
+        return client.label(version.prompt, label)

@@ -457,7 +457,17 @@ class PublishDialog(QDialog):
             if not isinstance(exc, WorkbenchError):
                 raise exc
             text = redact(exc.message) + (f"\n{redact(exc.hint)}" if exc.hint else "")
-            self.refusal.setText(f"The registry refused: {text}")
+            if isinstance(exc, RegistryUnavailableError):
+                # Not a refusal: nobody said no. The request may or may not have got
+                # through; pressing Publish again is safe either way (see publish()).
+                text = (
+                    f"{redact(exc.message)}.\nYour choice and reason are kept: press "
+                    f"{self.publish_button.text()} again when the registry is back (safe: "
+                    "a label already moved counts as done)."
+                )
+                self.refusal.setText(f"The registry did not answer: {text}")
+            else:
+                self.refusal.setText(f"The registry refused: {text}")
             self.refusal.show()
             self._update_button()
             self.reporter.report(exc, "publish")
