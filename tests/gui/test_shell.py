@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from tests.gui.conftest import two_versions
 from workbench.core.models import Message, PromptContent
+from workbench.core.runs import TestCase
 from workbench.engine.runner import ECHO_PROFILE, Engine
 from workbench.secrets.store import MemoryStore
 from workbench.settings import Settings
@@ -327,6 +328,7 @@ def test_layout_is_restored_and_the_sidebar_keeps_a_usable_width(  # type: ignor
 
 def test_opening_a_run_leaves_the_sidebar_alone(qtbot, window, vault: Vault) -> None:  # type: ignore[no-untyped-def]
     two_versions(vault)
+    vault.set_test_cases("support/reply", [TestCase(name="a", values={"question": "hi"})])
     window.browser.reload()
     window.browser.select("support/reply")
     window.resize(1024, 700)

@@ -36,6 +36,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QComboBox,
     QFileDialog,
     QFrame,
     QGridLayout,
@@ -667,6 +668,8 @@ class ComparePanel(QWidget):
         self.repeats.valueChanged.connect(lambda _v: self._remember())
         self.use_cache.toggled.connect(lambda _on: self._remember())
         self.failures_only.toggled.connect(lambda _on: self._remember())
+        self.differences_only.toggled.connect(lambda _on: self._remember())
+        self.group_by.currentIndexChanged.connect(lambda _i: self._remember())
         self._done = self._total = 0
         self._cost = CostTotal()
         """What the finished cells cost, by the one money rule (unpriced calls counted)."""
@@ -747,6 +750,19 @@ class ComparePanel(QWidget):
         self.failures_only = QCheckBox("Failures only")
         self.failures_only.setToolTip("Hide the test cases whose every cell passed")
         self.failures_only.toggled.connect(lambda _on: self._apply_filter())
+        self.differences_only = QCheckBox("Differences only")
+        self.differences_only.setToolTip(
+            "Hide the test cases where every cell gave the same answer"
+        )
+        self.differences_only.toggled.connect(lambda _on: self._apply_filter())
+        self.filter_note = QLabel()
+        self.filter_note.setObjectName("filterNote")
+        self.group_by = QComboBox()
+        self.group_by.setAccessibleName("Group columns")
+        self.group_by.addItem("Group by version", "version")
+        self.group_by.addItem("Group by model", "model")
+        self.group_by.setToolTip("Side by side: each version's models, or each model's versions")
+        self.group_by.currentIndexChanged.connect(lambda _i: self._apply_grouping())
         self.fit_button = QPushButton("Fit columns")
         self.fit_button.setToolTip("Make the columns fill the width, or fit their numbers")
         self.fit_button.clicked.connect(self.fit_columns)
@@ -756,10 +772,18 @@ class ComparePanel(QWidget):
         self.export_chart_button.clicked.connect(self._export_chart_dialog)
         status.addWidget(self.progress)
         status.addWidget(self.status, 1)
-        status.addWidget(self.failures_only)
-        status.addWidget(self.fit_button)
-        status.addWidget(self.export_grid_button)
-        status.addWidget(self.export_chart_button)
+        # The grid's own tools on a row of their own: beside the status line they would
+        # squeeze it (or widen the window) at 1024 px.
+        tools_box = QWidget()
+        tools = QHBoxLayout(tools_box)
+        tools.setContentsMargins(0, 0, 0, 0)
+        tools.addWidget(self.failures_only)
+        tools.addWidget(self.differences_only)
+        tools.addWidget(self.group_by)
+        tools.addWidget(self.filter_note, 1)
+        tools.addWidget(self.fit_button)
+        tools.addWidget(self.export_grid_button)
+        tools.addWidget(self.export_chart_button)
 
         self.grid_model = GridModel()
         self.grid = QTableView()
@@ -818,6 +842,7 @@ class ComparePanel(QWidget):
         top_layout.setSpacing(6)
         top_layout.addWidget(setup, 1)
         top_layout.addWidget(status_box)
+        top_layout.addWidget(tools_box)
         split = QSplitter(Qt.Orientation.Vertical)
         split.setChildrenCollapsible(False)
         self.splitter = split
@@ -953,14 +978,19 @@ class ComparePanel(QWidget):
             self.repeats.setValue(repeats)
         self.use_cache.setChecked(bool(value.get("use_cache")))
         self.failures_only.setChecked(bool(value.get("failures_only")))
+        self.differences_only.setChecked(bool(value.get("differences_only")))
+        index = self.group_by.findData(value.get("group_by"))
+        if index >= 0:
+            self.group_by.setCurrentIndex(index)
 
     def _remember(self) -> None:
         """Write the current choices, so the next session (and Ctrl+R at once) runs what
         was ticked, not the defaults."""
         if self.memory is None:
             return
-        models = [str(m) for m in _checked(self.models_list)]
-        self.memory.setValue("compare/models", json.dumps(models))
+        if self.models_list.count():  # no prompt shown yet: nothing offered, keep the old
+            models = [str(m) for m in _checked(self.models_list)]
+            self.memory.setValue("compare/models", json.dumps(models))
         if self.prompt is not None:
             value = self._recall("versions")
             versions = value if isinstance(value, dict) else {}
@@ -972,6 +1002,8 @@ class ComparePanel(QWidget):
             "repeats": self.repeats.value(),
             "use_cache": self.use_cache.isChecked(),
             "failures_only": self.failures_only.isChecked(),
+            "differences_only": self.differences_only.isChecked(),
+            "group_by": self.group_by.currentData(),
         }
         self.memory.setValue("compare/options", json.dumps(options))
 
@@ -1077,6 +1109,7 @@ class ComparePanel(QWidget):
         self._estimate_timer.stop()
         self.last_run = None
         self.grid_model.set_spec(spec, self.labels)
+        self._apply_grouping()
         self._measure([], reset=True)
         self._clear_results()
         self._user_sized = False
@@ -1182,11 +1215,30 @@ class ComparePanel(QWidget):
             self._user_sized = True
 
     def _apply_filter(self) -> None:
-        on = self.failures_only.isChecked()
+        """Failures only / differences only: a test case is hidden once all its cells
+        are in and none fails / all gave the same answer (both: either hides it)."""
+        failures, differences = self.failures_only.isChecked(), self.differences_only.isChecked()
         model = self.grid_model
+        hidden = 0
         for row in range(len(model.rows)):
-            hide = on and model.row_settled(row) and not model.row_failed(row)
+            hide = model.row_settled(row) and (
+                (failures and not model.row_failed(row))
+                or (differences and not model.row_differs(row))
+            )
+            hidden += hide
             self.grid.setRowHidden(row, hide)
+        total = len(model.rows)
+        self.filter_note.setText(
+            f"{hidden} of {total} test case{'s' if total != 1 else ''} hidden" if hidden else ""
+        )
+
+    def _apply_grouping(self) -> None:
+        """Put the columns side by side as "Group by" says (the view's order only: the
+        model, its exports and the totals keep the run's order)."""
+        header = self.grid.horizontalHeader()
+        order = self.grid_model.column_order(str(self.group_by.currentData()))
+        for visual, logical in enumerate(order):
+            header.moveSection(header.visualIndex(logical), visual)
 
     @Slot(object)
     def _on_batch(self, batch: Batch) -> None:
@@ -1199,7 +1251,7 @@ class ComparePanel(QWidget):
             self._grow_columns()
             if not self._summary_timer.isActive():
                 self._summary_timer.start()
-            if self.failures_only.isChecked():
+            if self.failures_only.isChecked() or self.differences_only.isChecked():
                 self._apply_filter()
         self._update_status()
 
@@ -1265,6 +1317,7 @@ class ComparePanel(QWidget):
         self.labels = {**{v: v.hex[:8] for v in run.spec.version_ids}, **labels}
         self.last_run = run
         self.grid_model.set_spec(run.spec, self.labels)
+        self._apply_grouping()
         self.grid_model.apply({}, run.cells)
         self.grid_model.finish(run.status)
         self._measure(run.cells, reset=True)

@@ -160,6 +160,12 @@ def cell_failed(cell: CellResult) -> bool:
     return not cell.passed
 
 
+def _gist(cell: CellResult) -> tuple[str, str]:
+    if not cell.ok:
+        return "error", cell.error_kind or "failed"
+    return "ok", " ".join(cell.output.split())
+
+
 class GridModel(QAbstractTableModel):
     def __init__(self) -> None:
         super().__init__()
@@ -254,6 +260,21 @@ class GridModel(QAbstractTableModel):
 
     def row_failed(self, row: int) -> bool:
         return any(cell_failed(c) for c in self._by_row.get(row, {}).values())
+
+    def row_differs(self, row: int) -> bool:
+        """The cells of ``row`` did not all give the same answer (outputs compared with
+        whitespace runs as one space; a failed call counts as its kind of error)."""
+        return len({_gist(c) for c in self._by_row.get(row, {}).values()}) > 1
+
+    def column_order(self, by: str) -> list[int]:
+        """The grid's columns in the order that groups them ``by`` "version" (the
+        run's own order: each version's models side by side) or "model" (each model's
+        versions side by side)."""
+        order = list(range(len(self.columns)))
+        if by == "model":
+            models = {m: i for i, m in enumerate(self.spec.models)} if self.spec else {}
+            order.sort(key=lambda c: models.get(self.columns[c].model, 0))  # stable
+        return order
 
     # ---- Qt model --------------------------------------------------------------------
 
