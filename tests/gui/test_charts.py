@@ -163,3 +163,32 @@ def test_matplotlib_is_imported_only_when_a_chart_is_shown() -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report == {"before": False, "after": True, "axes": 4}
+
+
+def test_a_tall_pane_does_not_turn_bars_into_slabs(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """At 2560x1440 the pane is far taller than 12 bars need: the chart grows a little,
+    then stays at the top; each bar stays about one label high."""
+    from matplotlib.patches import Rectangle
+
+    from workbench.charts.run_charts import ROW_IN
+    from workbench.ui.charts import DPI, MAX_STRETCH
+
+    cells, labels = run_cells(4, MODELS)
+    panel = _panel(qtbot, 2300, 1300)
+    panel.set_cells(cells, labels)
+    viewport = panel.scroll_area.viewport()
+    qtbot.waitUntil(lambda: panel.canvas is not None and panel.drawn_width == viewport.width())
+    assert panel.chart_layout is not None
+    needed = panel.chart_layout.height_in * DPI
+    assert panel.canvas.height() <= needed * MAX_STRETCH + 1 < viewport.height()
+    assert panel.canvas.y() == 0  # at the top of the pane, not centred in it
+    panel.canvas.draw()
+    bars = [
+        p.get_window_extent().height
+        for ax in panel.figure.axes
+        for p in ax.patches
+        if isinstance(p, Rectangle) and p.get_width() > 0
+    ]
+    assert len(bars) >= 12
+    assert max(bars) <= ROW_IN * DPI * MAX_STRETCH  # about one row's pitch at most
+    assert layout_problems(panel.figure) == []

@@ -38,6 +38,10 @@ def palette_theme(palette: QPalette) -> ChartTheme:
     return ChartTheme.from_colors(foreground, background)
 
 
+MAX_STRETCH = 1.3
+"""How much taller than its readable minimum the chart may grow to fill a tall pane."""
+
+
 class ChartsPanel(QWidget):
     """Holds the canvas; draws when visible and the data, width or palette changed."""
 
@@ -52,6 +56,7 @@ class ChartsPanel(QWidget):
         self.scroll_area.setObjectName("chartScroll")
         self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.scroll_area.hide()
         self.scroll_area.viewport().installEventFilter(self)
@@ -102,10 +107,12 @@ class ChartsPanel(QWidget):
         width_in = width_px / DPI
         layout = chart_layout(self.cells, self.labels, width_in)
         height_px = math.ceil(layout.height_in * DPI)
-        self.canvas.setMinimumHeight(height_px)
+        # A tall pane gives the bars some air, never more: stretched to 1,400 px a
+        # dozen bars become slabs. The rest of the pane stays empty below the chart.
+        shown_px = min(max(height_px, viewport.height()), math.ceil(height_px * MAX_STRETCH))
+        self.canvas.setFixedHeight(shown_px)
         # The figure gets the size the canvas is about to have, so the layout drawn
         # now (value labels fitted to the axes) is the one that is shown.
-        shown_px = max(height_px, viewport.height())
         self.figure.set_size_inches(width_in, shown_px / DPI, forward=False)
         self.chart_layout = draw_run(self.figure, self.cells, self.labels, self.theme(), width_in)
         self.canvas.draw_idle()
