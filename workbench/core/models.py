@@ -38,6 +38,14 @@ def canonical_json(data: Any) -> bytes:
 
 
 MAX_PROMPT_NAME = 200
+_PART = r"(?:[A-Za-z0-9_-][A-Za-z0-9_.-]*|\.[A-Za-z0-9_-][A-Za-z0-9_.-]*|\.\.[A-Za-z0-9_.-]+)"
+PROMPT_NAME_PATTERN = rf"^{_PART}(?:/{_PART})*$"
+""":func:`validate_prompt_name`'s grammar as one regular expression (no part '.' or
+'..'), for documents such as the registry's OpenAPI schema; reserved words and the
+length bound are checked by the function."""
+_LABEL_PART = r"(?:[a-z0-9_-][a-z0-9_.-]*|\.[a-z0-9_-][a-z0-9_.-]*|\.\.[a-z0-9_.-]+)"
+LABEL_NAME_PATTERN = rf"^{_LABEL_PART}$"
+MAX_LABEL_NAME = 64
 RESERVED_NAME_PARTS = frozenset({"versions", "resolve", "labels"})
 """Words of the registry's URLs (``/prompts/NAME/versions`` ...): a name part spelled
 like one would make two prompts share a URL."""

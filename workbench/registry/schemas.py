@@ -294,6 +294,20 @@ class WhoAmI(_Wire):
     role: UserRole
 
 
+class ErrorBody(_Wire):
+    """The body of every error answer, 4xx and 5xx alike."""
+
+    error: str = Field(description="the kind of error, e.g. NotFoundError or InputError")
+    detail: str = Field(description="what went wrong, naming the field or thing")
+    hint: str | None = Field(default=None, description="what to do about it")
+    expected: str | None = Field(
+        default=None, description="409 on a label move: the target the caller expected"
+    )
+    actual: str | None = Field(
+        default=None, description="409 on a label move: where the label really points"
+    )
+
+
 class Health(_Wire):
     status: Literal["ok"]
 

@@ -28,9 +28,13 @@ from workbench.core.errors import InputError, NotFoundError
 from workbench.core.langfuse import langfuse_problem
 from workbench.core.models import PromptVersion
 from workbench.registry.errors import LangfuseIncompatibleError
+from workbench.registry.schemas import ErrorBody
 from workbench.registry.server.deps import CurrentActor, Service
+from workbench.registry.server.openapi import MAX_SQL_INT, PromptName, errors
 
-router = APIRouter(prefix="/api/public/v2", tags=["langfuse-compatible"])
+router = APIRouter(
+    prefix="/api/public/v2", tags=["langfuse-compatible"], responses=errors(401, 422)
+)
 
 
 class _Camel(BaseModel):
@@ -130,14 +134,20 @@ def _servable(version: PromptVersion) -> PromptVersion:
 
 @router.get(
     "/prompts/{name:path}",
-    responses={409: {"description": "the version uses Jinja the Langfuse SDK would not compile"}},
+    responses={
+        **errors(404),
+        409: {
+            "model": ErrorBody,
+            "description": "the version uses Jinja the Langfuse SDK would not compile",
+        },
+    },
 )
 def get_prompt(
-    name: str,
+    name: PromptName,
     _actor: CurrentActor,
     service: Service,
     label: Annotated[str | None, Query(max_length=64)] = None,
-    version: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_SQL_INT)] = None,
 ) -> LangfusePrompt:
     if label is not None and version is not None:
         raise InputError("give either 'label' or 'version', not both", hint="Drop one of the two.")

@@ -21,6 +21,7 @@ from workbench.registry.schemas import (
     LabelState,
     PromptInfo,
     PushResult,
+    Resolved,
     Review,
     ReviewIn,
     VersionPush,
@@ -28,11 +29,12 @@ from workbench.registry.schemas import (
     check_text,
 )
 from workbench.registry.server.deps import CurrentActor, Service, Token, as_actor
+from workbench.registry.server.openapi import MAX_SQL_INT, LabelName, PromptName, errors
 
-router = APIRouter(prefix="/api/v1", tags=["registry"])
+router = APIRouter(prefix="/api/v1", tags=["registry"], responses=errors(401, 422))
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
-Cursor = Annotated[int, Query(ge=0, le=2**62)]
+Cursor = Annotated[int, Query(ge=0, le=MAX_SQL_INT)]
 TextRule = AfterValidator(check_text)
 """Free-text query parameters obey the same text rule as body strings."""
 
@@ -82,12 +84,7 @@ def parse_push(raw: bytes) -> VersionPush:
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"model": PushResult, "description": "already pushed (idempotent retry)"},
-        422: {
-            "description": "Validation Error",
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
-            },
-        },
+        **errors(403, 404, 409, 413),
     },
     openapi_extra=PUSH_BODY_SCHEMA,
 )
@@ -103,17 +100,21 @@ async def push_version(
     return result
 
 
-@router.get("/versions/{version_id}")
+@router.get("/versions/{version_id}", responses=errors(404))
 def get_version(version_id: uuid.UUID, _actor: CurrentActor, service: Service) -> PromptVersion:
     return service.version(version_id)
 
 
-@router.get("/versions/{version_id}/reviews")
+@router.get("/versions/{version_id}/reviews", responses=errors(404))
 def list_reviews(version_id: uuid.UUID, _actor: CurrentActor, service: Service) -> list[Review]:
     return service.reviews(version_id)
 
 
-@router.post("/versions/{version_id}/reviews", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/versions/{version_id}/reviews",
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(403, 404, 409, 413),
+)
 def add_review(
     version_id: uuid.UUID, review: ReviewIn, actor: CurrentActor, service: Service
 ) -> Review:
@@ -124,18 +125,18 @@ def add_review(
 def list_prompts(
     _actor: CurrentActor,
     service: Service,
-    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
     limit: Limit = 200,
 ) -> list[PromptInfo]:
     return service.prompts(offset=offset, limit=limit)
 
 
-@router.get("/prompts/{name:path}/versions")
+@router.get("/prompts/{name:path}/versions", responses=errors(404))
 def list_versions(
-    name: str,
+    name: PromptName,
     _actor: CurrentActor,
     service: Service,
-    after: Annotated[int, Query(ge=0, le=2**31, description="version number")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SQL_INT, description="version number")] = 0,
     limit: Limit = 200,
 ) -> list[PromptVersion]:
     return service.versions(name, after=after, limit=limit)
@@ -143,10 +144,14 @@ def list_versions(
 
 @router.get(
     "/prompts/{name:path}/resolve",
-    responses={304: {"description": "not modified since the ETag given in If-None-Match"}},
+    responses={
+        200: {"model": Resolved, "description": "the version the label serves"},
+        304: {"description": "not modified since the ETag given in If-None-Match"},
+        **errors(404),
+    },
 )
 async def resolve(
-    name: str,
+    name: PromptName,
     token: Token,
     service: Service,
     request: Request,
@@ -169,21 +174,23 @@ async def resolve(
     return Response(content=answer.body, media_type="application/json", headers=headers)
 
 
-@router.get("/prompts/{name:path}/labels/{label}")
-def get_label(name: str, label: str, _actor: CurrentActor, service: Service) -> LabelState:
+@router.get("/prompts/{name:path}/labels/{label}", responses=errors(404))
+def get_label(
+    name: PromptName, label: LabelName, _actor: CurrentActor, service: Service
+) -> LabelState:
     return service.label(name, label)
 
 
-@router.put("/prompts/{name:path}/labels/{label}")
+@router.put("/prompts/{name:path}/labels/{label}", responses=errors(403, 404, 409, 413))
 def move_label(
-    name: str, label: str, move: LabelMove, actor: CurrentActor, service: Service
+    name: PromptName, label: LabelName, move: LabelMove, actor: CurrentActor, service: Service
 ) -> LabelState:
     """Compare-and-swap; 409 with the actual target when ``expected`` is stale."""
     return service.move_label(actor, name, label, move)
 
 
-@router.get("/prompts/{name:path}")
-def get_prompt(name: str, _actor: CurrentActor, service: Service) -> PromptInfo:
+@router.get("/prompts/{name:path}", responses=errors(404))
+def get_prompt(name: PromptName, _actor: CurrentActor, service: Service) -> PromptInfo:
     return service.prompt_info(name)
 
 
@@ -206,7 +213,7 @@ def audit(
     return service.audit(since, limit, subject)
 
 
-@router.get("/audit/verify")
+@router.get("/audit/verify", responses=errors(403))
 def audit_verify(actor: CurrentActor, service: Service) -> AuditReport:
     if not actor.at_least("admin"):
         raise PermissionDeniedError(
