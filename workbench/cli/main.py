@@ -28,10 +28,33 @@ COMMAND_MODULES = (
 )
 
 
+UNRECOGNIZED = "unrecognized arguments: "
+
+
+def usage_message(message: str) -> str:
+    """argparse's error, safe to print: it echoes extra arguments, and an extra value
+    may be a secret (``workbench key set k1 sk-...``) headed for a terminal or a CI
+    log. Options (``--bogus``) are named; values are counted, never shown."""
+    if not message.startswith(UNRECOGNIZED):
+        return redact(message)
+    extra = message[len(UNRECOGNIZED) :].split()
+    options = [a for a in extra if a.startswith("-")]
+    values = len(extra) - len(options)
+    parts = [f"unrecognized option{'s' if len(options) != 1 else ''} {' '.join(options)}"]
+    if not options:
+        parts = []
+    if values:
+        parts.append(
+            f"{values} unexpected value{'s' if values != 1 else ''} (not shown: a value "
+            "may be a secret)"
+        )
+    return redact("; ".join(parts))
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
-        sys.stderr.write(f"workbench: error: {message}\n")
+        sys.stderr.write(f"workbench: error: {usage_message(message)}\n")
         sys.exit(EXIT_USAGE)
 
 
@@ -69,7 +92,16 @@ def main(
 ) -> int:
     """Run a subcommand; with none, call ``launch_gui`` (given by ``workbench.entry``)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        hint = ""
+        if args.command == "key" and any(not a.startswith("-") for a in extra):
+            hint = "; `workbench key set NAME` asks for the key, or reads it from stdin"
+        parser.print_usage(sys.stderr)
+        sys.stderr.write(
+            f"workbench: error: {usage_message(UNRECOGNIZED + ' '.join(extra))}{hint}\n"
+        )
+        return EXIT_USAGE
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
