@@ -217,12 +217,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 400:
             # FastAPI's "error parsing the body" (a JSON body whose bytes are not UTF-8
             # text): bad input like any other, answered as documented.
-            body = {
+            unreadable = {
                 "error": "InputError",
                 "detail": f"the request body cannot be read as JSON ({exc.detail})",
                 "hint": "Send a JSON body (UTF-8) with Content-Type: application/json.",
             }
-            return ErrorResponse(body, status_code=422)
+            return ErrorResponse(unreadable, status_code=422)
         names = {
             401: AuthenticationError.__name__,
             404: "NotFoundError",
