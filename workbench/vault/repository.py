@@ -931,7 +931,20 @@ class Vault:
                 )
                 if bp.test_cases and not has_cases:  # local cases are kept, never overwritten
                     self._write_cases(s, pid, bp.test_cases)
+                ids = {str(v.id) for v in bp.versions}
                 for lname, target in bp.labels.items():
+                    ours = s.scalar(
+                        select(VersionRow.id).where(
+                            VersionRow.id == str(target), VersionRow.prompt_id == pid
+                        )
+                    )
+                    if str(target) not in ids and ours is None:
+                        raise InputError(
+                            f"the bundle's label {lname!r} of {bp.name!r} points at version "
+                            f"{target}, which is not a version of {bp.name!r} there or here",
+                            hint="Export the bundle again (with that version), or drop the "
+                            "label from it. Nothing was imported.",
+                        )
                     existing = s.scalar(
                         select(LabelRow).where(LabelRow.prompt_id == pid, LabelRow.name == lname)
                     )
@@ -1009,15 +1022,27 @@ class Vault:
         handful of statements per call, not per version.
         """
         result = AddedVersions()
-        batch = {str(v.id): v for _, _, _, versions in groups for v in versions}
-        known: dict[str, tuple[str, int | None]] = {}
+        batch: dict[str, PromptVersion | BundleVersion] = {}
+        home: dict[str, str] = {}
+        for name, _, _, versions in groups:
+            for v in versions:
+                vid = str(v.id)
+                if vid in batch:
+                    where = "twice" if home[vid] == name else f"in {home[vid]!r} and {name!r}"
+                    raise InputError(
+                        f"{source} holds version {v.id} {where}",
+                        hint=f"Each version id appears once; the file was edited or "
+                        f"joined by hand. {nothing}",
+                    )
+                batch[vid], home[vid] = v, name
+        known: dict[str, tuple[str, int | None, int]] = {}
         for chunk in _chunks(list(batch), 500):
-            for vid, vhash, number in s.execute(
-                select(VersionRow.id, VersionRow.content_hash, VersionRow.number).where(
-                    VersionRow.id.in_(chunk)
-                )
+            for vid, vhash, number, prompt_id in s.execute(
+                select(
+                    VersionRow.id, VersionRow.content_hash, VersionRow.number, VersionRow.prompt_id
+                ).where(VersionRow.id.in_(chunk))
             ):
-                known[vid] = (vhash, number)
+                known[vid] = (vhash, number, prompt_id)
         outside = {
             str(p) for v in batch.values() for p in v.parent_ids if str(p) not in batch
         } - set(known)
@@ -1042,11 +1067,19 @@ class Vault:
             for v in versions:
                 vid = str(v.id)
                 if vid in known:
-                    vhash, number = known[vid]
+                    vhash, number, known_pid = known[vid]
                     if vhash != v.content_hash:
                         raise ConflictError(
                             f"version {v.id} of {name!r} differs between this vault and {source}",
                             hint=f"Version ids are unique, so one side is corrupt. {nothing}",
+                        )
+                    if known_pid != pid:
+                        other = s.scalar(select(PromptRow.name).where(PromptRow.id == known_pid))
+                        raise ConflictError(
+                            f"version {v.id} is in this vault as a version of {other!r}, and "
+                            f"{source} has it under {name!r}",
+                            hint="A version belongs to one prompt: the other name was given "
+                            f"to a copy (renamed by hand?). {nothing}",
                         )
                     if number is None and v.number is not None:
                         numbered.append({"vid": vid, "n": v.number, "a": v.author})

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.core.errors import BundleError, ConflictError, HashMismatchError
+from workbench.core.errors import BundleError, ConflictError, HashMismatchError, InputError
 from workbench.vault import Vault
 from workbench.vault.bundle import parse_bundle
 
@@ -98,3 +98,37 @@ def test_test_cases_travel_with_the_bundle_and_local_ones_win(vault: Vault, tmp_
         other.set_test_cases("a", [TestCase(name="mine", values={})])
         other.import_bundle(parse_bundle(raw))
         assert [c.name for c in other.test_cases("a")] == ["mine"]
+
+
+def _names(vault: Vault) -> list[str]:
+    return [p.name for p in vault.list_prompts()]
+
+
+def test_a_version_under_another_prompt_name_is_refused_atomically(vault: Vault) -> None:
+    """Issue 15, item 3: a bundle whose versions the vault holds under other names was
+    "imported 0 versions (6 new prompts)", leaving prompts with no versions."""
+    vault.commit("a/one", make_content(), "1")
+    data = json.loads(_export(vault))
+    data["prompts"][0]["name"] = "z/other"
+    before = _names(vault)
+    with pytest.raises(ConflictError, match=r"as a version of 'a/one'.*under 'z/other'"):
+        vault.import_bundle(parse_bundle(json.dumps(data).encode()))
+    assert _names(vault) == before  # no empty prompt left behind
+
+
+def test_duplicate_version_ids_and_labels_on_nothing_are_clear_errors(
+    vault: Vault, tmp_path: Path
+) -> None:
+    """Issue 15, item 5: both ended in the bug message."""
+    vault.commit("a", make_content(), "1")
+    data = json.loads(_export(vault))
+    with Vault.open(tmp_path / "fresh.sqlite3", create=True) as other:
+        twice = json.loads(json.dumps(data))
+        twice["prompts"][0]["versions"].append(twice["prompts"][0]["versions"][0])
+        with pytest.raises(InputError, match=r"holds version .* twice"):
+            other.import_bundle(parse_bundle(json.dumps(twice).encode()))
+        nowhere = json.loads(json.dumps(data))
+        nowhere["prompts"][0]["labels"] = {"production": "00000000-0000-4000-8000-000000000000"}
+        with pytest.raises(InputError, match="label 'production' of 'a' points at version"):
+            other.import_bundle(parse_bundle(json.dumps(nowhere).encode()))
+        assert _names(other) == []
