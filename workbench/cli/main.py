@@ -18,6 +18,7 @@ from pathlib import Path
 from workbench import __version__
 from workbench.cli.output import EXIT_FAILURE, EXIT_USAGE, to_json
 from workbench.core.errors import WorkbenchError
+from workbench.core.files import os_problem
 from workbench.secrets.redaction import install_redaction, redact
 
 COMMAND_MODULES = (
@@ -117,7 +118,13 @@ def main(
         parser.parse_args([args.command, "--help"])
         return EXIT_USAGE
     try:
-        return int(handler(args))
+        try:
+            return int(handler(args))
+        except OSError as exc:  # a path or disk a person can fix is not a bug
+            problem = None if isinstance(exc, BrokenPipeError) else os_problem(exc)
+            if problem is None:
+                raise
+            raise problem from exc
     except WorkbenchError as err:
         if getattr(args, "json", False):
             sys.stdout.write(

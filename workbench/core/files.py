@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -16,14 +17,22 @@ def write_atomic(path: Path, data: bytes | str) -> None:
     is intact. Text is written as UTF-8.
     """
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:  # named by the file asked for, not the temporary one
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -43,3 +52,26 @@ def read_text(path: Path, option: str) -> str:
             f"{path} is not UTF-8 text (bad byte at offset {exc.start})",
             hint="Save the file as UTF-8.",
         ) from exc
+
+
+_OS_HINTS = {
+    errno.ENOENT: "Check the path: the file, or the folder it goes in, does not exist.",
+    errno.EISDIR: "That is a folder: give a file name (inside it, if you like).",
+    errno.ENOTDIR: "A part of the path is a file, not a folder: check the path.",
+    errno.EACCES: "You may not read or write there: choose another place or fix the permissions.",
+    errno.EPERM: "You may not read or write there: choose another place or fix the permissions.",
+    errno.EROFS: "That file system is read-only: choose a place you can write to.",
+    errno.ENOSPC: "The disk is full: free some space and run the command again.",
+    errno.EDQUOT: "Your disk quota is used up: free some space and run the command again.",
+}
+
+
+def os_problem(exc: OSError) -> UsageError | None:
+    """A file-system condition a person can fix (a missing folder, a folder where a
+    file was meant, no permission, a read-only or full disk) as a clear error naming the
+    path; None for anything else (a bug, or a network error with its own handling)."""
+    hint = _OS_HINTS.get(exc.errno or -1)
+    if hint is None:
+        return None
+    where = exc.filename if exc.filename is not None else "a file"
+    return UsageError(f"cannot use {where}: {exc.strerror or 'refused'}", hint=hint)
