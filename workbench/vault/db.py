@@ -9,6 +9,7 @@ vault is copied aside before it is migrated.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,31 @@ def _configure_connection(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     cur.close()
 
 
+def _configure_read_only(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys = ON")
+    cur.execute("PRAGMA query_only = ON")
+    cur.close()
+
+
+def writable(path: Path) -> bool:
+    """The vault file and its folder can be written (SQLite's WAL needs both); False on
+    a read-only disk or without permission, where the vault is opened read-only."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def _read_only_uri(path: Path) -> str:
+    # immutable: nobody can write a file on a read-only disk, so SQLite needs no -shm
+    # or -wal file beside it (it could not make them there).
+    return f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+
+
+def known_revisions() -> set[str]:
+    """The schema revisions this release can open (its migrations' numbers)."""
+    return {p.name[:4] for p in (MIGRATIONS_DIR / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")}
+
+
 def _begin(conn: Any) -> None:
     if conn.get_execution_options().get("immediate"):
         conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -46,7 +72,7 @@ def _begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
-def _check_file(path: Path) -> None:
+def _check_file(path: Path, read_only: bool = False) -> None:
     """Refuse, with a clear message, a file that is not a SQLite vault."""
     if path.is_dir():
         raise NotAVaultError(
@@ -61,7 +87,8 @@ def _check_file(path: Path) -> None:
             hint="Check the path; create a new vault with: workbench vault init --vault NEWFILE",
         )
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        uri = _read_only_uri(path) if read_only else f"file:{path}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True)
         try:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
@@ -119,8 +146,9 @@ def open_engine(path: Path, *, create: bool = False) -> Engine:
     """Open (or with ``create``, create) the vault at ``path``, migrated to the newest schema."""
     path = path.expanduser()
     exists = path.exists() and path.stat().st_size > 0
+    read_only = exists and not writable(path)
     if exists:
-        _check_file(path)
+        _check_file(path, read_only)
     elif not create:
         raise UsageError(
             f"no vault at {path}",
@@ -128,16 +156,43 @@ def open_engine(path: Path, *, create: bool = False) -> Engine:
         )
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(
-        f"sqlite+pysqlite:///{path}",
-        poolclass=QueuePool,
-        pool_size=4,
-        max_overflow=4,
-        connect_args={"check_same_thread": False},
-    )
-    event.listen(engine, "connect", _configure_connection)
+    if read_only:
+        uri = _read_only_uri(path)
+        engine = create_engine(
+            "sqlite+pysqlite://",
+            creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False),
+            poolclass=QueuePool,
+            pool_size=4,
+            max_overflow=4,
+        )
+        event.listen(engine, "connect", _configure_read_only)
+    else:
+        engine = create_engine(
+            f"sqlite+pysqlite:///{path}",
+            poolclass=QueuePool,
+            pool_size=4,
+            max_overflow=4,
+            connect_args={"check_same_thread": False},
+        )
+        event.listen(engine, "connect", _configure_connection)
     event.listen(engine, "begin", _begin)
     revision = _current_revision(engine)
+    if revision is not None and revision not in known_revisions():
+        engine.dispose()
+        raise UsageError(
+            f"{path} was written by a newer Prompt Workbench (vault schema {revision}; "
+            f"this one knows up to {HEAD_REVISION})",
+            hint="Upgrade Prompt Workbench (pip install -U prompt-workbench) to open it. "
+            "Nothing was changed or copied.",
+        )
+    if revision != HEAD_REVISION and read_only:
+        engine.dispose()
+        raise UsageError(
+            f"{path} needs upgrading to vault schema {HEAD_REVISION}, and it is read-only",
+            hint="Copy it somewhere you can write and open the copy (--vault COPY).",
+        )
+    if read_only:
+        return engine.execution_options(read_only_vault=True)
     if revision != HEAD_REVISION:
         if exists and revision is not None:
             backup = _backup(path, revision)

@@ -186,9 +186,22 @@ class Vault:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def read_only(self) -> bool:
+        """Opened from a read-only disk or without write permission: it reads, and every
+        change is refused with a clear error."""
+        return bool(self.engine.get_execution_options().get("read_only_vault"))
+
     @contextmanager
     def writing(self) -> Iterator[Session]:
         """One write transaction (BEGIN IMMEDIATE); commits on success, else rolls back."""
+        if self.read_only:
+            raise UsageError(
+                f"the vault at {self.path} is read-only (a read-only disk, or no permission "
+                "to write it or its folder): it can be read, not changed",
+                hint="Copy it somewhere you can write, or fix its permissions, and use "
+                "--vault COPY.",
+            )
         with self._write() as session, session.begin():
             yield session
 
