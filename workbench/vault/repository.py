@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine, delete, func, insert, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from workbench.core.errors import (
@@ -202,8 +203,17 @@ class Vault:
                 hint="Copy it somewhere you can write, or fix its permissions, and use "
                 "--vault COPY.",
             )
-        with self._write() as session, session.begin():
-            yield session
+        try:
+            with self._write() as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            if "database or disk is full" not in str(exc.orig):
+                raise
+            # SQLite rolled the transaction back: the vault is as it was before.
+            raise UsageError(
+                f"the disk holding the vault ({self.path}) is full: nothing was written",
+                hint="Free some space (or move the vault with --vault) and run it again.",
+            ) from exc
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

@@ -99,3 +99,26 @@ def test_a_vault_from_a_newer_release_is_refused_untouched(
         assert "a bug" not in text and "Traceback" not in text
     assert path.read_bytes() == before
     assert not list(tmp_path.glob("*.bak"))  # no copy made by a failed attempt
+
+
+def test_a_full_disk_writes_nothing_and_says_so(tmp_path: Path) -> None:
+    """SQLite's own "database or disk is full" (its page limit reached, as a full disk
+    does): the commit is refused with what to do, and the vault is as it was."""
+    from sqlalchemy import event
+
+    path = tmp_path / "v.sqlite3"
+    with Vault.open(path, create=True, actor="ada") as vault:
+        vault.commit("a/one", make_content(), "first")
+        pages = vault.engine.connect().exec_driver_sql("PRAGMA page_count").scalar()
+
+        def cap(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+            dbapi_conn.execute(f"PRAGMA max_page_count = {pages}")
+
+        event.listen(vault.engine, "connect", cap)
+        vault.engine.dispose()  # new connections, each with the cap
+        big = make_content(system="x " * 200_000)
+        with pytest.raises(UsageError, match="is full: nothing was written") as refused:
+            vault.commit("a/two", big, "too big for the disk")
+        assert "Free some space" in refused.value.hint
+        assert [p.name for p in vault.list_prompts()] == ["a/one"]
+        assert vault.integrity_check() == "ok" and vault.verify_audit() is None
