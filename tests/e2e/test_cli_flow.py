@@ -80,7 +80,7 @@ def test_team_flow_through_the_cli(
 
     team.as_("alice")
     code, out, _ = team.run("review", "approve", "support/reply", "v1")
-    assert code == 1
+    assert code == 2
     assert "reviewer" in out  # the server's reason reaches the person
 
     team.as_("carol")
@@ -96,7 +96,7 @@ def test_team_flow_through_the_cli(
     team.run("sync")
     team.as_("carol")
     code, out, err = team.run("publish", "support/reply", "--version", "2", "--reason", "early")
-    assert code == 1
+    assert code == 2
     assert "approv" in err  # not approved yet: refused, with the reason
     team.as_("bob")
     team.run("sync")

@@ -75,7 +75,7 @@ def test_eval_evidence_gates_production(
 
     as_("carol")
     code, _, err = run("publish", "faq", "--version", "1", "--reason", "launch")
-    assert code == 1
+    assert code == 2
     assert "evidence" in err  # the server's reason
 
     as_("bob")

@@ -42,7 +42,7 @@ def test_cli_user_lifecycle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         code, _, err = _cli(
             capsys, "registry", "user", "add", "dave", "--role", "author", "--db", url
         )
-        assert code == 1
+        assert code == 2
         assert "already exists" in err
         code, out, _ = _cli(capsys, "registry", "token", "rotate", "dave", "--db", url, "--json")
         assert code == 0
@@ -56,7 +56,7 @@ def test_cli_user_lifecycle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         with pytest.raises(Exception, match="disabled"):
             service.authenticate(new_token)
         code, _, err = _cli(capsys, "registry", "token", "rotate", "nobody", "--db", url)
-        assert code == 1
+        assert code == 2
         assert "no user named nobody" in err
         code, out, _ = _cli(capsys, "registry", "audit", "verify", "--db", url)
         assert code == 0

@@ -10,11 +10,12 @@ import io
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.cli.output import EXIT_FAILURE, EXIT_OK, emit, table
+from workbench.cli.output import EXIT_COULD_NOT_RUN, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, emit, table
 from workbench.cli.vault_cmds import open_vault
 from workbench.core.errors import UsageError
 from workbench.core.limits import DEFAULT_CALL_DEADLINE_S, DEFAULT_MAX_ANSWER_CHARS
@@ -423,7 +424,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
             _run_json(run, labels),
             lambda: summary_text(run, labels) + (outputs_text(run, labels) if show else ""),
         )
-    return EXIT_OK if all(c.ok for c in run.cells) else EXIT_FAILURE
+    return errors_code(run.cells)
+
+
+def errors_code(cells: Sequence[CellResult]) -> int:
+    """A run's exit code by the cells that did not answer: 0 none; 2 when each was the
+    input's fault (a case that does not render, a model the provider does not have);
+    else 3, could not run (unreachable, a refused or missing key, a provider failing).
+    Checks that answers failed are not errors: only ``eval`` judges them."""
+    from workbench.providers.errors import INPUT_KINDS
+
+    kinds = {c.error_kind or "error" for c in cells if not c.ok}
+    if not kinds:
+        return EXIT_OK
+    return EXIT_USAGE if kinds <= INPUT_KINDS else EXIT_COULD_NOT_RUN
 
 
 @dataclass(frozen=True)
@@ -437,6 +451,19 @@ class GateRow:
     latency_p95_ms: float | None
     cost_usd: float | None
     ok: bool
+
+
+def _rate(text: str) -> float:
+    """A fraction for --min-pass-rate: 0 to 1 (0.9, not 90)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(
+            f"{text} is not a fraction between 0 and 1 (write 0.9 for 90%)"
+        )
+    return value
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -466,6 +493,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         for r in rows
     ]
     ok = bool(gate) and all(g.ok for g in gate)
+    verdict_code, could_not = _gate_verdict(ok, run, args.min_pass_rate)
     checked = sum(r.checked for r in rows)
     if args.junit:
         from workbench.core.files import write_atomic
@@ -493,11 +521,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
             why = c.error or "; ".join(
                 f"{k.assertion.describe()}: {k.detail}" for k in c.checks if not k.passed
             )
+            word = "FAIL" if c.ok else "ERROR"  # an answer that failed / no answer at all
             lines.append(
-                f"FAIL {labels.get(c.key.version_id, '?')} · {c.key.model} · {case}: {why}"
+                f"{word} {labels.get(c.key.version_id, '?')} · {c.key.model} · {case}: {why}"
             )
         if len(failures) > 20:
             lines.append(f"... and {len(failures) - 20} more failures (see --json)")
+        if could_not:
+            lines.append(
+                f"COULD NOT JUDGE: {could_not}; the calls that answered did not fail the "
+                f"gate  (run {run.id})"
+            )
+            return "\n".join(lines)
         verdict = "PASS" if ok else "FAIL"
         lines.append(
             f"{verdict}: every version x model needs a pass rate of at least "
@@ -507,10 +542,43 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     emit(
         args.json,
-        {"ok": ok, "run": str(run.id), "groups": gate, "min_pass_rate": args.min_pass_rate},
+        {
+            "ok": ok,
+            "verdict": {0: "pass", 1: "fail", 2: "could_not_run", 3: "could_not_run"}[verdict_code],
+            "could_not_run": could_not or None,
+            "run": str(run.id),
+            "groups": gate,
+            "min_pass_rate": args.min_pass_rate,
+        },
         text,
     )
-    return EXIT_OK if ok else EXIT_FAILURE
+    return verdict_code
+
+
+def _gate_verdict(ok: bool, run: Run, min_pass_rate: float) -> tuple[int, str]:
+    """The gate's exit code, and why it could not judge (empty when it could).
+
+    0 passed. 1 regressed: answers failed their checks, enough to fail the gate even if
+    every call that errored had passed. Otherwise the failure is only calls that did not
+    answer: 3 when they could not be made (unreachable, a missing or refused key, a
+    provider failing), 2 when the input was at fault (a case that does not render, a
+    model the provider does not have). A script tells "regressed" from "could not run"."""
+    if ok:
+        return EXIT_OK, ""
+    groups: dict[tuple[uuid.UUID, str], list[CellResult]] = {}
+    for c in run.cells:
+        groups.setdefault((c.key.version_id, str(c.key.model)), []).append(c)
+    hopeful = all(
+        sum(1 for c in cells if c.passed or not c.ok) / len(cells) >= min_pass_rate
+        for cells in groups.values()
+    )
+    errored = [c for c in run.cells if not c.ok]
+    if not hopeful or not errored:
+        return EXIT_FAILURE, ""
+    kinds = sorted({c.error_kind or "error" for c in errored})
+    code = errors_code(errored)
+    n = len(errored)
+    return code, f"{n} call{'s' if n != 1 else ''} did not answer ({', '.join(kinds)})"
 
 
 def junit_xml(run: Run, labels: dict[uuid.UUID, str]) -> str:
@@ -522,10 +590,13 @@ def junit_xml(run: Run, labels: dict[uuid.UUID, str]) -> str:
     for c in run.cells:
         groups.setdefault((c.key.version_id, str(c.key.model)), []).append(c)
     for (vid, model), cells in groups.items():
-        failed = [c for c in cells if not c.passed]
+        # An answer that broke a check is a failure; a call that never answered
+        # (unreachable, refused, did not render) is an error: nothing was judged.
+        failed = [c for c in cells if c.ok and not c.passed]
+        errored = [c for c in cells if not c.ok]
         suite = ET.SubElement(
             suites, "testsuite", name=f"{run.spec.prompt} {labels.get(vid, vid.hex[:8])} {model}",
-            tests=str(len(cells)), failures=str(len(failed)), errors="0",
+            tests=str(len(cells)), failures=str(len(failed)), errors=str(len(errored)),
         )  # fmt: skip
         for c in cells:
             name = run.spec.cases[c.key.case_index].name + (
@@ -535,8 +606,10 @@ def junit_xml(run: Run, labels: dict[uuid.UUID, str]) -> str:
                 suite, "testcase", name=name, classname=f"{run.spec.prompt}.{model}",
                 time=f"{(c.latency_ms or 0) / 1000:.3f}",
             )  # fmt: skip
-            if not c.passed:
-                why = c.error or "; ".join(
+            if not c.ok:
+                ET.SubElement(tc, "error", message=c.error or "", type=c.error_kind or "error")
+            elif not c.passed:
+                why = "; ".join(
                     f"{k.assertion.describe()}: {k.detail}" for k in c.checks if not k.passed
                 )
                 failure = ET.SubElement(tc, "failure", message=why)
@@ -852,8 +925,9 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
     )
     _add_matrix_options(p)
     p.add_argument(
-        "--min-pass-rate", type=float, default=1.0, metavar="RATE",
-        help="fraction of calls per version x model that must pass (default 1.0: all)",
+        "--min-pass-rate", type=_rate, default=1.0, metavar="RATE",
+        help="fraction of calls per version x model that must pass, 0 to 1 (default 1.0: "
+        "all); exit 0 passed, 1 regressed, 2 bad input, 3 could not run",
     )  # fmt: skip
     p.add_argument("--junit", metavar="FILE", help="also write JUnit XML for CI systems")
     p.set_defaults(handler=cmd_eval)

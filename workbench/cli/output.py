@@ -1,6 +1,8 @@
 """How CLI commands speak: plain text for people, ``--json`` for scripts.
 
-Exit codes scripts can rely on: 0 ok, 1 failure, 2 usage or configuration error.
+Exit codes scripts can rely on (``workbench.core.errors``): 0 ok; 1 the thing checked
+failed; 2 usage, configuration or input error; 3 could not run (unreachable, a missing
+key): nothing was judged.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
+from workbench.core.errors import EXIT_COULD_NOT_RUN as EXIT_COULD_NOT_RUN
+from workbench.core.errors import EXIT_FAILED as EXIT_FAILED
+from workbench.core.errors import EXIT_OK as EXIT_OK
+from workbench.core.errors import EXIT_USAGE as EXIT_USAGE
+
+EXIT_FAILURE = EXIT_FAILED
 
 
 def _default(obj: Any) -> Any:

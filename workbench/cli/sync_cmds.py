@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from workbench.cli.output import EXIT_FAILURE, EXIT_OK, emit, table
+from workbench.cli.output import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, emit, table
 from workbench.cli.vault_cmds import open_vault
 from workbench.core.errors import UsageError
 
@@ -171,7 +171,7 @@ def _decide(args: argparse.Namespace, decision: Decision) -> int:
             {"rejected": report.rejected},
             "refused by the registry:\n  " + "\n  ".join(report.rejected),
         )
-        return EXIT_FAILURE
+        return EXIT_USAGE  # refused: the request, not a check, was wrong
     emit(
         args.json,
         {"decision": decision, "version": version.number},

@@ -4,11 +4,18 @@ Every error a person can meet carries a message that says what happened and a
 ``hint`` that says what to do. The CLI maps the tree to exit codes; the UI shows
 ``message`` and ``hint`` in one place.
 
+The exit-code contract of every command: 0 ok; 1 the thing checked failed (an eval
+gate, a compare with failing cells, a damaged vault found by verify); 2 a usage,
+configuration or input error (every error below unless stated); 3 could not run
+(a registry or provider that cannot be reached or answers with its own failure, a
+key that is missing): run it again once that is fixed; nothing was judged.
+
 ::
 
-    WorkbenchError                      exit 1 unless stated
-     ├── UsageError                     exit 2: bad arguments or configuration
-     │    └── NotAVaultError            the file is not a Prompt Workbench vault
+    WorkbenchError                      exit 2 unless stated
+     ├── UsageError                     bad arguments or configuration
+     │    ├── NotAVaultError            the file is not a Prompt Workbench vault
+     │    └── MissingKeyError           exit 3: a profile's key is nowhere to be found
      ├── InputError                     bad input data; nothing was changed
      │    ├── TemplateError             Jinja syntax error (line, message)
      │    ├── RenderError               missing / unknown variables at render time
@@ -25,11 +32,19 @@ from __future__ import annotations
 
 from typing import Literal
 
+EXIT_OK = 0
+EXIT_FAILED = 1
+"""The thing checked failed: a gate, a compare with failing cells, a damaged vault."""
+EXIT_USAGE = 2
+"""Usage, configuration or input error: fix the command or its input."""
+EXIT_COULD_NOT_RUN = 3
+"""Could not run (unreachable, a server failing, a missing key): nothing was judged."""
+
 
 class WorkbenchError(Exception):
     """Base class. ``str(err)`` is the message; ``err.hint`` says what to do."""
 
-    exit_code = 1
+    exit_code = EXIT_USAGE
 
     def __init__(self, message: str, *, hint: str = "") -> None:
         super().__init__(message)
@@ -45,11 +60,17 @@ class WorkbenchError(Exception):
 
 
 class UsageError(WorkbenchError):
-    exit_code = 2
+    pass
 
 
 class NotAVaultError(UsageError):
     pass
+
+
+class MissingKeyError(UsageError):
+    """A profile needs a key and none is stored or set: the call could not be made."""
+
+    exit_code = EXIT_COULD_NOT_RUN
 
 
 class InputError(WorkbenchError):

@@ -25,17 +25,19 @@ the key that was sent before it reaches a message.
 
 from __future__ import annotations
 
-from workbench.core.errors import WorkbenchError
+from workbench.core.errors import EXIT_COULD_NOT_RUN, EXIT_USAGE, WorkbenchError
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 """Statuses that say "try again later"; every other 4xx is the request's fault."""
 
 
 class ProviderError(WorkbenchError):
-    """A provider call failed. ``retryable`` tells the retry policy whether to try again."""
+    """A provider call failed. ``retryable`` tells the retry policy whether to try again.
+    For the CLI it could not run (exit 3), unless the request itself was at fault."""
 
     default_hint = "Check the provider profile and try again."
     retryable = False
+    exit_code = EXIT_COULD_NOT_RUN
 
     def __init__(
         self,
@@ -71,10 +73,12 @@ class AuthenticationError(ProviderError):
 
 
 class BadRequestError(ProviderError):
+    exit_code = EXIT_USAGE
     default_hint = "The provider rejected the request; check the model settings (max tokens, ...)."
 
 
 class ModelNotFoundError(ProviderError):
+    exit_code = EXIT_USAGE
     default_hint = (
         "Check the model name; `workbench provider test PROFILE` lists the models it offers."
     )
@@ -170,6 +174,11 @@ _KIND_BY_CLASS: dict[type[ProviderError], str] = {
     DeadlineExceeded: "deadline",
     AnswerTooLarge: "too_large",
 }
+
+
+INPUT_KINDS = frozenset({"render", "bad_request", "model_not_found"})
+"""Cell error kinds that are the request's or the setup's fault (fix the input: exit 2);
+every other error kind means the call could not be made or finished (exit 3)."""
 
 
 def redact(text: str, secret: str | None) -> str:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from workbench.core.errors import UsageError
+from workbench.core.errors import MissingKeyError, UsageError
 from workbench.providers.anthropic import AnthropicClient
 from workbench.providers.base import Family, ProviderClient
 from workbench.providers.echo import EchoClient
@@ -152,7 +152,7 @@ def make_client(
         )
     if profile.needs_key and not api_key:
         key = profile.key_name or profile.key_env
-        raise UsageError(
+        raise MissingKeyError(
             f"profile {profile.name!r} needs the key {key!r}, and none was found",
             hint=f"Store it with `workbench key set {profile.key_name or 'NAME'}`"
             + (f" or set ${profile.key_env}" if profile.key_env else "")

@@ -23,6 +23,7 @@ from typing import Any
 
 from workbench.core import errors as core
 from workbench.core.errors import (
+    EXIT_COULD_NOT_RUN,
     ConflictError,
     InputError,
     NotFoundError,
@@ -54,11 +55,11 @@ class RegistryError(WorkbenchError):
 
 
 class RegistryUnavailableError(RegistryError):
-    pass
+    exit_code = EXIT_COULD_NOT_RUN
 
 
 class RegistryServerError(RegistryError):
-    pass
+    exit_code = EXIT_COULD_NOT_RUN
 
 
 def status_for(err: WorkbenchError) -> int:

@@ -102,7 +102,7 @@ def test_compare_with_key_in_keychain_leaks_nowhere(
         "--cases",
         "cases.csv",
     )
-    assert code == 1  # 'latest~' is not a version reference
+    assert code == 2  # 'latest~' is not a version reference
     assert "no version 'latest~'" in err
     history = json.loads(run(capsys, "vault", "history", "support/reply", "--json")[1])
     ids = ",".join(v["id"][:8] for v in history)
@@ -185,11 +185,11 @@ def test_compare_bad_input(env: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert code == 2
     assert "PROFILE:MODEL" in err
     code, _, err = run(capsys, "compare", "p", "--models", "echo:echo")
-    assert code == 1
+    assert code == 2
     assert "question" in err  # the variable nobody gave
     (env / "bad.csv").write_bytes(b"name,question\n\xff\xfe,x\n")
     code, _, err = run(capsys, "compare", "p", "--cases", "bad.csv")
-    assert code == 1
+    assert code == 2
     assert "not UTF-8" in err
     code, _, err = run(
         capsys,
@@ -216,7 +216,7 @@ def test_wrong_key_is_a_cell_error(
     code, out, err = run(
         capsys, "compare", "p", "--models", "oa:gpt-4o-mini,echo:echo", "--cases", "cases.csv"
     )
-    assert code == 1  # some cells failed; the rest completed
+    assert code == 3  # some calls could not be made (a refused key); the rest completed
     assert "authentication" in out.lower() or "key" in out.lower()
     assert "sk-not-the-right-one-123456" not in out + err
 
@@ -262,7 +262,7 @@ def test_cases_live_in_the_vault_and_compare_uses_them(
     bundle = json.loads((env / "b.json").read_text())
     assert [c["name"] for c in bundle["prompts"][0]["test_cases"]] == ["reset", "order"]
     code, _, err = run(capsys, "cases", "show", "nope")
-    assert code == 1
+    assert code == 2
     assert "no prompt named 'nope'" in err
 
 

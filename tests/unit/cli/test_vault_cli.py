@@ -70,7 +70,7 @@ def test_commit_list_show_history_diff(env: Path, capsys: pytest.CaptureFixture[
 def test_identical_commit_exit_1(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run(capsys, "commit", "p", "-f", "p.yaml", "-m", "1")
     code, _, err = run(capsys, "commit", "p", "-f", "p.yaml", "-m", "2")
-    assert code == 1 and "identical" in err and "hint:" in err
+    assert code == 2 and "identical" in err and "hint:" in err
 
 
 def test_usage_errors_exit_2(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -89,16 +89,16 @@ def test_usage_errors_exit_2(env: Path, capsys: pytest.CaptureFixture[str]) -> N
 def test_bad_prompt_files(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (env / "syntax.yaml").write_text('messages:\n  - role: user\n    content: "a\\n{{ x "\n')
     code, _, err = run(capsys, "commit", "p", "-f", "syntax.yaml", "-m", "x")
-    assert code == 1 and "message 1 (user) line 2" in err
+    assert code == 2 and "message 1 (user) line 2" in err
     (env / "yaml.yaml").write_text("messages: [\n  - role\n")
     code, _, err = run(capsys, "commit", "p", "-f", "yaml.yaml", "-m", "x")
-    assert code == 1 and "invalid YAML at line" in err
+    assert code == 2 and "invalid YAML at line" in err
     (env / "latin.yaml").write_bytes("messages: caf\xe9".encode("latin-1"))
     code, _, err = run(capsys, "commit", "p", "-f", "latin.yaml", "-m", "x")
-    assert code == 1 and "not UTF-8" in err
+    assert code == 2 and "not UTF-8" in err
     (env / "role.json").write_text('{"messages": [{"role": "robot", "content": "x"}]}')
     code, _, err = run(capsys, "commit", "p", "-f", "role.json", "-m", "x")
-    assert code == 1 and "messages.0.role" in err
+    assert code == 2 and "messages.0.role" in err
     code, out, _ = run(capsys, "vault", "list", "--json")
     assert json.loads(out) == []
 
@@ -113,14 +113,14 @@ def test_export_import_round_trip(env: Path, capsys: pytest.CaptureFixture[str])
     raw = (env / "bundle.json").read_bytes()
     (env / "cut.json").write_bytes(raw[:200])
     code, _, err = run(capsys, "vault", "import", "cut.json", "--vault", "other.sqlite3")
-    assert code == 1 and "truncated" in err
+    assert code == 2 and "truncated" in err
 
 
 def test_label_cas_from_cli(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run(capsys, "commit", "p", "-f", "p.yaml", "-m", "1")
     assert run(capsys, "vault", "label", "p", "production", "latest")[0] == 0
     code, _, err = run(capsys, "vault", "label", "p", "production", "latest", "--expect", "none")
-    assert code == 1 and "points at" in err
+    assert code == 2 and "points at" in err
     code, out, _ = run(capsys, "vault", "verify")
     assert code == 0 and "intact" in out
 
