@@ -24,7 +24,7 @@ import yaml
 from pydantic import ValidationError
 
 from workbench.core.errors import InputError
-from workbench.core.files import read_text
+from workbench.core.files import load_yaml, read_text
 from workbench.core.models import PromptContent
 
 HINT = "See 'Prompt files' in the README for the format."
@@ -59,7 +59,7 @@ def _normalise(data: Any, source: str) -> dict[str, Any]:
 
 def parse_prompt_text(text: str, source: str, fmt: str) -> PromptContent:
     try:
-        data = json.loads(text) if fmt == "json" else yaml.safe_load(text)
+        data = json.loads(text) if fmt == "json" else load_yaml(text)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", hint=HINT
@@ -78,6 +78,16 @@ def parse_prompt_text(text: str, source: str, fmt: str) -> PromptContent:
 
 
 def read_prompt_file(path: Path) -> PromptContent:
+    from workbench.core.limits import MAX_PROMPT_CHARS, MAX_PROMPT_FILE_BYTES
+
+    size = path.stat().st_size if path.is_file() else 0
+    if size > MAX_PROMPT_FILE_BYTES:
+        raise InputError(
+            f"{path} is {size:,} bytes: too big to be a prompt (a prompt holds at most "
+            f"{MAX_PROMPT_CHARS:,} characters)",
+            hint="Keep large reference text out of the prompt: pass it in as a variable's "
+            "value from a test case or your application.",
+        )
     text = read_text(path, "--file")
     fmt = "json" if path.suffix.lower() == ".json" else "yaml"
     return parse_prompt_text(text, str(path), fmt)

@@ -201,7 +201,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     with open_vault(args) as vault:
-        hits = vault.search(args.query, limit=args.limit)
+        hits = vault.search(" ".join(args.query), limit=args.limit)
 
     def text() -> str:
         if not hits:
@@ -362,8 +362,8 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_diff)
 
     p = vsub.add_parser("search", help="full-text search", parents=[parent])
-    p.add_argument("query")
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("query", nargs="+", help="words to find (every word must match)")
+    p.add_argument("--limit", type=int, default=20, help="at most this many prompts (20)")
     p.set_defaults(handler=cmd_search)
 
     p = vsub.add_parser("export", help="write a JSON bundle", parents=[parent])

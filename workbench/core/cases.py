@@ -17,7 +17,7 @@ from typing import Any
 
 from workbench.core.assertions import parse_assertion_spec
 from workbench.core.errors import InputError, UsageError
-from workbench.core.files import read_text
+from workbench.core.files import load_yaml, read_text
 from workbench.core.runs import TestCase
 
 HINT = "See 'Test cases' in the README: CSV with a header row, or a JSON/YAML list of mappings."
@@ -73,7 +73,7 @@ def parse_cases(text: str, fmt: str, source: str = "cases") -> list[TestCase]:
         import yaml  # ~30-100 ms: only for YAML case files
 
         try:
-            data = yaml.safe_load(text)
+            data = load_yaml(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark else ""

@@ -643,6 +643,9 @@ def check_content(content: PromptContent) -> list[TemplateError]:
     Syntax errors come first, in message order; then variable problems sorted by name.
     Nothing is raised: the editor marks each problem at its message and line.
     """
+    too_big = size_problem(content)
+    if too_big is not None:  # checked first: compiling megabytes would only be slow
+        return [too_big]
     problems: list[TemplateError] = []
     used: dict[str, int] = {}  # variable -> index of the first message using it
     for index, message in enumerate(content.messages):
@@ -854,6 +857,24 @@ def _probe(source: str, defaults_json: str) -> str | None:
     except TemplateError:
         return None
     return None
+
+
+def size_problem(content: PromptContent) -> TemplateError | None:
+    """The prompt's text over :data:`MAX_PROMPT_CHARS`, naming its biggest message."""
+    from workbench.core.limits import MAX_PROMPT_CHARS
+
+    sizes = [len(m.template) for m in content.messages]
+    total = sum(sizes) + sum(len(str(v.default)) for v in content.variables if v.default)
+    if total <= MAX_PROMPT_CHARS:
+        return None
+    index = max(range(len(sizes)), key=sizes.__getitem__) if sizes else 0
+    return TemplateError(
+        f"the prompt is {total:,} characters; at most {MAX_PROMPT_CHARS:,} fit "
+        f"(message {index + 1} alone is {sizes[index] if sizes else 0:,})",
+        message_index=index if sizes else None,
+        hint="Keep large reference text out of the prompt: pass it in as a variable's value "
+        "from a test case or your application.",
+    )
 
 
 def check_limits(content: PromptContent) -> list[TemplateError]:

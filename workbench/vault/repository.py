@@ -7,6 +7,7 @@ instant leaves the vault as it was before or after the change, never between.
 from __future__ import annotations
 
 import getpass
+import itertools
 import json
 import os
 import re
@@ -106,12 +107,24 @@ _INSERT_DOC = text(
 )
 
 
+INDEXED_TEMPLATE_CHARS = 4_000
+"""How much of the newest text is indexed word by word (and shown in snippets): a page.
+The rest is found through ``history``'s distinct words. FTS5's snippet() grows faster
+than linearly with a column's matches: over a whole 1 MB prompt a search that found it
+took seconds, over 20,000 characters ~70 ms, over 4,000 under 10 ms."""
+INDEXED_WORDS = 50_000
+"""Distinct words kept per prompt in ``history``: more than any prose prompt has; a
+prompt of random tokens (pasted data) keeps its first 50,000."""
+
+
 class SearchDoc:
     """The text a prompt is found by.
 
-    ``templates`` is the newest version's text (what snippets show); ``history`` holds
-    each distinct word of every version's templates once, so old wording stays findable
-    without storing 20 near-copies of a prompt.
+    ``templates`` is the start of the newest version's text (what snippets show);
+    ``history`` holds each distinct word of every version's templates once, so old
+    wording, and the rest of a long prompt, stay findable without storing 20
+    near-copies of a prompt. Both are bounded, so a query costs about the same
+    whatever the size of the prompts it finds.
     """
 
     def __init__(self, name: str) -> None:
@@ -133,8 +146,8 @@ class SearchDoc:
             "p": self.name,
             "t": " ".join(self.tags),
             "m": "\n".join(k for k in self.messages if k),
-            "tpl": self.latest,
-            "h": " ".join(self.words),
+            "tpl": self.latest[:INDEXED_TEMPLATE_CHARS],
+            "h": " ".join(itertools.islice(self.words, INDEXED_WORDS)),
         }
 
 
