@@ -68,7 +68,11 @@ def common_options() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,  # so 'workbench --vault X vault list' keeps X
         help="vault file (default: the platform data directory's vault.sqlite3)",
     )
-    parent.add_argument("--json", action="store_true", help="machine-readable output")
+    # SUPPRESS, as for --vault: given at the group ('vault --json list') or the command
+    # ('vault list --json'), a lower parser's default must not reset it to False.
+    parent.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output"
+    )
     return parent
 
 
@@ -81,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
     parser.add_argument("--vault", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.set_defaults(json=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     parent = common_options()
     for name in COMMAND_MODULES:  # all part of the package: a missing one is a build bug

@@ -137,3 +137,16 @@ def test_console_script_without_display(env: Path) -> None:
     assert proc.returncode == 2
     assert "no display" in proc.stderr and "xvfb-run" in proc.stderr
     assert "qt.qpa" not in proc.stderr.lower()
+
+
+def test_json_counts_at_the_group_and_at_the_command(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 15, item 14: 'vault --json list' printed the table (the command's default
+    reset the group's --json)."""
+    assert run(capsys, "commit", "support/reply", "-f", "p.yaml", "-m", "first")[0] == 0
+    for argv in (("vault", "--json", "list"), ("vault", "list", "--json")):
+        code, out, _ = run(capsys, *argv)
+        assert code == 0 and json.loads(out)[0]["name"] == "support/reply"
+    code, out, _ = run(capsys, "vault", "list")
+    assert code == 0 and out.startswith("NAME")
