@@ -21,11 +21,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from workbench.core.errors import HashMismatchError, InputError
+from workbench.core.errors import HashMismatchError, InputError, UsageError
 from workbench.core.models import PromptVersion, validate_label_name, validate_prompt_name
 from workbench.registry.errors import (
     AuthenticationError,
@@ -104,6 +105,24 @@ def _check(version: PromptVersion) -> PromptVersion:
     return version
 
 
+def check_registry_url(url: str) -> str:
+    """``url`` as a registry base address (no trailing slash), or a clear error."""
+    text = url.strip().rstrip("/")
+    parts = urlsplit(text) if text.isprintable() else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(
+            f"{url!r} is not a registry address",
+            hint="Write it as a web address, e.g. https://registry.example.com or "
+            "http://127.0.0.1:8765.",
+        )
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise UsageError(
+            f"the registry address must not carry a login, query or fragment: {parts.hostname}",
+            hint="Give the plain address; the token is asked for separately.",
+        )
+    return text
+
+
 class RegistryClient:
     """One registry, one token. Use as a context manager or call :meth:`close`."""
 
@@ -115,7 +134,13 @@ class RegistryClient:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_registry_url(base_url)
+        if not token.isascii() or not token.isprintable() or " " in token.strip():
+            raise UsageError(
+                "the registry token holds characters no token has (spaces, control "
+                "characters or non-ASCII)",
+                hint="Paste the token again exactly as the admin gave it.",
+            )
         self._http = httpx.Client(
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {token}", "User-Agent": "workbench-registry"},
