@@ -103,6 +103,7 @@ def test_new_prompt_starter_template_previews(qtbot, window) -> None:  # type: i
     editor = window.editor
     assert editor.editor_page.isVisible()
     editor.refresh()
+    qtbot.waitUntil(lambda: not editor.preview_pending, timeout=5000)  # rendered off-thread
     preview = editor.preview.toPlainText()
     assert "Cannot render" not in preview and "fix the problems" not in preview, preview
     assert "── user ──" in preview

@@ -43,7 +43,12 @@ from PySide6.QtWidgets import (
 from workbench.core.errors import RenderError, TemplateError, WorkbenchError
 from workbench.core.models import Message, ModelDefaults, PromptContent, PromptVersion, Variable
 from workbench.core.runs import ModelRef, TestCase
-from workbench.core.templating import check_content, estimate_tokens, render_messages
+from workbench.core.templating import (
+    RenderedMessage,
+    check_content,
+    estimate_tokens,
+    render_messages,
+)
 from workbench.engine.pricing import price_call
 from workbench.providers.profiles import ProviderProfile
 from workbench.ui.empty_state import EmptyState
@@ -52,6 +57,7 @@ from workbench.ui.format import fmt_usd, model_label
 from workbench.ui.highlight import JinjaHighlighter, mark_lines, monospace_font
 from workbench.ui.stores import CaseStore, Draft, DraftStore
 from workbench.ui.theme import current_theme
+from workbench.ui.worker import run_in_thread
 from workbench.vault import Vault
 
 ROLES = ("system", "user", "assistant")
@@ -220,6 +226,9 @@ class EditorPanel(QWidget):
         self.content: PromptContent | None = None
         self.problems: list[TemplateError] = []
         self.build_error: str | None = None
+        self._preview_generation = 0
+        self.preview_pending = False
+        """A preview render is running (off the GUI thread); its answer replaces the text."""
         self._unchanged: set[str] = set()
         """Content hashes that mean "nothing edited": the base version's, as stored and
         as the editor shows it right after opening (variables auto-declared)."""
@@ -730,22 +739,42 @@ class EditorPanel(QWidget):
     def _refresh_preview(self) -> None:
         content = self.content
         if content is None or any(p.severity == "error" for p in self.problems):
+            self._preview_generation += 1  # a render still running is no longer wanted
+            self.preview_pending = False
             self.preview.setPlainText("(fix the problems marked in the messages to see a preview)")
             self.estimate.setText("")
             return
         case = self._selected_case()
-        try:
-            rendered = render_messages(content, case.values)
-        except (RenderError, TemplateError) as exc:
+        # Rendered off the GUI thread (a template can take up to its render bound, a
+        # second, to render or be stopped); only the newest request's answer is shown.
+        self._preview_generation += 1
+        generation = self._preview_generation
+        self.preview_pending = True
+
+        def done(rendered: list[RenderedMessage]) -> None:
+            if generation != self._preview_generation:
+                return  # an older edit's render: a newer one is on its way
+            self.preview_pending = False
+            self.preview.setPlainText("\n\n".join(f"── {m.role} ──\n{m.content}" for m in rendered))
+            tokens_in = sum(estimate_tokens(m.content) + 4 for m in rendered)
+            tokens_out = content.model.max_tokens or OUTPUT_GUESS
+            self.estimate.setText(
+                self._estimate_html(tokens_in, tokens_out, content.model.max_tokens)
+            )
+
+        def failed(exc: BaseException) -> None:
+            if generation != self._preview_generation:
+                return
+            self.preview_pending = False
+            if not isinstance(exc, RenderError | TemplateError):
+                raise exc  # a bug: the app's excepthook shows it
             self.preview.setPlainText(
                 f"Cannot render with this test case:\n{exc.message}\n\n{exc.hint}"
             )
             self.estimate.setText("")
-            return
-        self.preview.setPlainText("\n\n".join(f"── {m.role} ──\n{m.content}" for m in rendered))
-        tokens_in = sum(estimate_tokens(m.content) + 4 for m in rendered)
-        tokens_out = content.model.max_tokens or OUTPUT_GUESS
-        self.estimate.setText(self._estimate_html(tokens_in, tokens_out, content.model.max_tokens))
+
+        values = dict(case.values)
+        run_in_thread(lambda: render_messages(content, values), done, failed)
 
     def _estimate_html(self, tokens_in: int, tokens_out: int, capped: int | None) -> str:
         profiles = self.profiles()
