@@ -55,10 +55,16 @@ def check_vault(path: Path, create: bool) -> Check:
     from workbench.vault.db import HEAD_REVISION
 
     def run() -> Check:
-        if not path.exists() and not create:
+        # A check changes nothing: the default vault is made by the first commit or
+        # `vault init`, not by looking for it.
+        if not path.exists() and create:
+            return Check("vault", "warn", f"no vault yet at {path}",
+                         "It is made by your first commit, or now with: workbench vault "
+                         "init (the app makes it when it opens).")  # fmt: skip
+        if not path.exists():
             return Check("vault", "fail", f"no vault at {path}",
                          f"Create one with: workbench vault init --vault {path}")  # fmt: skip
-        with Vault.open(path, create=create) as vault:
+        with Vault.open(path) as vault:
             integrity = vault.integrity_check()
             broken = vault.verify_audit()
             prompts = vault.count_prompts()

@@ -361,6 +361,8 @@ def _run_matrix(args: argparse.Namespace, quiet: bool) -> tuple[Run, dict[uuid.U
     from workbench.settings import load_settings
 
     settings = load_settings()
+    if args.models is not None and not args.models.strip(" ,"):
+        raise UsageError("--models is empty", hint="Name at least one, e.g. --models echo:echo")
     try:
         models = tuple(
             ModelRef.parse(m.strip())
@@ -800,6 +802,27 @@ def cmd_costs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _number(kind: type[int] | type[float], low: float, high: float | None) -> Any:
+    """An argparse type: a number of ``kind`` between ``low`` and ``high`` (None: no
+    upper bound), refused with the range otherwise (``--concurrency 0``, ``--max-cost
+    -1`` were taken and failed later, or never)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'a whole number' if kind is int else 'a number'}"
+            ) from None
+        if value != value or value < low or (high is not None and value > high):  # NaN too
+            span = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
+            raise argparse.ArgumentTypeError(f"{text} is out of range: give a value {span}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
 def _add_matrix_options(p: argparse.ArgumentParser) -> None:
     """The options compare and eval share: what to run, with what, how hard."""
     p.add_argument("prompt")
@@ -814,11 +837,14 @@ def _add_matrix_options(p: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="a variable's value for every case (repeatable); enough for a quick try",
     )
-    p.add_argument("--repeat", type=int, default=1)
+    p.add_argument(
+        "--repeat", type=_number(int, 1, 100), default=1,
+        help="run each cell this many times, 1 to 100 (p50/p95 over the repeats)",
+    )  # fmt: skip
     p.add_argument(
         "--concurrency",
-        type=int,
-        help="calls in flight at most (default: from the settings); a profile that sets "
+        type=_number(int, 1, 256),
+        help="calls in flight at most, 1 to 256 (default: from the settings); a profile that sets "
         "its own lower limit caps its calls, and the run header says so",
     )
     p.add_argument(
@@ -826,10 +852,13 @@ def _add_matrix_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="replay stored answers for identical requests (works offline)",
     )
-    p.add_argument("--max-cost", type=float, help="hard cap in USD for this run")
+    p.add_argument(
+        "--max-cost", type=_number(float, 0.0, None), metavar="USD",
+        help="hard cap in USD for this run (0 or more)",
+    )  # fmt: skip
     p.add_argument(
         "--call-deadline",
-        type=float,
+        type=_number(float, 0.001, None),
         metavar="SECONDS",
         default=DEFAULT_CALL_DEADLINE_S,
         help="total time one call may take, retries and a slow stream included; past it "
@@ -837,14 +866,14 @@ def _add_matrix_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--deadline",
-        type=float,
+        type=_number(float, 0.001, None),
         metavar="SECONDS",
         help="total time for the whole run; calls still going then fail and calls not "
         "started are not made (default: none)",
     )
     p.add_argument(
         "--max-answer-chars",
-        type=int,
+        type=_number(int, 1, None),
         metavar="N",
         default=DEFAULT_MAX_ANSWER_CHARS,
         help="an answer longer than this fails its cell instead of filling memory "

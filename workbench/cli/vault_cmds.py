@@ -72,6 +72,12 @@ def cmd_list(args: argparse.Namespace) -> int:
         total = vault.count_prompts()
 
     def text() -> str:
+        filtered = any((args.prefix, args.tag, args.label, args.drafts, args.offset))
+        if not rows and (filtered or total):
+            return (
+                f"no prompt matches (of {total:,} in the vault); "
+                "drop a filter or see them all with  workbench vault list"
+            )
         if not rows:
             return "no prompts yet: add one with  workbench commit NAME --file FILE -m MESSAGE"
         body = table(

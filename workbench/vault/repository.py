@@ -789,8 +789,12 @@ class Vault:
                 )
             now = utcnow()
             if version_id is None:
-                if row is not None:
-                    s.delete(row)
+                if row is None:  # nothing to remove: nothing changes, nothing is logged
+                    raise NotFoundError(
+                        f"{name!r} has no label {label!r}: nothing was removed",
+                        hint=f"See its labels with: workbench vault show {name}",
+                    )
+                s.delete(row)
                 result = None
             else:
                 target = s.scalar(select(VersionRow).where(VersionRow.id == str(version_id)))

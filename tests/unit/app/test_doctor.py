@@ -30,6 +30,12 @@ def test_doctor_on_a_ready_machine(
     capsys.readouterr()
     code, checks = _doctor(capsys)
     assert code == 0
+    assert checks["vault"]["status"] == "warn"  # none yet: doctor looks, creates nothing
+    assert not (tmp_path / "vault.sqlite3").exists()
+    main(["vault", "init"])
+    capsys.readouterr()
+    code, checks = _doctor(capsys)
+    assert code == 0
     assert checks["vault"]["status"] == "ok"
     assert checks["keychain"]["status"] == "ok"
     assert checks["provider oa"]["status"] == "warn"

@@ -1,0 +1,90 @@
+"""Smaller bad-input cases (issue 15, item 15): each says what is wrong and changes
+nothing; a check that finds nothing does not create anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workbench.cli.main import main
+
+PROMPT = """\
+messages:
+  - role: user
+    content: "Hello {{ name }}"
+variables:
+  name: {default: Ada}
+"""
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("WORKBENCH_VAULT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p.yaml").write_text(PROMPT)
+    return tmp_path
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    capsys.readouterr()
+    try:
+        code = main(list(argv))
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("--max-cost", "-1", "give a value at least 0"),
+        ("--concurrency", "0", "give a value from 1 to 256"),
+        ("--repeat", "101", "give a value from 1 to 100"),
+        ("--call-deadline", "0", "give a value at least 0.001"),
+        ("--max-answer-chars", "nan", "is not a whole number"),
+        ("--models", "", "--models is empty"),
+        ("--models", " , ", "--models is empty"),
+    ],
+)
+def test_out_of_range_options_are_refused_saying_the_range(
+    env: Path, capsys: pytest.CaptureFixture[str], option: str, value: str, says: str
+) -> None:
+    assert _run(capsys, "commit", "greet", "-f", "p.yaml", "-m", "first")[0] == 0
+    argv = ["compare", "greet", "--models", "echo:echo", option, value]
+    code, text = _run(capsys, *argv)
+    assert code == 2 and says in text, text
+    assert _run(capsys, "runs", "list", "--json")[1].strip() == "[]"  # nothing ran
+
+
+def test_an_empty_filter_is_not_an_empty_vault(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert "no prompts yet" in _run(capsys, "vault", "list")[1]
+    _run(capsys, "commit", "greet", "-f", "p.yaml", "-m", "first")
+    code, text = _run(capsys, "vault", "list", "--prefix", "zzz/")
+    assert code == 0 and "no prompt matches (of 1 in the vault)" in text
+
+
+def test_removing_a_label_that_is_not_there_changes_nothing(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _run(capsys, "commit", "greet", "-f", "p.yaml", "-m", "first")
+    from workbench.vault import Vault
+
+    path = env / "data" / "vault.sqlite3"
+    with Vault.open(path) as vault:
+        before = len(vault.audit_events())
+    code, text = _run(capsys, "vault", "label", "greet", "nolabel", "--remove")
+    assert code == 2 and "has no label 'nolabel': nothing was removed" in text
+    with Vault.open(path) as vault:
+        assert len(vault.audit_events()) == before  # no audit event for nothing
+
+
+def test_doctor_looks_and_creates_nothing(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, text = _run(capsys, "doctor")
+    assert "no vault yet at" in text and "a bug" not in text
+    assert not (env / "data" / "vault.sqlite3").exists()
+    assert code in (0, 1)  # a missing keychain or display may fail other checks
