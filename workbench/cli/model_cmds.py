@@ -411,7 +411,13 @@ def _run_matrix(args: argparse.Namespace, quiet: bool) -> tuple[Run, dict[uuid.U
         return run, _version_labels(vault, spec)
 
 
+def _one_format(args: argparse.Namespace) -> None:
+    if args.json and args.csv:
+        raise UsageError("--json and --csv both asked for", hint="Choose one output format.")
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
+    _one_format(args)
     try:
         run, labels = _run_matrix(args, quiet=args.json or args.csv)
     except KeyboardInterrupt:
@@ -702,6 +708,7 @@ def _find_run(args: argparse.Namespace) -> tuple[Run, dict[uuid.UUID, str]]:
 
 
 def cmd_runs_show(args: argparse.Namespace) -> int:
+    _one_format(args)
     run, labels = _find_run(args)
     if args.csv:
         sys.stdout.write(cells_csv(run, labels))
@@ -969,7 +976,7 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_runs_list)
     p = rsub.add_parser("show", help="a run's summary (or --csv / --json)", parents=[parent])
     p.add_argument("run", help="run id or its first characters")
-    p.add_argument("--csv", action="store_true")
+    p.add_argument("--csv", action="store_true", help="every cell as CSV")
     p.set_defaults(handler=cmd_runs_show)
     p = rsub.add_parser(
         "chart", help="TTFT, latency, cost and token charts of a run", parents=[parent]

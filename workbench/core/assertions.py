@@ -213,7 +213,12 @@ def parse_assertion_spec(spec: Any, where: str) -> list[Assertion]:
             out.append(Assertion.model_validate(item))
         except ValidationError as exc:
             first = exc.errors()[0]
-            raise InputError(f"{where}: {first['msg']}", hint=_HINT) from exc
+            kind = item.get("type") if isinstance(item, dict) else None
+            if first.get("type") == "literal_error" and first.get("loc") == ("type",):
+                raise InputError(f"{where}: unknown assertion kind {kind!r}", hint=_HINT) from exc
+            field = ".".join(str(p) for p in first.get("loc", ()))
+            what = f" ({kind}{', ' + field if field and field != 'type' else ''})" if kind else ""
+            raise InputError(f"{where}{what}: {first['msg']}", hint=_HINT) from exc
     return out
 
 

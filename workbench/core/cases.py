@@ -53,6 +53,12 @@ def parse_cases(text: str, fmt: str, source: str = "cases") -> list[TestCase]:
         reader = csv.DictReader(io.StringIO(text))
         if not reader.fieldnames:
             raise InputError(f"{source}: the CSV has no header row", hint=HINT)
+        twice = sorted({c for c in reader.fieldnames if reader.fieldnames.count(c) > 1})
+        if twice:  # DictReader would keep only the last column of a name, silently
+            raise InputError(
+                f"{source}: the header names column {', '.join(map(repr, twice))} twice",
+                hint="Give every column its own name.",
+            )
         rows = []
         for i, row in enumerate(reader):
             if None in row:
@@ -84,7 +90,16 @@ def parse_cases(text: str, fmt: str, source: str = "cases") -> list[TestCase]:
         raise InputError(f"{source}: expected a list of cases", hint=HINT)
     if not data:
         raise InputError(f"{source}: there are no cases in it", hint=HINT)
-    return [_case(item, i, source) for i, item in enumerate(data)]
+    cases = [_case(item, i, source) for i, item in enumerate(data)]
+    seen: dict[str, int] = {}
+    for i, case in enumerate(cases):
+        if case.name in seen:  # results, evidence and the grid name cases by their name
+            raise InputError(
+                f"{source}: cases {seen[case.name] + 1} and {i + 1} are both named {case.name!r}",
+                hint="Give every case its own name.",
+            )
+        seen[case.name] = i
+    return cases
 
 
 def read_cases(path: Path) -> list[TestCase]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -42,10 +43,13 @@ def write_atomic(path: Path, data: bytes | str) -> None:
 def read_text(path: Path, option: str) -> str:
     """A user-given text file as UTF-8 (a leading BOM is dropped), or a clear error
     naming the ``option`` it came from (e.g. ``--file``)."""
-    if not path.is_file():
+    if str(path) == "-":  # the usual spelling of standard input
+        raw = sys.stdin.buffer.read()
+    elif path.is_dir() or not path.exists():
         what = "a directory" if path.is_dir() else "no such file"
         raise UsageError(f"{what}: {path}", hint=f"Check the {option} path.")
-    raw = path.read_bytes()
+    else:  # a file, or a pipe such as /dev/stdin or <(...)
+        raw = path.read_bytes()
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

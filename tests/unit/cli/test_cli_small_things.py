@@ -88,3 +88,37 @@ def test_doctor_looks_and_creates_nothing(env: Path, capsys: pytest.CaptureFixtu
     assert "no vault yet at" in text and "a bug" not in text
     assert not (env / "data" / "vault.sqlite3").exists()
     assert code in (0, 1)  # a missing keychain or display may fail other checks
+
+
+@pytest.mark.parametrize(
+    ("csv", "says"),
+    [
+        ("name,assert:bogus\na,1\n", "case 1: unknown assertion kind 'bogus'"),
+        ("name,name\na,b\n", "the header names column 'name' twice"),
+        ("name,n\na,1\na,2\n", "cases 1 and 2 are both named 'a'"),
+    ],
+)
+def test_case_files_that_would_mislead_are_refused(
+    env: Path, capsys: pytest.CaptureFixture[str], csv: str, says: str
+) -> None:
+    _run(capsys, "commit", "greet", "-f", "p.yaml", "-m", "first")
+    (env / "c.csv").write_text(csv)
+    code, text = _run(capsys, "compare", "greet", "--models", "echo:echo", "--cases", "c.csv")
+    assert code == 2 and says in text, text
+    assert "Input should be" not in text  # no raw validator wording
+
+
+def test_one_output_format_and_a_prompt_from_stdin(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import sys
+
+    class Stdin(io.TextIOWrapper):
+        pass
+
+    monkeypatch.setattr(sys, "stdin", Stdin(io.BytesIO(PROMPT.encode())))
+    code, text = _run(capsys, "commit", "greet", "-f", "-", "-m", "from stdin")
+    assert code == 0 and "committed greet" in text
+    code, text = _run(capsys, "compare", "greet", "--models", "echo:echo", "--json", "--csv")
+    assert code == 2 and "--json and --csv both asked for" in text
