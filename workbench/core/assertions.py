@@ -57,6 +57,11 @@ search at its timeout (Python's ``re`` cannot), so a pattern such as ``(a|aa)+$`
 that backtracks exponentially fails its check instead of hanging ``eval``."""
 
 
+FINISH_REASONS = ("stop", "length", "content_filter", "tool_calls", "other")
+"""Why an answer ended, as every provider family is normalised to (the providers'
+``FinishReason``; a test keeps the two the same)."""
+
+
 class Assertion(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -73,6 +78,10 @@ class Assertion(BaseModel):
                     raise ValueError(
                         f"assertion {self.type} needs a number, not {self.value!r}"
                     ) from None
+            if not 0 <= self.value < float("inf"):  # NaN fails this too
+                raise ValueError(
+                    f"assertion {self.type} needs a limit of 0 or more, not {self.value!r}"
+                )
         elif self.type == "json":
             if self.value is not None and not (
                 isinstance(self.value, list) and all(isinstance(k, str) for k in self.value)
@@ -80,6 +89,11 @@ class Assertion(BaseModel):
                 raise ValueError("assertion json takes a list of required keys, or nothing")
         elif not isinstance(self.value, str) or self.value == "":
             raise ValueError(f"assertion {self.type} needs a non-empty text value")
+        if self.type == "finish_reason" and self.value not in FINISH_REASONS:
+            raise ValueError(
+                f"assertion finish_reason {self.value!r} is not a reason an answer ends with; "
+                f"use one of {', '.join(FINISH_REASONS)}"
+            )
         if self.type == "regex":
             try:
                 regex.compile(self.value)

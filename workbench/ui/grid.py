@@ -78,13 +78,29 @@ def checks_line(cell: CellResult) -> str | None:
     return f"{mark} {held}/{len(cell.checks)} checks"
 
 
+def _time(ms: float | None, cell: CellResult, kind: str) -> str:
+    """``fmt_ms``, unless the cell checks this time against a limit that shows the same
+    when rounded: "total 1.00 s" beside a failed "at most 1.00 s" hid the failure, so
+    the value gets the digits that tell it from the limit ("1,000.05 ms")."""
+    shown = fmt_ms(ms)
+    for check in cell.checks:
+        limit = check.assertion.value
+        if check.assertion.type != kind or ms is None or ms == limit:
+            continue
+        if shown == fmt_ms(limit):
+            return f"{ms:,.{0 if round(ms) != round(limit) else 2}f} ms"
+    return shown
+
+
 def readout_lines(cell: CellResult) -> list[str]:
     """The short lines of numbers for one cell: checks (if any), times, tokens/cost.
 
     Each line is short on purpose: the grid makes its columns at least as wide as
     the longest of them, so no number is ever cut."""
-    ttft = fmt_ms(cell.original_ttft_ms if cell.cached else cell.ttft_ms)
-    latency = fmt_ms(cell.original_latency_ms if cell.cached else cell.latency_ms)
+    ttft = _time(cell.original_ttft_ms if cell.cached else cell.ttft_ms, cell, "max_ttft_ms")
+    latency = _time(
+        cell.original_latency_ms if cell.cached else cell.latency_ms, cell, "max_latency_ms"
+    )
     tin = fmt_tokens(cell.input_tokens, cell.tokens_estimated)
     tout = fmt_tokens(cell.output_tokens, cell.tokens_estimated)
     parts = [f"{tin}→{tout} tok", fmt_usd(cell.cost_usd), cell.finish_reason or "–"]

@@ -155,7 +155,9 @@ class ReviewPanel(QWidget):
         )
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # tooltips hold the whole
+        # Elided on the left: the end of a name (its leaf) is what tells prompts of one
+        # folder apart in a narrow queue ("…ng-email", "…e-summary"); tooltips hold it all.
+        self.table.setTextElideMode(Qt.TextElideMode.ElideLeft)
         self.table.viewport().installEventFilter(self)
         split.addWidget(self.table)
         right = QWidget()
@@ -264,7 +266,7 @@ class ReviewPanel(QWidget):
     def fit_columns(self) -> None:
         """Every shown column fits the queue's width: Prompt, Version and State always
         show (State is what a reviewer scans for); Message and Author show when there
-        is room. Prompt names are elided in the middle past 24 characters."""
+        is room. Prompt names are elided on the left past 24 characters."""
         header = self.table.horizontalHeader()
         for col in range(len(self.HEADERS)):
             self.table.setColumnHidden(col, False)

@@ -122,3 +122,28 @@ def test_one_output_format_and_a_prompt_from_stdin(
     assert code == 0 and "committed greet" in text
     code, text = _run(capsys, "compare", "greet", "--models", "echo:echo", "--json", "--csv")
     assert code == 2 and "--json and --csv both asked for" in text
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ({"max_latency_ms": -5}, "needs a limit of 0 or more"),
+        ({"max_cost_usd": "nan"}, "needs a limit of 0 or more"),
+        ({"finish_reason": "bananas"}, "is not a reason an answer ends with"),
+    ],
+)
+def test_assertions_that_can_never_mean_anything_are_refused(spec: dict, says: str) -> None:  # type: ignore[type-arg]
+    from workbench.core.assertions import parse_assertion_spec
+    from workbench.core.errors import InputError
+
+    with pytest.raises(InputError, match=says):
+        parse_assertion_spec(spec, "cases.yaml: case 1")
+
+
+def test_finish_reasons_are_the_providers_own() -> None:
+    from typing import get_args
+
+    from workbench.core.assertions import FINISH_REASONS
+    from workbench.providers.base import FinishReason
+
+    assert get_args(FinishReason) == FINISH_REASONS
