@@ -55,10 +55,21 @@ def validate_prompt_name(name: str) -> str:
     """The one prompt-name rule (vault, CLI, registry client and server): parts of
     letters, digits, '_', '.', '-' joined by '/'; no part '.' or '..' (URLs collapse
     them) and no part that is a reserved URL word; at most 200 characters."""
-    if not PROMPT_NAME_RE.fullmatch(name) or len(name) > MAX_PROMPT_NAME:
+    if len(name) > MAX_PROMPT_NAME:
         raise ValueError(
-            f"invalid prompt name {name!r}: use letters, digits, '_', '.', '-', "
-            f"with '/' between folder parts (e.g. 'support/reply'), at most {MAX_PROMPT_NAME}"
+            f"invalid prompt name {name[:40]!r}…: it is {len(name):,} characters long; "
+            f"a name has at most {MAX_PROMPT_NAME} (use folders: 'team/area/name')"
+        )
+    if not PROMPT_NAME_RE.fullmatch(name):
+        odd = next((c for c in name if not (c.isascii() and (c.isalnum() or c in "_.-/"))), "")
+        which = f" ({odd!r} is not one of them)" if odd and odd != " " else ""
+        if odd == " ":
+            which = " (a space is not one of them)"
+        if not odd and "" in name.split("/"):
+            which = " (a part is empty: '/' at the start, at the end or twice)"
+        raise ValueError(
+            f"invalid prompt name {name!r}: use ASCII letters and digits, '_', '.', '-', "
+            f"with '/' between folder parts (e.g. 'support/reply'){which}"
         )
     for part in name.split("/"):
         if part in (".", ".."):

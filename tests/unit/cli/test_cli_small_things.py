@@ -147,3 +147,21 @@ def test_finish_reasons_are_the_providers_own() -> None:
     from workbench.providers.base import FinishReason
 
     assert get_args(FinishReason) == FINISH_REASONS
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("x" * 250, "it is 250 characters long; a name has at most 200"),
+        ("café/menu", "'é' is not one of them"),
+        ("a b", "a space is not one of them"),
+        ("a//b", "a part is empty"),
+    ],
+)
+def test_a_bad_prompt_name_says_what_is_wrong_with_it(name: str, says: str) -> None:
+    """Issue 15, item 13: a long name got a message about characters, Unicode 'use
+    letters' (é is a letter)."""
+    from workbench.core.models import validate_prompt_name
+
+    with pytest.raises(ValueError, match=says):
+        validate_prompt_name(name)
