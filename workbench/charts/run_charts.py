@@ -270,8 +270,18 @@ def panel_titles(cells: Sequence[CellResult], labels: Mapping[uuid.UUID, str]) -
 # --- layout ---------------------------------------------------------------------------
 
 
+def partial_note(status: str, cells: int, planned: int) -> str:
+    """What a chart of a run that did not finish says first ("" for a finished one)."""
+    if status == "finished" and cells >= planned:
+        return ""
+    return f"PARTIAL RUN ({status}): {cells:,} of {planned:,} calls."
+
+
 def chart_layout(
-    cells: Sequence[CellResult], labels: Mapping[uuid.UUID, str], width_in: float
+    cells: Sequence[CellResult],
+    labels: Mapping[uuid.UUID, str],
+    width_in: float,
+    partial: str = "",
 ) -> ChartLayout:
     """Columns of panels that fit ``width_in`` and the height that gives every row
     of the y axis room for its label."""
@@ -287,7 +297,7 @@ def chart_layout(
     entry_in = max((len(name) for name, _ in legend), default=4) * CHAR_IN + 0.55
     legend_columns = max(1, min(len(legend), int((width_in - 0.4) // entry_in)))
     legend_rows = math.ceil(len(legend) / legend_columns) if legend else 0
-    note_lines = len(_wrap_note(width_in))
+    note_lines = len(_wrap_note(width_in, partial))
     panel_height = TITLE_IN + max(len(rows), 1) * ROW_IN + XTICKS_IN + PANEL_PAD_IN
     height = (
         0.15
@@ -299,8 +309,10 @@ def chart_layout(
     return ChartLayout(columns, grid_rows, legend_columns, max(height, 2.6), label_in)
 
 
-def _wrap_note(width_in: float) -> list[str]:
-    return textwrap.wrap(NOTE, max(30, int((width_in - 0.4) / (CHAR_IN * 0.92))))
+def _wrap_note(width_in: float, partial: str = "") -> list[str]:
+    """The note under the charts; a partial run's note comes first, on its own line."""
+    width = max(30, int((width_in - 0.4) / (CHAR_IN * 0.92)))
+    return [*textwrap.wrap(partial, width), *textwrap.wrap(NOTE, width)]
 
 
 # --- drawing --------------------------------------------------------------------------
@@ -410,15 +422,17 @@ def draw_run(
     labels: Mapping[uuid.UUID, str],
     theme: ChartTheme = LIGHT,
     width_in: float | None = None,
+    partial: str = "",
 ) -> ChartLayout:
     """Draw the run on ``fig`` (cleared first) for a figure ``width_in`` wide (the
     figure's own width by default). The figure's height should be the returned
-    layout's ``height_in``: the caller sets it (the Qt canvas sizes the figure)."""
+    layout's ``height_in``: the caller sets it (the Qt canvas sizes the figure).
+    ``partial`` (see :func:`partial_note`) heads the note of a run that did not finish."""
     fig.clear()
     fig.set_facecolor(theme.background)
     fig.set_layout_engine("constrained", w_pad=6 / 72, h_pad=6 / 72, wspace=0.02, hspace=0.04)
     width = width_in if width_in is not None else float(fig.get_size_inches()[0])
-    layout = chart_layout(cells, labels, width)
+    layout = chart_layout(cells, labels, width, partial)
     rows, legend = chart_rows(cells, labels)
     if not rows:
         fig.text(
@@ -465,7 +479,11 @@ def draw_run(
         columnspacing=1.6,
         borderaxespad=0.2,
     )
-    fig.supxlabel("\n".join(_wrap_note(width)), fontsize=FONT - 0.5, color=theme.muted)
+    fig.supxlabel(
+        "\n".join(_wrap_note(width, partial)),
+        fontsize=FONT - 0.5,
+        color=theme.foreground if partial else theme.muted,
+    )
     _fit_value_labels(fig, drawn)
     return layout
 
@@ -476,15 +494,16 @@ def save_run_chart(
     labels: Mapping[uuid.UUID, str],
     theme: ChartTheme = LIGHT,
     width_in: float = EXPORT_WIDTH_IN,
+    partial: str = "",
 ) -> ChartLayout:
     """Render the run's figure to PNG, SVG or PDF (by the file's suffix) with Agg."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    layout = chart_layout(cells, labels, width_in)
+    layout = chart_layout(cells, labels, width_in, partial)
     fig = Figure(figsize=(width_in, layout.height_in), dpi=EXPORT_DPI)
     FigureCanvasAgg(fig)
-    draw_run(fig, cells, labels, theme, width_in)
+    draw_run(fig, cells, labels, theme, width_in, partial)
     fig.savefig(path, facecolor=theme.background)
     return layout
 
@@ -500,5 +519,6 @@ __all__ = [
     "draw_run",
     "fmt_usd",
     "panel_titles",
+    "partial_note",
     "save_run_chart",
 ]

@@ -718,7 +718,7 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
 
 
 def cmd_runs_chart(args: argparse.Namespace) -> int:
-    from workbench.charts.run_charts import save_run_chart
+    from workbench.charts.run_charts import partial_note, save_run_chart
 
     out = Path(args.out)
     if out.suffix.lower() not in {".png", ".svg", ".pdf"}:
@@ -727,7 +727,8 @@ def cmd_runs_chart(args: argparse.Namespace) -> int:
             hint="Name the output .png, .svg or .pdf",
         )
     run, labels = _find_run(args)
-    save_run_chart(out, run.cells, labels)
+    partial = partial_note(run.status, len(run.cells), run.spec.total_cells)
+    save_run_chart(out, run.cells, labels, partial=partial)
     emit(
         args.json,
         {"path": str(out), "cells": len(run.cells)},

@@ -65,6 +65,7 @@ class ChartsPanel(QWidget):
         self.canvas: Any = None
         self.cells: list[CellResult] = []
         self.labels: dict[uuid.UUID, str] = {}
+        self.partial = ""
         self.chart_layout: ChartLayout | None = None
         self._stale = False
         self.drawn_width = 0
@@ -91,9 +92,13 @@ class ChartsPanel(QWidget):
         self.scroll_area.show()
         self.layout_.activate()  # the scroll area's real width, before the first draw
 
-    def set_cells(self, cells: Sequence[CellResult], labels: Mapping[uuid.UUID, str]) -> None:
+    def set_cells(
+        self, cells: Sequence[CellResult], labels: Mapping[uuid.UUID, str], partial: str = ""
+    ) -> None:
+        """Show these cells; ``partial`` (``partial_note``) marks a run that did not finish."""
         self.cells = list(cells)
         self.labels = dict(labels)
+        self.partial = partial
         self._stale = True
         if self.isVisible():
             self.redraw()
@@ -105,7 +110,7 @@ class ChartsPanel(QWidget):
         viewport = self.scroll_area.viewport()
         width_px = max(viewport.width(), 240)
         width_in = width_px / DPI
-        layout = chart_layout(self.cells, self.labels, width_in)
+        layout = chart_layout(self.cells, self.labels, width_in, self.partial)
         height_px = math.ceil(layout.height_in * DPI)
         # A tall pane gives the bars some air, never more: stretched to 1,400 px a
         # dozen bars become slabs. The rest of the pane stays empty below the chart.
@@ -114,7 +119,9 @@ class ChartsPanel(QWidget):
         # The figure gets the size the canvas is about to have, so the layout drawn
         # now (value labels fitted to the axes) is the one that is shown.
         self.figure.set_size_inches(width_in, shown_px / DPI, forward=False)
-        self.chart_layout = draw_run(self.figure, self.cells, self.labels, self.theme(), width_in)
+        self.chart_layout = draw_run(
+            self.figure, self.cells, self.labels, self.theme(), width_in, self.partial
+        )
         self.canvas.draw_idle()
         self.drawn_width = width_px
         self._stale = False
@@ -146,4 +153,4 @@ class ChartsPanel(QWidget):
 
     def export(self, path: Path) -> None:
         """PNG or SVG by the file's suffix, at a fixed width in the shown colours."""
-        save_run_chart(path, self.cells, self.labels, self.theme())
+        save_run_chart(path, self.cells, self.labels, self.theme(), partial=self.partial)

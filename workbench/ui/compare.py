@@ -60,6 +60,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.charts.run_charts import partial_note
 from workbench.core.diff import text_diff_rows
 from workbench.core.errors import UsageError, WorkbenchError
 from workbench.core.models import PromptVersion
@@ -1305,7 +1306,9 @@ class ComparePanel(QWidget):
         self._summary_timer.stop()
         cells = self.grid_model.all_cells()
         self.summary_model.set_cells(cells, self.labels)
-        self.charts.set_cells(cells, self.labels)
+        run = self.last_run
+        partial = partial_note(run.status, len(cells), run.spec.total_cells) if run else ""
+        self.charts.set_cells(cells, self.labels, partial)
         if self._user_sized:
             self._grow_columns()
         else:

@@ -174,3 +174,22 @@ def test_save_run_chart_writes_png_and_svg(tmp_path: Path) -> None:
     assert int.from_bytes(data[20:24], "big") == round(layout.height_in * 110)
     save_run_chart(tmp_path / "run.svg", cells, labels, DARK)
     assert DARK.background in (tmp_path / "run.svg").read_text()
+
+
+def test_a_partial_run_says_so_under_its_charts() -> None:
+    """Issue 15, item 9: charts of a cancelled or killed run looked like a whole one."""
+    from workbench.charts.run_charts import partial_note
+
+    cells, labels = run_cells(2, MODELS_3)
+    assert partial_note("finished", len(cells), len(cells)) == ""
+    note = partial_note("interrupted", len(cells) - 2, len(cells))
+    assert note == f"PARTIAL RUN (interrupted): {len(cells) - 2} of {len(cells)} calls."
+    layout = chart_layout(cells[:-2], labels, 9.0, note)
+    fig = Figure(figsize=(9.0, layout.height_in), dpi=100)
+    FigureCanvasAgg(fig)
+    draw_run(fig, cells[:-2], labels, LIGHT, 9.0, note)
+    texts = [t.get_text() for t in fig.texts]
+    assert any(t.startswith("PARTIAL RUN (interrupted)") for t in texts), texts
+    assert layout_problems(fig) == []
+    whole = drawn(cells, labels, 9.0)
+    assert not any("PARTIAL" in t.get_text() for t in whole.texts)
