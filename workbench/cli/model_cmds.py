@@ -278,6 +278,7 @@ CSV_FIELDS = [
     "profile",
     "model",
     "case",
+    "case_index",
     "repeat",
     "ok",
     "error_kind",
@@ -298,6 +299,12 @@ CSV_FIELDS = [
 ]
 
 
+def _case_name(run: Run, index: int) -> str:
+    """A case as people name it (the grid and eval do too), not by its index."""
+    cases = run.spec.cases
+    return (cases[index].name or f"case {index + 1}") if index < len(cases) else ""
+
+
 def cells_csv(run: Run, labels: dict[uuid.UUID, str]) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
@@ -308,7 +315,8 @@ def cells_csv(run: Run, labels: dict[uuid.UUID, str]) -> str:
                 "version": labels.get(c.key.version_id, str(c.key.version_id)),
                 "profile": c.key.model.profile,
                 "model": c.key.model.model,
-                "case": c.key.case_index,
+                "case": _case_name(run, c.key.case_index),
+                "case_index": c.key.case_index,
                 "repeat": c.key.repeat,
                 "ok": c.ok,
                 "error_kind": c.error_kind or "",

@@ -165,3 +165,17 @@ def test_a_bad_prompt_name_says_what_is_wrong_with_it(name: str, says: str) -> N
 
     with pytest.raises(ValueError, match=says):
         validate_prompt_name(name)
+
+
+def test_csv_names_cases_as_people_do(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import csv
+    import io
+
+    _run(capsys, "commit", "greet", "-f", "p.yaml", "-m", "first")
+    (env / "c.csv").write_text("name,n\nalpha,1\nbeta,2\n")
+    code, out = _run(
+        capsys, "compare", "greet", "--models", "echo:echo", "--cases", "c.csv", "--csv"
+    )
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out[out.index("version,") :])))
+    assert [(r["case"], r["case_index"]) for r in rows] == [("alpha", "0"), ("beta", "1")]
