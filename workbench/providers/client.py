@@ -19,6 +19,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -147,6 +148,18 @@ class HttpProviderClient(ProviderClient):
                     ) from None
                 if response.status_code >= 400:
                     raise await self._status_error(response, request.model)
+                kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+                if kind in ("text/html", "application/xhtml+xml"):
+                    # A web page, not an API (a base URL without /v1, a login portal, a
+                    # proxy's error page): say so rather than "the stream had no choices".
+                    page = urlsplit(str(url))._replace(query="", fragment="").geturl()
+                    raise ProtocolError(
+                        f"{page} answered with a web page ({kind}), not the API",
+                        hint="Check the profile's base URL: it should be the API's address "
+                        "(for OpenAI-compatible servers it usually ends in /v1), not a website.",
+                        provider=self.name,
+                        model=request.model,
+                    )
                 if not request.stream:
                     data = self._json(await response.aread(), request.model)
                     for event in self._whole_events(data, request):

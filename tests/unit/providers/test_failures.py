@@ -218,3 +218,40 @@ def test_key_never_in_errors_or_logs(
     assert errors
     texts = [*errors, *(r.getMessage() for r in caplog.records), caplog.text]
     assert not [t for t in texts if DEFAULT_KEY in t or "sk-leaky-wrong-key-000" in t]
+
+
+@pytest.mark.parametrize("family", ["openai", "anthropic"])
+def test_a_base_url_that_serves_a_web_page_says_so(
+    server: ProviderServer, family: str, transport: Transport
+) -> None:
+    """Issue 15, item 15: a base URL answering with an HTML page (a website, a missing
+    /v1, a login portal) gave "the stream had no choices"."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Page(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = b"<!doctype html><html><body>Welcome to our site</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    site = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=site.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{site.server_address[1]}"
+        with pytest.raises(ProtocolError) as caught:
+            chat(server, family, request_for("any"), base_url=url, transport=transport)
+    finally:
+        site.shutdown()
+        site.server_close()
+    assert "answered with a web page (text/html), not the API" in str(caught.value)
+    assert "ends in /v1" in caught.value.hint
+    assert DEFAULT_KEY not in str(caught.value)
