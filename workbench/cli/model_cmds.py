@@ -981,7 +981,10 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
     rsub = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
     p = rsub.add_parser("list", help="list runs", parents=[parent])
     p.add_argument("prompt", nargs="?")
-    p.add_argument("--limit", type=int, default=30)
+    p.add_argument(
+        "--limit", type=_number(int, 1, 10_000), default=30,
+        help="the newest this many runs (30)",
+    )  # fmt: skip
     p.set_defaults(handler=cmd_runs_list)
     p = rsub.add_parser("show", help="a run's summary (or --csv / --json)", parents=[parent])
     p.add_argument("run", help="run id or its first characters")

@@ -184,8 +184,11 @@ def add_parser(sub: Any, parent: argparse.ArgumentParser) -> None:
     rsub = registry.add_subparsers(dest="registry_command", metavar="COMMAND")
 
     serve = rsub.add_parser("serve", parents=[parent, db_parent], help="run the registry server")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument(
+        "--host", default="127.0.0.1",
+        help="address to listen on (127.0.0.1: this machine only; 0.0.0.0: every interface)",
+    )  # fmt: skip
+    serve.add_argument("--port", type=int, default=8765, help="TCP port (8765)")
     serve.add_argument(
         "--protected",
         action="append",
@@ -218,8 +221,14 @@ def add_parser(sub: Any, parent: argparse.ArgumentParser) -> None:
         "add", parents=[parent, db_parent], help="add a user; prints the token once"
     )
     add.add_argument("name")
-    add.add_argument("--role", required=True, choices=ROLES)
-    add.add_argument("--expires-in-days", type=float, default=None)
+    add.add_argument(
+        "--role", required=True, choices=ROLES,
+        help="what the user may do: author < reviewer < publisher < admin",
+    )  # fmt: skip
+    add.add_argument(
+        "--expires-in-days", type=float, default=None, metavar="DAYS",
+        help="the token stops working after this many days (default: never)",
+    )  # fmt: skip
     add.set_defaults(handler=_user_add)
     disable = usub.add_parser("disable", parents=[parent, db_parent], help="disable a user")
     disable.add_argument("name")
@@ -233,7 +242,10 @@ def add_parser(sub: Any, parent: argparse.ArgumentParser) -> None:
         "rotate", parents=[parent, db_parent], help="replace a user's token; prints it once"
     )
     rotate.add_argument("name")
-    rotate.add_argument("--expires-in-days", type=float, default=None)
+    rotate.add_argument(
+        "--expires-in-days", type=float, default=None, metavar="DAYS",
+        help="the new token stops working after this many days (default: never)",
+    )  # fmt: skip
     rotate.set_defaults(handler=_token_rotate)
 
     audit = rsub.add_parser("audit", parents=[parent], help="the audit log")

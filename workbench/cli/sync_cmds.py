@@ -332,7 +332,10 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
         p = rsub.add_parser(name, help=help_text, parents=[parent])
         p.add_argument("name")
         p.add_argument("version", help="vN, a label or a version id")
-        p.add_argument("-m", "--comment", default="")
+        p.add_argument(
+            "-m", "--comment", default="",
+            help="what is good, what should change (required to request changes)",
+        )  # fmt: skip
         p.add_argument(
             "--evidence",
             action="store_true",
@@ -343,8 +346,8 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
     p = sub.add_parser("publish", help="move a registry label onto a version", parents=[parent])
     p.add_argument("name")
     p.add_argument("--version", required=True, help="N, vN or a version id")
-    p.add_argument("--label", default="production")
-    p.add_argument("--reason", required=True)
+    p.add_argument("--label", default="production", help="the label to move (production)")
+    p.add_argument("--reason", required=True, help="why: it goes into the audit log")
     p.add_argument(
         "--canary", metavar="VERSION",
         help="also serve this (approved) version to some callers; publish without it to end",

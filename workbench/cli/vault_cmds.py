@@ -342,8 +342,8 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--label", help="only prompts that carry this label")
     p.add_argument("--drafts", action="store_true", help="only prompts with unpushed drafts")
     p.add_argument("--archived", action="store_true", help="include archived prompts")
-    p.add_argument("--limit", type=int, default=100)
-    p.add_argument("--offset", type=int, default=0)
+    p.add_argument("--limit", type=int, default=100, help="show at most this many (100)")
+    p.add_argument("--offset", type=int, default=0, help="skip this many first (paging)")
     p.set_defaults(handler=cmd_list)
 
     p = vsub.add_parser("show", help="show a version's content", parents=[parent])
@@ -386,8 +386,8 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
     p.add_argument("label")
     p.add_argument("ref", nargs="?", default="latest")
     p.add_argument("--expect", help="the version you believe it points at now (or 'none')")
-    p.add_argument("--remove", action="store_true")
-    p.add_argument("--reason", default="")
+    p.add_argument("--remove", action="store_true", help="take the label off instead")
+    p.add_argument("--reason", default="", help="why: it goes into the audit log")
     p.set_defaults(handler=cmd_label)
 
     p = vsub.add_parser("verify", help="check integrity and the audit chain", parents=[parent])
