@@ -69,12 +69,50 @@ def parse_prompt_text(text: str, source: str, fmt: str) -> PromptContent:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise InputError(f"{source}: invalid YAML{where}: {problem}", hint=HINT) from exc
+    normal = _normalise(data, source)
     try:
-        return PromptContent.model_validate(_normalise(data, source))
+        return PromptContent.model_validate(normal)
     except ValidationError as exc:
         first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise InputError(f"{source}: {loc}: {first['msg']}", hint=HINT) from exc
+        raise InputError(
+            f"{source}: {_where_in_file(first['loc'], normal)}: {_plain(first)}", hint=HINT
+        ) from exc
+
+
+_FILE_WORDS = {"template": "content"}
+"""Field names as the file spells them (a message's text is ``content`` there)."""
+
+
+def _where_in_file(loc: tuple[Any, ...], data: Any) -> str:
+    """A validation error's place in the words of the file: "message 2 role", "variable
+    'tier' type", not "messages.1.role" (a path the person never wrote)."""
+    parts: list[str] = []
+    items = list(loc)
+    while items:
+        key = items.pop(0)
+        if key == "messages" and items and isinstance(items[0], int):
+            parts.append(f"message {items.pop(0) + 1}")
+        elif key == "variables" and items and isinstance(items[0], int):
+            index = items.pop(0)
+            variables = data.get("variables") if isinstance(data, dict) else None
+            name = None
+            if isinstance(variables, list) and index < len(variables):
+                entry = variables[index]
+                name = entry.get("name") if isinstance(entry, dict) else None
+            parts.append(f"variable {name!r}" if name else f"variable {index + 1}")
+        elif isinstance(key, int):
+            parts.append(f"item {key + 1}")
+        else:
+            parts.append(_FILE_WORDS.get(str(key), str(key)))
+    return " ".join(parts) or "the file"
+
+
+def _plain(error: Any) -> str:
+    """pydantic's message, said plainly where it is a choice among fixed words."""
+    expected = (error.get("ctx") or {}).get("expected")
+    if error.get("type") == "literal_error" and expected:
+        return f"is {error.get('input')!r}; it must be one of {expected}"
+    return str(error.get("msg", "invalid"))
 
 
 def read_prompt_file(path: Path) -> PromptContent:
