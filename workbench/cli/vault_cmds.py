@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -235,15 +236,32 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+PROGRESS_BYTES = 20_000_000
+"""Bundles from this size on say what step the import is at (on a terminal)."""
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.exists():
         raise UsageError(f"no such file: {path}", hint="Check the bundle path.")
     from workbench.vault.bundle import parse_bundle
 
+    size = path.stat().st_size if path.is_file() else 0
+    say = size >= PROGRESS_BYTES and not args.json and sys.stderr.isatty()
+    started = time.perf_counter()
+
+    def step(text: str) -> None:  # a big bundle takes seconds per step: say what runs
+        if say:
+            sys.stderr.write(f"{text} ({time.perf_counter() - started:.1f} s)\n")
+            sys.stderr.flush()
+
+    step(f"reading and checking {path} ({size / 1e6:,.0f} MB)…")
     bundle = parse_bundle(path.read_bytes(), str(path))
+    versions = sum(len(p.versions) for p in bundle.prompts)
+    step(f"importing {versions:,} versions of {len(bundle.prompts):,} prompts in one transaction…")
     with open_vault(args) as vault:
         report = vault.import_bundle(bundle)
+    step("done")
     msg = (
         f"imported {report.versions_added} versions ({report.prompts_created} new prompts); "
         f"{report.versions_skipped} already present; {report.labels_set} labels set"

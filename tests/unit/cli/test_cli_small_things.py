@@ -179,3 +179,29 @@ def test_csv_names_cases_as_people_do(env: Path, capsys: pytest.CaptureFixture[s
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out[out.index("version,") :])))
     assert [(r["case"], r["case_index"]) for r in rows] == [("alpha", "0"), ("beta", "1")]
+
+
+def test_a_big_import_says_which_step_it_is_at(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15, item 15: a 245 MB import showed nothing for 36 s. Steps are said on a
+    terminal for big bundles (the bound lowered here so a small bundle counts)."""
+    import io
+    import sys
+
+    from workbench.cli import vault_cmds
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert main(["commit", "greet", "-f", "p.yaml", "-m", "first"]) == 0
+    assert main(["vault", "export", "-o", "b.json"]) == 0
+    monkeypatch.setenv("WORKBENCH_VAULT", str(env / "other.sqlite3"))
+    assert main(["vault", "init"]) == 0
+    monkeypatch.setattr(vault_cmds, "PROGRESS_BYTES", 1)
+    err = Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    assert main(["vault", "import", "b.json"]) == 0
+    lines = err.getvalue().splitlines()
+    assert lines[0].startswith("reading and checking b.json")
+    assert lines[1].startswith("importing 1 versions of 1 prompts in one transaction")
+    assert lines[2].startswith("done (")
