@@ -61,9 +61,10 @@ def cmd_provider_add(args: argparse.Namespace) -> int:
             models=tuple(args.model or ()),
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
+        from workbench.providers.profiles import profile_problem
+
         raise UsageError(
-            f"invalid provider profile: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}",
+            f"invalid provider profile: {profile_problem(exc)}",
             hint="See: workbench provider add --help",
         ) from exc
     save_profile(profile)

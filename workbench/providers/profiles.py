@@ -32,6 +32,7 @@ __all__ = [
     "make_client",
     "parse_price",
     "parse_prices",
+    "profile_problem",
 ]
 
 DEFAULT_BASE_URLS: dict[str, str] = {
@@ -134,6 +135,28 @@ class ProviderProfile(BaseModel):
     @property
     def needs_key(self) -> bool:
         return self.key_name is not None or self.key_env is not None
+
+
+_FIELD_RULES = {
+    "name": "a profile name uses letters, digits, '_', '.', '-' (no spaces), at most 64",
+    "key_env": "an environment variable name: letters, digits and '_', not starting "
+    "with a digit (e.g. OPENAI_API_KEY)",
+    "key_name": "a key name has 1 to 200 characters",
+    "concurrency": "concurrency is a whole number from 1 to 512",
+}
+
+
+def profile_problem(exc: Any) -> str:
+    """The first problem of a profile's ValidationError in words (no regex, no pydantic
+    phrasing): "name 'bad name': a profile name uses letters, ... (no spaces)"."""
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first.get("loc", ()))
+    rule = _FIELD_RULES.get(field)
+    if rule is None:
+        message = str(first.get("msg", "invalid"))
+        return f"{field}: {message.removeprefix('Value error, ')}" if field else message
+    shown = first.get("input")
+    return f"{field} {shown!r}: {rule}" if isinstance(shown, str | int) else f"{field}: {rule}"
 
 
 def make_client(

@@ -32,7 +32,12 @@ from PySide6.QtWidgets import (
 from workbench.app.models import ModelCache, ModelListing, list_models, listing_for
 from workbench.app.services import key_resolver
 from workbench.core.errors import UsageError, WorkbenchError
-from workbench.providers.profiles import ProviderProfile, format_prices, parse_prices
+from workbench.providers.profiles import (
+    ProviderProfile,
+    format_prices,
+    parse_prices,
+    profile_problem,
+)
 from workbench.secrets.redaction import redact
 from workbench.secrets.store import SecretStore
 from workbench.settings import Settings
@@ -308,10 +313,8 @@ class SettingsDialog(QDialog):
         try:
             return ProviderProfile.model_validate(base)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
             raise UsageError(
-                f"the profile is not valid: {where}: {first['msg']}",
+                f"the profile is not valid: {profile_problem(exc)}",
                 hint="Fix that field and save again.",
             ) from exc
 

@@ -205,3 +205,19 @@ def test_a_big_import_says_which_step_it_is_at(env: Path, monkeypatch: pytest.Mo
     assert lines[0].startswith("reading and checking b.json")
     assert lines[1].startswith("importing 1 versions of 1 prompts in one transaction")
     assert lines[2].startswith("done (")
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--family", "openai"], "name 'bad name': a profile name uses letters"),
+        (["--family", "openai", "--key-env", "1X"], "an environment variable name"),
+    ],
+)
+def test_profile_errors_say_the_rule_not_a_regex(
+    env: Path, capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
+    name = "bad name" if "name 'bad name'" in says else "ok"
+    code, text = _run(capsys, "provider", "add", name, *argv)
+    assert code == 2 and says in text, text
+    assert "should match pattern" not in text and "^[" not in text
