@@ -59,3 +59,45 @@ def test_a_case_that_makes_the_template_explode_leaves_the_window_responsive(
     preview = editor.preview.toPlainText()
     assert preview.startswith("Cannot render with this test case:"), preview
     assert "rendering limit" in preview
+
+
+def test_a_template_that_explodes_with_its_defaults_is_checked_off_the_gui_thread(
+    qtbot, window, vault: Vault
+) -> None:  # type: ignore[no-untyped-def]
+    """The render-bound check (loops, sizes, time) of what is typed runs off the GUI
+    thread: typing a bomb keeps the window handling events, then the message is
+    marked and Commit says why it is off."""
+    from tests.gui.people import text_edit_showing
+
+    content = PromptContent(messages=(Message(role="user", template="Hello"),))
+    vault.commit("bombs/typed", content, "harmless")
+    window.browser.reload()
+    window.browser.select("bombs/typed")
+    click_tab(window, "Editor")
+    editor = window.editor
+    qtbot.waitUntil(
+        lambda: bool(editor.message_editors) and editor.message_editors[0].text.isVisible()
+    )
+    box = text_edit_showing(window, "Hello")
+    ticks: list[float] = []
+    timer = QTimer(interval=20)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    box.setFocus()
+    box.selectAll()
+    started = time.perf_counter()
+    QTest.keyClicks(
+        box, "{% for a in range(99999) %}{% for b in range(99999) %}x{% endfor %}{% endfor %}"
+    )
+    editor.refresh()  # what the pause after typing triggers
+    qtbot.waitUntil(lambda: not editor.limits_pending, timeout=10_000)
+    took = time.perf_counter() - started
+    timer.stop()
+    during = [t for t in ticks if t >= started]
+    gaps = [b - a for a, b in itertools.pairwise(during)]
+    print(f"typed and checked in {took:.2f} s; longest event-loop gap "
+          f"{max(gaps, default=0) * 1000:.0f} ms")  # fmt: skip
+    limit = [p for p in editor.problems if "rendering limit" in p.message]
+    assert limit and limit[0].message_index == 0, [p.message for p in editor.problems]
+    assert "template error" in editor.commit_blocker()  # Commit says why it is off
+    assert not editor.commit_button.isEnabled()

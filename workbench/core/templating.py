@@ -637,8 +637,10 @@ def _first_use_line(source: str, name: str) -> int | None:
     return min(lines, default=None)
 
 
-def check_content(content: PromptContent) -> list[TemplateError]:
+def check_content(content: PromptContent, *, limits: bool = True) -> list[TemplateError]:
     """Every problem in ``content``, errors and warnings (see the module docstring).
+    ``limits=False`` leaves out :func:`check_limits`, the one part that renders (up to
+    its time bound): the editor runs that part off the GUI thread.
 
     Syntax errors come first, in message order; then variable problems sorted by name.
     Nothing is raised: the editor marks each problem at its message and line.
@@ -660,7 +662,7 @@ def check_content(content: PromptContent) -> list[TemplateError]:
             used.setdefault(name, index)
 
     broken = bool(problems)
-    if not broken:
+    if not broken and limits:
         problems.extend(check_limits(content))
     declared = {v.name: v for v in content.variables}
     for name in sorted(set(declared) | set(used)):

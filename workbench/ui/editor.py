@@ -228,6 +228,9 @@ class EditorPanel(QWidget):
         self.build_error: str | None = None
         self._preview_generation = 0
         self.preview_pending = False
+        self._limits_generation = 0
+        self.limits_pending = False
+        """The render-bound checks of the shown content are running (off the GUI thread)."""
         """A preview render is running (off the GUI thread); its answer replaces the text."""
         self._unchanged: set[str] = set()
         """Content hashes that mean "nothing edited": the base version's, as stored and
@@ -700,6 +703,8 @@ class EditorPanel(QWidget):
         if self.prompt is None:
             return
         self.build_error = None
+        self._limits_generation += 1  # a check of older text still running is not wanted
+        self.limits_pending = False
         try:
             content = self.build_content()
         except (ValidationError, ValueError) as exc:
@@ -707,14 +712,46 @@ class EditorPanel(QWidget):
             self.build_error = _validation_text(exc)
             self.problems = []
         else:
-            self.problems = check_content(content)
+            # The checks that only read the text run here; the one that renders (the
+            # limits: loops, sizes, time) runs off the GUI thread and joins when done.
+            self.problems = check_content(content, limits=False)
             if not any(p.severity == "error" for p in self.problems):
                 from workbench.core.templating import content_variables
 
                 self._sync_variables(content_variables(content))
                 content = self.build_content()
-                self.problems = check_content(content)
+                self.problems = check_content(content, limits=False)
             self.content = content
+            if not any(p.severity == "error" for p in self.problems):
+                self._check_limits(content)
+        self._show_problems()
+
+    def _check_limits(self, content: PromptContent) -> None:
+        """Render-bound checks of ``content`` off the GUI thread; their problems join the
+        others if the content is still the one shown."""
+        from workbench.core.templating import check_limits
+
+        self._limits_generation += 1
+        generation = self._limits_generation
+        self.limits_pending = True
+
+        def done(found: list[TemplateError]) -> None:
+            if generation != self._limits_generation:
+                return
+            self.limits_pending = False
+            if found:
+                self.problems = [*found, *self.problems]
+                self._show_problems()
+
+        def failed(exc: BaseException) -> None:
+            if generation == self._limits_generation:
+                self.limits_pending = False
+            raise exc  # a bug: the app's excepthook shows it
+
+        run_in_thread(lambda: check_limits(content), done, failed)
+
+    def _show_problems(self) -> None:
+        """Mark the problems at their messages, list the others, refresh the preview."""
         by_message: dict[int, list[TemplateError]] = {}
         general: list[TemplateError] = []
         for p in self.problems:
