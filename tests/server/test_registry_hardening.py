@@ -22,6 +22,8 @@ from workbench.registry.errors import PermissionDeniedError
 from workbench.registry.schemas import LabelTarget
 from workbench.registry.server.config import RegistrySettings
 from workbench.registry.server.service import RegistryService
+from workbench.registry.sync import Syncer
+from workbench.vault import Vault
 
 
 def _raw(reg: RunningRegistry, user: str) -> httpx.Client:
@@ -483,3 +485,30 @@ def test_a_chunked_body_over_the_limit_is_413(registry: RunningRegistry) -> None
         )
         assert r.status_code == 201, r.text
     assert registry.service.prompt_info("support/reply").versions == 1
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}",
+        "{{ 'x'|center(2000000000) }}",
+        "{% if %}",
+    ],
+)
+def test_a_template_every_vault_would_refuse_is_refused_at_push(
+    registry: RunningRegistry, template: str, tmp_path: Path
+) -> None:
+    """Issue 15, item 1: the registry stored what no vault may pull (pull runs the
+    commit's template check), so every teammate's sync would stop at that version.
+    A client that skips its own check gets a 422; the registry stays clean and a
+    teammate's sync goes on."""
+    v = make_version("bombs/one", template)
+    with _raw(registry, "alice") as http:
+        r = _post_json(http, "/api/v1/versions", _push_body(v))
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] in ("InputError", "TemplateError", "LimitExceededError")
+    assert "The version was not stored." in r.json()["hint"]
+    assert registry.service.prompt_count() == 0
+    with Vault.open(tmp_path / "bob.sqlite3", create=True, actor="bob") as bob:
+        report = Syncer(bob, registry.client("bob")).sync()  # and no error
+        assert report.pushed_versions == 0 and bob.prompt_names() == []

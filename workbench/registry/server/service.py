@@ -33,6 +33,7 @@ from workbench.core.models import (
     utcnow,
     validate_prompt_name,
 )
+from workbench.core.templating import validate_content
 from workbench.registry.errors import AuthenticationError, PermissionDeniedError
 from workbench.registry.schemas import (
     MAX_PAGE,
@@ -315,6 +316,16 @@ class RegistryService:
             )
         if push.id in push.parent_ids:
             raise InputError("a version cannot be its own parent", hint="Fix parent_ids.")
+        # The same template check as a commit (syntax, size, rendering limits): a version
+        # every vault would refuse to pull must not reach the registry, or each
+        # teammate's sync would stop at it.
+        try:
+            validate_content(push.content)
+        except InputError as exc:
+            raise InputError(
+                f"version {push.id} of {push.prompt!r}: {exc.message}",
+                hint=f"{exc.hint} The version was not stored.".strip(),
+            ) from None
         now = utcnow()
         check_created_at(push.created_at, now)
         with self.db.writing() as session:
