@@ -47,10 +47,12 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Every test once: the non-GUI ones with Qt blocked (they must not need it), the
+# installed wheel, then the GUI tests offscreen (they ran a second time before, ~6 min).
 test: sysdeps-test $(STAMP) lint
 	scripts/test-session.sh $(PYTEST) -p no:pytest-qt -p tests.block_qt -m "not gui" $(NO_QT_TESTS)
 	scripts/wheel-check.sh $(BIN)/python
-	QT_QPA_PLATFORM=offscreen scripts/test-session.sh $(PYTEST)
+	QT_QPA_PLATFORM=offscreen scripts/test-session.sh $(PYTEST) -m gui
 
 clean:
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache build dist
