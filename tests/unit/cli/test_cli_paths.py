@@ -10,24 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.cli.home import make_home
 from workbench.cli.main import main
 from workbench.core.files import os_problem
-
-PROMPT = """\
-messages:
-  - role: user
-    content: 'Hello {{ name }}'
-variables:
-  name: {default: Ada}
-"""
 
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("WORKBENCH_VAULT", raising=False)
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "p.yaml").write_text(PROMPT)
+    make_home(tmp_path, monkeypatch)
     (tmp_path / "a_folder").mkdir()
     assert main(["commit", "a/one", "-f", "p.yaml", "-m", "first"]) == 0
     return tmp_path

@@ -18,18 +18,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.unit.cli.home import make_home
 from workbench.cli.main import build_parser, main
 
 CONTRACT = {0, 1, 2, 3}
 SKIP = {("registry", "serve")}
 """Starts a server that runs until stopped: not a command that ends by itself."""
-PROMPT = """\
-messages:
-  - role: user
-    content: "Hello {{ name }}"
-variables:
-  name: {default: Ada}
-"""
 
 
 def _commands(
@@ -52,11 +46,8 @@ def _options(parser: argparse.ArgumentParser) -> list[str]:
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("WORKBENCH_VAULT", raising=False)
+    make_home(tmp_path, monkeypatch)
     monkeypatch.delenv("WORKBENCH_REGISTRY_TOKEN", raising=False)
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "p.yaml").write_text(PROMPT)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         assert main(["commit", "greet", "-f", "p.yaml", "-m", "first"]) == 0
     return tmp_path

@@ -7,23 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.cli.home import GREET_PROMPT, make_home
 from workbench.cli.main import main
-
-PROMPT = """\
-messages:
-  - role: user
-    content: "Hello {{ name }}"
-variables:
-  name: {default: Ada}
-"""
 
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("WORKBENCH_VAULT", raising=False)
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "p.yaml").write_text(PROMPT)
+    make_home(tmp_path, monkeypatch)
     return tmp_path
 
 
@@ -117,7 +107,7 @@ def test_one_output_format_and_a_prompt_from_stdin(
     class Stdin(io.TextIOWrapper):
         pass
 
-    monkeypatch.setattr(sys, "stdin", Stdin(io.BytesIO(PROMPT.encode())))
+    monkeypatch.setattr(sys, "stdin", Stdin(io.BytesIO(GREET_PROMPT.encode())))
     code, text = _run(capsys, "commit", "greet", "-f", "-", "-m", "from stdin")
     assert code == 0 and "committed greet" in text
     code, text = _run(capsys, "compare", "greet", "--models", "echo:echo", "--json", "--csv")

@@ -10,15 +10,9 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from tests.unit.cli.home import make_home
 from workbench.cli.main import main
 
-PROMPT = """\
-messages:
-  - role: user
-    content: "Hello {{ name }}"
-variables:
-  name: {default: Ada}
-"""
 PASSING = "name,assert:contains\nada,Hello\n"
 FAILING = "name,assert:contains\nada,Goodbye\n"
 
@@ -32,11 +26,8 @@ def _closed_port() -> int:
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("WORKBENCH_VAULT", raising=False)
+    make_home(tmp_path, monkeypatch)
     monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "p.yaml").write_text(PROMPT)
     (tmp_path / "pass.csv").write_text(PASSING)
     (tmp_path / "fail.csv").write_text(FAILING)
     (tmp_path / "bad.yaml").write_text("- name: x\n  values: [1\n")
