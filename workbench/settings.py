@@ -7,7 +7,6 @@ schema version is upgraded on load by the functions in ``_UPGRADES``.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -16,35 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workbench.core.errors import UsageError
 from workbench.core.files import write_atomic
+from workbench.core.paths import APP_NAME as APP_NAME
+from workbench.core.paths import data_dir as data_dir
+from workbench.core.paths import default_vault_path as default_vault_path
+from workbench.core.paths import model_lists_dir as model_lists_dir
+from workbench.core.paths import settings_path as settings_path
 
-APP_NAME = "prompt-workbench"
 SETTINGS_VERSION = 1
-
-
-def data_dir() -> Path:
-    """The platform data directory (``WORKBENCH_DATA_DIR`` overrides it)."""
-    env = os.environ.get("WORKBENCH_DATA_DIR")
-    if env:
-        return Path(env).expanduser()
-    from platformdirs import user_data_path
-
-    return user_data_path(APP_NAME, appauthor=False)
-
-
-def default_vault_path() -> Path:
-    env = os.environ.get("WORKBENCH_VAULT")
-    if env:
-        return Path(env).expanduser()
-    return data_dir() / "vault.sqlite3"
-
-
-def settings_path() -> Path:
-    return data_dir() / "settings.json"
-
-
-def model_lists_dir() -> Path:
-    """Where each profile's listed models are cached (``workbench.app.models``)."""
-    return data_dir() / "model-lists"
 
 
 class Budgets(BaseModel):

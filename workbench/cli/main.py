@@ -21,12 +21,18 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.files import os_problem
 from workbench.secrets.redaction import install_redaction, redact
 
-COMMAND_MODULES = (
-    "workbench.cli.vault_cmds",
-    "workbench.cli.model_cmds",
-    "workbench.cli.registry_cmds",
-    "workbench.cli.sync_cmds",
-)
+_VAULT, _MODEL = "workbench.cli.vault_cmds", "workbench.cli.model_cmds"
+_REGISTRY, _SYNC = "workbench.cli.registry_cmds", "workbench.cli.sync_cmds"
+COMMANDS: dict[str, str] = {
+    **dict.fromkeys(("vault", "commit", "doctor"), _VAULT),
+    **dict.fromkeys(("cases", "compare", "costs", "eval", "key", "provider", "runs"), _MODEL),
+    "registry": _REGISTRY,
+    **dict.fromkeys(("labels", "publish", "review", "sync"), _SYNC),
+}
+"""Each top-level command and the module that adds it (a test holds this to what the
+modules add). A command's run builds only its own module's parser: importing every
+command module cost a commit ~30 ms of modules it never uses (asyncio among them)."""
+COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 
 
 UNRECOGNIZED = "unrecognized arguments: "
@@ -76,7 +82,24 @@ def common_options() -> argparse.ArgumentParser:
     return parent
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_in(argv: list[str]) -> str | None:
+    """The top-level command ``argv`` names (its first word that is not an option or
+    the value of ``--vault``), or None."""
+    words = iter(argv)
+    for word in words:
+        if word == "--vault":
+            next(words, None)
+        elif word == "--":
+            return next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with ``only`` naming a known command, just that command's
+    module's part (what a run of that command needs; help and errors elsewhere still
+    see every command)."""
     parser = _Parser(
         prog="workbench",
         description="Prompt Workbench: version, compare, review and publish LLM prompts.",
@@ -88,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(json=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     parent = common_options()
-    for name in COMMAND_MODULES:  # all part of the package: a missing one is a build bug
+    modules = (COMMANDS[only],) if only in COMMANDS else COMMAND_MODULES
+    for name in modules:  # all part of the package: a missing one is a build bug
         importlib.import_module(name).add_parser(sub, parent)
     return parser
 
@@ -97,7 +121,7 @@ def main(
     argv: list[str] | None = None, launch_gui: Callable[[Path | None], int] | None = None
 ) -> int:
     """Run a subcommand; with none, call ``launch_gui`` (given by ``workbench.entry``)."""
-    parser = build_parser()
+    parser = build_parser(command_in(sys.argv[1:] if argv is None else argv))
     args, extra = parser.parse_known_args(argv)
     if extra:
         hint = ""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.cli.output import EXIT_FAILURE, EXIT_OK, emit, table
 from workbench.core.errors import UsageError
 from workbench.core.files import write_atomic
-from workbench.settings import default_vault_path
+from workbench.core.paths import default_vault_path
 
 if TYPE_CHECKING:
     from workbench.core.models import PromptVersion

@@ -588,8 +588,15 @@ def _parse(source: str) -> nodes.Template:
 
 @lru_cache(maxsize=2048)
 def _compile(source: str) -> Any:
-    # Returns jinja2.Template; typed Any because its render() is untyped.
-    return _ENV.from_string(source)
+    # Returns jinja2.Template; typed Any because its render() is untyped. Compiled from
+    # the cached parse (the environment does not optimise, so nothing mutates the tree):
+    # tokenising is the costly part of a big prompt, and a commit needs the tree too.
+    return _ENV.from_string(_parse(source))
+
+
+@lru_cache(maxsize=512)
+def _compile_probe(source: str) -> Any:
+    return _PROBE_ENV.from_string(_parse(source))  # same lexer settings as _ENV
 
 
 @lru_cache(maxsize=2048)
@@ -791,7 +798,7 @@ def _template_line(tb: TracebackType | None) -> int | None:
 
 
 def render_template(
-    source: str, context: Mapping[str, Any], where: str = "", *, _env: Any = None
+    source: str, context: Mapping[str, Any], where: str = "", *, _probe: bool = False
 ) -> str:
     """Render one template with ``context`` as is (no defaults, no coercion, no checks),
     within the rendering limits (one budget shared with an enclosing ``bounded_render``).
@@ -801,7 +808,7 @@ def render_template(
     a limit's is a ``LimitExceededError``.
     """
     try:
-        template = _compile(source) if _env is None else _env.from_string(source)
+        template = _compile_probe(source) if _probe else _compile(source)
     except TemplateSyntaxError as exc:
         raise _syntax_error(exc, where, None) from None
     try:
@@ -853,7 +860,7 @@ def _probe(source: str, defaults_json: str) -> str | None:
     """A trial render with the declared defaults and every other value empty: the limit
     it exceeds whatever the values (a loop of loops, a 2 GB padding), or None."""
     try:
-        render_template(source, json.loads(defaults_json), _env=_PROBE_ENV)
+        render_template(source, json.loads(defaults_json), _probe=True)
     except RenderError as exc:
         return exc.message if isinstance(exc, LimitExceededError) else None
     except TemplateError:

@@ -139,7 +139,7 @@ class SearchDoc:
         if v.message:
             self.messages[v.message.replace("\n", " ")] = None
         self.latest = "\n".join(m.template for m in v.content.messages)
-        self.words.update(dict.fromkeys(w.lower() for w in _WORD_RE.findall(self.latest)))
+        self.words.update(dict.fromkeys(_WORD_RE.findall(self.latest.lower())))
 
     def params(self) -> dict[str, str]:
         return {
