@@ -53,10 +53,11 @@ def open_window(qtbot, tmp_path: Path, data_dir: Path):  # type: ignore[no-untyp
     """Make a window for ``user`` on its own vault, logged in to ``url``; closes them all."""
     opened: list[tuple[MainWindow, Vault]] = []
 
-    def make(user: str, url: str, token: str, vault: Vault | None = None) -> MainWindow:
+    def make(user: str, url: str, token: str | None, vault: Vault | None = None) -> MainWindow:
         vault = vault or Vault.open(tmp_path / f"{user}.sqlite3", create=True, actor=user)
         store = MemoryStore()
-        store.set(token_key_name(url), token)
+        if token is not None:  # None: an empty keychain
+            store.set(token_key_name(url), token)
         profiles = {"echo": ECHO_PROFILE}
         win = MainWindow(
             vault,
@@ -395,6 +396,38 @@ def test_registry_gone_mid_publish_keeps_the_choice_and_a_retry_is_safe(
             qtbot.waitUntil(lambda: not win.sync.running, timeout=10_000)
     finally:
         db.dispose()
+
+
+def test_the_window_and_the_cli_both_take_the_token_from_the_environment(
+    qtbot, tmp_path: Path, registry: RunningRegistry, open_window, data_dir: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A CI job gives the token in WORKBENCH_REGISTRY_TOKEN: `workbench sync` and the
+    window started by the same job both use it when the keychain has none (the window
+    said 'no token in the keychain' while the CLI synced)."""
+    from workbench.cli.main import main
+    from workbench.settings import save_settings
+
+    monkeypatch.setenv("WORKBENCH_REGISTRY_TOKEN", registry.tokens["alice"])
+    with Vault.open(tmp_path / "cli.sqlite3", create=True, actor="alice") as cli_vault:
+        cli_vault.commit("from/cli", content("cli {{ x }}"), "first")
+    save_settings(Settings(registry_url=registry.url))
+    # The test session's Secret Service holds no token for this registry.
+    assert main(["sync", "--vault", str(tmp_path / "cli.sqlite3")]) == 0
+
+    vault = Vault.open(tmp_path / "app.sqlite3", create=True, actor="alice")
+    vault.commit("from/app", content("app {{ x }}"), "first")
+    win = open_window("alice", registry.url, None, vault)
+    last = win.sync.last
+    assert last is not None and last.state == "synced", last.error
+    assert last.me is not None and last.me.name == "alice"
+    assert badge(win, "from/app") == BADGES["synced"]
+    assert badge(win, "from/cli") == BADGES["synced"]  # pulled: the CLI's push arrived
+
+    # Without the variable and without a keychain token, both say what to do.
+    monkeypatch.delenv("WORKBENCH_REGISTRY_TOKEN")
+    sync(qtbot, win)
+    assert win.sync.last is not None and win.sync.last.error is not None
+    assert "Settings → Registry" in (win.sync.last.error.hint or "")
 
 
 def test_settings_registry_token_goes_to_the_keychain_and_test_connection(

@@ -126,25 +126,18 @@ def check_profiles() -> list[Check]:
 
 
 def check_registry() -> Check:
-    from workbench.registry.client import RegistryClient
-    from workbench.registry.sync import token_key_name
-    from workbench.secrets.keyring_store import KeyringStore
-    from workbench.secrets.resolve import resolve_key
-    from workbench.settings import load_settings
+    from workbench.app.connection import RegistryConnection
 
     def run() -> Check:
-        settings = load_settings()
-        if not settings.registry_url:
+        connection = RegistryConnection.from_settings(front_end="cli")
+        if not connection.configured:
             return Check("registry", "ok", "none configured (work is local)")
-        token = resolve_key(
-            KeyringStore(), token_key_name(settings.registry_url), "WORKBENCH_REGISTRY_TOKEN"
-        )
-        if not token:
-            return Check("registry", "warn", f"{settings.registry_url}: no token",
-                         f"Log in: workbench registry login {settings.registry_url}")  # fmt: skip
-        with RegistryClient(settings.registry_url, token) as client:
+        if not connection.token():
+            return Check("registry", "warn", f"{connection.url}: no token",
+                         f"Log in: workbench registry login {connection.url}")  # fmt: skip
+        with connection.open() as client:
             me = client.whoami()
-        return Check("registry", "ok", f"{settings.registry_url} as {me.name} ({me.role})")
+        return Check("registry", "ok", f"{connection.url} as {me.name} ({me.role})")
 
     check = _guard("registry", run)
     if check.status == "fail" and "reach" in check.detail:

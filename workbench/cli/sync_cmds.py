@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from workbench.app.connection import TOKEN_ENV
 from workbench.cli.output import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, emit, table
 from workbench.cli.vault_cmds import open_vault
 from workbench.core.errors import UsageError
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
     from workbench.registry.schemas import Decision
 
 Sub = Any
-TOKEN_ENV = "WORKBENCH_REGISTRY_TOKEN"
 
 
 def _read_token(prompt: str) -> str:
@@ -33,26 +33,11 @@ def _read_token(prompt: str) -> str:
 
 @contextmanager
 def registry_client() -> Iterator[Any]:
-    """A client for the registry in the settings; the token from the keychain (or the
-    WORKBENCH_REGISTRY_TOKEN environment variable, for CI; never persisted)."""
-    from workbench.registry.client import RegistryClient
-    from workbench.registry.sync import token_key_name
-    from workbench.secrets.keyring_store import KeyringStore
-    from workbench.secrets.resolve import resolve_key
-    from workbench.settings import load_settings
+    """A client for the registry in the settings (:class:`RegistryConnection`: the
+    token from the keychain, or WORKBENCH_REGISTRY_TOKEN for CI; never persisted)."""
+    from workbench.app.connection import RegistryConnection
 
-    settings = load_settings()
-    if not settings.registry_url:
-        raise UsageError(
-            "no registry configured", hint="Log in first: workbench registry login URL"
-        )
-    token = resolve_key(KeyringStore(), token_key_name(settings.registry_url), TOKEN_ENV)
-    if not token:
-        raise UsageError(
-            f"no token for {settings.registry_url} in the keychain",
-            hint=f"Log in again: workbench registry login {settings.registry_url}",
-        )
-    with RegistryClient(settings.registry_url, token) as client:
+    with RegistryConnection.from_settings(front_end="cli").open() as client:
         yield client
 
 

@@ -699,7 +699,7 @@ class MainWindow(QMainWindow):
     # ---- sync, review, publish --------------------------------------------------------
 
     def registry_connection(self) -> RegistryConnection:
-        return RegistryConnection(self.settings.registry_url, self.secrets)
+        return RegistryConnection(self.settings.registry_url, self.secrets, front_end="app")
 
     def sync_now(self) -> None:
         """On demand (menu, F5, status-bar button): a round off the GUI thread."""
@@ -784,11 +784,7 @@ class MainWindow(QMainWindow):
         try:
             if name is None:
                 raise UsageError("no prompt selected", hint="Select a prompt on the left first.")
-            if not connection.configured:
-                raise UsageError(
-                    "no team registry is configured",
-                    hint="Enter its URL and your token in Settings → Registry.",
-                )
+            connection.require_url()
             dialog = PublishDialog(self.vault, name, connection, self.reporter, self)
         except WorkbenchError as exc:
             self.reporter.report(exc, "publish")

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.app.connection import RegistryConnection
 from workbench.app.models import ModelCache, ModelListing, list_models, listing_for
 from workbench.app.services import key_resolver
 from workbench.core.errors import UsageError, WorkbenchError
@@ -475,7 +476,6 @@ class SettingsDialog(QDialog):
     @Slot()
     def _test_registry(self) -> None:
         from workbench.registry.client import RegistryClient
-        from workbench.registry.sync import token_key_name
 
         try:
             url = self._registry_url()
@@ -488,13 +488,8 @@ class SettingsDialog(QDialog):
         secrets = self.secrets
 
         def work() -> tuple[str, str]:
-            token = typed or secrets().get(token_key_name(url))
-            if not token:
-                raise UsageError(
-                    f"there is no token for {url} in the keychain",
-                    hint="Paste your token (ask a registry admin for one).",
-                )
-            with RegistryClient(url, token) as client:
+            connection = RegistryConnection(url, secrets, front_end="app")
+            with RegistryClient(url, typed) if typed else connection.open() as client:
                 me = client.whoami()
             return me.name, me.role
 

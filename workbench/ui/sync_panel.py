@@ -34,14 +34,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.core.errors import UsageError, WorkbenchError
+from workbench.app.connection import RegistryConnection as RegistryConnection
+from workbench.core.errors import WorkbenchError
 from workbench.core.models import utcnow
-from workbench.registry.client import RegistryClient
 from workbench.registry.errors import AuthenticationError, RegistryUnavailableError
 from workbench.registry.schemas import WhoAmI
-from workbench.registry.sync import Syncer, SyncReport, token_key_name
+from workbench.registry.sync import Syncer, SyncReport
 from workbench.secrets.redaction import redact
-from workbench.secrets.store import SecretStore
 from workbench.ui.errors import ErrorReporter
 from workbench.ui.worker import run_in_thread
 from workbench.vault import Vault
@@ -58,35 +57,6 @@ BADGES: dict[str, str] = {
 }
 """Tree badge per sync status: synced; ahead (versions or decisions to push);
 forked (two versions share a parent); local (never pushed)."""
-
-
-class RegistryConnection:
-    """How to reach the registry: the URL from the settings, the token from the keychain.
-
-    :meth:`open` reads the keychain (30-40 ms per call on a real Secret Service), so
-    call it on a worker thread, never in a loop on the GUI thread."""
-
-    def __init__(self, url: str | None, secrets: Callable[[], SecretStore]) -> None:
-        self.url = url.rstrip("/") if url else None
-        self._secrets = secrets
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.url)
-
-    def open(self) -> RegistryClient:
-        if not self.url:
-            raise UsageError(
-                "no team registry is configured",
-                hint="Enter its URL and your token in Settings → Registry.",
-            )
-        token = self._secrets().get(token_key_name(self.url))
-        if not token:
-            raise UsageError(
-                f"there is no token for {self.url} in the keychain",
-                hint="Enter your token in Settings → Registry (ask a registry admin for one).",
-            )
-        return RegistryClient(self.url, token)
 
 
 @dataclass(frozen=True)
