@@ -103,6 +103,22 @@ class Message(_Frozen):
     template: str
 
 
+MODEL_REF_RULE = "write models as PROFILE:MODEL, e.g. openai:gpt-4o-mini"
+
+
+def split_model_ref(text: str, default_profile: str | None = None) -> tuple[str, str]:
+    """``(profile, model)`` of ``PROFILE:MODEL``; a bare ``MODEL`` takes
+    ``default_profile`` when one is given. Raises ``ValueError`` saying the rule."""
+    profile, sep, model = text.partition(":")
+    if not sep:
+        if default_profile is None or not text.strip():
+            raise ValueError(f"{text!r}: {MODEL_REF_RULE}")
+        return default_profile, text
+    if not profile.strip() or not model.strip():
+        raise ValueError(f"{text!r}: {MODEL_REF_RULE}")
+    return profile, model
+
+
 class ModelDefaults(_Frozen):
     """Model parameters a version runs with by default."""
 
@@ -113,7 +129,10 @@ class ModelDefaults(_Frozen):
     stop: tuple[str, ...] = ()
     response_format: Literal["text", "json_object"] | None = None
     fallbacks: tuple[str, ...] = ()
-    """Models tried in order when the primary one still fails after its retries."""
+    """Models tried in order when the primary one still fails after its retries:
+    ``PROFILE:MODEL``, or ``MODEL`` on the primary's profile. Checked at commit
+    (:func:`workbench.core.templating.check_content`), not here, so a version stored
+    before the check still reads (its runs say which fallback is wrong)."""
 
     def canonical(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from workbench.core.assertions import Assertion, CheckResult
 from workbench.core.limits import DEFAULT_CALL_DEADLINE_S, DEFAULT_MAX_ANSWER_CHARS
-from workbench.core.models import utcnow
+from workbench.core.models import split_model_ref, utcnow
 
 RunStatus = Literal["running", "finished", "cancelled", "failed", "interrupted"]
 """``interrupted``: its process ended (killed, crashed) before it could close the run."""
@@ -32,15 +32,7 @@ class ModelRef(BaseModel):
 
     @classmethod
     def parse(cls, text: str, default_profile: str | None = None) -> ModelRef:
-        profile, sep, model = text.partition(":")
-        if not sep:
-            if default_profile is None:
-                raise ValueError(
-                    f"{text!r}: write models as PROFILE:MODEL, e.g. openai:gpt-4o-mini"
-                )
-            return cls(profile=default_profile, model=text)
-        if not profile or not model:
-            raise ValueError(f"{text!r}: write models as PROFILE:MODEL, e.g. openai:gpt-4o-mini")
+        profile, model = split_model_ref(text, default_profile)
         return cls(profile=profile, model=model)
 
     def __str__(self) -> str:

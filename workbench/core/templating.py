@@ -66,7 +66,15 @@ from jinja2.utils import generate_lorem_ipsum
 from pydantic import BaseModel, ConfigDict
 
 from workbench.core.errors import RenderError, TemplateError
-from workbench.core.models import Message, PromptContent, Role, Variable, VariableType
+from workbench.core.models import (
+    MODEL_REF_RULE,
+    Message,
+    PromptContent,
+    Role,
+    Variable,
+    VariableType,
+    split_model_ref,
+)
 
 __all__ = [
     "RENDER_SECONDS",
@@ -707,6 +715,18 @@ def check_content(content: PromptContent, *, limits: bool = True) -> list[Templa
                         hint=f"Give {name!r} a default of type {variable.type}, or none.",
                     )
                 )
+    for position, fallback in enumerate(content.model.fallbacks):
+        try:
+            split_model_ref(fallback, default_profile="primary")
+        except ValueError:
+            problems.append(
+                TemplateError(
+                    f"fallback {position + 1} is {fallback!r}: {MODEL_REF_RULE}",
+                    where="model settings",
+                    hint="Name each fallback as PROFILE:MODEL (or MODEL on the same "
+                    "profile), or remove it.",
+                )
+            )
     return problems
 
 

@@ -553,10 +553,17 @@ class Engine:
                     "finished_at": utcnow(),
                 }
             )
-        chain = [key.model] + [
-            ModelRef.parse(f, default_profile=key.model.profile)
-            for f in plan.version.content.model.fallbacks
-        ]
+        try:
+            chain = [key.model] + [
+                ModelRef.parse(f, default_profile=key.model.profile)
+                for f in plan.version.content.model.fallbacks
+            ]
+        except ValueError as exc:  # a version stored before commits checked fallbacks
+            return CellResult(
+                **base,
+                error=f"this version's fallback {exc}; commit a version that fixes it",
+                error_kind="config",
+            )
         reasons: list[str] = []
         history: list[Retry] = []
         last: ProviderError | None = None

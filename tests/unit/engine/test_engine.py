@@ -251,3 +251,36 @@ def test_key_never_reaches_the_vault(tmp_path: Path, provider_server: ProviderSe
         asyncio.run(engine(vault, provider_server).run(spec(vault, ["oa:test-model", "oa:bad"])))
     for f in tmp_path.iterdir():
         assert DEFAULT_KEY.encode() not in f.read_bytes(), f
+
+
+@pytest.mark.parametrize("bad", ["openai:", ":gpt-4o", " : ", ""])
+def test_a_malformed_fallback_is_refused_at_commit_and_nothing_is_stored(
+    vault: Vault, bad: str
+) -> None:
+    from workbench.core.errors import TemplateError
+
+    with pytest.raises(TemplateError) as refused:
+        vault.commit("p", content(fallbacks=("an:test-model-2", bad)), "bad fallback")
+    assert f"fallback 2 is {bad!r}" in refused.value.message
+    assert "PROFILE:MODEL" in refused.value.message and refused.value.hint
+    assert vault.list_prompts() == []
+
+
+def test_a_stored_malformed_fallback_fails_its_cells_clearly_not_the_run(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A version committed before commits checked fallbacks: its cells say what is
+    wrong (the run failed with a bare ValueError, even on echo:echo)."""
+    import workbench.vault.repository as repository
+    from workbench.engine.runner import ECHO_PROFILE
+
+    with monkeypatch.context() as m:
+        m.setattr(repository, "validate_content", lambda _content: None)
+        vault.commit("p", content(fallbacks=("openai:",)), "from an older vault")
+    run = asyncio.run(
+        Engine(vault, {"echo": ECHO_PROFILE}, keys=lambda _p: None).run(spec(vault, ["echo:echo"]))
+    )
+    assert run.status == "finished" and len(run.cells) == len(CASES)
+    for cell in run.cells:
+        assert not cell.ok and cell.error_kind == "config"
+        assert "'openai:'" in (cell.error or "") and "PROFILE:MODEL" in (cell.error or "")
