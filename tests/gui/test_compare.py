@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from pathlib import Path
 
@@ -32,7 +34,7 @@ def _open(window, vault: Vault, data_dir: Path) -> None:  # type: ignore[no-unty
 
 
 def test_two_by_two_by_three_run_fills_the_grid(
-    qtbot, window, vault, data_dir, server: ProviderServer
+    qtbot, window, vault, data_dir, server: ProviderServer, capsys
 ) -> None:  # type: ignore[no-untyped-def]
     server.script("test-model", ttft=0.02, chunks=3, input_tokens=11, output_tokens=7)
     server.script("test-model-2", ttft=0.01, chunks=2)
@@ -76,6 +78,26 @@ def test_two_by_two_by_three_run_fills_the_grid(
     out = data_dir / "grid.json"
     compare.export_grid(out)
     assert out.read_text().count('"model"') == 12
+    # The same CSV as `workbench runs show --csv` of this run: one schema, one row a cell.
+    csv_out = data_dir / "grid.csv"
+    compare.export_grid(csv_out)
+    from workbench.app.export import CELL_FIELDS
+    from workbench.cli.main import main
+
+    capsys.readouterr()
+    assert main(["runs", "show", str(run.id), "--csv", "--vault", str(vault.path)]) == 0
+    printed = capsys.readouterr().out
+    window_rows = list(csv.DictReader(io.StringIO(csv_out.read_text())))
+    cli_rows = list(csv.DictReader(io.StringIO(printed)))
+    assert tuple(window_rows[0]) == tuple(cli_rows[0]) == CELL_FIELDS
+    key = ("version_id", "model", "case", "repeat")
+    by_key = {tuple(r[k] for k in key): r for r in cli_rows}
+    assert len(window_rows) == len(cli_rows) == 12
+    for row in window_rows:  # same cells, same figures (the version label is each side's)
+        other = by_key[tuple(row[k] for k in key)]
+        assert {k: v for k, v in row.items() if k != "version"} == {
+            k: v for k, v in other.items() if k != "version"
+        }
     server.clear_requests()
     window.runs.reload()
     assert window.runs.model.rowCount() == 1

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import getpass
-import io
 import sys
 import time
 import uuid
@@ -274,32 +272,6 @@ def summary_text(run: Run, labels: dict[uuid.UUID, str]) -> str:
     return "\n".join([head, body, *notes])
 
 
-CSV_FIELDS = [
-    "version",
-    "profile",
-    "model",
-    "case",
-    "case_index",
-    "repeat",
-    "ok",
-    "error_kind",
-    "error",
-    "finish_reason",
-    "input_tokens",
-    "output_tokens",
-    "tokens_estimated",
-    "cost_usd",
-    "price_source",
-    "ttft_ms",
-    "latency_ms",
-    "retries",
-    "cached",
-    "answered_by",
-    "request_hash",
-    "output",
-]
-
-
 def _case_name(run: Run, index: int) -> str:
     """A case as people name it (the grid and eval do too), not by its index."""
     cases = run.spec.cases
@@ -307,37 +279,17 @@ def _case_name(run: Run, index: int) -> str:
 
 
 def cells_csv(run: Run, labels: dict[uuid.UUID, str]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
-    w.writeheader()
-    for c in run.cells:
-        w.writerow(
-            {
-                "version": labels.get(c.key.version_id, str(c.key.version_id)),
-                "profile": c.key.model.profile,
-                "model": c.key.model.model,
-                "case": _case_name(run, c.key.case_index),
-                "case_index": c.key.case_index,
-                "repeat": c.key.repeat,
-                "ok": c.ok,
-                "error_kind": c.error_kind or "",
-                "error": c.error or "",
-                "finish_reason": c.finish_reason or "",
-                "input_tokens": c.input_tokens,
-                "output_tokens": c.output_tokens,
-                "tokens_estimated": c.tokens_estimated,
-                "cost_usd": "" if c.cost_usd is None else f"{c.cost_usd:.8f}",
-                "price_source": c.price_source,
-                "ttft_ms": "" if c.ttft_ms is None else f"{c.ttft_ms:.1f}",
-                "latency_ms": "" if c.latency_ms is None else f"{c.latency_ms:.1f}",
-                "retries": len(c.retries),
-                "cached": c.cached,
-                "answered_by": str(c.answered_by or ""),
-                "request_hash": c.request_hash,
-                "output": c.output,
-            }
+    """The run's cells in the one export schema (:mod:`workbench.app.export`)."""
+    from workbench.app.export import cell_record, records_csv
+
+    return records_csv(
+        cell_record(
+            c,
+            version=labels.get(c.key.version_id, str(c.key.version_id)),
+            case=_case_name(run, c.key.case_index),
         )
-    return buf.getvalue()
+        for c in run.cells
+    )
 
 
 def _run_json(run: Run, labels: dict[uuid.UUID, str]) -> dict[str, Any]:

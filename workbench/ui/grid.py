@@ -7,9 +7,6 @@ streaming hundreds of cells costs the GUI thread little.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import statistics
 import uuid
 from collections.abc import Iterable, Mapping
@@ -19,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
+from workbench.app.export import cell_record, records_csv, records_json
 from workbench.core.assertions import Assertion, CheckResult
 from workbench.core.money import cost_total, format_total
 from workbench.core.runs import (
@@ -363,48 +361,18 @@ class GridModel(QAbstractTableModel):
     # ---- export ----------------------------------------------------------------------
 
     def records(self) -> list[dict[str, Any]]:
-        """One flat record per finished cell, for CSV and JSON export."""
-        out = []
-        for (row, col), cell in sorted(self.cells.items()):
-            column, rowkey = self.columns[col], self.rows[row]
-            out.append(
-                {
-                    "version": column.version_label,
-                    "version_id": str(column.version_id),
-                    "model": str(column.model),
-                    "echo": cell.echo,
-                    "case": rowkey.title,
-                    "case_index": rowkey.case_index,
-                    "repeat": rowkey.repeat,
-                    "ttft_ms": cell.ttft_ms,
-                    "latency_ms": cell.latency_ms,
-                    "input_tokens": cell.input_tokens,
-                    "output_tokens": cell.output_tokens,
-                    "tokens_estimated": cell.tokens_estimated,
-                    "cost_usd": cell.cost_usd,
-                    "finish_reason": cell.finish_reason,
-                    "cached": cell.cached,
-                    "passed": cell.passed,
-                    "failed_checks": "; ".join(
-                        f"{c.assertion.describe()}: {c.detail}" for c in cell.checks if not c.passed
-                    ),
-                    "error": cell.error,
-                    "output": cell.output,
-                }
-            )
-        return out
+        """One flat record per finished cell, for CSV and JSON export, in the one
+        schema the CLI writes too (:mod:`workbench.app.export`)."""
+        return [
+            cell_record(cell, version=self.columns[col].version_label, case=self.rows[row].title)
+            for (row, col), cell in sorted(self.cells.items())
+        ]
 
     def to_csv(self) -> str:
-        buf = io.StringIO()
-        records = self.records()
-        fields = list(records[0]) if records else ["version", "model", "case"]
-        writer = csv.DictWriter(buf, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(records)
-        return buf.getvalue()
+        return records_csv(self.records())
 
     def to_json(self) -> str:
-        return json.dumps(self.records(), indent=1, ensure_ascii=False)
+        return records_json(self.records())
 
 
 def _cell_tooltip(cell: CellResult) -> str:
