@@ -34,7 +34,7 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 
 def default_db_url() -> str:
     """A SQLite file in the platform data directory: ``workbench registry serve`` needs nothing."""
-    from workbench.settings import data_dir as app_data_dir
+    from workbench.core.paths import data_dir as app_data_dir
 
     data_dir = app_data_dir()  # honours WORKBENCH_DATA_DIR, like the vault
     data_dir.mkdir(parents=True, exist_ok=True)
