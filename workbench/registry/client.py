@@ -19,7 +19,7 @@ The token is sent as ``Authorization: Bearer``; it is never put into messages or
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -38,7 +38,6 @@ from workbench.registry.schemas import (
     TEXT_RULE_ERROR,
     AuditPage,
     AuditReport,
-    Change,
     ChangePage,
     Decision,
     EvalEvidence,
@@ -339,16 +338,6 @@ class RegistryClient:
             if change.version is not None:
                 _check(change.version)
         return page
-
-    def iter_changes(self, since: int = 0, *, limit: int = 500) -> Iterator[tuple[Change, int]]:
-        """Every change after ``since`` with the cursor to store once it is applied."""
-        while True:
-            page = self.changes(since, limit=limit)
-            for change in page.changes:
-                yield change, change.seq
-            since = page.next_cursor
-            if not page.has_more:
-                return
 
     def audit(self, since: int = 0, *, limit: int = 500, subject: str | None = None) -> AuditPage:
         params: dict[str, str | int] = {"since": since, "limit": limit}

@@ -23,7 +23,6 @@ from workbench.core.runs import (
     CellKey,
     CellResult,
     ModelRef,
-    Run,
     RunSpec,
     SummaryRow,
     TestCase,
@@ -492,7 +491,3 @@ class SummaryModel(RowsTableModel[SummaryRow]):
             fmt_usd(row.cost_per_1k_calls_usd),
         )
         return values[column]
-
-
-def run_labels(run: Run, labels: Mapping[uuid.UUID, str]) -> dict[uuid.UUID, str]:
-    return {v: labels.get(v, v.hex[:8]) for v in run.spec.version_ids}

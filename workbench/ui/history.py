@@ -168,15 +168,6 @@ class DiffView(QTextBrowser):
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.StyleChange):
             self._render()
 
-    def show_text_diff(self, old: str, new: str, left: str, right: str) -> None:
-        """Diff two plain texts (e.g. two cells' outputs) with the same view."""
-        from workbench.core.models import Message
-
-        def as_content(text: str) -> PromptContent:
-            return PromptContent(messages=(Message(role="assistant", template=text),))
-
-        self.show_diff(as_content(old), as_content(new), left, right)
-
 
 class HistoryPanel(QWidget):
     """Select one version to diff it against its parent, or two to diff them."""

@@ -206,10 +206,6 @@ class TestCasePanel(QWidget):
         self.model.set_data(variables, self.store.load(name) if name else [])
         self.setEnabled(name is not None)
 
-    def set_variables(self, variables: list[str]) -> None:
-        if variables != self.model.variables[: len(variables)]:
-            self.model.set_data(variables, self.model.cases)
-
     def import_file(self, path: Path) -> int:
         """Append the cases in ``path`` (CSV, JSON, YAML); returns how many.
 

@@ -243,10 +243,6 @@ class RunStore:
                     out[h] = CellResult.model_validate_json(data)
         return out
 
-    def clear_cache(self) -> int:
-        with self.vault.writing() as s:
-            return int(s.execute(delete(CacheRow)).rowcount or 0)  # type: ignore[attr-defined]
-
     def load(self, run_id: uuid.UUID) -> Run:
         with self.vault.reading() as s:
             row = s.get(RunRow, str(run_id))

@@ -82,12 +82,6 @@ def read_head(session: Session) -> HeadRow:
 # --- users ---------------------------------------------------------------------------
 
 
-def user_by_token_hash(session: Session, token_hash: str) -> UserRow | None:
-    return session.execute(
-        select(UserRow).where(UserRow.token_hash == token_hash)
-    ).scalar_one_or_none()
-
-
 _CREDENTIALS = select(UserRow.name, UserRow.role, UserRow.disabled, UserRow.token_expires_at).where(
     UserRow.token_hash == bindparam("token_hash")
 )
@@ -129,14 +123,6 @@ def version_row(session: Session, version_id: uuid.UUID) -> VersionRow | None:
     return session.get(VersionRow, version_id)
 
 
-def existing_version_ids(session: Session, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
-    wanted = list(ids)
-    if not wanted:
-        return set()
-    rows = session.execute(select(VersionRow.id).where(VersionRow.id.in_(wanted))).scalars()
-    return set(rows)
-
-
 def parent_prompts(session: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
     """The prompt name each of ``ids`` belongs to (unknown ids are left out)."""
     wanted = list(ids)
@@ -153,15 +139,6 @@ def parent_prompts(session: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID
 def version_by_number(session: Session, prompt: PromptRow, number: int) -> VersionRow | None:
     return session.execute(
         select(VersionRow).where(VersionRow.prompt_id == prompt.id, VersionRow.number == number)
-    ).scalar_one_or_none()
-
-
-def latest_version(session: Session, prompt: PromptRow) -> VersionRow | None:
-    return session.execute(
-        select(VersionRow)
-        .where(VersionRow.prompt_id == prompt.id)
-        .order_by(VersionRow.number.desc())
-        .limit(1)
     ).scalar_one_or_none()
 
 
