@@ -340,6 +340,60 @@ def test_publisher_publishes_rolls_back_and_sees_refusals(
     qtbot.waitUntil(lambda: not win.sync.running, timeout=10_000)
 
 
+def test_canary_from_the_publish_dialog_with_approvals_from_the_registry(
+    qtbot, tmp_path: Path, registry: RunningRegistry, open_window
+) -> None:  # type: ignore[no-untyped-def]
+    """The dialog offers what `workbench publish --canary N --percent P` does, and
+    shows approvals as the registry has them (given after the window's last sync)."""
+    from PySide6.QtTest import QTest
+
+    from tests.gui.people import button, click
+
+    v1, v2 = author_pushes(tmp_path, registry)
+    win = open_window("carol", registry.url, registry.tokens["carol"])
+    # bob approves both after carol's window synced: her mirror does not know yet.
+    with Vault.open(tmp_path / "bob.sqlite3", create=True, actor="bob") as bob:
+        Syncer(bob, registry.client("bob")).sync()
+        for v in (v1, v2):
+            queue_review(bob, bob.version_by_id(v.id), "approve", "ok")
+        assert Syncer(bob, registry.client("bob")).sync().rejected == []
+
+    dialog = open_publish(qtbot, win)
+    choose(dialog, v1.id)
+    qtbot.waitUntil(lambda: "bob" in dialog.facts.text(), timeout=10_000)
+    assert "from the registry" in dialog.facts.text()
+
+    # Tick the canary, choose v2 at 25 %, by mouse and keyboard.
+    assert not dialog.canary_box.isEnabled() and not dialog.canary_percent.isEnabled()
+    QTest.mouseClick(button(dialog, "Canary:"), Qt.MouseButton.LeftButton)
+    assert dialog.canary_box.isEnabled() and dialog.canary_percent.isEnabled()
+    dialog.canary_box.setCurrentIndex(dialog.canary_box.findData(str(v2.id)))
+    dialog.canary_percent.setFocus()
+    dialog.canary_percent.selectAll()
+    QTest.keyClicks(dialog.canary_percent, "25")
+    assert dialog.canary_percent.value() == 25
+    qtbot.waitUntil(lambda: "serves 25% of callers" in dialog.facts.text(), timeout=10_000)
+    QTest.keyClicks(dialog.reason, "try v2 on a quarter")
+    with qtbot.waitSignal(dialog.published, timeout=10_000) as published:
+        click(dialog, "Publish")
+    state = published.args[0]
+    assert state.target.version_id == v1.id
+    assert state.target.canary is not None
+    assert (state.target.canary.version_id, state.target.canary.percent) == (v2.id, 25)
+    with registry.client("alice") as reader:
+        label = reader.label("support/reply", "production")
+    assert label.target == state.target
+
+    # The canary being the version itself is refused before anything is sent.
+    dialog = open_publish(qtbot, win)
+    choose(dialog, v2.id)
+    QTest.mouseClick(button(dialog, "Canary:"), Qt.MouseButton.LeftButton)
+    dialog.canary_box.setCurrentIndex(dialog.canary_box.findData(str(v2.id)))
+    assert "is the version being published" in dialog.facts.text()
+    dialog.close()
+    qtbot.waitUntil(lambda: not win.sync.running, timeout=10_000)
+
+
 def test_registry_gone_mid_publish_keeps_the_choice_and_a_retry_is_safe(
     qtbot, tmp_path: Path, open_window
 ) -> None:  # type: ignore[no-untyped-def]

@@ -181,43 +181,40 @@ def _version_ref(text: str) -> str:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
+    from workbench.app.publishing import (
+        approved_by,
+        check_canary,
+        fetch_context,
+        publish_version,
+        publish_warnings,
+    )
     from workbench.core.diff import unified_diff_text
-    from workbench.registry.review import current_label, langfuse_warning, publish
     from workbench.registry.sync import Syncer
 
     with open_vault(args) as vault, registry_client() as client:
-        Syncer(vault, client).sync()
+        Syncer(vault, client).sync()  # a one-shot process: be current first
         version = vault.get_version(args.name, _version_ref(args.version))
-        canary = None
-        if args.canary:
-            canary = vault.get_version(args.name, _version_ref(args.canary))
-            if not 1 <= args.percent <= 99:
-                raise UsageError(
-                    f"--percent {args.percent}: a canary takes 1 to 99 percent of callers",
-                    hint="e.g. --canary 4 --percent 10",
-                )
-        warnings = [w for w in (langfuse_warning(version),) if w]
-        if canary is not None:
-            warnings += [w for w in (langfuse_warning(canary),) if w]
-        current = current_label(client, args.name, args.label)
-        approvals = [r for r in client.reviews(version.id) if r.decision == "approve"]
+        canary = vault.get_version(args.name, _version_ref(args.canary)) if args.canary else None
+        share = check_canary(version, canary, args.percent)
+        warnings = publish_warnings(version, canary)
+        current = fetch_context(client, args.name, args.label).current
+        approvals = approved_by(client, version)
         before = ""
         if current is not None:
             old = vault.version_by_id(current.target.version_id)
             before = unified_diff_text(
                 old.content, version.content, old.display_number, version.display_number
             )
-        state = publish(
-            client, version, args.label, expected=current, reason=args.reason,
-            canary=canary, canary_percent=args.percent,
+        state = publish_version(
+            vault, client, version, args.label, expected=current, reason=args.reason,
+            canary=canary, canary_percent=share,
         )  # fmt: skip
-        Syncer(vault, client).sync()
     lines = [
         f"{args.name}@{args.label} -> {version.display_number} (was "
         f"{'nothing' if current is None else current.target.version_id.hex[:8]})",
-        f"approved by: {', '.join(r.reviewer for r in approvals) or 'nobody'}",
+        f"approved by: {', '.join(approvals) or 'nobody'}",
         *(
-            [f"canary: {canary.display_number} serves {args.percent}% of callers (by caller key)"]
+            [f"canary: {canary.display_number} serves {share}% of callers (by caller key)"]
             if canary is not None
             else []
         ),

@@ -20,20 +20,22 @@ from __future__ import annotations
 import html
 import threading
 import uuid
-from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QSizePolicy,
+    QSpinBox,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -42,18 +44,21 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.app.evidence import EvidenceReport, find_evidence
+from workbench.app.publishing import (
+    CANARY_PERCENT_DEFAULT,
+    LabelContext,
+    approved_by,
+    check_canary,
+    fetch_context,
+    mirrored_context,
+    publish_version,
+    publish_warnings,
+)
 from workbench.core.errors import StaleLabelError, UsageError, WorkbenchError
 from workbench.core.models import LabelEvent, PromptVersion
 from workbench.registry.errors import RegistryUnavailableError
-from workbench.registry.review import (
-    PUBLISHED_LABEL,
-    approvals,
-    current_label,
-    label_history,
-    publish,
-)
+from workbench.registry.review import PUBLISHED_LABEL, approvals
 from workbench.registry.schemas import Canary, LabelState, LabelTarget
-from workbench.registry.sync import label_event
 from workbench.secrets.redaction import redact
 from workbench.ui.errors import ErrorReporter
 from workbench.ui.history import DiffView
@@ -64,37 +69,6 @@ from workbench.vault import Vault
 from workbench.vault.sync_store import SyncStore
 
 COMMON_LABELS = ("production", "staging")
-
-
-@dataclass(frozen=True)
-class LabelContext:
-    """What the registry says about one label of the prompt, fetched together; or,
-    ``offline``, what the vault mirrored of it at the last sync."""
-
-    label: str
-    current: LabelState | None
-    history: list[LabelEvent]
-    offline: bool = False
-
-
-def mirrored_context(vault: Vault, prompt: str, label: str) -> LabelContext:
-    """The label as of the last sync, from the vault (works with no registry)."""
-    current = None
-    for lab in vault.labels(prompt):
-        if lab.name == label and lab.source == "registry":
-            canary = None
-            if lab.canary_version_id is not None and lab.canary_percent:
-                canary = Canary(version_id=lab.canary_version_id, percent=lab.canary_percent)
-            current = LabelState(
-                prompt=prompt,
-                name=label,
-                target=LabelTarget(version_id=lab.version_id, canary=canary),
-                protected=lab.protected,
-                updated_at=lab.updated_at,
-                updated_by=lab.updated_by,
-            )
-    history = [e for e in vault.label_history(prompt) if e.source == "registry"]
-    return LabelContext(label, current, history, offline=True)
 
 
 class PublishDialog(QDialog):
@@ -126,6 +100,7 @@ class PublishDialog(QDialog):
         self.reporter = reporter
         self.context: LabelContext | None = None
         self.evidence_reports: dict[uuid.UUID, EvidenceReport | None] = {}
+        self.approvals: dict[uuid.UUID, list[str] | None] = {}  # from the registry
         self.threads: list[threading.Thread] = []
         self._asked = 0  # the latest context request; older answers are ignored
         self.versions = [v for v in reversed(vault.history(prompt)) if v.number is not None]
@@ -153,8 +128,27 @@ class PublishDialog(QDialog):
                 self.version_box.setCurrentIndex(index)
         self.reason = QLineEdit()
         self.reason.setPlaceholderText("Why (kept in the registry's audit log), e.g. launch")
+        # A canary: another version serves a share of callers (chosen by caller key).
+        self.canary_check = QCheckBox("Canary:")
+        self.canary_check.setToolTip(
+            "Serve another version to a share of callers (by caller key) and the "
+            "chosen version to the rest. Publishing without a canary ends one."
+        )
+        self.canary_box = QComboBox()
+        for v in self.versions:
+            self.canary_box.addItem(f"{v.display_number}  {v.author}: {v.message}", str(v.id))
+        self.canary_percent = QSpinBox()
+        self.canary_percent.setRange(1, 99)
+        self.canary_percent.setValue(CANARY_PERCENT_DEFAULT)
+        self.canary_percent.setSuffix(" % of callers")
+        canary_row = QHBoxLayout()
+        canary_row.addWidget(self.canary_check)
+        canary_row.addWidget(self.canary_box, 1)
+        canary_row.addWidget(self.canary_percent)
+        self._canary_toggled(False)
         form.addRow("Label", self.label_box)
         form.addRow("Version", self.version_box)
+        form.addRow("", canary_row)
         layout.addLayout(form)
         self.current_label = QLabel("Asking the registry where the label points…")
         self.current_label.setObjectName("publishCurrent")
@@ -214,6 +208,9 @@ class PublishDialog(QDialog):
 
         self.label_box.currentTextChanged.connect(self._label_changed)
         self.version_box.currentIndexChanged.connect(lambda _i: self._show_change())
+        self.canary_check.toggled.connect(self._canary_toggled)
+        self.canary_box.currentIndexChanged.connect(lambda _i: self._show_change())
+        self.canary_percent.valueChanged.connect(lambda _v: self._show_change())
         self.reason.textChanged.connect(lambda _t: self._update_button())
         if not self.versions:
             self.current_label.setText(
@@ -226,6 +223,19 @@ class PublishDialog(QDialog):
     def chosen(self) -> PromptVersion | None:
         index = self.version_box.currentIndex()
         return self.versions[index] if 0 <= index < len(self.versions) else None
+
+    def chosen_canary(self) -> PromptVersion | None:
+        if not self.canary_check.isChecked():
+            return None
+        index = self.canary_box.currentIndex()
+        return self.versions[index] if 0 <= index < len(self.versions) else None
+
+    @Slot(bool)
+    def _canary_toggled(self, on: bool) -> None:
+        self.canary_box.setEnabled(on)
+        self.canary_percent.setEnabled(on)
+        if hasattr(self, "facts"):
+            self._show_change()
 
     @Slot(str)
     def _label_changed(self, _text: str) -> None:
@@ -242,12 +252,7 @@ class PublishDialog(QDialog):
 
         def work() -> LabelContext:
             with connection.open() as client:
-                moves = [label_event(e) for e in label_history(client, prompt)]
-                return LabelContext(
-                    label,
-                    current_label(client, prompt, label),
-                    [m for m in moves if m is not None],
-                )
+                return fetch_context(client, prompt, label)
 
         def done(context: LabelContext) -> None:
             if asked == self._asked:
@@ -352,16 +357,21 @@ class PublishDialog(QDialog):
                 old.content, version.content, f"{old.display_number} (now)",
                 f"{version.display_number} (after)",
             )  # fmt: skip
-        try:
-            approved_by = approvals(self.vault, version)
-        except WorkbenchError as exc:
-            self.reporter.report(exc, "read the version's reviews")
-            return
-        facts = [
-            "<b>Approved by:</b> "
-            + (html.escape(", ".join(approved_by)) if approved_by else "nobody yet")
-            + " <span style='color:gray'>(as of the last sync)</span>"
-        ]
+        facts = [self._approval_line(version)]
+        canary = self.chosen_canary()
+        if canary is not None:
+            try:
+                share = check_canary(version, canary, self.canary_percent.value())
+            except WorkbenchError as exc:
+                facts.append(f"<b>Canary:</b> {html.escape(exc.message)}.")
+            else:
+                facts.append(
+                    f"<b>Canary:</b> {html.escape(canary.display_number)} serves {share}% of "
+                    f"callers (chosen by caller key), {html.escape(version.display_number)} "
+                    f"the rest; it needs an approval too. " + self._approval_line(canary, lead="")
+                )
+        for warning in publish_warnings(version, canary):
+            facts.append(f"<span style='color:#b9770e'>{html.escape(warning)}</span>")
         if old is not None and version.number is not None and old.number is not None:
             if version.number < old.number:
                 facts.append(
@@ -371,6 +381,42 @@ class PublishDialog(QDialog):
                 facts.append("The label already points at this version.")
         self.facts.setText("<br>".join(facts) + evidence_html(self._evidence(version)))
         self._update_button()
+
+    def _approval_line(self, version: PromptVersion, lead: str = "<b>Approved by:</b> ") -> str:
+        """Who approved ``version``: the registry's answer once it came (asked off the
+        GUI thread the first time), the vault's mirror until then or offline."""
+        from_registry = self.approvals.get(version.id)
+        if from_registry is not None:
+            names, where = from_registry, "from the registry"
+        else:
+            if version.id not in self.approvals and self.context and not self.context.offline:
+                self._ask_approvals(version)
+            try:
+                names, where = approvals(self.vault, version), "as of the last sync"
+            except WorkbenchError as exc:
+                self.reporter.report(exc, "read the version's reviews")
+                names, where = [], "unknown"
+        who = html.escape(", ".join(names)) if names else "nobody yet"
+        label = version.display_number
+        return f"{lead}{who} <span style='color:gray'>({label}, {where})</span>"
+
+    def _ask_approvals(self, version: PromptVersion) -> None:
+        connection = self.connection
+        self.approvals[version.id] = None
+
+        def work() -> list[str]:
+            with connection.open() as client:
+                return approved_by(client, version)
+
+        def done(names: list[str]) -> None:
+            self.approvals[version.id] = names
+            self._show_change()
+
+        def failed(exc: BaseException) -> None:
+            if not isinstance(exc, WorkbenchError):
+                raise exc  # offline: the mirror's answer stays
+
+        self.threads.append(run_in_thread(work, done, failed))
 
     def _evidence(self, version: PromptVersion) -> EvidenceReport | None:
         """The version's evidence if read already; else read it off the GUI thread (the
@@ -394,6 +440,13 @@ class PublishDialog(QDialog):
         self.threads.append(run_in_thread(lambda: find_evidence(vault, version), done, failed))
         return None
 
+    def _target(self, version: PromptVersion) -> LabelTarget:
+        canary = self.chosen_canary()
+        split = None
+        if canary is not None and canary.id != version.id:
+            split = Canary(version_id=canary.id, percent=self.canary_percent.value())
+        return LabelTarget(version_id=version.id, canary=split)
+
     def _update_button(self) -> None:
         version = self.chosen()
         current = self.context.current if self.context else None
@@ -401,7 +454,7 @@ class PublishDialog(QDialog):
             self.context is not None
             and not self.context.offline
             and version is not None
-            and (current is None or current.target.version_id != version.id)
+            and (current is None or current.target != self._target(version))
         )
         old_number = None
         if current is not None:
@@ -433,6 +486,7 @@ class PublishDialog(QDialog):
                 raise UsageError(
                     "say why you publish", hint="Write a reason; it goes into the audit log."
                 )
+            check_canary(version, self.chosen_canary(), self.canary_percent.value())
             if self.context is None or self.context.label != label or self.context.offline:
                 raise UsageError(
                     "the registry has not said where the label points yet",
@@ -441,13 +495,18 @@ class PublishDialog(QDialog):
         except WorkbenchError as exc:
             self.reporter.report(exc, "publish")
             return
-        expected, connection = self.context.current, self.connection
+        expected, connection, vault = self.context.current, self.connection, self.vault
+        canary, share = self.chosen_canary(), self.canary_percent.value()
         self.publish_button.setEnabled(False)
         self.refusal.hide()
 
         def work() -> LabelState:
             with connection.open() as client:
-                return publish(client, version, label, expected=expected, reason=reason)
+                # The window's sync loop mirrors the move (a round starts on `published`).
+                return publish_version(
+                    vault, client, version, label, expected=expected, reason=reason,
+                    canary=canary, canary_percent=share, sync_after=False,
+                )  # fmt: skip
 
         def done(state: LabelState) -> None:
             self.published.emit(state)
