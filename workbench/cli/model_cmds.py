@@ -18,6 +18,7 @@ from workbench.cli.vault_cmds import open_vault
 from workbench.core.errors import UsageError
 from workbench.core.limits import DEFAULT_CALL_DEADLINE_S, DEFAULT_MAX_ANSWER_CHARS
 from workbench.core.money import CostTotal, cost_total, format_cells_total, format_total
+from workbench.core.words import counted
 
 if TYPE_CHECKING:
     from workbench.core.runs import CellKey, CellResult, Run, RunSpec
@@ -364,8 +365,9 @@ def _run_matrix(args: argparse.Namespace, quiet: bool) -> tuple[Run, dict[uuid.U
         if not quiet:
             caps = engine.concurrency_caps(spec)
             sys.stderr.write(
-                f"{spec.total_cells} calls ({len(version_ids)} versions x {len(models)} models x "
-                f"{len(cases)} cases x {args.repeat}); estimate {_usd(estimate.cost_usd)}; "
+                f"{counted(spec.total_cells, 'call')} ({counted(len(version_ids), 'version')} x "
+                f"{counted(len(models), 'model')} x {counted(len(cases), 'case')} x "
+                f"{args.repeat}); estimate {_usd(estimate.cost_usd)}; "
                 f"concurrency {'; '.join(caps) if caps else spec.concurrency}\n"
             )
         run = run_sync(engine, spec, bar)

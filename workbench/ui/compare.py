@@ -67,6 +67,7 @@ from workbench.core.models import PromptVersion
 from workbench.core.money import CostTotal, cost_total, format_total
 from workbench.core.runs import CellResult, ModelRef, Run, RunSpec, TestCase
 from workbench.core.templating import render_messages
+from workbench.core.words import counted
 from workbench.engine.runner import Estimate
 from workbench.ui.charts import ChartsPanel
 from workbench.ui.errors import ErrorReporter
@@ -1441,7 +1442,7 @@ class ComparePanel(QWidget):
 
 
 def calls_text(calls: int) -> str:
-    return f"{calls:,} call" + ("" if calls == 1 else "s")
+    return counted(calls, "call")
 
 
 def estimate_text(estimate: Estimate, spec: RunSpec, priced_cost: float | None = None) -> str:

@@ -28,6 +28,7 @@ from workbench.core.runs import (
     TestCase,
     summarize,
 )
+from workbench.core.words import counted
 from workbench.ui.format import fmt_ms, fmt_tokens, fmt_usd, model_label
 from workbench.ui.table_model import ALIGN_RIGHT, RowsTableModel
 
@@ -154,8 +155,7 @@ def totals_lines(cells: list[CellResult]) -> list[str]:
     tout = sum(c.output_tokens or 0 for c in ok)
     errors = len(cells) - len(ok)
     lines = [
-        f"{len(cells)} call{'' if len(cells) == 1 else 's'}"
-        + (f" · {errors} failed" if errors else ""),
+        counted(len(cells), "call") + (f" · {errors} failed" if errors else ""),
         f"p50 {fmt_ms(statistics.median(lat)) if lat else '–'} · {tin:,}→{tout:,} tok",
         f"cost {format_total(cost_total(cells))}",  # the one money rule, as the CLI's
     ]

@@ -166,3 +166,20 @@ def test_ttft_is_stamped_at_the_first_piece(
         f"p50 per batch {', '.join(f'{b:.2f}' for b in batches)} ms; last batch p95 {p95:.2f} ms"
     )
     assert p50 <= TTFT_TOLERANCE_MS
+
+
+def test_a_single_call_uses_the_stamping_transport_too() -> None:
+    """One call (compare of one case) got httpx's own transport, which cannot stamp the
+    first byte: its TTFT read 35-50 ms above the server's. Every run now takes the
+    aiohttp transport, whatever its size."""
+    import asyncio
+
+    from workbench.engine.runner import _default_http_client
+    from workbench.providers.http import AiohttpTransport
+
+    for calls in (1, 4, 1200):
+        client = _default_http_client(8, calls)
+        try:
+            assert isinstance(client._transport, AiohttpTransport)
+        finally:
+            asyncio.run(client.aclose())
