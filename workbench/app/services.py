@@ -100,5 +100,9 @@ def key_resolver(
 def make_engine(
     vault: Vault, settings: Settings | None = None, store: SecretStore | None = None
 ) -> Engine:
+    from workbench.core.paths import data_dir
+    from workbench.engine.pricing import PriceCache, Pricer
+
     settings = settings or load_settings()
-    return Engine(vault, profiles_from(settings), keys=key_resolver(vault, store))
+    pricer = Pricer(PriceCache(data_dir() / "price-cache.json"))
+    return Engine(vault, profiles_from(settings), keys=key_resolver(vault, store), pricer=pricer)

@@ -243,6 +243,7 @@ class Engine:
         batch_size: int = 25,
         flush_interval: float = 0.25,
         breaker_threshold: int = BREAKER_THRESHOLD,
+        pricer: Pricer | None = None,
     ) -> None:
         self.vault = vault
         self.store = RunStore(vault)
@@ -252,7 +253,7 @@ class Engine:
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.breaker_threshold = breaker_threshold
-        self.pricer = Pricer()
+        self.pricer = pricer or Pricer()
         """Prices looked up once per model for this engine's estimates and runs."""
 
     # ---- planning --------------------------------------------------------------------
