@@ -73,6 +73,13 @@ class MissingKeyError(UsageError):
     exit_code = EXIT_COULD_NOT_RUN
 
 
+class VaultBusyError(WorkbenchError):
+    """Another writer (an import, a sync, another workbench process) held the vault for
+    longer than the wait allows; nothing was written."""
+
+    exit_code = EXIT_COULD_NOT_RUN
+
+
 class InputError(WorkbenchError):
     pass
 

@@ -55,6 +55,7 @@ from workbench.ui.empty_state import EmptyState
 from workbench.ui.errors import ErrorReporter
 from workbench.ui.format import fmt_usd, model_label
 from workbench.ui.highlight import JinjaHighlighter, mark_lines, monospace_font
+from workbench.ui.ops import VaultWriter
 from workbench.ui.stores import CaseStore, Draft, DraftStore
 from workbench.ui.theme import current_theme
 from workbench.ui.worker import run_in_thread
@@ -211,9 +212,14 @@ class EditorPanel(QWidget):
         reporter: ErrorReporter,
         profiles: Callable[[], Mapping[str, ProviderProfile]],
         default_models: Callable[[], list[str]],
+        *,
+        writer: VaultWriter | None = None,
     ) -> None:
         super().__init__()
         self.vault = vault
+        self.writer = writer or VaultWriter(reporter, self)
+        """The window's one vault writer: a commit during an import queues behind it."""
+        self._committing: str | None = None  # the prompt of a commit waiting its turn
         self.drafts = drafts
         self.cases = cases
         self.reporter = reporter
@@ -861,6 +867,9 @@ class EditorPanel(QWidget):
             return "Choose a prompt first"
         if self.build_error:
             return f"Fix the settings: {self.build_error}"
+        if self._committing is not None:
+            busy = self.writer.busy or "another write"
+            return f"Committing as soon as {busy} is done"
         errors = [p for p in self.problems if p.severity == "error"]
         if errors or self.content is None:
             first = errors[0] if errors else None
@@ -931,15 +940,42 @@ class EditorPanel(QWidget):
         if not self.before_commit():
             self.commit_refused.emit("Not committed: versions need an author name")
             return
-        try:
-            version = self.vault.commit(
-                self.prompt,
-                self.content,
-                self.commit_message.text().strip(),
-                parents=[self.base.id] if self.base else None,
-            )
-        except WorkbenchError as exc:
+        prompt, content, vault = self.prompt, self.content, self.vault
+        message = self.commit_message.text().strip()
+        parents = [self.base.id] if self.base else None
+
+        def failed(exc: BaseException) -> None:
+            self._commit_ended()
+            if not isinstance(exc, WorkbenchError):
+                raise exc
             self.reporter.report(exc, "commit")
+
+        def done(version: PromptVersion) -> None:
+            self._commit_ended()
+            self._committed(prompt, version)
+
+        now = self.writer.write(
+            f"committing {prompt}",
+            lambda: vault.commit(prompt, content, message, parents=parents),
+            done,
+            failed,
+        )
+        if not now:  # queued behind a long write (an import): say so, keep typing
+            self._committing = prompt
+            self.commit_button.setText("Waiting…")
+            self._update_commit_state()
+
+    def _commit_ended(self) -> None:
+        if self._committing is not None:
+            self._committing = None
+            self.commit_button.setText("Commit")
+            self.refresh()
+
+    def _committed(self, prompt: str, version: PromptVersion) -> None:
+        if prompt != self.prompt:  # another prompt was opened while it waited
+            self.drafts.discard(prompt)
+            self.draft_state.emit(prompt, False)
+            self.committed.emit(version)
             return
         self._draft_timer.stop()
         self.drafts.discard(self.prompt)

@@ -54,6 +54,7 @@ from workbench.ui.editor import EditorPanel
 from workbench.ui.errors import ErrorReporter
 from workbench.ui.history import HistoryPanel
 from workbench.ui.model_lists import ModelLists
+from workbench.ui.ops import VaultWriter
 from workbench.ui.review import ReviewPanel
 from workbench.ui.runs import RunsPanel
 from workbench.ui.stores import CaseStore, Draft, DraftStore
@@ -66,7 +67,7 @@ from workbench.ui.sync_panel import (
     SyncPanel,
 )
 from workbench.ui.testcases import TestCasePanel
-from workbench.ui.worker import RunController, run_in_thread
+from workbench.ui.worker import RunController
 from workbench.vault import ImportReport, Vault
 from workbench.vault.runs import RunStore
 
@@ -152,10 +153,14 @@ class MainWindow(QMainWindow):
         self.cases = CaseStore(vault)
         self.controller = RunController(engine_factory, self)
 
+        self.writer = VaultWriter(self.reporter, self)
+        """Every write of the window to its vault, one at a time (workbench.ui.ops)."""
+        self.writer.busy_changed.connect(self._writer_busy)
         self.browser = VaultBrowser(vault, self.reporter)
         self.editor = EditorPanel(
-            vault, self.drafts, self.cases, self.reporter, profiles, self.default_models
-        )
+            vault, self.drafts, self.cases, self.reporter, profiles, self.default_models,
+            writer=self.writer,
+        )  # fmt: skip
         self.history = HistoryPanel(vault)
         self.testcases = TestCasePanel(self.cases, self.reporter)
         self.compare = ComparePanel(
@@ -498,6 +503,13 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.editor)
         self.editor.save_draft()
 
+    @Slot(str)
+    def _writer_busy(self, what: str) -> None:
+        if what:
+            self.statusBar().showMessage(f"Writing to the vault: {what}… (the window stays usable)")
+        else:
+            self.statusBar().clearMessage()
+
     def import_bundle(self, path: Path | None = None) -> None:
         """Add a JSON bundle's prompts, versions and test cases (off the GUI thread)."""
         if path is None:
@@ -523,7 +535,12 @@ class MainWindow(QMainWindow):
             )
             self.bundle_imported.emit(report)
 
-        run_in_thread(work, done, lambda exc: self.reporter.report(exc, "import the bundle"))
+        self.writer.submit(
+            f"importing {source.name}",
+            work,
+            done,
+            lambda exc: self.reporter.report(exc, "import the bundle"),
+        )
 
     def export_bundle(self, path: Path | None = None, names: list[str] | None = None) -> None:
         """Export the vault, or only the prompts ``names``, as a JSON bundle."""
@@ -926,6 +943,7 @@ class MainWindow(QMainWindow):
         if self.controller.running:
             self.statusBar().showMessage("Cancelling the run; finished cells are kept…")
         self.controller.shutdown()  # the kept-warm engine process ends too
+        self.writer.close()
         self.save_layout()
         super().closeEvent(event)
 

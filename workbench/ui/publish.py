@@ -212,6 +212,14 @@ class PublishDialog(QDialog):
         self.canary_box.currentIndexChanged.connect(lambda _i: self._show_change())
         self.canary_percent.valueChanged.connect(lambda _v: self._show_change())
         self.reason.textChanged.connect(lambda _t: self._update_button())
+        # Room for the diff on a big screen (it was the 860x640 minimum at 2560x1440).
+        screen = self.screen() if parent is None else parent.screen()
+        if screen is not None:
+            room = screen.availableGeometry()
+            self.resize(
+                max(self.minimumWidth(), min(1400, int(room.width() * 0.75))),
+                max(self.minimumHeight(), min(1000, int(room.height() * 0.85))),
+            )
         if not self.versions:
             self.current_label.setText(
                 f"No version of {prompt} is in the registry yet: sync first, then publish."
@@ -370,8 +378,19 @@ class PublishDialog(QDialog):
                     f"callers (chosen by caller key), {html.escape(version.display_number)} "
                     f"the rest; it needs an approval too. " + self._approval_line(canary, lead="")
                 )
-        for warning in publish_warnings(version, canary):
-            facts.append(f"<span style='color:#b9770e'>{html.escape(warning)}</span>")
+        warnings = publish_warnings(version, canary)
+        if warnings:  # the whole text (the CLI's) in the tooltip; the diff keeps its room
+            flagged = [
+                v.display_number for v in (version, canary) if v and publish_warnings(v, None)
+            ]
+            verb = "is" if len(flagged) == 1 else "are"
+            facts.append(
+                f"<span style='color:#b9770e'>⚠ {html.escape(' and '.join(flagged))} {verb} "
+                "not Langfuse-compatible: "
+                "apps using the Langfuse SDK get an error (409); the workbench API serves "
+                "it (hover for why).</span>"
+            )
+        self.facts.setToolTip("\n\n".join(warnings))
         if old is not None and version.number is not None and old.number is not None:
             if version.number < old.number:
                 facts.append(

@@ -58,10 +58,10 @@ class Bundle(BaseModel):
     provenance and pushes the versions like drafts."""
 
 
-def _validation_summary(exc: ValidationError) -> str:
+def _validation_summary(exc: ValidationError, prefix: str = "") -> str:
     parts = []
     for err in exc.errors()[:5]:
-        loc = ".".join(str(p) for p in err["loc"])
+        loc = prefix + ".".join(str(p) for p in err["loc"])
         parts.append(f"{loc}: {err['msg']}")
     more = len(exc.errors()) - 5
     if more > 0:
@@ -100,11 +100,22 @@ def parse_bundle(raw: bytes, source: str = "bundle") -> Bundle:
             f"{BUNDLE_VERSION}",
             hint="Update Prompt Workbench, or export the bundle from a matching version.",
         )
+    # Prompt by prompt: one validation of a whole 18 MB bundle is one call that holds
+    # the interpreter lock for a second, and the window froze for it during an import.
+    prompts = data.get("prompts", [])
+    where = ""
     try:
-        bundle = Bundle.model_validate(data)
+        if not isinstance(prompts, list):
+            Bundle.model_validate(data)  # says what is wrong, in pydantic's words
+        head = Bundle.model_validate({**data, "prompts": []})
+        parsed = []
+        for index, prompt in enumerate(prompts):
+            where = f"prompts.{index}."
+            parsed.append(BundlePrompt.model_validate(prompt))
+        bundle = head.model_copy(update={"prompts": parsed})
     except ValidationError as exc:
         raise BundleError(
-            f"{source} does not have the bundle shape: {_validation_summary(exc)}",
+            f"{source} does not have the bundle shape: {_validation_summary(exc, where)}",
             hint="Export the bundle again; do not edit it by hand.",
         ) from exc
     for prompt in bundle.prompts:

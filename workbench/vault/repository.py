@@ -32,6 +32,7 @@ from workbench.core.errors import (
     NotFoundError,
     StaleLabelError,
     UsageError,
+    VaultBusyError,
 )
 from workbench.core.models import (
     AuditEvent,
@@ -52,6 +53,7 @@ from workbench.core.models import (
 )
 from workbench.core.runs import TestCase
 from workbench.core.templating import validate_content
+from workbench.vault import db
 from workbench.vault.bundle import (
     BUNDLE_FORMAT,
     BUNDLE_VERSION,
@@ -220,6 +222,13 @@ class Vault:
             with self._write() as session, session.begin():
                 yield session
         except OperationalError as exc:
+            if "database is locked" in str(exc.orig):
+                raise VaultBusyError(
+                    f"the vault ({self.path}) is busy: another writer (an import, a sync, "
+                    f"another workbench process) held it for {db.BUSY_TIMEOUT_S:g} s; "
+                    "nothing was written",
+                    hint="Run it again when that has finished.",
+                ) from exc
             if "database or disk is full" not in str(exc.orig):
                 raise
             # SQLite rolled the transaction back: the vault is as it was before.

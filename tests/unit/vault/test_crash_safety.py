@@ -79,3 +79,34 @@ def test_kill_9_during_commits_loses_nothing(tmp_path: Path) -> None:
     with Vault.open(path) as vault:
         assert vault.verify_audit() is None
         assert vault.integrity_check() == "ok"
+
+
+def test_a_vault_held_by_another_writer_is_a_clear_busy_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holds the write lock longer than the wait: the commit is refused
+    saying so (exit 3, could not run), not a raw 'database is locked'; nothing written."""
+    import sqlite3
+
+    from workbench.core.errors import EXIT_COULD_NOT_RUN, VaultBusyError
+    from workbench.core.models import Message, PromptContent
+    from workbench.vault import db
+
+    monkeypatch.setattr(db, "BUSY_TIMEOUT_S", 0.2)
+    path = tmp_path / "v.sqlite3"
+    with Vault.open(path, create=True, actor="ada") as vault:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            content = PromptContent(messages=(Message(role="user", template="hi"),))
+            with pytest.raises(VaultBusyError) as busy:
+                vault.commit("p", content, "first")
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert busy.value.exit_code == EXIT_COULD_NOT_RUN
+        assert "is busy" in busy.value.message and "nothing was written" in busy.value.message
+        assert "0.2 s" in busy.value.message
+        assert vault.list_prompts() == []
+        vault.commit("p", content, "first")  # the lock gone, it goes in
+        assert len(vault.history("p")) == 1
