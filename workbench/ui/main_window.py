@@ -150,11 +150,11 @@ class MainWindow(QMainWindow):
         self.model_lists = ModelLists(
             lambda: self.settings, secrets, ModelCache(data_dir / "model-lists"), self
         )
-        self.cases = CaseStore(vault)
-        self.controller = RunController(engine_factory, self)
-
         self.writer = VaultWriter(self.reporter, self)
         """Every write of the window to its vault, one at a time (workbench.ui.ops)."""
+        self.cases = CaseStore(vault, self.writer)
+        self.controller = RunController(engine_factory, self)
+
         self.writer.busy_changed.connect(self._writer_busy)
         self.browser = VaultBrowser(vault, self.reporter)
         self.editor = EditorPanel(
@@ -170,7 +170,7 @@ class MainWindow(QMainWindow):
             memory=self.qsettings,
         )  # fmt: skip
         self.runs = RunsPanel(vault)
-        self.review = ReviewPanel(vault, self.reporter)
+        self.review = ReviewPanel(vault, self.reporter, self.writer)
         self.sync_panel = SyncPanel(vault, self.reporter)
         self.sync = SyncController(vault, self.registry_connection, sync_interval_s, self)
         self.publish_dialog: QWidget | None = None

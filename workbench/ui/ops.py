@@ -122,10 +122,16 @@ class VaultWriter(QObject):
             self._next()
 
     def _fail(self, job: _Job, exc: BaseException) -> None:
+        """The job's ``failed``, else the error reporter. A ``failed`` that raises the
+        error again hands it to the reporter too (after its own clean-up)."""
         if job.failed is not None:
-            job.failed(exc)
-        elif isinstance(exc, WorkbenchError):
-            self.reporter.report(exc, job.what)
+            try:
+                job.failed(exc)
+                return
+            except WorkbenchError as again:
+                exc = again
+        if isinstance(exc, WorkbenchError):
+            self.reporter.report(exc, f"finish {job.what}")  # "Could not finish importing x"
         else:
             raise exc
 

@@ -48,6 +48,7 @@ from workbench.secrets.redaction import redact
 from workbench.ui.errors import ErrorReporter
 from workbench.ui.format import fmt_ms, fmt_tokens, fmt_usd, model_label
 from workbench.ui.history import DiffView
+from workbench.ui.ops import VaultWriter
 from workbench.ui.table_model import setup_row_table
 from workbench.ui.worker import run_in_thread
 from workbench.vault import Vault
@@ -131,10 +132,13 @@ class ReviewPanel(QWidget):
 
     HEADERS = ("Prompt", "Version", "Author", "Message", "State")
 
-    def __init__(self, vault: Vault, reporter: ErrorReporter) -> None:
+    def __init__(
+        self, vault: Vault, reporter: ErrorReporter, writer: VaultWriter | None = None
+    ) -> None:
         super().__init__()
         self.vault = vault
         self.reporter = reporter
+        self.writer = writer or VaultWriter(reporter, self)
         self.items: list[AwaitingReview] = []
         self.role: str | None = None
         self.evidence_reports: dict[uuid.UUID, EvidenceReport] = {}
@@ -441,18 +445,24 @@ class ReviewPanel(QWidget):
                     "say what should change", hint="Write a comment, then request changes."
                 )
             report = self.evidence_reports.get(version.id) or find_evidence(self.vault, version)
-            chosen = report.chosen
-            seq = queue_review(
-                self.vault, version, decision, comment,
-                chosen.to_eval() if chosen is not None else None,
-            )  # fmt: skip
         except WorkbenchError as exc:
             self.reporter.report(exc, "record the review")
             return None
-        self.comment.clear()
-        self.reload()
-        self.decided.emit(version)
-        return seq
+        chosen, vault, recorded = report.chosen, self.vault, []
+        evidence = chosen.to_eval() if chosen is not None else None
+
+        def done(seq: int) -> None:
+            recorded.append(seq)
+            self.comment.clear()
+            self.reload()
+            self.decided.emit(version)
+
+        self.writer.write(
+            f"recording the review of {version.prompt} {version.display_number}",
+            lambda: queue_review(vault, version, decision, comment, evidence),
+            done,
+        )
+        return recorded[0] if recorded else None  # None: failed, or queued behind an import
 
 
 def _state_text(item: AwaitingReview, pending: list[tuple[str, str, str | None]]) -> str:

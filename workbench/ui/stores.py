@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from workbench.core.files import write_atomic
 from workbench.core.models import PromptContent
 from workbench.core.runs import TestCase
+from workbench.ui.ops import VaultWriter
 from workbench.vault import Vault
 
 
@@ -95,11 +96,35 @@ class CaseStore:
     """Test cases per prompt, kept in the vault with the prompt (exported in bundles,
     used by ``workbench compare`` when no case file is given)."""
 
-    def __init__(self, vault: Vault) -> None:
+    def __init__(self, vault: Vault, writer: VaultWriter | None = None) -> None:
         self.vault = vault
+        self.writer = writer
+        self._pending: dict[str, list[TestCase]] = {}
+        """Saves queued behind a long write (an import): what load() answers meanwhile."""
 
     def load(self, prompt: str) -> list[TestCase]:
-        return self.vault.test_cases(prompt)
+        pending = self._pending.get(prompt)
+        return list(pending) if pending is not None else self.vault.test_cases(prompt)
 
     def save(self, prompt: str, cases: list[TestCase]) -> None:
-        self.vault.set_test_cases(prompt, cases)
+        """Through the window's vault writer: now when it is idle, else after what runs."""
+        if self.writer is None:
+            self.vault.set_test_cases(prompt, cases)
+            return
+        vault, saved = self.vault, list(cases)
+
+        def done(_none: None) -> None:
+            if self._pending.get(prompt) is saved:
+                del self._pending[prompt]
+
+        def failed(exc: BaseException) -> None:
+            self._pending.pop(prompt, None)  # what load() answers is the vault's again
+            raise exc  # the writer reports a WorkbenchError; anything else is a bug
+
+        self._pending[prompt] = saved
+        self.writer.write(
+            f"saving the test cases of {prompt}",
+            lambda: vault.set_test_cases(prompt, saved),
+            done,
+            failed,
+        )
