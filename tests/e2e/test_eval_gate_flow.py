@@ -1,5 +1,6 @@
 """A registry that requires passing eval evidence: the reviewer runs `workbench eval`,
-approves with `--evidence`, and only then may the publisher publish."""
+approves (the run is attached whenever the vault has one; `--evidence` requires it),
+and only then may the publisher publish."""
 
 from __future__ import annotations
 
@@ -82,7 +83,9 @@ def test_eval_evidence_gates_production(
     code, out, _ = run("eval", "faq", "--models", "echo:echo", "--json")
     assert code == 0
     assert json.loads(out)["ok"] is True
-    code, out, err = run("review", "approve", "faq", "v1", "--evidence", "-m", "eval passed")
+    # No --evidence: the finished run is attached anyway, as the window does (one rule);
+    # --evidence only makes it required.
+    code, out, err = run("review", "approve", "faq", "v1", "-m", "eval passed")
     assert code == 0, err
     with Vault.open(tmp_path / "bob" / "vault.sqlite3") as vault:
         reviews = SyncStore(vault).all_reviews()

@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from workbench.core.errors import UsageError
 from workbench.core.models import PromptVersion
 from workbench.core.runs import SummaryRow, summarize
 from workbench.registry.schemas import EvalEvidence
@@ -139,3 +140,22 @@ def find_evidence(vault: Vault, version: PromptVersion, scan: int = RUNS_SCANNED
             stored = [r for r in summarize(cells) if r.version_id == version.id]
         return EvidenceReport(RunEvidence.of(counts, tuple(stored)), tuple(partial))
     return EvidenceReport(None, tuple(partial))
+
+
+def review_evidence(
+    report: EvidenceReport, version: PromptVersion, *, required: bool = False
+) -> EvalEvidence | None:
+    """What a review decision carries, the same in the CLI and the window: the chosen
+    finished run's evidence whenever the vault has one (the CLI attached it only with
+    ``--evidence``, the window always). ``required`` refuses a decision without one."""
+    if report.chosen is not None:
+        return report.chosen.to_eval()
+    if not required:
+        return None
+    partial = f" (only partial runs: {report.partial[0].state})" if report.partial else ""
+    raise UsageError(
+        f"this vault has no finished run of {version.prompt} {version.display_number} "
+        f"to attach{partial}",
+        hint=f"Run its test cases first: workbench eval {version.prompt} "
+        f"--versions {version.display_number}",
+    )

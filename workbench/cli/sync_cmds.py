@@ -113,7 +113,7 @@ def cmd_review_list(args: argparse.Namespace) -> int:
 
 
 def _decide(args: argparse.Namespace, decision: Decision) -> int:
-    from workbench.app.evidence import find_evidence
+    from workbench.app.evidence import find_evidence, review_evidence
     from workbench.registry.errors import RegistryUnavailableError
     from workbench.registry.review import queue_review
     from workbench.registry.sync import Syncer
@@ -125,18 +125,7 @@ def _decide(args: argparse.Namespace, decision: Decision) -> int:
                 f"{version.display_number} of {args.name!r} is not in the registry yet",
                 hint="Its author must sync it first (workbench sync).",
             )
-        evidence = None
-        if args.evidence:
-            found = find_evidence(vault, version)
-            if found.chosen is None:
-                partial = f" (only partial runs: {found.partial[0].state})" if found.partial else ""
-                raise UsageError(
-                    f"this vault has no finished run of {args.name} {version.display_number} "
-                    f"to attach{partial}",
-                    hint=f"Run its test cases first: workbench eval {args.name} "
-                    f"--versions {version.display_number}",
-                )
-            evidence = found.chosen.to_eval()
+        evidence = review_evidence(find_evidence(vault, version), version, required=args.evidence)
         # Queued first: if the registry cannot be reached the decision waits, once.
         queue_review(vault, version, decision, args.comment or "", evidence)
         try:
@@ -321,7 +310,8 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--evidence",
             action="store_true",
-            help="attach the latest run of this version in the vault (pass/fail, p95, cost)",
+            help="refuse without a finished run of this version to attach (the latest one "
+            "is attached whenever the vault has it: pass/fail, p95, cost)",
         )
         p.set_defaults(handler=handler)
 

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.app.evidence import EvidenceReport, find_evidence, pass_rate
+from workbench.app.evidence import EvidenceReport, find_evidence, pass_rate, review_evidence
 from workbench.core.errors import UsageError, WorkbenchError
 from workbench.core.models import PromptVersion
 from workbench.registry.review import (
@@ -448,8 +448,8 @@ class ReviewPanel(QWidget):
         except WorkbenchError as exc:
             self.reporter.report(exc, "record the review")
             return None
-        chosen, vault, recorded = report.chosen, self.vault, []
-        evidence = chosen.to_eval() if chosen is not None else None
+        vault, recorded = self.vault, []
+        evidence = review_evidence(report, version)
 
         def done(seq: int) -> None:
             recorded.append(seq)
