@@ -318,7 +318,7 @@ def _run_matrix(args: argparse.Namespace, quiet: bool) -> tuple[Run, dict[uuid.U
     from workbench.app.budget import preflight
     from workbench.app.services import make_engine
     from workbench.core.cases import read_cases
-    from workbench.core.runs import ModelRef, RunSpec, TestCase
+    from workbench.core.runs import ModelRef, RunSpec, TestCase, cases_or_defaults
     from workbench.engine.runner import run_sync
     from workbench.settings import load_settings
 
@@ -337,7 +337,7 @@ def _run_matrix(args: argparse.Namespace, quiet: bool) -> tuple[Run, dict[uuid.U
     cases: tuple[TestCase, ...] = tuple(read_cases(Path(args.cases))) if args.cases else ()
     with open_vault(args) as vault:
         if not cases:  # the prompt's own test cases, else one case of defaults
-            cases = tuple(vault.test_cases(args.prompt)) or (TestCase(name="defaults"),)
+            cases = cases_or_defaults(vault.test_cases(args.prompt))
         if fixed:  # --var values apply to every case
             cases = tuple(c.model_copy(update={"values": {**c.values, **fixed}}) for c in cases)
         refs = [r.strip() for r in (args.versions or "latest").split(",") if r.strip()]

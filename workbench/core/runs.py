@@ -51,6 +51,12 @@ class TestCase(BaseModel):
     """What the answer must satisfy for this case to pass (see core/assertions.py)."""
 
 
+def cases_or_defaults(cases: Sequence[TestCase]) -> tuple[TestCase, ...]:
+    """The cases a run of a prompt uses when none are chosen: its own, else one case of
+    the declared defaults (named "defaults"). One rule for the CLI and the window."""
+    return tuple(cases) or (TestCase(name="defaults"),)
+
+
 class RunSpec(BaseModel):
     model_config = ConfigDict(frozen=True)
 

@@ -19,7 +19,7 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -39,7 +39,7 @@ from workbench.core.runs import (
     RunStatus,
     TestCase,
 )
-from workbench.core.templating import render_messages
+from workbench.core.templating import estimate_tokens, render_messages
 from workbench.engine.pricing import Pricer
 from workbench.providers.base import (
     ChatMessage,
@@ -49,7 +49,6 @@ from workbench.providers.base import (
     RetryNotice,
     TextDelta,
     Usage,
-    estimate_input_tokens,
     estimated_usage,
 )
 from workbench.providers.errors import (
@@ -81,6 +80,15 @@ BREAKER_THRESHOLD = 3
 STALLED_AT_OPEN = 2.0
 """Seconds without a token after which a streaming call is ended when its breaker opens."""
 DEFAULT_OUTPUT_GUESS = 256
+
+
+def call_tokens_estimate(contents: Iterable[str], max_tokens: int | None) -> tuple[int, int]:
+    """(input, output) tokens one call is estimated at before it runs: about four
+    characters a token plus four a message in; out, ``max_tokens`` or the guess. The
+    pre-flight estimate and the editor's per-call estimate both use this."""
+    return sum(estimate_tokens(c) + 4 for c in contents), max_tokens or DEFAULT_OUTPUT_GUESS
+
+
 """Output tokens assumed per call for the pre-flight estimate when max_tokens is unset."""
 
 
@@ -328,8 +336,9 @@ class Engine:
                 errors.add(str(plan.render_error))
                 unrenderable += 1
                 continue
-            i = estimate_input_tokens(plan.request.messages)
-            o = plan.request.max_tokens or DEFAULT_OUTPUT_GUESS
+            i, o = call_tokens_estimate(
+                (m.content for m in plan.request.messages), plan.request.max_tokens
+            )
             tin, tout = tin + i, tout + o
             price, _ = self.pricer.price(self._profile(plan.key.model), plan.key.model.model, i, o)
             if price is None:

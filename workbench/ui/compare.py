@@ -65,7 +65,14 @@ from workbench.core.diff import text_diff_rows
 from workbench.core.errors import UsageError, WorkbenchError
 from workbench.core.models import PromptVersion
 from workbench.core.money import CostTotal, cost_total, format_total
-from workbench.core.runs import CellResult, ModelRef, Run, RunSpec, TestCase
+from workbench.core.runs import (
+    CellResult,
+    ModelRef,
+    Run,
+    RunSpec,
+    TestCase,
+    cases_or_defaults,
+)
 from workbench.core.templating import render_messages
 from workbench.core.words import counted
 from workbench.engine.runner import Estimate
@@ -902,12 +909,8 @@ class ComparePanel(QWidget):
         self.cases_list.blockSignals(True)
         self.cases_list.clear()
         if not cases:
-            _add_check(
-                self.cases_list,
-                "defaults only (no test cases yet)",
-                TestCase(name="defaults"),
-                True,
-            )
+            (defaults,) = cases_or_defaults(cases)
+            _add_check(self.cases_list, "defaults only (no test cases yet)", defaults, True)
         for case in cases:
             values = ", ".join(f"{k}={v}" for k, v in case.values.items())
             _add_check(self.cases_list, case.name or "(unnamed)", case, True, values)

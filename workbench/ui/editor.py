@@ -46,10 +46,10 @@ from workbench.core.runs import ModelRef, TestCase
 from workbench.core.templating import (
     RenderedMessage,
     check_content,
-    estimate_tokens,
     render_messages,
 )
 from workbench.engine.pricing import price_call
+from workbench.engine.runner import DEFAULT_OUTPUT_GUESS, call_tokens_estimate
 from workbench.providers.profiles import ProviderProfile
 from workbench.ui.empty_state import EmptyState
 from workbench.ui.errors import ErrorReporter
@@ -101,9 +101,6 @@ def auto_declared(content: PromptContent) -> PromptContent:
     return content.model_copy(
         update={"variables": tuple(sorted(kept + added, key=lambda v: v.name))}
     )
-
-
-OUTPUT_GUESS = 256
 
 
 class MessageEditor(QFrame):
@@ -799,8 +796,9 @@ class EditorPanel(QWidget):
                 return  # an older edit's render: a newer one is on its way
             self.preview_pending = False
             self.preview.setPlainText("\n\n".join(f"── {m.role} ──\n{m.content}" for m in rendered))
-            tokens_in = sum(estimate_tokens(m.content) + 4 for m in rendered)
-            tokens_out = content.model.max_tokens or OUTPUT_GUESS
+            tokens_in, tokens_out = call_tokens_estimate(
+                (m.content for m in rendered), content.model.max_tokens
+            )
             self.estimate.setText(
                 self._estimate_html(tokens_in, tokens_out, content.model.max_tokens)
             )
@@ -821,7 +819,7 @@ class EditorPanel(QWidget):
 
     def _estimate_html(self, tokens_in: int, tokens_out: int, capped: int | None) -> str:
         profiles = self.profiles()
-        out_note = "max tokens" if capped else f"{OUTPUT_GUESS} guessed"
+        out_note = "max tokens" if capped else f"{DEFAULT_OUTPUT_GUESS} guessed"
         rows = [
             f"<b>≈ {tokens_in:,}</b> tokens in · up to <b>{tokens_out:,}</b> out "
             f"<span style='color:gray'>({out_note}; estimated at 4 chars/token)</span>"

@@ -72,3 +72,23 @@ def test_prices_typed_as_text_read_back_and_bad_ones_say_how() -> None:
     for bad in ("cheap", "m=1", "m=a,b", "=1,2", "m=-1,2", "m=inf,1", "m=1,2,3"):
         with pytest.raises(ValueError, match="MODEL=INPUT,OUTPUT in USD per million tokens"):
             parse_price(bad)
+
+
+def test_the_editor_and_the_pre_flight_estimate_one_call_alike(vault: Vault) -> None:
+    """The editor estimates a call from its rendered messages; the pre-flight from the
+    planned request: the same rule (call_tokens_estimate), so the same figures."""
+    from workbench.core.templating import render_messages
+    from workbench.engine.runner import ECHO_PROFILE, call_tokens_estimate
+
+    for max_tokens in (None, 77):
+        text = "v1" if max_tokens is None else "v2"
+        version = vault.commit("p", content(max_tokens=max_tokens), text)
+        case = TestCase(name="c", values={"topic": "a rather long topic " * 20})
+        rendered = render_messages(version.content, case.values)
+        editor = call_tokens_estimate((m.content for m in rendered), max_tokens)
+        spec = RunSpec(
+            prompt="p", version_ids=(version.id,), models=(ModelRef.parse("echo:echo"),),
+            cases=(case,),
+        )  # fmt: skip
+        estimate = Engine(vault, {"echo": ECHO_PROFILE}).estimate(spec)
+        assert (estimate.input_tokens, estimate.output_tokens) == editor
