@@ -25,7 +25,7 @@ from workbench.providers.base import (
     estimated_usage,
 )
 from workbench.providers.client import HttpProviderClient, iter_sse, whole_answer
-from workbench.providers.errors import error_for_status, redact
+from workbench.providers.errors import error_for_status, without_key
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -146,7 +146,7 @@ class AnthropicClient(HttpProviderClient):
                 error = data.get("error") or {}
                 raise error_for_status(
                     _STATUS_BY_TYPE.get(str(error.get("type")), 500),
-                    redact(f"error mid-stream: {error.get('message', '')}", self._api_key),
+                    without_key(f"error mid-stream: {error.get('message', '')}", self._api_key),
                     provider=self.name,
                     model=request.model,
                 )

@@ -41,7 +41,7 @@ from workbench.providers.errors import (
     ProviderTimeout,
     ServerError,
     error_for_status,
-    redact,
+    without_key,
 )
 from workbench.providers.policy import RetryClock, RetryPolicy, Timeouts, parse_retry_after
 from workbench.providers.sse import SSEDecoder, SSEEvent
@@ -227,7 +227,7 @@ class HttpProviderClient(ProviderClient):
             message, kind = text, ""
         return error_for_status(
             response.status_code,
-            redact(message, self._api_key),
+            without_key(message, self._api_key),
             provider=self.name,
             model=model,
             retry_after=parse_retry_after(response.headers),
@@ -237,7 +237,7 @@ class HttpProviderClient(ProviderClient):
     def _transport_error(
         self, exc: httpx.HTTPError, model: str, *, streaming: bool
     ) -> ProviderError:
-        where = redact(str(exc), self._api_key) or type(exc).__name__
+        where = without_key(str(exc), self._api_key) or type(exc).__name__
         cause = connection_cause(exc)
         # The aiohttp transport reports any dropped connection as ConnectTimeout.
         if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError) and streaming:
@@ -288,7 +288,7 @@ class HttpProviderClient(ProviderClient):
             return json.loads(raw)
         except ValueError:
             text = raw if isinstance(raw, str) else raw.decode("utf-8", errors="replace")
-            shown = redact(text, self._api_key)[:120]
+            shown = without_key(text, self._api_key)[:120]
             raise self._protocol(f"not JSON: {shown!r}", model) from None
 
     def _protocol(self, message: str, model: str) -> ProtocolError:
@@ -299,13 +299,15 @@ class HttpProviderClient(ProviderClient):
         try:
             return json.loads(data)
         except ValueError:
-            shown = redact(data, self._api_key)[:80]
+            shown = without_key(data, self._api_key)[:80]
             raise self._protocol(f"garbled stream data: {shown!r}", model) from None
 
     def _mid_stream_error(self, message: str, model: str) -> ServerError:
         """An error the provider reported inside a 2xx stream."""
         return ServerError(
-            f"error mid-stream: {redact(message, self._api_key)}", provider=self.name, model=model
+            f"error mid-stream: {without_key(message, self._api_key)}",
+            provider=self.name,
+            model=model,
         )
 
 

@@ -181,8 +181,11 @@ INPUT_KINDS = frozenset({"render", "bad_request", "model_not_found"})
 every other error kind means the call could not be made or finished (exit 3)."""
 
 
-def redact(text: str, secret: str | None) -> str:
-    """Remove ``secret`` (and nothing else) from text that came from a server."""
+def without_key(text: str, secret: str | None) -> str:
+    """Remove ``secret`` (the call's own key, and nothing else) from text that came from
+    a server, where the provider client builds its error. Not the app's redaction:
+    ``workbench.secrets.redaction.redact`` also removes every registered secret and
+    key-shaped string, and runs on everything the app logs, shows and stores."""
     if secret and len(secret) >= 4:
         return text.replace(secret, "[redacted]")
     return text

@@ -23,7 +23,7 @@ from workbench.providers.base import (
     estimated_usage,
 )
 from workbench.providers.client import HttpProviderClient, text_events
-from workbench.providers.errors import redact
+from workbench.providers.errors import without_key
 from workbench.providers.ndjson import NDJSONDecoder, NDJSONError
 
 DEFAULT_BASE_URL = "http://127.0.0.1:11434"
@@ -117,7 +117,7 @@ class OllamaClient(HttpProviderClient):
                     yield event
         except NDJSONError as exc:
             raise self._protocol(
-                f"garbled stream line: {redact(exc.line, self._api_key)[:80]!r}", request.model
+                f"garbled stream line: {without_key(exc.line, self._api_key)[:80]!r}", request.model
             ) from None
 
     async def _list_models(self) -> list[str]:

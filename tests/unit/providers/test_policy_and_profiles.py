@@ -22,7 +22,7 @@ from workbench.providers.errors import (
     RateLimitError,
     ServerError,
     error_for_status,
-    redact,
+    without_key,
 )
 from workbench.providers.http import make_http_client
 from workbench.providers.openai import OpenAIClient
@@ -57,8 +57,8 @@ def test_one_status_mapping(status: int, kind: str, cls: type[ProviderError]) ->
 
 
 def test_redact_removes_only_the_secret() -> None:
-    assert redact("bad key sk-abc123 given", "sk-abc123") == "bad key [redacted] given"
-    assert redact("nothing here", None) == "nothing here"
+    assert without_key("bad key sk-abc123 given", "sk-abc123") == "bad key [redacted] given"
+    assert without_key("nothing here", None) == "nothing here"
 
 
 @pytest.mark.parametrize(
