@@ -15,8 +15,19 @@ same sandbox as prompts. Kinds:
 ``regex``                 ``regex.search(value, answer)`` finds a match within
                           ``REGEX_TIMEOUT_S``; a pattern that backtracks past it
                           fails with a message, never hangs the run
+``not_regex``             no match for ``value`` (within ``REGEX_TIMEOUT_S``; a search
+                          that times out fails: nothing was shown absent)
 ``json``                  the answer is JSON; ``value`` may list keys it must have
+``json_schema``           the answer is JSON valid against the JSON Schema ``value``
+                          (a mapping, stored with the case; Draft 2020-12 unless it
+                          names another ``$schema``)
+``similar``               the answer is at least ``threshold`` (0-1, default 0.8) like
+                          ``value``, the reference output: rapidfuzz's normalised
+                          Indel similarity of the two texts, whitespace runs as one
 ``max_chars``             the answer has at most ``value`` characters
+``min_tokens``            the answer has at least ``value`` output tokens
+``max_tokens``            the answer has at most ``value`` output tokens (the count the
+                          provider reported, or the estimate the cell records)
 ``finish_reason``         the call finished with ``value`` (e.g. ``stop``)
 ``max_latency_ms``        total latency at most ``value`` ms
 ``max_ttft_ms``           time to first token at most ``value`` ms
@@ -41,15 +52,28 @@ AssertionKind = Literal[
     "equals",
     "starts_with",
     "regex",
+    "not_regex",
     "json",
+    "json_schema",
+    "similar",
     "max_chars",
+    "min_tokens",
+    "max_tokens",
     "finish_reason",
     "max_latency_ms",
     "max_ttft_ms",
     "max_cost_usd",
 ]
 KINDS: tuple[str, ...] = AssertionKind.__args__  # type: ignore[attr-defined]
-_NUMERIC = {"max_chars", "max_latency_ms", "max_ttft_ms", "max_cost_usd"}
+_NUMERIC = {
+    "max_chars",
+    "min_tokens",
+    "max_tokens",
+    "max_latency_ms",
+    "max_ttft_ms",
+    "max_cost_usd",
+}
+SIMILAR_THRESHOLD = 0.8
 
 REGEX_TIMEOUT_S = 0.25
 """Longest a ``regex`` assertion may search one answer. The ``regex`` package stops a
@@ -68,6 +92,8 @@ class Assertion(BaseModel):
     type: AssertionKind
     value: Any = None
     ignore_case: bool = False
+    threshold: float | None = None
+    """For ``similar``: the least similarity that passes (0-1)."""
 
     def model_post_init(self, _context: Any) -> None:
         if self.type in _NUMERIC:
@@ -87,14 +113,29 @@ class Assertion(BaseModel):
                 isinstance(self.value, list) and all(isinstance(k, str) for k in self.value)
             ):
                 raise ValueError("assertion json takes a list of required keys, or nothing")
+        elif self.type == "json_schema":
+            if isinstance(self.value, str):  # a CSV cell, or typed: the schema as JSON
+                try:
+                    object.__setattr__(self, "value", json.loads(self.value))
+                except json.JSONDecodeError as exc:
+                    raise ValueError(
+                        f"assertion json_schema: the schema is not JSON ({exc.msg})"
+                    ) from None
+            _check_schema(self.value)
         elif not isinstance(self.value, str) or self.value == "":
             raise ValueError(f"assertion {self.type} needs a non-empty text value")
+        if self.threshold is not None and (self.type != "similar" or not 0 <= self.threshold <= 1):
+            raise ValueError(
+                "threshold is for a similar assertion, from 0 to 1 (e.g. 0.8)"
+                if self.type == "similar"
+                else f"assertion {self.type} takes no threshold (only similar does)"
+            )
         if self.type == "finish_reason" and self.value not in FINISH_REASONS:
             raise ValueError(
                 f"assertion finish_reason {self.value!r} is not a reason an answer ends with; "
                 f"use one of {', '.join(FINISH_REASONS)}"
             )
-        if self.type == "regex":
+        if self.type in ("regex", "not_regex"):
             try:
                 regex.compile(self.value)
             except regex.error as exc:
@@ -105,7 +146,33 @@ class Assertion(BaseModel):
     def describe(self) -> str:
         if self.type == "json":
             return "is JSON" + (f" with keys {', '.join(self.value)}" if self.value else "")
+        if self.type == "json_schema":
+            title = self.value.get("title") if isinstance(self.value, dict) else None
+            return "matches the JSON Schema" + (f" {title!r}" if title else "")
+        if self.type == "similar":
+            shown = self.value if len(self.value) <= 40 else self.value[:37] + "..."
+            return f"similar to {shown!r} (>= {self.similar_threshold:.0%})"
         return f"{self.type.replace('_', ' ')} {self.value!r}"
+
+    @property
+    def similar_threshold(self) -> float:
+        return SIMILAR_THRESHOLD if self.threshold is None else self.threshold
+
+
+def _check_schema(schema: Any) -> None:
+    """A JSON Schema that its own metaschema accepts; else ValueError saying why."""
+    import jsonschema
+
+    if not isinstance(schema, dict):
+        raise ValueError("assertion json_schema takes a JSON Schema (a mapping)")
+    try:
+        jsonschema.validators.validator_for(schema, jsonschema.Draft202012Validator).check_schema(
+            schema
+        )
+    except jsonschema.SchemaError as exc:
+        where = "/".join(str(p) for p in exc.path) or "the top"
+        raise ValueError(f"assertion json_schema is not a valid schema at {where}: "
+                         f"{exc.message}") from None  # fmt: skip
 
 
 class CheckResult(BaseModel):
@@ -142,6 +209,7 @@ def check(
     latency_ms: float | None = None,
     ttft_ms: float | None = None,
     cost_usd: float | None = None,
+    output_tokens: int | None = None,
 ) -> CheckResult:
     """Check ``assertion`` against one answer and its readouts."""
     kind = assertion.type
@@ -166,6 +234,23 @@ def check(
         return result(text.strip().startswith(want), f"the answer does not start with {expected!r}")
     if kind == "regex":
         return _check_regex(assertion, str(expected), output)
+    if kind == "not_regex":
+        found = _check_regex(assertion, str(expected), output)
+        if found.passed:
+            return result(False, f"/{expected}/ matches the answer")
+        if found.detail.startswith("no match"):
+            return result(True)
+        return found  # did not compile, or timed out: not shown absent
+    if kind == "json_schema":
+        return _check_json_schema(assertion, output)
+    if kind == "similar":
+        return _check_similar(assertion, str(expected), output)
+    if kind in ("min_tokens", "max_tokens"):
+        if output_tokens is None:
+            return result(False, "output tokens unknown")
+        if kind == "min_tokens":
+            return result(output_tokens >= expected, f"{output_tokens} tokens < {expected:g}")
+        return result(output_tokens <= expected, f"{output_tokens} tokens > {expected:g}")
     if kind == "json":
         try:
             data = json.loads(output)
@@ -206,6 +291,51 @@ def _check_regex(assertion: Assertion, pattern: str, output: str) -> CheckResult
     ok = found is not None
     return CheckResult(
         assertion=assertion, passed=ok, detail="" if ok else f"no match for /{pattern}/"
+    )
+
+
+def _check_json_schema(assertion: Assertion, output: str) -> CheckResult:
+    import jsonschema
+
+    def result(ok: bool, detail: str = "") -> CheckResult:
+        return CheckResult(assertion=assertion, passed=ok, detail="" if ok else detail)
+
+    try:
+        data = json.loads(output)
+    except json.JSONDecodeError as exc:
+        return result(False, f"the answer is not JSON ({exc.msg} at {exc.pos})")
+    schema = assertion.value
+    validator = jsonschema.validators.validator_for(schema, jsonschema.Draft202012Validator)
+    errors = sorted(validator(schema).iter_errors(data), key=lambda e: list(e.path))
+    if not errors:
+        return result(True)
+    first = errors[0]
+    at = "/".join(str(p) for p in first.path) or "the top"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return result(False, f"at {at}: {first.message}{more}")
+
+
+SIMILAR_MAX_CHARS = 100_000
+"""Texts longer than this are compared by their first this-many characters (the
+distance is quadratic-ish in the worst case; an answer is rarely that long)."""
+
+
+def _check_similar(assertion: Assertion, reference: str, output: str) -> CheckResult:
+    from rapidfuzz.distance import Indel
+
+    def squash(text: str) -> str:
+        text = " ".join(text.split())
+        return text.lower() if assertion.ignore_case else text
+
+    score = Indel.normalized_similarity(
+        squash(output)[:SIMILAR_MAX_CHARS], squash(reference)[:SIMILAR_MAX_CHARS]
+    )
+    need = assertion.similar_threshold
+    ok = score >= need
+    return CheckResult(
+        assertion=assertion,
+        passed=ok,
+        detail="" if ok else f"{score:.0%} like the reference, needs {need:.0%}",
     )
 
 

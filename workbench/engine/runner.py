@@ -772,6 +772,7 @@ def with_checks(cell: CellResult, case: TestCase) -> CellResult:
             latency_ms=cell.original_latency_ms if cell.cached else cell.latency_ms,
             ttft_ms=cell.original_ttft_ms if cell.cached else cell.ttft_ms,
             cost_usd=cell.cost_usd,
+            output_tokens=cell.output_tokens,
         )
         for a in case.assertions
     )

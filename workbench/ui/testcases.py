@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,10 @@ def assertions_text(case: TestCase) -> str:
             parts.append(a.type)
         elif isinstance(a.value, list):
             parts.append(f"{a.type}: {', '.join(a.value)}")
+        elif isinstance(a.value, dict):  # json_schema: the schema as compact JSON
+            parts.append(f"{a.type}: {json.dumps(a.value, separators=(',', ':'))}")
+        elif a.type == "similar" and a.threshold is not None:
+            parts.append(f"similar({a.threshold:g}): {a.value}")
         else:
             value = f"{a.value:g}" if isinstance(a.value, float) else str(a.value)
             parts.append(f"{a.type}: {value}")
@@ -53,6 +58,23 @@ def parse_assertions_text(text: str) -> tuple[Assertion, ...]:
         if kind == "json":
             keys = [k.strip() for k in value.split(",") if k.strip()]
             spec.append({"type": kind, "value": keys or None})
+        elif kind == "json_schema":
+            try:
+                spec.append({"type": kind, "value": json.loads(value)})
+            except json.JSONDecodeError as exc:
+                raise InputError(
+                    f"json_schema: the schema is not JSON ({exc.msg} at {exc.pos})",
+                    hint='Write it as JSON, e.g. json_schema: {"type":"object"}',
+                ) from exc
+        elif kind.startswith("similar(") and kind.endswith(")"):
+            try:
+                threshold = float(kind[len("similar(") : -1])
+            except ValueError as exc:
+                raise InputError(
+                    f"{kind}: the threshold is not a number",
+                    hint="e.g. similar(0.7): the reference answer",
+                ) from exc
+            spec.append({"type": "similar", "value": value, "threshold": threshold})
         else:
             spec.append({"type": kind, "value": value})
     return tuple(parse_assertion_spec(spec, "assertions"))

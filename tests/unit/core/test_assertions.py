@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workbench.core.assertions import Assertion, check, parse_assertion_spec
+from workbench.core.assertions import REGEX_TIMEOUT_S, Assertion, check, parse_assertion_spec
 from workbench.core.cases import parse_cases
 from workbench.core.errors import InputError
 
@@ -80,3 +82,63 @@ def test_contains_and_not_contains_disagree(output: str, needle: str) -> None:
     yes = check(Assertion(type="contains", value=needle), output).passed
     no = check(Assertion(type="not_contains", value=needle), output).passed
     assert yes is not no
+
+
+# ---- not_regex, json_schema, similar, token bounds (issue 13) --------------------------
+
+
+def test_not_regex_passes_only_when_nothing_matches() -> None:
+    a = Assertion(type="not_regex", value=r"\bsorry\b", ignore_case=True)
+    assert check(a, "Your refund is on its way.").passed
+    failed = check(a, "Sorry, no refund.")
+    assert not failed.passed and "matches the answer" in failed.detail
+    slow = check(Assertion(type="not_regex", value="(a|aa)+$"), "a" * 40 + "!")
+    assert not slow.passed and f"{REGEX_TIMEOUT_S:g} s" in slow.detail  # not shown absent
+
+
+SCHEMA = {
+    "title": "status",
+    "type": "object",
+    "required": ["status", "plan"],
+    "properties": {"status": {"enum": ["active", "paused"]}, "plan": {"type": "string"}},
+}
+
+
+def test_json_schema_names_where_the_answer_breaks_it() -> None:
+    a = Assertion(type="json_schema", value=SCHEMA)
+    assert check(a, '{"status": "active", "plan": "pro"}').passed
+    bad = check(a, '{"status": "gone", "plan": 3}')
+    assert not bad.passed and bad.detail.startswith("at plan:") and "(and 1 more)" in bad.detail
+    assert "not JSON" in check(a, "active").detail
+    assert a.describe() == "matches the JSON Schema 'status'"
+    # A CSV cell holds the schema as JSON text; a broken schema is refused at once.
+    assert Assertion(type="json_schema", value=json.dumps(SCHEMA)).value == SCHEMA
+    with pytest.raises(ValueError, match="not a valid schema at properties/plan"):
+        Assertion(type="json_schema", value={"properties": {"plan": {"type": "strin"}}})
+    with pytest.raises(ValueError, match="takes a JSON Schema"):
+        Assertion(type="json_schema", value=[1])
+
+
+def test_similar_is_a_measured_distance_with_a_threshold() -> None:
+    ref = "Your refund for order 1182 was sent today and arrives in 3 days."
+    a = Assertion(type="similar", value=ref)
+    assert check(a, "Your refund for order 1182 was sent today; it arrives in 3 days.").passed
+    far = check(a, "I cannot help with that.")
+    assert not far.passed and "like the reference, needs 80%" in far.detail
+    loose = Assertion(type="similar", value=ref, threshold=0.2)
+    assert check(loose, "Your order ships soon.").passed
+    assert "(>= 20%)" in loose.describe()
+    with pytest.raises(ValueError, match="from 0 to 1"):
+        Assertion(type="similar", value=ref, threshold=1.5)
+    with pytest.raises(ValueError, match="only similar does"):
+        Assertion(type="contains", value="x", threshold=0.5)
+
+
+def test_token_bounds_use_the_cells_output_tokens() -> None:
+    at_most = Assertion(type="max_tokens", value=50)
+    at_least = Assertion(type="min_tokens", value="5")  # a CSV cell is text
+    assert check(at_most, "x", output_tokens=50).passed
+    assert check(at_most, "x", output_tokens=51).detail == "51 tokens > 50"
+    assert not check(at_least, "x", output_tokens=4).passed
+    assert check(at_least, "x", output_tokens=5).passed
+    assert check(at_most, "x").detail == "output tokens unknown"
