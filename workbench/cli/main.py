@@ -25,7 +25,9 @@ _VAULT, _MODEL = "workbench.cli.vault_cmds", "workbench.cli.model_cmds"
 _REGISTRY, _SYNC = "workbench.cli.registry_cmds", "workbench.cli.sync_cmds"
 COMMANDS: dict[str, str] = {
     **dict.fromkeys(("vault", "commit", "doctor"), _VAULT),
-    **dict.fromkeys(("cases", "compare", "costs", "eval", "key", "provider", "runs"), _MODEL),
+    **dict.fromkeys(
+        ("cases", "compare", "costs", "eval", "key", "log", "provider", "runs"), _MODEL
+    ),
     "registry": _REGISTRY,
     **dict.fromkeys(("labels", "publish", "review", "sync"), _SYNC),
 }

@@ -5,17 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.cli.output import EXIT_COULD_NOT_RUN, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, emit, table
 from workbench.cli.vault_cmds import open_vault
-from workbench.core.errors import UsageError
+from workbench.core.errors import UsageError, WorkbenchError
 from workbench.core.limits import DEFAULT_CALL_DEADLINE_S, DEFAULT_MAX_ANSWER_CHARS
 from workbench.core.money import CostTotal, cost_total, format_cells_total, format_total
 from workbench.core.words import counted
@@ -271,6 +273,11 @@ def summary_text(run: Run, labels: dict[uuid.UUID, str]) -> str:
     cells = f"{n} cells" if n == planned else f"{n} of {planned} cells (partial)"
     head = f"run {run.id}  {run.status}  {cells}  {format_cells_total(run.cells)}"
     return "\n".join([head, body, *notes])
+
+
+COST_GROUP_CHOICES = ("model", "profile", "prompt", "version", "day", "month")
+"""The same as workbench.vault.runs.COST_GROUPS (a test holds them equal; the parser
+does not import the vault)."""
 
 
 def _case_name(run: Run, index: int) -> str:
@@ -730,8 +737,200 @@ def cmd_cases_set(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _since(text: str | None) -> datetime | None:
+    """``--since``: a date (2026-12-01, midnight UTC) or an ISO time; None when absent."""
+    from datetime import UTC, datetime
+
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(
+            f"--since {text!r} is not a date", hint="Write it as 2026-12-01 or 2026-12-01T09:30"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _version_names(vault: Any, ids: Iterable[str], *, prompt: bool = True) -> dict[str, str]:
+    """``prompt vN`` (or the draft's name; without ``prompt``, just that) for each
+    version id the vault holds."""
+    names: dict[str, str] = {}
+    for vid in ids:
+        try:
+            v = vault.version_by_id(uuid.UUID(vid))
+        except (ValueError, WorkbenchError):
+            continue
+        names[vid] = f"{v.prompt} {v.display_number}" if prompt else v.display_number
+    return names
+
+
+def cmd_costs_by(args: argparse.Namespace) -> int:
+    from workbench.vault.runs import RunStore
+
+    since = _since(args.since)
+    with open_vault(args) as vault:
+        groups = RunStore(vault).costs_by(args.by, since)
+        names = _version_names(vault, (g.key for g in groups)) if args.by == "version" else {}
+    rows = [
+        {
+            args.by: names.get(g.key, g.key),
+            **({"version_id": g.key} if args.by == "version" else {}),
+            "calls": g.calls,
+            "errors": g.errors,
+            "input_tokens": g.input_tokens,
+            "output_tokens": g.output_tokens,
+            "cost_usd": g.cost.usd,
+            "priced_usd": g.cost.priced_usd,
+            "unpriced_calls": g.cost.unpriced_calls,
+            "cost_per_1k_calls_usd": g.cost_per_1k_calls,
+        }
+        for g in groups
+    ]
+    total = sum((g.cost for g in groups), CostTotal())
+
+    def text() -> str:
+        if not groups:
+            return "no calls reached a model" + (f" since {args.since}" if since else "")
+        per_1k = [g.cost_per_1k_calls for g in groups]
+        body = table(
+            [args.by.upper(), "CALLS", "ERRORS", "TOKENS IN/OUT", "COST", "PER 1K CALLS"],
+            [
+                [
+                    str(r[args.by]),
+                    f"{g.calls:,}",
+                    f"{g.errors:,}",
+                    f"{g.input_tokens:,}/{g.output_tokens:,}",
+                    format_total(g.cost),
+                    "unknown" if p is None else f"${p:.4f}",
+                ]
+                for r, g, p in zip(rows, groups, per_1k, strict=True)
+            ],
+        )
+        calls = sum(g.calls for g in groups)
+        head = f"{calls:,} calls" + (f" since {args.since}" if since else "")
+        return f"{body}\n{head}: {format_total(total)}"
+
+    emit(args.json, {"by": args.by, "since": args.since, "groups": rows}, text)
+    return EXIT_OK
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    """The run log: every model call, newest first, as a table or JSON lines."""
+    from workbench.secrets.redaction import redact
+    from workbench.vault.runs import RunStore
+
+    since = _since(args.since)
+    with open_vault(args) as vault:
+        store = RunStore(vault)
+        entries = store.log(
+            prompt=args.prompt, model=args.model, since=since, errors_only=args.errors,
+            limit=args.limit, offset=args.offset,
+        )  # fmt: skip
+        names = _version_names(vault, {str(e.cell.key.version_id) for e in entries}, prompt=False)
+        specs: dict[str, Any] = {}
+        for e in entries:
+            if e.run_id not in specs:
+                specs[e.run_id] = store.load_spec(e.run_id)
+
+    def case_of(entry: Any) -> tuple[str, dict[str, Any]]:
+        cases = specs[entry.run_id].cases if specs.get(entry.run_id) else ()
+        index = entry.cell.key.case_index
+        if index >= len(cases):
+            return f"case {index + 1}", {}
+        case = cases[index]
+        values = {k: redact(str(v)) for k, v in case.values.items()}
+        return case.name or f"case {index + 1}", values
+
+    if args.jsonl:
+        for e in entries:
+            c = e.cell
+            case, values = case_of(e)
+            record = {
+                "at": c.finished_at.isoformat(),
+                "run_id": e.run_id,
+                "prompt": e.prompt,
+                "version": names.get(str(c.key.version_id), ""),
+                "version_id": str(c.key.version_id),
+                "profile": c.key.model.profile,
+                "model": c.key.model.model,
+                "case": case,
+                "variables": values,
+                "repeat": c.key.repeat,
+                "ok": c.ok,
+                "error_kind": c.error_kind,
+                "error": c.error,
+                "output": c.output,
+                "finish_reason": c.finish_reason,
+                "input_tokens": c.input_tokens,
+                "output_tokens": c.output_tokens,
+                "tokens_estimated": c.tokens_estimated,
+                "cost_usd": c.cost_usd,
+                "price_source": c.price_source,
+                "ttft_ms": c.ttft_ms,
+                "latency_ms": c.latency_ms,
+                "retries": [r.model_dump(mode="json") for r in c.retries],
+                "cached": c.cached,
+                "answered_by": str(c.answered_by) if c.answered_by else None,
+            }
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return EXIT_OK
+    if not entries:
+        filtered = args.prompt or args.model or since or args.errors or args.offset
+        sys.stdout.write(
+            "no model call matches these filters\n" if filtered else "no model calls yet\n"
+        )  # fmt: skip
+        return EXIT_OK
+    rows = []
+    for e in entries:
+        c = e.cell
+        case, _values = case_of(e)
+        result = "cached" if c.cached else ("ok" if c.ok else f"error: {c.error_kind}")
+        rows.append([
+            f"{c.finished_at.astimezone():%Y-%m-%d %H:%M:%S}",
+            e.prompt, names.get(str(c.key.version_id), str(c.key.version_id)[:8]),
+            str(c.key.model), case,
+            f"{c.input_tokens or 0}/{c.output_tokens or 0}",
+            format_cells_total([c]), fmt_ms_cli(c.ttft_ms), fmt_ms_cli(c.latency_ms),
+            str(len(c.retries)), result,
+        ])  # fmt: skip
+    sys.stdout.write(
+        table(
+            [
+                "WHEN",
+                "PROMPT",
+                "VERSION",
+                "MODEL",
+                "CASE",
+                "TOKENS",
+                "COST",
+                "TTFT",
+                "LATENCY",
+                "RETRIES",
+                "RESULT",
+            ],
+            rows,
+        )
+        + f"\n{len(entries)} calls, newest first"
+        + (f" (--offset {args.offset + args.limit} for more)" if len(entries) == args.limit else "")
+        + "\n"
+    )
+    return EXIT_OK
+
+
+def fmt_ms_cli(ms: float | None) -> str:
+    if ms is None:
+        return "-"
+    return f"{ms:,.0f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
+
+
 def cmd_costs(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
+
+    if args.by is not None or args.since is not None:
+        if args.by is None:
+            args.by = "day"
+        return cmd_costs_by(args)
 
     from workbench.app.budget import period_starts, spending
     from workbench.settings import load_settings
@@ -965,4 +1164,27 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "costs", help="money spent on model calls, against the budgets", parents=[parent]
     )
+    p.add_argument(
+        "--by",
+        choices=COST_GROUP_CHOICES,
+        help="spending per model, profile, prompt, version, day or month (calls, "
+        "tokens, cost, cost per 1,000 calls)",
+    )
+    p.add_argument("--since", help="only calls since this date, e.g. 2026-12-01 (with --by)")
     p.set_defaults(handler=cmd_costs)
+
+    p = sub.add_parser(
+        "log", help="the run log: every model call, newest first (offline)", parents=[parent]
+    )
+    p.add_argument("--prompt", help="only calls of this prompt")
+    p.add_argument("--model", help="only this model: profile:model, or a model name")
+    p.add_argument("--since", help="only calls since this date, e.g. 2026-12-01")
+    p.add_argument("--errors", action="store_true", help="only calls that failed")
+    p.add_argument(
+        "--limit", type=_number(int, 1, 100_000), default=100, help="at most this many (100)"
+    )
+    p.add_argument("--offset", type=_number(int, 0, None), default=0, help="skip this many")
+    p.add_argument(
+        "--jsonl", action="store_true", help="one JSON object per call (variables redacted)"
+    )
+    p.set_defaults(handler=cmd_log)

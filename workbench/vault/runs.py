@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, select, update
 
 from workbench.core.errors import NotFoundError, UsageError
 from workbench.core.models import utcnow
@@ -35,6 +35,39 @@ class RunCounts:
 
 # A cell answered from the response cache called no model: it is not spending.
 _CALLED_A_MODEL = func.coalesce(func.json_extract(CellRow.data, "$.cached"), 0) == 0
+
+
+COST_GROUPS = ("model", "profile", "prompt", "version", "day", "month")
+"""What ``workbench costs --by`` sums spending by."""
+
+
+@dataclass(frozen=True)
+class CostGroup:
+    """Spending of one model, prompt, version, day...: calls that reached a model
+    (cached replays are not spending), their tokens and cost by the one money rule."""
+
+    key: str
+    calls: int
+    errors: int
+    input_tokens: int
+    output_tokens: int
+    cost: CostTotal
+
+    @property
+    def cost_per_1k_calls(self) -> float | None:
+        """USD per 1,000 answered calls; None when any is unpriced or none answered."""
+        answered = self.cost.priced_calls + self.cost.unpriced_calls
+        usd = self.cost.usd
+        return None if usd is None or not answered else usd * 1000 / answered
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One model call of the run log: which run and prompt it belongs to, and the cell."""
+
+    run_id: str
+    prompt: str
+    cell: CellResult
 
 
 @dataclass(frozen=True)
@@ -243,6 +276,12 @@ class RunStore:
                     out[h] = CellResult.model_validate_json(data)
         return out
 
+    def load_spec(self, run_id: str) -> RunSpec | None:
+        """A run's spec alone (its cases name the log's calls), without its cells."""
+        with self.vault.reading() as s:
+            spec = s.scalar(select(RunRow.spec).where(RunRow.id == run_id))
+        return None if spec is None else RunSpec.model_validate_json(spec)
+
     def load(self, run_id: uuid.UUID) -> Run:
         with self.vault.reading() as s:
             row = s.get(RunRow, str(run_id))
@@ -369,6 +408,90 @@ class RunStore:
                 )
             )
         return float(total or 0.0)
+
+    def costs_by(self, by: str, since: datetime | None = None) -> list[CostGroup]:
+        """Spending grouped ``by`` one of :data:`COST_GROUPS`, most expensive first (then
+        by key); only calls that reached a model. One SQL query, whatever the log's size."""
+        if by not in COST_GROUPS:
+            raise UsageError(
+                f"cannot group costs by {by!r}", hint=f"Use one of: {', '.join(COST_GROUPS)}."
+            )
+        keys: dict[str, ColumnElement[str]] = {
+            "model": CellRow.profile + ":" + CellRow.model,
+            "profile": CellRow.profile.expression,
+            "prompt": RunRow.prompt.expression,
+            "version": CellRow.version_id.expression,
+            "day": func.strftime("%Y-%m-%d", CellRow.finished_at),
+            "month": func.strftime("%Y-%m", CellRow.finished_at),
+        }
+        key = keys[by].label("key")
+        answered = CellRow.error_kind.is_(None)
+        tokens_in = func.coalesce(func.json_extract(CellRow.data, "$.input_tokens"), 0)
+        tokens_out = func.coalesce(func.json_extract(CellRow.data, "$.output_tokens"), 0)
+        query = (
+            select(
+                key,
+                func.count(),
+                func.count().filter(~answered),
+                func.sum(tokens_in),
+                func.sum(tokens_out),
+                func.sum(CellRow.cost_usd),
+                func.count(CellRow.cost_usd),
+                func.count().filter(CellRow.cost_usd.is_(None), answered),
+            )
+            .join(RunRow, RunRow.id == CellRow.run_id)
+            .where(_CALLED_A_MODEL)
+            .group_by(key)
+        )
+        if since is not None:
+            query = query.where(CellRow.finished_at >= since)
+        with self.vault.reading() as s:
+            rows = s.execute(query).all()
+        groups = [
+            CostGroup(
+                str(k),
+                int(n),
+                int(errors),
+                int(tin or 0),
+                int(tout or 0),
+                CostTotal(float(usd or 0.0), int(priced), int(unpriced)),
+            )
+            for k, n, errors, tin, tout, usd, priced, unpriced in rows
+        ]
+        return sorted(groups, key=lambda g: (-g.cost.priced_usd, g.key))
+
+    def log(
+        self,
+        *,
+        prompt: str | None = None,
+        model: str | None = None,
+        since: datetime | None = None,
+        errors_only: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[LogEntry]:
+        """The run log, newest call first: every model call the workbench made (and each
+        cached replay, marked so). ``model`` matches ``profile:model`` or the model name.
+        Only the page asked for is read and parsed."""
+        query = select(CellRow.run_id, RunRow.prompt, CellRow.data).join(
+            RunRow, RunRow.id == CellRow.run_id
+        )
+        if prompt is not None:
+            query = query.where(RunRow.prompt == prompt)
+        if model is not None:
+            if ":" in model:
+                profile, _, name = model.partition(":")
+                query = query.where(CellRow.profile == profile, CellRow.model == name)
+            else:
+                query = query.where(CellRow.model == model)
+        if since is not None:
+            query = query.where(CellRow.finished_at >= since)
+        if errors_only:
+            query = query.where(CellRow.error_kind.is_not(None))
+        query = query.order_by(CellRow.finished_at.desc(), CellRow.seq.desc())
+        with self.vault.reading() as s:
+            rows = s.execute(query.limit(limit).offset(offset)).all()
+        return [LogEntry(r, p, CellResult.model_validate_json(d)) for r, p, d in rows]
 
     def count_cells(self, run_id: uuid.UUID) -> int:
         """How many cells of the run the vault holds (the engine checks it at close)."""
