@@ -10,9 +10,13 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.core.runs import CellResult
+
+if TYPE_CHECKING:
+    from workbench.vault import Vault
+    from workbench.vault.runs import LogEntry
 
 CELL_FIELDS: tuple[str, ...] = (
     "version",
@@ -101,3 +105,67 @@ def records_csv(records: Iterable[Mapping[str, Any]]) -> str:
 
 def records_json(records: Iterable[Mapping[str, Any]]) -> str:
     return json.dumps(list(records), indent=1, ensure_ascii=False)
+
+
+def log_records(vault: Vault, entries: Iterable[LogEntry]) -> list[dict[str, Any]]:
+    """The run log's entries as flat records, one schema for ``workbench log --jsonl``
+    and the window's Log view (and its export): the version as people name it, the
+    case by name with its variables redacted (key-shaped values, registered secrets),
+    every readout and the retries."""
+    import uuid
+
+    from workbench.core.errors import WorkbenchError
+    from workbench.secrets.redaction import redact
+    from workbench.vault.runs import RunStore
+
+    store = RunStore(vault)
+    names: dict[str, str] = {}
+    specs: dict[str, Any] = {}
+    out = []
+    for entry in entries:
+        cell = entry.cell
+        vid = str(cell.key.version_id)
+        if vid not in names:
+            try:
+                names[vid] = vault.version_by_id(uuid.UUID(vid)).display_number
+            except WorkbenchError:
+                names[vid] = vid[:8]
+        if entry.run_id not in specs:
+            specs[entry.run_id] = store.load_spec(entry.run_id)
+        spec = specs[entry.run_id]
+        index = cell.key.case_index
+        case = spec.cases[index] if spec is not None and index < len(spec.cases) else None
+        out.append(
+            {
+                "at": cell.finished_at.isoformat(),
+                "run_id": entry.run_id,
+                "prompt": entry.prompt,
+                "version": names[vid],
+                "version_id": vid,
+                "profile": cell.key.model.profile,
+                "model": cell.key.model.model,
+                "case": (case.name if case else "") or f"case {index + 1}",
+                "variables": {k: redact(str(v)) for k, v in case.values.items()} if case else {},
+                "repeat": cell.key.repeat,
+                "ok": cell.ok,
+                "error_kind": cell.error_kind,
+                "error": cell.error,
+                "output": cell.output,
+                "finish_reason": cell.finish_reason,
+                "input_tokens": cell.input_tokens,
+                "output_tokens": cell.output_tokens,
+                "tokens_estimated": cell.tokens_estimated,
+                "cost_usd": cell.cost_usd,
+                "price_source": cell.price_source,
+                "ttft_ms": cell.ttft_ms,
+                "latency_ms": cell.latency_ms,
+                "retries": [r.model_dump(mode="json") for r in cell.retries],
+                "cached": cell.cached,
+                "answered_by": str(cell.answered_by) if cell.answered_by else None,
+            }
+        )
+    return out
+
+
+def records_jsonl(records: Iterable[Mapping[str, Any]]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)

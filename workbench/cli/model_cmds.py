@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import json
 import sys
 import time
 import uuid
@@ -817,83 +816,38 @@ def cmd_costs_by(args: argparse.Namespace) -> int:
 
 def cmd_log(args: argparse.Namespace) -> int:
     """The run log: every model call, newest first, as a table or JSON lines."""
-    from workbench.secrets.redaction import redact
+    from workbench.app.export import log_records, records_jsonl
+    from workbench.core.money import CostTotal, format_total
     from workbench.vault.runs import RunStore
 
     since = _since(args.since)
     with open_vault(args) as vault:
-        store = RunStore(vault)
-        entries = store.log(
+        entries = RunStore(vault).log(
             prompt=args.prompt, model=args.model, since=since, errors_only=args.errors,
             limit=args.limit, offset=args.offset,
         )  # fmt: skip
-        names = _version_names(vault, {str(e.cell.key.version_id) for e in entries}, prompt=False)
-        specs: dict[str, Any] = {}
-        for e in entries:
-            if e.run_id not in specs:
-                specs[e.run_id] = store.load_spec(e.run_id)
-
-    def case_of(entry: Any) -> tuple[str, dict[str, Any]]:
-        cases = specs[entry.run_id].cases if specs.get(entry.run_id) else ()
-        index = entry.cell.key.case_index
-        if index >= len(cases):
-            return f"case {index + 1}", {}
-        case = cases[index]
-        values = {k: redact(str(v)) for k, v in case.values.items()}
-        return case.name or f"case {index + 1}", values
-
+        records = log_records(vault, entries)
     if args.jsonl:
-        for e in entries:
-            c = e.cell
-            case, values = case_of(e)
-            record = {
-                "at": c.finished_at.isoformat(),
-                "run_id": e.run_id,
-                "prompt": e.prompt,
-                "version": names.get(str(c.key.version_id), ""),
-                "version_id": str(c.key.version_id),
-                "profile": c.key.model.profile,
-                "model": c.key.model.model,
-                "case": case,
-                "variables": values,
-                "repeat": c.key.repeat,
-                "ok": c.ok,
-                "error_kind": c.error_kind,
-                "error": c.error,
-                "output": c.output,
-                "finish_reason": c.finish_reason,
-                "input_tokens": c.input_tokens,
-                "output_tokens": c.output_tokens,
-                "tokens_estimated": c.tokens_estimated,
-                "cost_usd": c.cost_usd,
-                "price_source": c.price_source,
-                "ttft_ms": c.ttft_ms,
-                "latency_ms": c.latency_ms,
-                "retries": [r.model_dump(mode="json") for r in c.retries],
-                "cached": c.cached,
-                "answered_by": str(c.answered_by) if c.answered_by else None,
-            }
-            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        sys.stdout.write(records_jsonl(records))
         return EXIT_OK
-    if not entries:
+    if not records:
         filtered = args.prompt or args.model or since or args.errors or args.offset
         sys.stdout.write(
             "no model call matches these filters\n" if filtered else "no model calls yet\n"
-        )  # fmt: skip
+        )
         return EXIT_OK
     rows = []
-    for e in entries:
+    for e, r in zip(entries, records, strict=True):
         c = e.cell
-        case, _values = case_of(e)
         result = "cached" if c.cached else ("ok" if c.ok else f"error: {c.error_kind}")
+        cost = CostTotal(c.cost_usd or 0.0, int(c.cost_usd is not None), int(c.cost_usd is None))
         rows.append([
-            f"{c.finished_at.astimezone():%Y-%m-%d %H:%M:%S}",
-            e.prompt, names.get(str(c.key.version_id), str(c.key.version_id)[:8]),
-            str(c.key.model), case,
-            f"{c.input_tokens or 0}/{c.output_tokens or 0}",
-            format_cells_total([c]), fmt_ms_cli(c.ttft_ms), fmt_ms_cli(c.latency_ms),
-            str(len(c.retries)), result,
+            f"{c.finished_at.astimezone():%Y-%m-%d %H:%M:%S}", r["prompt"], r["version"],
+            str(c.key.model), r["case"], f"{c.input_tokens or 0}/{c.output_tokens or 0}",
+            format_total(cost) if c.ok else "-", fmt_ms_cli(c.ttft_ms),
+            fmt_ms_cli(c.latency_ms), str(len(c.retries)), result,
         ])  # fmt: skip
+    more = f" (--offset {args.offset + args.limit} for more)" if len(rows) == args.limit else ""
     sys.stdout.write(
         table(
             [
@@ -911,9 +865,7 @@ def cmd_log(args: argparse.Namespace) -> int:
             ],
             rows,
         )
-        + f"\n{len(entries)} calls, newest first"
-        + (f" (--offset {args.offset + args.limit} for more)" if len(entries) == args.limit else "")
-        + "\n"
+        + f"\n{len(rows)} calls, newest first{more}\n"
     )
     return EXIT_OK
 
