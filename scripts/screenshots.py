@@ -329,6 +329,10 @@ def team_vault(shots: Shots, tmp: Path, theme: str, reg: RunningRegistry,
         compare.tabs.setCurrentWidget(compare.cell_view)
         shots.grab(window, "compare-cell")
 
+        window.tabs.setCurrentWidget(window.log_panel)
+        window.log_panel.table.selectRow(0)
+        shots.grab(window, "log")
+
         dialog = SettingsDialog(
             window.settings, window.secrets, window.reporter, window,
             model_cache=window.model_lists.cache,

@@ -53,6 +53,7 @@ from workbench.ui.compare import ComparePanel
 from workbench.ui.editor import EditorPanel
 from workbench.ui.errors import ErrorReporter
 from workbench.ui.history import HistoryPanel
+from workbench.ui.log_view import LogPanel
 from workbench.ui.model_lists import ModelLists
 from workbench.ui.ops import VaultWriter
 from workbench.ui.review import ReviewPanel
@@ -170,6 +171,7 @@ class MainWindow(QMainWindow):
             memory=self.qsettings,
         )  # fmt: skip
         self.runs = RunsPanel(vault)
+        self.log_panel = LogPanel(vault, self.reporter)
         self.review = ReviewPanel(vault, self.reporter, self.writer)
         self.sync_panel = SyncPanel(vault, self.reporter)
         self.sync = SyncController(vault, self.registry_connection, sync_interval_s, self)
@@ -183,6 +185,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.testcases, "Test cases")
         self.tabs.addTab(self.compare, "Compare")
         self.tabs.addTab(self.runs, "Runs")
+        self.tabs.addTab(self.log_panel, "Log")
         self.tabs.addTab(self.review, "Review")
         self.tabs.addTab(self.sync_panel, "Sync")
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -237,6 +240,12 @@ class MainWindow(QMainWindow):
         self.testcases.cases_changed.connect(self._on_cases_changed)
         self.runs.open_requested.connect(self.open_run)
         self.compare.run_finished.connect(lambda _r: self.runs.reload())
+        self.compare.run_finished.connect(lambda _r: self.log_panel.reload())
+        self.tabs.currentChanged.connect(
+            lambda _i: (
+                self.log_panel.reload() if self.tabs.currentWidget() is self.log_panel else None
+            )
+        )
         self.model_lists.changed.connect(lambda _l: self.compare.reload_models())
         self.model_lists.changed.connect(
             lambda found: self.statusBar().showMessage(ModelLists.summary(found), 8000)

@@ -1,0 +1,249 @@
+"""The run log: every model call the workbench made, newest first, with filters, the
+selected call's answer, variables and retries, and export as JSON lines.
+
+The same records as ``workbench log --jsonl`` (:func:`workbench.app.export.log_records`:
+variables redacted); a page of calls is read at a time, so a vault of a million calls
+opens as fast as one of ten.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.app.export import log_records, records_jsonl
+from workbench.core.errors import WorkbenchError
+from workbench.core.files import write_atomic
+from workbench.core.models import utcnow
+from workbench.core.words import counted
+from workbench.ui.errors import ErrorReporter
+from workbench.ui.format import fmt_ms, fmt_usd
+from workbench.ui.table_model import ALIGN_RIGHT, RowsTableModel, setup_row_table
+from workbench.vault import Vault
+from workbench.vault.runs import RunStore
+
+PAGE = 200
+EXPORT_MAX = 100_000
+PERIODS = {"All time": None, "Today": 0, "Last 7 days": 7, "Last 30 days": 30}
+
+
+class LogModel(RowsTableModel[dict[str, Any]]):
+    HEADERS = (
+        "When", "Prompt", "Version", "Model", "Case", "Tokens", "Cost", "TTFT", "Latency",
+        "Retries", "Result",
+    )  # fmt: skip
+
+    def cell_data(self, row: dict[str, Any], column: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.TextAlignmentRole and 5 <= column <= 9:
+            return ALIGN_RIGHT
+        if role == Qt.ItemDataRole.ToolTipRole and column == 10 and row["error"]:
+            return row["error"]
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if row["cached"]:
+            result = "cached (no model called)"
+        else:
+            result = "ok" if row["ok"] else f"error: {row['error_kind']}"
+        cost = "–" if not row["ok"] else fmt_usd(row["cost_usd"])
+        values = (
+            f"{datetime.fromisoformat(row['at']).astimezone():%Y-%m-%d %H:%M:%S}",
+            row["prompt"],
+            row["version"],
+            f"{row['profile']}:{row['model']}",
+            row["case"],
+            f"{row['input_tokens'] or 0:,}→{row['output_tokens'] or 0:,}",
+            cost,
+            fmt_ms(row["ttft_ms"]),
+            fmt_ms(row["latency_ms"]),
+            str(len(row["retries"])),
+            result,
+        )
+        return values[column]
+
+
+class LogPanel(QWidget):
+    """``loaded`` fires after every (re)load with the number of calls shown."""
+
+    loaded = Signal(int)
+
+    def __init__(self, vault: Vault, reporter: ErrorReporter) -> None:
+        super().__init__()
+        self.vault = vault
+        self.store = RunStore(vault)
+        self.reporter = reporter
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+
+        bar = QHBoxLayout()
+        self.prompt_filter = QLineEdit()
+        self.prompt_filter.setPlaceholderText("Prompt (all)")
+        self.prompt_filter.setToolTip("Only calls of this prompt (its full name)")
+        self.model_filter = QLineEdit()
+        self.model_filter.setPlaceholderText("Model (all), e.g. openai:gpt-4o")
+        self.model_filter.setToolTip("Only this model: profile:model, or a model name")
+        self.period = QComboBox()
+        self.period.addItems(list(PERIODS))
+        self.errors_only = QCheckBox("Errors only")
+        self.refresh_button = QPushButton("Refresh")
+        for w in (self.prompt_filter, self.model_filter):
+            w.returnPressed.connect(self.reload)
+        self.period.currentIndexChanged.connect(lambda _i: self.reload())
+        self.errors_only.toggled.connect(lambda _on: self.reload())
+        self.refresh_button.clicked.connect(self.reload)
+        bar.addWidget(self.prompt_filter, 2)
+        bar.addWidget(self.model_filter, 2)
+        bar.addWidget(self.period)
+        bar.addWidget(self.errors_only)
+        bar.addWidget(self.refresh_button)
+        layout.addLayout(bar)
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        self.model = LogModel()
+        self.table = QTableView()
+        self.table.setObjectName("logTable")
+        self.table.setModel(self.model)
+        setup_row_table(
+            self.table, stretch_column=4, selection=QAbstractItemView.SelectionMode.SingleSelection
+        )
+        self.table.selectionModel().currentRowChanged.connect(lambda *_a: self._show_detail())
+        split.addWidget(self.table)
+        self.detail = QPlainTextEdit()
+        self.detail.setObjectName("logDetail")
+        self.detail.setReadOnly(True)
+        self.detail.setPlaceholderText("Select a call to see its answer, variables and retries.")
+        split.addWidget(self.detail)
+        split.setSizes([400, 160])
+        layout.addWidget(split, 1)
+
+        foot = QHBoxLayout()
+        self.status = QLabel()
+        self.status.setObjectName("dimLabel")
+        self.more_button = QPushButton("Load more")
+        self.more_button.clicked.connect(self.load_more)
+        self.export_button = QPushButton("Export JSONL…")
+        self.export_button.setToolTip("Every call these filters match, one JSON object a line")
+        self.export_button.clicked.connect(lambda: self.export_jsonl())
+        foot.addWidget(self.status, 1)
+        foot.addWidget(self.more_button)
+        foot.addWidget(self.export_button)
+        layout.addLayout(foot)
+        self._entries: list[Any] = []
+
+    # ---- reading ---------------------------------------------------------------------
+
+    def filters(self) -> dict[str, Any]:
+        days = PERIODS[self.period.currentText()]
+        since = None
+        if days is not None:
+            midnight = utcnow().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+            since = midnight - timedelta(days=days)
+        return {
+            "prompt": self.prompt_filter.text().strip() or None,
+            "model": self.model_filter.text().strip() or None,
+            "since": since,
+            "errors_only": self.errors_only.isChecked(),
+        }
+
+    def _read(self, offset: int, limit: int = PAGE) -> list[dict[str, Any]]:
+        entries = self.store.log(**self.filters(), limit=limit, offset=offset)
+        return log_records(self.vault, entries)
+
+    @Slot()
+    def reload(self) -> None:
+        try:
+            rows = self._read(0)
+        except WorkbenchError as exc:
+            self.reporter.report(exc, "read the run log")
+            return
+        self.model.set_rows(rows)
+        self._after_load(len(rows))
+
+    @Slot()
+    def load_more(self) -> None:
+        try:
+            more = self._read(len(self.model.rows))
+        except WorkbenchError as exc:
+            self.reporter.report(exc, "read the run log")
+            return
+        self.model.set_rows([*self.model.rows, *more])
+        self._after_load(len(more))
+
+    def _after_load(self, page: int) -> None:
+        shown = len(self.model.rows)
+        full = page == PAGE
+        self.more_button.setEnabled(full)
+        self.export_button.setEnabled(shown > 0)
+        if shown:
+            self.status.setText(
+                f"{counted(shown, 'call')} shown, newest first" + (" (more below)" if full else "")
+            )
+        else:
+            filtered = any(v for v in self.filters().values())
+            self.status.setText(
+                "No call matches these filters."
+                if filtered
+                else "No model calls yet: run a comparison in Compare and every call shows here."
+            )
+        self._show_detail()
+        self.loaded.emit(shown)
+
+    def _show_detail(self) -> None:
+        row = self.model.row_at(self.table.currentIndex())
+        if row is None:
+            self.detail.clear()
+            return
+        lines = [
+            f"{row['prompt']} {row['version']} · {row['profile']}:{row['model']} · "
+            f"case {row['case']} · run {row['run_id'][:8]}",
+        ]
+        if row["variables"]:
+            lines.append("variables: " + json.dumps(row["variables"], ensure_ascii=False))
+        if row["price_source"]:
+            lines.append(f"price: {row['price_source']}")
+        for r in row["retries"]:
+            lines.append(f"retry: {json.dumps(r, ensure_ascii=False)}")
+        if row["error"]:
+            lines += ["", f"error ({row['error_kind']}): {row['error']}"]
+        lines += ["", row["output"] or "(no answer)"]
+        self.detail.setPlainText("\n".join(lines))
+
+    # ---- export ----------------------------------------------------------------------
+
+    def export_jsonl(self, path: Path | None = None) -> Path | None:
+        """Every call the filters match (up to 100,000), one JSON object a line."""
+        if path is None:
+            chosen, _ = QFileDialog.getSaveFileName(
+                self, "Export the run log", "run-log.jsonl", "JSON lines (*.jsonl)"
+            )
+            if not chosen:
+                return None
+            path = Path(chosen)
+        try:
+            write_atomic(path, records_jsonl(self._read(0, EXPORT_MAX)))
+        except (WorkbenchError, OSError) as exc:
+            from workbench.core.files import os_problem
+
+            problem = os_problem(exc) if isinstance(exc, OSError) else exc
+            self.reporter.report(problem or exc, "export the run log")
+            return None
+        self.status.setText(f"Exported to {path}")
+        return path
