@@ -38,7 +38,7 @@ def test_log_tab_from_empty_to_filtered_and_exported(
     click_tab(window, "Log")
     assert log.model.rowCount() == 8
     assert "8 calls shown, newest first" in log.status.text()
-    headers = [log.model.headerData(c, Qt.Orientation.Horizontal) for c in range(11)]
+    headers = [log.model.headerData(c, Qt.Orientation.Horizontal) for c in range(10)]
     assert headers[:4] == ["When", "Prompt", "Version", "Model"]
 
     # A person types a model and presses Enter; then ticks Errors only.

@@ -48,24 +48,32 @@ PERIODS = {"All time": None, "Today": 0, "Last 7 days": 7, "Last 30 days": 30}
 
 class LogModel(RowsTableModel[dict[str, Any]]):
     HEADERS = (
-        "When", "Prompt", "Version", "Model", "Case", "Tokens", "Cost", "TTFT", "Latency",
-        "Retries", "Result",
+        "When", "Prompt", "Version", "Model", "Case", "Tokens", "Cost", "TTFT", "Total",
+        "Result",
     )  # fmt: skip
 
     def cell_data(self, row: dict[str, Any], column: int, role: int) -> Any:
-        if role == Qt.ItemDataRole.TextAlignmentRole and 5 <= column <= 9:
+        if role == Qt.ItemDataRole.TextAlignmentRole and 5 <= column <= 8:
             return ALIGN_RIGHT
-        if role == Qt.ItemDataRole.ToolTipRole and column == 10 and row["error"]:
-            return row["error"]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == 9 and row["error"]:
+                return row["error"]
+            if column == 0:
+                return f"{datetime.fromisoformat(row['at']).astimezone():%Y-%m-%d %H:%M:%S %Z}"
+            if column in (1, 3):
+                return row["prompt"] if column == 1 else f"{row['profile']}:{row['model']}"
+            return None
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         if row["cached"]:
             result = "cached (no model called)"
         else:
             result = "ok" if row["ok"] else f"error: {row['error_kind']}"
+            if row["retries"]:
+                result += f" ({counted(len(row['retries']), 'retry', 'retries')})"
         cost = "–" if not row["ok"] else fmt_usd(row["cost_usd"])
         values = (
-            f"{datetime.fromisoformat(row['at']).astimezone():%Y-%m-%d %H:%M:%S}",
+            f"{datetime.fromisoformat(row['at']).astimezone():%m-%d %H:%M:%S}",
             row["prompt"],
             row["version"],
             f"{row['profile']}:{row['model']}",
@@ -74,7 +82,6 @@ class LogModel(RowsTableModel[dict[str, Any]]):
             cost,
             fmt_ms(row["ttft_ms"]),
             fmt_ms(row["latency_ms"]),
-            str(len(row["retries"])),
             result,
         )
         return values[column]
@@ -121,9 +128,13 @@ class LogPanel(QWidget):
         self.table = QTableView()
         self.table.setObjectName("logTable")
         self.table.setModel(self.model)
+        # The model name takes what is left and elides in the middle: every readout and
+        # the result stay on screen at 1024 px (the case column was squeezed to "can…").
         setup_row_table(
-            self.table, stretch_column=4, selection=QAbstractItemView.SelectionMode.SingleSelection
+            self.table, stretch_column=3, selection=QAbstractItemView.SelectionMode.SingleSelection
         )
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setWordWrap(False)
         self.table.selectionModel().currentRowChanged.connect(lambda *_a: self._show_detail())
         split.addWidget(self.table)
         self.detail = QPlainTextEdit()
