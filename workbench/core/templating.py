@@ -60,9 +60,9 @@ from typing import Any
 from jinja2 import ChainableUndefined, StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError, UndefinedError
-from jinja2.runtime import Context, Namespace, Undefined, markup_join, str_join
+from jinja2.runtime import Context, Undefined, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
-from jinja2.utils import generate_lorem_ipsum
+from jinja2.utils import Namespace, generate_lorem_ipsum
 from pydantic import BaseModel, ConfigDict
 
 from workbench.core.errors import RenderError, TemplateError
@@ -450,7 +450,8 @@ class _PromptEnvironment(ImmutableSandboxedEnvironment):
     def join_text(self, parts: tuple[Any, ...], markup: bool) -> str:
         if sum(_size(part) for part in parts) > MAX_OUTPUT_CHARS:
             raise RenderLimitError(f"~ joining more than {MAX_OUTPUT_CHARS:,} characters")
-        return _charge(markup_join(parts) if markup else str_join(parts))
+        joined: str = _charge(markup_join(parts) if markup else str_join(parts))
+        return joined
 
     def bounded_iter(self, iterable: Any) -> Any:
         return iterable if isinstance(iterable, Undefined) else _BoundedIterator(iterable)
@@ -524,7 +525,8 @@ class _PromptEnvironment(ImmutableSandboxedEnvironment):
                 kwargs, args = args[0], ()
             if _size(args) + _size(dict(kwargs)) > MAX_OUTPUT_CHARS:
                 raise RenderLimitError(f"formatting more than {MAX_OUTPUT_CHARS:,} characters")
-            return _charge(formatter.vformat(f_self, args, kwargs))
+            formatted: str = _charge(formatter.vformat(f_self, args, kwargs))
+            return formatted
 
         return bounded_format
 
@@ -536,7 +538,7 @@ def _int(value: Any) -> bool:
 def _finalize(value: Any) -> Any:
     if value is None:
         return ""
-    containers = list | tuple | set | frozenset | dict | Namespace
+    containers = (list, tuple, set, frozenset, dict, Namespace)
     if isinstance(value, containers) and _size(value) > MAX_OUTPUT_CHARS:
         raise RenderLimitError(f"printing a value of more than {MAX_OUTPUT_CHARS:,} characters")
     return value

@@ -85,7 +85,7 @@ class ChartsPanel(QWidget):
         from matplotlib.figure import Figure
 
         self.figure = Figure(figsize=(8, 5), dpi=DPI)
-        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas = FigureCanvasQTAgg(self.figure)  # type: ignore[no-untyped-call]
         self.canvas.setObjectName("chartCanvas")
         self.placeholder.hide()
         self.scroll_area.setWidget(self.canvas)

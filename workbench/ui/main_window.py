@@ -109,7 +109,7 @@ def readme_text() -> str:
         meta = metadata("prompt-workbench")
     except PackageNotFoundError:
         return ""
-    body = (meta.get_all("Description") or [""])[0]
+    body = str((meta.get_all("Description") or [""])[0])
     if not body:  # metadata 2.1+: the long description is the message body
         payload = getattr(meta, "get_payload", None)
         body = str(payload()) if callable(payload) else ""
