@@ -473,6 +473,10 @@ class Engine:
                         # Asked for, not a failure: retrieved, so asyncio does not log
                         # "exception was never retrieved" with a CancelledError traceback.
                         gather.exception()
+                    if len(finished) == len(plans):
+                        # The last cells finished before the cancel was seen: nothing
+                        # is missing, so the run is finished, not cancelled.
+                        status = "finished"
         except asyncio.CancelledError:
             status = "cancelled"
             for t in tasks:
