@@ -768,9 +768,17 @@ def cmd_costs_by(args: argparse.Namespace) -> int:
     from workbench.vault.runs import RunStore
 
     since = _since(args.since)
+    chart = Path(args.chart) if getattr(args, "chart", None) else None
+    if chart is not None and chart.suffix.lower() not in {".png", ".svg", ".pdf"}:
+        raise UsageError(
+            f"cannot write a chart as {chart.suffix or 'a file without suffix'}",
+            hint="Name the output .png, .svg or .pdf",
+        )
     with open_vault(args) as vault:
         groups = RunStore(vault).costs_by(args.by, since)
         names = _version_names(vault, (g.key for g in groups)) if args.by == "version" else {}
+    if args.by in ("day", "month"):  # a time line reads oldest first
+        groups = sorted(groups, key=lambda g: g.key)
     rows = [
         {
             args.by: names.get(g.key, g.key),
@@ -810,7 +818,30 @@ def cmd_costs_by(args: argparse.Namespace) -> int:
         head = f"{calls:,} calls" + (f" since {args.since}" if since else "")
         return f"{body}\n{head}: {format_total(total)}"
 
-    emit(args.json, {"by": args.by, "since": args.since, "groups": rows}, text)
+    if chart is not None:
+        from workbench.charts.cost_charts import save_cost_chart
+        from workbench.charts.theme import DARK, LIGHT
+
+        span = f" since {args.since}" if since else ""
+        save_cost_chart(
+            chart,
+            [(str(r[args.by]), g.cost) for r, g in zip(rows, groups, strict=True)],
+            f"Spending by {args.by}{span}: {format_total(total)}",
+            DARK if args.dark else LIGHT,
+        )
+    if getattr(args, "csv", False):
+        import csv
+        import io
+
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else [args.by])
+        writer.writeheader()
+        writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in rows)
+        sys.stdout.write(buf.getvalue())
+    else:
+        emit(args.json, {"by": args.by, "since": args.since, "groups": rows}, text)
+    if chart is not None and not args.json and not getattr(args, "csv", False):
+        sys.stderr.write(f"wrote {chart} ({counted(len(groups), 'bar')})\n")
     return EXIT_OK
 
 
@@ -879,7 +910,7 @@ def fmt_ms_cli(ms: float | None) -> str:
 def cmd_costs(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    if args.by is not None or args.since is not None:
+    if args.by is not None or args.since is not None or args.csv or args.chart:
         if args.by is None:
             args.by = "day"
         return cmd_costs_by(args)
@@ -1123,6 +1154,9 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
         "tokens, cost, cost per 1,000 calls)",
     )
     p.add_argument("--since", help="only calls since this date, e.g. 2026-12-01 (with --by)")
+    p.add_argument("--csv", action="store_true", help="the groups as CSV (with --by)")
+    p.add_argument("--chart", metavar="FILE", help="also draw the groups to FILE (.png/.svg/.pdf)")
+    p.add_argument("--dark", action="store_true", help="the chart on a dark background")
     p.set_defaults(handler=cmd_costs)
 
     p = sub.add_parser(

@@ -82,5 +82,10 @@ def test_log_and_costs_by_show_what_was_called(
     assert [g["prompt"] for g in json.loads(out)["groups"]] == ["p"]
     code, out, _ = run(capsys, "costs", "--by", "day", "--since", "2999-01-01")
     assert out.startswith("no calls reached a model since 2999-01-01")
+    code, out, _ = run(capsys, "costs", "--by", "model", "--csv", "--chart", str(env / "c.png"))
+    assert code == 0 and out.splitlines()[0].startswith("model,calls,errors,input_tokens")
+    assert (env / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, _, err = run(capsys, "costs", "--by", "model", "--chart", str(env / "c.txt"))
+    assert code == 2 and ".png, .svg or .pdf" in err
     code, _, err = run(capsys, "costs", "--since", "last week")
     assert code == 2 and "is not a date" in err
