@@ -329,9 +329,13 @@ def team_vault(shots: Shots, tmp: Path, theme: str, reg: RunningRegistry,
         compare.tabs.setCurrentWidget(compare.cell_view)
         shots.grab(window, "compare-cell")
 
-        window.tabs.setCurrentWidget(window.log_panel)
+        window.tabs.setCurrentWidget(window.log_tabs)
+        window.log_tabs.setCurrentWidget(window.log_panel)
         window.log_panel.table.selectRow(0)
         shots.grab(window, "log")
+        window.log_tabs.setCurrentWidget(window.spending)
+        shots.grab(window, "spending")
+        window.log_tabs.setCurrentWidget(window.log_panel)
 
         dialog = SettingsDialog(
             window.settings, window.secrets, window.reporter, window,

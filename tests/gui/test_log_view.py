@@ -71,3 +71,46 @@ def test_log_tab_from_empty_to_filtered_and_exported(
     assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == exported
     click(log, "Refresh")
     assert log.model.rowCount() == 4
+
+
+def test_spending_page_groups_charts_and_exports(
+    qtbot, window, vault: Vault, data_dir: Path, server, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    click_tab(window, "Log")
+    click_tab(window, "Spending")
+    spending = window.spending
+    assert spending.model.rowCount() == 0
+    assert "Nothing spent yet" in spending.status.text()
+    assert not spending.csv_button.isEnabled() and not spending.png_button.isEnabled()
+
+    server.script("test-model", input_tokens=40, output_tokens=10)
+    two_versions(vault)
+    vault.set_test_cases("support/reply", [TestCase(name="refund", values={"question": "Hi?"})])
+    window.browser.reload()
+    window.browser.select("support/reply")
+    with qtbot.waitSignal(window.compare.run_finished, timeout=20_000):
+        window.run_compare()
+    click_tab(window, "Log")  # Spending is still the page shown in it: read again
+    assert spending.by.currentText() == "model"
+    groups = {spending.model.index(r, 0).data(): r for r in range(spending.model.rowCount())}
+    assert set(groups) == {"local:test-model", "local:test-model-2"}
+    # test-model has no price: its cost is said as unknown, never $0.
+    r = groups["local:test-model"]
+    assert spending.model.index(r, 4).data() == "unknown"
+    assert not spending.chart.pixmap().isNull()
+    assert spending.chart.pixmap().width() <= spending.chart_area.viewport().width()
+
+    spending.by.setCurrentText("day")
+    assert spending.model.rowCount() == 1
+    csv_path = spending.export_csv(data_dir / "spending.csv")
+    png_path = spending.export_png(data_dir / "spending.png")
+    assert csv_path is not None and png_path is not None
+    assert csv_path.read_text().splitlines()[0].startswith("day,calls,errors")
+    assert png_path.read_bytes()[:4] == b"\x89PNG"
+    from workbench.cli.main import main
+
+    capsys.readouterr()
+    assert main(["costs", "--by", "day", "--json", "--vault", str(vault.path)]) == 0
+    cli = json.loads(capsys.readouterr().out)["groups"][0]
+    row = csv_path.read_text().splitlines()[1].split(",")
+    assert int(row[1]) == cli["calls"] and int(row[7]) == cli["unpriced_calls"]

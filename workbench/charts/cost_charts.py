@@ -42,7 +42,10 @@ def money_label(cost: CostTotal) -> str:
 
 
 def draw_cost_chart(
-    rows: Sequence[tuple[str, CostTotal]], title: str, theme: ChartTheme = LIGHT
+    rows: Sequence[tuple[str, CostTotal]],
+    title: str,
+    theme: ChartTheme = LIGHT,
+    width_in: float = WIDTH_IN,
 ) -> Any:
     """The figure (matplotlib ``Figure`` on an Agg canvas) of ``rows`` (label, cost),
     top to bottom in the given order."""
@@ -50,9 +53,10 @@ def draw_cost_chart(
     from matplotlib.figure import Figure
 
     height = max(2.2, 1.3 + ROW_IN * len(rows))
-    fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI, facecolor=theme.background)
+    fig = Figure(figsize=(width_in, height), dpi=DPI, facecolor=theme.background)
     FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.34, 0.9 / height, 0.52, 1 - 1.45 / height))
+    left = min(0.45, 2.9 / width_in)  # the labels' room: ~2.9 in, less on a wide chart
+    ax = fig.add_axes((left, 0.9 / height, 0.86 - left, 1 - 1.45 / height))
     ax.set_facecolor(theme.background)
     ys = list(range(len(rows)))[::-1]
     values = [c.priced_usd if c.priced_calls else 0.0 for _label, c in rows]

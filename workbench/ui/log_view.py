@@ -1,5 +1,7 @@
 """The run log: every model call the workbench made, newest first, with filters, the
-selected call's answer, variables and retries, and export as JSON lines.
+selected call's answer, variables and retries, and export as JSON lines; and beside
+it, Spending: what those calls cost by model, prompt, version, day or month, as a
+table and a chart (the same groups as ``workbench costs --by``), exported as CSV/PNG.
 
 The same records as ``workbench log --jsonl`` (:func:`workbench.app.export.log_records`:
 variables redacted); a page of calls is read at a time, so a vault of a million calls
@@ -8,12 +10,16 @@ opens as fast as one of ten.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -24,6 +30,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -31,15 +38,17 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.app.export import log_records, records_jsonl
+from workbench.charts.cost_charts import money_label
 from workbench.core.errors import WorkbenchError
 from workbench.core.files import write_atomic
 from workbench.core.models import utcnow
+from workbench.core.money import CostTotal, format_total
 from workbench.core.words import counted
 from workbench.ui.errors import ErrorReporter
 from workbench.ui.format import fmt_ms, fmt_usd
 from workbench.ui.table_model import ALIGN_RIGHT, RowsTableModel, setup_row_table
 from workbench.vault import Vault
-from workbench.vault.runs import RunStore
+from workbench.vault.runs import COST_GROUPS, RunStore
 
 PAGE = 200
 EXPORT_MAX = 100_000
@@ -255,6 +264,191 @@ class LogPanel(QWidget):
 
             problem = os_problem(exc) if isinstance(exc, OSError) else exc
             self.reporter.report(problem or exc, "export the run log")
+            return None
+        self.status.setText(f"Exported to {path}")
+        return path
+
+
+class SpendingModel(RowsTableModel[Any]):
+    HEADERS = ("Group", "Calls", "Errors", "Tokens in→out", "Cost", "Per 1,000 calls")
+
+    def cell_data(self, row: Any, column: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.TextAlignmentRole and column >= 1:
+            return ALIGN_RIGHT
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        label, g = row
+        per = g.cost_per_1k_calls
+        values = (
+            label,
+            f"{g.calls:,}",
+            f"{g.errors:,}",
+            f"{g.input_tokens:,}→{g.output_tokens:,}",
+            money_label(g.cost),
+            "unknown" if per is None else fmt_usd(per),
+        )
+        return values[column]
+
+
+class SpendingView(QWidget):
+    """Spending grouped as chosen, over the chosen period: a table and a chart drawn
+    for the pane's width in the window's colours."""
+
+    def __init__(self, vault: Vault, reporter: ErrorReporter) -> None:
+        super().__init__()
+        self.vault = vault
+        self.store = RunStore(vault)
+        self.reporter = reporter
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Spending by"))
+        self.by = QComboBox()
+        self.by.addItems(list(COST_GROUPS))
+        self.period = QComboBox()
+        self.period.addItems(list(PERIODS))
+        self.csv_button = QPushButton("Export CSV…")
+        self.png_button = QPushButton("Export PNG…")
+        self.csv_button.clicked.connect(lambda: self.export_csv())
+        self.png_button.clicked.connect(lambda: self.export_png())
+        self.by.currentIndexChanged.connect(lambda _i: self.reload())
+        self.period.currentIndexChanged.connect(lambda _i: self.reload())
+        bar.addWidget(self.by)
+        bar.addWidget(self.period)
+        bar.addStretch(1)
+        bar.addWidget(self.csv_button)
+        bar.addWidget(self.png_button)
+        layout.addLayout(bar)
+        split = QSplitter(Qt.Orientation.Vertical)
+        self.model = SpendingModel()
+        self.table = QTableView()
+        self.table.setObjectName("spendingTable")
+        self.table.setModel(self.model)
+        setup_row_table(
+            self.table, stretch_column=0, selection=QAbstractItemView.SelectionMode.SingleSelection
+        )
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setWordWrap(False)
+        split.addWidget(self.table)
+        self.chart = QLabel()
+        self.chart.setObjectName("spendingChart")
+        self.chart.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.chart_area = QScrollArea()
+        self.chart_area.setWidget(self.chart)
+        self.chart_area.setWidgetResizable(False)
+        split.addWidget(self.chart_area)
+        split.setSizes([180, 380])
+        layout.addWidget(split, 1)
+        self.status = QLabel()
+        self.status.setObjectName("dimLabel")
+        layout.addWidget(self.status)
+        self.groups: list[tuple[str, Any]] = []
+        self.title = ""
+
+    def since(self) -> datetime | None:
+        days = PERIODS[self.period.currentText()]
+        if days is None:
+            return None
+        midnight = utcnow().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        return midnight - timedelta(days=days)
+
+    @Slot()
+    def reload(self) -> None:
+        by = self.by.currentText()
+        try:
+            groups = self.store.costs_by(by, self.since())
+            names: dict[str, str] = {}
+            if by == "version":
+                for g in groups:
+                    try:
+                        v = self.vault.version_by_id(uuid.UUID(g.key))
+                        names[g.key] = f"{v.prompt} {v.display_number}"
+                    except (ValueError, WorkbenchError):
+                        pass
+        except WorkbenchError as exc:
+            self.reporter.report(exc, "read the spending")
+            return
+        if by in ("day", "month"):
+            groups = sorted(groups, key=lambda g: g.key)
+        self.groups = [(names.get(g.key, g.key), g) for g in groups]
+        self.model.set_rows(self.groups)
+        total = sum((g.cost for g in groups), CostTotal())
+        calls = sum(g.calls for g in groups)
+        period = self.period.currentText().lower()
+        self.title = f"Spending by {by}, {period}: {format_total(total)}"
+        self.status.setText(
+            f"{counted(calls, 'call')} reached a model ({period}): {format_total(total)}. "
+            "Cached replays are not spending."
+            if groups
+            else "Nothing spent yet in this period: runs in Compare show here."
+        )
+        self.csv_button.setEnabled(bool(groups))
+        self.png_button.setEnabled(bool(groups))
+        self._draw()
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        if self.groups:
+            self._draw()
+
+    def _figure(self, width_in: float | None = None) -> Any:
+        from workbench.charts.cost_charts import DPI, draw_cost_chart
+        from workbench.ui.charts import palette_theme
+
+        width = width_in or max(5.5, (self.chart_area.viewport().width() - 4) / DPI)
+        rows = [(label, g.cost) for label, g in self.groups]
+        return draw_cost_chart(rows, self.title, palette_theme(self.palette()), width)
+
+    def _draw(self) -> None:
+        if not self.groups:
+            self.chart.clear()
+            self.chart.resize(0, 0)
+            return
+        buf = io.BytesIO()
+        fig = self._figure()
+        fig.savefig(buf, format="png", facecolor=fig.get_facecolor())
+        pixmap = QPixmap()
+        pixmap.loadFromData(buf.getvalue(), "PNG")
+        self.chart.setPixmap(pixmap)
+        self.chart.resize(pixmap.size())
+
+    def export_csv(self, path: Path | None = None) -> Path | None:
+        if path is None:
+            chosen, _ = QFileDialog.getSaveFileName(self, "Export spending", "spending.csv",
+                                                    "CSV (*.csv)")  # fmt: skip
+            if not chosen:
+                return None
+            path = Path(chosen)
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow([self.by.currentText(), "calls", "errors", "input_tokens",
+                         "output_tokens", "cost_usd", "priced_usd", "unpriced_calls"])  # fmt: skip
+        for label, g in self.groups:
+            usd = g.cost.usd
+            writer.writerow([label, g.calls, g.errors, g.input_tokens, g.output_tokens,
+                             "" if usd is None else usd, g.cost.priced_usd,
+                             g.cost.unpriced_calls])  # fmt: skip
+        return self._write(path, buf.getvalue())
+
+    def export_png(self, path: Path | None = None) -> Path | None:
+        if path is None:
+            chosen, _ = QFileDialog.getSaveFileName(self, "Export the chart", "spending.png",
+                                                    "PNG (*.png)")  # fmt: skip
+            if not chosen:
+                return None
+            path = Path(chosen)
+        buf = io.BytesIO()
+        fig = self._figure(width_in=9.0)
+        fig.savefig(buf, format="png", facecolor=fig.get_facecolor())
+        return self._write(path, buf.getvalue())
+
+    def _write(self, path: Path, data: bytes | str) -> Path | None:
+        try:
+            write_atomic(path, data)
+        except OSError as exc:
+            from workbench.core.files import os_problem
+
+            self.reporter.report(os_problem(exc) or exc, "export the spending")
             return None
         self.status.setText(f"Exported to {path}")
         return path

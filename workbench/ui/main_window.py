@@ -53,7 +53,7 @@ from workbench.ui.compare import ComparePanel
 from workbench.ui.editor import EditorPanel
 from workbench.ui.errors import ErrorReporter
 from workbench.ui.history import HistoryPanel
-from workbench.ui.log_view import LogPanel
+from workbench.ui.log_view import LogPanel, SpendingView
 from workbench.ui.model_lists import ModelLists
 from workbench.ui.ops import VaultWriter
 from workbench.ui.review import ReviewPanel
@@ -172,6 +172,12 @@ class MainWindow(QMainWindow):
         )  # fmt: skip
         self.runs = RunsPanel(vault)
         self.log_panel = LogPanel(vault, self.reporter)
+        self.spending = SpendingView(vault, self.reporter)
+        self.log_tabs = QTabWidget()
+        self.log_tabs.setObjectName("logTabs")
+        self.log_tabs.setDocumentMode(True)
+        self.log_tabs.addTab(self.log_panel, "Calls")
+        self.log_tabs.addTab(self.spending, "Spending")
         self.review = ReviewPanel(vault, self.reporter, self.writer)
         self.sync_panel = SyncPanel(vault, self.reporter)
         self.sync = SyncController(vault, self.registry_connection, sync_interval_s, self)
@@ -185,7 +191,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.testcases, "Test cases")
         self.tabs.addTab(self.compare, "Compare")
         self.tabs.addTab(self.runs, "Runs")
-        self.tabs.addTab(self.log_panel, "Log")
+        self.tabs.addTab(self.log_tabs, "Log")
         self.tabs.addTab(self.review, "Review")
         self.tabs.addTab(self.sync_panel, "Sync")
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -240,12 +246,9 @@ class MainWindow(QMainWindow):
         self.testcases.cases_changed.connect(self._on_cases_changed)
         self.runs.open_requested.connect(self.open_run)
         self.compare.run_finished.connect(lambda _r: self.runs.reload())
-        self.compare.run_finished.connect(lambda _r: self.log_panel.reload())
-        self.tabs.currentChanged.connect(
-            lambda _i: (
-                self.log_panel.reload() if self.tabs.currentWidget() is self.log_panel else None
-            )
-        )
+        self.compare.run_finished.connect(lambda _r: self._reload_log())
+        self.tabs.currentChanged.connect(lambda _i: self._reload_log(only_shown=True))
+        self.log_tabs.currentChanged.connect(lambda _i: self._reload_log(only_shown=True))
         self.model_lists.changed.connect(lambda _l: self.compare.reload_models())
         self.model_lists.changed.connect(
             lambda found: self.statusBar().showMessage(ModelLists.summary(found), 8000)
@@ -511,6 +514,16 @@ class MainWindow(QMainWindow):
         self.show_prompt(name)
         self.tabs.setCurrentWidget(self.editor)
         self.editor.save_draft()
+
+    def _reload_log(self, only_shown: bool = False) -> None:
+        """The Log tab's page reads the vault again (when shown, with ``only_shown``)."""
+        if only_shown and self.tabs.currentWidget() is not self.log_tabs:
+            return
+        page = self.log_tabs.currentWidget()
+        if page is self.log_panel:
+            self.log_panel.reload()
+        elif page is self.spending:
+            self.spending.reload()
 
     @Slot(str)
     def _writer_busy(self, what: str) -> None:

@@ -25,9 +25,12 @@ def rows(n: int) -> list[tuple[str, CostTotal]]:
     return out
 
 
+@pytest.mark.parametrize("width_in", [6.5, 9.0, 16.0], ids=["narrow", "export", "wide"])
 @pytest.mark.parametrize("theme", [LIGHT, DARK], ids=["light", "dark"])
-def test_twenty_five_groups_read_cleanly(theme: ChartTheme) -> None:
-    fig = draw_cost_chart(rows(25), "Spending by model: ≥ $4.21, 24 calls unpriced", theme)
+def test_twenty_five_groups_read_cleanly(theme: ChartTheme, width_in: float) -> None:
+    fig = draw_cost_chart(
+        rows(25), "Spending by model: ≥ $4.21, 24 calls unpriced", theme, width_in
+    )
     assert layout_problems(fig) == []
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.texts]
