@@ -76,6 +76,10 @@ def draw_cost_chart(
     ax.set_yticks(ys, [_elide(label) for label, _c in rows], fontsize=9, color=theme.foreground)
     ax.set_xlim(0, top * 1.45)
     ax.set_ylim(-0.7, len(rows) - 0.3)
+    from matplotlib.ticker import MaxNLocator
+
+    # Few ticks: a money label is long ("$0.00300"), and six of them overprinted.
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=max(2, min(5, int(width_in * 0.6 - 1)))))
     ax.xaxis.set_major_formatter(lambda v, _pos: fmt_usd(v) if v else "$0")
     ax.tick_params(axis="x", colors=theme.muted, labelsize=8)
     ax.tick_params(axis="y", length=0)

@@ -43,6 +43,16 @@ def test_twenty_five_groups_read_cleanly(theme: ChartTheme, width_in: float) -> 
     )
 
 
+@pytest.mark.parametrize("width_in", [6.5, 9.0])
+def test_tiny_costs_keep_their_axis_readable(width_in: float) -> None:
+    """Fractions of a cent make long tick labels ("$0.00300"): they must not overprint."""
+    tiny = [("openai:gpt-4o", CostTotal(0.00423, 9, 0)),
+            ("anthropic:claude-3-5-haiku-latest", CostTotal(0.00199, 9, 0)),
+            ("openai:gpt-4o-mini", CostTotal(0.000292, 9, 0))]  # fmt: skip
+    fig = draw_cost_chart(tiny, "Spending by model, all time: $0.0065", LIGHT, width_in)
+    assert layout_problems(fig) == []
+
+
 def test_money_labels_never_hide_unpriced_calls() -> None:
     assert money_label(CostTotal(0.0123, 3, 0)) == "$0.0123"
     assert money_label(CostTotal(0.0123, 3, 2)) == "≥ $0.0123, 2 unpriced"
