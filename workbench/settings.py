@@ -51,6 +51,9 @@ class Settings(BaseModel):
     """The name versions carry before a registry login is known (asked once on first run)."""
     sync_interval_s: int = Field(default=60, ge=0, le=86_400)
     """Background sync period in the desktop app; 0 turns it off."""
+    otel_endpoint: str | None = None
+    """OTLP/HTTP traces URL (e.g. http://localhost:4318/v1/traces): each model call is
+    exported as a GenAI span (``workbench.app.telemetry``). None: off."""
 
 
 # version N -> a function turning a version-N dict into a version-(N+1) dict.

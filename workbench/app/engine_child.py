@@ -339,7 +339,14 @@ class _Server:
             vault = self.vaults.get(request.vault, request.actor)
             profiles = {p.name: p for p in request.profiles}
             engine = Engine(vault, profiles, keys=key_resolver(vault))
-            run = await engine.run(request.spec, emitter, job.cancel, run_id=request.run_id)
+            spans = _spans(vault, request.spec, engine, emitter)
+            try:
+                run = await engine.run(
+                    request.spec, spans or emitter, job.cancel, run_id=request.run_id
+                )
+            finally:
+                if spans is not None:
+                    spans.close()
         except Exception as exc:  # every failure of a run is reported as its event
             if not isinstance(exc, WorkbenchError):
                 log.exception("the run failed")
@@ -349,6 +356,22 @@ class _Server:
             emitter.flush()
             emitter.lines.append(_event_line("run", {}, run, exclude={"cells"}))
         emitter.flush()
+
+
+def _spans(vault: Any, spec: Any, engine: Any, inner: Any) -> Any:
+    """The OpenTelemetry span exporter around the emitter, when an endpoint is set
+    (the same settings and variable as the CLI: ``workbench.app.telemetry``)."""
+    from workbench.app.telemetry import SpanObserver, endpoint
+    from workbench.settings import load_settings
+
+    try:
+        url = endpoint(load_settings().otel_endpoint)
+    except WorkbenchError:
+        url = endpoint(None)
+    if url is None:
+        return None
+    labels = {vid: vault.version_by_id(vid).display_number for vid in spec.version_ids}
+    return SpanObserver(url, spec, labels, engine.profiles, inner)
 
 
 def serve(

@@ -323,9 +323,9 @@ def _run_matrix(args: argparse.Namespace, quiet: bool) -> tuple[Run, dict[uuid.U
     Raises KeyboardInterrupt after Ctrl+C (finished cells are in the vault)."""
     from workbench.app.budget import preflight
     from workbench.app.services import make_engine
+    from workbench.app.telemetry import run_with_telemetry
     from workbench.core.cases import read_cases
     from workbench.core.runs import ModelRef, RunSpec, TestCase, cases_or_defaults
-    from workbench.engine.runner import run_sync
     from workbench.settings import load_settings
 
     settings = load_settings()
@@ -376,8 +376,9 @@ def _run_matrix(args: argparse.Namespace, quiet: bool) -> tuple[Run, dict[uuid.U
                 f"{args.repeat}); estimate {_usd(estimate.cost_usd)}; "
                 f"concurrency {'; '.join(caps) if caps else spec.concurrency}\n"
             )
-        run = run_sync(engine, spec, bar)
-        return run, _version_labels(vault, spec)
+        labels = _version_labels(vault, spec)
+        run = run_with_telemetry(engine, spec, labels, bar, settings.otel_endpoint)
+        return run, labels
 
 
 def _one_format(args: argparse.Namespace) -> None:
