@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from tests.gui.people import (
     click,
     click_profile,
+    click_tab,
     field,
     in_settings,
     names_in,
@@ -355,3 +356,17 @@ def test_a_key_without_a_name_is_refused(qtbot, tmp_path: Path) -> None:  # type
     click(dialog, "Save")  # the form still holds the refused key: Save refuses it too
     assert dialog.isVisible()
     assert store.writes == []
+
+
+def test_the_opentelemetry_endpoint_is_typed_checked_and_kept(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    dialog = _dialog(qtbot, Settings(), RecordingStore(), tmp_path)
+    click_tab(dialog, "General")
+    box = field(dialog, "OpenTelemetry")
+    assert box.text() == "" and "off" in box.placeholderText()  # type: ignore[attr-defined]
+    type_into(dialog, "OpenTelemetry", "localhost:4318")
+    click(dialog, "Save")
+    assert dialog.result() != QDialog.DialogCode.Accepted  # refused, saying why
+    type_into(dialog, "OpenTelemetry", "http://localhost:4318/v1/traces")
+    click(dialog, "Save")
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    assert dialog.settings.otel_endpoint == "http://localhost:4318/v1/traces"

@@ -540,6 +540,14 @@ class SettingsDialog(QDialog):
         form.addRow("Budget per run", self.g_budgets["per_run_usd"])
         form.addRow("Budget per day", self.g_budgets["per_day_usd"])
         form.addRow("Budget per month", self.g_budgets["per_month_usd"])
+        self.g_otel = QLineEdit(self.settings.otel_endpoint or "")
+        self.g_otel.setPlaceholderText("off; e.g. http://localhost:4318/v1/traces")
+        self.g_otel.setToolTip(
+            "An OTLP/HTTP traces endpoint: every model call is sent there as an "
+            "OpenTelemetry GenAI span (model, tokens, timings, prompt name and version; "
+            "never the text, variables or keys). Empty: off."
+        )
+        form.addRow("OpenTelemetry", self.g_otel)
         note = QLabel("A new vault location takes effect the next time the app starts.")
         note.setObjectName("dimLabel")
         form.addRow("", note)
@@ -587,8 +595,20 @@ class SettingsDialog(QDialog):
             theme=self.g_theme.currentText(),
             vault_path=self.g_vault.text().strip() or None,
             budgets={k: (box.value() or None) for k, box in self.g_budgets.items()},
+            otel_endpoint=self._otel_endpoint(),
         )
         return Settings.model_validate(data)
+
+    def _otel_endpoint(self) -> str | None:
+        text = self.g_otel.text().strip()
+        if not text:
+            return None
+        if not text.startswith(("http://", "https://")):
+            raise UsageError(
+                f"the OpenTelemetry endpoint {text!r} is not an http(s) URL",
+                hint="e.g. http://localhost:4318/v1/traces (OTLP over HTTP), or leave it empty.",
+            )
+        return text
 
     @Slot()
     def _accept(self) -> None:
