@@ -717,6 +717,7 @@ def check_content(content: PromptContent, *, limits: bool = True) -> list[Templa
                         hint=f"Give {name!r} a default of type {variable.type}, or none.",
                     )
                 )
+    problems.extend(_key_problems(content))
     for position, fallback in enumerate(content.model.fallbacks):
         try:
             split_model_ref(fallback, default_profile="primary")
@@ -727,6 +728,39 @@ def check_content(content: PromptContent, *, limits: bool = True) -> list[Templa
                     where="model settings",
                     hint="Name each fallback as PROFILE:MODEL (or MODEL on the same "
                     "profile), or remove it.",
+                )
+            )
+    return problems
+
+
+def _key_problems(content: PromptContent) -> list[TemplateError]:
+    """A key pasted into a message or a default: refused, so it never reaches the vault,
+    a bundle or the registry (and from there every teammate's disk)."""
+    from workbench.core.keys import key_shaped
+
+    hint = (
+        "Remove it: a key belongs in the keychain (workbench key set NAME, or Settings "
+        "→ Providers) and reaches the model through the profile, never the prompt."
+    )
+    problems = []
+    for index, message in enumerate(content.messages):
+        for offset, shown in key_shaped(message.template):
+            problems.append(
+                TemplateError(
+                    f"what looks like an API key or token ({shown!r}) is in the text",
+                    line=message.template.count("\n", 0, offset) + 1,
+                    where=_where(index, message),
+                    message_index=index,
+                    hint=hint,
+                )
+            )
+    for variable in content.variables:
+        if isinstance(variable.default, str) and key_shaped(variable.default):
+            problems.append(
+                TemplateError(
+                    f"the default of {variable.name!r} looks like an API key or token",
+                    where="variables",
+                    hint=hint,
                 )
             )
     return problems

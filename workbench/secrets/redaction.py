@@ -26,19 +26,16 @@ import logging
 import re
 import threading
 
+from workbench.core.keys import KEY_SHAPES
+
 REDACTED = "[REDACTED]"
 
 # Values shorter than this are not plausible keys, and replacing them everywhere
 # would shred ordinary text.
 MIN_SECRET_LENGTH = 6
 
-_NOT_KEY_CHAR = r"(?<![A-Za-z0-9_-])"
-_SHAPED_LIKE_KEYS: tuple[re.Pattern[str], ...] = (
-    re.compile(_NOT_KEY_CHAR + r"sk-ant-[A-Za-z0-9_-]{8,}"),
-    # sk- plus a long run holding a digit: a key, not a word like "sk-learn-style".
-    re.compile(_NOT_KEY_CHAR + r"sk-(?=[A-Za-z0-9_-]*[0-9])[A-Za-z0-9_-]{20,}"),
-    re.compile(_NOT_KEY_CHAR + r"AIza[0-9A-Za-z_-]{30,}"),
-)
+_SHAPED_LIKE_KEYS = KEY_SHAPES  # one definition (workbench.core.keys), also for prompts
+
 # Header-like "name: value" / "name=value" (also inside reprs of dicts); keeps the
 # name and the scheme, hides the credential.
 _CREDENTIAL_FIELD = re.compile(

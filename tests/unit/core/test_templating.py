@@ -296,3 +296,30 @@ def test_rendering_many_cells_reuses_compiled_templates() -> None:
 )
 def test_estimate_tokens(text: str, tokens: int) -> None:
     assert estimate_tokens(text) == tokens
+
+
+# ---- keys never go into a prompt -------------------------------------------------------
+
+
+def test_a_key_pasted_into_a_template_or_default_is_refused_naming_where() -> None:
+    from workbench.core.models import Message, PromptContent, Variable
+    from workbench.core.templating import check_content
+
+    key = "sk-proj-" + "Ab3dEf6hIj9lMn2pQr5tUv8x"  # split: no key-shaped literal here
+    content = PromptContent(
+        messages=(
+            Message(role="system", template="You help.\nUse the key " + key + " to call."),
+            Message(role="user", template="{{ q }}"),
+        ),
+        variables=(Variable(name="q", default="AIza" + "SyA1234567890abcdefghijklmnopqrstu"),),
+    )
+    errors = [p for p in check_content(content) if p.severity == "error"]
+    assert len(errors) == 2
+    first = errors[0]
+    assert first.message_index == 0 and first.line == 2
+    assert "looks like an API key" in first.message and key not in first.message
+    assert "'sk-pro…8x'" in first.message and "keychain" in first.hint
+    assert "default of 'q'" in errors[1].message
+    # Words that merely start like a key are fine.
+    plain = PromptContent(messages=(Message(role="user", template="use sk-learn-style names"),))
+    assert [p for p in check_content(plain) if p.severity == "error"] == []
