@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from workbench.core.errors import UsageError
 from workbench.core.files import write_atomic
@@ -51,9 +51,20 @@ class Settings(BaseModel):
     """The name versions carry before a registry login is known (asked once on first run)."""
     sync_interval_s: int = Field(default=60, ge=0, le=86_400)
     """Background sync period in the desktop app; 0 turns it off."""
+    lint: dict[str, dict[str, str | int]] = Field(default_factory=dict)
+    """Per folder prefix ("" for all): rule -> off | warning | error, and token-budget
+    (``workbench.app.lint``)."""
     otel_endpoint: str | None = None
     """OTLP/HTTP traces URL (e.g. http://localhost:4318/v1/traces): each model call is
     exported as a GenAI span (``workbench.app.telemetry``). None: off."""
+
+    @field_validator("lint")
+    @classmethod
+    def _lint_rules(cls, value: dict[str, dict[str, str | int]]) -> dict[str, dict[str, str | int]]:
+        from workbench.core.lint_rules import check_config
+
+        check_config(value)
+        return value
 
 
 # version N -> a function turning a version-N dict into a version-(N+1) dict.

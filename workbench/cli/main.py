@@ -24,7 +24,7 @@ from workbench.secrets.redaction import install_redaction, redact
 _VAULT, _MODEL = "workbench.cli.vault_cmds", "workbench.cli.model_cmds"
 _REGISTRY, _SYNC = "workbench.cli.registry_cmds", "workbench.cli.sync_cmds"
 COMMANDS: dict[str, str] = {
-    **dict.fromkeys(("vault", "commit", "doctor"), _VAULT),
+    **dict.fromkeys(("vault", "commit", "doctor", "lint"), _VAULT),
     **dict.fromkeys(
         ("cases", "compare", "costs", "eval", "key", "log", "provider", "runs"), _MODEL
     ),

@@ -344,12 +344,64 @@ def cmd_commit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_lint(args: argparse.Namespace) -> int:
+    """Lint prompts' latest versions (or the named ones): exit 1 on any error finding."""
+    from workbench.app.lint import lint_content, rules_for
+    from workbench.settings import load_settings
+
+    config = load_settings().lint
+    with open_vault(args) as vault:
+        names = args.names or vault.prompt_names(include_archived=False)
+        reports = []
+        for name in names:
+            version = vault.get_version(name, "latest")
+            findings = lint_content(name, version.content, rules_for(name, config))
+            reports.append((name, version.display_number, findings))
+    errors = sum(f.severity == "error" for _n, _v, fs in reports for f in fs)
+    warnings = sum(f.severity == "warning" for _n, _v, fs in reports for f in fs)
+
+    def text() -> str:
+        lines = [
+            f"{name} {number}: {f.text()}" + (f"\n  hint: {f.hint}" if f.hint else "")
+            for name, number, findings in reports
+            for f in findings
+        ]
+        summary = (
+            f"{len(reports)} prompt{'s' if len(reports) != 1 else ''} linted: "
+            f"{errors} error{'s' if errors != 1 else ''}, "
+            f"{warnings} warning{'s' if warnings != 1 else ''}"
+        )
+        return "\n".join([*lines, summary])
+
+    emit(
+        args.json,
+        {
+            "errors": errors,
+            "warnings": warnings,
+            "prompts": [
+                {"prompt": n, "version": v, "findings": [f.__dict__ for f in fs]}
+                for n, v, fs in reports
+            ],
+        },
+        text,
+    )
+    return EXIT_FAILURE if errors else EXIT_OK
+
+
 # ---- parsers --------------------------------------------------------------------------
 
 
 def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
     vault = sub.add_parser("vault", help="the local prompt vault", parents=[parent])
     vsub = vault.add_subparsers(dest="vault_command", metavar="ACTION", required=True)
+
+    p = sub.add_parser(
+        "lint",
+        help="check prompts by rule (keys, personal data, variables, Langfuse, budgets)",
+        parents=[parent],
+    )
+    p.add_argument("names", nargs="*", help="prompts to lint (default: every prompt)")
+    p.set_defaults(handler=cmd_lint)
 
     p = vsub.add_parser("init", help="create a vault (or check an existing one)", parents=[parent])
     p.set_defaults(handler=cmd_init)

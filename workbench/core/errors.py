@@ -98,7 +98,10 @@ class TemplateError(InputError):
         hint: str = "",
         message_index: int | None = None,
         severity: Literal["error", "warning"] = "error",
+        rule: str = "syntax",
     ) -> None:
+        self.rule = rule
+        """Which check found it (``workbench lint`` names and configures rules by it)."""
         self.line = line
         self.where = where
         self.detail = message

@@ -695,6 +695,7 @@ def check_content(content: PromptContent, *, limits: bool = True) -> list[Templa
                         where=_where(index, message),
                         message_index=index,
                         severity="warning",
+                        rule="undeclared-variable",
                         hint=f"Declare {name!r} (it is treated as a required string until then).",
                     )
                 )
@@ -704,6 +705,7 @@ def check_content(content: PromptContent, *, limits: bool = True) -> list[Templa
                 TemplateError(
                     f"variable {name!r} is declared but no message uses it",
                     severity="warning",
+                    rule="unused-variable",
                     hint=f"Use {{{{ {name} }}}} in a message or remove the declaration.",
                 )
             )
@@ -714,6 +716,7 @@ def check_content(content: PromptContent, *, limits: bool = True) -> list[Templa
                 problems.append(
                     TemplateError(
                         f"default of {exc.message}",
+                        rule="default-type",
                         hint=f"Give {name!r} a default of type {variable.type}, or none.",
                     )
                 )
@@ -726,6 +729,7 @@ def check_content(content: PromptContent, *, limits: bool = True) -> list[Templa
                 TemplateError(
                     f"fallback {position + 1} is {fallback!r}: {MODEL_REF_RULE}",
                     where="model settings",
+                    rule="fallback",
                     hint="Name each fallback as PROFILE:MODEL (or MODEL on the same "
                     "profile), or remove it.",
                 )
@@ -748,6 +752,7 @@ def _key_problems(content: PromptContent) -> list[TemplateError]:
             problems.append(
                 TemplateError(
                     f"what looks like an API key or token ({shown!r}) is in the text",
+                    rule="key",
                     line=message.template.count("\n", 0, offset) + 1,
                     where=_where(index, message),
                     message_index=index,
@@ -759,6 +764,7 @@ def _key_problems(content: PromptContent) -> list[TemplateError]:
             problems.append(
                 TemplateError(
                     f"the default of {variable.name!r} looks like an API key or token",
+                    rule="key",
                     where="variables",
                     hint=hint,
                 )
@@ -937,6 +943,7 @@ def size_problem(content: PromptContent) -> TemplateError | None:
         f"the prompt is {total:,} characters; at most {MAX_PROMPT_CHARS:,} fit "
         f"(message {index + 1} alone is {sizes[index] if sizes else 0:,})",
         message_index=index if sizes else None,
+        rule="size",
         hint="Keep large reference text out of the prompt: pass it in as a variable's value "
         "from a test case or your application.",
     )
@@ -968,6 +975,7 @@ def check_limits(content: PromptContent) -> list[TemplateError]:
                     found,
                     where=_where(index, message),
                     message_index=index,
+                    rule="render-limits",
                     hint="Loops, numbers, padding and text a template builds are bounded; "
                     "make this message do less.",
                 )
