@@ -24,14 +24,28 @@ from workbench.core.paths import settings_path as settings_path
 SETTINGS_VERSION = 1
 
 
+class ProviderBudget(BaseModel):
+    """One provider profile's own caps in USD (None: no cap of its own)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    per_day_usd: float | None = Field(default=None, ge=0)
+    per_month_usd: float | None = Field(default=None, ge=0)
+
+
 class Budgets(BaseModel):
-    """Hard caps in USD; None means no cap."""
+    """Hard caps in USD; None means no cap. Day and month caps hold during a run with
+    the calls in flight counted (``workbench.app.budget``)."""
 
     model_config = ConfigDict(extra="forbid")
 
     per_run_usd: float | None = Field(default=None, ge=0)
     per_day_usd: float | None = Field(default=None, ge=0)
     per_month_usd: float | None = Field(default=None, ge=0)
+    per_provider: dict[str, ProviderBudget] = Field(default_factory=dict)
+    """Caps of single provider profiles, by profile name."""
+    warn_at: float = Field(default=0.8, gt=0, le=1)
+    """Share of a cap at which the app and the CLI warn before a run."""
 
 
 class Settings(BaseModel):

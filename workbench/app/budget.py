@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from workbench.core.errors import InputError, UsageError
-from workbench.core.runs import RunSpec
+from workbench.core.runs import RunSpec, SpendCap
 from workbench.engine.runner import Engine, Estimate
 from workbench.settings import Budgets
 from workbench.vault.runs import RunStore
@@ -40,6 +40,11 @@ def spending(store: RunStore) -> Spending:
     )
 
 
+def cap_text(usd: float) -> str:
+    """A cap as set: cents for a dollar or more, else four places ($0.0500)."""
+    return f"${usd:.2f}" if usd >= 1 else f"${usd:.4f}"
+
+
 def _usd(value: float | None) -> str:
     return "an unknown amount" if value is None else f"${value:.4f}"
 
@@ -63,20 +68,88 @@ def preflight(engine: Engine, spec: RunSpec, budgets: Budgets) -> tuple[RunSpec,
             f"this run may cost up to {_usd(estimate.cost_usd)}, over its cap of ${cap:.4f}",
             hint="Raise the cap (--max-cost or the per-run budget), or run fewer calls.",
         )
-    day, month = period_starts()
-    store = RunStore(engine.vault)
-    for label, limit, since in (
-        ("today", budgets.per_day_usd, day),
-        ("this month", budgets.per_month_usd, month),
-    ):
-        if limit is None:
-            continue
-        spent = store.spent_since(since)
-        cost = estimate.cost_usd
-        if spent >= limit or (cost is not None and spent + cost > limit):
+    caps = []
+    for state in budget_states(RunStore(engine.vault), budgets, {m.profile for m in spec.models}):
+        cost = (
+            estimate.cost_usd
+            if state.profile is None
+            else estimate_for(engine, spec, state.profile)
+        )
+        if state.spent_usd >= state.limit_usd or (
+            cost is not None and state.spent_usd + cost > state.limit_usd
+        ):
             raise UsageError(
-                f"the budget for {label} is ${limit:.2f}: ${spent:.4f} is spent and this run "
-                f"may cost {_usd(cost)}",
-                hint="Raise the budget in the settings, or run fewer calls.",
+                f"{state.label} is {cap_text(state.limit_usd)}: ${state.spent_usd:.4f} is spent "
+                f"and this run may cost {_usd(cost)}",
+                hint="Raise the budget (workbench budget set, or Settings → General), or run "
+                "fewer calls.",
             )
-    return spec, estimate
+        caps.append(
+            SpendCap(
+                label=f"{state.label} ({cap_text(state.limit_usd)})",
+                remaining_usd=state.limit_usd - state.spent_usd,
+                profile=state.profile,
+            )
+        )
+    return spec.model_copy(update={"spend_caps": tuple(caps)}), estimate
+
+
+@dataclass(frozen=True)
+class BudgetState:
+    """One day or month cap, of all profiles or of one, and what is spent under it."""
+
+    label: str
+    period: str
+    limit_usd: float
+    spent_usd: float
+    profile: str | None = None
+
+    @property
+    def share(self) -> float:
+        return self.spent_usd / self.limit_usd if self.limit_usd else 1.0
+
+
+def budget_states(
+    store: RunStore, budgets: Budgets, profiles: set[str] | None = None
+) -> list[BudgetState]:
+    """Every day and month cap in force (the per-profile ones for ``profiles``, or all
+    configured), with what is spent under it now."""
+    day, month = period_starts()
+    out = []
+    scopes: list[tuple[str | None, float | None, float | None]] = [
+        (None, budgets.per_day_usd, budgets.per_month_usd)
+    ]
+    for name, own in sorted(budgets.per_provider.items()):
+        if profiles is None or name in profiles:
+            scopes.append((name, own.per_day_usd, own.per_month_usd))
+    for profile, per_day, per_month in scopes:
+        whose = f" of {profile}" if profile else ""
+        for period, limit, since in (("day", per_day, day), ("month", per_month, month)):
+            if limit is None:
+                continue
+            label = f"the {'daily' if period == 'day' else 'monthly'} budget{whose}"
+            out.append(
+                BudgetState(label, period, limit, store.spent_since(since, profile), profile)
+            )
+    return out
+
+
+def estimate_for(engine: Engine, spec: RunSpec, profile: str) -> float | None:
+    """The estimate of the run's calls on one profile (None when any is unpriced)."""
+    models = tuple(m for m in spec.models if m.profile == profile)
+    if not models:
+        return 0.0
+    return engine.estimate(spec.model_copy(update={"models": models})).cost_usd
+
+
+def warnings(store: RunStore, budgets: Budgets, estimate_usd: float | None) -> list[str]:
+    """Caps this run would bring to ``warn_at`` of their limit or more."""
+    out = []
+    for cap in budget_states(store, budgets):
+        after = cap.spent_usd + (estimate_usd or 0.0)
+        if after >= budgets.warn_at * cap.limit_usd:
+            out.append(
+                f"{cap.label}: ${cap.spent_usd:.4f} of {cap_text(cap.limit_usd)} spent "
+                f"({cap.share:.0%}); this run may bring it to {after / cap.limit_usd:.0%}"
+            )
+    return out

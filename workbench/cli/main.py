@@ -26,7 +26,8 @@ _REGISTRY, _SYNC = "workbench.cli.registry_cmds", "workbench.cli.sync_cmds"
 COMMANDS: dict[str, str] = {
     **dict.fromkeys(("vault", "commit", "doctor", "lint"), _VAULT),
     **dict.fromkeys(
-        ("cases", "compare", "costs", "eval", "key", "log", "provider", "runs"), _MODEL
+        ("budget", "cases", "compare", "costs", "eval", "key", "log", "provider", "runs"),
+        _MODEL,
     ),
     "registry": _REGISTRY,
     **dict.fromkeys(("labels", "publish", "review", "sync"), _SYNC),

@@ -367,6 +367,12 @@ def _run_matrix(args: argparse.Namespace, quiet: bool) -> tuple[Run, dict[uuid.U
             raise UsageError(f"invalid run: {exc}", hint="See: workbench compare --help") from exc
         engine = make_engine(vault, settings)
         spec, estimate = preflight(engine, spec, settings.budgets)
+        if not quiet:
+            from workbench.app.budget import warnings as budget_warnings
+            from workbench.vault.runs import RunStore
+
+            for warning in budget_warnings(RunStore(vault), settings.budgets, estimate.cost_usd):
+                sys.stderr.write(f"warning: {warning}\n")
         bar = ProgressBar(spec.total_cells, enabled=sys.stderr.isatty() and not quiet)
         if not quiet:
             caps = engine.concurrency_caps(spec)
@@ -902,6 +908,92 @@ def cmd_log(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cap(text: str | None) -> float | None:
+    """A cap typed on the command line: a USD amount, or 0 / none / off to clear it."""
+    if text is None:
+        return None
+    if text.strip().lower() in ("0", "none", "off", ""):
+        return -1.0  # "clear it"
+    try:
+        value = float(text.strip().lstrip("$"))
+    except ValueError:
+        raise UsageError(
+            f"{text!r} is not an amount", hint="e.g. 5 or 2.50 (USD); 0 clears it"
+        ) from None
+    if not 0 < value < float("inf"):
+        raise UsageError(f"{text!r} is not an amount above 0", hint="0, none or off clears it")
+    return value
+
+
+def cmd_budget_set(args: argparse.Namespace) -> int:
+    from workbench.settings import ProviderBudget, load_settings, save_settings
+
+    settings = load_settings()
+    budgets = settings.budgets.model_copy(deep=True)
+    given = {"per_day_usd": _cap(args.per_day), "per_month_usd": _cap(args.per_month)}
+    if args.provider:
+        if args.per_run is not None:
+            raise UsageError("--per-run is for every run, not one provider",
+                             hint="Set it without --provider.")  # fmt: skip
+        own = budgets.per_provider.get(args.provider, ProviderBudget()).model_dump()
+        own.update({k: (None if v == -1.0 else v) for k, v in given.items() if v is not None})
+        budgets.per_provider[args.provider] = ProviderBudget.model_validate(own)
+        if all(v is None for v in budgets.per_provider[args.provider].model_dump().values()):
+            del budgets.per_provider[args.provider]
+    else:
+        given["per_run_usd"] = _cap(args.per_run)
+        data = budgets.model_dump()
+        data.update({k: (None if v == -1.0 else v) for k, v in given.items() if v is not None})
+        budgets = type(budgets).model_validate(data)
+    if args.warn_at is not None:
+        budgets = budgets.model_copy(update={"warn_at": args.warn_at})
+    settings.budgets = budgets
+    save_settings(settings)
+    return cmd_budget_show(args)
+
+
+def cmd_budget_show(args: argparse.Namespace) -> int:
+    from workbench.app.budget import budget_states, cap_text
+    from workbench.settings import load_settings
+    from workbench.vault.runs import RunStore
+
+    budgets = load_settings().budgets
+    with open_vault(args) as vault:
+        states = budget_states(RunStore(vault), budgets)
+    rows = [
+        {
+            "budget": s.label,
+            "profile": s.profile,
+            "period": s.period,
+            "limit_usd": s.limit_usd,
+            "spent_usd": s.spent_usd,
+            "share": s.share,
+            "warning": s.share >= budgets.warn_at,
+        }
+        for s in states
+    ]
+
+    def text() -> str:
+        head = (
+            f"per run: {'no cap' if budgets.per_run_usd is None else f'${budgets.per_run_usd:.2f}'}"
+        )
+        if not rows:
+            return head + "\nno day or month caps (set one: workbench budget set --per-day 5)"
+        body = table(
+            ["BUDGET", "SPENT", "CAP", "USED", ""],
+            [
+                [str(r["budget"]), f"${r['spent_usd']:.4f}", cap_text(float(r["limit_usd"] or 0)),
+                 f"{r['share']:.0%}", "⚠ near the cap" if r["warning"] else ""]
+                for r in rows
+            ],
+        )  # fmt: skip
+        return f"{head}\n{body}\n(warnings at {budgets.warn_at:.0%}; calls in flight count)"
+
+    emit(args.json, {"per_run_usd": budgets.per_run_usd, "warn_at": budgets.warn_at,
+                     "budgets": rows}, text)  # fmt: skip
+    return EXIT_OK
+
+
 def fmt_ms_cli(ms: float | None) -> str:
     if ms is None:
         return "-"
@@ -1159,6 +1251,24 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--chart", metavar="FILE", help="also draw the groups to FILE (.png/.svg/.pdf)")
     p.add_argument("--dark", action="store_true", help="the chart on a dark background")
     p.set_defaults(handler=cmd_costs)
+
+    budget = sub.add_parser(
+        "budget",
+        help="spending caps per run, day and month, also per provider",
+        parents=[parent],
+    )
+    bsub = budget.add_subparsers(dest="budget_command", metavar="ACTION", required=True)
+    p = bsub.add_parser("show", help="the caps and what is spent under each", parents=[parent])
+    p.set_defaults(handler=cmd_budget_show)
+    p = bsub.add_parser("set", help="set caps (USD; 0 clears one)", parents=[parent])
+    p.add_argument("--provider", help="the caps of this provider profile only")
+    p.add_argument("--per-run", help="the most one run may spend (not with --provider)")
+    p.add_argument("--per-day", help="the most all calls (or the provider's) may spend a day")
+    p.add_argument("--per-month", help="the same, a calendar month")
+    p.add_argument(
+        "--warn-at", type=_number(float, 0.01, 1.0), help="warn from this share of a cap (0.8)"
+    )
+    p.set_defaults(handler=cmd_budget_set)
 
     p = sub.add_parser(
         "log", help="the run log: every model call, newest first (offline)", parents=[parent]

@@ -51,6 +51,19 @@ class TestCase(BaseModel):
     """What the answer must satisfy for this case to pass (see core/assertions.py)."""
 
 
+class SpendCap(BaseModel):
+    """What may still be spent under one budget while a run runs (all profiles, or one):
+    a call starts only if what is spent, plus what calls in flight may cost, plus its
+    own estimate, stays within ``remaining_usd``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    label: str
+    """How the budget is named in a stopped cell, e.g. "the daily budget of openai ($5.00)"."""
+    remaining_usd: float = Field(ge=0)
+    profile: str | None = None
+
+
 def cases_or_defaults(cases: Sequence[TestCase]) -> tuple[TestCase, ...]:
     """The cases a run of a prompt uses when none are chosen: its own, else one case of
     the declared defaults (named "defaults"). One rule for the CLI and the window."""
@@ -71,6 +84,9 @@ class RunSpec(BaseModel):
     fail_models: tuple[str, ...] = ()
     """'profile:model' entries that fail on purpose, to exercise fallback chains."""
     max_cost_usd: float | None = None
+    spend_caps: tuple[SpendCap, ...] = ()
+    """Day and month budgets (all profiles, and per profile) as left when the run was
+    planned; checked before every call with the calls in flight counted."""
     """Hard cap: the run stops starting calls once spent cost reaches it."""
     call_deadline_s: float | None = Field(default=DEFAULT_CALL_DEADLINE_S, gt=0)
     """Total bound on one call, retries and a trickling stream included (None: none)."""

@@ -19,7 +19,7 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -37,6 +37,7 @@ from workbench.core.runs import (
     Run,
     RunSpec,
     RunStatus,
+    SpendCap,
     TestCase,
 )
 from workbench.core.templating import estimate_tokens, render_messages
@@ -213,10 +214,34 @@ class CircuitBreaker:
 class _Progress:
     done: int = 0
     spent: float = 0.0
+    spent_by: dict[str, float] = field(default_factory=dict)
+    """Spent per profile (the profile that answered)."""
+    reserved: dict[str, float] = field(default_factory=dict)
+    """What the calls in flight may cost, per profile (their estimates)."""
     pending: list[CellResult] = field(default_factory=list)
     breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
     deadline: float | None = None
     """``time.monotonic()`` past which the run makes no call and ends those going."""
+
+    def used(self, profile: str | None) -> float:
+        if profile is None:
+            return self.spent + sum(self.reserved.values())
+        return self.spent_by.get(profile, 0.0) + self.reserved.get(profile, 0.0)
+
+    def reserve(self, caps: Sequence[SpendCap], profile: str, estimate: float) -> str | None:
+        """Hold ``estimate`` for a call about to start on ``profile``; or, when a budget
+        would be crossed, its label (and nothing is held)."""
+        for cap in caps:
+            if cap.profile is not None and cap.profile != profile:
+                continue
+            used = self.used(cap.profile)
+            if used >= cap.remaining_usd or used + estimate > cap.remaining_usd:
+                return cap.label
+        self.reserved[profile] = self.reserved.get(profile, 0.0) + estimate
+        return None
+
+    def release(self, profile: str, estimate: float) -> None:
+        self.reserved[profile] = self.reserved.get(profile, 0.0) - estimate
 
     def breaker(self, profile: str, threshold: int) -> CircuitBreaker:
         if profile not in self.breakers:
@@ -440,6 +465,10 @@ class Engine:
             finished.append(cell)
             progress.done += 1
             progress.spent += cell.cost_usd or 0.0
+            answered = (cell.answered_by or cell.key.model).profile
+            progress.spent_by[answered] = progress.spent_by.get(answered, 0.0) + (
+                cell.cost_usd or 0.0
+            )
             progress.pending.append(cell)
             observer.on_cell(cell, progress.done, total, progress.spent)
             if len(progress.pending) >= self.batch_size:
@@ -511,6 +540,15 @@ class Engine:
         return run.model_copy(
             update={"status": status, "finished_at": utcnow(), "cells": tuple(finished)}
         )
+
+    def _call_estimate(self, profile: ProviderProfile, model: str, request: ChatRequest) -> float:
+        """What one call may cost before it runs (the pre-flight rule); 0 when unpriced
+        (budgets count priced calls only)."""
+        tokens_in, tokens_out = call_tokens_estimate(
+            (m.content for m in request.messages), request.max_tokens
+        )
+        cost, _source = self.pricer.price(profile, model, tokens_in, tokens_out)
+        return cost or 0.0
 
     def _warm_prices(self, spec: RunSpec) -> None:
         for ref in spec.models:
@@ -608,6 +646,12 @@ class Engine:
                         return CellResult(
                             **base, error=f"{why} reached; call not made", error_kind="deadline"
                         )
+                    estimate = self._call_estimate(profile, ref.model, request)
+                    crossed = progress.reserve(spec.spend_caps, profile.name, estimate)
+                    if crossed is not None:
+                        return CellResult(
+                            **base, error=f"{crossed} reached; call not made", error_kind="budget"
+                        )
                     try:
                         async with asyncio.timeout(limit) as bound:
                             cell = await self._call(
@@ -628,6 +672,8 @@ class Engine:
                             provider=profile.name,
                             model=ref.model,
                         ) from None
+                    finally:
+                        progress.release(profile.name, estimate)
                 breaker.success()
             except ProviderError as exc:
                 breaker.failure(exc)

@@ -398,15 +398,16 @@ class RunStore:
         }
         return {rid: found.get(rid, RunTotals(0, CostTotal())) for rid in run_ids}
 
-    def spent_since(self, since: datetime) -> float:
-        """Cost of every call that reached a model since ``since`` (for period budgets);
-        cached replays are not spending."""
+    def spent_since(self, since: datetime, profile: str | None = None) -> float:
+        """Cost of every call that reached a model since ``since`` (for period budgets),
+        of one profile's calls with ``profile``; cached replays are not spending."""
+        query = select(func.sum(CellRow.cost_usd)).where(
+            CellRow.finished_at >= since, _CALLED_A_MODEL
+        )
+        if profile is not None:
+            query = query.where(CellRow.profile == profile)
         with self.vault.reading() as s:
-            total = s.scalar(
-                select(func.sum(CellRow.cost_usd)).where(
-                    CellRow.finished_at >= since, _CALLED_A_MODEL
-                )
-            )
+            total = s.scalar(query)
         return float(total or 0.0)
 
     def costs_by(self, by: str, since: datetime | None = None) -> list[CostGroup]:
