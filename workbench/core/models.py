@@ -139,12 +139,27 @@ class ModelDefaults(_Frozen):
         return {k: v for k, v in data.items() if v not in (None, [], ())}
 
 
+Sensitivity = Literal["public", "internal", "sensitive"]
+
+
 class Variable(_Frozen):
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     type: VariableType = "string"
     description: str = ""
     default: Any = None
     required: bool = True
+    sensitivity: Sensitivity = "public"
+    """``sensitive``: its values are sent to the model but never stored in clear (the
+    run log, its exports and the cache hold ``[sensitive: name]``; the answer and errors
+    are scrubbed of them). ``internal`` is a label for now: shown, stored."""
+
+    def canonical(self) -> dict[str, Any]:
+        """What the content hash covers: every field, ``sensitivity`` only when set, so
+        versions made before it existed keep their hashes."""
+        data = self.model_dump(mode="json")
+        if self.sensitivity == "public":
+            del data["sensitivity"]
+        return data
 
 
 class PromptContent(_Frozen):
@@ -176,7 +191,7 @@ class PromptContent(_Frozen):
         return {
             "messages": [m.model_dump(mode="json") for m in self.messages],
             "model": self.model.canonical(),
-            "variables": [v.model_dump(mode="json") for v in self.variables],
+            "variables": [v.canonical() for v in self.variables],
             "tags": list(self.tags),
         }
 

@@ -134,6 +134,70 @@ class _Plan:
     rendered: tuple[dict[str, str], ...]
     render_error: WorkbenchError | None = None
     request_hash: str = ""
+    sensitive: tuple[tuple[str, str], ...] = ()
+    """(name, value) of the case's values of sensitive variables: masked in what is
+    stored (``mask_sensitive``), sent in clear."""
+
+
+SENSITIVE_MIN_CHARS = 3
+"""Shorter values are not masked in stored text (a "1" would shred every number)."""
+
+
+def sensitive_values(version: PromptVersion, values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(name, value as text) of each sensitive variable of ``version`` this case sets
+    (or its default), longest first."""
+    out = []
+    for variable in version.content.variables:
+        if variable.sensitivity != "sensitive":
+            continue
+        value = values.get(variable.name, variable.default)
+        if value is not None and len(str(value)) >= SENSITIVE_MIN_CHARS:
+            out.append((variable.name, str(value)))
+    return sorted(out, key=lambda nv: -len(nv[1]))
+
+
+def mask_sensitive(text: str, sensitive: Sequence[tuple[str, str]]) -> str:
+    for name, value in sensitive:
+        text = text.replace(value, f"[sensitive: {name}]")
+    return text
+
+
+def _masked_cell(cell: CellResult, sensitive: Sequence[tuple[str, str]]) -> CellResult:
+    """The cell as stored: no sensitive value in its messages, answer or error."""
+    if not sensitive:
+        return cell
+    return cell.model_copy(
+        update={
+            "rendered": tuple(
+                {**m, "content": mask_sensitive(m.get("content", ""), sensitive)}
+                for m in cell.rendered
+            ),
+            "output": mask_sensitive(cell.output, sensitive),
+            "error": None if cell.error is None else mask_sensitive(cell.error, sensitive),
+            "checks": tuple(
+                c.model_copy(update={"detail": mask_sensitive(c.detail, sensitive)})
+                for c in cell.checks
+            ),
+        }
+    )
+
+
+def masked_spec(spec: RunSpec, versions: Sequence[PromptVersion]) -> RunSpec:
+    """The spec as stored: the cases' values of variables any of the run's versions
+    marks sensitive are ``[sensitive]``."""
+    names = {
+        v.name for version in versions for v in version.content.variables
+        if v.sensitivity == "sensitive"
+    }  # fmt: skip
+    if not names:
+        return spec
+    cases = tuple(
+        c.model_copy(
+            update={"values": {k: "[sensitive]" if k in names else v for k, v in c.values.items()}}
+        )
+        for c in spec.cases
+    )
+    return spec.model_copy(update={"cases": cases})
 
 
 @dataclass
@@ -329,6 +393,7 @@ class Engine:
                             stop=params.stop,
                             response_format=params.response_format,
                         )
+                    sensitive = tuple(sensitive_values(version, case.values))
                     for repeat in range(spec.repeats):
                         plans.append(
                             _Plan(
@@ -345,6 +410,7 @@ class Engine:
                                 request_hash=(
                                     request_hash(self._profile(ref), request) if request else ""
                                 ),
+                                sensitive=sensitive,
                             )
                         )
         return plans
@@ -410,7 +476,11 @@ class Engine:
         """Run the matrix; return the run with every finished cell (also in the vault)."""
         observer = observer or NullObserver()
         plans = self.plan(spec)
-        run = Run(id=run_id or uuid.uuid4(), spec=spec)
+        for plan in plans:  # so the app's redaction hides them in logs and errors too
+            for _name, value in plan.sensitive:
+                register_secret(value)
+        # What is stored (and returned) names sensitive values, never holds them.
+        run = Run(id=run_id or uuid.uuid4(), spec=masked_spec(spec, self._versions(spec)))
         loop = asyncio.get_running_loop()
         writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vault-writer")
         # The transport (importing aiohttp, ~0.1-0.5 s) is made on another thread while the
@@ -462,6 +532,7 @@ class Engine:
                 plan, spec, cached, client_for, global_limit, profile_limits, observer, progress
             )
             cell = with_checks(cell, spec.cases[plan.key.case_index])
+            cell = _masked_cell(cell, plan.sensitive)  # checked in clear, stored masked
             finished.append(cell)
             progress.done += 1
             progress.spent += cell.cost_usd or 0.0
