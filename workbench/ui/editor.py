@@ -400,11 +400,17 @@ class EditorPanel(QWidget):
         hint.setObjectName("dimLabel")
         hint.setWordWrap(True)
         layout.addWidget(hint)
-        self.variables = QTableWidget(0, 5)
+        self.variables = QTableWidget(0, 6)
         self.variables.setObjectName("variablesTable")
         self.variables.setHorizontalHeaderLabels(
-            ["Name", "Type", "Required", "Default", "Description"]
+            ["Name", "Type", "Required", "Default", "Description", "Sensitivity"]
         )
+        level_header = self.variables.horizontalHeaderItem(5)
+        if level_header is not None:
+            level_header.setToolTip(
+                "sensitive: values are sent to the model but stored nowhere in clear (the "
+                "run log, exports and cache say [sensitive: name])"
+            )
         self.variables.verticalHeader().hide()
         header = self.variables.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -621,6 +627,12 @@ class EditorPanel(QWidget):
         default = "" if v.default is None else str(v.default)
         self.variables.setItem(row, 3, QTableWidgetItem(default))
         self.variables.setItem(row, 4, QTableWidgetItem(v.description))
+        sensitivity = QComboBox()
+        sensitivity.addItems(["public", "internal", "sensitive"])
+        sensitivity.setCurrentText(v.sensitivity)
+        sensitivity.setAccessibleName(f"Sensitivity of {v.name}")
+        sensitivity.currentTextChanged.connect(self._on_edit)
+        self.variables.setCellWidget(row, 5, sensitivity)
 
     def _cell_text(self, row: int, col: int) -> str:
         item = self.variables.item(row, col)
@@ -635,6 +647,8 @@ class EditorPanel(QWidget):
             check = self.variables.item(row, 2)
             required = check is None or check.checkState() == Qt.CheckState.Checked
             default_text = self._cell_text(row, 3)
+            level = self.variables.cellWidget(row, 5)
+            sensitivity = level.currentText() if isinstance(level, QComboBox) else "public"
             out.append(
                 Variable(
                     name=name,
@@ -642,6 +656,7 @@ class EditorPanel(QWidget):
                     required=required,
                     default=default_text if default_text != "" else None,
                     description=self._cell_text(row, 4),
+                    sensitivity=sensitivity,
                 )
             )
         return out
