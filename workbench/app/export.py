@@ -49,6 +49,24 @@ CELL_FIELDS: tuple[str, ...] = (
 """The columns, in order. ``cost_usd`` empty means unknown (no price), never 0."""
 
 
+def _readouts(cell: CellResult) -> dict[str, Any]:
+    """The call's own figures, the same keys in every export."""
+    return {
+        "error_kind": cell.error_kind,
+        "error": cell.error,
+        "finish_reason": cell.finish_reason,
+        "input_tokens": cell.input_tokens,
+        "output_tokens": cell.output_tokens,
+        "tokens_estimated": cell.tokens_estimated,
+        "cost_usd": cell.cost_usd,
+        "price_source": cell.price_source,
+        "ttft_ms": cell.ttft_ms,
+        "latency_ms": cell.latency_ms,
+        "cached": cell.cached,
+        "answered_by": str(cell.answered_by) if cell.answered_by else None,
+    }
+
+
 def cell_record(cell: CellResult, *, version: str, case: str) -> dict[str, Any]:
     """One cell as plain values (None where a figure is unknown), keyed by
     :data:`CELL_FIELDS`. ``version`` and ``case`` are the names people use."""
@@ -64,20 +82,9 @@ def cell_record(cell: CellResult, *, version: str, case: str) -> dict[str, Any]:
         "ok": cell.ok,
         "passed": cell.passed,
         "failed_checks": "; ".join(failed),
-        "error_kind": cell.error_kind,
-        "error": cell.error,
-        "finish_reason": cell.finish_reason,
-        "input_tokens": cell.input_tokens,
-        "output_tokens": cell.output_tokens,
-        "tokens_estimated": cell.tokens_estimated,
-        "cost_usd": cell.cost_usd,
-        "price_source": cell.price_source,
-        "ttft_ms": cell.ttft_ms,
-        "latency_ms": cell.latency_ms,
+        **_readouts(cell),
         "retries": len(cell.retries),
-        "cached": cell.cached,
         "echo": cell.echo,
-        "answered_by": str(cell.answered_by) if cell.answered_by else None,
         "request_hash": cell.request_hash,
         "output": cell.output,
     }
@@ -148,20 +155,9 @@ def log_records(vault: Vault, entries: Iterable[LogEntry]) -> list[dict[str, Any
                 "variables": {k: redact(str(v)) for k, v in case.values.items()} if case else {},
                 "repeat": cell.key.repeat,
                 "ok": cell.ok,
-                "error_kind": cell.error_kind,
-                "error": cell.error,
                 "output": cell.output,
-                "finish_reason": cell.finish_reason,
-                "input_tokens": cell.input_tokens,
-                "output_tokens": cell.output_tokens,
-                "tokens_estimated": cell.tokens_estimated,
-                "cost_usd": cell.cost_usd,
-                "price_source": cell.price_source,
-                "ttft_ms": cell.ttft_ms,
-                "latency_ms": cell.latency_ms,
+                **_readouts(cell),
                 "retries": [r.model_dump(mode="json") for r in cell.retries],
-                "cached": cell.cached,
-                "answered_by": str(cell.answered_by) if cell.answered_by else None,
             }
         )
     return out

@@ -55,6 +55,20 @@ EXPORT_MAX = 100_000
 PERIODS = {"All time": None, "Today": 0, "Last 7 days": 7, "Last 30 days": 30}
 
 
+def _list_table(name: str, model: Any, stretch_column: int) -> QTableView:
+    """A one-row-per-object table: long text elided in the middle, never wrapped."""
+    table = QTableView()
+    table.setObjectName(name)
+    table.setModel(model)
+    setup_row_table(
+        table, stretch_column=stretch_column,
+        selection=QAbstractItemView.SelectionMode.SingleSelection,
+    )  # fmt: skip
+    table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+    table.setWordWrap(False)
+    return table
+
+
 class LogModel(RowsTableModel[dict[str, Any]]):
     HEADERS = (
         "When", "Prompt", "Version", "Model", "Case", "Tokens", "Cost", "TTFT", "Total",
@@ -134,16 +148,9 @@ class LogPanel(QWidget):
 
         split = QSplitter(Qt.Orientation.Vertical)
         self.model = LogModel()
-        self.table = QTableView()
-        self.table.setObjectName("logTable")
-        self.table.setModel(self.model)
         # The model name takes what is left and elides in the middle: every readout and
         # the result stay on screen at 1024 px (the case column was squeezed to "can…").
-        setup_row_table(
-            self.table, stretch_column=3, selection=QAbstractItemView.SelectionMode.SingleSelection
-        )
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.table.setWordWrap(False)
+        self.table = _list_table("logTable", self.model, stretch_column=3)
         self.table.selectionModel().currentRowChanged.connect(lambda *_a: self._show_detail())
         split.addWidget(self.table)
         self.detail = QPlainTextEdit()
@@ -321,14 +328,7 @@ class SpendingView(QWidget):
         layout.addLayout(bar)
         split = QSplitter(Qt.Orientation.Vertical)
         self.model = SpendingModel()
-        self.table = QTableView()
-        self.table.setObjectName("spendingTable")
-        self.table.setModel(self.model)
-        setup_row_table(
-            self.table, stretch_column=0, selection=QAbstractItemView.SelectionMode.SingleSelection
-        )
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.table.setWordWrap(False)
+        self.table = _list_table("spendingTable", self.model, stretch_column=0)
         split.addWidget(self.table)
         self.chart = QLabel()
         self.chart.setObjectName("spendingChart")
