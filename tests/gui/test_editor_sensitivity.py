@@ -3,10 +3,11 @@ carries it, and a run of it stores the value masked."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox
 
 from tests.gui.conftest import two_versions
-from tests.gui.people import click_tab
+from tests.gui.people import click, click_tab
 from workbench.core.runs import TestCase
 from workbench.vault import Vault
 from workbench.vault.runs import RunStore
@@ -35,7 +36,22 @@ def test_marking_a_variable_sensitive_masks_its_values_in_the_run_log(
     version = committed.args[0]
     assert {v.name: v.sensitivity for v in version.content.variables}["question"] == "sensitive"
 
+    # The Test cases tab masks the value; showing it is an audit event.
     window.browser.select("support/reply")
+    click_tab(window, "Test cases")
+    cases = window.testcases
+    col = cases.model.variables.index("question") + 1
+    assert cases.model.index(0, col).data() == "••••••"
+    assert "(sensitive)" in cases.model.headerData(col, Qt.Orientation.Horizontal)
+    before = len(vault.audit_events())
+    click(cases, "Show sensitive values")
+    assert cases.model.index(0, col).data() == secret
+    events = vault.audit_events()
+    assert len(events) == before + 1 and events[-1].action == "test_cases.reveal"
+    assert secret not in events[-1].model_dump_json()
+    click(cases, "Hide sensitive values")
+    assert cases.model.index(0, col).data() == "••••••"
+
     compare = window.compare
     click_tab(window, "Compare")
     for i in range(compare.versions_list.count()):  # only the new version

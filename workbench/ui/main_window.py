@@ -474,10 +474,12 @@ class MainWindow(QMainWindow):
             self.editor.set_prompt(name)
             versions = self.vault.history(name)
             self.history.set_prompt(name)
-            variables = (
-                [r.name for r in self.editor.content.variables] if self.editor.content else []
+            declared = self.editor.content.variables if self.editor.content else ()
+            self.testcases.set_prompt(
+                name,
+                [r.name for r in declared],
+                {r.name for r in declared if r.sensitivity == "sensitive"},
             )
-            self.testcases.set_prompt(name, variables)
             self.compare.set_prompt(name, versions, self.cases.load(name))
             self.runs.set_prompt(name)
             self._note_fork(name, versions)
@@ -612,6 +614,13 @@ class MainWindow(QMainWindow):
         self.compare.set_prompt(
             version.prompt, self.vault.history(version.prompt), self.cases.load(version.prompt)
         )
+        if self.testcases.prompt == version.prompt:  # a variable may have become sensitive
+            declared = version.content.variables
+            self.testcases.set_prompt(
+                version.prompt,
+                [v.name for v in declared],
+                {v.name for v in declared if v.sensitivity == "sensitive"},
+            )
         self.statusBar().showMessage(
             f"Committed {version.display_number} of {version.prompt}", 6000
         )

@@ -80,6 +80,9 @@ def parse_assertions_text(text: str) -> tuple[Assertion, ...]:
     return tuple(parse_assertion_spec(spec, "assertions"))
 
 
+MASK = "••••••"
+
+
 class CaseTableModel(QAbstractTableModel):
     """Editable: column 0 is the case name, then the variables (text values), then the
     case's assertions in their short form (``contains: refund; max_chars: 300``)."""
@@ -91,6 +94,9 @@ class CaseTableModel(QAbstractTableModel):
     def __init__(self) -> None:
         super().__init__()
         self.variables: list[str] = []
+        self.sensitive: set[str] = set()
+        """Variables the prompt marks sensitive: shown masked until revealed."""
+        self.revealed = False
         self.cases: list[TestCase] = []
 
     def set_data(self, variables: list[str], cases: list[TestCase]) -> None:
@@ -117,6 +123,10 @@ class CaseTableModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal:
             if section == 0:
                 return "Name"
+            if 1 <= section <= len(self.variables) and (
+                self.variables[section - 1] in self.sensitive
+            ):
+                return f"{self.variables[section - 1]} (sensitive)"
             if 1 <= section <= len(self.variables):
                 return self.variables[section - 1]
             if section == self._assert_column():
@@ -141,8 +151,13 @@ class CaseTableModel(QAbstractTableModel):
             return assertions_text(case)
         if not 1 <= index.column() <= len(self.variables):
             return None
-        value = case.values.get(self.variables[index.column() - 1])
-        return "" if value is None else str(value)
+        name = self.variables[index.column() - 1]
+        value = case.values.get(name)
+        if value is None:
+            return ""
+        if role == Qt.ItemDataRole.DisplayRole and name in self.sensitive and not self.revealed:
+            return MASK
+        return str(value)
 
     def setData(self, index: _Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
         if not index.isValid() or role != Qt.ItemDataRole.EditRole:
@@ -218,15 +233,47 @@ class TestCasePanel(QWidget):
         remove.clicked.connect(lambda: self.model.remove_case(self.table.currentIndex().row()))
         imp = QPushButton("Import CSV / JSON / YAML…")
         imp.clicked.connect(self._import_dialog)
+        self.reveal = QPushButton("Show sensitive values")
+        self.reveal.setCheckable(True)
+        self.reveal.setToolTip("Sensitive values are masked; showing them is recorded in "
+                               "the vault's audit log (who, when, which prompt)")  # fmt: skip
+        self.reveal.toggled.connect(self._reveal)
+        self.reveal.hide()
         bar.addWidget(hint, 1)
-        for b in (add, remove, imp):
+        for b in (self.reveal, add, remove, imp):
             bar.addWidget(b)
         layout.addLayout(bar)
 
-    def set_prompt(self, name: str | None, variables: list[str]) -> None:
+    def set_prompt(
+        self, name: str | None, variables: list[str], sensitive: set[str] | None = None
+    ) -> None:
         self.prompt = name
+        self.model.sensitive = set(sensitive or ())
+        self.reveal.blockSignals(True)
+        self.reveal.setChecked(False)
+        self.reveal.blockSignals(False)
+        self.model.revealed = False
         self.model.set_data(variables, self.store.load(name) if name else [])
+        self.reveal.setVisible(bool(self.model.sensitive))
         self.setEnabled(name is not None)
+
+    @Slot(bool)
+    def _reveal(self, on: bool) -> None:
+        """Show or mask the sensitive values; showing them is an audit event."""
+        if on and self.prompt is not None:
+            try:
+                self.store.vault.record_event(
+                    "test_cases.reveal", self.prompt,
+                    {"variables": sorted(self.model.sensitive)},
+                )  # fmt: skip
+            except WorkbenchError as exc:
+                self.reporter.report(exc, "record that sensitive values were shown")
+                self.reveal.setChecked(False)
+                return
+        self.model.beginResetModel()
+        self.model.revealed = on
+        self.model.endResetModel()
+        self.reveal.setText("Hide sensitive values" if on else "Show sensitive values")
 
     def import_file(self, path: Path) -> int:
         """Append the cases in ``path`` (CSV, JSON, YAML); returns how many.
