@@ -176,3 +176,15 @@ def test_budget_refuses_a_run_before_it_starts(  # type: ignore[no-untyped-def]
     assert "over its cap" in str(reported[0])
     assert not window.controller.running
     assert server.requests == []
+
+
+def test_the_pre_run_line_says_when_a_profile_lowers_the_concurrency(  # type: ignore[no-untyped-def]
+    qtbot, window, vault, data_dir, profiles
+) -> None:
+    """What `compare`'s header says in the terminal, Compare says before Run."""
+    profiles["local"] = profiles["local"].model_copy(update={"concurrency": 2})
+    _open(window, vault, data_dir)
+    compare = window.compare
+    compare.show_estimate()
+    text = compare.status.text()
+    assert f"{compare.concurrency()} requested, 2 allowed by profile local" in text

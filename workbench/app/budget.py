@@ -8,6 +8,7 @@ every call's cost in the vault's run log.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -91,7 +92,9 @@ def preflight(engine: Engine, spec: RunSpec, budgets: Budgets) -> tuple[RunSpec,
                 profile=state.profile,
             )
         )
-    return spec.model_copy(update={"spend_caps": tuple(caps)}), estimate
+    near = tuple(warnings(RunStore(engine.vault), budgets, estimate.cost_usd))
+    planned = spec.model_copy(update={"spend_caps": tuple(caps)})
+    return planned, dataclasses.replace(estimate, warnings=near)
 
 
 @dataclass(frozen=True)

@@ -368,10 +368,7 @@ def _run_matrix(args: argparse.Namespace, quiet: bool) -> tuple[Run, dict[uuid.U
         engine = make_engine(vault, settings)
         spec, estimate = preflight(engine, spec, settings.budgets)
         if not quiet:
-            from workbench.app.budget import warnings as budget_warnings
-            from workbench.vault.runs import RunStore
-
-            for warning in budget_warnings(RunStore(vault), settings.budgets, estimate.cost_usd):
+            for warning in estimate.warnings:
                 sys.stderr.write(f"warning: {warning}\n")
         bar = ProgressBar(spec.total_cells, enabled=sys.stderr.isatty() and not quiet)
         if not quiet:

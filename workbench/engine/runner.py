@@ -122,6 +122,10 @@ class Estimate:
     """The distinct reasons some planned calls cannot render."""
     unrenderable_calls: int = 0
     """Planned calls whose messages do not render (they fail without calling a model)."""
+    concurrency_caps: tuple[str, ...] = ()
+    """Profiles whose own limit lowers the run's ("16 requested, 8 allowed by profile x")."""
+    warnings: tuple[str, ...] = ()
+    """Budgets this run brings near their cap (set by the pre-flight)."""
 
 
 @dataclass
@@ -444,6 +448,7 @@ class Engine:
             unknown_price_models=tuple(sorted(unknown)),
             render_errors=tuple(sorted(errors)),
             unrenderable_calls=unrenderable,
+            concurrency_caps=self.concurrency_caps(spec),
         )
 
     def effective_concurrency(self, spec: RunSpec) -> dict[str, int]:

@@ -1457,12 +1457,15 @@ def estimate_text(estimate: Estimate, spec: RunSpec, priced_cost: float | None =
     if estimate.unrenderable_calls:  # they fail at once, calling no model
         first = estimate.render_errors[0] if estimate.render_errors else "does not render"
         broken = f" · {estimate.unrenderable_calls:,} will not render: {first}"
+    # What the run header of the CLI says too: a profile that lowers the concurrency,
+    # and budgets this run brings near their cap.
+    extra = "".join(f" · {c}" for c in (*estimate.concurrency_caps, *estimate.warnings))
     if not unknown:
-        return f"{head}, ≈ {fmt_usd(estimate.cost_usd)}{broken}"
+        return f"{head}, ≈ {fmt_usd(estimate.cost_usd)}{broken}{extra}"
     per_model = spec.total_cells // max(1, len(spec.models))
     unpriced = per_model * len(unknown)
     cost = "cost unknown" if priced_cost is None else f"≈ {fmt_usd(priced_cost)}"
-    return f"{head}, {cost} ({unpriced:,} unpriced: {', '.join(unknown)}){broken}"
+    return f"{head}, {cost} ({unpriced:,} unpriced: {', '.join(unknown)}){broken}{extra}"
 
 
 __all__ = ["CellDelegate", "ComparePanel", "estimate_text", "fmt_ms"]
