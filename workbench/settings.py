@@ -68,6 +68,8 @@ class Settings(BaseModel):
     lint: dict[str, dict[str, str | int]] = Field(default_factory=dict)
     """Per folder prefix ("" for all): rule -> off | warning | error, and token-budget
     (``workbench.app.lint``)."""
+    log_retention_days: int | None = Field(default=None, ge=1)
+    """How long ``workbench runs prune`` keeps runs (and their cells) when not told."""
     otel_endpoint: str | None = None
     """OTLP/HTTP traces URL (e.g. http://localhost:4318/v1/traces): each model call is
     exported as a GenAI span (``workbench.app.telemetry``). None: off."""

@@ -922,6 +922,31 @@ def _cap(text: str | None) -> float | None:
     return value
 
 
+def cmd_runs_prune(args: argparse.Namespace) -> int:
+    """Delete old runs and their cells (the run log's retention)."""
+    from datetime import UTC, datetime, timedelta
+
+    from workbench.settings import load_settings
+    from workbench.vault.runs import RunStore
+
+    days = args.older_than or load_settings().log_retention_days
+    if days is None:
+        raise UsageError(
+            "how old must a run be to go?",
+            hint="Give --older-than DAYS, or set log_retention_days in the settings.",
+        )
+    before = datetime.now(UTC) - timedelta(days=days)
+    with open_vault(args) as vault:
+        runs, cells = RunStore(vault).prune(before)
+    emit(
+        args.json,
+        {"runs": runs, "cells": cells, "before": before.isoformat()},
+        f"deleted {counted(runs, 'run')} ({counted(cells, 'call')}) started more than "
+        f"{counted(days, 'day')} ago",
+    )
+    return EXIT_OK
+
+
 def cmd_budget_set(args: argparse.Namespace) -> int:
     from workbench.settings import ProviderBudget, load_settings, save_settings
 
@@ -1213,6 +1238,14 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
         help="the newest this many runs (30)",
     )  # fmt: skip
     p.set_defaults(handler=cmd_runs_list)
+    p = rsub.add_parser(
+        "prune", help="delete runs older than N days, with their cells", parents=[parent]
+    )
+    p.add_argument(
+        "--older-than", type=_number(int, 1, None), metavar="DAYS",
+        help="age in days (default: log_retention_days from the settings)",
+    )  # fmt: skip
+    p.set_defaults(handler=cmd_runs_prune)
     p = rsub.add_parser("show", help="a run's summary (or --csv / --json)", parents=[parent])
     p.add_argument("run", help="run id or its first characters")
     p.add_argument("--csv", action="store_true", help="every cell as CSV")

@@ -494,6 +494,26 @@ class RunStore:
             rows = s.execute(query.limit(limit).offset(offset)).all()
         return [LogEntry(r, p, CellResult.model_validate_json(d)) for r, p, d in rows]
 
+    def prune(self, before: datetime) -> tuple[int, int]:
+        """Delete the runs started before ``before`` (never one still running), with
+        their cells and summaries; (runs, cells) deleted. Recorded in the audit log."""
+        old = (RunRow.started_at < before) & (RunRow.status != "running")
+        with self.vault.writing() as s:
+            ids = list(s.scalars(select(RunRow.id).where(old)))
+            cells = 0
+            if ids:
+                cells = int(s.scalar(select(func.count()).where(CellRow.run_id.in_(ids))) or 0)
+                s.execute(delete(CellRow).where(CellRow.run_id.in_(ids)))
+                s.execute(delete(RunSummaryRow).where(RunSummaryRow.run_id.in_(ids)))
+                s.execute(delete(RunRow).where(RunRow.id.in_(ids)))
+        if ids:
+            self.vault.record_event(
+                "runs.prune",
+                "runs",
+                {"before": before.isoformat(), "runs": len(ids), "cells": cells},
+            )
+        return len(ids), cells
+
     def count_cells(self, run_id: uuid.UUID) -> int:
         """How many cells of the run the vault holds (the engine checks it at close)."""
         with self.vault.reading() as s:

@@ -89,3 +89,36 @@ def test_log_and_costs_by_show_what_was_called(
     assert code == 2 and ".png, .svg or .pdf" in err
     code, _, err = run(capsys, "costs", "--since", "last week")
     assert code == 2 and "is not a date" in err
+
+
+def test_runs_prune_keeps_the_log_within_its_retention(
+    env: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select, update
+
+    from workbench.settings import Settings, save_settings
+    from workbench.vault import Vault
+    from workbench.vault.schema import RunRow
+
+    run(capsys, "commit", "p", "-f", "p.yaml", "-m", "1")
+    for _ in range(2):
+        assert run(capsys, "compare", "p", "--models", "echo:echo", "--cases", "cases.csv")[0] == 0
+    code, _, err = run(capsys, "runs", "prune")
+    assert code == 2 and "--older-than DAYS" in err
+    vault_path = env / "data" / "vault.sqlite3"
+    with Vault.open(vault_path) as vault, vault.writing() as s:  # one run made long ago
+        oldest = s.scalars(select(RunRow.id).order_by(RunRow.started_at)).first()
+        s.execute(
+            update(RunRow).where(RunRow.id == oldest)
+            .values(started_at=datetime.now(UTC) - timedelta(days=40))
+        )  # fmt: skip
+    save_settings(Settings(log_retention_days=30))
+    code, out, _ = run(capsys, "runs", "prune")
+    assert code == 0 and out.startswith("deleted 1 run (3 calls) started more than 30 days ago")
+    assert len(run(capsys, "log", "--jsonl")[1].splitlines()) == 3  # the newer run's calls
+    with Vault.open(vault_path) as vault:
+        assert vault.audit_events()[-1].action == "runs.prune"
+    assert run(capsys, "runs", "prune", "--older-than", "1")[1].startswith("deleted 0 runs")
