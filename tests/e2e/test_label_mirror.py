@@ -116,6 +116,4 @@ def test_published_label_is_in_the_vault_offline(
             ("production", 3, "carol", "asks what they need"),
         ]
         assert moves[1].from_version_id == v2.id
-        assert [lab["target"]["version_id"] for lab in SyncStore(carol).registry_labels()] == [
-            str(v3.id)
-        ]
+        assert [lab.version_id for lab in SyncStore(carol).registry_labels()] == [v3.id]

@@ -32,8 +32,8 @@ from workbench.core.errors import NotFoundError
 from workbench.core.models import Message, PromptContent, PromptVersion
 from workbench.registry.client import RegistryClient
 from workbench.registry.errors import PermissionDeniedError
-from workbench.registry.schemas import LabelTarget
-from workbench.registry.sync import Syncer
+from workbench.registry.schemas import LabelTarget, QueuedLabelMove
+from workbench.registry.sync import Syncer, wire_label
 from workbench.vault import Vault
 from workbench.vault.sync_store import SyncStore
 
@@ -200,17 +200,17 @@ def make_machine(
             v = pick.choice(candidates)
             # Expect the target last seen; a stale expectation is refused at sync, visibly.
             last_seen = [
-                lab["target"]
+                wire_label(lab).target
                 for lab in client.store.registry_labels(v.prompt)
-                if lab["name"] == "staging"
+                if lab.name == "staging"
             ]
-            payload = {
-                "label": "staging",
-                "target": {"version_id": str(v.id), "canary": None},
-                "expected": last_seen[0] if last_seen else None,
-                "reason": "offline move",
-            }
-            client.store.queue("label", v.prompt, payload)
+            move = QueuedLabelMove(
+                label="staging",
+                target=LabelTarget(version_id=v.id),
+                expected=last_seen[0] if last_seen else None,
+                reason="offline move",
+            )
+            client.store.queue("label", v.prompt, move)
             seen["an offline label move queued"] += 1
 
         # ---- the end: everyone syncs twice, then all agree ---------------------------
@@ -249,13 +249,9 @@ def make_machine(
                 }
                 assert local == remote, client.user
                 labels = {
-                    (
-                        lab["prompt"],
-                        lab["name"],
-                        LabelTarget.model_validate(lab["target"]).describe(),
-                    )
+                    (lab.prompt, lab.name, wire_label(lab).target.describe())
                     for lab in client.store.registry_labels()
-                    if lab["prompt"].startswith(self.ns + "/")
+                    if lab.prompt.startswith(self.ns + "/")
                 }
                 assert labels == remote_labels, client.user
                 reviews = {

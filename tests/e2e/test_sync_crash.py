@@ -32,6 +32,7 @@ from workbench.core.models import Message, PromptContent, PromptVersion
 from workbench.registry import sync as sync_module
 from workbench.registry.client import RegistryClient
 from workbench.registry.errors import RegistryUnavailableError
+from workbench.registry.schemas import LabelTarget, QueuedLabelMove
 from workbench.registry.server.config import RegistrySettings
 from workbench.registry.server.db import open_database
 from workbench.registry.server.service import RegistryService
@@ -344,10 +345,8 @@ def test_a_retried_decision_is_recorded_once(tmp_path: Path, registry: RunningRe
             if path_part == "/reviews":
                 syncer.queue_review(pulled, "approve", "reads well")
             else:
-                target = {"version_id": str(v.id), "canary": None}
-                syncer.store.queue(
-                    "label", "p", {"label": "staging", "target": target, "expected": None}
-                )
+                move = QueuedLabelMove(label="staging", target=LabelTarget(version_id=v.id))
+                syncer.store.queue("label", "p", move)
             with pytest.raises(RegistryUnavailableError):
                 syncer.sync()
             report = syncer.sync()

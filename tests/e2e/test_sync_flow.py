@@ -96,9 +96,7 @@ def test_author_reviewer_publisher_round_trip(tmp_path: Path, registry: RunningR
         assert resolved.version.id == v1.id
     Syncer(reviewer, registry.client("bob")).sync()
     labels = SyncStore(reviewer).registry_labels("support/reply")
-    assert [(lab["name"], lab["target"]["version_id"]) for lab in labels] == [
-        ("production", str(v1.id))
-    ]
+    assert [(lab.name, lab.version_id) for lab in labels] == [("production", v1.id)]
 
 
 def test_forks_are_kept_and_shown(tmp_path: Path, registry: RunningRegistry) -> None:

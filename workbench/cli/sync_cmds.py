@@ -230,7 +230,12 @@ def cmd_labels(args: argparse.Namespace) -> int:
                 online = True
         except RegistryUnavailableError:
             online = False
-        labels = SyncStore(vault).registry_labels(args.name)
+        from workbench.registry.sync import wire_label
+
+        labels = [
+            wire_label(lab).model_dump(mode="json")
+            for lab in SyncStore(vault).registry_labels(args.name)
+        ]
         numbers = {str(v.id): v.display_number for v in vault.history(args.name)}
         history = [
             e.model_dump(mode="json")

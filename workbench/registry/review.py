@@ -27,6 +27,9 @@ from workbench.registry.schemas import (
     EvalEvidence,
     LabelState,
     LabelTarget,
+    QueuedReview,
+    Review,
+    queued_decision,
 )
 from workbench.vault.repository import Vault
 from workbench.vault.sync_store import SyncStore
@@ -58,8 +61,8 @@ def published_version_id(
 ) -> uuid.UUID | None:
     """The version ``label`` points at, as of the last sync (None: not published)."""
     for lab in store.registry_labels(prompt):
-        if lab["name"] == label:
-            return uuid.UUID(lab["target"]["version_id"])
+        if lab.name == label:
+            return lab.version_id
     return None
 
 
@@ -86,24 +89,6 @@ def published_version(
         return None
 
 
-def review_payload(
-    version: PromptVersion,
-    decision: Decision,
-    comment: str = "",
-    evidence: EvalEvidence | None = None,
-) -> dict[str, Any]:
-    """The outbox payload of a review decision (what the next sync sends)."""
-    payload: dict[str, Any] = {
-        "version_id": str(version.id),
-        "content_hash": version.content_hash,
-        "decision": decision,
-        "comment": comment,
-    }
-    if evidence is not None:
-        payload["evidence"] = evidence.model_dump(mode="json")
-    return payload
-
-
 def queue_review(
     vault: Vault,
     version: PromptVersion,
@@ -115,7 +100,7 @@ def queue_review(
 
     Offline this is all that happens, and the decision waits, visibly pending."""
     return SyncStore(vault).queue(
-        "review", version.prompt, review_payload(version, decision, comment, evidence)
+        "review", version.prompt, QueuedReview.of(version, decision, comment, evidence)
     )
 
 
@@ -123,11 +108,17 @@ def pending_reviews(vault: Vault) -> dict[str, list[tuple[str, str, str | None]]
     """Queued decisions per version id: (decision, status, server's reason if refused)."""
     out: dict[str, list[tuple[str, str, str | None]]] = {}
     for entry in SyncStore(vault).outbox():
-        if entry.kind == "review":
-            out.setdefault(entry.payload["version_id"], []).append(
-                (entry.payload["decision"], entry.status, entry.error)
+        queued = queued_decision(entry.kind, entry.payload)
+        if isinstance(queued, QueuedReview):
+            out.setdefault(str(queued.version_id), []).append(
+                (queued.decision, entry.status, entry.error)
             )
     return out
+
+
+def mirrored_reviews(vault: Vault, version_id: uuid.UUID) -> list[Review]:
+    """The registry's reviews of a version, as of the last sync, oldest first."""
+    return [Review.model_validate(r) for r in SyncStore(vault).reviews_for(version_id)]
 
 
 # ---- publishing (needs the registry) -------------------------------------------------
@@ -150,11 +141,7 @@ def label_history(client: RegistryClient, prompt: str, limit: int = 500) -> list
 def approvals(vault: Vault, version: PromptVersion) -> list[str]:
     """Who approved ``version``, as of the last sync."""
     return sorted(
-        {
-            r["reviewer"]
-            for r in SyncStore(vault).reviews_for(version.id)
-            if r["decision"] == "approve"
-        }
+        {r.reviewer for r in mirrored_reviews(vault, version.id) if r.decision == "approve"}
     )
 
 

@@ -221,6 +221,65 @@ class LabelMove(_Input):
     reason: str = Field(default="", max_length=2_000)
 
 
+class QueuedReview(_Wire):
+    """A review decision waiting in the vault's outbox for the next sync (issue 10: the
+    outbox is typed at this seam; the vault below only stores its JSON)."""
+
+    version_id: uuid.UUID
+    content_hash: str
+    decision: Decision
+    comment: str = ""
+    evidence: EvalEvidence | None = None
+
+    @classmethod
+    def of(
+        cls,
+        version: PromptVersion,
+        decision: Decision,
+        comment: str = "",
+        evidence: EvalEvidence | None = None,
+    ) -> QueuedReview:
+        return cls(
+            version_id=version.id,
+            content_hash=version.content_hash,
+            decision=decision,
+            comment=comment,
+            evidence=evidence,
+        )
+
+    def describe(self) -> str:
+        return self.decision.replace("_", " ")
+
+    @property
+    def note(self) -> str:
+        return self.comment
+
+
+class QueuedLabelMove(_Wire):
+    """A label move waiting in the outbox (a compare-and-swap, like :class:`LabelMove`)."""
+
+    label: str
+    target: LabelTarget
+    expected: LabelTarget | None = None
+    reason: str = ""
+
+    @property
+    def note(self) -> str:
+        return self.reason
+
+
+QueuedDecision = QueuedReview | QueuedLabelMove
+
+
+def queued_decision(kind: str, payload: Mapping[str, Any]) -> QueuedDecision:
+    """The typed outbox payload of an entry of ``kind`` ("review" or "label")."""
+    if kind == "review":
+        return QueuedReview.model_validate(payload)
+    if kind == "label":
+        return QueuedLabelMove.model_validate(payload)
+    raise ValueError(f"unknown outbox entry kind {kind!r}")
+
+
 class LabelState(_Wire):
     prompt: str
     name: str

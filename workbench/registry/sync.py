@@ -18,9 +18,7 @@ marked rejected with the server's reason, until the person dismisses it.
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass, field
-from typing import Any
 
 from workbench.core.errors import (
     ConflictError,
@@ -37,7 +35,19 @@ from workbench.registry.errors import (
     PermissionDeniedError,
     RegistryUnavailableError,
 )
-from workbench.registry.schemas import AuditEntry, Change, EvalEvidence, LabelState, LabelTarget
+from workbench.registry.schemas import (
+    AuditEntry,
+    Canary,
+    Change,
+    Decision,
+    EvalEvidence,
+    LabelState,
+    LabelTarget,
+    QueuedDecision,
+    QueuedLabelMove,
+    QueuedReview,
+    queued_decision,
+)
 from workbench.vault.repository import Vault
 from workbench.vault.sync_store import SyncStore
 
@@ -144,15 +154,17 @@ class Syncer:
 
     def push_outbox(self, report: SyncReport) -> None:
         for entry in self.store.outbox(include_rejected=False):
+            queued = queued_decision(entry.kind, entry.payload)
             try:
-                sent = self._send(entry.kind, entry.prompt, entry.payload)
+                sent = self._send(entry.prompt, queued)
             except (RegistryUnavailableError, AuthenticationError):
                 raise
             except StaleLabelError as err:
                 # A retry of a move whose answer was lost (a crash, a dropped connection)
                 # finds the label already where we wanted it: that is success, not a refusal.
-                target = LabelTarget.model_validate(entry.payload["target"])
-                if err.actual != target.describe():
+                if not isinstance(queued, QueuedLabelMove) or (
+                    err.actual != queued.target.describe()
+                ):
                     self.store.reject(entry.seq, err.message)
                     report.rejected.append(f"{entry.kind} on {entry.prompt}: {err.message}")
                     continue
@@ -170,33 +182,29 @@ class Syncer:
             self.store.done(entry.seq)
             report.pushed_decisions += 1
 
-    def _send(self, kind: str, prompt: str, payload: dict[str, Any]) -> bool:
+    def _send(self, prompt: str, queued: QueuedDecision) -> bool:
         """Send one queued decision; False when the registry already had it."""
-        if kind == "review":
-            evidence = payload.get("evidence")
-            if self._already_reviewed(payload):
+        if isinstance(queued, QueuedReview):
+            if self._already_reviewed(queued):
                 return False
             self.client.review(
-                uuid.UUID(payload["version_id"]),
-                decision=payload["decision"],
-                content_hash=payload["content_hash"],
-                comment=payload.get("comment", ""),
-                evidence=EvalEvidence.model_validate(evidence) if evidence else None,
+                queued.version_id,
+                decision=queued.decision,
+                content_hash=queued.content_hash,
+                comment=queued.comment,
+                evidence=queued.evidence,
             )
-        elif kind == "label":
-            expected = payload.get("expected")
+        else:
             self.client.move_label(
                 prompt,
-                payload["label"],
-                target=LabelTarget.model_validate(payload["target"]),
-                expected=LabelTarget.model_validate(expected) if expected else None,
-                reason=payload.get("reason", ""),
+                queued.label,
+                target=queued.target,
+                expected=queued.expected,
+                reason=queued.reason,
             )
-        else:  # pragma: no cover - the vault only stores the kinds above
-            raise ValueError(f"unknown outbox entry kind {kind!r}")
         return True
 
-    def _already_reviewed(self, payload: dict[str, Any]) -> bool:
+    def _already_reviewed(self, queued: QueuedReview) -> bool:
         """Whether this decision already reached the registry.
 
         Reviews carry no client-made id, so a retry after a lost answer (a crash between
@@ -205,20 +213,15 @@ class Syncer:
         """
         if self._me is None:
             self._learn_me(self.client.whoami().name)
-        mine = [
-            r
-            for r in self.client.reviews(uuid.UUID(payload["version_id"]))
-            if r.reviewer == self._me
-        ]
+        mine = [r for r in self.client.reviews(queued.version_id) if r.reviewer == self._me]
         if not mine:
             return False
         last = mine[-1]
-        evidence = payload.get("evidence")
         return (
-            last.decision == payload["decision"]
-            and last.content_hash == payload["content_hash"]
-            and last.comment == payload.get("comment", "")
-            and (last.evidence.model_dump(mode="json") if last.evidence else None) == evidence
+            last.decision == queued.decision
+            and last.content_hash == queued.content_hash
+            and last.comment == queued.comment
+            and last.evidence == queued.evidence
         )
 
     def _learn_me(self, name: str) -> None:
@@ -279,19 +282,13 @@ class Syncer:
     def queue_review(
         self,
         version: PromptVersion,
-        decision: str,
+        decision: Decision,
         comment: str = "",
         evidence: EvalEvidence | None = None,
     ) -> int:
-        payload: dict[str, Any] = {
-            "version_id": str(version.id),
-            "content_hash": version.content_hash,
-            "decision": decision,
-            "comment": comment,
-        }
-        if evidence is not None:
-            payload["evidence"] = evidence.model_dump(mode="json")
-        return self.store.queue("review", version.prompt, payload)
+        return self.store.queue(
+            "review", version.prompt, QueuedReview.of(version, decision, comment, evidence)
+        )
 
 
 def mirrored_label(state: LabelState) -> Label:
@@ -307,6 +304,21 @@ def mirrored_label(state: LabelState) -> Label:
         canary_percent=canary.percent if canary else None,
         protected=state.protected,
         updated_by=state.updated_by,
+    )
+
+
+def wire_label(label: Label) -> LabelState:
+    """A mirrored label in the registry's wire shape (the inverse of :func:`mirrored_label`)."""
+    canary = None
+    if label.canary_version_id is not None and label.canary_percent:
+        canary = Canary(version_id=label.canary_version_id, percent=label.canary_percent)
+    return LabelState(
+        prompt=label.prompt,
+        name=label.name,
+        target=LabelTarget(version_id=label.version_id, canary=canary),
+        protected=label.protected,
+        updated_at=label.updated_at,
+        updated_by=label.updated_by,
     )
 
 

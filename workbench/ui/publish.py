@@ -115,7 +115,7 @@ class PublishDialog(QDialog):
         form = QFormLayout()
         self.label_box = QComboBox()
         self.label_box.setEditable(True)
-        known = [lab["name"] for lab in SyncStore(vault).registry_labels(prompt)]
+        known = [lab.name for lab in SyncStore(vault).registry_labels(prompt)]
         for name in dict.fromkeys([*COMMON_LABELS, *known]):
             self.label_box.addItem(name)
         self.label_box.setCurrentText(label)

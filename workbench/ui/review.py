@@ -39,6 +39,7 @@ from workbench.core.models import PromptVersion
 from workbench.registry.review import (
     AwaitingReview,
     awaiting_review,
+    mirrored_reviews,
     pending_reviews,
     published_version,
     queue_review,
@@ -52,7 +53,6 @@ from workbench.ui.ops import VaultWriter
 from workbench.ui.table_model import setup_row_table
 from workbench.ui.worker import run_in_thread
 from workbench.vault import Vault
-from workbench.vault.sync_store import SyncStore
 
 EVIDENCE_HEADERS = (
     "Model", "Calls", "Errors", "Pass rate", "TTFT p50", "Latency p95", "Tokens in/out", "Cost",
@@ -355,7 +355,7 @@ class ReviewPanel(QWidget):
             return
         try:
             base, base_title = self._base(version)
-            earlier = SyncStore(self.vault).reviews_for(version.id)
+            earlier = mirrored_reviews(self.vault, version.id)
             pending = pending_reviews(self.vault).get(str(version.id), [])
         except WorkbenchError as exc:
             self.reporter.report(exc, "show the version")
@@ -375,8 +375,8 @@ class ReviewPanel(QWidget):
             self.diff.show_diff(base.content, version.content, base_title, version.display_number)
         self._show_evidence(version)
         notes = [
-            f"{html.escape(r['reviewer'])}: {r['decision'].replace('_', ' ')}"
-            + (f" ({html.escape(r['comment'])})" if r.get("comment") else "")
+            f"{html.escape(r.reviewer)}: {r.decision.replace('_', ' ')}"
+            + (f" ({html.escape(r.comment)})" if r.comment else "")
             for r in earlier
         ]
         for decision, status, error in pending:

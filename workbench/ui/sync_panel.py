@@ -38,7 +38,7 @@ from workbench.app.connection import RegistryConnection as RegistryConnection
 from workbench.core.errors import WorkbenchError
 from workbench.core.models import utcnow
 from workbench.registry.errors import AuthenticationError, RegistryUnavailableError
-from workbench.registry.schemas import WhoAmI
+from workbench.registry.schemas import QueuedDecision, QueuedReview, WhoAmI, queued_decision
 from workbench.registry.sync import Syncer, SyncReport
 from workbench.secrets.redaction import redact
 from workbench.ui.errors import ErrorReporter
@@ -326,12 +326,13 @@ class SyncPanel(QWidget):
         self.table.setRowCount(len(self.entries))
         numbers: dict[str, str] = {}
         for row, entry in enumerate(self.entries):
-            what = self._describe(entry, numbers)
+            queued = queued_decision(entry.kind, entry.payload)
+            what = self._describe(queued, numbers)
             refused = entry.status == "rejected"
             cells = [
                 entry.prompt,
                 what,
-                str(entry.payload.get("comment") or entry.payload.get("reason") or ""),
+                queued.note,
                 "refused" if refused else "pending: sent with the next sync",
                 redact(entry.error or ""),
             ]
@@ -347,12 +348,10 @@ class SyncPanel(QWidget):
         )
         self._on_selection()
 
-    def _describe(self, entry: OutboxEntry, cache: dict[str, str]) -> str:
-        if entry.kind == "review":
-            vid = entry.payload["version_id"]
-            return f"{entry.payload['decision'].replace('_', ' ')} {self._number(vid, cache)}"
-        target = entry.payload.get("target", {}).get("version_id", "")
-        return f"move {entry.payload.get('label')} → {self._number(target, cache)}"
+    def _describe(self, queued: QueuedDecision, cache: dict[str, str]) -> str:
+        if isinstance(queued, QueuedReview):
+            return f"{queued.describe()} {self._number(str(queued.version_id), cache)}"
+        return f"move {queued.label} → {self._number(str(queued.target.version_id), cache)}"
 
     def _number(self, version_id: str, cache: dict[str, str]) -> str:
         if version_id not in cache:

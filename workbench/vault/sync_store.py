@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pydantic import BaseModel
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
@@ -138,7 +139,10 @@ class SyncStore:
 
     # ---- outbox ------------------------------------------------------------------------
 
-    def queue(self, kind: OutboxKind, prompt: str, payload: dict[str, Any]) -> int:
+    def queue(self, kind: OutboxKind, prompt: str, decision: BaseModel) -> int:
+        """Store a decision for the next sync. Its type is the registry layer's
+        (``QueuedReview`` / ``QueuedLabelMove``); the vault keeps only its JSON."""
+        payload = decision.model_dump(mode="json")
         with self.vault.writing() as s:
             row = OutboxRow(
                 kind=kind,
@@ -341,8 +345,8 @@ class SyncStore:
         with self.vault.reading() as s:
             return [json.loads(d) for d in s.scalars(select(RemoteReviewRow.data))]
 
-    def registry_labels(self, prompt: str | None = None) -> list[dict[str, Any]]:
-        """The registry's labels as of the last sync, in its wire shape (``LabelState``)."""
+    def registry_labels(self, prompt: str | None = None) -> list[Label]:
+        """The registry's labels as of the last sync, by prompt and name."""
         with self.vault.reading() as s:
             q = (
                 select(LabelRow, PromptRow.name)
@@ -352,22 +356,22 @@ class SyncStore:
             )
             if prompt is not None:
                 q = q.where(PromptRow.name == prompt)
-            out: list[dict[str, Any]] = []
-            for row, name in s.execute(q):
-                canary = None
-                if row.canary_version_id:
-                    canary = {"version_id": row.canary_version_id, "percent": row.canary_percent}
-                out.append(
-                    {
-                        "prompt": name,
-                        "name": row.name,
-                        "target": {"version_id": row.version_id, "canary": canary},
-                        "protected": row.protected,
-                        "updated_at": row.updated_at.isoformat(),
-                        "updated_by": row.updated_by,
-                    }
+            return [
+                Label(
+                    prompt=name,
+                    name=row.name,
+                    version_id=uuid.UUID(row.version_id),
+                    updated_at=row.updated_at,
+                    source="registry",
+                    canary_version_id=(
+                        uuid.UUID(row.canary_version_id) if row.canary_version_id else None
+                    ),
+                    canary_percent=row.canary_percent if row.canary_version_id else None,
+                    protected=row.protected,
+                    updated_by=row.updated_by,
                 )
-            return out
+                for row, name in s.execute(q)
+            ]
 
     def awaiting_review(
         self, label: str = "production", limit: int = 500
