@@ -13,8 +13,9 @@ start and import the engine (1-4 s on a loaded machine). Headless, no Qt::
 
 Protocol (bytes, one JSON object or word per line, UTF-8):
 
-- stdout, first: ``{"event": "ready", "pid": int}`` once the engine is imported and
-  warm (requests sent before that wait, they are not lost).
+- stdout, first: ``{"event": "ready", "pid": int, "protocol": int}`` once the engine is
+  imported and warm (requests sent before that wait, they are not lost); the reader
+  refuses a child that speaks another :data:`PROTOCOL` (a stale install).
 - stdin: an :class:`EngineRequest` per run (vault path, the run spec, provider
   profiles, optionally the run id and the vault actor). Keys are never sent: the child
   resolves them itself the normal way (keychain, then the profile's ``key_env``). Runs
@@ -30,6 +31,10 @@ Protocol (bytes, one JSON object or word per line, UTF-8):
   "message", "hint"}``. An unreadable request gets a ``failed`` event too; the process
   goes on serving.
 
+Every line is one of the :data:`EngineEvent` models (a union discriminated by
+``event``): the child writes them with pydantic's serializer and the app parses them
+with :func:`parse_event`, so both ends share one typed definition.
+
 Exit status: 0 after ``quit`` or end of input, 1 if the process itself broke.
 """
 
@@ -38,7 +43,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -47,13 +51,13 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from workbench.core import errors as error_tree
 from workbench.core.errors import UsageError, WorkbenchError
-from workbench.core.runs import CellKey, CellResult, RunSpec
+from workbench.core.runs import CellKey, CellResult, Run, RunSpec
 from workbench.providers.profiles import ProviderProfile
 
 if TYPE_CHECKING:
@@ -69,6 +73,65 @@ CANCEL_LINE = b"cancel"
 QUIT_LINE = b"quit"
 TERMINAL_EVENTS = frozenset({"run", "failed"})
 """The events that end a run: the reader may send the next request after one."""
+PROTOCOL = 1
+"""The version of the event protocol below; bumped on any incompatible change."""
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ReadyEvent(_Event):
+    event: Literal["ready"] = "ready"
+    pid: int
+    protocol: int = PROTOCOL
+
+
+class Delta(_Event):
+    key: CellKey
+    text: str
+
+
+class DeltasEvent(_Event):
+    """Streamed text since the last write, per cell."""
+
+    event: Literal["deltas"] = "deltas"
+    deltas: tuple[Delta, ...]
+
+
+class CellEvent(_Event):
+    event: Literal["cell"] = "cell"
+    cell: CellResult
+    done: int
+    total: int
+    spent_usd: float
+
+
+class RunEvent(_Event):
+    """The finished run; written without its cells (the reader has them already)."""
+
+    event: Literal["run"] = "run"
+    run: Run
+
+
+class FailedEvent(_Event):
+    event: Literal["failed"] = "failed"
+    error: str
+    """The exception's class name (one of ``workbench.core.errors`` when expected)."""
+    message: str
+    hint: str = ""
+    expected: bool = False
+
+
+EngineEvent = Annotated[
+    ReadyEvent | DeltasEvent | CellEvent | RunEvent | FailedEvent, Field(discriminator="event")
+]
+_EVENTS: TypeAdapter[EngineEvent] = TypeAdapter(EngineEvent)
+
+
+def parse_event(line: bytes) -> EngineEvent:
+    """One line of the child's output as its event (``ValidationError`` if it is not)."""
+    return _EVENTS.validate_json(line)
 
 
 class EngineRequest(BaseModel):
@@ -86,20 +149,19 @@ class EngineRequest(BaseModel):
         return self.model_dump_json().encode() + b"\n"
 
 
-def error_from_event(event: dict[str, Any]) -> BaseException:
+def error_from_event(event: FailedEvent) -> BaseException:
     """The exception a ``failed`` event stands for, as the person should see it.
 
     Errors of the tree come back as their own class (message and hint intact); anything
     else was a bug in the child and stays an unexpected error."""
-    name, message = str(event.get("error", "")), str(event.get("message", ""))
-    hint = str(event.get("hint", ""))
+    name, message, hint = event.error, event.message, event.hint
     cls = getattr(error_tree, name, None)
     if isinstance(cls, type) and issubclass(cls, WorkbenchError):
         try:
             return cls(message, hint=hint)
         except TypeError:  # a subclass with a different constructor
             return WorkbenchError(message, hint=hint)
-    if event.get("expected"):
+    if event.expected:
         return WorkbenchError(message, hint=hint)
     return RuntimeError(f"the engine process failed: {message}")
 
@@ -132,16 +194,6 @@ def warm_up() -> None:
         import keyring
 
         keyring.get_keyring()
-
-
-def _event_line(
-    kind: str, fields: dict[str, Any], model: BaseModel, exclude: set[str] | None = None
-) -> bytes:
-    """One event line with a model under the key ``kind``, dumped by pydantic's own
-    serializer rather than through a dict and ``json.dumps`` (about 3x the work)."""
-    head = json.dumps({"event": kind, **fields})[:-1]
-    body = model.model_dump_json(exclude=exclude)
-    return f'{head}, "{kind}": {body}}}'.encode()
 
 
 class _Input:
@@ -187,20 +239,20 @@ class _Emitter:
     def on_cell(self, cell: CellResult, done: int, total: int, spent_usd: float) -> None:
         # The cell carries its whole output: text still waiting for it is not needed.
         self.deltas.pop(cell.key, None)
-        fields = {"done": done, "total": total, "spent_usd": spent_usd}
-        self.lines.append(_event_line("cell", fields, cell))
+        event = CellEvent(cell=cell, done=done, total=total, spent_usd=spent_usd)
+        self.event(event)
 
-    def event(self, payload: dict[str, Any]) -> None:
-        self.lines.append(json.dumps(payload).encode())
+    def event(self, event: _Event, exclude: Any = None) -> None:
+        # pydantic's own serializer, not a dict through json.dumps (about 3x the work)
+        self.lines.append(event.model_dump_json(exclude=exclude).encode())
 
     def flush(self) -> None:
         lines: list[bytes] = []
         if self.deltas:
-            items = [
-                {"key": key.model_dump(mode="json"), "text": "".join(parts)}
-                for key, parts in self.deltas.items()
-            ]
-            lines.append(json.dumps({"event": "deltas", "deltas": items}).encode())
+            deltas = tuple(
+                Delta(key=key, text="".join(parts)) for key, parts in self.deltas.items()
+            )
+            lines.append(DeltasEvent(deltas=deltas).model_dump_json().encode())
             self.deltas = {}
         lines.extend(self.lines)
         self.lines = []
@@ -214,20 +266,16 @@ class _Emitter:
             self.reader_gone.set()
 
 
-def _failure(exc: BaseException) -> dict[str, Any]:
+def _failure(exc: BaseException) -> FailedEvent:
     """A ``failed`` event; its text passes the secret filter like any error a person sees."""
     from workbench.secrets.redaction import redact
 
     name = type(exc).__name__
     if isinstance(exc, WorkbenchError):
-        return {
-            "event": "failed",
-            "error": name,
-            "message": redact(exc.message),
-            "hint": redact(exc.hint),
-            "expected": True,
-        }
-    return {"event": "failed", "error": name, "message": redact(f"{name}: {exc}")}
+        return FailedEvent(
+            error=name, message=redact(exc.message), hint=redact(exc.hint), expected=True
+        )
+    return FailedEvent(error=name, message=redact(f"{name}: {exc}"))
 
 
 def _parse_request(raw: bytes) -> EngineRequest:
@@ -354,7 +402,7 @@ class _Server:
             emitter.event(_failure(exc))
         else:
             emitter.flush()
-            emitter.lines.append(_event_line("run", {}, run, exclude={"cells"}))
+            emitter.event(RunEvent(run=run), exclude={"run": {"cells"}})
         emitter.flush()
 
 
@@ -387,7 +435,7 @@ def serve(
                 vaults.get(vault, actor)
             except WorkbenchError as exc:  # the first run reports it, with its hint
                 log.warning("could not open the vault ahead of a run: %s", exc.message)
-        emitter.event({"event": "ready", "pid": os.getpid()})
+        emitter.event(ReadyEvent(pid=os.getpid()))
         emitter.flush()
 
         async def main() -> None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import sys
 import threading
 import time
@@ -35,7 +34,20 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal, Slot
 
-from workbench.app.engine_child import CANCEL_LINE, QUIT_LINE, EngineRequest, error_from_event
+from workbench.app.engine_child import (
+    CANCEL_LINE,
+    PROTOCOL,
+    QUIT_LINE,
+    CellEvent,
+    DeltasEvent,
+    EngineEvent,
+    EngineRequest,
+    FailedEvent,
+    ReadyEvent,
+    RunEvent,
+    error_from_event,
+    parse_event,
+)
 from workbench.app.engine_child import MODULE as CHILD_MODULE
 from workbench.core.errors import WorkbenchError
 from workbench.core.runs import CellKey, CellResult, Run, RunSpec
@@ -398,7 +410,7 @@ class RunController(QObject):
         try:
             for line in lines:
                 if line.strip():
-                    self._apply_event(warm, buf, json.loads(line))
+                    self._apply_event(warm, buf, parse_event(line))
         except (ValueError, KeyError, TypeError) as exc:  # ValidationError is a ValueError
             # Not our protocol: stop the process rather than show half-understood results.
             active = self._active
@@ -406,9 +418,13 @@ class RunController(QObject):
                 active.error = RuntimeError(f"the engine process sent unreadable output: {exc}")
             warm.process.kill()
 
-    def _apply_event(self, warm: _Warm, buf: _Buffer, event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        if kind == "ready":
+    def _apply_event(self, warm: _Warm, buf: _Buffer, event: EngineEvent) -> None:
+        if isinstance(event, ReadyEvent):
+            if event.protocol != PROTOCOL:
+                raise ValueError(
+                    f"it speaks protocol {event.protocol}, this app {PROTOCOL}; "
+                    "reinstall the workbench"
+                )
             warm.ready = True
             self._quick_deaths = 0
             if self._restarting:
@@ -419,20 +435,19 @@ class RunController(QObject):
         active = self._active
         if active is None or active.ended:
             return  # nothing asked for it (cannot happen with this protocol)
-        if kind == "deltas":
-            for item in event["deltas"]:
-                key = CellKey.model_validate(item["key"])
-                buf.deltas.setdefault(key, []).append(item["text"])
-        elif kind == "cell":
-            cell = CellResult.model_validate(event["cell"])
-            active.cells.append(cell)
-            buf.cells.append(cell)
-            buf.done, buf.total, buf.spent = event["done"], event["total"], event["spent_usd"]
-        elif kind == "run":
-            run = Run.model_validate(event["run"])
+        if isinstance(event, DeltasEvent):
+            for delta in event.deltas:
+                buf.deltas.setdefault(delta.key, []).append(delta.text)
+        elif isinstance(event, CellEvent):
+            active.cells.append(event.cell)
+            buf.cells.append(event.cell)
+            buf.done, buf.total, buf.spent = event.done, event.total, event.spent_usd
+        elif isinstance(event, RunEvent):
             # The parent's own spec (test-case values as given) and the cells it collected.
-            active.run = run.model_copy(update={"spec": active.spec, "cells": tuple(active.cells)})
-        elif kind == "failed":
+            active.run = event.run.model_copy(
+                update={"spec": active.spec, "cells": tuple(active.cells)}
+            )
+        elif isinstance(event, FailedEvent):
             active.error = error_from_event(event)
 
     def _end_active(self, active: _ActiveRun) -> None:

@@ -18,7 +18,15 @@ from typing import Any
 import pytest
 
 from tests.providerserver.server import DEFAULT_KEY, ProviderServer
-from workbench.app.engine_child import MODULE, EngineRequest, error_from_event
+from workbench.app.engine_child import (
+    MODULE,
+    PROTOCOL,
+    EngineRequest,
+    FailedEvent,
+    RunEvent,
+    error_from_event,
+    parse_event,
+)
 from workbench.core.errors import NotFoundError, UsageError, WorkbenchError
 from workbench.core.models import Message, PromptContent, Variable
 from workbench.core.runs import CellKey, ModelRef, RunSpec, TestCase
@@ -212,7 +220,7 @@ def test_an_unreadable_request_is_refused_with_a_hint_and_the_next_one_runs(
     server.script("slow", ttft=0.0, chunks=1)
     child.send(b'{"vault": "x"}\n')
     events = child.events_until({"failed"})
-    failure = error_from_event(events[-1])
+    failure = error_from_event(FailedEvent.model_validate(events[-1]))
     assert isinstance(failure, UsageError) and "unreadable request" in failure.message
     assert "EngineRequest" in failure.hint
     child.send(_request(vault_path, server).line())
@@ -230,16 +238,14 @@ def test_an_engine_error_is_reported_as_its_own_class(
     events = child.events_until({"failed", "run"})
     code, _ = child.finish()
     assert code == 0  # the run failed, the process did not
-    failure = error_from_event(events[-1])
+    failure = error_from_event(FailedEvent.model_validate(events[-1]))
     assert isinstance(failure, NotFoundError) and failure.message
 
 
 def test_error_from_event_keeps_unexpected_errors_unexpected() -> None:
-    bug = error_from_event({"event": "failed", "error": "KeyError", "message": "KeyError: 'x'"})
+    bug = error_from_event(FailedEvent(error="KeyError", message="KeyError: 'x'"))
     assert isinstance(bug, RuntimeError) and "KeyError" in str(bug)
-    other = error_from_event(
-        {"event": "failed", "error": "SecretError", "message": "m", "hint": "h", "expected": True}
-    )
+    other = error_from_event(FailedEvent(error="SecretError", message="m", hint="h", expected=True))
     assert type(other) is WorkbenchError and (other.message, other.hint) == ("m", "h")
 
 
@@ -251,7 +257,7 @@ def test_the_process_says_ready_then_serves_run_after_run(
     child = Child("--vault", str(vault_path), "--actor", "ada")  # the vault opened ahead
     try:
         ready = child.event()
-        assert ready == {"event": "ready", "pid": child.proc.pid}
+        assert ready == {"event": "ready", "pid": child.proc.pid, "protocol": PROTOCOL}
         runs = []
         for _ in range(3):
             child.send(_request(vault_path, server).line())
@@ -301,3 +307,24 @@ def test_quit_ends_a_run_cleanly_and_the_process(
     assert last["event"] == "run" and last["run"]["status"] == "cancelled"
     code, stderr = child.finish()
     assert code == 0 and b"Traceback" not in stderr, stderr.decode()
+
+
+def test_every_line_the_child_writes_parses_as_one_typed_event(
+    vault_path: Path, server: ProviderServer
+) -> None:
+    """The app reads the child's lines with the same models the child writes them with."""
+    server.script("test-model", ttft=0.0, chunks=3)
+    child = Child("--vault", str(vault_path))
+    try:
+        child.event()
+        child.send(_request(vault_path, server).line())
+        child.events_until({"run", "failed"})
+        code, _ = child.finish()
+    finally:
+        child.kill()
+    assert code == 0
+    events = [parse_event(line) for line in child.raw.splitlines() if line.strip()]
+    kinds = [e.event for e in events]
+    assert kinds[0] == "ready" and kinds[-1] == "run" and "cell" in kinds
+    last = events[-1]
+    assert isinstance(last, RunEvent) and last.run.cells == ()  # written without its cells
