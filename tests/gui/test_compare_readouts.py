@@ -18,7 +18,7 @@ from tests.providerserver.server import ProviderServer
 from workbench.core.assertions import Assertion
 from workbench.core.models import Message, ModelDefaults, PromptContent, Variable
 from workbench.core.runs import TestCase
-from workbench.ui.compare import PAD_X
+from workbench.ui.cell_view import PAD_X
 from workbench.ui.grid import CELL_ROLE, SORT_ROLE
 from workbench.vault import Vault
 

@@ -49,7 +49,7 @@ from workbench.registry.server.config import RegistrySettings
 from workbench.registry.sync import Syncer
 from workbench.secrets import KeyringStore
 from workbench.settings import Settings
-from workbench.ui.compare import PAD_X
+from workbench.ui.cell_view import PAD_X
 from workbench.ui.grid import CELL_ROLE
 from workbench.ui.main_window import MainWindow
 from workbench.ui.publish import PublishDialog

@@ -3,36 +3,22 @@ a summary, charts, cell details and a diff between two cells' outputs."""
 
 from __future__ import annotations
 
-import html
 import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import (
-    QAbstractItemModel,
-    QEvent,
     QModelIndex,
     QPersistentModelIndex,
-    QRect,
     QSettings,
-    QSize,
     QSortFilterProxyModel,
     Qt,
     QTimer,
     Signal,
     Slot,
 )
-from PySide6.QtGui import (
-    QAction,
-    QColor,
-    QFont,
-    QFontMetrics,
-    QGuiApplication,
-    QPainter,
-    QPalette,
-    QResizeEvent,
-)
+from PySide6.QtGui import QAction, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -51,251 +37,31 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QSplitter,
     QStyle,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QTableView,
     QTabWidget,
-    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
 from workbench.charts.run_charts import partial_note
-from workbench.core.diff import text_diff_rows
 from workbench.core.errors import UsageError, WorkbenchError
 from workbench.core.models import PromptVersion
 from workbench.core.money import CostTotal, cost_total, format_total
-from workbench.core.runs import (
-    CellResult,
-    ModelRef,
-    Run,
-    RunSpec,
-    TestCase,
-    cases_or_defaults,
-)
+from workbench.core.runs import CellResult, ModelRef, Run, RunSpec, TestCase, cases_or_defaults
 from workbench.core.templating import render_messages
 from workbench.core.words import counted
 from workbench.engine.runner import Estimate
+from workbench.ui.cell_detail import CellDetail, OutputDiffView
+from workbench.ui.cell_view import CellDelegate, FrozenColumnsTable, cell_lines
 from workbench.ui.charts import ChartsPanel
 from workbench.ui.errors import ErrorReporter
-from workbench.ui.format import fmt_ms, fmt_tokens, fmt_usd
-from workbench.ui.grid import (
-    CELL_ROLE,
-    KIND_ROLE,
-    SORT_ROLE,
-    STREAM_ROLE,
-    GridModel,
-    SummaryModel,
-    describe_check,
-    readout_lines,
-)
-from workbench.ui.highlight import monospace_font
-from workbench.ui.history import DiffView
+from workbench.ui.format import fmt_usd
+from workbench.ui.grid import CELL_ROLE, SORT_ROLE, GridModel, SummaryModel
 from workbench.ui.worker import Batch, RunController
 
 _Index = QModelIndex | QPersistentModelIndex
-PAD_X, PAD_Y = 8, 6
-"""Space between a cell's edge and its text."""
-OUTPUT_LINES = 3
-"""Lines of output text a cell shows under its numbers (the Cell tab shows it all)."""
-READOUT_LINES = 3
-"""A finished cell's readout lines: checks, times, tokens and cost."""
-TOTAL_LINES = 4
-SAMPLE_READOUTS = ("TTFT 999 ms · total 9.99 s",)
-"""A typical readout: the narrowest a cell column starts at, so columns barely move
-as numbers arrive."""
-Line = tuple[str, QFont, QColor]
 REMEMBERED_PROMPTS = 200
 """Prompts whose ticked versions are remembered (the most recently used)."""
-
-
-def cell_lines(cell: CellResult) -> list[tuple[str, str, str]]:
-    """A finished cell's readout lines, with font and colour names (see
-    :meth:`CellDelegate.lines`)."""
-    if not cell.ok:
-        return [(f"error: {cell.error_kind or 'failed'}", "mono", "red")]
-    lines = readout_lines(cell)
-    out = []
-    for i, line in enumerate(lines):
-        color = "text"
-        if line.startswith("✘"):
-            color = "red"
-        elif line.startswith("✔"):
-            color = "green"
-        elif i == len(lines) - 1:
-            color = "green" if cell.cached else "dim"
-        out.append((line, "bold" if line.startswith(("✘", "✔")) else "mono", color))
-    return out
-
-
-def status_colors(palette: QPalette) -> tuple[str, str, str]:
-    """(failed, passed, streaming) colours that read on the palette's background."""
-    if palette.color(QPalette.ColorRole.Base).lightness() < 128:
-        return "#ef5350", "#66bb6a", "#42a5f5"
-    return "#d32f2f", "#2e7d32", "#1e88e5"
-
-
-class CellDelegate(QStyledItemDelegate):
-    """Numbers first (monospace, never cut: the columns are made wide enough for
-    them), then the output, wrapped and elided to the cell (the Cell tab and the
-    tooltip show it whole)."""
-
-    def __init__(self, view: QTableView) -> None:
-        super().__init__(view)
-        self.view = view
-        self._fonts: tuple[str, tuple[QFont, QFont, QFont]] | None = None
-        self._fm: tuple[str, dict[str, QFontMetrics]] | None = None
-
-    # ---- what a cell says ------------------------------------------------------------
-
-    def fonts(self) -> tuple[QFont, QFont, QFont]:
-        """(body, monospace, bold monospace), from the view's font (made once per font:
-        sizing a big grid asks for them for every cell)."""
-        key = self.view.font().key()
-        if self._fonts is None or self._fonts[0] != key:
-            base = QFont(self.view.font())
-            mono = monospace_font(-1)
-            bold = QFont(mono)
-            bold.setBold(True)
-            self._fonts = (key, (base, mono, bold))
-        return self._fonts[1]
-
-    def lines(self, index: _Index) -> list[tuple[str, str, str]]:
-        """The lines of a cell that must be shown whole: (text, font, colour), font one
-        of "base", "mono", "bold" and colour one of "text", "dim", "red", "green",
-        "blue"."""
-        kind = index.data(KIND_ROLE)
-        if kind != "cell":
-            text = index.data() or ""
-            return [(line, "bold" if i == 2 else "mono", "text")
-                    for i, line in enumerate(text.splitlines())]  # fmt: skip
-        cell: CellResult | None = index.data(CELL_ROLE)
-        if cell is None:
-            text = (index.data() or "").split("\n", 1)[0]
-            return [
-                (text, "mono", "blue") if text.startswith("streaming") else (text, "base", "dim")
-            ]
-        return cell_lines(cell)
-
-    def readout(self, index: _Index, palette: QPalette | None = None) -> list[Line]:
-        """:meth:`lines` with real fonts and colours."""
-        pal = palette or self.view.palette()
-        text_color = pal.color(QPalette.ColorRole.Text)
-        dim = QColor(text_color)
-        dim.setAlpha(150)
-        red, green, blue = (QColor(c) for c in status_colors(pal))
-        colors = {"text": text_color, "dim": dim, "red": red, "green": green, "blue": blue}
-        base, mono, bold = self.fonts()
-        fonts = {"base": base, "mono": mono, "bold": bold}
-        return [(t, fonts[f], colors[c]) for t, f, c in self.lines(index)]
-
-    def body(self, index: _Index) -> str:
-        """The elidable text under the numbers: output, streamed text or error."""
-        if index.data(KIND_ROLE) != "cell":
-            return ""
-        cell: CellResult | None = index.data(CELL_ROLE)
-        if cell is None:
-            return index.data(STREAM_ROLE) or ""
-        return cell.output if cell.ok else (cell.error or "")
-
-    # ---- sizes -----------------------------------------------------------------------
-
-    def _metrics(self) -> dict[str, QFontMetrics]:
-        base, mono, bold = self.fonts()
-        key = self.view.font().key()
-        if self._fm is None or self._fm[0] != key:
-            self._fm = (key, {"base": QFontMetrics(base), "mono": QFontMetrics(mono),
-                              "bold": QFontMetrics(bold)})  # fmt: skip
-        return self._fm[1]
-
-    def lines_width(self, lines: Sequence[tuple[str, str, str]]) -> int:
-        fm = self._metrics()
-        widths = [fm[f].horizontalAdvance(t) for t, f, _c in lines]
-        return max(widths, default=0) + 2 * PAD_X + 2
-
-    def readout_width(self, index: _Index) -> int:
-        """Width the cell needs so that no number is cut."""
-        return self.lines_width(self.lines(index))
-
-    def min_cell_width(self) -> int:
-        _base, mono, _bold = self.fonts()
-        fm = QFontMetrics(mono)
-        return max(fm.horizontalAdvance(t) for t in SAMPLE_READOUTS) + 2 * PAD_X + 2
-
-    def cell_height(self) -> int:
-        base, mono, _bold = self.fonts()
-        mono_h, base_h = QFontMetrics(mono).height(), QFontMetrics(base).height()
-        return 2 * PAD_Y + READOUT_LINES * (mono_h + 1) + 3 + OUTPUT_LINES * base_h
-
-    def total_height(self) -> int:
-        _base, _mono, bold = self.fonts()
-        return 2 * PAD_Y + TOTAL_LINES * (QFontMetrics(bold).height() + 1)
-
-    def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
-        height = self.cell_height() if index.data(KIND_ROLE) == "cell" else self.total_height()
-        return QSize(max(self.min_cell_width(), self.readout_width(index)), height)
-
-    # ---- painting --------------------------------------------------------------------
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
-        painter.save()
-        style = option.widget.style() if option.widget else None
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = ""
-        if style is not None:
-            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, option.widget)
-        rect: QRect = option.rect.adjusted(PAD_X, PAD_Y, -PAD_X, -PAD_Y)
-        palette: QPalette = QPalette(option.palette)
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        if selected:
-            palette.setColor(
-                QPalette.ColorRole.Text, palette.color(QPalette.ColorRole.HighlightedText)
-            )
-        y = rect.top()
-        for text, font, color in self.readout(index, palette):
-            if selected:  # red/green do not read on the highlight; ✔/✘ still say it
-                color = palette.color(QPalette.ColorRole.Text)
-            fm = QFontMetrics(font)
-            painter.setFont(font)
-            painter.setPen(color)
-            painter.drawText(QRect(rect.left(), y, rect.width(), fm.height()),
-                             int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-                             text)  # fmt: skip
-            y += fm.height() + 1
-        body = self.body(index)
-        if body:
-            base, _mono, _bold = self.fonts()
-            y += 3
-            painter.setFont(base)
-            painter.setPen(palette.color(QPalette.ColorRole.Text))
-            fm = QFontMetrics(base)
-            room = max(1, (rect.bottom() - y) // fm.height())
-            for chunk in _wrap(" ".join(body.split()), fm, rect.width(), room):
-                painter.drawText(QRect(rect.left(), y, rect.width(), fm.height()),
-                                 int(Qt.AlignmentFlag.AlignLeft), chunk)  # fmt: skip
-                y += fm.height()
-        painter.restore()
-
-
-def _wrap(text: str, fm: QFontMetrics, width: int, lines: int) -> list[str]:
-    out: list[str] = []
-    words = text.split(" ")
-    current = ""
-    for word in words:
-        trial = f"{current} {word}".strip()
-        if fm.horizontalAdvance(trial) <= width or not current:
-            current = trial
-            continue
-        out.append(current)
-        current = word
-        if len(out) == lines:
-            break
-    if len(out) < lines and current:
-        out.append(current)
-    if len(out) == lines and (len(" ".join(out)) < len(text)):
-        out[-1] = fm.elidedText(out[-1] + " …", Qt.TextElideMode.ElideRight, width)
-    return out[:lines]
 
 
 def _checklist(title: str, action: QWidget | None = None) -> tuple[QWidget, QListWidget]:
@@ -339,281 +105,6 @@ def _checked(lst: QListWidget) -> list[object]:
         for i in range(lst.count())
         if lst.item(i).checkState() == Qt.CheckState.Checked
     ]
-
-
-class FrozenColumnsTable(QTableView):
-    """A table whose first ``frozen`` columns stay in view while the others scroll
-    sideways (Qt's "Frozen Column" example): a second view over the same model and
-    selection laid over the left edge, kept in step with this one."""
-
-    def __init__(self, frozen: int) -> None:
-        super().__init__()
-        self.frozen_count = frozen
-        self.frozen = QTableView(self)
-        self.frozen.setObjectName("frozenColumns")
-        self.frozen.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.frozen.verticalHeader().hide()
-        self.frozen.setFrameShape(QFrame.Shape.NoFrame)
-        self.frozen.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.frozen.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.frozen.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        self.viewport().stackUnder(self.frozen)
-        self.horizontalHeader().sectionResized.connect(self._section_resized)
-        self.verticalHeader().sectionResized.connect(
-            lambda i, _old, new: self.frozen.setRowHeight(i, new)
-        )
-        self.frozen.verticalScrollBar().valueChanged.connect(self.verticalScrollBar().setValue)
-        self.verticalScrollBar().valueChanged.connect(self.frozen.verticalScrollBar().setValue)
-        self.frozen.horizontalHeader().sortIndicatorChanged.connect(self._frozen_sorted)
-        self.horizontalHeader().sortIndicatorChanged.connect(self._main_sorted)
-
-    def setSortingEnabled(self, enable: bool) -> None:
-        super().setSortingEnabled(enable)
-        self.frozen.setSortingEnabled(enable)
-
-    def setAlternatingRowColors(self, enable: bool) -> None:
-        super().setAlternatingRowColors(enable)
-        self.frozen.setAlternatingRowColors(enable)
-
-    def setModel(self, model: QAbstractItemModel | None) -> None:
-        super().setModel(model)
-        self.frozen.setModel(model)
-        self.frozen.setSelectionModel(self.selectionModel())
-        if model is not None:
-            model.modelReset.connect(self._sync_columns)
-            model.layoutChanged.connect(self._sync_columns)
-        self._sync_columns()
-
-    def frozen_width(self) -> int:
-        n = min(self.frozen_count, self.model().columnCount() if self.model() else 0)
-        return sum(self.columnWidth(c) for c in range(n))
-
-    @Slot()
-    def _sync_columns(self) -> None:
-        model = self.model()
-        if model is None:
-            return
-        for c in range(model.columnCount()):
-            self.frozen.setColumnHidden(c, c >= self.frozen_count)
-            if c < self.frozen_count:
-                self.frozen.setColumnWidth(c, self.columnWidth(c))
-        for r in range(model.rowCount()):
-            self.frozen.setRowHeight(r, self.rowHeight(r))
-        self._place()
-
-    def _section_resized(self, index: int, _old: int, new: int) -> None:
-        if index < self.frozen_count:
-            self.frozen.setColumnWidth(index, new)
-            self._place()
-
-    def _frozen_sorted(self, column: int, order: Qt.SortOrder) -> None:
-        header = self.horizontalHeader()
-        if (header.sortIndicatorSection(), header.sortIndicatorOrder()) != (column, order):
-            header.setSortIndicator(column, order)
-
-    def _main_sorted(self, column: int, order: Qt.SortOrder) -> None:
-        header = self.frozen.horizontalHeader()
-        if (header.sortIndicatorSection(), header.sortIndicatorOrder()) != (column, order):
-            header.blockSignals(True)
-            header.setSortIndicator(column, order)
-            header.blockSignals(False)
-            header.viewport().update()
-
-    def _place(self) -> None:
-        self.frozen.setGeometry(
-            self.verticalHeader().width() + self.frameWidth(),
-            self.frameWidth(),
-            self.frozen_width(),
-            self.viewport().height() + self.horizontalHeader().height(),
-        )
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self._place()
-
-    def updateGeometries(self) -> None:
-        super().updateGeometries()
-        if hasattr(self, "frozen"):
-            self._place()
-
-    def scrollTo(
-        self,
-        index: _Index,
-        hint: QAbstractItemView.ScrollHint = QAbstractItemView.ScrollHint.EnsureVisible,
-    ) -> None:
-        if index.column() >= self.frozen_count:  # frozen columns are always in view
-            super().scrollTo(index, hint)
-
-
-class OutputDiffView(DiffView):
-    """Two cells' answers side by side, changed words marked (the history view's
-    colours and theme handling, a word diff instead of a character diff)."""
-
-    def show_outputs(self, old: str, new: str, left: str, right: str) -> None:
-        if old == new:
-            self.setHtml(
-                f"<p><b>{html.escape(left)}</b> and <b>{html.escape(right)}</b> "
-                "gave the same answer.</p>"
-            )
-            return
-        self.rows = text_diff_rows(old, new)
-        self._titles = (left, right)
-        self._render()
-
-
-class CellDetail(QWidget):
-    """Everything about one cell: its numbers, checks, the case's variables, the
-    exact messages sent, the answer and any error, with copy buttons."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.output_text = ""
-        self.messages_text = ""
-        self._shown: tuple[CellResult, TestCase | None, list[Mapping[str, str]], str] | None = None
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 4, 0, 0)
-        bar = QHBoxLayout()
-        self.title = QLabel("Select a cell to see its whole output and every number.")
-        self.title.setObjectName("dimLabel")
-        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.copy_output = QPushButton("Copy output")
-        self.copy_output.setToolTip("Copy the whole answer to the clipboard")
-        self.copy_output.clicked.connect(lambda: self._copy(self.output_text))
-        self.copy_messages = QPushButton("Copy messages")
-        self.copy_messages.setToolTip("Copy the messages that were sent, as JSON")
-        self.copy_messages.clicked.connect(lambda: self._copy(self.messages_text))
-        bar.addWidget(self.title, 1)
-        bar.addWidget(self.copy_messages)
-        bar.addWidget(self.copy_output)
-        layout.addLayout(bar)
-        self.view = QTextBrowser()
-        self.view.setObjectName("cellDetail")
-        self.view.setOpenLinks(False)
-        layout.addWidget(self.view, 1)
-        self.clear()
-
-    def clear(self) -> None:
-        self._shown = None
-        self.title.setText("Select a cell to see its whole output and every number.")
-        self.view.clear()
-        self.output_text = self.messages_text = ""
-        self.copy_output.setEnabled(False)
-        self.copy_messages.setEnabled(False)
-
-    def _copy(self, text: str) -> None:
-        QGuiApplication.clipboard().setText(text)
-
-    def show_cell(
-        self,
-        name: str,
-        cell: CellResult,
-        case: TestCase | None,
-        messages: Sequence[Mapping[str, str]],
-        messages_note: str = "",
-    ) -> None:
-        self.title.setText(name)
-        self.output_text = cell.output
-        self.messages_text = json.dumps(list(messages), indent=1, ensure_ascii=False)
-        self.copy_output.setEnabled(bool(cell.output))
-        self.copy_messages.setEnabled(bool(messages))
-        self._shown = (cell, case, list(messages), messages_note)
-        self._render()
-
-    def _render(self) -> None:
-        if self._shown is not None:
-            self.view.setHtml(cell_detail_html(*self._shown, self.view.palette()))
-
-    def changeEvent(self, event: QEvent) -> None:
-        super().changeEvent(event)
-        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.StyleChange):
-            self._render()  # its pass/fail colours follow the theme
-
-
-def _pre(text: str) -> str:
-    return (
-        "<pre style='white-space:pre-wrap; margin:2px 0 8px 0'>"
-        f"{html.escape(text) if text else '<i>(empty)</i>'}</pre>"
-    )
-
-
-def _rows(pairs: Sequence[tuple[str, str]]) -> str:
-    cells = "".join(
-        f"<tr><td style='padding-right:16px'>{html.escape(k)}</td>"
-        f"<td><code>{html.escape(v)}</code></td></tr>"
-        for k, v in pairs
-    )
-    return f"<table cellspacing='0' cellpadding='1'>{cells}</table>"
-
-
-def cell_detail_html(
-    cell: CellResult,
-    case: TestCase | None,
-    messages: Sequence[Mapping[str, str]],
-    messages_note: str = "",
-    palette: QPalette | None = None,
-) -> str:
-    """The Cell tab: sections a person reads top to bottom, every number formatted."""
-    red, green, _blue = status_colors(palette or QGuiApplication.palette())
-    source = cell.price_source.removeprefix("unknown: ").removeprefix("unknown")
-    parts: list[str] = []
-    numbers = [
-        ("time to first token", fmt_ms(cell.original_ttft_ms if cell.cached else cell.ttft_ms)),
-        ("total latency", fmt_ms(cell.original_latency_ms if cell.cached else cell.latency_ms)),
-        ("tokens in", fmt_tokens(cell.input_tokens, cell.tokens_estimated)),
-        ("tokens out", fmt_tokens(cell.output_tokens, cell.tokens_estimated)),
-        ("cost", fmt_usd(cell.cost_usd) + (f" ({source})" if source else "")),
-        ("finish reason", cell.finish_reason or "–"),
-    ]
-    if cell.tokens_estimated:
-        numbers.append(("", "~ tokens are estimated: the provider did not report them"))
-    if cell.cached:
-        numbers.append(("from the cache", f"this call took {fmt_ms(cell.latency_ms)}"))
-    if cell.answered_by:
-        numbers.append(
-            ("answered by", f"{cell.answered_by} ({cell.fallback_reason or 'fallback'})")
-        )
-    if cell.retries:
-        numbers.append(
-            ("retries", "; ".join(f"{r.reason} (waited {r.wait_s:.1f} s)" for r in cell.retries))
-        )
-    if cell.echo:
-        numbers.append(("echo", "not a real model: its numbers measure this machine"))
-    parts.append("<h4>Readouts</h4>" + _rows(numbers))
-    if cell.checks:
-        held = sum(1 for c in cell.checks if c.passed)
-        items = "".join(
-            f"<li style='color:{green if c.passed else red}'>"
-            f"{html.escape(describe_check(c, cell))}</li>"
-            for c in cell.checks
-        )
-        parts.append(f"<h4>Checks: {held} of {len(cell.checks)} held</h4><ul>{items}</ul>")
-    if not cell.ok:
-        parts.append(
-            f"<h4 style='color:{red}'>Error ({html.escape(cell.error_kind or 'failed')})</h4>"
-            + _pre(cell.error or "")
-        )
-    values = case.values if case is not None else {}
-    parts.append(
-        "<h4>Variables of the case</h4>"
-        + (
-            _rows(
-                [
-                    (k, json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v)
-                    for k, v in values.items()
-                ]
-            )
-            if values
-            else "<p><i>none: the prompt's defaults were used</i></p>"
-        )
-    )
-    parts.append("<h4>Messages sent</h4>")
-    if messages_note:
-        parts.append(f"<p><i>{html.escape(messages_note)}</i></p>")
-    for m in messages:
-        parts.append(f"<b>{html.escape(m.get('role', '?'))}</b>" + _pre(m.get("content", "")))
-    if cell.ok:
-        parts.append("<h4>Output</h4>" + _pre(cell.output))
-    return "".join(parts)
 
 
 class ComparePanel(QWidget):
@@ -1468,4 +959,4 @@ def estimate_text(estimate: Estimate, spec: RunSpec, priced_cost: float | None =
     return f"{head}, {cost} ({unpriced:,} unpriced: {', '.join(unknown)}){broken}{extra}"
 
 
-__all__ = ["CellDelegate", "ComparePanel", "estimate_text", "fmt_ms"]
+__all__ = ["ComparePanel", "estimate_text"]
