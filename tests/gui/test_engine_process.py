@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import uuid
 from pathlib import Path
 
 import pytest
@@ -188,7 +187,7 @@ def test_closing_the_window_mid_run_stops_the_engine_process(
     assert not proc_window.controller.running and not _alive(pid)
     runs = RunStore(vault).list_runs("support/reply")
     assert runs[0].status == "cancelled"
-    assert len(RunStore(vault).load(uuid.UUID(runs[0].id)).cells) >= 6
+    assert len(RunStore(vault).load(runs[0].id).cells) >= 6
 
 
 def test_an_engine_error_comes_back_with_its_hint(qtbot, proc_window, vault: Vault) -> None:  # type: ignore[no-untyped-def]
@@ -239,7 +238,7 @@ def test_an_engine_process_that_dies_mid_run_is_reported_and_replaced(
 
     def stored_cells() -> int:
         runs = store.list_runs("support/reply")
-        return len(store.load(uuid.UUID(runs[0].id)).cells) if runs else 0
+        return len(store.load(runs[0].id).cells) if runs else 0
 
     # The engine writes cells in batches (every 0.25 s): wait until they are on disk.
     qtbot.waitUntil(lambda: stored_cells() >= 6, timeout=15_000)

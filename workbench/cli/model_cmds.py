@@ -626,24 +626,19 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
     with open_vault(args) as vault:
         store = RunStore(vault)
         rows = store.list_runs(args.prompt, limit=args.limit)
-        totals = store.totals([r.id for r in rows])
-
-    def cells(r: Any) -> str:
-        stored = totals[r.id].stored_cells
-        return str(stored) if stored == r.total_cells else f"{stored} of {r.total_cells}"
 
     data = [
         {
-            "id": r.id,
+            "id": str(r.id),
             "prompt": r.prompt,
             "status": r.status,
             "started_at": r.started_at,
-            "cells": totals[r.id].stored_cells,
-            "planned_cells": r.total_cells,
+            "cells": r.stored_cells,
+            "planned_cells": r.planned_cells,
             # The one money rule: a number only when every call is priced.
-            "cost_usd": totals[r.id].cost.usd,
-            "priced_usd": totals[r.id].cost.priced_usd,
-            "unpriced_calls": totals[r.id].cost.unpriced_calls,
+            "cost_usd": r.cost.usd,
+            "priced_usd": r.cost.priced_usd,
+            "unpriced_calls": r.cost.unpriced_calls,
         }
         for r in rows
     ]
@@ -655,12 +650,12 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
                 ["RUN", "PROMPT", "STATUS", "STARTED", "CELLS", "COST"],
                 [
                     [
-                        r.id[:8],
+                        str(r.id)[:8],
                         r.prompt,
                         r.status,
                         r.started_at.astimezone().strftime("%Y-%m-%d %H:%M"),
-                        cells(r),
-                        format_total(totals[r.id].cost),
+                        r.cells_text,
+                        format_total(r.cost),
                     ]
                     for r in rows
                 ],

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -18,26 +15,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.ui.format import fmt_usd
+from workbench.core.money import format_total
 from workbench.ui.table_model import ALIGN_RIGHT, RowsTableModel, setup_row_table
 from workbench.vault import Vault
-from workbench.vault.runs import RunStore
+from workbench.vault.runs import RunListing, RunStore
 
 
-@dataclass(frozen=True)
-class RunInfo:
-    id: uuid.UUID
-    prompt: str
-    status: str
-    started_at: datetime
-    total_cells: int
-    cost_usd: float | None
-
-
-class RunsModel(RowsTableModel[RunInfo]):
+class RunsModel(RowsTableModel[RunListing]):
     HEADERS = ("Started", "Prompt", "Status", "Cells", "Cost")
 
-    def cell_data(self, row: RunInfo, column: int, role: int) -> Any:
+    def cell_data(self, row: RunListing, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.TextAlignmentRole and column >= 3:
             return ALIGN_RIGHT
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -48,8 +35,8 @@ class RunsModel(RowsTableModel[RunInfo]):
             f"{row.started_at.astimezone():%Y-%m-%d %H:%M:%S}",
             row.prompt,
             row.status,
-            str(row.total_cells),
-            fmt_usd(row.cost_usd),
+            row.cells_text,
+            format_total(row.cost),  # the one money rule, as the CLI's runs list
         )
         return values[column]
 
@@ -86,15 +73,7 @@ class RunsPanel(QWidget):
         self.reload()
 
     def reload(self) -> None:
-        rows = self.store.list_runs(self.prompt, limit=200)
-        self.model.set_rows(
-            [
-                RunInfo(
-                    uuid.UUID(r.id), r.prompt, r.status, r.started_at, r.total_cells, r.cost_usd
-                )
-                for r in rows
-            ]
-        )
+        self.model.set_rows(self.store.list_runs(self.prompt, limit=200))
 
     @Slot()
     def _open(self, *_args: object) -> None:

@@ -79,6 +79,27 @@ class RunTotals:
     cost: CostTotal
 
 
+@dataclass(frozen=True)
+class RunListing:
+    """One run as lists show it (the CLI's ``runs list``, the app's Runs page): what was
+    planned, what the vault holds and its cost by the one money rule."""
+
+    id: uuid.UUID
+    prompt: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    planned_cells: int
+    stored_cells: int
+    cost: CostTotal
+
+    @property
+    def cells_text(self) -> str:
+        """``12``, or ``9 of 12`` when the vault holds fewer cells than were planned."""
+        n, planned = self.stored_cells, self.planned_cells
+        return str(n) if n == planned else f"{n} of {planned}"
+
+
 def _start_ticks(pid: int) -> str:
     """The process's start time in clock ticks since boot ('' where /proc has none), so a
     pid reused by a later process is not taken for the run's owner."""
@@ -367,12 +388,30 @@ class RunStore:
                 )
             ]
 
-    def list_runs(self, prompt: str | None = None, limit: int = 50) -> list[RunRow]:
+    def list_runs(self, prompt: str | None = None, limit: int = 50) -> list[RunListing]:
+        """The newest runs first, with their stored cells and cost (two queries)."""
         with self.vault.reading() as s:
             q = select(RunRow).order_by(RunRow.started_at.desc()).limit(limit)
             if prompt:
                 q = q.where(RunRow.prompt == prompt)
-            return list(s.scalars(q))
+            rows = [
+                (r.id, r.prompt, r.status, r.started_at, r.finished_at, r.total_cells)
+                for r in s.scalars(q)
+            ]
+        totals = self.totals([r[0] for r in rows])
+        return [
+            RunListing(
+                uuid.UUID(rid),
+                name,
+                status,
+                started,
+                finished,
+                planned,
+                totals[rid].stored_cells,
+                totals[rid].cost,
+            )
+            for rid, name, status, started, finished, planned in rows
+        ]
 
     def totals(self, run_ids: Sequence[str]) -> dict[str, RunTotals]:
         """Stored cells and cost of each run, in one query (for ``runs list``)."""

@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -158,7 +157,7 @@ def test_task_cancelled_twice_while_closing_still_stores_every_cell(
 
     asyncio.run(scenario())
     (row,) = RunStore(vault).list_runs()
-    stored = RunStore(vault).load(uuid.UUID(row.id))
+    stored = RunStore(vault).load(row.id)
     assert len(stored.cells) == counter.done
     assert stored.status == "cancelled"
 
@@ -181,10 +180,10 @@ def test_cells_missing_from_the_vault_at_close_are_an_error_not_finished(
         (row,) = store.list_runs()
         deadline = time.monotonic() + 10
         # The writer thread stores batches on its own; wait until some have landed.
-        while store.count_cells(uuid.UUID(row.id)) == 0 and time.monotonic() < deadline:
+        while store.count_cells(row.id) == 0 and time.monotonic() < deadline:
             pass
         with vault.writing() as s:
-            s.execute(delete(CellRow).where(CellRow.run_id == row.id))
+            s.execute(delete(CellRow).where(CellRow.run_id == str(row.id)))
 
     counter = Counter(at=30, action=delete_stored)
     with pytest.raises(RunIncomplete, match=r"of its 40 finished cells reached the vault"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -239,7 +238,7 @@ def test_cancel_keeps_finished_cells(vault: Vault, provider_server: ProviderServ
     cancelled_at: list[float] = []
     asyncio.run(main())
     runs = RunStore(vault).list_runs("p")
-    stored = RunStore(vault).load(uuid.UUID(runs[0].id))
+    stored = RunStore(vault).load(runs[0].id)
     assert stored.status == "cancelled"
     assert len(stored.cells) == 3
 
