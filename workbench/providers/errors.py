@@ -9,7 +9,7 @@ the key that was sent before it reaches a message.
 
     WorkbenchError
      └── ProviderError                  a call to a model provider failed
-          ├── AuthenticationError       401/403: wrong, missing or revoked key
+          ├── KeyRejectedError          401/403: wrong, missing or revoked key
           ├── BadRequestError           400/422: the provider refused the request
           ├── ModelNotFoundError        404: no such model (or endpoint) there
           ├── RateLimitError            429: too many requests (``retry_after``)
@@ -65,7 +65,7 @@ class ProviderError(WorkbenchError):
         return _KIND_BY_CLASS.get(type(self), "provider_error")
 
 
-class AuthenticationError(ProviderError):
+class KeyRejectedError(ProviderError):
     default_hint = (
         "Check the key stored under the profile's key name (`workbench key set NAME`) "
         "and that it is allowed to use this model."
@@ -161,7 +161,7 @@ class AnswerTooLarge(ProviderError):
 
 _KIND_BY_CLASS: dict[type[ProviderError], str] = {
     ProviderError: "provider_error",
-    AuthenticationError: "authentication",
+    KeyRejectedError: "authentication",
     BadRequestError: "bad_request",
     ModelNotFoundError: "model_not_found",
     RateLimitError: "rate_limit",
@@ -208,7 +208,7 @@ def error_for_status(
     """
     cls: type[ProviderError]
     if status in (401, 403) or kind == "authentication":
-        cls = AuthenticationError
+        cls = KeyRejectedError
     elif status == 404:
         cls = ModelNotFoundError
     elif status == 429:

@@ -17,7 +17,7 @@ from workbench.providers.base import (
     TextDelta,
 )
 from workbench.providers.echo import LABEL, EchoClient
-from workbench.providers.errors import AuthenticationError
+from workbench.providers.errors import KeyRejectedError
 from workbench.providers.http import Transport
 
 KEY_HEADER = {
@@ -151,7 +151,7 @@ def test_wrong_key_is_an_authentication_error(
     server: ProviderServer, family: str, transport: Transport
 ) -> None:
     wrong = "sk-wrong-key-1234567890"
-    with pytest.raises(AuthenticationError) as caught:
+    with pytest.raises(KeyRejectedError) as caught:
         chat(server, family, request_for(f"auth-{family}"), key=wrong, transport=transport)
     assert caught.value.status in (400, 401)
     assert wrong not in str(caught.value)

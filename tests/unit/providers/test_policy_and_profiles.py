@@ -15,8 +15,8 @@ from workbench.core.errors import UsageError, WorkbenchError
 from workbench.providers.anthropic import AnthropicClient
 from workbench.providers.echo import EchoClient
 from workbench.providers.errors import (
-    AuthenticationError,
     BadRequestError,
+    KeyRejectedError,
     ModelNotFoundError,
     ProviderError,
     RateLimitError,
@@ -33,9 +33,9 @@ from workbench.providers.profiles import ProviderProfile, detect_ollama, make_cl
 @pytest.mark.parametrize(
     ("status", "kind", "cls"),
     [
-        (401, "", AuthenticationError),
-        (403, "", AuthenticationError),
-        (400, "authentication", AuthenticationError),
+        (401, "", KeyRejectedError),
+        (403, "", KeyRejectedError),
+        (400, "authentication", KeyRejectedError),
         (400, "", BadRequestError),
         (422, "", BadRequestError),
         (404, "", ModelNotFoundError),
