@@ -15,17 +15,36 @@ key that is missing): run it again once that is fixed; nothing was judged.
     WorkbenchError                      exit 2 unless stated
      ├── UsageError                     bad arguments or configuration
      │    ├── NotAVaultError            the file is not a Prompt Workbench vault
-     │    └── MissingKeyError           exit 3: a profile's key is nowhere to be found
+     │    ├── MissingKeyError           exit 3: a profile's key is nowhere to be found
+     │    └── AuthenticationError       registry 401: missing, expired or disabled token  [r]
+     ├── VaultBusyError                 exit 3: another writer held the vault too long
      ├── InputError                     bad input data; nothing was changed
      │    ├── TemplateError             Jinja syntax error (line, message)
      │    ├── RenderError               missing / unknown variables at render time
+     │    │    └── LimitExceededError   a render ran past its size or time bound     [t]
      │    ├── BundleError               unreadable or malformed import bundle / file
-     │    └── HashMismatchError         content does not match its content_hash
+     │    ├── HashMismatchError         content does not match its content_hash
+     │    └── PayloadTooLargeError      registry 413: a body over the server's limit  [r]
      ├── NotFoundError                  no such prompt / version / label
-     └── ConflictError                  the change collides with the current state
-          ├── IdenticalCommitError      a commit identical to its parent
-          ├── DuplicateError            the name / id already exists
-          └── StaleLabelError           compare-and-swap on a label lost the race
+     ├── ConflictError                  the change collides with the current state
+     │    ├── IdenticalCommitError      a commit identical to its parent
+     │    ├── DuplicateError            the name / id already exists
+     │    ├── StaleLabelError           compare-and-swap on a label lost the race
+     │    └── LangfuseIncompatibleError the Langfuse API cannot serve this version  [r]
+     ├── PermissionDeniedError          registry 403: the role or a rule forbids it  [r]
+     ├── RegistryError                  exit 3: the registry could not answer        [r]
+     │    ├── RegistryUnavailableError  no connection, timeout
+     │    └── RegistryServerError       5xx or an answer that breaks the wire contract
+     ├── ProviderError                  exit 3: a model call failed (one class per
+     │                                  failure: KeyRejectedError, RateLimitError, ...) [p]
+     ├── KeychainUnavailableError       no usable OS keychain                        [s]
+     └── RunIncomplete                  the vault holds other cells than the run made [e]
+
+The classes marked [r] live in ``workbench.registry.errors`` (with the one mapping to
+and from HTTP statuses), [p] in ``workbench.providers.errors`` (with the one mapping
+from provider statuses, pictured there), [s] in ``workbench.secrets.errors``, [t] in
+``workbench.core.templating``, [e] in ``workbench.engine.runner``; each package raises
+only its own and these.
 """
 
 from __future__ import annotations
