@@ -1,4 +1,6 @@
-"""The vault's repository API. All SQL of the vault lives here (and in migrations).
+"""The vault's repository API: prompts, versions, test cases, search, labels and the
+audit log. All SQL of the vault lives in this package (here, in the stores beside it:
+``transfer`` for bundles, ``sync_store``, ``runs``; and in migrations).
 
 Every multi-row change is one ``BEGIN IMMEDIATE`` transaction: a crash at any
 instant leaves the vault as it was before or after the change, never between.
@@ -14,21 +16,17 @@ import re
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Engine, delete, func, insert, select, text, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from workbench.core.errors import (
-    ConflictError,
     DuplicateError,
     IdenticalCommitError,
-    InputError,
     NotFoundError,
     StaleLabelError,
     UsageError,
@@ -55,10 +53,7 @@ from workbench.core.runs import TestCase
 from workbench.core.templating import validate_content
 from workbench.vault import db
 from workbench.vault.bundle import (
-    BUNDLE_FORMAT,
-    BUNDLE_VERSION,
     Bundle,
-    BundlePrompt,
     BundleVersion,
 )
 from workbench.vault.db import open_engine
@@ -72,6 +67,9 @@ from workbench.vault.schema import (
     VersionParentRow,
     VersionRow,
 )
+
+if TYPE_CHECKING:
+    from workbench.vault.transfer import ImportReport
 
 GENESIS_HASH = "0" * 64
 _UNSET: Any = object()
@@ -153,28 +151,15 @@ class SearchDoc:
         }
 
 
-@dataclass
-class AddedVersions:
-    added: int = 0
-    skipped: int = 0
-    prompts_created: int = 0
-    prompt_ids: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class ImportReport:
-    prompts_created: int = 0
-    versions_added: int = 0
-    versions_skipped: int = 0
-    labels_set: int = 0
-    labels_kept: list[str] = field(default_factory=list)
-    numbers_as_provenance: int = 0
-    """Versions numbered by another registry: imported as drafts, the number kept as
-    provenance."""
-
-
 class Vault:
-    """A local prompt vault in one SQLite file."""
+    """A local prompt vault in one SQLite file.
+
+    Methods that take a ``Session`` (``prompt_row``, ``insert_prompt``,
+    ``insert_version``, ``versions_in``, ``write_cases``, ``audit_in``, ...) are the
+    store API: the vault's other stores (``sync_store``, ``runs``, ``transfer``) use
+    them to do their part inside one transaction of ``writing()``. Everything else is
+    the API the app and the CLI call.
+    """
 
     def __init__(self, engine: Engine, path: Path, actor: str | None = None) -> None:
         self.engine = engine
@@ -251,7 +236,7 @@ class Vault:
 
     # ---- prompts ---------------------------------------------------------------------
 
-    def _prompt_row(self, s: Session, name: str) -> PromptRow:
+    def prompt_row(self, s: Session, name: str) -> PromptRow:
         row = s.scalar(select(PromptRow).where(PromptRow.name == name))
         if row is None:
             raise NotFoundError(
@@ -261,37 +246,37 @@ class Vault:
         return row
 
     @staticmethod
-    def _check_name(name: str) -> None:
+    def check_name(name: str) -> None:
         try:
             validate_prompt_name(name)
         except ValueError as exc:
             raise UsageError(str(exc), hint="Example of a valid name: support/reply") from exc
 
     def create_prompt(self, name: str) -> Prompt:
-        self._check_name(name)
+        self.check_name(name)
         with self.writing() as s:
             if s.scalar(select(PromptRow.id).where(PromptRow.name == name)) is not None:
                 raise DuplicateError(
                     f"a prompt named {name!r} already exists",
                     hint="Commit a new version to it instead, or pick another name.",
                 )
-            row = self._insert_prompt(s, name, utcnow())
-            self._audit(s, "prompt.create", name, {})
+            row = self.insert_prompt(s, name, utcnow())
+            self.audit_in(s, "prompt.create", name, {})
             return _prompt(row)
 
-    def _insert_prompt(
+    def insert_prompt(
         self, s: Session, name: str, at: datetime, archived: bool = False
     ) -> PromptRow:
         row = PromptRow(name=name, archived=archived, created_at=at)
         s.add(row)
         s.flush()
-        self._write_doc(s, row.id, SearchDoc(name))
+        self.write_doc(s, row.id, SearchDoc(name))
         return row
 
     # ---- the full-text document of a prompt ------------------------------------------
 
     @staticmethod
-    def _read_doc(s: Session, prompt_id: int, name: str) -> SearchDoc:
+    def read_doc(s: Session, prompt_id: int, name: str) -> SearchDoc:
         row = s.execute(
             text("SELECT tags, messages, templates, history FROM search_index WHERE rowid = :id"),
             {"id": prompt_id},
@@ -305,19 +290,19 @@ class Vault:
         return doc
 
     @staticmethod
-    def _write_doc(s: Session, prompt_id: int, doc: SearchDoc) -> None:
+    def write_doc(s: Session, prompt_id: int, doc: SearchDoc) -> None:
         s.execute(text("DELETE FROM search_index WHERE rowid = :id"), {"id": prompt_id})
         s.execute(_INSERT_DOC, [{"id": prompt_id, **doc.params()}])
 
     def get_prompt(self, name: str) -> Prompt:
         with self.reading() as s:
-            return _prompt(self._prompt_row(s, name))
+            return _prompt(self.prompt_row(s, name))
 
     def set_archived(self, name: str, archived: bool = True) -> None:
         with self.writing() as s:
-            row = self._prompt_row(s, name)
+            row = self.prompt_row(s, name)
             row.archived = archived
-            self._audit(s, "prompt.archive" if archived else "prompt.unarchive", name, {})
+            self.audit_in(s, "prompt.archive" if archived else "prompt.unarchive", name, {})
 
     def prompt_names(self, include_archived: bool = True) -> list[str]:
         with self.reading() as s:
@@ -433,7 +418,7 @@ class Vault:
         ``parents`` defaults to the prompt's latest version. A commit whose content
         equals a parent's is refused: it would record nothing new.
         """
-        self._check_name(name)
+        self.check_name(name)
         if not message.strip():
             raise UsageError(
                 "a commit needs a message saying what changed",
@@ -445,9 +430,9 @@ class Vault:
             prow = s.scalar(select(PromptRow).where(PromptRow.name == name))
             if prow is None:
                 if not create:
-                    self._prompt_row(s, name)  # raises NotFoundError
-                prow = self._insert_prompt(s, name, utcnow())
-                self._audit(s, "prompt.create", name, {})
+                    self.prompt_row(s, name)  # raises NotFoundError
+                prow = self.insert_prompt(s, name, utcnow())
+                self.audit_in(s, "prompt.create", name, {})
             if parents is None:
                 last = s.scalar(
                     select(VersionRow.id)
@@ -483,13 +468,13 @@ class Vault:
                 parent_ids=tuple(uuid.UUID(p) for p in parent_ids),
                 local_ordinal=int(stored or 0) + 1,
             )
-            self._insert_version(s, prow, version)
-            self._audit(
+            self.insert_version(s, prow, version)
+            self.audit_in(
                 s, "version.commit", name, {"version": str(version.id), "hash": content_hash}
             )
             return version
 
-    def _insert_version(self, s: Session, prow: PromptRow, v: PromptVersion) -> None:
+    def insert_version(self, s: Session, prow: PromptRow, v: PromptVersion) -> None:
         s.add(
             VersionRow(
                 id=str(v.id),
@@ -505,17 +490,17 @@ class Vault:
         s.flush()
         for pos, parent in enumerate(v.parent_ids):
             s.add(VersionParentRow(version_id=str(v.id), parent_id=str(parent), position=pos))
-        doc = self._read_doc(s, prow.id, prow.name)
+        doc = self.read_doc(s, prow.id, prow.name)
         doc.add(v)
-        self._write_doc(s, prow.id, doc)
+        self.write_doc(s, prow.id, doc)
 
     @staticmethod
-    def _ordinals(s: Session, rows: Sequence[VersionRow]) -> dict[int, int]:
+    def ordinals(s: Session, rows: Sequence[VersionRow]) -> dict[int, int]:
         """Each draft's place in its prompt's history (seq order, 1-based): one query."""
         drafts = {r.seq for r in rows if r.number is None}
         out: dict[int, int] = {}
         prompt_ids = list({r.prompt_id for r in rows if r.number is None})
-        for chunk in _chunks(prompt_ids, 500):
+        for chunk in chunks(prompt_ids, 500):
             ranked = (
                 select(
                     VersionRow.seq,
@@ -531,11 +516,11 @@ class Vault:
                     out[seq] = int(n)
         return out
 
-    def _versions(
+    def versions_in(
         self, s: Session, rows: Sequence[VersionRow], ordinals: dict[int, int] | None = None
     ) -> list[PromptVersion]:
         if ordinals is None:
-            ordinals = self._ordinals(s, rows)
+            ordinals = self.ordinals(s, rows)
         ids = [r.id for r in rows]
         parents: dict[str, list[tuple[int, str]]] = {}
         if ids:
@@ -574,7 +559,7 @@ class Vault:
     def history(self, name: str) -> list[PromptVersion]:
         """Every version of ``name``, oldest first."""
         with self.reading() as s:
-            prow = self._prompt_row(s, name)
+            prow = self.prompt_row(s, name)
             rows = list(
                 s.scalars(
                     select(VersionRow)
@@ -582,7 +567,7 @@ class Vault:
                     .order_by(VersionRow.seq)
                 )
             )
-            return self._versions(s, rows, {r.seq: i for i, r in enumerate(rows, 1)})
+            return self.versions_in(s, rows, {r.seq: i for i, r in enumerate(rows, 1)})
 
     def heads(self, name: str) -> list[PromptVersion]:
         """Versions nobody builds on: one normally, several after a fork."""
@@ -630,7 +615,7 @@ class Vault:
             row = s.scalar(select(VersionRow).where(VersionRow.id == str(version_id)))
             if row is None:
                 raise NotFoundError(f"no version {version_id} in this vault")
-            return self._versions(s, [row])[0]
+            return self.versions_in(s, [row])[0]
 
     def set_number(self, version_id: uuid.UUID, number: int, author: str | None = None) -> None:
         """Record the registry's number for a pushed version (sync uses this), and its
@@ -660,16 +645,16 @@ class Vault:
 
     def set_test_cases(self, name: str, cases: Sequence[TestCase]) -> None:
         """Replace the prompt's test cases in one transaction (the prompt is created if new)."""
-        self._check_name(name)
+        self.check_name(name)
         with self.writing() as s:
             prow = s.scalar(select(PromptRow).where(PromptRow.name == name))
             if prow is None:
-                prow = self._insert_prompt(s, name, utcnow())
-            self._write_cases(s, prow.id, cases)
-            self._audit(s, "cases.set", name, {"cases": len(cases)})
+                prow = self.insert_prompt(s, name, utcnow())
+            self.write_cases(s, prow.id, cases)
+            self.audit_in(s, "cases.set", name, {"cases": len(cases)})
 
     @staticmethod
-    def _write_cases(s: Session, prompt_id: int, cases: Sequence[TestCase]) -> None:
+    def write_cases(s: Session, prompt_id: int, cases: Sequence[TestCase]) -> None:
         s.execute(delete(TestCaseRow).where(TestCaseRow.prompt_id == prompt_id))
         if cases:
             s.execute(
@@ -715,7 +700,7 @@ class Vault:
 
     def labels(self, name: str) -> list[Label]:
         with self.reading() as s:
-            prow = self._prompt_row(s, name)
+            prow = self.prompt_row(s, name)
             rows = s.scalars(
                 select(LabelRow).where(LabelRow.prompt_id == prow.id).order_by(LabelRow.name)
             )
@@ -725,7 +710,7 @@ class Vault:
         """Every recorded move of the prompt's labels, oldest first: the registry's (as of
         the last sync, from its audit log) and this vault's local ones."""
         with self.reading() as s:
-            prow = self._prompt_row(s, name)
+            prow = self.prompt_row(s, name)
             q = (
                 select(LabelEventRow)
                 .where(LabelEventRow.prompt_id == prow.id)
@@ -772,7 +757,7 @@ class Vault:
         except ValueError as exc:
             raise UsageError(str(exc), hint="Example: production, staging, canary-1") from exc
         with self.writing() as s:
-            prow = self._prompt_row(s, name)
+            prow = self.prompt_row(s, name)
             row = s.scalar(
                 select(LabelRow).where(LabelRow.prompt_id == prow.id, LabelRow.name == label)
             )
@@ -843,7 +828,7 @@ class Vault:
                     source="local",
                 )
             )
-            self._audit(
+            self.audit_in(
                 s,
                 "label.move",
                 f"{name}@{label}",
@@ -857,7 +842,7 @@ class Vault:
 
     # ---- audit -----------------------------------------------------------------------
 
-    def _audit(self, s: Session, action: str, subject: str, detail: dict[str, Any]) -> None:
+    def audit_in(self, s: Session, action: str, subject: str, detail: dict[str, Any]) -> None:
         prev = s.scalar(select(AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1))
         prev_hash = prev or GENESIS_HASH
         at = utcnow()
@@ -877,7 +862,7 @@ class Vault:
     def record_event(self, action: str, subject: str, detail: dict[str, Any]) -> None:
         """Append an audit event from another layer (e.g. a keychain read: never the value)."""
         with self.writing() as s:
-            self._audit(s, action, subject, detail)
+            self.audit_in(s, action, subject, detail)
 
     def audit_events(self, limit: int | None = None) -> list[AuditEvent]:
         with self.reading() as s:
@@ -910,301 +895,31 @@ class Vault:
             prev = ev.hash
         return None
 
-    # ---- export / import -------------------------------------------------------------
+    # ---- export / import (workbench.vault.transfer) -----------------------------------
 
     def export_bundle(self, names: Sequence[str] | None = None) -> Bundle:
-        wanted = list(names) if names else self.prompt_names()
-        prompts = []
-        for name in wanted:
-            p = self.get_prompt(name)
-            versions = self.history(name)
-            prompts.append(
-                BundlePrompt(
-                    name=p.name,
-                    archived=p.archived,
-                    created_at=p.created_at,
-                    versions=[
-                        BundleVersion(
-                            id=v.id,
-                            content=v.content,
-                            content_hash=v.content_hash,
-                            message=v.message,
-                            author=v.author,
-                            created_at=v.created_at,
-                            parent_ids=list(v.parent_ids),
-                            number=v.number,
-                        )
-                        for v in versions
-                    ],
-                    labels={lab.name: lab.version_id for lab in self.labels(name)},
-                    test_cases=self.test_cases(name),
-                )
-            )
-        with self.reading() as s:
-            registry = _registry_url(s)
-        return Bundle(
-            format=BUNDLE_FORMAT,
-            version=BUNDLE_VERSION,
-            exported_at=utcnow(),
-            prompts=prompts,
-            registry=registry,
-        )
+        from workbench.vault.transfer import Transfer
+
+        return Transfer(self).export_bundle(names)
 
     def import_bundle(self, bundle: Bundle) -> ImportReport:
-        """Add what the bundle has and the vault lacks, in one transaction.
+        """Add what the bundle has and the vault lacks, in one transaction (see
+        :meth:`workbench.vault.transfer.Transfer.import_bundle`)."""
+        from workbench.vault.transfer import Transfer
 
-        Versions already present (same id and hash) are skipped; the same id with other
-        content is refused and nothing is imported. Existing labels are kept, never
-        overwritten. Rows go in with bulk inserts: 200,000 versions take seconds.
-        """
-        report = ImportReport()
-        for bp in bundle.prompts:
-            self._check_name(bp.name)
-        with self.writing() as s:
-            bundle = self._foreign_numbers_as_provenance(s, bundle, report)
-            added = self._add_versions(
-                s,
-                [(bp.name, bp.created_at, bp.archived, bp.versions) for bp in bundle.prompts],
-                source="the bundle",
-                nothing="Nothing was imported.",
-            )
-            report.prompts_created = added.prompts_created
-            report.versions_added = added.added
-            report.versions_skipped = added.skipped
-            for bp in bundle.prompts:
-                pid = added.prompt_ids[bp.name]
-                has_cases = s.scalar(
-                    select(func.count())
-                    .select_from(TestCaseRow)
-                    .where(TestCaseRow.prompt_id == pid)
-                )
-                if bp.test_cases and not has_cases:  # local cases are kept, never overwritten
-                    self._write_cases(s, pid, bp.test_cases)
-                ids = {str(v.id) for v in bp.versions}
-                for lname, target in bp.labels.items():
-                    ours = s.scalar(
-                        select(VersionRow.id).where(
-                            VersionRow.id == str(target), VersionRow.prompt_id == pid
-                        )
-                    )
-                    if str(target) not in ids and ours is None:
-                        raise InputError(
-                            f"the bundle's label {lname!r} of {bp.name!r} points at version "
-                            f"{target}, which is not a version of {bp.name!r} there or here",
-                            hint="Export the bundle again (with that version), or drop the "
-                            "label from it. Nothing was imported.",
-                        )
-                    existing = s.scalar(
-                        select(LabelRow).where(LabelRow.prompt_id == pid, LabelRow.name == lname)
-                    )
-                    if existing is not None:
-                        if existing.version_id != str(target):
-                            report.labels_kept.append(f"{bp.name}@{lname}")
-                        continue
-                    s.add(
-                        LabelRow(
-                            prompt_id=pid, name=lname, version_id=str(target), updated_at=utcnow()
-                        )
-                    )
-                    report.labels_set += 1
-            self._audit(
-                s,
-                "vault.import",
-                f"{len(bundle.prompts)} prompts",
-                {
-                    "versions_added": report.versions_added,
-                    "prompts_created": report.prompts_created,
-                },
-            )
-        return report
-
-    def _foreign_numbers_as_provenance(
-        self, s: Session, bundle: Bundle, report: ImportReport
-    ) -> Bundle:
-        """Numbers are per registry. Unless the bundle was numbered by the registry this
-        vault syncs with, its numbers are kept only as provenance (``origin:<id>`` in the
-        sync state) and the versions come in as drafts, to be pushed and numbered by this
-        vault's registry (a push of a version a registry already has is idempotent and
-        gives its number back). An unbound vault keeps the numbers with their provenance;
-        binding it to a registry later demotes those from another one
-        (:meth:`SyncStore.bind_registry`)."""
-        own = _registry_url(s)
-        numbered = [(v.id, v.number) for bp in bundle.prompts for v in bp.versions if v.number]
-        if not numbered or (own is not None and own == bundle.registry):
-            return bundle
-        source = bundle.registry or ""
-        rows = [
-            {"key": f"origin:{vid}", "value": json.dumps({"registry": source, "number": n})}
-            for vid, n in numbered
-        ]
-        for chunk in _chunks(rows, 500):
-            s.execute(sqlite_insert(SyncStateRow).values(chunk).on_conflict_do_nothing())
-        if own is None:
-            return bundle
-        report.numbers_as_provenance = len(numbered)
-        return bundle.model_copy(
-            update={
-                "prompts": [
-                    bp.model_copy(
-                        update={
-                            "versions": [v.model_copy(update={"number": None}) for v in bp.versions]
-                        }
-                    )
-                    for bp in bundle.prompts
-                ]
-            }
-        )
-
-    def _add_versions(
-        self,
-        s: Session,
-        groups: Sequence[tuple[str, datetime, bool, Sequence[PromptVersion | BundleVersion]]],
-        *,
-        source: str,
-        nothing: str,
-    ) -> AddedVersions:
-        """Bulk-add versions (grouped by prompt) inside the caller's transaction.
-
-        Known versions with the same hash are skipped (a draft of ours that the
-        registry numbered gets its number); the same id with other content, or a
-        parent that is nowhere, raises and so rolls the whole transaction back. A
-        handful of statements per call, not per version.
-        """
-        result = AddedVersions()
-        batch: dict[str, PromptVersion | BundleVersion] = {}
-        home: dict[str, str] = {}
-        for name, _, _, versions in groups:
-            for v in versions:
-                vid = str(v.id)
-                if vid in batch:
-                    where = "twice" if home[vid] == name else f"in {home[vid]!r} and {name!r}"
-                    raise InputError(
-                        f"{source} holds version {v.id} {where}",
-                        hint=f"Each version id appears once; the file was edited or "
-                        f"joined by hand. {nothing}",
-                    )
-                batch[vid], home[vid] = v, name
-        known: dict[str, tuple[str, int | None, int]] = {}
-        for chunk in _chunks(list(batch), 500):
-            for vid, vhash, number, prompt_id in s.execute(
-                select(
-                    VersionRow.id, VersionRow.content_hash, VersionRow.number, VersionRow.prompt_id
-                ).where(VersionRow.id.in_(chunk))
-            ):
-                known[vid] = (vhash, number, prompt_id)
-        outside = {
-            str(p) for v in batch.values() for p in v.parent_ids if str(p) not in batch
-        } - set(known)
-        found: set[str] = set()
-        for chunk in _chunks(list(outside), 500):
-            found.update(s.scalars(select(VersionRow.id).where(VersionRow.id.in_(chunk))))
-        names = list(dict.fromkeys(name for name, _, _, _ in groups))
-        for chunk in _chunks(names, 500):
-            for name, pid in s.execute(
-                select(PromptRow.name, PromptRow.id).where(PromptRow.name.in_(chunk))
-            ):
-                result.prompt_ids[name] = pid
-        version_rows: list[dict[str, Any]] = []
-        parent_rows: list[dict[str, Any]] = []
-        numbered: list[dict[str, Any]] = []
-        touched: dict[int, list[PromptVersion | BundleVersion]] = {}
-        for name, created_at, archived, versions in groups:
-            if name not in result.prompt_ids:
-                result.prompt_ids[name] = self._insert_prompt(s, name, created_at, archived).id
-                result.prompts_created += 1
-            pid = result.prompt_ids[name]
-            for v in versions:
-                vid = str(v.id)
-                if vid in known:
-                    vhash, number, known_pid = known[vid]
-                    if vhash != v.content_hash:
-                        raise ConflictError(
-                            f"version {v.id} of {name!r} differs between this vault and {source}",
-                            hint=f"Version ids are unique, so one side is corrupt. {nothing}",
-                        )
-                    if known_pid != pid:
-                        other = s.scalar(select(PromptRow.name).where(PromptRow.id == known_pid))
-                        raise ConflictError(
-                            f"version {v.id} is in this vault as a version of {other!r}, and "
-                            f"{source} has it under {name!r}",
-                            hint="A version belongs to one prompt: the other name was given "
-                            f"to a copy (renamed by hand?). {nothing}",
-                        )
-                    if number is None and v.number is not None:
-                        numbered.append({"vid": vid, "n": v.number, "a": v.author})
-                    result.skipped += 1
-                    continue
-                try:  # the same template check as commit: syntax and rendering limits
-                    validate_content(v.content)
-                except InputError as exc:
-                    raise InputError(
-                        f"version {v.id} of {name!r} in {source}: {exc.message}",
-                        hint=f"{exc.hint} {nothing}",
-                    ) from None
-                for pos, parent in enumerate(v.parent_ids):
-                    if str(parent) in outside and str(parent) not in found:
-                        raise InputError(
-                            f"version {v.id} of {name!r} in {source} names parent {parent}, "
-                            "which is neither there nor in this vault",
-                            hint=f"A whole history is needed. {nothing}",
-                        )
-                    parent_rows.append(
-                        {"version_id": vid, "parent_id": str(parent), "position": pos}
-                    )
-                version_rows.append(
-                    {
-                        "id": vid,
-                        "prompt_id": pid,
-                        "content": canonical_json(v.content.canonical()).decode("utf-8"),
-                        "content_hash": v.content_hash,
-                        "message": v.message,
-                        "author": v.author,
-                        "created_at": v.created_at,
-                        "number": v.number,
-                    }
-                )
-                touched.setdefault(pid, []).append(v)
-                result.added += 1
-        # Versions before their parents' links (foreign keys are checked per statement).
-        if version_rows:
-            s.execute(insert(VersionRow), version_rows)
-        if parent_rows:
-            s.execute(insert(VersionParentRow), parent_rows)
-        if numbered:
-            s.execute(
-                text(
-                    "UPDATE versions SET number = :n, author = :a "
-                    "WHERE id = :vid AND number IS NULL"
-                ),
-                numbered,
-            )
-        names_by_id = {pid: name for name, pid in result.prompt_ids.items()}
-        docs = []
-        for pid, added in touched.items():
-            doc = self._read_doc(s, pid, names_by_id[pid])
-            for v in added:
-                doc.add(v)
-            docs.append({"id": pid, **doc.params()})
-        for chunk_ids in _chunks(list(touched), 500):
-            s.execute(
-                text("DELETE FROM search_index WHERE rowid IN (SELECT value FROM json_each(:i))"),
-                {"i": json.dumps(chunk_ids)},
-            )
-        if docs:
-            s.execute(_INSERT_DOC, docs)
-        return result
+        return Transfer(self).import_bundle(bundle)
 
     def integrity_check(self) -> str:
         with self.engine.connect() as conn:
             return str(conn.exec_driver_sql("PRAGMA integrity_check").scalar())
 
 
-def _registry_url(s: Session) -> str | None:
+def registry_url_in(s: Session) -> str | None:
     """The registry this vault syncs with (:meth:`SyncStore.bind_registry`), if any."""
     return s.scalar(select(SyncStateRow.value).where(SyncStateRow.key == "registry_url"))
 
 
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 

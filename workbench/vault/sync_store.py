@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from workbench.core.errors import ConflictError, InputError
 from workbench.core.models import Label, LabelEvent, PromptVersion, utcnow
-from workbench.vault.repository import Vault, _chunks
+from workbench.vault.repository import Vault, chunks
 from workbench.vault.schema import (
     LabelEventRow,
     LabelRow,
@@ -36,6 +36,7 @@ from workbench.vault.schema import (
     VersionParentRow,
     VersionRow,
 )
+from workbench.vault.transfer import Transfer
 
 SyncStatus = Literal["synced", "ahead", "forked", "local"]
 OutboxKind = Literal["review", "label"]
@@ -114,7 +115,7 @@ class SyncStore:
             )
             if json.loads(value).get("registry") != url
         ]
-        for chunk in _chunks(foreign, 500):
+        for chunk in chunks(foreign, 500):
             s.execute(update(VersionRow).where(VersionRow.id.in_(chunk)).values(number=None))
 
     def origin(self, version_id: uuid.UUID) -> tuple[str, int] | None:
@@ -135,7 +136,7 @@ class SyncStore:
                     select(VersionRow).where(VersionRow.number.is_(None)).order_by(VersionRow.seq)
                 )
             )
-            return self.vault._versions(s, rows)
+            return self.vault.versions_in(s, rows)
 
     # ---- outbox ------------------------------------------------------------------------
 
@@ -153,7 +154,7 @@ class SyncStore:
             )
             s.add(row)
             s.flush()
-            self.vault._audit(s, f"outbox.{kind}", prompt, payload)
+            self.vault.audit_in(s, f"outbox.{kind}", prompt, payload)
             return row.seq
 
     def outbox(self, include_rejected: bool = True) -> list[OutboxEntry]:
@@ -207,12 +208,16 @@ class SyncStore:
         for v in versions:
             groups.setdefault(v.prompt, []).append(v)
         with self.vault.writing() as s:
-            added = self.vault._add_versions(
-                s,
-                [(name, vs[0].created_at, False, vs) for name, vs in groups.items()],
-                source="the registry",
-                nothing="Nothing from this page was applied; report it to the registry admin.",
-            ).added
+            added = (
+                Transfer(self.vault)
+                .add_versions(
+                    s,
+                    [(name, vs[0].created_at, False, vs) for name, vs in groups.items()],
+                    source="the registry",
+                    nothing="Nothing from this page was applied; report it to the registry admin.",
+                )
+                .added
+            )
             for rid, prompt, vid, data in reviews:
                 existing = s.get(RemoteReviewRow, rid)
                 if existing is None:
@@ -242,7 +247,7 @@ class SyncStore:
                 select(LabelRow).where(LabelRow.prompt_id == pid, LabelRow.source == "local")
             ):
                 result.dropped_local.append(f"{name}@{row.name}")
-                self.vault._audit(
+                self.vault.audit_in(
                     s, "label.local_dropped", f"{name}@{row.name}",
                     {"version": row.version_id, "why": "the registry holds this prompt"},
                 )  # fmt: skip
@@ -411,7 +416,7 @@ class SyncStore:
                     .order_by(VersionRow.seq)
                 )
             )
-            versions = self.vault._versions(s, rows)
+            versions = self.vault.versions_in(s, rows)
         by_seq = dict(zip((r.seq for r in rows), versions, strict=True))
         return [(by_seq[seq], changes[seq]) for seq, _ in found]
 
