@@ -133,7 +133,7 @@ def decode(body: bytes, kind: str) -> Decoded:
             if not isinstance(data, dict):
                 raise ValueError("the body is not a JSON object")
             json_format.ParseDict(_hex_ids_to_base64(data), request, ignore_unknown_fields=True)
-        except (ValueError, json_format.ParseError, TypeError) as exc:
+        except (ValueError, json_format.ParseError, TypeError, RecursionError) as exc:
             raise UndecodableBodyError(
                 f"the body is not an OTLP/JSON ExportTraceServiceRequest ({exc})",
                 hint="Send resourceSpans[].scopeSpans[].spans[] with hex traceId/spanId "
