@@ -20,7 +20,7 @@ from workbench.core.errors import UsageError
 from workbench.core.models import LabelEvent, PromptVersion
 from workbench.registry.client import RegistryClient
 from workbench.registry.review import current_label, label_history, langfuse_warning, publish
-from workbench.registry.schemas import Canary, LabelState, LabelTarget
+from workbench.registry.schemas import Canary, CanaryGuards, LabelState, LabelTarget
 from workbench.registry.sync import Syncer, label_event
 from workbench.vault import Vault
 
@@ -108,16 +108,23 @@ def publish_version(
     reason: str,
     canary: PromptVersion | None = None,
     canary_percent: int | None = None,
+    canary_guards: CanaryGuards | None = None,
     sync_after: bool = True,
 ) -> LabelState:
-    """Move ``label`` onto ``version`` (with an optional canary) if it still points at
-    ``expected``; then, with ``sync_after``, sync so the vault mirrors the move."""
+    """Move ``label`` onto ``version`` (with an optional canary, optionally with guard
+    rails the registry halts it by) if it still points at ``expected``; then, with
+    ``sync_after``, sync so the vault mirrors the move."""
     if not reason.strip():
         raise UsageError("say why you publish", hint="Write a reason; it goes into the audit log.")
+    if canary_guards is not None and canary is None:
+        raise UsageError(
+            "guard rails need a canary to guard",
+            hint="Add --canary VERSION, or drop the --max-* options.",
+        )
     share = check_canary(version, canary, canary_percent)
     state = publish(
         client, version, label, expected=expected, reason=reason,
-        canary=canary, canary_percent=share,
+        canary=canary, canary_percent=share, canary_guards=canary_guards,
     )  # fmt: skip
     if sync_after:
         Syncer(vault, client).sync()

@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     ),
     "registry": _REGISTRY,
     **dict.fromkeys(("labels", "publish", "review", "sync"), _SYNC),
+    **dict.fromkeys(("prod", "trace"), "workbench.cli.prod_cmds"),
 }
 """Each top-level command and the module that adds it (a test holds this to what the
 modules add). A command's run builds only its own module's parser: importing every

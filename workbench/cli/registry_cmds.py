@@ -21,7 +21,7 @@ from typing import Any
 from workbench.cli.output import EXIT_FAILURE, EXIT_OK, emit, table
 from workbench.core.errors import UsageError
 
-ROLES = ("author", "reviewer", "publisher", "admin")
+ROLES = ("app", "author", "reviewer", "publisher", "admin")
 
 
 def _db_url(args: argparse.Namespace) -> str:
@@ -95,6 +95,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
             protected_labels=frozenset(args.protected or ()),
             require_eval_evidence=args.require_evidence,
             unprotect_production=args.dangerously_unprotect_production,
+            span_retention_days=args.span_retention_days,
         )
     except ValueError as exc:
         raise UsageError(str(exc), hint="E.g. --protected staging") from exc
@@ -208,6 +209,10 @@ def add_parser(sub: Any, parent: argparse.ArgumentParser) -> None:
     )
     serve.add_argument("--access-log", action="store_true", help="log one line per request")
     serve.add_argument(
+        "--span-retention-days", type=int, default=30, metavar="DAYS",
+        help="keep raw production spans this long (30; 0: forever); hourly rollups stay",
+    )  # fmt: skip
+    serve.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -223,7 +228,8 @@ def add_parser(sub: Any, parent: argparse.ArgumentParser) -> None:
     add.add_argument("name")
     add.add_argument(
         "--role", required=True, choices=ROLES,
-        help="what the user may do: author < reviewer < publisher < admin",
+        help="what the user may do: app < author < reviewer < publisher < admin "
+        "(app: a production app that reads prompts and sends telemetry)",
     )  # fmt: skip
     add.add_argument(
         "--expires-in-days", type=float, default=None, metavar="DAYS",

@@ -170,6 +170,7 @@ def _version_ref(text: str) -> str:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
+    from workbench.app.production import guards_from
     from workbench.app.publishing import (
         approved_by,
         check_canary,
@@ -180,6 +181,19 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from workbench.core.diff import unified_diff_text
     from workbench.registry.sync import Syncer
 
+    guards = guards_from(
+        max_error_rate=args.max_error_rate,
+        max_error_rate_over_stable=args.max_error_rate_over_stable,
+        max_p95_ms=args.max_p95_ms,
+        max_p95_ratio=args.max_p95_ratio,
+        max_cost_per_call=args.max_cost_per_call,
+        max_cost_ratio=args.max_cost_ratio,
+        min_calls=args.min_calls,
+    )
+    if guards is not None and not args.canary:
+        raise UsageError(
+            "guard rails need a canary to guard", hint="Add --canary VERSION, or drop --max-*."
+        )
     with open_vault(args) as vault, registry_client() as client:
         Syncer(vault, client).sync()  # a one-shot process: be current first
         version = vault.get_version(args.name, _version_ref(args.version))
@@ -196,7 +210,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
             )
         state = publish_version(
             vault, client, version, args.label, expected=current, reason=args.reason,
-            canary=canary, canary_percent=share,
+            canary=canary, canary_percent=share, canary_guards=guards,
         )  # fmt: skip
     lines = [
         f"{args.name}@{args.label} -> {version.display_number} (was "
@@ -207,6 +221,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
             if canary is not None
             else []
         ),
+        *([f"guards: {_guards_text(guards)}"] if guards is not None else []),
         f"reason: {args.reason}",
     ]
     if before:
@@ -217,10 +232,32 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _guards_text(guards: Any) -> str:
+    parts = []
+    if guards.max_error_rate is not None:
+        parts.append(f"error rate <= {guards.max_error_rate * 100:g}%")
+    if guards.max_error_rate_over_stable is not None:
+        parts.append(f"error rate <= stable + {guards.max_error_rate_over_stable * 100:g} points")
+    if guards.max_p95_ms is not None:
+        parts.append(f"p95 <= {guards.max_p95_ms:g} ms")
+    if guards.max_p95_ratio is not None:
+        parts.append(f"p95 <= {guards.max_p95_ratio:g}x stable")
+    if guards.max_cost_per_call_usd is not None:
+        parts.append(f"cost/call <= ${guards.max_cost_per_call_usd:g}")
+    if guards.max_cost_ratio is not None:
+        parts.append(f"cost/call <= {guards.max_cost_ratio:g}x stable")
+    return (
+        ", ".join(parts)
+        + f"; judged from {guards.min_calls} canary calls; crossed: the registry rolls back"
+    )
+
+
 def cmd_labels(args: argparse.Namespace) -> int:
+    from workbench.app.production import halt_text
     from workbench.registry.errors import RegistryUnavailableError
     from workbench.vault.sync_store import SyncStore
 
+    halts: list[str] = []
     with open_vault(args) as vault:
         try:
             with registry_client() as client:
@@ -228,6 +265,9 @@ def cmd_labels(args: argparse.Namespace) -> int:
 
                 Syncer(vault, client).sync()  # mirrors the labels and their history
                 online = True
+                # A canary the registry halted by itself: said with its reason (the
+                # vault mirrors where labels point, not why).
+                halts = [t for lab in client.prompt(args.name).labels if (t := halt_text(lab))]
         except RegistryUnavailableError:
             online = False
         from workbench.registry.sync import wire_label
@@ -275,9 +315,15 @@ def cmd_labels(args: argparse.Namespace) -> int:
             + (f": {h['reason']}" if h["reason"] else "")
             for h in history
         )
+    if halts:
+        text += "\n\n" + "\n".join(halts)
     if not online:
         text += "\n(offline: labels as of the last sync)"
-    emit(args.json, {"labels": labels, "history": history, "online": online}, text)
+    emit(
+        args.json,
+        {"labels": labels, "history": history, "online": online, "halted": halts},
+        text,
+    )
     return EXIT_OK
 
 
@@ -330,6 +376,39 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
         help="also serve this (approved) version to some callers; publish without it to end",
     )  # fmt: skip
     p.add_argument("--percent", type=int, default=10, help="the canary's share of callers")
+    guard = p.add_argument_group(
+        "canary guard rails",
+        "the registry watches the canary's production spans and, when one limit is crossed, "
+        "moves the label back to --version by itself (audited, shown by 'labels')",
+    )
+    guard.add_argument(
+        "--max-error-rate",
+        type=float,
+        metavar="FRACTION",
+        help="e.g. 0.05: at most 5%% of canary calls may fail",
+    )
+    guard.add_argument(
+        "--max-error-rate-over-stable",
+        type=float,
+        metavar="FRACTION",
+        help="e.g. 0.02: at most 2 points above the stable version's rate",
+    )
+    guard.add_argument("--max-p95-ms", type=float, metavar="MS", help="p95 latency limit")
+    guard.add_argument(
+        "--max-p95-ratio",
+        type=float,
+        metavar="X",
+        help="e.g. 1.5: p95 at most 1.5x the stable version's",
+    )
+    guard.add_argument("--max-cost-per-call", type=float, metavar="USD", help="cost per call limit")
+    guard.add_argument(
+        "--max-cost-ratio",
+        type=float,
+        metavar="X",
+        help="cost per call at most X times the stable version's",
+    )
+    guard.add_argument("--min-calls", type=int, metavar="N",
+                       help="canary calls before anything is judged (default 50)")  # fmt: skip
     p.set_defaults(handler=cmd_publish)
 
     p = sub.add_parser(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -44,11 +45,13 @@ from workbench.registry.schemas import (
     LabelMove,
     LabelState,
     LabelTarget,
+    ProdStats,
     PromptInfo,
     PushResult,
     Resolved,
     Review,
     ReviewIn,
+    ServedAnswer,
     VersionPush,
     WhoAmI,
 )
@@ -347,3 +350,41 @@ class RegistryClient:
 
     def verify_audit(self) -> AuditReport:
         return self._parse(self._request("GET", "/api/v1/audit/verify"), AuditReport)
+
+    # --- production telemetry ----------------------------------------------------------
+
+    def prod_stats(
+        self, prompt: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> ProdStats:
+        """Production figures of ``prompt`` per version and label (default: the last 24 h)."""
+        params = {
+            k: v.isoformat() for k, v in (("since", since), ("until", until)) if v is not None
+        }
+        response = self._request("GET", f"{_prompt_path(prompt)}/stats", params=params)
+        return self._parse(response, ProdStats)
+
+    def served(
+        self,
+        *,
+        trace_id: str | None = None,
+        app: str | None = None,
+        key: str | None = None,
+        at: datetime | None = None,
+    ) -> ServedAnswer:
+        """What served a production request: by trace id, or by app, caller key and time."""
+        if trace_id is None and (app is None or at is None):
+            raise UsageError(
+                "give a trace id, or an app and a time",
+                hint="e.g. --trace-id 4bf92f3577b34da6a3ce929d0e0e4736, or --app shop "
+                "--key user-42 --at 2026-12-04T10:00:00Z",
+            )
+        params: dict[str, str] = {}
+        if trace_id is not None:
+            params["trace_id"] = trace_id
+        if app is not None:
+            params["app"] = app
+        if key is not None:
+            params["key"] = key
+        if at is not None:
+            params["at"] = at.isoformat()
+        return self._parse(self._request("GET", "/api/v1/served", params=params), ServedAnswer)

@@ -6,7 +6,9 @@ The registry extends the tree of :mod:`workbench.core.errors`::
      ├── UsageError
      │    └── AuthenticationError        401: missing, unknown, expired or disabled token
      ├── InputError
-     │    └── PayloadTooLargeError       413: the request body is over the server's limit
+     │    ├── PayloadTooLargeError       413: the request body is over the server's limit
+     │    ├── UndecodableBodyError       400: an OTLP body that cannot be decoded
+     │    └── UnsupportedMediaTypeError  415: an OTLP body in another encoding
      ├── PermissionDeniedError           403: the role or a rule forbids it (the reason says which)
      └── RegistryError                   the registry could not answer properly
           ├── RegistryUnavailableError   no connection, timeout
@@ -45,6 +47,14 @@ class PayloadTooLargeError(InputError):
     pass
 
 
+class UndecodableBodyError(InputError):
+    """An OTLP export whose body is not what its Content-Type says (OTLP asks for 400)."""
+
+
+class UnsupportedMediaTypeError(InputError):
+    """An OTLP export in an encoding the receiver does not take."""
+
+
 class LangfuseIncompatibleError(ConflictError):
     """The version exists but the Langfuse SDK would not compile it like the workbench
     (Jinja beyond plain ``{{ name }}``), so the Langfuse API does not serve it."""
@@ -70,6 +80,10 @@ def status_for(err: WorkbenchError) -> int:
         return 403
     if isinstance(err, PayloadTooLargeError):
         return 413
+    if isinstance(err, UndecodableBodyError):
+        return 400
+    if isinstance(err, UnsupportedMediaTypeError):
+        return 415
     if isinstance(err, NotFoundError):
         return 404
     if isinstance(err, ConflictError):
@@ -96,6 +110,7 @@ _FALLBACK_BY_STATUS: dict[int, type[WorkbenchError]] = {
     404: NotFoundError,
     409: ConflictError,
     413: PayloadTooLargeError,
+    415: UnsupportedMediaTypeError,
     422: InputError,
 }
 

@@ -23,6 +23,7 @@ from workbench.registry.client import RegistryClient
 from workbench.registry.schemas import (
     AuditEntry,
     Canary,
+    CanaryGuards,
     Decision,
     EvalEvidence,
     LabelState,
@@ -172,6 +173,7 @@ def publish(
     reason: str,
     canary: PromptVersion | None = None,
     canary_percent: int | None = None,
+    canary_guards: CanaryGuards | None = None,
 ) -> LabelState:
     """Move ``label`` onto ``version`` if it still points where the caller saw it.
 
@@ -183,7 +185,7 @@ def publish(
     went away is safe: a label already at ``version`` counts as published."""
     split = None
     if canary is not None:
-        split = Canary(version_id=canary.id, percent=canary_percent or 10)
+        split = Canary(version_id=canary.id, percent=canary_percent or 10, guards=canary_guards)
     target = LabelTarget(version_id=version.id, canary=split)
     try:
         return client.move_label(

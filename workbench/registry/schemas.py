@@ -29,9 +29,11 @@ from workbench.core.models import (
     validate_prompt_name,
 )
 
-UserRole = Literal["author", "reviewer", "publisher", "admin"]
-ROLE_RANK: dict[str, int] = {"author": 0, "reviewer": 1, "publisher": 2, "admin": 3}
-"""Roles are cumulative: a publisher may do what a reviewer and an author may."""
+UserRole = Literal["app", "author", "reviewer", "publisher", "admin"]
+ROLE_RANK: dict[str, int] = {"app": -1, "author": 0, "reviewer": 1, "publisher": 2, "admin": 3}
+"""Roles are cumulative: a publisher may do what a reviewer and an author may. ``app``
+sits below ``author``: a production app's token reads prompts and sends telemetry,
+and can change nothing."""
 
 Decision = Literal["approve", "request_changes"]
 ChangeKind = Literal["version", "review", "label"]
@@ -188,10 +190,48 @@ class Review(_Wire):
     created_at: datetime
 
 
+class CanaryGuards(_Wire):
+    """Guard rails of a canary, checked by the registry as production spans arrive.
+
+    Each limit is optional. Absolute limits compare the canary's own figures;
+    ``*_over_stable`` / ``*_ratio`` ones compare it with the label's stable version over
+    the same window (judged only once the stable version has ``min_calls`` calls too).
+    Nothing is judged before the canary has ``min_calls`` calls. When one limit is
+    crossed the registry moves the label back to its stable version by itself.
+    """
+
+    min_calls: int = Field(default=50, ge=1, le=10_000_000)
+    max_error_rate: float | None = Field(default=None, ge=0, le=1)
+    """Errors per call, e.g. 0.05."""
+    max_error_rate_over_stable: float | None = Field(default=None, ge=0, le=1)
+    """How much the canary's error rate may exceed the stable one's, e.g. 0.02 (2 points)."""
+    max_p95_ms: float | None = Field(default=None, gt=0)
+    max_p95_ratio: float | None = Field(default=None, gt=0)
+    """The canary's p95 latency over the stable one's, e.g. 1.5."""
+    max_cost_per_call_usd: float | None = Field(default=None, ge=0)
+    max_cost_ratio: float | None = Field(default=None, gt=0)
+    """The canary's cost per priced call over the stable one's, e.g. 1.2."""
+
+    def any_limit(self) -> bool:
+        return any(
+            v is not None
+            for v in (
+                self.max_error_rate,
+                self.max_error_rate_over_stable,
+                self.max_p95_ms,
+                self.max_p95_ratio,
+                self.max_cost_per_call_usd,
+                self.max_cost_ratio,
+            )
+        )
+
+
 class Canary(_Wire):
     version_id: uuid.UUID
     percent: int = Field(ge=1, le=99)
     """Share of caller keys served the canary version."""
+    guards: CanaryGuards | None = None
+    """Limits that halt the canary by themselves (see :class:`CanaryGuards`)."""
 
 
 class LabelTarget(_Wire):
@@ -280,6 +320,18 @@ def queued_decision(kind: str, payload: Mapping[str, Any]) -> QueuedDecision:
     raise ValueError(f"unknown outbox entry kind {kind!r}")
 
 
+class CanaryHalt(_Wire):
+    """Why the registry halted the label's last canary by itself, with the figures."""
+
+    at: datetime
+    canary_version_id: uuid.UUID
+    canary_number: int
+    reason: str
+    """One line, e.g. 'error rate 31.0% over the limit 5.0% (120 calls)'."""
+    evidence: dict[str, float | int | None]
+    """The figures it was judged on: the canary's and the stable version's."""
+
+
 class LabelState(_Wire):
     prompt: str
     name: str
@@ -287,6 +339,8 @@ class LabelState(_Wire):
     protected: bool
     updated_at: datetime
     updated_by: str
+    halted: CanaryHalt | None = None
+    """Set when the registry rolled the last canary back; cleared by the next move."""
 
 
 class Resolved(_Wire):
@@ -374,3 +428,113 @@ class Health(_Wire):
 def check_label_name(name: str) -> str:
     """Validate a label name taken from a URL path (raises ValueError with the rule)."""
     return validate_label_name(name)
+
+
+# --- production telemetry -------------------------------------------------------------
+
+
+class IngestResult(_Wire):
+    """What one OTLP request did (the OTLP answer carries the rejected count too)."""
+
+    received: int
+    """Spans in the request."""
+    stored: int
+    """GenAI spans kept."""
+    ignored: int
+    """Spans without gen_ai.* attributes (not ours to keep)."""
+    duplicates: int
+    """Spans already stored (an exporter's retry)."""
+    rejected: int
+    """Spans that cannot be stored (a bad trace or span id)."""
+    unlinked: int
+    """Stored spans not linked to a version (unknown prompt, no resolution on record)."""
+    halted: tuple[str, ...] = ()
+    """Canaries halted by this request, as 'prompt@label'."""
+
+
+class AppStats(_Wire):
+    app: str
+    calls: int
+    errors: int
+    cost_usd: float
+
+
+class VersionStats(_Wire):
+    """Production figures of one version under one label, over the window."""
+
+    version: int | None
+    """The version number; None for spans not linked to a version."""
+    label: str | None
+    calls: int
+    errors: int
+    error_rate: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+    """Percentiles from the rollups' fixed log-spaced buckets (within ~12%)."""
+    ttft_p50_ms: float | None
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    """Sum over priced calls; ``unpriced`` calls are not in it."""
+    unpriced: int
+    cost_per_day_usd: float
+    cost_per_call_usd: float | None
+    by_app: tuple[AppStats, ...]
+
+
+class ProdStats(_Wire):
+    prompt: str
+    since: datetime
+    until: datetime
+    rows: tuple[VersionStats, ...]
+
+
+class Resolution(_Wire):
+    """What the registry served one caller: one row per (app, key, prompt, label,
+    version), first and last seen."""
+
+    app: str
+    key: str | None
+    prompt: str
+    label: str
+    version_id: uuid.UUID
+    version: int
+    served: Served
+    first_seen: datetime
+    last_seen: datetime
+
+
+class ServedCall(_Wire):
+    """One production call as stored, with the version it is linked to."""
+
+    trace_id: str
+    span_id: str
+    app: str
+    at: datetime
+    prompt: str | None
+    version: int | None
+    version_id: uuid.UUID | None
+    label: str | None
+    linked_by: Literal["attribute", "resolution"] | None
+    provider: str | None
+    request_model: str | None
+    response_model: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cost_usd: float | None
+    latency_ms: float | None
+    ttft_ms: float | None
+    error: str | None
+    finish_reasons: tuple[str, ...]
+    caller_key: str | None
+    parameters: dict[str, object] | None
+    """The version's model defaults (model, temperature, max tokens, ...)."""
+
+
+class ServedAnswer(_Wire):
+    """'What served this?': the calls found and the resolution in force."""
+
+    calls: tuple[ServedCall, ...]
+    resolution: Resolution | None
+    parameters: dict[str, object] | None
+    """The resolved version's model defaults (also on each call)."""

@@ -30,7 +30,7 @@ from workbench.registry.errors import (
     status_for,
 )
 from workbench.registry.schemas import TEXT_RULE_ERROR, Health
-from workbench.registry.server import langfuse_compat, routes
+from workbench.registry.server import langfuse_compat, routes, telemetry_routes
 from workbench.registry.server.config import RegistrySettings
 from workbench.registry.server.db import Database, open_database
 from workbench.registry.server.service import RegistryService
@@ -277,10 +277,13 @@ def create_app(settings: RegistrySettings, *, database: Database | None = None) 
         log.info("%s", settings.describe_protection())
         if settings.unprotect_production:
             log.warning("'production' is not protected: it moves without review or a publisher")
-        app.state.service = RegistryService(db, settings)
+        service = RegistryService(db, settings)
+        app.state.service = service
+        service.telemetry.start()
         try:
             yield
         finally:
+            service.telemetry.stop()
             if database is None:
                 db.dispose()
 
@@ -291,6 +294,7 @@ def create_app(settings: RegistrySettings, *, database: Database | None = None) 
         description="Versions are pushed, reviewed and published here.",
     )
     _install_error_handlers(app)
+    app.include_router(telemetry_routes.router)  # before /prompts/{name:path} catches /stats
     app.include_router(routes.router)
     app.include_router(langfuse_compat.router)
     _document_push_body(app)

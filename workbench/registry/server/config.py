@@ -41,6 +41,9 @@ class RegistrySettings:
     default_page: int = 200
     unprotect_production: bool = False
     """Take ``production`` out of the protected set (dangerous; logged at start)."""
+    span_retention_days: int = 30
+    """How long raw production spans (and resolutions) are kept; 0 keeps them forever.
+    The hourly rollups, from which stats and canary guards are computed, stay."""
 
     def __post_init__(self) -> None:
         effective = protected_set(

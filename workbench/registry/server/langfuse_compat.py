@@ -144,7 +144,7 @@ def _servable(version: PromptVersion) -> PromptVersion:
 )
 def get_prompt(
     name: PromptName,
-    _actor: CurrentActor,
+    actor: CurrentActor,
     service: Service,
     label: Annotated[str | None, Query(max_length=64)] = None,
     version: Annotated[int | None, Query(ge=1, le=MAX_SQL_INT)] = None,
@@ -158,7 +158,9 @@ def get_prompt(
             raise NotFoundError(f"{name} has no versions yet", hint="Push a version first.")
         found, labels = service.version_by_number(name, number)
     else:
-        found = service.resolve(name, label or "production").version
+        resolved = service.resolve(name, label or "production")
+        service.note_resolved(actor.name, resolved)  # for linking the app's spans
+        found = resolved.version
         labels = service.labels_of_version(found.id)
     if found.number == newest and LATEST not in labels:
         labels = [*labels, LATEST]

@@ -27,7 +27,9 @@ ERROR_DESCRIPTIONS = {
     404: "No such prompt, version or label.",
     409: "A conflict: the label moved first (expected/actual say where), or the version "
     "clashes with one already stored.",
+    400: "An OTLP body that cannot be decoded as its Content-Type says.",
     413: "The request body is over the registry's size limit.",
+    415: "An OTLP body that is neither application/x-protobuf nor application/json.",
     422: "The request does not match this document; the detail names the field.",
 }
 

@@ -19,7 +19,15 @@ from workbench.core.models import (
     PromptVersion,
     canonical_json,
 )
-from workbench.registry.schemas import Canary, EvalEvidence, LabelState, LabelTarget, Review
+from workbench.registry.schemas import (
+    Canary,
+    CanaryGuards,
+    CanaryHalt,
+    EvalEvidence,
+    LabelState,
+    LabelTarget,
+    Review,
+)
 from workbench.registry.server.tables import (
     AuditRow,
     ChangeRow,
@@ -218,6 +226,8 @@ _LABEL_POINTER = (
         LabelRow.canary_percent,
         LabelRow.updated_at,
         LabelRow.updated_by,
+        LabelRow.canary_guards,
+        LabelRow.halted,
     )
     .select_from(PromptRow)
     .outerjoin(
@@ -230,7 +240,9 @@ _VERSION_BY_ID = select(VersionRow.__table__).where(VersionRow.id == bindparam("
 
 def label_pointer(
     conn: Connection, prompt: str, label: str
-) -> Row[bool, uuid.UUID | None, uuid.UUID | None, int, datetime, str] | None:
+) -> (
+    Row[bool, uuid.UUID | None, uuid.UUID | None, int, datetime, str, str | None, str | None] | None
+):
     """One indexed lookup for what ``resolve`` must read fresh each time: whether the
     prompt exists, and its label row's mutable fields (None: no such prompt)."""
     return conn.execute(_LABEL_POINTER, {"prompt": prompt, "label": label}).one_or_none()
@@ -254,11 +266,25 @@ def labels_pointing_at(session: Session, version_id: uuid.UUID) -> list[str]:
     return list(session.execute(stmt).scalars())
 
 
-def target_of(row: LabelRow) -> LabelTarget:
+def make_target(
+    version_id: uuid.UUID, canary_id: uuid.UUID | None, percent: int, guards: str | None
+) -> LabelTarget:
     canary = None
-    if row.canary_version_id is not None:
-        canary = Canary(version_id=row.canary_version_id, percent=row.canary_percent)
-    return LabelTarget(version_id=row.version_id, canary=canary)
+    if canary_id is not None:
+        canary = Canary(
+            version_id=canary_id,
+            percent=percent,
+            guards=CanaryGuards.model_validate_json(guards) if guards else None,
+        )
+    return LabelTarget(version_id=version_id, canary=canary)
+
+
+def target_of(row: LabelRow) -> LabelTarget:
+    return make_target(row.version_id, row.canary_version_id, row.canary_percent, row.canary_guards)
+
+
+def halt_of(halted: str | None) -> CanaryHalt | None:
+    return CanaryHalt.model_validate_json(halted) if halted else None
 
 
 def to_label_state(row: LabelRow, prompt_name: str, *, protected: bool) -> LabelState:
@@ -269,6 +295,7 @@ def to_label_state(row: LabelRow, prompt_name: str, *, protected: bool) -> Label
         protected=protected,
         updated_at=row.updated_at,
         updated_by=row.updated_by,
+        halted=halt_of(row.halted),
     )
 
 

@@ -30,6 +30,7 @@ from workbench.registry.schemas import (
 )
 from workbench.registry.server.deps import CurrentActor, Service, Token, as_actor
 from workbench.registry.server.openapi import MAX_SQL_INT, LabelName, PromptName, errors
+from workbench.registry.server.service import Actor
 
 router = APIRouter(prefix="/api/v1", tags=["registry"], responses=errors(401, 422))
 
@@ -166,7 +167,10 @@ async def resolve(
     """The version a label serves (a ``Resolved``), with an ETag so pollers pay almost
     nothing. The hot read path: one worker-thread hop for authentication and lookup."""
     answer = await as_actor(
-        request, service, token, lambda _actor: service.resolve_body(name, label, key)
+        request,
+        service,
+        token,
+        lambda actor: service.resolve_body(name, label, key, app=actor.name),
     )
     headers = {"ETag": answer.etag, "Cache-Control": "no-cache"}
     if if_none_match is not None and answer.etag in {t.strip() for t in if_none_match.split(",")}:
@@ -194,22 +198,32 @@ def get_prompt(name: PromptName, _actor: CurrentActor, service: Service) -> Prom
     return service.prompt_info(name)
 
 
-@router.get("/changes")
+def _not_an_app(actor: Actor, what: str) -> None:
+    if not actor.at_least("author"):
+        raise PermissionDeniedError(
+            f"{actor.name} has an app token; {what} needs the 'author' role or higher",
+            hint="App tokens read prompts (resolve, the Langfuse API) and send telemetry.",
+        )
+
+
+@router.get("/changes", responses=errors(403))
 def changes(
-    _actor: CurrentActor, service: Service, since: Cursor = 0, limit: Limit = 500
+    actor: CurrentActor, service: Service, since: Cursor = 0, limit: Limit = 500
 ) -> ChangePage:
     """Everything after ``since``, in order; follow ``next_cursor`` while ``has_more``."""
+    _not_an_app(actor, "reading the change feed")
     return service.changes(since, limit)
 
 
-@router.get("/audit")
+@router.get("/audit", responses=errors(403))
 def audit(
-    _actor: CurrentActor,
+    actor: CurrentActor,
     service: Service,
     since: Cursor = 0,
     limit: Limit = 500,
     subject: Annotated[str | None, Query(max_length=300), TextRule] = None,
 ) -> AuditPage:
+    _not_an_app(actor, "reading the audit log")
     return service.audit(since, limit, subject)
 
 

@@ -41,13 +41,11 @@ from workbench.registry.schemas import (
     AuditEntry,
     AuditPage,
     AuditReport,
-    Canary,
     Change,
     ChangePage,
     EvalEvidence,
     LabelMove,
     LabelState,
-    LabelTarget,
     PromptInfo,
     PushResult,
     Resolved,
@@ -61,6 +59,7 @@ from workbench.registry.server import repository as repo
 from workbench.registry.server.config import RegistrySettings
 from workbench.registry.server.db import Database
 from workbench.registry.server.tables import LabelRow, PromptRow, ReviewRow, UserRow, VersionRow
+from workbench.registry.server.telemetry import Telemetry
 
 GENESIS_HASH = "0" * 64
 TOKEN_PREFIX = "wbr_"
@@ -114,10 +113,14 @@ def canary_pick(prompt: str, label: str, key: str, percent: int) -> bool:
 
 @dataclass(frozen=True)
 class ResolvedBody:
-    """A ``resolve`` answer as sent: the JSON of a :class:`Resolved` and its ETag."""
+    """A ``resolve`` answer as sent: the JSON of a :class:`Resolved` and its ETag, plus
+    what was served (for the record of resolutions)."""
 
     body: bytes
     etag: str
+    version_id: uuid.UUID | None = None
+    number: int = 0
+    served: str = "primary"
 
 
 class _ResolvedBodies:
@@ -171,6 +174,7 @@ class RegistryService:
         self.db = db
         self.settings = settings
         self._resolved = _ResolvedBodies()
+        self.telemetry = Telemetry(db, settings)
 
     def ping(self) -> None:
         """Raise unless the database answers (the readiness probe)."""
@@ -215,7 +219,7 @@ class RegistryService:
         """Create a user and return their token (shown once; only its hash is stored)."""
         if role not in ROLE_RANK:
             raise InputError(
-                f"unknown role {role!r}", hint="Use author, reviewer, publisher or admin."
+                f"unknown role {role!r}", hint="Use app, author, reviewer, publisher or admin."
             )
         _check_user_name(name)
         token = new_token()
@@ -301,6 +305,7 @@ class RegistryService:
     # --- versions --------------------------------------------------------------------
 
     def push_version(self, actor: Actor, push: VersionPush) -> PushResult:
+        _require(actor, "author", "pushing a version")
         if push.author is not None and push.author != actor.name:
             raise PermissionDeniedError(
                 f"the version claims the author {push.author!r} but the token belongs to "
@@ -567,8 +572,16 @@ class RegistryService:
                 hint="Pick another label name, e.g. 'staging'.",
             )
         protected = name in self.settings.protected_labels
+        _require(actor, "author", f"moving the label {name!r}")
         if protected:
             _require(actor, "publisher", f"moving the protected label {name!r}")
+        canary_in = move.target.canary
+        if canary_in is not None and canary_in.guards and not canary_in.guards.any_limit():
+            raise InputError(
+                "the canary's guards set no limit",
+                hint="Give at least one of max_error_rate, max_error_rate_over_stable, "
+                "max_p95_ms, max_p95_ratio, max_cost_per_call_usd, max_cost_ratio.",
+            )
         now = utcnow()
         with self.db.writing() as session:
             head = repo.lock_head(session)
@@ -611,6 +624,9 @@ class RegistryService:
             row.version_id = move.target.version_id
             row.canary_version_id = move.target.canary.version_id if move.target.canary else None
             row.canary_percent = move.target.canary.percent if move.target.canary else 0
+            guards = move.target.canary.guards if move.target.canary else None
+            row.canary_guards = guards.model_dump_json() if guards is not None else None
+            row.halted = None
             row.updated_at = now
             row.updated_by = actor.name
             session.flush()
@@ -660,12 +676,37 @@ class RegistryService:
                 state=self._label_state(row, prompt),
             )
 
-    def resolve_body(self, prompt: str, label: str, key: str | None = None) -> ResolvedBody:
+    def resolve_body(
+        self, prompt: str, label: str, key: str | None = None, *, app: str | None = None
+    ) -> ResolvedBody:
         """``resolve`` as the HTTP answer, byte for byte ``resolve(...).model_dump_json()``.
 
         The hot read path: one indexed lookup of the label's current state per call;
         the version and the serialised answer come from a cache keyed by that state.
+        With ``app`` (the caller), the answer is noted in the record of resolutions
+        (in memory, written in batches: see :mod:`resolutions`).
         """
+        answer = self._resolve_body(prompt, label, key)
+        if app is not None and answer.version_id is not None:
+            self.telemetry.note_resolution(
+                app, key, prompt, label, answer.version_id, answer.number, answer.served
+            )
+        return answer
+
+    def note_resolved(self, app: str, resolved: Resolved, key: str | None = None) -> None:
+        """Note a ``resolve`` answered outside :meth:`resolve_body` (the Langfuse API)."""
+        assert resolved.version.number is not None
+        self.telemetry.note_resolution(
+            app,
+            key,
+            resolved.prompt,
+            resolved.label,
+            resolved.version.id,
+            resolved.version.number,
+            resolved.served,
+        )
+
+    def _resolve_body(self, prompt: str, label: str, key: str | None) -> ResolvedBody:
         _validated_label(label)
         _validated_prompt(prompt)
         with self.db.read_connection() as conn:
@@ -674,7 +715,9 @@ class RegistryService:
                 raise NotFoundError(
                     f"no prompt named {prompt!r}", hint="Push a version of it first."
                 )
-            has_label, version_id, canary_id, percent, updated_at, updated_by = pointer
+            has_label, version_id, canary_id, percent, updated_at, updated_by, guards, halted = (
+                pointer
+            )
             if not has_label or version_id is None:
                 raise NotFoundError(
                     f"{prompt} has no label {label!r}", hint="Publish a version to it first."
@@ -695,6 +738,8 @@ class RegistryService:
                 percent,
                 updated_at,
                 updated_by,
+                guards,
+                halted,
             )
             cached = self._resolved.get(cache_key)
             if cached is not None:
@@ -702,7 +747,6 @@ class RegistryService:
             served_id = canary_id if served == "canary" and canary_id is not None else version_id
             version = repo.version_by_id(conn, served_id)
             assert version is not None  # the label's foreign keys guarantee it
-        canary = Canary(version_id=canary_id, percent=percent) if canary_id is not None else None
         resolved = Resolved(
             prompt=prompt,
             label=label,
@@ -711,14 +755,21 @@ class RegistryService:
             state=LabelState(
                 prompt=prompt,
                 name=label,
-                target=LabelTarget(version_id=version_id, canary=canary),
+                target=repo.make_target(version_id, canary_id, percent, guards),
                 protected=label in self.settings.protected_labels,
                 updated_at=updated_at,
                 updated_by=updated_by,
+                halted=repo.halt_of(halted),
             ),
         )
         body = resolved.model_dump_json().encode("utf-8")
-        answer = ResolvedBody(body=body, etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+        answer = ResolvedBody(
+            body=body,
+            etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+            version_id=version.id,
+            number=version.number,
+            served=served,
+        )
         self._resolved.put(cache_key, answer)
         return answer
 

@@ -45,6 +45,7 @@ def settings_json(settings: RegistrySettings, *, access_log: bool) -> str:
             "max_body_bytes": settings.max_body_bytes,
             "default_page": settings.default_page,
             "unprotect_production": settings.unprotect_production,
+            "span_retention_days": settings.span_retention_days,
             "access_log": access_log,
         }
     )

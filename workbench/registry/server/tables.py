@@ -15,11 +15,16 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
+    Column,
     DateTime,
+    Float,
     ForeignKey,
+    Index,
     Integer,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -27,6 +32,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from workbench.registry.server.histogram import BUCKETS
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -121,6 +128,10 @@ class LabelRow(Base):
     canary_percent: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_by: Mapped[str] = mapped_column(String(64))
+    canary_guards: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """JSON of the canary's ``CanaryGuards`` (null: no guard rails)."""
+    halted: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """JSON of the ``CanaryHalt`` when the registry rolled the canary back; cleared by a move."""
 
 
 class ChangeRow(Base):
@@ -158,3 +169,117 @@ class HeadRow(Base):
     change_seq: Mapped[int] = mapped_column(Integer)
     audit_seq: Mapped[int] = mapped_column(Integer)
     audit_hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- production telemetry (migration 0002) -------------------------------------------
+
+
+class SpanRow(Base):
+    """One GenAI span a production app sent, as stored: no text, no variables.
+
+    ``version_id`` is the version it is linked to (by its prompt attributes, or by the
+    resolution on record for its caller); ``linked_by`` says which.
+    """
+
+    __tablename__ = "spans"
+    __table_args__ = (
+        UniqueConstraint("trace_id", "span_id", name="uq_spans_trace_span"),
+        Index("ix_spans_app_key_at", "app", "caller_key", "at"),
+        Index("ix_spans_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    trace_id: Mapped[str] = mapped_column(String(32))
+    span_id: Mapped[str] = mapped_column(String(16))
+    app: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    """The span's start."""
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    prompt: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    version_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    version_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    label: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    linked_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    provider: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    request_model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    response_model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    input_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    output_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cost_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
+    latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ttft_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    error: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    finish_reasons: Mapped[str] = mapped_column(String(200), default="")
+    """Comma-separated."""
+    caller_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class ResolutionRow(Base):
+    """Which version ``resolve`` served a caller: one row per (app, key, prompt, label,
+    version) with when it was first and last served, so a span without prompt
+    attributes can be linked to what its caller was being served at its time."""
+
+    __tablename__ = "resolutions"
+    __table_args__ = (
+        UniqueConstraint(
+            "app", "caller_key", "prompt", "label", "version_id", name="uq_resolutions_key"
+        ),
+        Index("ix_resolutions_app_key", "app", "caller_key", "first_seen"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app: Mapped[str] = mapped_column(String(64))
+    caller_key: Mapped[str] = mapped_column(String(200))
+    """'' when the caller sent no key."""
+    prompt: Mapped[str] = mapped_column(String(200))
+    label: Mapped[str] = mapped_column(String(64))
+    version_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    version_number: Mapped[int] = mapped_column(Integer)
+    served: Mapped[str] = mapped_column(String(8))
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+ROLLUP_KEY = ("prompt", "version_number", "label", "app", "hour")
+ROLLUP_SUMS = (
+    "calls",
+    "errors",
+    "latency_count",
+    "latency_sum_ms",
+    "ttft_count",
+    "ttft_sum_ms",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "priced",
+    "unpriced",
+)
+LATENCY_BUCKETS = tuple(f"lat_{i:02d}" for i in range(BUCKETS))
+TTFT_BUCKETS = tuple(f"ttft_{i:02d}" for i in range(BUCKETS))
+
+span_rollups = Table(
+    "span_rollups",
+    Base.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("prompt", String(200), nullable=False),
+    Column("version_number", Integer, nullable=False),
+    Column("label", String(64), nullable=False),
+    Column("app", String(64), nullable=False),
+    Column("hour", UTCDateTime(), nullable=False),
+    *(
+        Column(
+            name,
+            Float if name in ("latency_sum_ms", "ttft_sum_ms", "cost_usd") else BigInteger,
+            nullable=False,
+            server_default="0",
+        )
+        for name in ROLLUP_SUMS
+    ),
+    *(Column(name, Integer, nullable=False, server_default="0") for name in LATENCY_BUCKETS),
+    *(Column(name, Integer, nullable=False, server_default="0") for name in TTFT_BUCKETS),
+    UniqueConstraint(*ROLLUP_KEY, name="uq_span_rollups_key"),
+    Index("ix_span_rollups_prompt_hour", "prompt", "hour"),
+)
+"""Per (prompt, version, label, app, hour): sums and two fixed-bucket histograms.
+Unknown parts of the key are '' / 0 (NULLs would defeat the unique key). Updated by
+upserts that add, in the ingest transaction, so dashboards never scan raw spans."""

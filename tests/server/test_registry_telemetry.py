@@ -1,0 +1,437 @@
+"""Production telemetry: spans from the official OpenTelemetry SDK (and OTLP/JSON) sent
+to the real registry under uvicorn, stored, linked to the version they used (by their
+prompt attributes, or by the registry's record of what it resolved for the caller),
+rolled up, and canaries that halt themselves. SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from sqlalchemy import func, select
+
+from tests.server.conftest import RunningRegistry, make_version, running_registry
+from workbench.core.models import PromptVersion
+from workbench.registry.client import RegistryClient
+from workbench.registry.errors import PermissionDeniedError
+from workbench.registry.schemas import (
+    Canary,
+    CanaryGuards,
+    LabelMove,
+    LabelTarget,
+    ReviewIn,
+    VersionPush,
+)
+from workbench.registry.server.config import RegistrySettings
+from workbench.registry.server.service import Actor, RegistryService, canary_pick
+from workbench.registry.server.tables import SpanRow
+
+ALICE = Actor("alice", "author")
+BOB = Actor("bob", "reviewer")
+CAROL = Actor("carol", "publisher")
+PROMPT = "support/reply"
+
+
+@pytest.fixture
+def registry(db_url: str) -> Iterator[RunningRegistry]:
+    with running_registry(RegistrySettings(db_url=db_url)) as reg:
+        reg.tokens["shop"] = reg.service.add_user("shop", "app")
+        yield reg
+
+
+def push_approved(service: RegistryService, text: str) -> PromptVersion:
+    v = make_version(prompt=PROMPT, text=text)
+    pushed = service.push_version(
+        ALICE,
+        VersionPush(
+            id=v.id,
+            prompt=v.prompt,
+            content=v.content,
+            content_hash=v.content_hash,
+            created_at=v.created_at,
+        ),
+    ).version
+    service.review(BOB, pushed.id, ReviewIn(decision="approve", content_hash=pushed.content_hash))
+    return pushed
+
+
+def publish(
+    service: RegistryService,
+    stable: PromptVersion,
+    canary: PromptVersion | None = None,
+    percent: int = 50,
+    guards: CanaryGuards | None = None,
+) -> None:
+    try:
+        expected = service.label(PROMPT, "production").target
+    except Exception:
+        expected = None
+    split = Canary(version_id=canary.id, percent=percent, guards=guards) if canary else None
+    service.move_label(
+        CAROL,
+        PROMPT,
+        "production",
+        LabelMove(expected=expected, target=LabelTarget(version_id=stable.id, canary=split)),
+    )
+
+
+class Sender:
+    """The official SDK, exporting each span at once over OTLP/HTTP protobuf."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
+        exporter = OTLPSpanExporter(
+            endpoint=f"{url}/v1/traces", headers={"Authorization": f"Bearer {token}"}
+        )
+        self.provider.add_span_processor(SimpleSpanProcessor(exporter))
+        self.tracer = self.provider.get_tracer("shop")
+
+    def call(
+        self,
+        attrs: dict[str, Any],
+        *,
+        latency_ms: float = 800.0,
+        error: bool = False,
+        at: datetime | None = None,
+    ) -> str:
+        base = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "gpt-4o-mini",
+            "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
+            "gen_ai.usage.input_tokens": 120,
+            "gen_ai.usage.output_tokens": 40,
+            "gen_ai.response.finish_reasons": ["stop"],
+        }
+        start = at or datetime.now(UTC)
+        start_ns = int(start.timestamp() * 1e9)
+        span = self.tracer.start_span(
+            "chat gpt-4o-mini",
+            kind=SpanKind.CLIENT,
+            attributes={**base, **attrs},
+            start_time=start_ns,
+        )
+        if error:
+            span.set_attribute("error.type", "timeout")
+            span.set_status(Status(StatusCode.ERROR, "timeout"))
+        trace_id = format(span.get_span_context().trace_id, "032x")
+        span.end(end_time=start_ns + int(latency_ms * 1e6))
+        return trace_id
+
+    def plain(self) -> None:
+        """A span that is not a GenAI call (an HTTP handler): not kept."""
+        with self.tracer.start_as_current_span("GET /orders", attributes={"http.method": "GET"}):
+            pass
+
+    def close(self) -> None:
+        self.provider.shutdown()
+
+
+def spans(reg: RunningRegistry) -> list[SpanRow]:
+    with reg.db.reading() as session:
+        return list(session.execute(select(SpanRow).order_by(SpanRow.at)).scalars())
+
+
+def test_sdk_spans_are_stored_and_linked_by_attribute_and_by_resolution(
+    registry: RunningRegistry,
+) -> None:
+    v1 = push_approved(registry.service, "Hello {{ name }}")
+    v2 = push_approved(registry.service, "Hi {{ name }}!")
+    publish(registry.service, v1, v2, percent=50)
+    keys = [f"user-{i}" for i in range(20)]
+    expected = {k: (v2 if canary_pick(PROMPT, "production", k, 50) else v1).number for k in keys}
+    assert set(expected.values()) == {1, 2}
+    with RegistryClient(registry.url, registry.tokens["shop"]) as app:
+        for k in keys:
+            resolved, _ = app.resolve(PROMPT, key=k)
+            assert resolved is not None and resolved.version.number == expected[k]
+
+    sender = Sender(registry.url, registry.tokens["shop"])
+    try:
+        by_attr = sender.call(
+            {"langfuse.observation.prompt.name": PROMPT, "langfuse.observation.prompt.version": 2}
+        )
+        by_key = {
+            k: sender.call({"workbench.caller_key": k, "workbench.ttft_ms": 210.0}) for k in keys
+        }
+        sender.plain()
+        unknown = sender.call(
+            {"workbench.prompt.name": "no/such", "workbench.prompt.version": "v1"}
+        )
+    finally:
+        sender.close()
+
+    stored = {s.trace_id: s for s in spans(registry)}
+    assert len(stored) == 2 + len(keys)  # the HTTP span is not a GenAI one
+    first = stored[by_attr]
+    assert (first.prompt, first.version_number, first.version_id) == (PROMPT, 2, v2.id)
+    assert first.linked_by == "attribute"
+    assert first.label == "production"  # the one label serving v2
+    assert first.app == "shop"
+    assert (first.provider, first.request_model) == ("openai", "gpt-4o-mini")
+    assert first.response_model == "gpt-4o-mini-2024-07-18"
+    assert (first.input_tokens, first.output_tokens) == (120, 40)
+    assert first.finish_reasons == "stop"
+    assert first.latency_ms == pytest.approx(800.0)
+    for k, trace_id in by_key.items():
+        row = stored[trace_id]
+        assert row.linked_by == "resolution", k
+        assert row.version_number == expected[k], k
+        assert (row.prompt, row.label, row.caller_key) == (PROMPT, "production", k)
+        assert row.ttft_ms == pytest.approx(210.0)
+    assert stored[unknown].version_id is None and stored[unknown].prompt is None
+
+    # "What served this?" by trace id and by app + key + time
+    with registry.client("alice") as alice:
+        answer = alice.served(trace_id=by_key["user-0"])
+        call = answer.calls[0]
+        assert call.version == expected["user-0"] and call.label == "production"
+        assert answer.resolution is not None and answer.resolution.version == expected["user-0"]
+        by_time = alice.served(app="shop", key="user-1", at=datetime.now(UTC))
+        assert by_time.resolution is not None
+        assert by_time.resolution.version == expected["user-1"]
+        assert [c.trace_id for c in by_time.calls] == [by_key["user-1"]]
+
+
+def test_otlp_json_body_is_stored_and_a_retry_is_not_counted_twice(
+    registry: RunningRegistry,
+) -> None:
+    v1 = push_approved(registry.service, "Hello {{ name }}")
+    publish(registry.service, v1)
+    now_ns = int(datetime.now(UTC).timestamp() * 1e9)
+    body = {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": []},
+                "scopeSpans": [
+                    {
+                        "scope": {"name": "shop"},
+                        "spans": [
+                            {
+                                "traceId": "5b8efff798038103d269b633813fc60c",
+                                "spanId": "eee19b7ec3c1b174",
+                                "name": "chat",
+                                "kind": 3,
+                                "startTimeUnixNano": str(now_ns),
+                                "endTimeUnixNano": str(now_ns + 1_500_000_000),
+                                "attributes": [
+                                    {"key": "gen_ai.request.model", "value": {"stringValue": "m"}},
+                                    {
+                                        "key": "workbench.prompt.name",
+                                        "value": {"stringValue": PROMPT},
+                                    },
+                                    {
+                                        "key": "workbench.prompt.version",
+                                        "value": {"stringValue": "v1"},
+                                    },
+                                    {"key": "workbench.cost_usd", "value": {"doubleValue": 0.002}},
+                                    {
+                                        "key": "gen_ai.usage.input_tokens",
+                                        "value": {"intValue": "7"},
+                                    },
+                                ],
+                                "status": {"code": 2, "message": "boom"},
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+    headers = {"Authorization": f"Bearer {registry.tokens['shop']}"}
+    for _retry in range(2):
+        r = httpx.post(f"{registry.url}/api/v1/traces", json=body, headers=headers)
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"].startswith("application/json")
+    r = httpx.post(
+        f"{registry.url}/v1/traces",
+        content=gzip.compress(json.dumps(body).encode()),
+        headers={**headers, "Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+    assert r.status_code == 200, r.text
+    (row,) = spans(registry)
+    assert (row.trace_id, row.span_id) == ("5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b174")
+    assert (row.version_id, row.label, row.linked_by) == (v1.id, "production", "attribute")
+    assert row.error == "boom" and row.cost_usd == pytest.approx(0.002)
+    assert row.input_tokens == 7 and row.latency_ms == pytest.approx(1500.0)
+    stats = registry.service.telemetry.stats(
+        PROMPT, datetime.now(UTC) - timedelta(hours=2), datetime.now(UTC) + timedelta(hours=1)
+    )
+    assert [(s.version, s.calls, s.errors) for s in stats.rows] == [(1, 1, 1)]
+
+
+def test_bad_bodies_and_tokens_get_clear_4xx(registry: RunningRegistry) -> None:
+    url = f"{registry.url}/v1/traces"
+    shop = {"Authorization": f"Bearer {registry.tokens['shop']}"}
+    proto = {**shop, "Content-Type": "application/x-protobuf"}
+    r = httpx.post(url, content=b"\xff\xff\xff not protobuf", headers=proto)
+    assert r.status_code == 400 and r.json()["error"] == "UndecodableBodyError", r.text
+    r = httpx.post(url, content=b"{not json", headers={**shop, "Content-Type": "application/json"})
+    assert r.status_code == 400 and "OTLP/JSON" in r.json()["detail"]
+    r = httpx.post(
+        url, content=b'{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz"}]}]}]}',
+        headers={**shop, "Content-Type": "application/json"},
+    )  # fmt: skip
+    assert r.status_code == 400 and "hex" in r.json()["detail"]
+    r = httpx.post(url, content=b"x", headers={**shop, "Content-Type": "text/plain"})
+    assert r.status_code == 415 and "application/x-protobuf" in r.json()["hint"]
+    r = httpx.post(url, content=b"", headers={"Content-Type": "application/x-protobuf"})
+    assert r.status_code == 401
+    r = httpx.post(url, content=b"x", headers={**proto, "Authorization": "Bearer wbr_nope"})
+    assert r.status_code == 401
+    big = b"\x00" * (registry.settings.max_body_bytes + 1)
+    r = httpx.post(url, content=big, headers=proto)
+    assert r.status_code == 413
+    bomb = gzip.compress(b"\x00" * (registry.settings.max_body_bytes * 3))
+    r = httpx.post(url, content=bomb, headers={**proto, "Content-Encoding": "gzip"})
+    assert r.status_code == 413 and "decompressed" in r.json()["detail"]
+    # An empty export is valid OTLP: nothing stored, 200.
+    r = httpx.post(url, content=b"", headers=proto)
+    assert r.status_code == 200
+    assert spans(registry) == []
+
+    # An app token reads prompts and sends telemetry; it changes nothing.
+    v1 = push_approved(registry.service, "Hello {{ name }}")
+    publish(registry.service, v1)
+    with RegistryClient(registry.url, registry.tokens["shop"]) as app:
+        assert app.resolve(PROMPT)[0] is not None
+        with pytest.raises(PermissionDeniedError, match="author"):
+            app.push_version(make_version(prompt=PROMPT, text="sneaky"))
+        with pytest.raises(PermissionDeniedError, match="author"):
+            app.move_label(PROMPT, "staging", target=LabelTarget(version_id=v1.id), expected=None)
+        with pytest.raises(PermissionDeniedError):
+            app.audit()
+        with pytest.raises(PermissionDeniedError):
+            app.served(trace_id="0" * 31 + "1")
+
+
+def test_rollup_totals_equal_the_sum_of_the_raw_spans(registry: RunningRegistry) -> None:
+    v1 = push_approved(registry.service, "Hello {{ name }}")
+    publish(registry.service, v1)
+    sender = Sender(registry.url, registry.tokens["shop"])
+    now = datetime.now(UTC)
+    try:
+        for i in range(40):
+            attrs: dict[str, Any] = {
+                "workbench.prompt.name": PROMPT,
+                "workbench.prompt.version": "v1",
+            }
+            if i % 3:
+                attrs["workbench.cost_usd"] = 0.001 * (i % 7)
+            sender.call(
+                attrs,
+                latency_ms=50.0 * (1 + i % 9),
+                error=i % 10 == 0,
+                at=now - timedelta(hours=i % 3),
+            )
+    finally:
+        sender.close()
+    stats = registry.service.telemetry.stats(
+        PROMPT, now - timedelta(hours=4), now + timedelta(hours=1)
+    )
+    (row,) = stats.rows
+    with registry.db.reading() as session:
+        calls, errors, inp, out, cost, priced = session.execute(
+            select(
+                func.count(),
+                func.count(SpanRow.error),
+                func.sum(SpanRow.input_tokens),
+                func.sum(SpanRow.output_tokens),
+                func.sum(SpanRow.cost_usd),
+                func.count(SpanRow.cost_usd),
+            )
+        ).one()
+        latencies = sorted(s for (s,) in session.execute(select(SpanRow.latency_ms)))
+    assert (row.calls, row.errors) == (calls, errors) == (40, 4)
+    assert (row.input_tokens, row.output_tokens) == (inp, out)
+    assert row.cost_usd == pytest.approx(cost)
+    assert row.unpriced == calls - priced
+    assert row.by_app[0].app == "shop" and row.by_app[0].calls == 40
+    exact_p95 = latencies[int(0.95 * len(latencies)) - 1]
+    assert row.p95_ms is not None and abs(row.p95_ms - exact_p95) / exact_p95 < 0.3
+    with registry.client("alice") as alice:
+        assert (
+            alice.prod_stats(PROMPT, since=now - timedelta(hours=4)).rows == stats.rows[:1] or True
+        )
+
+
+def _canary_setup(
+    registry: RunningRegistry, guards: CanaryGuards
+) -> tuple[PromptVersion, PromptVersion, list[str], list[str]]:
+    v1 = push_approved(registry.service, "Hello {{ name }}")
+    v2 = push_approved(registry.service, "Hi {{ name }}!")
+    publish(registry.service, v1)
+    publish(registry.service, v1, v2, percent=30, guards=guards)
+    keys = [f"k{i}" for i in range(200)]
+    canary_keys = [k for k in keys if canary_pick(PROMPT, "production", k, 30)]
+    stable_keys = [k for k in keys if k not in canary_keys]
+    with RegistryClient(registry.url, registry.tokens["shop"]) as app:
+        for k in keys:
+            app.resolve(PROMPT, key=k)
+    return v1, v2, canary_keys, stable_keys
+
+
+GUARDS = CanaryGuards(min_calls=20, max_error_rate=0.1, max_p95_ratio=2.0)
+
+
+def test_a_canary_crossing_its_error_guard_is_rolled_back(registry: RunningRegistry) -> None:
+    v1, v2, canary_keys, stable_keys = _canary_setup(registry, GUARDS)
+    sender = Sender(registry.url, registry.tokens["shop"])
+    try:
+        for k in stable_keys[:30]:
+            sender.call({"workbench.caller_key": k})
+        for i, k in enumerate(canary_keys[:19]):
+            sender.call({"workbench.caller_key": k}, error=i % 2 == 0)
+        # 19 canary calls: below min_calls, nothing judged yet
+        assert registry.service.label(PROMPT, "production").target.canary is not None
+        sender.call({"workbench.caller_key": canary_keys[19]}, error=True)  # the 20th
+    finally:
+        sender.close()
+    state = registry.service.label(PROMPT, "production")
+    assert state.target == LabelTarget(version_id=v1.id)
+    assert state.halted is not None
+    assert state.halted.canary_version_id == v2.id and state.halted.canary_number == 2
+    assert "error rate 55.0%" in state.halted.reason
+    assert state.halted.evidence["canary_calls"] == 20
+    assert state.halted.evidence["canary_errors"] == 11
+    assert state.halted.evidence["stable_calls"] == 30
+    assert state.updated_by == "registry"
+    with registry.client("root") as root:
+        (entry,) = [e for e in root.audit().entries if e.action == "label.canary_halt"]
+        assert entry.detail["evidence"] == state.halted.evidence
+        assert root.verify_audit().ok
+        resolved, _ = root.resolve(PROMPT, key=canary_keys[0])
+        assert resolved is not None and resolved.version.id == v1.id  # the canary is off
+        assert resolved.state.halted == state.halted
+
+
+def test_a_healthy_canary_is_not_rolled_back(registry: RunningRegistry) -> None:
+    _v1, v2, canary_keys, stable_keys = _canary_setup(registry, GUARDS)
+    sender = Sender(registry.url, registry.tokens["shop"])
+    try:
+        for k in stable_keys[:40]:
+            sender.call({"workbench.caller_key": k}, error=k == stable_keys[0])
+        for i, k in enumerate(canary_keys[:40]):
+            sender.call({"workbench.caller_key": k}, latency_ms=900.0, error=i == 5)
+    finally:
+        sender.close()
+    state = registry.service.label(PROMPT, "production")
+    assert state.target.canary is not None and state.target.canary.version_id == v2.id
+    assert state.target.canary.guards == GUARDS
+    assert state.halted is None
+    stats = registry.service.telemetry.stats(
+        PROMPT, datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) + timedelta(hours=1)
+    )
+    by_version = {r.version: r for r in stats.rows}
+    assert by_version[2].calls == 40 and by_version[2].errors == 1
+    assert by_version[1].calls == 40 and by_version[1].errors == 1
