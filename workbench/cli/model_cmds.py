@@ -459,6 +459,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     args.csv = False
     args.fail_model = None
+    if args.against:
+        from workbench.cli.regression_cmds import cmd_eval_against
+
+        return cmd_eval_against(args)
     try:
         run, labels = _run_matrix(args, quiet=args.json)
     except KeyboardInterrupt:
@@ -510,7 +514,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 f"{k.assertion.describe()}: {k.detail}" for k in c.checks if not k.passed
             )
             # An answer that failed / that no grader could grade / no answer at all.
-            word = ("UNGRADED" if unjudged(c) else "FAIL") if c.ok else "ERROR"
+            word = ("UNGRADED" if c.unjudged else "FAIL") if c.ok else "ERROR"
             lines.append(
                 f"{word} {labels.get(c.key.version_id, '?')} · {c.key.model} · {case}: {why}"
             )
@@ -583,11 +587,11 @@ def _gate_verdict(ok: bool, run: Run, min_pass_rate: float) -> tuple[int, str]:
     for c in run.cells:
         groups.setdefault((c.key.version_id, str(c.key.model)), []).append(c)
     hopeful = all(
-        sum(1 for c in cells if c.passed or not c.ok or unjudged(c)) / len(cells) >= min_pass_rate
+        sum(1 for c in cells if c.passed or not c.ok or c.unjudged) / len(cells) >= min_pass_rate
         for cells in groups.values()
     )
     errored = [c for c in run.cells if not c.ok]
-    ungraded = [c for c in run.cells if unjudged(c)]
+    ungraded = [c for c in run.cells if c.unjudged]
     if not hopeful or not (errored or ungraded):
         return EXIT_FAILURE, ""
     parts = []
@@ -601,11 +605,6 @@ def _gate_verdict(ok: bool, run: Run, min_pass_rate: float) -> tuple[int, str]:
     # A grader that failed judged nothing: the gate could not run, as for a call.
     code = EXIT_COULD_NOT_RUN if ungraded else errors_code(errored)
     return code, "; ".join(parts)
-
-
-def unjudged(cell: CellResult) -> bool:
-    """The call answered and failed only checks whose grader gave no grade."""
-    return cell.ok and not cell.passed and all(k.passed or k.grader_error for k in cell.checks)
 
 
 def junit_xml(run: Run, labels: dict[uuid.UUID, str]) -> str:
@@ -1274,6 +1273,14 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
         "all); exit 0 passed, 1 regressed, 2 bad input, 3 could not run",
     )  # fmt: skip
     p.add_argument("--junit", metavar="FILE", help="also write JUnit XML for CI systems")
+    p.add_argument(
+        "--against", metavar="LABEL",
+        help="regression view: run the candidate (--versions, default: the head version) "
+        "and LABEL's version on the same cases and models, print per case what was fixed, "
+        "regressed, still fails or still passes (a diff of the answers for regressions); "
+        "exit 1 on any regression. LABEL: a label as of the last sync (e.g. production), or "
+        "a version (vN, draftN) offline; --min-pass-rate does not apply",
+    )  # fmt: skip
     p.set_defaults(handler=cmd_eval)
 
     runs = sub.add_parser("runs", help="past runs (offline, from the vault)", parents=[parent])

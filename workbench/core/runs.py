@@ -167,6 +167,12 @@ class CellResult(BaseModel):
         return self.ok and all(c.passed for c in self.checks)
 
     @property
+    def unjudged(self) -> bool:
+        """The call answered and failed only checks whose grader gave no grade (it
+        failed, was refused or answered no readable grade): nothing judged the answer."""
+        return self.ok and not self.passed and all(c.passed or c.grader_error for c in self.checks)
+
+    @property
     def grading_cost_usd(self) -> float | None:
         """What grading this answer's rubrics cost (0 without any; None if unknown)."""
         costs = [c.grader_cost_usd for c in self.checks if c.grader is not None]
