@@ -141,6 +141,9 @@ class Estimate:
     """Budgets this run brings near their cap (set by the pre-flight)."""
     grading_calls: int = 0
     """Calls to rubric graders, in the tokens and cost too (not in ``calls``)."""
+    cost_by_profile: Mapping[str, float | None] = field(default_factory=dict)
+    """The cost on each profile the run calls (its models' and its graders'), for the
+    per-profile budgets; None where a call on it is unpriced."""
 
 
 @dataclass
@@ -450,6 +453,12 @@ class Engine:
         unknown: set[str] = set()
         errors: set[str] = set()
         unrenderable = grading = 0
+        by_profile: dict[str, float | None] = {}
+
+        def spend(profile: str, price: float | None) -> None:
+            known = by_profile.get(profile, 0.0)
+            by_profile[profile] = None if known is None or price is None else known + price
+
         for plan in self.plan(spec):
             if plan.request is None:
                 errors.add(str(plan.render_error))
@@ -460,13 +469,17 @@ class Engine:
             )
             tin, tout = tin + i, tout + o
             price, _ = self.pricer.price(self._profile(plan.key.model), plan.key.model.model, i, o)
+            spend(plan.key.model.profile, price)
             if price is None:
                 unknown.add(str(plan.key.model))
             elif cost is not None:
                 cost += price
-            for gi, go, gprice in self._grading_estimates(spec.cases[plan.key.case_index], i, o):
+            for gprofile, gi, go, gprice in self._grading_estimates(
+                spec.cases[plan.key.case_index], i, o
+            ):
                 grading += 1
                 tin, tout = tin + gi, tout + go
+                spend(gprofile, gprice)
                 if cost is not None:
                     cost += gprice
         return Estimate(
@@ -479,12 +492,13 @@ class Engine:
             unrenderable_calls=unrenderable,
             concurrency_caps=self.concurrency_caps(spec),
             grading_calls=grading,
+            cost_by_profile=by_profile,
         )
 
     def _grading_estimates(
         self, case: TestCase, tokens_in: int, tokens_out: int
-    ) -> list[tuple[int, int, float]]:
-        """(input, output tokens, cost) of each grading call one answer of ``case`` may
+    ) -> list[tuple[str, int, int, float]]:
+        """(profile, input, output tokens, cost) of each grading call one answer of ``case`` may
         take: the graded call's request and answer, the rubric and the grading prompt in;
         at most ``GRADER_MAX_TOKENS`` out. Unpriced graders are refused, never called."""
         out = []
@@ -498,7 +512,7 @@ class Engine:
             )  # fmt: skip
             price, _ = self.pricer.price(self._profile(ref), ref.model, gin, GRADER_MAX_TOKENS)
             if price is not None:
-                out.append((gin, GRADER_MAX_TOKENS, price))
+                out.append((ref.profile, gin, GRADER_MAX_TOKENS, price))
         return out
 
     def effective_concurrency(self, spec: RunSpec) -> dict[str, int]:

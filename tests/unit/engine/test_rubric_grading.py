@@ -244,3 +244,26 @@ def test_sensitive_values_reach_the_grader_but_are_stored_masked(
     assert secret not in run.cells[0].model_dump_json()
     reason = run.cells[0].checks[0].reason
     assert reason.startswith("it repeats [") and secret not in reason
+
+
+def test_the_graders_own_profile_budget_holds_at_preflight(
+    vault: Vault, provider_server: ProviderServer
+) -> None:
+    from workbench.app.budget import preflight
+    from workbench.settings import Budgets, ProviderBudget
+
+    spec = run_cases(
+        vault, provider_server,
+        TestCase(name="a", values={"topic": "owls"}, assertions=(rubric("jp:judge"),)),
+    )  # fmt: skip
+    judges = profile(provider_server).model_copy(update={"name": "jp"})
+    eng = Engine(vault, {"oa": profile(provider_server), "jp": judges}, keys=lambda _p: DEFAULT_KEY)
+    estimate = eng.estimate(spec)
+    grading = estimate.cost_by_profile["jp"]
+    assert grading is not None and grading > 0 and estimate.cost_by_profile["oa"] != grading
+    roomy = Budgets(per_provider={"jp": ProviderBudget(per_day_usd=1.0)})
+    planned, _ = preflight(eng, spec, roomy)
+    assert [c.profile for c in planned.spend_caps] == ["jp"]
+    tight = Budgets(per_provider={"jp": ProviderBudget(per_day_usd=grading / 2)})
+    with pytest.raises(UsageError, match="the daily budget of jp"):
+        preflight(eng, spec, tight)
