@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict
 
 from workbench.core.errors import NotFoundError
 from workbench.core.models import PromptVersion
-from workbench.core.runs import CellResult, Run
+from workbench.core.runs import CellResult, ModelRef, Run, RunSpec, cases_or_defaults
 from workbench.vault import Vault
 
 Change = Literal["fixed", "regressed", "still_failing", "still_passing"]
@@ -81,6 +81,21 @@ def plan_regression(
             ),
         ) from exc
     return RegressionPlan(prompt, head, base, against, from_label=against in labels)
+
+
+def regression_spec(
+    vault: Vault, plan: RegressionPlan, models: Sequence[ModelRef], *, concurrency: int = 8
+) -> RunSpec:
+    """One run of both versions on the prompt's own cases (else one case of the declared
+    defaults) and ``models``: what the Review panel runs (the CLI builds the same spec
+    through ``eval``'s options)."""
+    return RunSpec(
+        prompt=plan.prompt,
+        version_ids=plan.version_ids,
+        models=tuple(models),
+        cases=cases_or_defaults(vault.test_cases(plan.prompt)),
+        concurrency=concurrency,
+    )
 
 
 class Side(BaseModel):
