@@ -9,13 +9,16 @@ from typing import Any
 
 import pytest
 
+from tests.gui.conftest import engine_processes, two_versions
 from tests.gui.people import click, click_tab, type_into
+from tests.gui.test_engine_process import env_profiles  # noqa: F401
 from tests.gui.test_sync_ui import author_pushes, open_window, registry  # noqa: F401
 from tests.server.conftest import RunningRegistry
 from workbench.core.assertions import Assertion
 from workbench.core.runs import TestCase
 from workbench.registry.review import publish
 from workbench.registry.sync import Syncer
+from workbench.ui.worker import EngineProcess
 from workbench.vault import Vault
 from workbench.vault.runs import RunStore
 
@@ -90,3 +93,34 @@ def test_a_missing_label_says_how_to_get_it(
     assert shown and "no label or version 'staging'" in shown[0]
     assert "workbench sync" in shown[0]
     assert not win.review_runs.running
+
+
+def test_in_the_app_the_regression_runs_in_an_engine_process_of_its_own(
+    qtbot: Any,
+    window: Any,
+    vault: Vault,
+    env_profiles: Any,  # noqa: F811
+    server: Any,
+) -> None:
+    two_versions(vault)
+    vault.set_test_cases(
+        "support/reply",
+        [TestCase(name="framed", values={"question": "Where is my refund?"},
+                  assertions=(Assertion(type="contains", value="Customer asks"),))],
+    )  # fmt: skip
+    box = window.regression
+    box.engine_process = EngineProcess(vault.path, lambda: env_profiles, actor="ada")
+    assert box.controller.child_pid() is None  # not started before it is needed
+    click_tab(window, "Review")
+    box.set_version(vault.history("support/reply")[-1])  # as if picked in the queue
+    type_into(window, "Against:", "draft1")
+    type_into(window, "Models:", "local:test-model")
+    click(window, "Run regression")
+    qtbot.waitUntil(lambda: "No regression" in box.result.toPlainText(), timeout=30_000)
+    assert "0 regressed, 1 fixed" in box.result.toPlainText()
+    pid = box.controller.child_pid()
+    assert pid is not None and pid in engine_processes()
+    assert window.controller.child_pid() is None  # Compare's engine was not used
+    assert len(server.requests_for("test-model")) == 2
+    window.close()
+    assert box.controller.child_pid() is None and pid not in engine_processes()
