@@ -29,3 +29,23 @@ def test_a_broken_schema_or_threshold_says_what_to_write() -> None:
         parse_assertions_text("json_schema: {type: object}")
     with pytest.raises(InputError, match="threshold is not a number"):
         parse_assertions_text("similar(high): x")
+
+
+def test_rubrics_round_trip_with_their_grader_scale_and_prompt() -> None:
+    typed = (
+        "rubric(oa:judge): The answer is polite; rubric(openai:gpt-4o-mini, 4/5): Mentions "
+        'the refund; rubric: {"value":"Short; kind","model":"oa:judge","prompt":"Grade '
+        '{{ output }}"}'
+    )
+    parsed = parse_assertions_text(typed)
+    assert [(a.model, a.threshold, a.scale) for a in parsed] == [
+        ("oa:judge", None, None), ("openai:gpt-4o-mini", 4.0, 5.0), ("oa:judge", None, None)
+    ]  # fmt: skip
+    assert parsed[0].value == "The answer is polite"
+    assert parsed[2].prompt == "Grade {{ output }}" and parsed[2].value == "Short; kind"
+    again = parse_assertions_text(assertions_text(TestCase(name="c", assertions=parsed)))
+    assert again == parsed
+    with pytest.raises(InputError, match="name its grader model"):
+        parse_assertions_text("rubric: polite")
+    with pytest.raises(InputError, match="needs a grader model"):
+        parse_assertions_text('rubric: {"value": "polite"}')

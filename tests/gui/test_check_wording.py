@@ -35,3 +35,18 @@ def test_failed_latency_check_names_a_value_over_the_limit(
     cell, result = _latency_cell(latency, limit)
     assert not result.passed
     assert describe_check(cell.checks[0], cell) == "✘ " + said
+
+
+def test_a_rubric_check_shows_its_grade_and_what_grading_cost() -> None:
+    rubric = Assertion(type="rubric", value="polite", model="oa:judge")
+    key = CellKey(version_id=uuid.uuid4(), model=ModelRef.parse("p:m"), case_index=0)
+    cell = CellResult(key=key, output="hi", cost_usd=0.001)
+    held = CheckResult(assertion=rubric, passed=True, score=8, reason="kind",
+                       grader="oa:judge", grader_cost_usd=0.0032)  # fmt: skip
+    assert describe_check(held, cell) == (
+        "✔ rubric 'polite' (>= 7/10 by oa:judge): scored 8/10, kind (grading $0.00320)"
+    )
+    broke = CheckResult(assertion=rubric, passed=False, score=2, reason="curt",
+                        detail="scored 2/10, needs 7: curt", grader="oa:judge",
+                        grader_cost_usd=0.0032)  # fmt: skip
+    assert describe_check(broke, cell).endswith(": scored 2/10, needs 7: curt (grading $0.00320)")

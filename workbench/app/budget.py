@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from workbench.core.errors import InputError, UsageError
 from workbench.core.runs import RunSpec, SpendCap
-from workbench.engine.runner import Engine, Estimate
+from workbench.engine.runner import Engine, Estimate, rubric_graders
 from workbench.settings import Budgets
 from workbench.vault.runs import RunStore
 
@@ -70,11 +70,12 @@ def preflight(engine: Engine, spec: RunSpec, budgets: Budgets) -> tuple[RunSpec,
             hint="Raise the cap (--max-cost or the per-run budget), or run fewer calls.",
         )
     caps = []
-    for state in budget_states(RunStore(engine.vault), budgets, {m.profile for m in spec.models}):
+    called = {m.profile for m in spec.models} | {r.profile for r in rubric_graders(spec)}
+    for state in budget_states(RunStore(engine.vault), budgets, called):
         cost = (
             estimate.cost_usd
             if state.profile is None
-            else estimate_for(engine, spec, state.profile)
+            else estimate.cost_by_profile.get(state.profile, 0.0)
         )
         if state.spent_usd >= state.limit_usd or (
             cost is not None and state.spent_usd + cost > state.limit_usd
@@ -135,14 +136,6 @@ def budget_states(
                 BudgetState(label, period, limit, store.spent_since(since, profile), profile)
             )
     return out
-
-
-def estimate_for(engine: Engine, spec: RunSpec, profile: str) -> float | None:
-    """The estimate of the run's calls on one profile (None when any is unpriced)."""
-    models = tuple(m for m in spec.models if m.profile == profile)
-    if not models:
-        return 0.0
-    return engine.estimate(spec.model_copy(update={"models": models})).cost_usd
 
 
 def warnings(store: RunStore, budgets: Budgets, estimate_usd: float | None) -> list[str]:

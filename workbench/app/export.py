@@ -154,6 +154,7 @@ def log_records(vault: Vault, entries: Iterable[LogEntry]) -> list[dict[str, Any
                 "case": (case.name if case else "") or f"case {index + 1}",
                 "variables": {k: redact(str(v)) for k, v in case.values.items()} if case else {},
                 "repeat": cell.key.repeat,
+                "kind": cell.kind,
                 "ok": cell.ok,
                 "output": cell.output,
                 **_readouts(cell),

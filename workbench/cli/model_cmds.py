@@ -376,7 +376,13 @@ def _run_matrix(args: argparse.Namespace, quiet: bool) -> tuple[Run, dict[uuid.U
             sys.stderr.write(
                 f"{counted(spec.total_cells, 'call')} ({counted(len(version_ids), 'version')} x "
                 f"{counted(len(models), 'model')} x {counted(len(cases), 'case')} x "
-                f"{args.repeat}); estimate {_usd(estimate.cost_usd)}; "
+                f"{args.repeat})"
+                + (
+                    f" + {counted(estimate.grading_calls, 'rubric grading call')}"
+                    if estimate.grading_calls
+                    else ""
+                )
+                + f"; estimate {_usd(estimate.cost_usd)}; "
                 f"concurrency {'; '.join(caps) if caps else spec.concurrency}\n"
             )
         labels = _version_labels(vault, spec)
@@ -453,6 +459,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     args.csv = False
     args.fail_model = None
+    if args.against:
+        from workbench.cli.regression_cmds import cmd_eval_against
+
+        return cmd_eval_against(args)
     try:
         run, labels = _run_matrix(args, quiet=args.json)
     except KeyboardInterrupt:
@@ -476,6 +486,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     ok = bool(gate) and all(g.ok for g in gate)
     verdict_code, could_not = _gate_verdict(ok, run, args.min_pass_rate)
     checked = sum(r.checked for r in rows)
+    grading = _grading_total(run.cells)
     if args.junit:
         from workbench.core.files import write_atomic
 
@@ -502,18 +513,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
             why = c.error or "; ".join(
                 f"{k.assertion.describe()}: {k.detail}" for k in c.checks if not k.passed
             )
-            word = "FAIL" if c.ok else "ERROR"  # an answer that failed / no answer at all
+            # An answer that failed / that no grader could grade / no answer at all.
+            word = ("UNGRADED" if c.unjudged else "FAIL") if c.ok else "ERROR"
             lines.append(
                 f"{word} {labels.get(c.key.version_id, '?')} · {c.key.model} · {case}: {why}"
             )
         if len(failures) > 20:
             lines.append(f"... and {len(failures) - 20} more failures (see --json)")
         if could_not:
+            if grading is not None:
+                lines.append(grading[1])
             lines.append(
                 f"COULD NOT JUDGE: {could_not}; the calls that answered did not fail the "
                 f"gate  (run {run.id})"
             )
             return "\n".join(lines)
+        if grading is not None:
+            lines.append(grading[1])
         verdict = "PASS" if ok else "FAIL"
         lines.append(
             f"{verdict}: every version x model needs a pass rate of at least "
@@ -530,10 +546,31 @@ def cmd_eval(args: argparse.Namespace) -> int:
             "run": str(run.id),
             "groups": gate,
             "min_pass_rate": args.min_pass_rate,
+            "grading": None if grading is None else grading[0],
         },
         text,
     )
     return verdict_code
+
+
+def _grading_total(cells: Sequence[CellResult]) -> tuple[dict[str, Any], str] | None:
+    """What rubric grading took (calls made, their cost by the money rule) as JSON and a
+    line; None when no rubric was graded. Its cost is not in the table's COST, which is
+    the graded calls' own."""
+    checks = [k for c in cells for k in c.checks if k.grader is not None]
+    if not checks:
+        return None
+    total = CostTotal()
+    for k in checks:
+        known = k.grader_cost_usd is not None
+        total += CostTotal(k.grader_cost_usd or 0.0, int(known), int(not known))
+    graded = sum(1 for k in checks if k.score is not None)
+    data = {"checks": len(checks), "graded": graded, "cost_usd": total.usd}
+    line = (
+        f"rubric grading: {graded} of {counted(len(checks), 'check')} graded, "
+        f"{format_total(total)} (not in COST above)"
+    )
+    return data, line
 
 
 def _gate_verdict(ok: bool, run: Run, min_pass_rate: float) -> tuple[int, str]:
@@ -550,16 +587,24 @@ def _gate_verdict(ok: bool, run: Run, min_pass_rate: float) -> tuple[int, str]:
     for c in run.cells:
         groups.setdefault((c.key.version_id, str(c.key.model)), []).append(c)
     hopeful = all(
-        sum(1 for c in cells if c.passed or not c.ok) / len(cells) >= min_pass_rate
+        sum(1 for c in cells if c.passed or not c.ok or c.unjudged) / len(cells) >= min_pass_rate
         for cells in groups.values()
     )
     errored = [c for c in run.cells if not c.ok]
-    if not hopeful or not errored:
+    ungraded = [c for c in run.cells if c.unjudged]
+    if not hopeful or not (errored or ungraded):
         return EXIT_FAILURE, ""
-    kinds = sorted({c.error_kind or "error" for c in errored})
-    code = errors_code(errored)
-    n = len(errored)
-    return code, f"{n} call{'s' if n != 1 else ''} did not answer ({', '.join(kinds)})"
+    parts = []
+    if errored:
+        kinds = sorted({c.error_kind or "error" for c in errored})
+        n = len(errored)
+        parts.append(f"{n} call{'s' if n != 1 else ''} did not answer ({', '.join(kinds)})")
+    if ungraded:
+        n = len(ungraded)
+        parts.append(f"{n} answer{'s' if n != 1 else ''} could not be graded (rubric grader)")
+    # A grader that failed judged nothing: the gate could not run, as for a call.
+    code = EXIT_COULD_NOT_RUN if ungraded else errors_code(errored)
+    return code, "; ".join(parts)
 
 
 def junit_xml(run: Run, labels: dict[uuid.UUID, str]) -> str:
@@ -870,9 +915,10 @@ def cmd_log(args: argparse.Namespace) -> int:
         c = e.cell
         result = "cached" if c.cached else ("ok" if c.ok else f"error: {c.error_kind}")
         cost = CostTotal(c.cost_usd or 0.0, int(c.cost_usd is not None), int(c.cost_usd is None))
+        kind = "rubric grader" if c.kind == "grader" else "call"
         rows.append([
             f"{c.finished_at.astimezone():%Y-%m-%d %H:%M:%S}", r["prompt"], r["version"],
-            str(c.key.model), r["case"], f"{c.input_tokens or 0}/{c.output_tokens or 0}",
+            str(c.key.model), kind, r["case"], f"{c.input_tokens or 0}/{c.output_tokens or 0}",
             format_total(cost) if c.ok else "-", fmt_ms_cli(c.ttft_ms),
             fmt_ms_cli(c.latency_ms), str(len(c.retries)), result,
         ])  # fmt: skip
@@ -884,6 +930,7 @@ def cmd_log(args: argparse.Namespace) -> int:
                 "PROMPT",
                 "VERSION",
                 "MODEL",
+                "KIND",
                 "CASE",
                 "TOKENS",
                 "COST",
@@ -1221,6 +1268,14 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
         "all); exit 0 passed, 1 regressed, 2 bad input, 3 could not run",
     )  # fmt: skip
     p.add_argument("--junit", metavar="FILE", help="also write JUnit XML for CI systems")
+    p.add_argument(
+        "--against", metavar="LABEL",
+        help="regression view: run the candidate (--versions, default: the head version) "
+        "and LABEL's version on the same cases and models, print per case what was fixed, "
+        "regressed, still fails or still passes (a diff of the answers for regressions); "
+        "exit 1 on any regression. LABEL: a label as of the last sync (e.g. production), or "
+        "a version (vN, draftN) offline; --min-pass-rate does not apply",
+    )  # fmt: skip
     p.set_defaults(handler=cmd_eval)
 
     runs = sub.add_parser("runs", help="past runs (offline, from the vault)", parents=[parent])

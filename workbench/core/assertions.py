@@ -32,6 +32,12 @@ same sandbox as prompts. Kinds:
 ``max_latency_ms``        total latency at most ``value`` ms
 ``max_ttft_ms``           time to first token at most ``value`` ms
 ``max_cost_usd``          the call cost at most ``value`` USD (unknown cost fails)
+``rubric``                a model-graded check: the grader ``model`` (``PROFILE:MODEL``)
+                          scores the answer against the rubric ``value`` from 0 to
+                          ``scale`` (default 10); it passes at ``threshold`` or more
+                          (default 70% of the scale). ``prompt`` overrides the grading
+                          prompt (:mod:`workbench.core.rubric`). Graded by the engine,
+                          which makes the call; :func:`check` alone cannot.
 ========================  ==========================================================
 """
 
@@ -63,6 +69,7 @@ AssertionKind = Literal[
     "max_latency_ms",
     "max_ttft_ms",
     "max_cost_usd",
+    "rubric",
 ]
 KINDS: tuple[str, ...] = AssertionKind.__args__  # type: ignore[attr-defined]
 _NUMERIC = {
@@ -74,6 +81,9 @@ _NUMERIC = {
     "max_cost_usd",
 }
 SIMILAR_THRESHOLD = 0.8
+RUBRIC_SCALE = 10.0
+RUBRIC_PASS_SHARE = 0.7
+"""A rubric without a threshold passes at 70% of its scale (7 of 10)."""
 
 REGEX_TIMEOUT_S = 0.25
 """Longest a ``regex`` assertion may search one answer. The ``regex`` package stops a
@@ -93,7 +103,14 @@ class Assertion(BaseModel):
     value: Any = None
     ignore_case: bool = False
     threshold: float | None = None
-    """For ``similar``: the least similarity that passes (0-1)."""
+    """For ``similar``: the least similarity that passes (0-1). For ``rubric``: the least
+    score that passes, on its scale."""
+    model: str | None = None
+    """For ``rubric``: the grader, ``PROFILE:MODEL`` as ``--models`` names models."""
+    scale: float | None = None
+    """For ``rubric``: the highest score (scores run from 0 to it; default 10)."""
+    prompt: str | None = None
+    """For ``rubric``: the grading prompt (Jinja), instead of the default one."""
 
     def model_post_init(self, _context: Any) -> None:
         if self.type in _NUMERIC:
@@ -124,11 +141,21 @@ class Assertion(BaseModel):
             _check_schema(self.value)
         elif not isinstance(self.value, str) or self.value == "":
             raise ValueError(f"assertion {self.type} needs a non-empty text value")
-        if self.threshold is not None and (self.type != "similar" or not 0 <= self.threshold <= 1):
+        if self.type == "rubric":
+            self._check_rubric()
+        else:
+            for name in ("model", "scale", "prompt"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"assertion {self.type} takes no {name} (only rubric does)")
+        if (
+            self.threshold is not None
+            and self.type != "rubric"  # on its own scale, checked above
+            and (self.type != "similar" or not 0 <= self.threshold <= 1)
+        ):
             raise ValueError(
                 "threshold is for a similar assertion, from 0 to 1 (e.g. 0.8)"
                 if self.type == "similar"
-                else f"assertion {self.type} takes no threshold (only similar does)"
+                else f"assertion {self.type} takes no threshold (only similar and rubric do)"
             )
         if self.type == "finish_reason" and self.value not in FINISH_REASONS:
             raise ValueError(
@@ -146,6 +173,12 @@ class Assertion(BaseModel):
     def describe(self) -> str:
         if self.type == "json":
             return "is JSON" + (f" with keys {', '.join(self.value)}" if self.value else "")
+        if self.type == "rubric":
+            shown = self.value if len(self.value) <= 40 else self.value[:37] + "..."
+            return (
+                f"rubric {shown!r} (>= {self.rubric_threshold:g}/{self.rubric_scale:g} "
+                f"by {self.model})"
+            )
         if self.type == "json_schema":
             title = self.value.get("title") if isinstance(self.value, dict) else None
             return "matches the JSON Schema" + (f" {title!r}" if title else "")
@@ -157,6 +190,37 @@ class Assertion(BaseModel):
     @property
     def similar_threshold(self) -> float:
         return SIMILAR_THRESHOLD if self.threshold is None else self.threshold
+
+    @property
+    def rubric_scale(self) -> float:
+        return RUBRIC_SCALE if self.scale is None else self.scale
+
+    @property
+    def rubric_threshold(self) -> float:
+        """The least passing score: the one given, else 70% of the scale."""
+        if self.threshold is not None:
+            return self.threshold
+        return round(self.rubric_scale * RUBRIC_PASS_SHARE, 6)
+
+    def _check_rubric(self) -> None:
+        from workbench.core.models import split_model_ref
+
+        if not self.model:
+            raise ValueError(
+                "assertion rubric needs a grader model, e.g. "
+                "{type: rubric, value: 'is polite', model: 'openai:gpt-4o-mini'}"
+            )
+        split_model_ref(self.model)  # ValueError saying the PROFILE:MODEL rule
+        scale = self.rubric_scale
+        if isinstance(scale, bool) or not 0 < scale < float("inf"):
+            raise ValueError(f"assertion rubric needs a scale above 0, not {self.scale!r}")
+        if not 0 <= self.rubric_threshold <= scale:  # NaN fails this too
+            raise ValueError(
+                f"assertion rubric threshold {self.rubric_threshold:g} is not a score from 0 to "
+                f"{scale:g} (its scale)"
+            )
+        if self.prompt is not None and not self.prompt.strip():
+            raise ValueError("assertion rubric prompt is empty; leave it out for the default")
 
 
 def _check_schema(schema: Any) -> None:
@@ -183,6 +247,18 @@ class CheckResult(BaseModel):
     assertion: Assertion
     passed: bool
     detail: str = ""
+    score: float | None = None
+    """For ``rubric``: the grader's score (None when it gave none)."""
+    reason: str = ""
+    """For ``rubric``: the grader's reason for its score."""
+    grader: str | None = None
+    """For ``rubric``: the model that graded (``PROFILE:MODEL``)."""
+    grader_cost_usd: float | None = None
+    """For ``rubric``: what the grading call cost (None: unknown or not made). Not part of
+    the graded cell's own ``cost_usd``."""
+    grader_error: bool = False
+    """For ``rubric``: the grade could not be had (the grader failed or was refused), so
+    the answer was not judged."""
 
 
 def _expected(assertion: Assertion, values: Mapping[str, Any]) -> Any:
@@ -245,6 +321,8 @@ def check(
         return _check_json_schema(assertion, output)
     if kind == "similar":
         return _check_similar(assertion, str(expected), output)
+    if kind == "rubric":  # graded by the engine (it makes the grader's call)
+        return result(False, "not graded: a rubric is graded by a model call the engine makes")
     if kind in ("min_tokens", "max_tokens"):
         if output_tokens is None:
             return result(False, "output tokens unknown")

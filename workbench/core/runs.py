@@ -21,6 +21,11 @@ from workbench.core.models import split_model_ref, utcnow
 RunStatus = Literal["running", "finished", "cancelled", "failed", "interrupted"]
 """``interrupted``: its process ended (killed, crashed) before it could close the run."""
 
+CallKind = Literal["call", "grader"]
+"""``call``: a cell of the matrix. ``grader``: a model call that graded a cell's answer
+for a ``rubric`` assertion; it is in the run log and the run's spending, never in the
+matrix (its cell's readouts, summaries and pass rates are the graded call's own)."""
+
 
 class ModelRef(BaseModel):
     """One column of the matrix: a provider profile and a model name on it."""
@@ -148,6 +153,8 @@ class CellResult(BaseModel):
     """The zero-set-up echo provider made this answer: its numbers are not a model's."""
     checks: tuple[CheckResult, ...] = ()
     """The case's assertions checked against this answer."""
+    kind: CallKind = "call"
+    """A grader call has the key of the cell it graded, with the grader's model."""
     finished_at: datetime = Field(default_factory=utcnow)
 
     @property
@@ -158,6 +165,20 @@ class CellResult(BaseModel):
     def passed(self) -> bool:
         """The call answered and every assertion of its case holds."""
         return self.ok and all(c.passed for c in self.checks)
+
+    @property
+    def unjudged(self) -> bool:
+        """The call answered and failed only checks whose grader gave no grade (it
+        failed, was refused or answered no readable grade): nothing judged the answer."""
+        return self.ok and not self.passed and all(c.passed or c.grader_error for c in self.checks)
+
+    @property
+    def grading_cost_usd(self) -> float | None:
+        """What grading this answer's rubrics cost (0 without any; None if unknown)."""
+        costs = [c.grader_cost_usd for c in self.checks if c.grader is not None]
+        if any(c is None for c in costs):
+            return None
+        return sum(c for c in costs if c is not None)
 
 
 class Run(BaseModel):

@@ -26,9 +26,22 @@ from typing import Any, Protocol
 
 import httpx
 
-from workbench.core.assertions import check
-from workbench.core.errors import RenderError, TemplateError, UsageError, WorkbenchError
+from workbench.core.assertions import Assertion, CheckResult, check
+from workbench.core.errors import (
+    InputError,
+    RenderError,
+    TemplateError,
+    UsageError,
+    WorkbenchError,
+)
 from workbench.core.models import PromptVersion, canonical_json, utcnow
+from workbench.core.rubric import (
+    DEFAULT_GRADING_PROMPT,
+    GRADER_MAX_TOKENS,
+    GradeUnreadable,
+    grading_messages,
+    parse_grade,
+)
 from workbench.core.runs import (
     CellKey,
     CellResult,
@@ -126,6 +139,11 @@ class Estimate:
     """Profiles whose own limit lowers the run's ("16 requested, 8 allowed by profile x")."""
     warnings: tuple[str, ...] = ()
     """Budgets this run brings near their cap (set by the pre-flight)."""
+    grading_calls: int = 0
+    """Calls to rubric graders, in the tokens and cost too (not in ``calls``)."""
+    cost_by_profile: Mapping[str, float | None] = field(default_factory=dict)
+    """The cost on each profile the run calls (its models' and its graders'), for the
+    per-profile budgets; None where a call on it is unpriced."""
 
 
 @dataclass
@@ -141,6 +159,8 @@ class _Plan:
     sensitive: tuple[tuple[str, str], ...] = ()
     """(name, value) of the case's values of sensitive variables: masked in what is
     stored (``mask_sensitive``), sent in clear."""
+    grader: bool = False
+    """A rubric's grading call: no fallbacks (the version's are the graded call's)."""
 
 
 SENSITIVE_MIN_CHARS = 3
@@ -179,7 +199,12 @@ def _masked_cell(cell: CellResult, sensitive: Sequence[tuple[str, str]]) -> Cell
             "output": mask_sensitive(cell.output, sensitive),
             "error": None if cell.error is None else mask_sensitive(cell.error, sensitive),
             "checks": tuple(
-                c.model_copy(update={"detail": mask_sensitive(c.detail, sensitive)})
+                c.model_copy(
+                    update={
+                        "detail": mask_sensitive(c.detail, sensitive),
+                        "reason": mask_sensitive(c.reason, sensitive),
+                    }
+                )
                 for c in cell.checks
             ),
         }
@@ -375,6 +400,8 @@ class Engine:
     def plan(self, spec: RunSpec) -> list[_Plan]:
         for ref in spec.models:
             self._profile(ref)
+        for ref in rubric_graders(spec):  # an unknown grader profile is the run's error
+            self._profile(ref)
         plans: list[_Plan] = []
         for version in self._versions(spec):
             params = version.content.model
@@ -425,7 +452,13 @@ class Engine:
         cost: float | None = 0.0
         unknown: set[str] = set()
         errors: set[str] = set()
-        unrenderable = 0
+        unrenderable = grading = 0
+        by_profile: dict[str, float | None] = {}
+
+        def spend(profile: str, price: float | None) -> None:
+            known = by_profile.get(profile, 0.0)
+            by_profile[profile] = None if known is None or price is None else known + price
+
         for plan in self.plan(spec):
             if plan.request is None:
                 errors.add(str(plan.render_error))
@@ -436,10 +469,19 @@ class Engine:
             )
             tin, tout = tin + i, tout + o
             price, _ = self.pricer.price(self._profile(plan.key.model), plan.key.model.model, i, o)
+            spend(plan.key.model.profile, price)
             if price is None:
                 unknown.add(str(plan.key.model))
             elif cost is not None:
                 cost += price
+            for gprofile, gi, go, gprice in self._grading_estimates(
+                spec.cases[plan.key.case_index], i, o
+            ):
+                grading += 1
+                tin, tout = tin + gi, tout + go
+                spend(gprofile, gprice)
+                if cost is not None:
+                    cost += gprice
         return Estimate(
             calls=spec.total_cells,
             input_tokens=tin,
@@ -449,7 +491,29 @@ class Engine:
             render_errors=tuple(sorted(errors)),
             unrenderable_calls=unrenderable,
             concurrency_caps=self.concurrency_caps(spec),
+            grading_calls=grading,
+            cost_by_profile=by_profile,
         )
+
+    def _grading_estimates(
+        self, case: TestCase, tokens_in: int, tokens_out: int
+    ) -> list[tuple[str, int, int, float]]:
+        """(profile, input, output tokens, cost) of each grading call one answer of ``case`` may
+        take: the graded call's request and answer, the rubric and the grading prompt in;
+        at most ``GRADER_MAX_TOKENS`` out. Unpriced graders are refused, never called."""
+        out = []
+        for a in case.assertions:
+            if a.type != "rubric" or not a.model:
+                continue
+            ref = ModelRef.parse(a.model)
+            gin = (
+                tokens_in + tokens_out + estimate_tokens(str(a.value))
+                + estimate_tokens(a.prompt or DEFAULT_GRADING_PROMPT) + 80
+            )  # fmt: skip
+            price, _ = self.pricer.price(self._profile(ref), ref.model, gin, GRADER_MAX_TOKENS)
+            if price is not None:
+                out.append((ref.profile, gin, GRADER_MAX_TOKENS, price))
+        return out
 
     def effective_concurrency(self, spec: RunSpec) -> dict[str, int]:
         """Calls in flight at most, per profile of the run: the run's limit, or the
@@ -536,15 +600,21 @@ class Engine:
             cell = await self._cell(
                 plan, spec, cached, client_for, global_limit, profile_limits, observer, progress
             )
-            cell = with_checks(cell, spec.cases[plan.key.case_index])
+            case = spec.cases[plan.key.case_index]
+            cell = with_checks(cell, case)
+            cell, graders = await self._grade(
+                plan, cell, case, spec, client_for, global_limit, profile_limits, progress
+            )
             cell = _masked_cell(cell, plan.sensitive)  # checked in clear, stored masked
             finished.append(cell)
             progress.done += 1
-            progress.spent += cell.cost_usd or 0.0
-            answered = (cell.answered_by or cell.key.model).profile
-            progress.spent_by[answered] = progress.spent_by.get(answered, 0.0) + (
-                cell.cost_usd or 0.0
-            )
+            for call in (cell, *graders):  # grading calls are spending too
+                progress.spent += call.cost_usd or 0.0
+                answered = (call.answered_by or call.key.model).profile
+                progress.spent_by[answered] = progress.spent_by.get(answered, 0.0) + (
+                    call.cost_usd or 0.0
+                )
+            progress.pending.extend(_masked_cell(g, plan.sensitive) for g in graders)
             progress.pending.append(cell)
             observer.on_cell(cell, progress.done, total, progress.spent)
             if len(progress.pending) >= self.batch_size:
@@ -627,7 +697,7 @@ class Engine:
         return cost or 0.0
 
     def _warm_prices(self, spec: RunSpec) -> None:
-        for ref in spec.models:
+        for ref in (*spec.models, *rubric_graders(spec)):
             self.pricer.rate(self._profile(ref), ref.model)
 
     def _close_run(
@@ -681,9 +751,9 @@ class Engine:
                 }
             )
         try:
+            fallbacks = () if plan.grader else plan.version.content.model.fallbacks
             chain = [key.model] + [
-                ModelRef.parse(f, default_profile=key.model.profile)
-                for f in plan.version.content.model.fallbacks
+                ModelRef.parse(f, default_profile=key.model.profile) for f in fallbacks
             ]
         except ValueError as exc:  # a version stored before commits checked fallbacks
             return CellResult(
@@ -775,6 +845,117 @@ class Engine:
             fallback_reason="; ".join(reasons) if len(chain) > 1 else None,
             retries=tuple(history),
         )
+
+    async def _grade(
+        self,
+        plan: _Plan,
+        cell: CellResult,
+        case: TestCase,
+        spec: RunSpec,
+        client_for: Callable[[ProviderProfile], ProviderClient],
+        global_limit: asyncio.Semaphore,
+        profile_limits: Mapping[str, asyncio.Semaphore],
+        progress: _Progress,
+    ) -> tuple[CellResult, list[CellResult]]:
+        """Grade the cell's ``rubric`` checks, each by a call to its grader model; return
+        the cell with their results and the grading calls made (for the run log).
+
+        A grading call is made like any cell's: through the provider layer with its
+        retries and the breaker, under the run's concurrency, deadlines and budgets
+        (its estimate reserved before it starts), never cached, without fallbacks,
+        without streaming to the observer (its tokens are not the cell's answer)."""
+        rubrics = [i for i, a in enumerate(case.assertions) if a.type == "rubric"]
+        if not rubrics or not cell.ok:
+            return cell, []
+
+        async def grade(assertion: Assertion) -> tuple[CheckResult, CellResult | None]:
+            return await self._grade_one(
+                assertion, plan, cell, case, spec, client_for, global_limit, profile_limits,
+                progress,
+            )  # fmt: skip
+
+        results = await asyncio.gather(*(grade(case.assertions[i]) for i in rubrics))
+        checks = list(cell.checks)
+        calls: list[CellResult] = []
+        for index, (result, call) in zip(rubrics, results, strict=True):
+            checks[index] = result
+            if call is not None:
+                calls.append(call)
+        return cell.model_copy(update={"checks": tuple(checks)}), calls
+
+    async def _grade_one(
+        self,
+        assertion: Assertion,
+        plan: _Plan,
+        cell: CellResult,
+        case: TestCase,
+        spec: RunSpec,
+        client_for: Callable[[ProviderProfile], ProviderClient],
+        global_limit: asyncio.Semaphore,
+        profile_limits: Mapping[str, asyncio.Semaphore],
+        progress: _Progress,
+    ) -> tuple[CheckResult, CellResult | None]:
+        assert assertion.model is not None  # the assertion's validation requires it
+        ref = ModelRef.parse(assertion.model)
+        profile = self._profile(ref)
+        grader = str(ref)
+        scale, need = assertion.rubric_scale, assertion.rubric_threshold
+
+        def failed(detail: str, cost: float | None = 0.0, *, unjudged: bool) -> CheckResult:
+            return CheckResult(
+                assertion=assertion, passed=False, detail=detail, grader=grader,
+                grader_cost_usd=cost, grader_error=unjudged,
+            )  # fmt: skip
+
+        if self.pricer.price(profile, ref.model, 1, 1)[0] is None:
+            return failed(
+                f"the grader {grader} has no known price, so what grading costs would be "
+                f"unknown; give it one (workbench provider add {profile.name} ... --price "
+                f"{ref.model}=IN,OUT) or grade with a priced model; not called",
+                unjudged=True,
+            ), None
+        try:
+            messages = grading_messages(
+                assertion, cell.output, values=case.values, sent=plan.rendered
+            )
+        except InputError as exc:
+            return failed(exc.message, unjudged=False), None
+        request = ChatRequest(
+            model=ref.model,
+            messages=tuple(ChatMessage(role=m["role"], content=m["content"]) for m in messages),
+            temperature=0.0,
+            max_tokens=GRADER_MAX_TOKENS,
+        )
+        grading = _Plan(
+            key=plan.key.model_copy(update={"model": ref}),
+            version=plan.version,
+            request=request,
+            rendered=tuple(messages),
+            request_hash=request_hash(profile, request),
+            sensitive=plan.sensitive,
+            grader=True,
+        )
+        call = await self._cell(
+            grading, spec, {}, client_for, global_limit, profile_limits, NullObserver(), progress
+        )
+        call = call.model_copy(update={"kind": "grader", "echo": profile.family == "echo"})
+        if not call.ok:
+            return failed(f"the grader {grader} did not answer: {call.error}", unjudged=True), call
+        try:
+            grade = parse_grade(call.output, scale)
+        except GradeUnreadable as exc:
+            return failed(str(exc), call.cost_usd, unjudged=True), call
+        ok = grade.score >= need
+        because = f": {grade.reason}" if grade.reason else ""
+        return CheckResult(
+            assertion=assertion,
+            passed=ok,
+            detail="" if ok else f"scored {grade.score:g}/{scale:g}, needs {need:g}{because}",
+            score=grade.score,
+            reason=grade.reason,
+            grader=grader,
+            grader_cost_usd=call.cost_usd,
+        ), call
 
     async def _call(
         self,
@@ -883,6 +1064,17 @@ def _call_limit(spec: RunSpec, progress: _Progress) -> tuple[float | None, str]:
     if call is not None and call <= left:
         return call, f"call deadline of {call:g} s"
     return left, f"run deadline of {spec.run_deadline_s:g} s"
+
+
+def rubric_graders(spec: RunSpec) -> list[ModelRef]:
+    """The grader models the run's ``rubric`` assertions name, each once."""
+    refs = [
+        ModelRef.parse(a.model)
+        for case in spec.cases
+        for a in case.assertions
+        if a.type == "rubric" and a.model
+    ]
+    return list(dict.fromkeys(refs))
 
 
 def with_checks(cell: CellResult, case: TestCase) -> CellResult:

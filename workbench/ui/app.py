@@ -105,6 +105,11 @@ def run_app(vault_path: Path | None) -> int:
         EngineProcess(path, lambda: profiles_from(state["settings"]), actor=vault.actor)
     )
     window.controller.engine_status.connect(lambda text: window.statusBar().showMessage(text))
+    # The Review panel's regression runs get an engine process of their own, started at
+    # the first one (most sessions never run one).
+    window.regression.engine_process = EngineProcess(
+        path, lambda: profiles_from(state["settings"]), actor=vault.actor
+    )
     sys.excepthook = window.reporter.excepthook
     window.show()
     # The Run button's pre-flight estimate prices calls in this process: load the price
@@ -156,6 +161,7 @@ def _tear_down(app: QApplication, window: object) -> None:
     if window.isVisible():  # the loop ended some other way than closing the window
         window.close()
     window.controller.shutdown()
+    window.review_runs.shutdown()
     window.sync.shutdown()
     deadline = time.monotonic() + THREADS_JOIN_S
     for thread in threading.enumerate():

@@ -126,6 +126,14 @@ def describe_assertion(assertion: Assertion) -> str:
 def describe_check(check: CheckResult, cell: CellResult) -> str:
     """One checked assertion, with what was measured when it failed."""
     head = ("✔ " if check.passed else "✘ ") + describe_assertion(check.assertion)
+    if check.grader is not None:  # a rubric: the grade, and what grading cost (not the cell's)
+        grade = (
+            f"scored {check.score:g}/{check.assertion.rubric_scale:g}"
+            + (f", {check.reason}" if check.reason else "")
+            if check.passed
+            else check.detail
+        )
+        return f"{head}: {grade} (grading {fmt_usd(check.grader_cost_usd)})"
     if check.passed:
         return head
     measured = {

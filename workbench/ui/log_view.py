@@ -103,6 +103,8 @@ class LogModel(RowsTableModel[dict[str, Any]]):
             result = "ok" if row["ok"] else f"error: {row['error_kind']}"
             if row["retries"]:
                 result += f" ({counted(len(row['retries']), 'retry', 'retries')})"
+        if row.get("kind") == "grader":  # a rubric's grading call, not a cell of the matrix
+            result = f"rubric grader: {result}"
         cost = "–" if not row["ok"] else fmt_usd(row["cost_usd"])
         values = (
             f"{datetime.fromisoformat(row['at']).astimezone():%m-%d %H:%M:%S}",

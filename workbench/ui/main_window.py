@@ -56,6 +56,7 @@ from workbench.ui.history import HistoryPanel
 from workbench.ui.log_view import LogPanel, SpendingView
 from workbench.ui.model_lists import ModelLists
 from workbench.ui.ops import VaultWriter
+from workbench.ui.regression_view import RegressionBox
 from workbench.ui.review import ReviewPanel
 from workbench.ui.runs import RunsPanel
 from workbench.ui.stores import CaseStore, Draft, DraftStore
@@ -178,7 +179,15 @@ class MainWindow(QMainWindow):
         self.log_tabs.setDocumentMode(True)
         self.log_tabs.addTab(self.log_panel, "Calls")
         self.log_tabs.addTab(self.spending, "Spending")
-        self.review = ReviewPanel(vault, self.reporter, self.writer)
+        self.review_runs = RunController(engine_factory, self)
+        """The Review panel's regression runs: apart from Compare's, so its grid never
+        shows them (the app gives it the engine process, started at its first run)."""
+        self.regression = RegressionBox(
+            vault, self.reporter, self.review_runs, self.default_models,
+            preflight=lambda spec: preflight(engine_factory(), spec, self.settings.budgets),
+            concurrency=lambda: self.settings.concurrency,
+        )  # fmt: skip
+        self.review = ReviewPanel(vault, self.reporter, self.writer, self.regression)
         self.sync_panel = SyncPanel(vault, self.reporter)
         self.sync = SyncController(vault, self.registry_connection, sync_interval_s, self)
         self.publish_dialog: QWidget | None = None
@@ -974,6 +983,7 @@ class MainWindow(QMainWindow):
         if self.controller.running:
             self.statusBar().showMessage("Cancelling the run; finished cells are kept…")
         self.controller.shutdown()  # the kept-warm engine process ends too
+        self.review_runs.shutdown()
         self.writer.close()
         self.save_layout()
         super().closeEvent(event)

@@ -50,6 +50,7 @@ from workbench.ui.errors import ErrorReporter
 from workbench.ui.format import fmt_ms, fmt_tokens, fmt_usd, model_label
 from workbench.ui.history import DiffView
 from workbench.ui.ops import VaultWriter
+from workbench.ui.regression_view import RegressionBox
 from workbench.ui.table_model import setup_row_table
 from workbench.ui.worker import run_in_thread
 from workbench.vault import Vault
@@ -133,10 +134,16 @@ class ReviewPanel(QWidget):
     HEADERS = ("Prompt", "Version", "Author", "Message", "State")
 
     def __init__(
-        self, vault: Vault, reporter: ErrorReporter, writer: VaultWriter | None = None
+        self,
+        vault: Vault,
+        reporter: ErrorReporter,
+        writer: VaultWriter | None = None,
+        regression: RegressionBox | None = None,
     ) -> None:
         super().__init__()
         self.vault = vault
+        self.regression = regression
+        """Runs the selected version against a label's (``workbench.ui.regression_view``)."""
         self.reporter = reporter
         self.writer = writer or VaultWriter(reporter, self)
         self.items: list[AwaitingReview] = []
@@ -181,6 +188,8 @@ class ReviewPanel(QWidget):
         self.evidence.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.evidence.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         rl.addWidget(self.evidence)
+        if regression is not None:
+            rl.addWidget(regression)
         self.comment = QPlainTextEdit()
         self.comment.setPlaceholderText(
             "Comment (required to request changes): what is good, what should change"
@@ -329,6 +338,8 @@ class ReviewPanel(QWidget):
         self._show(self.current())
 
     def _show(self, version: PromptVersion | None) -> None:
+        if self.regression is not None:
+            self.regression.set_version(version)
         enabled = version is not None and self._can_review()
         own = version is not None and version.author == self.vault.actor
         self.approve_button.setEnabled(enabled and not own)

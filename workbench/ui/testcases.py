@@ -41,6 +41,16 @@ def assertions_text(case: TestCase) -> str:
             parts.append(f"{a.type}: {json.dumps(a.value, separators=(',', ':'))}")
         elif a.type == "similar" and a.threshold is not None:
             parts.append(f"similar({a.threshold:g}): {a.value}")
+        elif a.type == "rubric" and (a.prompt is not None or ";" in str(a.value)):
+            # What the short form cannot hold (its own prompt, a ';') as a JSON mapping.
+            fields = a.model_dump(include={"value", "model", "threshold", "scale", "prompt"})
+            shown = {k: v for k, v in fields.items() if v is not None}
+            parts.append(f"rubric: {json.dumps(shown, separators=(',', ':'))}")
+        elif a.type == "rubric":
+            bound = f", {a.threshold:g}/{a.rubric_scale:g}" if a.threshold is not None else ""
+            if a.threshold is None and a.scale is not None:
+                bound = f", /{a.scale:g}"
+            parts.append(f"rubric({a.model}{bound}): {a.value}")
         else:
             value = f"{a.value:g}" if isinstance(a.value, float) else str(a.value)
             parts.append(f"{a.type}: {value}")
@@ -50,10 +60,14 @@ def assertions_text(case: TestCase) -> str:
 def parse_assertions_text(text: str) -> tuple[Assertion, ...]:
     """The inverse of :func:`assertions_text`. Raises ``InputError`` naming the problem."""
     spec: list[dict[str, Any]] = []
-    for part in (p.strip() for p in text.split(";")):
+    for part in _parts(text):
         if not part:
             continue
-        kind, _, value = part.partition(":")
+        if part.startswith("rubric("):  # its model reference holds a ':'
+            head, _, value = part.partition("):")
+            kind = head + ")"
+        else:
+            kind, _, value = part.partition(":")
         kind, value = kind.strip(), value.strip()
         if kind == "json":
             keys = [k.strip() for k in value.split(",") if k.strip()]
@@ -66,6 +80,8 @@ def parse_assertions_text(text: str) -> tuple[Assertion, ...]:
                     f"json_schema: the schema is not JSON ({exc.msg} at {exc.pos})",
                     hint='Write it as JSON, e.g. json_schema: {"type":"object"}',
                 ) from exc
+        elif kind == "rubric" or kind.startswith("rubric("):
+            spec.append(_rubric_spec(kind, value))
         elif kind.startswith("similar(") and kind.endswith(")"):
             try:
                 threshold = float(kind[len("similar(") : -1])
@@ -78,6 +94,70 @@ def parse_assertions_text(text: str) -> tuple[Assertion, ...]:
         else:
             spec.append({"type": kind, "value": value})
     return tuple(parse_assertion_spec(spec, "assertions"))
+
+
+def _parts(text: str) -> list[str]:
+    """``text`` split at ';', except inside a JSON mapping value (``kind: {...}``): a
+    part that opens one takes the next parts until it is valid JSON."""
+    pieces = text.split(";")
+    out: list[str] = []
+    i = 0
+    while i < len(pieces):
+        part = pieces[i]
+        i += 1
+        value = part.partition(":")[2].strip()
+        if value.startswith("{"):
+            joined = part
+            j = i
+            while not _is_json(joined.partition(":")[2]) and j < len(pieces):
+                joined += ";" + pieces[j]
+                j += 1
+            if _is_json(joined.partition(":")[2]):
+                part, i = joined, j
+        out.append(part.strip())
+    return out
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+_RUBRIC_HINT = (
+    "e.g. rubric(openai:gpt-4o-mini): The answer is polite; rubric(oa:m, 4/5): ...; or "
+    'rubric: {"value": "...", "model": "oa:m", "prompt": "..."}'
+)
+
+
+def _rubric_spec(kind: str, value: str) -> dict[str, Any]:
+    """``rubric(MODEL[, THRESHOLD/SCALE]): text`` or ``rubric: {JSON mapping}``. A model
+    reference holds a ':', so the kind is split at the ')' first."""
+    if kind == "rubric":
+        try:
+            fields = json.loads(value)
+        except json.JSONDecodeError:
+            fields = None
+        if not isinstance(fields, dict):
+            raise InputError("rubric: name its grader model", hint=_RUBRIC_HINT)
+        return {"type": "rubric", **fields}
+    inside = kind[len("rubric(") :].rstrip(")")
+    model, _, bound = (p.strip() for p in inside.partition(","))
+    spec: dict[str, Any] = {"type": "rubric", "value": value, "model": model}
+    if bound:
+        threshold, _, scale = (p.strip() for p in bound.partition("/"))
+        try:
+            if threshold:
+                spec["threshold"] = float(threshold)
+            if scale:
+                spec["scale"] = float(scale)
+        except ValueError as exc:
+            raise InputError(
+                f"rubric: {bound!r} is not THRESHOLD/SCALE", hint=_RUBRIC_HINT
+            ) from exc
+    return spec
 
 
 MASK = "••••••"

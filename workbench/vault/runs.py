@@ -35,6 +35,8 @@ class RunCounts:
 
 # A cell answered from the response cache called no model: it is not spending.
 _CALLED_A_MODEL = func.coalesce(func.json_extract(CellRow.data, "$.cached"), 0) == 0
+# A cell of the matrix, not a rubric's grading call (those are log and spending only).
+_MATRIX = CellRow.kind == "call"
 
 
 COST_GROUPS = ("model", "profile", "prompt", "version", "day", "month")
@@ -201,13 +203,16 @@ class RunStore:
                         "error_kind": c.error_kind,
                         "request_hash": c.request_hash,
                         "data": c.model_dump_json(),
+                        "kind": c.kind,
                     }
                     for c in cells
                 ],
             )
             if cache:
                 fresh = {
-                    c.request_hash: c for c in cells if c.ok and not c.cached and c.request_hash
+                    c.request_hash: c
+                    for c in cells
+                    if c.ok and not c.cached and c.request_hash and c.kind == "call"
                 }
                 if fresh:
                     existing = set(
@@ -226,13 +231,14 @@ class RunStore:
     def finish(self, run_id: uuid.UUID, status: RunStatus, only_if_running: bool = False) -> None:
         """Mark the run ended, with its cost and its summary rows (version x model), so
         readers such as review evidence never parse its cells again. An interrupted run
-        ends when its last stored cell did."""
+        ends when its last stored cell did. Its cost includes its grading calls; its
+        summaries are the matrix's own calls."""
         with self.vault.reading() as s:
             cells = [
                 CellResult.model_validate_json(d)
                 for d in s.scalars(select(CellRow.data).where(CellRow.run_id == str(run_id)))
             ]
-        rows = summarize(cells)
+        rows = summarize(c for c in cells if c.kind == "call")
         # The stored cost is the priced sum (calls that reached a model); readers pair it
         # with the unpriced count from :meth:`totals` and never show it bare.
         cost = cost_total(cells).priced_usd
@@ -313,7 +319,9 @@ class RunStore:
             cells = [
                 CellResult.model_validate_json(d)
                 for d in s.scalars(
-                    select(CellRow.data).where(CellRow.run_id == str(run_id)).order_by(CellRow.seq)
+                    select(CellRow.data)
+                    .where(CellRow.run_id == str(run_id), _MATRIX)
+                    .order_by(CellRow.seq)
                 )
             ]
             return Run(
@@ -351,13 +359,13 @@ class RunStore:
         stored = (
             select(func.count())
             .select_from(CellRow)
-            .where(CellRow.run_id == RunRow.id)
+            .where(CellRow.run_id == RunRow.id, _MATRIX)
             .scalar_subquery()
         )
         mine = (
             select(func.count())
             .select_from(CellRow)
-            .where(CellRow.run_id == RunRow.id, CellRow.version_id == vid)
+            .where(CellRow.run_id == RunRow.id, CellRow.version_id == vid, _MATRIX)
             .scalar_subquery()
         )
         with self.vault.reading() as s:
@@ -383,7 +391,23 @@ class RunStore:
                 CellResult.model_validate_json(d)
                 for d in s.scalars(
                     select(CellRow.data)
-                    .where(CellRow.run_id == str(run_id), CellRow.version_id == str(version_id))
+                    .where(
+                        CellRow.run_id == str(run_id),
+                        CellRow.version_id == str(version_id),
+                        _MATRIX,
+                    )
+                    .order_by(CellRow.seq)
+                )
+            ]
+
+    def grader_cells(self, run_id: uuid.UUID) -> list[CellResult]:
+        """The run's grading calls (rubric assertions), in the order they finished."""
+        with self.vault.reading() as s:
+            return [
+                CellResult.model_validate_json(d)
+                for d in s.scalars(
+                    select(CellRow.data)
+                    .where(CellRow.run_id == str(run_id), CellRow.kind == "grader")
                     .order_by(CellRow.seq)
                 )
             ]
@@ -414,14 +438,15 @@ class RunStore:
         ]
 
     def totals(self, run_ids: Sequence[str]) -> dict[str, RunTotals]:
-        """Stored cells and cost of each run, in one query (for ``runs list``)."""
+        """Stored cells and cost of each run, in one query (for ``runs list``): the cells
+        of its matrix; the cost of every call it made, its grading calls too."""
         if not run_ids:
             return {}
         with self.vault.reading() as s:
             rows = s.execute(
                 select(
                     CellRow.run_id,
-                    func.count(),
+                    func.count().filter(_MATRIX),
                     func.coalesce(func.sum(CellRow.cost_usd).filter(_CALLED_A_MODEL), 0.0),
                     func.count(CellRow.cost_usd).filter(_CALLED_A_MODEL),
                     func.count().filter(
@@ -511,7 +536,8 @@ class RunStore:
         offset: int = 0,
     ) -> list[LogEntry]:
         """The run log, newest call first: every model call the workbench made (and each
-        cached replay, marked so). ``model`` matches ``profile:model`` or the model name.
+        cached replay, marked so), rubric grading calls too (``cell.kind == "grader"``).
+        ``model`` matches ``profile:model`` or the model name.
         Only the page asked for is read and parsed."""
         query = select(CellRow.run_id, RunRow.prompt, CellRow.data).join(
             RunRow, RunRow.id == CellRow.run_id
@@ -556,7 +582,7 @@ class RunStore:
     def count_cells(self, run_id: uuid.UUID) -> int:
         """How many cells of the run the vault holds (the engine checks it at close)."""
         with self.vault.reading() as s:
-            n = s.scalar(select(func.count()).where(CellRow.run_id == str(run_id)))
+            n = s.scalar(select(func.count()).where(CellRow.run_id == str(run_id), _MATRIX))
         return int(n or 0)
 
     def priced_counts_since(self, since: datetime) -> tuple[int, int]:

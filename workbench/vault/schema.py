@@ -175,6 +175,8 @@ class CellRow(Base):
     error_kind: Mapped[str | None] = mapped_column(String(64), nullable=True)
     request_hash: Mapped[str] = mapped_column(String(64))
     data: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16), default="call", server_default="call")
+    """``call`` (a cell of the matrix) or ``grader`` (a rubric's grading call)."""
 
 
 class RunSummaryRow(Base):

@@ -130,7 +130,7 @@ def test_similar_is_a_measured_distance_with_a_threshold() -> None:
     assert "(>= 20%)" in loose.describe()
     with pytest.raises(ValueError, match="from 0 to 1"):
         Assertion(type="similar", value=ref, threshold=1.5)
-    with pytest.raises(ValueError, match="only similar does"):
+    with pytest.raises(ValueError, match="only similar and rubric do"):
         Assertion(type="contains", value="x", threshold=0.5)
 
 
