@@ -110,7 +110,7 @@ def test_a_rubric_passes_and_fails_by_its_threshold_with_its_own_cost(
     [row] = summarize(stored.cells)
     assert row.calls == 2 and row.cost_usd == pytest.approx(2 * answer_cost)
     [listed] = store.list_runs("p")
-    assert listed.cost_usd == pytest.approx(2 * answer_cost + 2 * grading_cost)
+    assert listed.cost.usd == pytest.approx(2 * answer_cost + 2 * grading_cost)
     totals = store.totals([str(run.id)])[str(run.id)]
     assert totals.stored_cells == 2
     assert totals.cost.usd == pytest.approx(2 * answer_cost + 2 * grading_cost)
