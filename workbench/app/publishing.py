@@ -115,6 +115,14 @@ def publish_version(
     if not reason.strip():
         raise UsageError("say why you publish", hint="Write a reason; it goes into the audit log.")
     share = check_canary(version, canary, canary_percent)
+    from workbench.app.identity import known_role
+    from workbench.app.sources import check_publish
+    from workbench.settings import load_settings
+
+    role = known_role(load_settings())
+    for published in (version, canary):  # bindings outside an allow-list: refused here
+        if published is not None:
+            check_publish(vault, published, role)
     state = publish(
         client, version, label, expected=expected, reason=reason,
         canary=canary, canary_percent=share,

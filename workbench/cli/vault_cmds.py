@@ -332,13 +332,18 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_commit(args: argparse.Namespace) -> int:
+    from workbench.app.identity import known_role
+    from workbench.app.sources import prepare_commit
     from workbench.cli.promptfile import read_prompt_file
+    from workbench.settings import load_settings
 
     content = read_prompt_file(Path(args.file))
     with open_vault(args) as vault:
         parents = None
         if args.parent:
             parents = [vault.get_version(args.name, args.parent).id]
+        # Bindings to data sources: checked against their allow-lists, then pinned.
+        content = prepare_commit(vault, args.name, content, known_role(load_settings()))
         v = vault.commit(args.name, content, args.message, author=args.author, parents=parents)
     emit(args.json, v, f"committed {v.prompt} {v.display_number} ({v.content_hash[:12]})")
     return EXIT_OK

@@ -20,8 +20,12 @@ key that is missing): run it again once that is fixed; nothing was judged.
      │    ├── TemplateError             Jinja syntax error (line, message)
      │    ├── RenderError               missing / unknown variables at render time
      │    ├── BundleError               unreadable or malformed import bundle / file
-     │    └── HashMismatchError         content does not match its content_hash
+     │    ├── HashMismatchError         content does not match its content_hash
+     │    └── SourceError               a data source read failed: a missing column, no
+     │         │                        row, a query that writes, a bad answer
+     │         └── SourceUnavailableError  exit 3: the file, database or server is not there
      ├── NotFoundError                  no such prompt / version / label
+     ├── SourceAccessError              a binding outside a source's allow-list
      └── ConflictError                  the change collides with the current state
           ├── IdenticalCommitError      a commit identical to its parent
           ├── DuplicateError            the name / id already exists
@@ -142,6 +146,22 @@ class BundleError(InputError):
 
 class HashMismatchError(InputError):
     pass
+
+
+class SourceError(InputError):
+    """Reading a data source failed for a reason in the source or its data. Its message
+    names the source, never a value read from it."""
+
+
+class SourceUnavailableError(SourceError):
+    """The source's file, database or server could not be reached: run it again later."""
+
+    exit_code = EXIT_COULD_NOT_RUN
+
+
+class SourceAccessError(WorkbenchError):
+    """A prompt (or a person's role) is not on a data source's allow-list: refused at
+    commit, at run and at publish alike."""
 
 
 class NotFoundError(WorkbenchError):

@@ -27,7 +27,13 @@ from typing import Any, Protocol
 import httpx
 
 from workbench.core.assertions import check
-from workbench.core.errors import RenderError, TemplateError, UsageError, WorkbenchError
+from workbench.core.errors import (
+    RenderError,
+    SourceUnavailableError,
+    TemplateError,
+    UsageError,
+    WorkbenchError,
+)
 from workbench.core.models import PromptVersion, canonical_json, utcnow
 from workbench.core.runs import (
     CellKey,
@@ -141,6 +147,17 @@ class _Plan:
     sensitive: tuple[tuple[str, str], ...] = ()
     """(name, value) of the case's values of sensitive variables: masked in what is
     stored (``mask_sensitive``), sent in clear."""
+
+
+class BindingResolver(Protocol):
+    """Values of variables bound to data sources (``workbench.app.sources``), per
+    (version id, case index): a mapping of values, or the error that case gets. It
+    raises (refusing the run) for a binding outside a source's allow-list. ``keep``:
+    this is an estimate, and the run of the same cases that follows reuses its reads."""
+
+    def resolve(
+        self, spec: RunSpec, versions: Sequence[PromptVersion], keep: bool
+    ) -> Mapping[tuple[uuid.UUID, int], Mapping[str, Any] | WorkbenchError]: ...
 
 
 SENSITIVE_MIN_CHARS = 3
@@ -345,8 +362,12 @@ class Engine:
         flush_interval: float = 0.25,
         breaker_threshold: int = BREAKER_THRESHOLD,
         pricer: Pricer | None = None,
+        bindings: BindingResolver | None = None,
     ) -> None:
         self.vault = vault
+        self.bindings = bindings
+        """Resolves variables bound to data sources when a run is planned (None: a
+        bound variable gets no value, and its cases say so)."""
         self.store = RunStore(vault)
         self.profiles = {"echo": ECHO_PROFILE, **profiles}
         self.keys = keys or (lambda _p: None)
@@ -372,19 +393,35 @@ class Engine:
     def _versions(self, spec: RunSpec) -> list[PromptVersion]:
         return [self.vault.version_by_id(vid) for vid in spec.version_ids]
 
-    def plan(self, spec: RunSpec) -> list[_Plan]:
+    def plan(self, spec: RunSpec, *, estimate: bool = False) -> list[_Plan]:
         for ref in spec.models:
             self._profile(ref)
         plans: list[_Plan] = []
-        for version in self._versions(spec):
+        versions = self._versions(spec)
+        bound = (
+            self.bindings.resolve(spec, versions, keep=estimate)
+            if self.bindings is not None
+            else {}
+        )
+        for version in versions:
             params = version.content.model
             for case_index, case in enumerate(spec.cases):
-                try:
-                    rendered = render_messages(version.content, case.values)
-                    messages = tuple(ChatMessage(role=m.role, content=m.content) for m in rendered)
-                    error: WorkbenchError | None = None
-                except (RenderError, TemplateError) as exc:
-                    messages, error = (), exc
+                values: Mapping[str, Any] = case.values
+                error: WorkbenchError | None = None
+                got = bound.get((version.id, case_index))
+                if isinstance(got, WorkbenchError):
+                    error = got
+                elif got:  # a bound variable's value comes from its source, not the case
+                    values = {**case.values, **got}
+                messages: tuple[ChatMessage, ...] = ()
+                if error is None:
+                    try:
+                        rendered = render_messages(version.content, values)
+                        messages = tuple(
+                            ChatMessage(role=m.role, content=m.content) for m in rendered
+                        )
+                    except (RenderError, TemplateError) as exc:
+                        error = exc
                 for ref in spec.models:
                     request = None
                     if error is None:
@@ -397,7 +434,7 @@ class Engine:
                             stop=params.stop,
                             response_format=params.response_format,
                         )
-                    sensitive = tuple(sensitive_values(version, case.values))
+                    sensitive = tuple(sensitive_values(version, values))
                     for repeat in range(spec.repeats):
                         plans.append(
                             _Plan(
@@ -426,7 +463,7 @@ class Engine:
         unknown: set[str] = set()
         errors: set[str] = set()
         unrenderable = 0
-        for plan in self.plan(spec):
+        for plan in self.plan(spec, estimate=True):
             if plan.request is None:
                 errors.add(str(plan.render_error))
                 unrenderable += 1
@@ -666,7 +703,8 @@ class Engine:
         base = {"key": key, "rendered": plan.rendered, "request_hash": plan.request_hash}
         if plan.request is None:
             err = plan.render_error
-            return CellResult(**base, error=str(err), error_kind="render")
+            kind = "source_unavailable" if isinstance(err, SourceUnavailableError) else "render"
+            return CellResult(**base, error=str(err), error_kind=kind)
         hit = cached.get(plan.request_hash)
         if hit is not None:
             return hit.model_copy(
