@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
+
+from pydantic import ValidationError
 
 from workbench.app.source_read import CredentialLookup, Rows, read_source
 from workbench.core.errors import (
@@ -33,13 +36,61 @@ from workbench.core.errors import (
 )
 from workbench.core.models import Binding, PromptContent, PromptVersion, Variable, canonical_json
 from workbench.core.runs import RunSpec
-from workbench.core.sources import Resolution, SourceVersion, allowed_entries_text
+from workbench.core.sources import (
+    Resolution,
+    SourceAccess,
+    SourceDefinition,
+    SourceVersion,
+    allowed_entries_text,
+)
 from workbench.core.templating import coerce_value
 from workbench.secrets.store import SecretStore
 from workbench.vault import Vault
 from workbench.vault.sources import SourceStore
 
 When = Literal["commit", "run", "publish"]
+
+
+def _invalid(exc: ValidationError, what: str) -> UsageError:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    text = str(first["msg"]).removeprefix("Value error, ")
+    return UsageError(
+        f"invalid {what}: {where + ': ' if where else ''}{text}",
+        hint="See: workbench source add --help",
+    )
+
+
+def make_definition(fields: Mapping[str, Any]) -> SourceDefinition:
+    """A definition from what a person gave, files and SQLite databases made absolute
+    (every process, from any folder, reads the same one); a clear error otherwise."""
+    data = dict(fields)
+    if data.get("path"):
+        data["path"] = str(Path(str(data["path"])).expanduser().resolve())
+    url = str(data.get("url") or "")
+    if data.get("kind") == "sql" and url.startswith("sqlite:///") and url != "sqlite:///":
+        rest = url[len("sqlite:///") :]
+        if not rest.startswith("/") and rest != ":memory:":
+            data["url"] = "sqlite:///" + str(Path(rest).expanduser().resolve())
+    try:
+        return SourceDefinition.model_validate(data)
+    except ValidationError as exc:
+        raise _invalid(exc, "data source") from exc
+
+
+def make_access(
+    prompts: Sequence[str], roles: Sequence[str], sensitive_fields: Sequence[str] = ()
+) -> SourceAccess:
+    try:
+        return SourceAccess.model_validate(
+            {
+                "prompts": list(prompts),
+                "roles": list(roles),
+                "sensitive_fields": list(sensitive_fields),
+            }
+        )
+    except ValidationError as exc:
+        raise _invalid(exc, "allow-list") from exc
 
 
 def bound_variables(content: PromptContent) -> list[tuple[Variable, Binding]]:
@@ -256,6 +307,28 @@ def _params(source: SourceVersion, binding: Binding, values: Mapping[str, Any]) 
 
 
 @dataclass
+class _Read:
+    """One read of a source during a run's preparation, and the cases it served."""
+
+    source: SourceVersion
+    rows: Rows | None = None
+    error: WorkbenchError | None = None
+    cases: set[int] = field(default_factory=set)
+
+    def resolution(self, version: PromptVersion) -> Resolution:
+        return Resolution(
+            source=self.source.name,
+            source_version=self.source.number,
+            definition_hash=self.source.definition_hash,
+            prompt=version.prompt,
+            version_id=str(version.id),
+            rows=0 if self.rows is None else len(self.rows.rows),
+            cases=len(self.cases),
+            error="" if self.error is None else type(self.error).__name__,
+        )
+
+
+@dataclass
 class SourceResolver:
     """Resolves bound variables for the engine (:class:`workbench.engine.runner.Engine`'s
     ``bindings``). ``role`` is asked when a run is prepared (settings may change)."""
@@ -301,9 +374,8 @@ class SourceResolver:
         out: dict[tuple[uuid.UUID, int], Resolved] = {}
         audits: list[Resolution] = []
         for version in versions:
-            reads: dict[bytes, Rows | SourceError] = {}
-            served: dict[bytes, int] = {}
-            sources: dict[str, SourceVersion | SourceError] = {}
+            reads: dict[bytes, _Read] = {}  # one per source and parameters
+            sources: dict[str, SourceVersion | WorkbenchError] = {}
             for index, case in enumerate(spec.cases):
                 values = {v.name: v.default for v in version.content.variables}
                 values.update({k: v for k, v in case.values.items() if v is not None})
@@ -313,52 +385,34 @@ class SourceResolver:
                     if binding.source not in sources:
                         try:
                             sources[binding.source] = pinned_version(self.vault, binding)
-                        except SourceError as exc:
+                        except WorkbenchError as exc:
                             sources[binding.source] = exc
                     source = sources[binding.source]
-                    if isinstance(source, SourceError):
+                    if isinstance(source, WorkbenchError):
                         problem = source
                         break
                     params = _params(source, binding, values)
-                    read_key = canonical_json(
+                    key = canonical_json(
                         {"s": source.name, "h": source.definition_hash, "p": params}
                     )
-                    if read_key not in reads:
+                    read = reads.get(key)
+                    if read is None:
+                        read = reads[key] = _Read(source)
                         try:
-                            reads[read_key] = read_source(
-                                source.name, source.definition, params, lookup
-                            )
-                        except SourceError as exc:
-                            reads[read_key] = exc
-                        audits.append(
-                            Resolution(
-                                source=source.name,
-                                source_version=source.number,
-                                definition_hash=source.definition_hash,
-                                prompt=version.prompt,
-                                version_id=str(version.id),
-                                rows=0
-                                if isinstance(reads[read_key], SourceError)
-                                else len(reads[read_key].rows),  # type: ignore[union-attr]
-                                error=type(reads[read_key]).__name__
-                                if isinstance(reads[read_key], SourceError)
-                                else "",
-                            )
-                        )
-                        served[read_key] = len(audits) - 1
-                    else:
-                        i = served[read_key]
-                        audits[i] = audits[i].model_copy(update={"cases": audits[i].cases + 1})
-                    rows = reads[read_key]
-                    if isinstance(rows, SourceError):
-                        problem = rows
-                        break
+                            read.rows = read_source(source.name, source.definition, params, lookup)
+                        except WorkbenchError as exc:
+                            read.error = exc
+                    read.cases.add(index)
                     try:
-                        got[variable.name] = typed_value(variable, binding, rows, values)
-                    except SourceError as exc:
+                        if read.error is not None:
+                            raise read.error
+                        assert read.rows is not None
+                        got[variable.name] = typed_value(variable, binding, read.rows, values)
+                    except WorkbenchError as exc:
                         problem = exc
                         break
                 out[(version.id, index)] = problem if problem is not None else got
+            audits += [read.resolution(version) for read in reads.values()]
         SourceStore(self.vault).record_resolutions(audits)
         return out
 

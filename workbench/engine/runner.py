@@ -128,6 +128,8 @@ class Estimate:
     """The distinct reasons some planned calls cannot render."""
     unrenderable_calls: int = 0
     """Planned calls whose messages do not render (they fail without calling a model)."""
+    unavailable_calls: int = 0
+    """Of those, the calls whose data source could not be reached (could not run)."""
     concurrency_caps: tuple[str, ...] = ()
     """Profiles whose own limit lowers the run's ("16 requested, 8 allowed by profile x")."""
     warnings: tuple[str, ...] = ()
@@ -462,11 +464,12 @@ class Engine:
         cost: float | None = 0.0
         unknown: set[str] = set()
         errors: set[str] = set()
-        unrenderable = 0
+        unrenderable = unavailable = 0
         for plan in self.plan(spec, estimate=True):
             if plan.request is None:
                 errors.add(str(plan.render_error))
                 unrenderable += 1
+                unavailable += isinstance(plan.render_error, SourceUnavailableError)
                 continue
             i, o = call_tokens_estimate(
                 (m.content for m in plan.request.messages), plan.request.max_tokens
@@ -485,6 +488,7 @@ class Engine:
             unknown_price_models=tuple(sorted(unknown)),
             render_errors=tuple(sorted(errors)),
             unrenderable_calls=unrenderable,
+            unavailable_calls=unavailable,
             concurrency_caps=self.concurrency_caps(spec),
         )
 

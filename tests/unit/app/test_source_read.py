@@ -7,21 +7,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
-from urllib.parse import unquote, urlparse
+from typing import Any
 
 import pytest
 
+from tests.sourceapi import TOKEN, ApiServer, serve_api
 from workbench.app.source_read import read_source
 from workbench.core.errors import SourceError, SourceUnavailableError
 from workbench.core.sources import SourceDefinition
 from workbench.secrets import KeyringStore
-
-TOKEN = "src-token-" + "4d1e" * 6
 
 
 def _none(_entry: str) -> str | None:
@@ -134,56 +130,22 @@ def test_postgres_source_runs_in_a_read_only_transaction(pg_url: str) -> None:
     engine.dispose()
 
 
-class _Api(BaseHTTPRequestHandler):
-    seen: ClassVar[list[tuple[str, str | None]]] = []
-
-    def do_GET(self) -> None:
-        type(self).seen.append((self.path, self.headers.get("Authorization")))
-        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-            self.send_response(401)
-            self.end_headers()
-            return
-        parsed = urlparse(self.path)
-        if parsed.path == "/broken":
-            self.send_response(503)
-            self.end_headers()
-            return
-        who = unquote(parsed.path.rsplit("/", 1)[-1])
-        body = json.dumps({"items": [{"name": who, "plan": "pro"}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
-def api() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    _Api.seen = []
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+def api() -> Iterator[ApiServer]:
+    with serve_api() as server:
+        yield server
 
 
 def test_http_source_fills_the_url_encoded_and_sends_the_keychain_credential(
-    api: str, secret_service: KeyringStore
+    api: ApiServer, secret_service: KeyringStore
 ) -> None:
     secret_service.set("crm-api", TOKEN)
     definition = SourceDefinition(
-        kind="http", url=api + "/customers/{who}", record_path="items", credential="crm-api"
+        kind="http", url=api.url + "/customers/{who}", record_path="items", credential="crm-api"
     )
     rows = read_source("crm", definition, {"who": "Ada L/ove?x=1"}, secret_service.get)
     assert rows.rows == [{"name": "Ada L/ove?x=1", "plan": "pro"}]
-    assert _Api.seen[-1] == ("/customers/Ada%20L%2Fove%3Fx%3D1", f"Bearer {TOKEN}")
+    assert api.seen[-1] == ("/customers/Ada%20L%2Fove%3Fx%3D1", f"Bearer {TOKEN}")
     assert TOKEN not in definition.model_dump_json()  # the definition names the entry only
     secret_service.set("crm-api", "wrong-" + TOKEN)
     with pytest.raises(SourceError, match=r"refused the credential \(HTTP 401\)") as refused:
@@ -195,10 +157,10 @@ def test_http_source_fills_the_url_encoded_and_sends_the_keychain_credential(
 
 
 def test_http_source_unreachable_or_failing_is_a_could_not_run_error(
-    api: str, secret_service: KeyringStore
+    api: ApiServer, secret_service: KeyringStore
 ) -> None:
     secret_service.set("crm-api", TOKEN)
-    broken = SourceDefinition(kind="http", url=api + "/broken", credential="crm-api")
+    broken = SourceDefinition(kind="http", url=api.url + "/broken", credential="crm-api")
     with pytest.raises(SourceUnavailableError, match=r"failed \(HTTP 503\)"):
         read_source("crm", broken, {}, secret_service.get)
     import socket
