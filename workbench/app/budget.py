@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from workbench.core.errors import InputError, SourceUnavailableError, UsageError
+from workbench.core.errors import InputError, UsageError
 from workbench.core.runs import RunSpec, SpendCap
 from workbench.engine.runner import Engine, Estimate
 from workbench.settings import Budgets
@@ -57,11 +57,6 @@ def preflight(engine: Engine, spec: RunSpec, budgets: Budgets) -> tuple[RunSpec,
     estimate = engine.estimate(spec)
     # Refused only when no call at all renders (counted per call: several calls can
     # fail for one reason, and the reasons are kept distinct).
-    if estimate.render_errors and estimate.unavailable_calls >= estimate.calls:
-        raise SourceUnavailableError(
-            f"no test case could be prepared: {estimate.render_errors[0]}",
-            hint="Its data source could not be reached: run again once it can.",
-        )
     if estimate.render_errors and estimate.unrenderable_calls >= estimate.calls:
         raise InputError(
             f"no test case renders: {estimate.render_errors[0]}",

@@ -12,7 +12,9 @@ A resolution is one read of a source for one set of parameters; cases of a run w
 the same parameters share it. Each is an audit event (source, its version, prompt,
 version, who, when, row count; never a value). A read that fails fails the cells of
 its cases, with the source's error, and the rest of the run goes on; a binding
-outside an allow-list refuses the whole run before anything is read.
+outside an allow-list refuses the whole run before anything is read. An estimate
+reads nothing (stand-ins of the variables' types): the window asks for one on every
+change of its choices, on its own thread.
 """
 
 from __future__ import annotations
@@ -306,6 +308,14 @@ def _params(source: SourceVersion, binding: Binding, values: Mapping[str, Any]) 
     return {n: values.get(n) for n in dict.fromkeys(names)}
 
 
+def _stand_in(variable: Variable, binding: Binding) -> Any:
+    """A value of the variable's type standing for what the source will give."""
+    if binding.row == "all":
+        return []
+    return {"string": f"[{binding.source}.{binding.field}]", "integer": 0, "number": 0.0,
+            "boolean": False, "json": {}}[variable.type]  # fmt: skip
+
+
 @dataclass
 class _Read:
     """One read of a source during a run's preparation, and the cases it served."""
@@ -331,38 +341,30 @@ class _Read:
 @dataclass
 class SourceResolver:
     """Resolves bound variables for the engine (:class:`workbench.engine.runner.Engine`'s
-    ``bindings``). ``role`` is asked when a run is prepared (settings may change)."""
+    ``bindings``). ``role`` is asked for every run (a login may change it)."""
 
     vault: Vault
     role: Callable[[], str]
     secrets: SecretStore | None = None
 
-    def __post_init__(self) -> None:
-        self._memo: tuple[bytes, dict[tuple[uuid.UUID, int], Resolved]] | None = None
-
     def resolve(
-        self, spec: RunSpec, versions: Sequence[PromptVersion], keep: bool
+        self, spec: RunSpec, versions: Sequence[PromptVersion], estimate: bool
     ) -> Mapping[tuple[uuid.UUID, int], Resolved]:
-        """Values of bound variables per (version, case index). ``keep``: an estimate,
-        whose reads the run of the same versions and cases that follows reuses (so a
-        run is read, and audited, once); the run forgets them."""
+        """Values of bound variables per (version, case index), read from the sources
+        (each read audited); for an ``estimate``, the allow-lists are checked and
+        stand-ins given, nothing is read (nor audited)."""
         bound = [v for v in versions if bound_variables(v.content)]
         if not bound:
             return {}
-        key = canonical_json(
-            {
-                "versions": [str(v.id) for v in bound],
-                "cases": [c.model_dump(mode="json") for c in spec.cases],
-            }
-        )
-        if self._memo is not None and self._memo[0] == key:
-            out = self._memo[1]
-            if not keep:
-                self._memo = None
+        if estimate:
+            role = self.role()
+            out: dict[tuple[uuid.UUID, int], Resolved] = {}
+            for version in bound:
+                check_access(self.vault, version.prompt, version.content, role, "run")
+                stand_ins = {v.name: _stand_in(v, b) for v, b in bound_variables(version.content)}
+                out.update({(version.id, i): stand_ins for i in range(len(spec.cases))})
             return out
-        out = self._resolve(spec, bound)
-        self._memo = (key, out) if keep else None
-        return out
+        return self._resolve(spec, bound)
 
     def _resolve(
         self, spec: RunSpec, versions: Sequence[PromptVersion]

@@ -128,8 +128,7 @@ class Estimate:
     """The distinct reasons some planned calls cannot render."""
     unrenderable_calls: int = 0
     """Planned calls whose messages do not render (they fail without calling a model)."""
-    unavailable_calls: int = 0
-    """Of those, the calls whose data source could not be reached (could not run)."""
+
     concurrency_caps: tuple[str, ...] = ()
     """Profiles whose own limit lowers the run's ("16 requested, 8 allowed by profile x")."""
     warnings: tuple[str, ...] = ()
@@ -154,11 +153,12 @@ class _Plan:
 class BindingResolver(Protocol):
     """Values of variables bound to data sources (``workbench.app.sources``), per
     (version id, case index): a mapping of values, or the error that case gets. It
-    raises (refusing the run) for a binding outside a source's allow-list. ``keep``:
-    this is an estimate, and the run of the same cases that follows reuses its reads."""
+    raises (refusing the run) for a binding outside a source's allow-list. For an
+    ``estimate`` it reads nothing: stand-ins of the variables' types (an estimate is
+    asked for on every change of the window's choices, on its thread)."""
 
     def resolve(
-        self, spec: RunSpec, versions: Sequence[PromptVersion], keep: bool
+        self, spec: RunSpec, versions: Sequence[PromptVersion], estimate: bool
     ) -> Mapping[tuple[uuid.UUID, int], Mapping[str, Any] | WorkbenchError]: ...
 
 
@@ -401,7 +401,7 @@ class Engine:
         plans: list[_Plan] = []
         versions = self._versions(spec)
         bound = (
-            self.bindings.resolve(spec, versions, keep=estimate)
+            self.bindings.resolve(spec, versions, estimate=estimate)
             if self.bindings is not None
             else {}
         )
@@ -464,12 +464,11 @@ class Engine:
         cost: float | None = 0.0
         unknown: set[str] = set()
         errors: set[str] = set()
-        unrenderable = unavailable = 0
+        unrenderable = 0
         for plan in self.plan(spec, estimate=True):
             if plan.request is None:
                 errors.add(str(plan.render_error))
                 unrenderable += 1
-                unavailable += isinstance(plan.render_error, SourceUnavailableError)
                 continue
             i, o = call_tokens_estimate(
                 (m.content for m in plan.request.messages), plan.request.max_tokens
@@ -488,7 +487,6 @@ class Engine:
             unknown_price_models=tuple(sorted(unknown)),
             render_errors=tuple(sorted(errors)),
             unrenderable_calls=unrenderable,
-            unavailable_calls=unavailable,
             concurrency_caps=self.concurrency_caps(spec),
         )
 

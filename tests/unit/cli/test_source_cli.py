@@ -14,6 +14,7 @@ import pytest
 
 from tests.sourceapi import TOKEN, serve_api
 from tests.unit.cli.test_compare_cli import run
+from workbench.core.errors import SourceAccessError
 from workbench.secrets import KeyringStore
 from workbench.settings import load_settings, save_settings
 from workbench.vault import Vault
@@ -237,9 +238,11 @@ def test_a_case_whose_read_fails_fails_alone(
     assert "data source 'plans' gave 0 matching rows" in cells[1]["error"]
     assert code == 2  # the input's fault: exit 2
     (home / "plans.csv").write_text("id,tier\n1,gold\n")  # a column gone
-    code, data, _ = _compare(capsys)  # no case can run: refused before any call
+    code, data, _ = _compare(capsys)
     assert code == 2
-    assert "data source 'plans' has no column 'plan' (its columns: id, tier)" in data["detail"]
+    assert {c["error"] for c in data["run"]["cells"]} == {
+        "data source 'plans' has no column 'plan' (its columns: id, tier)"
+    }
 
 
 def test_bad_bindings_are_refused_at_commit(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -292,6 +295,35 @@ def test_an_http_source_with_its_credential_in_the_keychain(
             assert TOKEN.encode() not in path.read_bytes(), path
     # The server gone: the case fails saying so, as could-not-run (exit 3).
     code, data, _ = _compare(capsys, "support/hi")
-    assert code == 3 and data["error"] == "SourceUnavailableError"
-    assert "data source 'people'" in data["detail"] and "could not be reached" in data["detail"]
-    assert "Ada" not in data["detail"]  # the URL template is named, not the filled URL
+    assert code == 3
+    cell = data["run"]["cells"][0]
+    assert cell["error_kind"] == "source_unavailable"
+    assert "data source 'people'" in cell["error"] and "could not be reached" in cell["error"]
+    assert "Ada" not in cell["error"]  # the URL template is named, not the filled URL
+
+
+def test_an_estimate_checks_access_and_reads_nothing(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from workbench.app.budget import preflight
+    from workbench.app.services import make_engine
+    from workbench.core.runs import ModelRef, RunSpec, TestCase
+    from workbench.secrets import MemoryStore
+    from workbench.settings import Budgets
+
+    _add_crm(capsys)
+    assert run(capsys, "commit", "support/reply", "-f", "p.yaml", "-m", "1")[0] == 0
+    with Vault.open(home / "data" / "vault.sqlite3") as vault:
+        version = vault.get_version("support/reply")
+        spec = RunSpec(
+            prompt="support/reply", version_ids=(version.id,),
+            models=(ModelRef(profile="echo", model="echo"),),
+            cases=(TestCase(name="a", values={"customer_id": 1, "question": "q"}),),
+        )  # fmt: skip
+        engine = make_engine(vault, store=MemoryStore())
+        _spec, estimate = preflight(engine, spec, Budgets())
+        assert estimate.unrenderable_calls == 0 and estimate.input_tokens > 0
+        assert not [e for e in vault.audit_events() if e.action == "source.resolve"]
+        run(capsys, "source", "edit", "crm", "--deny-prompt", "support/", "--allow-prompt", "x")
+        with pytest.raises(SourceAccessError, match="run refused"):
+            preflight(engine, spec, Budgets())
