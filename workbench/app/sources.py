@@ -231,6 +231,21 @@ def pinned_version(vault: Vault, binding: Binding) -> SourceVersion:
     return found
 
 
+def pin_names(vault: Vault, content: PromptContent) -> list[str]:
+    """The source versions a version's bindings pin, for people: ``crm v2 (1a2b3c4d5e6f)``
+    (``not in this vault`` when the pinned definition is unknown here)."""
+    out: dict[str, None] = {}
+    store = SourceStore(vault)
+    for _variable, binding in bound_variables(content):
+        if binding.pin is None:
+            out[f"{binding.source} (not pinned)"] = None
+            continue
+        found = store.by_hash(binding.source, binding.pin)
+        where = f"v{found.number}" if found else "not in this vault"
+        out[f"{binding.source} {where} ({binding.pin[:12]})"] = None
+    return list(out)
+
+
 def typed_value(variable: Variable, binding: Binding, rows: Rows, values: Mapping[str, Any]) -> Any:
     """The variable's value from the rows read: filtered by ``where``, the chosen row's
     field (or every row's), converted to the variable's type. Errors never show it."""

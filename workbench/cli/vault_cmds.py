@@ -105,11 +105,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     import yaml
 
+    from workbench.app.sources import pin_names
     from workbench.cli.promptfile import content_to_file_data
 
     with open_vault(args) as vault:
         v = vault.get_version(args.name, args.version)
         labels = [lab.name for lab in vault.labels(args.name) if lab.version_id == v.id]
+        pins = pin_names(vault, v.content)
 
     def text() -> str:
         head = [
@@ -123,6 +125,8 @@ def cmd_show(args: argparse.Namespace) -> int:
             head.append(f"labels   {', '.join(labels)}")
         if v.parent_ids:
             head.append(f"parents  {', '.join(p.hex[:8] for p in v.parent_ids)}")
+        if pins:
+            head.append(f"sources  {', '.join(pins)}")
         body = yaml.safe_dump(
             content_to_file_data(v.content), sort_keys=False, allow_unicode=True, width=100
         )

@@ -212,6 +212,7 @@ def test_a_version_reads_the_definition_it_pinned_until_committed_again(
         return str(cells[0]["rendered"][0]["content"])
 
     assert first_case() == "Plan gold"  # the pinned v1 definition, not the edit
+    assert "sources  plans v1 (" in run(capsys, "vault", "show", "support/reply")[1]
     assert run(capsys, "commit", "support/reply", "-f", "q.yaml", "-m", "re-pin")[0] == 0
     assert first_case() == "Plan platinum"
     with Vault.open(home / "data" / "vault.sqlite3") as vault:
