@@ -231,6 +231,19 @@ def pinned_version(vault: Vault, binding: Binding) -> SourceVersion:
     return found
 
 
+def source_reads(vault: Vault, content: PromptContent) -> set[str]:
+    """The variables the sources ``content`` binds read (SQL ``:name``, URL ``{name}``,
+    a binding's ``where``), by the definitions pinned; unknown sources read nothing."""
+    out: set[str] = set()
+    for _variable, binding in bound_variables(content):
+        out.update(binding.where.values())
+        try:
+            out.update(pinned_version(vault, binding).definition.parameters())
+        except WorkbenchError:
+            continue
+    return out
+
+
 def pin_names(vault: Vault, content: PromptContent) -> list[str]:
     """The source versions a version's bindings pin, for people: ``crm v2 (1a2b3c4d5e6f)``
     (``not in this vault`` when the pinned definition is unknown here)."""

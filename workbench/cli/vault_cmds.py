@@ -356,6 +356,7 @@ def cmd_commit(args: argparse.Namespace) -> int:
 def cmd_lint(args: argparse.Namespace) -> int:
     """Lint prompts' latest versions (or the named ones): exit 1 on any error finding."""
     from workbench.app.lint import lint_content, rules_for
+    from workbench.app.sources import source_reads
     from workbench.settings import load_settings
 
     config = load_settings().lint
@@ -364,7 +365,8 @@ def cmd_lint(args: argparse.Namespace) -> int:
         reports = []
         for name in names:
             version = vault.get_version(name, "latest")
-            findings = lint_content(name, version.content, rules_for(name, config))
+            reads = source_reads(vault, version.content)
+            findings = lint_content(name, version.content, rules_for(name, config), reads)
             reports.append((name, version.display_number, findings))
     errors = sum(f.severity == "error" for _n, _v, fs in reports for f in fs)
     warnings = sum(f.severity == "warning" for _n, _v, fs in reports for f in fs)
