@@ -61,6 +61,9 @@ class Settings(BaseModel):
     vault_path: str | None = None
     registry_url: str | None = None
     registry_user: str | None = None
+    registry_role: str | None = None
+    """The registry login's role (author, reviewer, publisher, admin), as the registry
+    said at login: data sources' allow-lists admit roles (``workbench.app.sources``)."""
     author: str | None = None
     """The name versions carry before a registry login is known (asked once on first run)."""
     sync_interval_s: int = Field(default=60, ge=0, le=86_400)

@@ -378,7 +378,7 @@ class _Server:
                 self.latest.cancel.set()  # nobody reads: stop spending on calls
 
     async def _run(self, job: _Job) -> None:
-        from workbench.app.services import key_resolver
+        from workbench.app.services import key_resolver, source_resolver
         from workbench.engine.runner import Engine
 
         emitter = self.emitter
@@ -386,7 +386,9 @@ class _Server:
             request = _parse_request(job.raw)
             vault = self.vaults.get(request.vault, request.actor)
             profiles = {p.name: p for p in request.profiles}
-            engine = Engine(vault, profiles, keys=key_resolver(vault))
+            engine = Engine(
+                vault, profiles, keys=key_resolver(vault), bindings=source_resolver(vault)
+            )
             spans = _spans(vault, request.spec, engine, emitter)
             try:
                 run = await engine.run(

@@ -44,3 +44,12 @@ def clean_author(text: str) -> str:
     if len(name) > 200:
         raise UsageError("that name is too long", hint="Use at most 200 characters.")
     return name
+
+
+def known_role(settings: Settings) -> str:
+    """The person's role for data sources' allow-lists: the one the team registry gave
+    their login (stored at login), else ``author``, the lowest. Local allow-lists guard
+    against mistakes (a prompt reading data it should not); the person owns the vault
+    file, so they are not a security boundary against its owner."""
+    role = settings.registry_role
+    return role if role in ("author", "reviewer", "publisher", "admin") else "author"

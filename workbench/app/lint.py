@@ -26,7 +26,7 @@ all) maps rule names to ``off``, ``warning`` or ``error``, and may set
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -79,8 +79,15 @@ def rules_for(prompt: str, config: Mapping[str, Mapping[str, str | int]]) -> Fol
     return FolderRules(severities, budget)
 
 
-def lint_content(prompt: str, content: PromptContent, rules: FolderRules) -> list[Finding]:
-    """Every finding for ``content``, errors first, by the rules in force."""
+def lint_content(
+    prompt: str,
+    content: PromptContent,
+    rules: FolderRules,
+    read_by_sources: Collection[str] = (),
+) -> list[Finding]:
+    """Every finding for ``content``, errors first, by the rules in force.
+    ``read_by_sources``: variables its data sources read (a SQL ``:name``, a URL
+    ``{name}``), used though no message names them."""
     found: list[Finding] = []
 
     def add(
@@ -91,6 +98,10 @@ def lint_content(prompt: str, content: PromptContent, rules: FolderRules) -> lis
             found.append(Finding(rule, severity, message, hint, where, line))
 
     for problem in check_content(content):
+        if problem.rule == "unused-variable" and any(
+            problem.detail.startswith(f"variable {name!r} ") for name in read_by_sources
+        ):
+            continue
         add(problem.rule, problem.detail, problem.hint, problem.where, problem.line)
     for index, message in enumerate(content.messages):
         where = f"message {index + 1} ({message.role})"

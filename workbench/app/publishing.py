@@ -122,6 +122,14 @@ def publish_version(
             hint="Add --canary VERSION, or drop the --max-* options.",
         )
     share = check_canary(version, canary, canary_percent)
+    from workbench.app.identity import known_role
+    from workbench.app.sources import check_publish
+    from workbench.settings import load_settings
+
+    role = known_role(load_settings())
+    for published in (version, canary):  # bindings outside an allow-list: refused here
+        if published is not None:
+            check_publish(vault, published, role)
     state = publish(
         client, version, label, expected=expected, reason=reason,
         canary=canary, canary_percent=share, canary_guards=canary_guards,

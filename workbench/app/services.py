@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -14,6 +15,9 @@ from workbench.secrets.resolve import resolve_key
 from workbench.secrets.store import SecretStore
 from workbench.settings import Settings, load_settings, save_settings
 from workbench.vault import Vault
+
+if TYPE_CHECKING:
+    from workbench.app.sources import SourceResolver
 
 log = logging.getLogger(__name__)
 
@@ -105,4 +109,19 @@ def make_engine(
 
     settings = settings or load_settings()
     pricer = Pricer(PriceCache(data_dir() / "price-cache.json"))
-    return Engine(vault, profiles_from(settings), keys=key_resolver(vault, store), pricer=pricer)
+    return Engine(
+        vault,
+        profiles_from(settings),
+        keys=key_resolver(vault, store),
+        pricer=pricer,
+        bindings=source_resolver(vault, store),
+    )
+
+
+def source_resolver(vault: Vault, store: SecretStore | None = None) -> SourceResolver:
+    """Bound variables resolved from data sources, as the person whose role the settings
+    know (read again for every run: a login may change it)."""
+    from workbench.app.identity import known_role
+    from workbench.app.sources import SourceResolver
+
+    return SourceResolver(vault, role=lambda: known_role(load_settings()), secrets=store)

@@ -23,6 +23,7 @@ from workbench.secrets.redaction import install_redaction, redact
 
 _VAULT, _MODEL = "workbench.cli.vault_cmds", "workbench.cli.model_cmds"
 _REGISTRY, _SYNC = "workbench.cli.registry_cmds", "workbench.cli.sync_cmds"
+_SOURCE = "workbench.cli.source_cmds"
 COMMANDS: dict[str, str] = {
     **dict.fromkeys(("vault", "commit", "doctor", "lint"), _VAULT),
     **dict.fromkeys(
@@ -30,6 +31,7 @@ COMMANDS: dict[str, str] = {
         _MODEL,
     ),
     "registry": _REGISTRY,
+    "source": _SOURCE,
     **dict.fromkeys(("labels", "publish", "review", "sync"), _SYNC),
     **dict.fromkeys(("prod", "trace"), "workbench.cli.prod_cmds"),
 }

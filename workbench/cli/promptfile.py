@@ -12,6 +12,17 @@ Format (README "Prompt files")::
       product: {type: string, default: Acme}
       question: {description: The customer's question}
     tags: [support]
+
+A variable whose value comes from a data source names it and its field (the rest is
+optional: ``row``, 1 = the first matching row, or ``all``; ``where``, column ->
+variable)::
+
+    variables:
+      email: {sensitivity: sensitive, source: customers, field: email,
+              where: {id: customer_id}}
+      customer_id: {type: integer}
+
+The commit pins the source's current definition (``workbench.core.models.Binding``).
 """
 
 from __future__ import annotations
@@ -52,8 +63,22 @@ def _normalise(data: Any, source: str) -> dict[str, Any]:
             {"name": name, **(spec if isinstance(spec, dict) else {"default": spec})}
             for name, spec in variables.items()
         ]
+    if isinstance(out.get("variables"), list):
+        out["variables"] = [_binding(v) for v in out["variables"]]
     if out.get("model") is None:
         out.pop("model", None)
+    return out
+
+
+BINDING_KEYS = ("source", "field", "row", "where", "pin")
+"""A variable's keys in the file that make up its binding (written flat, beside type)."""
+
+
+def _binding(variable: Any) -> Any:
+    if not isinstance(variable, dict) or not any(k in variable for k in BINDING_KEYS):
+        return variable
+    out = {k: v for k, v in variable.items() if k not in BINDING_KEYS}
+    out["binding"] = {k: variable[k] for k in BINDING_KEYS if k in variable}
     return out
 
 
@@ -140,10 +165,15 @@ def content_to_file_data(content: PromptContent) -> dict[str, Any]:
     if model:
         data["model"] = model
     if content.variables:
-        data["variables"] = {
-            v.name: {k: val for k, val in v.model_dump(mode="json").items() if k != "name"}
-            for v in content.variables
-        }
+        data["variables"] = {}
+        for v in content.variables:
+            spec = {k: val for k, val in v.model_dump(mode="json").items() if k != "name"}
+            binding = spec.pop("binding", None)
+            if binding is not None:  # flat, as written; the pin is made again at commit
+                spec.update({k: val for k, val in binding.items() if k != "pin"})
+                if not binding.get("where"):
+                    spec.pop("where", None)
+            data["variables"][v.name] = spec
     if content.tags:
         data["tags"] = list(content.tags)
     return data

@@ -55,6 +55,7 @@ def cmd_login(args: argparse.Namespace) -> int:
     store.set(token_key_name(url), token)
     settings = load_settings()
     settings.registry_url, settings.registry_user = url, me.name
+    settings.registry_role = me.role
     save_settings(settings)
     emit(
         args.json,

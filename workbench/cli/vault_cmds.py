@@ -105,11 +105,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     import yaml
 
+    from workbench.app.sources import pin_names
     from workbench.cli.promptfile import content_to_file_data
 
     with open_vault(args) as vault:
         v = vault.get_version(args.name, args.version)
         labels = [lab.name for lab in vault.labels(args.name) if lab.version_id == v.id]
+        pins = pin_names(vault, v.content)
 
     def text() -> str:
         head = [
@@ -123,6 +125,8 @@ def cmd_show(args: argparse.Namespace) -> int:
             head.append(f"labels   {', '.join(labels)}")
         if v.parent_ids:
             head.append(f"parents  {', '.join(p.hex[:8] for p in v.parent_ids)}")
+        if pins:
+            head.append(f"sources  {', '.join(pins)}")
         body = yaml.safe_dump(
             content_to_file_data(v.content), sort_keys=False, allow_unicode=True, width=100
         )
@@ -332,13 +336,18 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_commit(args: argparse.Namespace) -> int:
+    from workbench.app.identity import known_role
+    from workbench.app.sources import prepare_commit
     from workbench.cli.promptfile import read_prompt_file
+    from workbench.settings import load_settings
 
     content = read_prompt_file(Path(args.file))
     with open_vault(args) as vault:
         parents = None
         if args.parent:
             parents = [vault.get_version(args.name, args.parent).id]
+        # Bindings to data sources: checked against their allow-lists, then pinned.
+        content = prepare_commit(vault, args.name, content, known_role(load_settings()))
         v = vault.commit(args.name, content, args.message, author=args.author, parents=parents)
     emit(args.json, v, f"committed {v.prompt} {v.display_number} ({v.content_hash[:12]})")
     return EXIT_OK
@@ -347,6 +356,7 @@ def cmd_commit(args: argparse.Namespace) -> int:
 def cmd_lint(args: argparse.Namespace) -> int:
     """Lint prompts' latest versions (or the named ones): exit 1 on any error finding."""
     from workbench.app.lint import lint_content, rules_for
+    from workbench.app.sources import source_reads
     from workbench.settings import load_settings
 
     config = load_settings().lint
@@ -355,7 +365,8 @@ def cmd_lint(args: argparse.Namespace) -> int:
         reports = []
         for name in names:
             version = vault.get_version(name, "latest")
-            findings = lint_content(name, version.content, rules_for(name, config))
+            reads = source_reads(vault, version.content)
+            findings = lint_content(name, version.content, rules_for(name, config), reads)
             reports.append((name, version.display_number, findings))
     errors = sum(f.severity == "error" for _n, _v, fs in reports for f in fs)
     warnings = sum(f.severity == "warning" for _n, _v, fs in reports for f in fs)

@@ -24,8 +24,12 @@ key that is missing): run it again once that is fixed; nothing was judged.
      │    │    └── LimitExceededError   a render ran past its size or time bound     [t]
      │    ├── BundleError               unreadable or malformed import bundle / file
      │    ├── HashMismatchError         content does not match its content_hash
+     │    ├── SourceError               a data source read failed: a missing column, no
+     │    │    │                        row, a query that writes, a bad answer
+     │    │    └── SourceUnavailableError  exit 3: the file, database or server is gone
      │    └── PayloadTooLargeError      registry 413: a body over the server's limit  [r]
      ├── NotFoundError                  no such prompt / version / label
+     ├── SourceAccessError              a binding outside a source's allow-list
      ├── ConflictError                  the change collides with the current state
      │    ├── IdenticalCommitError      a commit identical to its parent
      │    ├── DuplicateError            the name / id already exists
@@ -161,6 +165,22 @@ class BundleError(InputError):
 
 class HashMismatchError(InputError):
     pass
+
+
+class SourceError(InputError):
+    """Reading a data source failed for a reason in the source or its data. Its message
+    names the source, never a value read from it."""
+
+
+class SourceUnavailableError(SourceError):
+    """The source's file, database or server could not be reached: run it again later."""
+
+    exit_code = EXIT_COULD_NOT_RUN
+
+
+class SourceAccessError(WorkbenchError):
+    """A prompt (or a person's role) is not on a data source's allow-list: refused at
+    commit, at run and at publish alike."""
 
 
 class NotFoundError(WorkbenchError):

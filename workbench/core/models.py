@@ -141,6 +141,49 @@ class ModelDefaults(_Frozen):
 
 Sensitivity = Literal["public", "internal", "sensitive"]
 
+SOURCE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+SOURCE_NAME_RULE = "lowercase letters, digits, '_', '.', '-' (at most 64), e.g. 'customers'"
+
+
+class Binding(_Frozen):
+    """Where a variable's value comes from: a field of a named data source
+    (``workbench.core.sources``), resolved when a run is prepared, never typed in.
+
+    ``pin`` is the SHA-256 of the source definition the version was committed with
+    (:meth:`workbench.core.sources.SourceDefinition.definition_hash`). It lives here,
+    in the version's content, because what a version does depends on where its data
+    comes from: a reviewer approves the query or file with the text, a run of the
+    version reads through exactly that definition (an edited source cannot change an
+    approved version behind its back), and the pin travels with the version through
+    bundles and the registry, whose hash check covers it. It is a content hash, not a
+    local version number, so it means the same in every vault. Variables without a
+    binding serialise exactly as before (:meth:`Variable.canonical`), so the hashes of
+    versions without bindings do not change. The pin is filled in at commit."""
+
+    source: str = Field(pattern=SOURCE_NAME_RE.pattern)
+    field: str = Field(min_length=1, max_length=200)
+    """The column (CSV, SQL) or key (JSON, HTTP) whose value the variable takes."""
+    row: int | Literal["all"] = 1
+    """Which of the matching rows: 1 = the first; ``all``: every row's value as a list
+    (the variable must then be of type json)."""
+    where: dict[str, str] = Field(default_factory=dict)
+    """column -> variable: keep only rows whose column equals that variable's value
+    (for file and HTTP sources; a SQL source filters in its query instead)."""
+    pin: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+    @field_validator("row")
+    @classmethod
+    def _positive_row(cls, row: int | str) -> int | str:
+        if isinstance(row, int) and row < 1:
+            raise ValueError("row counts from 1 (the first matching row), or write 'all'")
+        return row
+
+    def canonical(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json")
+        if not self.where:
+            del data["where"]
+        return data
+
 
 class Variable(_Frozen):
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -152,13 +195,18 @@ class Variable(_Frozen):
     """``sensitive``: its values are sent to the model but never stored in clear (the
     run log, its exports and the cache hold ``[sensitive: name]``; the answer and errors
     are scrubbed of them). ``internal`` is a label for now: shown, stored."""
+    binding: Binding | None = None
+    """Its value comes from a data source field (see :class:`Binding`), not a case."""
 
     def canonical(self) -> dict[str, Any]:
-        """What the content hash covers: every field, ``sensitivity`` only when set, so
-        versions made before it existed keep their hashes."""
+        """What the content hash covers: every field, ``sensitivity`` and ``binding`` only
+        when set, so versions made before they existed keep their hashes."""
         data = self.model_dump(mode="json")
         if self.sensitivity == "public":
             del data["sensitivity"]
+        del data["binding"]
+        if self.binding is not None:
+            data["binding"] = self.binding.canonical()
         return data
 
 

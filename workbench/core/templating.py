@@ -682,6 +682,8 @@ def check_content(content: PromptContent, *, limits: bool = True) -> list[Templa
     if not broken and limits:
         problems.extend(check_limits(content))
     declared = {v.name: v for v in content.variables}
+    # A binding's 'where' reads a variable: it is used (by the data source).
+    read = {n for v in content.variables if v.binding for n in v.binding.where.values()}
     for name in sorted(set(declared) | set(used)):
         variable = declared.get(name)
         if variable is None:
@@ -700,7 +702,7 @@ def check_content(content: PromptContent, *, limits: bool = True) -> list[Templa
                     )
                 )
             continue
-        if name not in used and not broken:  # a broken message hides its uses
+        if name not in used and name not in read and not broken:  # broken: uses hidden
             problems.append(
                 TemplateError(
                     f"variable {name!r} is declared but no message uses it",

@@ -30,6 +30,7 @@ from workbench.core.assertions import Assertion, CheckResult, check
 from workbench.core.errors import (
     InputError,
     RenderError,
+    SourceUnavailableError,
     TemplateError,
     UsageError,
     WorkbenchError,
@@ -135,6 +136,7 @@ class Estimate:
     """The distinct reasons some planned calls cannot render."""
     unrenderable_calls: int = 0
     """Planned calls whose messages do not render (they fail without calling a model)."""
+
     concurrency_caps: tuple[str, ...] = ()
     """Profiles whose own limit lowers the run's ("16 requested, 8 allowed by profile x")."""
     warnings: tuple[str, ...] = ()
@@ -161,6 +163,18 @@ class _Plan:
     stored (``mask_sensitive``), sent in clear."""
     grader: bool = False
     """A rubric's grading call: no fallbacks (the version's are the graded call's)."""
+
+
+class BindingResolver(Protocol):
+    """Values of variables bound to data sources (``workbench.app.sources``), per
+    (version id, case index): a mapping of values, or the error that case gets. It
+    raises (refusing the run) for a binding outside a source's allow-list. For an
+    ``estimate`` it reads nothing: stand-ins of the variables' types (an estimate is
+    asked for on every change of the window's choices, on its thread)."""
+
+    def resolve(
+        self, spec: RunSpec, versions: Sequence[PromptVersion], estimate: bool
+    ) -> Mapping[tuple[uuid.UUID, int], Mapping[str, Any] | WorkbenchError]: ...
 
 
 SENSITIVE_MIN_CHARS = 3
@@ -370,8 +384,12 @@ class Engine:
         flush_interval: float = 0.25,
         breaker_threshold: int = BREAKER_THRESHOLD,
         pricer: Pricer | None = None,
+        bindings: BindingResolver | None = None,
     ) -> None:
         self.vault = vault
+        self.bindings = bindings
+        """Resolves variables bound to data sources when a run is planned (None: a
+        bound variable gets no value, and its cases say so)."""
         self.store = RunStore(vault)
         self.profiles = {"echo": ECHO_PROFILE, **profiles}
         self.keys = keys or (lambda _p: None)
@@ -397,21 +415,37 @@ class Engine:
     def _versions(self, spec: RunSpec) -> list[PromptVersion]:
         return [self.vault.version_by_id(vid) for vid in spec.version_ids]
 
-    def plan(self, spec: RunSpec) -> list[_Plan]:
+    def plan(self, spec: RunSpec, *, estimate: bool = False) -> list[_Plan]:
         for ref in spec.models:
             self._profile(ref)
         for ref in rubric_graders(spec):  # an unknown grader profile is the run's error
             self._profile(ref)
         plans: list[_Plan] = []
-        for version in self._versions(spec):
+        versions = self._versions(spec)
+        bound = (
+            self.bindings.resolve(spec, versions, estimate=estimate)
+            if self.bindings is not None
+            else {}
+        )
+        for version in versions:
             params = version.content.model
             for case_index, case in enumerate(spec.cases):
-                try:
-                    rendered = render_messages(version.content, case.values)
-                    messages = tuple(ChatMessage(role=m.role, content=m.content) for m in rendered)
-                    error: WorkbenchError | None = None
-                except (RenderError, TemplateError) as exc:
-                    messages, error = (), exc
+                values: Mapping[str, Any] = case.values
+                error: WorkbenchError | None = None
+                got = bound.get((version.id, case_index))
+                if isinstance(got, WorkbenchError):
+                    error = got
+                elif got:  # a bound variable's value comes from its source, not the case
+                    values = {**case.values, **got}
+                messages: tuple[ChatMessage, ...] = ()
+                if error is None:
+                    try:
+                        rendered = render_messages(version.content, values)
+                        messages = tuple(
+                            ChatMessage(role=m.role, content=m.content) for m in rendered
+                        )
+                    except (RenderError, TemplateError) as exc:
+                        error = exc
                 for ref in spec.models:
                     request = None
                     if error is None:
@@ -424,7 +458,7 @@ class Engine:
                             stop=params.stop,
                             response_format=params.response_format,
                         )
-                    sensitive = tuple(sensitive_values(version, case.values))
+                    sensitive = tuple(sensitive_values(version, values))
                     for repeat in range(spec.repeats):
                         plans.append(
                             _Plan(
@@ -459,7 +493,7 @@ class Engine:
             known = by_profile.get(profile, 0.0)
             by_profile[profile] = None if known is None or price is None else known + price
 
-        for plan in self.plan(spec):
+        for plan in self.plan(spec, estimate=True):
             if plan.request is None:
                 errors.add(str(plan.render_error))
                 unrenderable += 1
@@ -736,7 +770,8 @@ class Engine:
         base = {"key": key, "rendered": plan.rendered, "request_hash": plan.request_hash}
         if plan.request is None:
             err = plan.render_error
-            return CellResult(**base, error=str(err), error_kind="render")
+            kind = "source_unavailable" if isinstance(err, SourceUnavailableError) else "render"
+            return CellResult(**base, error=str(err), error_kind=kind)
         hit = cached.get(plan.request_hash)
         if hit is not None:
             return hit.model_copy(

@@ -41,7 +41,14 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.errors import RenderError, TemplateError, WorkbenchError
-from workbench.core.models import Message, ModelDefaults, PromptContent, PromptVersion, Variable
+from workbench.core.models import (
+    Binding,
+    Message,
+    ModelDefaults,
+    PromptContent,
+    PromptVersion,
+    Variable,
+)
 from workbench.core.runs import ModelRef, TestCase
 from workbench.core.templating import (
     RenderedMessage,
@@ -657,9 +664,17 @@ class EditorPanel(QWidget):
                     default=default_text if default_text != "" else None,
                     description=self._cell_text(row, 4),
                     sensitivity=sensitivity,
+                    binding=self._bindings().get(name),
                 )
             )
         return out
+
+    def _bindings(self) -> dict[str, Binding]:
+        """The data-source bindings of the version edited, kept by variable name (the
+        table does not edit them: ``workbench commit`` or the prompt file does)."""
+        if self.base is None:
+            return {}
+        return {v.name: v.binding for v in self.base.content.variables if v.binding is not None}
 
     def _sync_variables(self, used: set[str]) -> None:
         """Rows follow the templates: new names appear; a row disappears when no
@@ -967,9 +982,18 @@ class EditorPanel(QWidget):
             self._commit_ended()
             self._committed(prompt, version)
 
+        def commit() -> PromptVersion:
+            from workbench.app.identity import known_role
+            from workbench.app.sources import prepare_commit
+            from workbench.settings import load_settings
+
+            # Bindings to data sources: checked against their allow-lists, then pinned.
+            checked = prepare_commit(vault, prompt, content, known_role(load_settings()))
+            return vault.commit(prompt, checked, message, parents=parents)
+
         now = self.writer.write(
             f"committing {prompt}",
-            lambda: vault.commit(prompt, content, message, parents=parents),
+            commit,
             done,
             failed,
         )

@@ -59,6 +59,7 @@ from workbench.ui.ops import VaultWriter
 from workbench.ui.regression_view import RegressionBox
 from workbench.ui.review import ReviewPanel
 from workbench.ui.runs import RunsPanel
+from workbench.ui.sources_view import SourcesDialog
 from workbench.ui.stores import CaseStore, Draft, DraftStore
 from workbench.ui.sync_panel import (
     BADGES,
@@ -154,6 +155,7 @@ class MainWindow(QMainWindow):
         )
         self.writer = VaultWriter(self.reporter, self)
         """Every write of the window to its vault, one at a time (workbench.ui.ops)."""
+        self.sources_dialog: SourcesDialog | None = None
         self.cases = CaseStore(vault, self.writer)
         self.controller = RunController(engine_factory, self)
 
@@ -325,6 +327,13 @@ class MainWindow(QMainWindow):
             )
         )
         file.addAction(self._action("&Settings…", self.open_settings, "Ctrl+,"))
+        file.addAction(
+            self._action(
+                "&Data sources…",
+                self.open_sources,
+                tip="The files, databases and web services prompt variables are bound to",
+            )
+        )
         file.addSeparator()
         file.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
         edit = bar.addMenu("&Edit")
@@ -687,6 +696,17 @@ class MainWindow(QMainWindow):
         self.settings = new
         self.vault.actor = name
         return True
+
+    def open_sources(self) -> None:
+        """The Data sources window (not modal: prompts and runs stay usable beside it)."""
+        if self.sources_dialog is None:
+            self.sources_dialog = SourcesDialog(
+                self.vault, self.writer, self.reporter, self.secrets, self
+            )
+        self.sources_dialog.reload()
+        self.sources_dialog.show()
+        self.sources_dialog.raise_()
+        self.sources_dialog.activateWindow()
 
     def open_settings(self) -> None:
         from workbench.ui.settings_dialog import SettingsDialog

@@ -88,7 +88,7 @@ class SettingsDialog(QDialog):
         self.secrets = secrets
         self.reporter = reporter
         self.model_cache = model_cache or ModelCache.default()
-        self._registry_tested: tuple[str, str | None, str] | None = None
+        self._registry_tested: tuple[str, str | None, str, str] | None = None
         """(URL, typed token or None for the keychain's, user) of a successful test."""
         self._pending_keys: dict[str, str] = {}  # key name -> value, written on Save
         self._listings: dict[str, ModelListing] = {}  # profile -> listed here, cached on Save
@@ -498,7 +498,7 @@ class SettingsDialog(QDialog):
 
         def done(me: tuple[str, str]) -> None:
             self.r_test_button.setEnabled(True)
-            self._registry_tested = (url, typed, me[0])
+            self._registry_tested = (url, typed, me[0], me[1])
             self.r_status.setText(f"✔ Connected to {url} as {me[0]} ({me[1]})")
 
         def failed(exc: BaseException) -> None:
@@ -585,9 +585,10 @@ class SettingsDialog(QDialog):
         data = self.settings.model_dump()
         if url != self._original.registry_url or self.r_token.text():
             data["registry_user"] = None  # someone else, perhaps: asked again
+            data["registry_role"] = None
         tested = self._registry_tested
         if url and tested is not None and tested[:2] == (url, self.r_token.text() or None):
-            data["registry_user"] = tested[2]
+            data["registry_user"], data["registry_role"] = tested[2], tested[3]
         data.update(
             registry_url=url,
             default_models=models or ["echo:echo"],

@@ -243,3 +243,35 @@ class TestCaseRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     vals: Mapped[str] = mapped_column(Text)
     assertions: Mapped[str] = mapped_column(Text, default="[]")
+
+
+class SourceRow(Base):
+    """A named data source (``workbench.core.sources``); its versions hold the rest."""
+
+    __tablename__ = "data_sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """Set by ``source remove``: nothing may use it; its versions stay (runs name them)."""
+
+
+class SourceVersionRow(Base):
+    """One immutable version of a source: its definition (hashed, pinned by prompt
+    versions) and its allow-lists (not hashed). Never a secret: a credential is named."""
+
+    __tablename__ = "data_source_versions"
+    __table_args__ = (Index("ix_data_source_versions_hash", "source_id", "definition_hash"),)
+
+    source_id: Mapped[int] = mapped_column(
+        ForeignKey("data_sources.id", ondelete="RESTRICT"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    definition: Mapped[str] = mapped_column(Text)
+    definition_hash: Mapped[str] = mapped_column(String(64))
+    access: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    note: Mapped[str] = mapped_column(Text, default="")

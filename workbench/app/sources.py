@@ -1,0 +1,500 @@
+"""The parameter manager's flows, one for the CLI and the window: checking bindings
+against sources' allow-lists (at commit, at run, at publish), pinning them at commit,
+resolving them when a run is prepared, and trying a source once.
+
+Who may use a source: the prompt must be on its allow-list (by name or folder) and
+the local person's role (:func:`workbench.app.identity.known_role`) must reach one of
+its roles. The allow-list checked is always the source's newest version (closing a
+source to a prompt takes effect at once); the definition read is the one the version
+pinned (an edited source cannot change what an approved version reads).
+
+A resolution is one read of a source for one set of parameters; cases of a run with
+the same parameters share it. Each is an audit event (source, its version, prompt,
+version, who, when, row count; never a value). A read that fails fails the cells of
+its cases, with the source's error, and the rest of the run goes on; a binding
+outside an allow-list refuses the whole run before anything is read. An estimate
+reads nothing (stand-ins of the variables' types): the window asks for one on every
+change of its choices, on its own thread.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from workbench.app.source_read import CredentialLookup, Rows, read_source
+from workbench.core.errors import (
+    NotFoundError,
+    RenderError,
+    SourceAccessError,
+    SourceError,
+    UsageError,
+    WorkbenchError,
+)
+from workbench.core.models import Binding, PromptContent, PromptVersion, Variable, canonical_json
+from workbench.core.runs import RunSpec
+from workbench.core.sources import (
+    Resolution,
+    SourceAccess,
+    SourceDefinition,
+    SourceVersion,
+    allowed_entries_text,
+)
+from workbench.core.templating import coerce_value
+from workbench.secrets.store import SecretStore
+from workbench.vault import Vault
+from workbench.vault.sources import SourceStore
+
+When = Literal["commit", "run", "publish"]
+
+
+def _invalid(exc: ValidationError, what: str) -> UsageError:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    text = str(first["msg"]).removeprefix("Value error, ")
+    return UsageError(
+        f"invalid {what}: {where + ': ' if where else ''}{text}",
+        hint="See: workbench source add --help",
+    )
+
+
+def make_definition(fields: Mapping[str, Any]) -> SourceDefinition:
+    """A definition from what a person gave, files and SQLite databases made absolute
+    (every process, from any folder, reads the same one); a clear error otherwise."""
+    data = dict(fields)
+    if data.get("path"):
+        data["path"] = str(Path(str(data["path"])).expanduser().resolve())
+    url = str(data.get("url") or "")
+    if data.get("kind") == "sql" and url.startswith("sqlite:///") and url != "sqlite:///":
+        rest = url[len("sqlite:///") :]
+        if not rest.startswith("/") and rest != ":memory:":
+            data["url"] = "sqlite:///" + str(Path(rest).expanduser().resolve())
+    try:
+        return SourceDefinition.model_validate(data)
+    except ValidationError as exc:
+        raise _invalid(exc, "data source") from exc
+
+
+def make_access(
+    prompts: Sequence[str], roles: Sequence[str], sensitive_fields: Sequence[str] = ()
+) -> SourceAccess:
+    try:
+        return SourceAccess.model_validate(
+            {
+                "prompts": list(prompts),
+                "roles": list(roles),
+                "sensitive_fields": list(sensitive_fields),
+            }
+        )
+    except ValidationError as exc:
+        raise _invalid(exc, "allow-list") from exc
+
+
+def bound_variables(content: PromptContent) -> list[tuple[Variable, Binding]]:
+    return [(v, v.binding) for v in content.variables if v.binding is not None]
+
+
+def _owner_hint(source: SourceVersion, prompt: str) -> str:
+    folder = prompt.rpartition("/")[0]
+    also = f" (or its folder: --allow-prompt {folder}/)" if folder else ""
+    return (
+        f"Ask the source's owner ({source.author}) to add the prompt to its allow-list: "
+        f"workbench source edit {source.name} --allow-prompt {prompt}{also}"
+    )
+
+
+def check_access(
+    vault: Vault, prompt: str, content: PromptContent, role: str, when: When
+) -> dict[str, SourceVersion]:
+    """The newest version of each source ``content`` binds, by name, once each is known
+    to exist, not removed, and open to ``prompt`` and ``role``; else
+    :class:`SourceAccessError` saying which source, which prompt and how to fix it."""
+    store = SourceStore(vault)
+    out: dict[str, SourceVersion] = {}
+    for variable, binding in bound_variables(content):
+        name = binding.source
+        if name not in out:
+            try:
+                source = store.get(name)
+            except NotFoundError:
+                raise SourceAccessError(
+                    f"{when} refused: variable {variable.name!r} of {prompt!r} is bound to data "
+                    f"source {name!r}, which this vault does not have",
+                    hint=f"Add the source first (workbench source add {name} ...), or remove "
+                    "the binding.",
+                ) from None
+            if source.removed:
+                raise SourceAccessError(
+                    f"{when} refused: variable {variable.name!r} of {prompt!r} is bound to data "
+                    f"source {name!r}, which was removed",
+                    hint=f"Bind it to another source, or add {name!r} again.",
+                )
+            if not source.access.allows_prompt(prompt):
+                raise SourceAccessError(
+                    f"{when} refused: prompt {prompt!r} is not on the allow-list of data source "
+                    f"{name!r} (variable {variable.name!r} is bound to it; the source allows "
+                    f"{allowed_entries_text(source.access.prompts)})",
+                    hint=_owner_hint(source, prompt),
+                )
+            if not source.access.allows_role(role):
+                raise SourceAccessError(
+                    f"{when} refused: data source {name!r} is open to "
+                    f"{' or '.join(source.access.roles)} and above; your role is {role} "
+                    f"(prompt {prompt!r}, variable {variable.name!r})",
+                    hint=f"Ask the source's owner ({source.author}) to add your role: "
+                    f"workbench source edit {name} --allow-role {role}",
+                )
+            out[name] = source
+    return out
+
+
+def _check_shape(prompt: str, content: PromptContent, sources: Mapping[str, SourceVersion]) -> None:
+    """What a binding needs of the prompt: the variables its source reads declared (and
+    not bound themselves), a list type for ``row: all``, sensitivity for a sensitive field."""
+    declared = {v.name: v for v in content.variables}
+    for variable, binding in bound_variables(content):
+        source = sources[binding.source]
+        needs = [*source.definition.parameters(), *binding.where.values()]
+        for need in dict.fromkeys(needs):
+            other = declared.get(need)
+            if other is None:
+                raise UsageError(
+                    f"variable {variable.name!r} of {prompt!r} is bound to data source "
+                    f"{source.name!r}, which reads variable {need!r}: declare it",
+                    hint=f"Add {need!r} to the prompt's variables (its value comes from the "
+                    "test case).",
+                )
+            if other.binding is not None:
+                raise UsageError(
+                    f"variable {variable.name!r} of {prompt!r} reads bound variable {need!r}: "
+                    "a source's parameters come from test cases, not from other sources",
+                    hint=f"Give {need!r} a value in the cases instead of a binding.",
+                )
+        if binding.row == "all" and variable.type != "json":
+            raise UsageError(
+                f"variable {variable.name!r} of {prompt!r} takes every row ('row: all'), a list: "
+                "its type must be json",
+                hint="Set its type to json, or pick one row (row: 1).",
+            )
+        if binding.field in source.access.sensitive_fields and variable.sensitivity != "sensitive":
+            raise UsageError(
+                f"field {binding.field!r} of data source {source.name!r} is sensitive: "
+                f"variable {variable.name!r} of {prompt!r}, bound to it, must be too",
+                hint="Mark it 'sensitivity: sensitive' (its values are then never stored).",
+            )
+
+
+def prepare_commit(vault: Vault, prompt: str, content: PromptContent, role: str) -> PromptContent:
+    """The content to commit: every binding checked (allow-list, shape) and pinned to
+    its source's newest definition. Unbound content comes back unchanged."""
+    if not bound_variables(content):
+        return content
+    sources = check_access(vault, prompt, content, role, "commit")
+    _check_shape(prompt, content, sources)
+    variables = tuple(
+        v
+        if v.binding is None
+        else v.model_copy(
+            update={
+                "binding": v.binding.model_copy(
+                    update={"pin": sources[v.binding.source].definition_hash}
+                )
+            }
+        )
+        for v in content.variables
+    )
+    return content.model_copy(update={"variables": variables})
+
+
+def check_publish(vault: Vault, version: PromptVersion, role: str) -> None:
+    """Refuse to publish a version whose bindings the allow-lists do not admit."""
+    check_access(vault, version.prompt, version.content, role, "publish")
+
+
+def pinned_version(vault: Vault, binding: Binding) -> SourceVersion:
+    """The source version a binding reads: its pin's, else (no pin) the newest."""
+    store = SourceStore(vault)
+    if binding.pin is None:
+        return store.get(binding.source)
+    found = store.by_hash(binding.source, binding.pin)
+    if found is None:
+        raise SourceError(
+            f"this version pins data source {binding.source!r} at definition "
+            f"{binding.pin[:12]}, which this vault does not have",
+            hint="Commit the prompt again to pin the source's current definition.",
+        )
+    return found
+
+
+def source_reads(vault: Vault, content: PromptContent) -> set[str]:
+    """The variables the sources ``content`` binds read (SQL ``:name``, URL ``{name}``,
+    a binding's ``where``), by the definitions pinned; unknown sources read nothing."""
+    out: set[str] = set()
+    for _variable, binding in bound_variables(content):
+        out.update(binding.where.values())
+        try:
+            out.update(pinned_version(vault, binding).definition.parameters())
+        except WorkbenchError:
+            continue
+    return out
+
+
+def pin_names(vault: Vault, content: PromptContent) -> list[str]:
+    """The source versions a version's bindings pin, for people: ``crm v2 (1a2b3c4d5e6f)``
+    (``not in this vault`` when the pinned definition is unknown here)."""
+    out: dict[str, None] = {}
+    store = SourceStore(vault)
+    for _variable, binding in bound_variables(content):
+        if binding.pin is None:
+            out[f"{binding.source} (not pinned)"] = None
+            continue
+        found = store.by_hash(binding.source, binding.pin)
+        where = f"v{found.number}" if found else "not in this vault"
+        out[f"{binding.source} {where} ({binding.pin[:12]})"] = None
+    return list(out)
+
+
+def typed_value(variable: Variable, binding: Binding, rows: Rows, values: Mapping[str, Any]) -> Any:
+    """The variable's value from the rows read: filtered by ``where``, the chosen row's
+    field (or every row's), converted to the variable's type. Errors never show it."""
+    name = binding.source
+    if binding.field not in rows.columns:
+        shown = ", ".join(rows.columns[:20]) or "none"
+        raise SourceError(
+            f"data source {name!r} has no column {binding.field!r} (its columns: {shown})",
+            hint=f"Bind {variable.name!r} to one of them (field: COLUMN).",
+        )
+    selected = rows.rows
+    for column, var in binding.where.items():
+        if column not in rows.columns:
+            raise SourceError(
+                f"data source {name!r} has no column {column!r} to match {var!r} on",
+                hint="Fix the binding's 'where'.",
+            )
+        want = values.get(var)
+        selected = [
+            r for r in selected if r.get(column) is not None and str(r[column]) == str(want)
+        ]
+    if binding.row == "all":
+        return [r.get(binding.field) for r in selected]
+    if len(selected) < binding.row:
+        raise SourceError(
+            f"data source {name!r} gave {len(selected)} matching row"
+            f"{'s' if len(selected) != 1 else ''}; variable {variable.name!r} takes row "
+            f"{binding.row}",
+            hint="Check the case's values the source is read with, or the binding's row.",
+        )
+    raw = selected[binding.row - 1].get(binding.field)
+    if raw is None and variable.type != "json":
+        raise SourceError(
+            f"data source {name!r}: field {binding.field!r} is empty in row {binding.row} "
+            f"(variable {variable.name!r} needs a {variable.type})",
+            hint="Fill it in the source, or pick another row.",
+        )
+    try:
+        return coerce_value(variable.name, variable.type, raw)
+    except RenderError:
+        raise SourceError(
+            f"data source {name!r}: field {binding.field!r} is not a {variable.type} "
+            f"(variable {variable.name!r})",
+            hint=f"Change the variable's type, or bind it to a {variable.type} field.",
+        ) from None
+
+
+def credential_lookup(vault: Vault, store: SecretStore | None) -> CredentialLookup:
+    """Secrets from the keychain (opened on first use), each read audited, registered
+    for redaction."""
+    stores: list[SecretStore] = [] if store is None else [store]
+
+    def lookup(entry: str) -> str | None:
+        from workbench.secrets.resolve import resolve_key
+
+        if not stores:
+            from workbench.secrets.keyring_store import KeyringStore
+
+            stores.append(KeyringStore())
+        return resolve_key(
+            stores[0],
+            entry,
+            audit=lambda name, where: vault.record_event("key.read", name, {"source": where}),
+        )
+
+    return lookup
+
+
+Resolved = dict[str, Any] | WorkbenchError
+"""A case's values from its bindings, or why they could not be read."""
+
+
+def _params(source: SourceVersion, binding: Binding, values: Mapping[str, Any]) -> dict[str, Any]:
+    names = [*source.definition.parameters(), *binding.where.values()]
+    return {n: values.get(n) for n in dict.fromkeys(names)}
+
+
+def _stand_in(variable: Variable, binding: Binding) -> Any:
+    """A value of the variable's type standing for what the source will give."""
+    if binding.row == "all":
+        return []
+    return {"string": f"[{binding.source}.{binding.field}]", "integer": 0, "number": 0.0,
+            "boolean": False, "json": {}}[variable.type]  # fmt: skip
+
+
+@dataclass
+class _Read:
+    """One read of a source during a run's preparation, and the cases it served."""
+
+    source: SourceVersion
+    rows: Rows | None = None
+    error: WorkbenchError | None = None
+    cases: set[int] = field(default_factory=set)
+
+    def resolution(self, version: PromptVersion) -> Resolution:
+        return Resolution(
+            source=self.source.name,
+            source_version=self.source.number,
+            definition_hash=self.source.definition_hash,
+            prompt=version.prompt,
+            version_id=str(version.id),
+            rows=0 if self.rows is None else len(self.rows.rows),
+            cases=len(self.cases),
+            error="" if self.error is None else type(self.error).__name__,
+        )
+
+
+@dataclass
+class SourceResolver:
+    """Resolves bound variables for the engine (:class:`workbench.engine.runner.Engine`'s
+    ``bindings``). ``role`` is asked for every run (a login may change it)."""
+
+    vault: Vault
+    role: Callable[[], str]
+    secrets: SecretStore | None = None
+
+    def resolve(
+        self, spec: RunSpec, versions: Sequence[PromptVersion], estimate: bool
+    ) -> Mapping[tuple[uuid.UUID, int], Resolved]:
+        """Values of bound variables per (version, case index), read from the sources
+        (each read audited); for an ``estimate``, the allow-lists are checked and
+        stand-ins given, nothing is read (nor audited)."""
+        bound = [v for v in versions if bound_variables(v.content)]
+        if not bound:
+            return {}
+        if estimate:
+            role = self.role()
+            out: dict[tuple[uuid.UUID, int], Resolved] = {}
+            for version in bound:
+                check_access(self.vault, version.prompt, version.content, role, "run")
+                stand_ins = {v.name: _stand_in(v, b) for v, b in bound_variables(version.content)}
+                out.update({(version.id, i): stand_ins for i in range(len(spec.cases))})
+            return out
+        return self._resolve(spec, bound)
+
+    def _resolve(
+        self, spec: RunSpec, versions: Sequence[PromptVersion]
+    ) -> dict[tuple[uuid.UUID, int], Resolved]:
+        role = self.role()
+        for version in versions:  # refused before anything is read
+            check_access(self.vault, version.prompt, version.content, role, "run")
+        lookup = credential_lookup(self.vault, self.secrets)
+        out: dict[tuple[uuid.UUID, int], Resolved] = {}
+        audits: list[Resolution] = []
+        for version in versions:
+            reads: dict[bytes, _Read] = {}  # one per source and parameters
+            sources: dict[str, SourceVersion | WorkbenchError] = {}
+            for index, case in enumerate(spec.cases):
+                values = {v.name: v.default for v in version.content.variables}
+                values.update({k: v for k, v in case.values.items() if v is not None})
+                got: dict[str, Any] = {}
+                problem: WorkbenchError | None = None
+                for variable, binding in bound_variables(version.content):
+                    if binding.source not in sources:
+                        try:
+                            sources[binding.source] = pinned_version(self.vault, binding)
+                        except WorkbenchError as exc:
+                            sources[binding.source] = exc
+                    source = sources[binding.source]
+                    if isinstance(source, WorkbenchError):
+                        problem = source
+                        break
+                    params = _params(source, binding, values)
+                    key = canonical_json(
+                        {"s": source.name, "h": source.definition_hash, "p": params}
+                    )
+                    read = reads.get(key)
+                    if read is None:
+                        read = reads[key] = _Read(source)
+                        try:
+                            read.rows = read_source(source.name, source.definition, params, lookup)
+                        except WorkbenchError as exc:
+                            read.error = exc
+                    read.cases.add(index)
+                    try:
+                        if read.error is not None:
+                            raise read.error
+                        assert read.rows is not None
+                        got[variable.name] = typed_value(variable, binding, read.rows, values)
+                    except WorkbenchError as exc:
+                        problem = exc
+                        break
+                out[(version.id, index)] = problem if problem is not None else got
+            audits += [read.resolution(version) for read in reads.values()]
+        SourceStore(self.vault).record_resolutions(audits)
+        return out
+
+
+@dataclass(frozen=True)
+class TestReport:
+    """What ``source test`` shows: the rows' count and columns, a few rows masked."""
+
+    __test__ = False
+
+    source: str
+    version: int
+    rows: int
+    columns: list[str]
+    sample: list[dict[str, str]]
+
+
+def try_source(
+    vault: Vault,
+    name: str,
+    params: Mapping[str, Any],
+    secrets: SecretStore | None = None,
+    sample: int = 5,
+) -> TestReport:
+    """Read the newest version of ``name`` once with ``params``; audited like a run's
+    read (prompt ``-``). Values of the source's sensitive fields are masked."""
+    source = SourceStore(vault).get(name)
+    if source.removed:
+        raise UsageError(f"data source {name!r} was removed", hint="See: workbench source list")
+    wanted = {p: params.get(p) for p in source.definition.parameters()}
+    audit = Resolution(
+        source=name,
+        source_version=source.number,
+        definition_hash=source.definition_hash,
+        prompt="-",
+        version_id="-",
+        rows=0,
+    )
+    try:
+        rows = read_source(name, source.definition, wanted, credential_lookup(vault, secrets))
+    except SourceError as exc:
+        SourceStore(vault).record_resolutions(
+            [audit.model_copy(update={"error": type(exc).__name__})]
+        )
+        raise
+    SourceStore(vault).record_resolutions([audit.model_copy(update={"rows": len(rows.rows)})])
+    hidden = set(source.access.sensitive_fields)
+    shown = [
+        {
+            c: "••••••" if c in hidden else "" if r.get(c) is None else str(r.get(c))
+            for c in rows.columns
+        }
+        for r in rows.rows[:sample]
+    ]
+    return TestReport(name, source.number, len(rows.rows), rows.columns, shown)
