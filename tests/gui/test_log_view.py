@@ -114,3 +114,24 @@ def test_spending_page_groups_charts_and_exports(
     cli = json.loads(capsys.readouterr().out)["groups"][0]
     row = csv_path.read_text().splitlines()[1].split(",")
     assert int(row[1]) == cli["calls"] and int(row[7]) == cli["unpriced_calls"]
+
+
+def test_a_rubric_grading_call_is_a_row_of_its_own(qtbot, window, vault: Vault) -> None:  # type: ignore[no-untyped-def]
+    from workbench.core.assertions import Assertion
+
+    two_versions(vault)
+    # The echo provider is priced (free): it is called, and answers no grade.
+    rubric = Assertion(type="rubric", value="polite", model="echo:echo")
+    vault.set_test_cases(
+        "support/reply", [TestCase(name="refund", values={"question": "Refund?"},
+                                   assertions=(rubric,))],
+    )  # fmt: skip
+    window.browser.reload()
+    window.browser.select("support/reply")
+    with qtbot.waitSignal(window.compare.run_finished, timeout=20_000):
+        window.run_compare()  # 2 versions x 2 models x 1 case, each graded once
+    click_tab(window, "Log")
+    log = window.log_panel
+    results = [log.model.index(r, 9).data() for r in range(log.model.rowCount())]
+    assert len(results) == 8
+    assert results.count("rubric grader: ok") == 4

@@ -69,6 +69,7 @@ def span_attributes(
         "workbench.case_index": cell.key.case_index,
         "workbench.cached": cell.cached,
         "workbench.retries": len(cell.retries),
+        "workbench.call.kind": cell.kind,
         "langfuse.observation.prompt.name": prompt,
     }
     number = version[1:] if version.startswith("v") and version[1:].isdigit() else None
@@ -132,6 +133,13 @@ class SpanObserver:
         self.inner.on_cell(cell, done, total, spent_usd)
         try:
             self._span(cell)
+        except Exception as exc:  # telemetry never stops a run
+            log.warning("OpenTelemetry span not made: %s", exc)
+
+    def on_grading_call(self, call: CellResult) -> None:
+        """A rubric's grading call is a model call too: its own span, marked so."""
+        try:
+            self._span(call)
         except Exception as exc:  # telemetry never stops a run
             log.warning("OpenTelemetry span not made: %s", exc)
 

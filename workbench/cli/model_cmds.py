@@ -271,6 +271,9 @@ def summary_text(run: Run, labels: dict[uuid.UUID, str]) -> str:
     n, planned = len(run.cells), run.spec.total_cells
     cells = f"{n} cells" if n == planned else f"{n} of {planned} cells (partial)"
     head = f"run {run.id}  {run.status}  {cells}  {format_cells_total(run.cells)}"
+    grading = _grading_total(run.cells)
+    if grading is not None:  # the run's spending includes it; the cells' readouts do not
+        head += f"  + rubric grading {format_total(grading[2])}"
     return "\n".join([head, body, *notes])
 
 
@@ -553,10 +556,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return verdict_code
 
 
-def _grading_total(cells: Sequence[CellResult]) -> tuple[dict[str, Any], str] | None:
-    """What rubric grading took (calls made, their cost by the money rule) as JSON and a
-    line; None when no rubric was graded. Its cost is not in the table's COST, which is
-    the graded calls' own."""
+def _grading_total(
+    cells: Sequence[CellResult],
+) -> tuple[dict[str, Any], str, CostTotal] | None:
+    """What rubric grading took (checks, grades had, their cost by the money rule) as
+    JSON, a line and the total; None when no rubric was graded. Its cost is not in the
+    table's COST, which is the graded calls' own."""
     checks = [k for c in cells for k in c.checks if k.grader is not None]
     if not checks:
         return None
@@ -570,7 +575,7 @@ def _grading_total(cells: Sequence[CellResult]) -> tuple[dict[str, Any], str] | 
         f"rubric grading: {graded} of {counted(len(checks), 'check')} graded, "
         f"{format_total(total)} (not in COST above)"
     )
-    return data, line
+    return data, line, total
 
 
 def _gate_verdict(ok: bool, run: Run, min_pass_rate: float) -> tuple[int, str]:

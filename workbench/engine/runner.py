@@ -108,6 +108,10 @@ def call_tokens_estimate(contents: Iterable[str], max_tokens: int | None) -> tup
 
 
 class RunObserver(Protocol):
+    """Sees a run as it happens. An observer may also have ``on_grading_call(call)``
+    (optional, so observers that only show the matrix need not): each finished rubric
+    grading call, stored masked, before the cell it graded reaches ``on_cell``."""
+
     def on_delta(self, key: CellKey, text: str) -> None: ...
 
     def on_cell(self, cell: CellResult, done: int, total: int, spent_usd: float) -> None: ...
@@ -648,7 +652,12 @@ class Engine:
                 progress.spent_by[answered] = progress.spent_by.get(answered, 0.0) + (
                     call.cost_usd or 0.0
                 )
-            progress.pending.extend(_masked_cell(g, plan.sensitive) for g in graders)
+            stored = [_masked_cell(g, plan.sensitive) for g in graders]
+            progress.pending.extend(stored)
+            on_grading = getattr(observer, "on_grading_call", None)
+            if on_grading is not None:
+                for call in stored:
+                    on_grading(call)
             progress.pending.append(cell)
             observer.on_cell(cell, progress.done, total, progress.spent)
             if len(progress.pending) >= self.batch_size:

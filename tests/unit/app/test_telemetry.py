@@ -115,3 +115,22 @@ def test_an_unreachable_endpoint_never_stops_a_run(
     monkeypatch.setenv("WORKBENCH_OTLP_ENDPOINT", "http://127.0.0.1:9/v1/traces")
     assert main(["commit", "greet", "-f", "p.yaml", "-m", "first"]) == 0
     assert main(["compare", "greet", "--models", "echo:echo"]) == 0
+
+
+def test_a_rubric_grading_call_is_its_own_span(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: Receiver,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    make_home(tmp_path, monkeypatch)
+    (tmp_path / "cases.yaml").write_text(
+        "- {name: a, assert: [{type: rubric, value: polite, model: 'echo:echo'}]}\n"
+    )
+    assert main(["commit", "greet", "-f", "p.yaml", "-m", "first"]) == 0
+    monkeypatch.setenv("WORKBENCH_OTLP_ENDPOINT", receiver.url)
+    capsys.readouterr()
+    main(["compare", "greet", "--models", "echo:echo", "--cases", "cases.yaml"])
+    kinds = sorted(attrs(s)["workbench.call.kind"] for s in receiver.spans)
+    assert kinds == ["call", "grader"]
+    grader = next(s for s in receiver.spans if attrs(s)["workbench.call.kind"] == "grader")
+    assert grader.name == "chat echo" and attrs(grader)["gen_ai.operation.name"] == "chat"
+    assert b"polite" not in b"".join(receiver.raw)  # the rubric's text is not sent
