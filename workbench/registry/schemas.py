@@ -135,6 +135,12 @@ class VersionPush(_Input):
     author: str | None = None
     """Optional; when given it must be the caller's own name."""
 
+    @classmethod
+    def of(cls, version: PromptVersion) -> VersionPush:
+        """A local version as it is pushed: its fields by name (no number: the registry
+        gives it; no author: the registry names the token's user)."""
+        return cls(**{n: getattr(version, n) for n in cls.model_fields if n != "author"})
+
     @field_validator("prompt")
     @classmethod
     def _valid_prompt(cls, name: str) -> str:
