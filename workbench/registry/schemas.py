@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from workbench.core.models import (
+    AuditEvent,
     PromptContent,
     PromptVersion,
     validate_label_name,
@@ -385,15 +386,10 @@ class ChangePage(_Wire):
     has_more: bool
 
 
-class AuditEntry(_Wire):
-    seq: int
-    at: datetime
-    actor: str
-    action: str
-    subject: str
-    detail: dict[str, object]
-    prev_hash: str
-    hash: str
+class AuditEntry(AuditEvent):
+    """An entry of the registry's audit log on the wire: the vault's own audit event
+    type (same fields, same chain hash, :meth:`AuditEvent.compute_hash`), named for the
+    API's schema."""
 
 
 class AuditPage(_Wire):
