@@ -95,11 +95,11 @@ def test_bound_values_are_read_typed_audited_and_never_stored(
         version = vault.get_version("support/reply")
         events = [e for e in vault.audit_events() if e.action == "source.resolve"]
         assert vault.verify_audit() is None
-    # One read per case (their parameters differ); each names who, what, how many rows.
-    assert [(e.subject, e.actor, e.detail["rows"], e.detail["cases"]) for e in events] == [
-        ("crm", "ada", 1, 1),
-        ("crm", "ada", 1, 1),
-    ]
+    # One resolution of the source for the run: who, which versions, how many reads (one
+    # per case: their parameters differ), rows and cases; three variables, one query each.
+    assert [
+        (e.subject, e.actor, e.detail["reads"], e.detail["rows"], e.detail["cases"]) for e in events
+    ] == [("crm", "ada", 2, 2, 2)]
     assert {e.detail["prompt"] for e in events} == {"support/reply"}
     assert {e.detail["version_id"] for e in events} == {str(version.id)}
     assert {e.detail["source_version"] for e in events} == {1}
@@ -303,6 +303,9 @@ def test_an_http_source_with_its_credential_in_the_keychain(
     assert cell["error_kind"] == "source_unavailable"
     assert "data source 'people'" in cell["error"] and "could not be reached" in cell["error"]
     assert "Ada" not in cell["error"]  # the URL template is named, not the filled URL
+    with Vault.open(home / "data" / "vault.sqlite3") as vault:
+        last = [e for e in vault.audit_events() if e.action == "source.resolve"][-1]
+    assert (last.detail["reads"], last.detail["failed"], last.detail["rows"]) == (1, 1, 0)
 
 
 def test_an_estimate_checks_access_and_reads_nothing(
