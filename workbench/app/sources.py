@@ -13,10 +13,9 @@ the same parameters share it. A resolution is the reads of one source for one pr
 version in one run: one audit event (source, its version, prompt, version, who, when,
 how many reads, rows and cases; never a value), so 1,000 cases cost one event. A
 read that fails fails the cells of its cases, with the source's error, and the rest
-of the run goes on; a binding
-outside an allow-list refuses the whole run before anything is read. An estimate
-reads nothing (stand-ins of the variables' types): the window asks for one on every
-change of its choices, on its own thread.
+of the run goes on; a binding outside an allow-list refuses the whole run before
+anything is read. An estimate reads nothing (stand-ins of the variables' types): the
+window asks for one on every change of its choices, on its own thread.
 """
 
 from __future__ import annotations
