@@ -125,7 +125,7 @@ def test_a_bound_variable_is_no_test_case_column_and_survives_an_edit(
         "plans", SourceDefinition(kind="csv", path=str(data)), SourceAccess(prompts=("support/",))
     )
     content = PromptContent(
-        messages=(Message(role="user", template="{{ plan }} {{ question }}"),),
+        messages=(Message(role="user", template="{{ plan }}"),),
         variables=(
             Variable(name="plan", binding=Binding(source="plans", field="plan")),
             Variable(name="question"),
@@ -135,12 +135,15 @@ def test_a_bound_variable_is_no_test_case_column_and_survives_an_edit(
     window.browser.reload()
     window.browser.select("support/bound")
     click_tab(window, "Test cases")
-    assert window.testcases.model.variables == ["question"]  # plan comes from the source
+    assert window.testcases.model.variables == []  # plan comes from the source
     # An edit in the editor keeps the binding (and its pin) in the next commit.
     click_tab(window, "Editor")
     editor = window.editor
-    qtbot.waitUntil(lambda: editor.variables.rowCount() == 2)
-    editor.message_editors[0].text.setPlainText("Plan: {{ plan }}. {{ question }}")
+    qtbot.waitUntil(lambda: editor.variables.rowCount() == 1)
+    editor.message_editors[0].text.setPlainText("Plan: {{ plan }}.")
+    editor.refresh()
+    qtbot.waitUntil(lambda: not editor.preview_pending)
+    assert "Plan: [plans.plan]." in editor.preview.toPlainText(), editor.preview.toPlainText()
     qtbot.keyClicks(editor.commit_message, "reworded")
     editor.refresh()
     with qtbot.waitSignal(editor.committed, timeout=5_000) as committed:

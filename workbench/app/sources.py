@@ -337,6 +337,12 @@ def _params(source: SourceVersion, binding: Binding, values: Mapping[str, Any]) 
     return {n: values.get(n) for n in dict.fromkeys(names)}
 
 
+def stand_ins(content: PromptContent) -> dict[str, Any]:
+    """Values standing for what the bound variables will get at run time (for an
+    estimate, or the editor's preview: ``[crm.email]``), nothing read."""
+    return {v.name: _stand_in(v, b) for v, b in bound_variables(content)}
+
+
 def _stand_in(variable: Variable, binding: Binding) -> Any:
     """A value of the variable's type standing for what the source will give."""
     if binding.row == "all":
@@ -407,8 +413,8 @@ class SourceResolver:
             out: dict[tuple[uuid.UUID, int], Resolved] = {}
             for version in bound:
                 check_access(self.vault, version.prompt, version.content, role, "run")
-                stand_ins = {v.name: _stand_in(v, b) for v, b in bound_variables(version.content)}
-                out.update({(version.id, i): stand_ins for i in range(len(spec.cases))})
+                standing = stand_ins(version.content)
+                out.update({(version.id, i): standing for i in range(len(spec.cases))})
             return out
         return self._resolve(spec, bound)
 
