@@ -61,6 +61,7 @@ class SourceReader:
     def __init__(self, credential: CredentialLookup) -> None:
         self._lookup = credential
         self._secrets: dict[str, str | None] = {}
+        self._http: Any = None
         self._files: dict[str, Rows] = {}
         self._seen: dict[int, tuple[SourceDefinition, str, list[str]]] = {}
         self._databases: dict[str, tuple[Any, Any, bool]] = {}  # hash -> engine, conn, sqlite
@@ -83,6 +84,9 @@ class SourceReader:
             self._drop(key)
         self._files.clear()
         self._secrets.clear()
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
     def _drop(self, key: str) -> None:
         engine, conn, _sqlite = self._databases.pop(key)
@@ -111,7 +115,11 @@ class SourceReader:
             return Rows(list(rows.columns), [dict(r) for r in rows.rows])
         if definition.kind == "sql":
             return self._sql(name, definition, key, {p: params[p] for p in names})
-        return _http(name, definition, params, self.credential)
+        if self._http is None:  # one client (its connections kept) for the pass's requests
+            import httpx
+
+            self._http = httpx.Client(timeout=HTTP_TIMEOUT_S, follow_redirects=False)
+        return _http(name, definition, params, self.credential, self._http)
 
     def _known(self, definition: SourceDefinition) -> tuple[str, list[str]]:
         """The definition's hash and parameters, worked out once per definition."""
@@ -391,7 +399,11 @@ def fill_url(template: str, params: Mapping[str, Any]) -> str:
 
 
 def _http(
-    name: str, definition: SourceDefinition, params: Mapping[str, Any], credential: CredentialLookup
+    name: str,
+    definition: SourceDefinition,
+    params: Mapping[str, Any],
+    credential: CredentialLookup,
+    client: Any,
 ) -> Rows:
     import httpx
 
@@ -405,7 +417,7 @@ def _http(
         header = definition.header
         headers[header] = f"Bearer {secret}" if header.lower() == "authorization" else secret
     try:
-        answer = httpx.get(url, headers=headers, timeout=HTTP_TIMEOUT_S, follow_redirects=False)
+        answer = client.get(url, headers=headers)
     except httpx.HTTPError as exc:
         raise SourceUnavailableError(
             f"data source {name!r} ({template}) could not be reached: {type(exc).__name__}",
