@@ -294,16 +294,16 @@ def typed_value(variable: Variable, binding: Binding, rows: Rows, values: Mappin
     if raw is None and variable.type != "json":
         raise SourceError(
             f"data source {name!r}: field {binding.field!r} is empty in row {binding.row} "
-            f"(variable {variable.name!r} needs a {variable.type})",
+            f"(variable {variable.name!r} needs a value of type {variable.type})",
             hint="Fill it in the source, or pick another row.",
         )
     try:
         return coerce_value(variable.name, variable.type, raw)
     except RenderError:
         raise SourceError(
-            f"data source {name!r}: field {binding.field!r} is not a {variable.type} "
+            f"data source {name!r}: field {binding.field!r} is not of type {variable.type} "
             f"(variable {variable.name!r})",
-            hint=f"Change the variable's type, or bind it to a {variable.type} field.",
+            hint=f"Change the variable's type, or bind it to a field of type {variable.type}.",
         ) from None
 
 
