@@ -495,7 +495,7 @@ class MainWindow(QMainWindow):
             declared = self.editor.content.variables if self.editor.content else ()
             self.testcases.set_prompt(
                 name,
-                [r.name for r in declared],
+                [r.name for r in declared if r.binding is None],  # bound: from a source
                 {r.name for r in declared if r.sensitivity == "sensitive"},
             )
             self.compare.set_prompt(name, versions, self.cases.load(name))
@@ -636,7 +636,7 @@ class MainWindow(QMainWindow):
             declared = version.content.variables
             self.testcases.set_prompt(
                 version.prompt,
-                [v.name for v in declared],
+                [v.name for v in declared if v.binding is None],  # bound: from a source
                 {v.name for v in declared if v.sensitivity == "sensitive"},
             )
         self.statusBar().showMessage(
