@@ -435,3 +435,116 @@ def test_a_healthy_canary_is_not_rolled_back(registry: RunningRegistry) -> None:
     by_version = {r.version: r for r in stats.rows}
     assert by_version[2].calls == 40 and by_version[2].errors == 1
     assert by_version[1].calls == 40 and by_version[1].errors == 1
+
+
+def test_a_canary_slower_than_its_ratio_to_stable_is_halted_and_a_new_move_clears_it(
+    registry: RunningRegistry,
+) -> None:
+    v1, v2, canary_keys, stable_keys = _canary_setup(registry, GUARDS)
+    sender = Sender(registry.url, registry.tokens["shop"])
+    try:
+        for k in stable_keys[:25]:
+            sender.call({"workbench.caller_key": k}, latency_ms=700.0)
+        for k in canary_keys[:25]:
+            sender.call({"workbench.caller_key": k}, latency_ms=2500.0)
+    finally:
+        sender.close()
+    state = registry.service.label(PROMPT, "production")
+    assert state.target.canary is None and state.halted is not None
+    assert "p95 latency" in state.halted.reason and "2x the stable" in state.halted.reason
+    evidence = state.halted.evidence
+    assert evidence["canary_calls"] == GUARDS.min_calls  # halted at the first call judged
+    assert evidence["stable_calls"] == 25
+    # The publisher tries again: the halt record goes with the move.
+    publish(registry.service, v1, v2, percent=10, guards=GUARDS)
+    assert registry.service.label(PROMPT, "production").halted is None
+
+
+def test_concurrent_exports_add_up_in_the_rollups(registry: RunningRegistry) -> None:
+    """Several requests at once into the same rollup rows (upserts that add): nothing
+    lost, on SQLite's single writer and PostgreSQL's concurrent transactions alike."""
+    import threading
+
+    v1 = push_approved(registry.service, "Hello {{ name }}")
+    publish(registry.service, v1)
+    now_ns = int(datetime.now(UTC).timestamp() * 1e9)
+    headers = {"Authorization": f"Bearer {registry.tokens['shop']}"}
+
+    def body(thread: int, request: int) -> dict[str, Any]:
+        spans = [
+            {
+                "traceId": f"{thread:08x}{request:08x}{i + 1:016x}",  # never all zeros
+                "spanId": f"{i + 1:016x}",
+                "name": "chat",
+                "startTimeUnixNano": str(now_ns),
+                "endTimeUnixNano": str(now_ns + 250_000_000),
+                "attributes": [
+                    {"key": "gen_ai.request.model", "value": {"stringValue": "m"}},
+                    {"key": "workbench.prompt.name", "value": {"stringValue": PROMPT}},
+                    {"key": "workbench.prompt.version", "value": {"intValue": "1"}},
+                    {"key": "gen_ai.usage.output_tokens", "value": {"intValue": "3"}},
+                ],
+            }
+            for i in range(25)
+        ]
+        return {"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}
+
+    failures: list[str] = []
+
+    def send(thread: int) -> None:
+        with httpx.Client(base_url=registry.url, headers=headers, timeout=30) as http:
+            for request in range(6):
+                r = http.post("/v1/traces", json=body(thread, request))
+                if r.status_code != 200:
+                    failures.append(r.text)
+
+    threads = [threading.Thread(target=send, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    stats = registry.service.telemetry.stats(
+        PROMPT, datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) + timedelta(hours=1)
+    )
+    (row,) = stats.rows
+    assert row.calls == len(spans(registry)) == 4 * 6 * 25
+    assert row.output_tokens == 3 * row.calls
+
+
+def test_retention_prunes_raw_spans_and_keeps_the_rollups(registry: RunningRegistry) -> None:
+    v1 = push_approved(registry.service, "Hello {{ name }}")
+    publish(registry.service, v1)
+    sender = Sender(registry.url, registry.tokens["shop"])
+    old = datetime.now(UTC) - timedelta(days=40)
+    try:
+        for _ in range(3):
+            sender.call({"workbench.prompt.name": PROMPT, "workbench.prompt.version": 1}, at=old)
+        sender.call({"workbench.prompt.name": PROMPT, "workbench.prompt.version": 1})
+    finally:
+        sender.close()
+    assert registry.service.telemetry.prune() == 3  # the 30-day default
+    assert len(spans(registry)) == 1
+    stats = registry.service.telemetry.stats(
+        PROMPT, old - timedelta(hours=1), datetime.now(UTC) + timedelta(hours=1)
+    )
+    assert sum(r.calls for r in stats.rows) == 4  # the rollups still count them
+
+
+def test_percentiles_from_the_buckets_are_close_to_the_exact_ones() -> None:
+    import random
+
+    from workbench.registry.server.histogram import BUCKETS, bucket_of, percentile
+
+    rng = random.Random(3)
+    values = [rng.lognormvariate(6.5, 0.8) for _ in range(5000)]
+    counts = [0] * BUCKETS
+    for v in values:
+        counts[bucket_of(v)] += 1
+    ordered = sorted(values)
+    for q in (0.5, 0.95, 0.99):
+        exact = ordered[int(q * len(ordered)) - 1]
+        estimate = percentile(counts, q)
+        assert estimate is not None and abs(estimate - exact) / exact < 0.12, (q, exact, estimate)
+    assert percentile([0] * BUCKETS, 0.5) is None
+    assert bucket_of(0.5) == 0 and bucket_of(10**6) == BUCKETS - 1
