@@ -24,7 +24,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -57,6 +57,7 @@ from workbench.registry.server.tables import (
 )
 
 log = logging.getLogger("workbench.registry.telemetry")
+SPANS: Table = SpanRow.__table__  # type: ignore[assignment]
 
 CLOCK_SKEW = timedelta(seconds=30)
 """A span may start this much before the registry's record of its resolution (the
@@ -177,7 +178,9 @@ class Telemetry:
             linked = [_Linked(s) for s in fresh]
             unknown = self._link(session, app, linked)
             if linked:
-                session.execute(insert(SpanRow), [self._row(app, item, now) for item in linked])
+                # Core executemany, not the ORM's bulk insert: on PostgreSQL the latter
+                # ran one statement per row (measured: 50 ms per 200-span request).
+                session.execute(insert(SPANS), [self._row(app, item, now) for item in linked])
             grouped: dict[RollupKey, Figures] = defaultdict(Figures)
             for item in linked:
                 key: RollupKey = (
@@ -210,11 +213,11 @@ class Telemetry:
         if not spans:
             return []
         seen: set[tuple[str, str]] = set()
-        ids = list({(s.trace_id, s.span_id) for s in spans})
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        traces = sorted({s.trace_id for s in spans})
+        for start in range(0, len(traces), 500):
+            # by trace id alone (the unique index's first column); span ids compared here
             stmt = select(SpanRow.trace_id, SpanRow.span_id).where(
-                tuple_(SpanRow.trace_id, SpanRow.span_id).in_(chunk)
+                SpanRow.trace_id.in_(traces[start : start + 500])
             )
             seen.update((t, s) for t, s in session.execute(stmt))
         out = []
