@@ -548,3 +548,63 @@ def test_percentiles_from_the_buckets_are_close_to_the_exact_ones() -> None:
         assert estimate is not None and abs(estimate - exact) / exact < 0.12, (q, exact, estimate)
     assert percentile([0] * BUCKETS, 0.5) is None
     assert bucket_of(0.5) == 0 and bucket_of(10**6) == BUCKETS - 1
+
+
+def test_an_app_token_scoped_to_some_prompts_is_refused_the_others(
+    registry: RunningRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from workbench.cli.main import main
+
+    v1 = push_approved(registry.service, "Hello {{ name }}")
+    publish(registry.service, v1)
+    other = make_version(prompt="billing/refund", text="Refund {{ name }}")
+    registry.service.push_version(
+        ALICE,
+        VersionPush(
+            id=other.id, prompt=other.prompt, content=other.content,
+            content_hash=other.content_hash, created_at=other.created_at,
+        ),
+    )  # fmt: skip
+    url = registry.settings.db_url
+    code = main(["registry", "user", "add", "kiosk", "--role", "app", "--prompts",
+                 "support/", "--db", url, "--json"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    token = json.loads(out)["token"]
+    assert main(["registry", "user", "add", "eve", "--role", "author", "--prompts", "x",
+                 "--db", url]) == 2  # fmt: skip
+    assert "app tokens only" in capsys.readouterr().err
+
+    with RegistryClient(registry.url, token) as kiosk:
+        assert kiosk.resolve(PROMPT)[0] is not None  # under support/
+        assert [p.name for p in kiosk.prompts()] == [PROMPT]
+        for read in (
+            lambda: kiosk.resolve("billing/refund", label="latest"),
+            lambda: kiosk.prompt("billing/refund"),
+            lambda: kiosk.versions("billing/refund"),
+            lambda: kiosk.version(other.id),
+            lambda: kiosk.prod_stats("billing/refund"),
+        ):
+            with pytest.raises(PermissionDeniedError, match="may read only support/"):
+                read()
+        r = httpx.get(f"{registry.url}/api/public/v2/prompts/billing/refund", auth=("kiosk", token))
+        assert r.status_code == 403
+        listed = httpx.get(f"{registry.url}/api/public/v2/prompts", auth=("kiosk", token))
+        assert [p["name"] for p in listed.json()["data"]] == [PROMPT]
+        assert listed.json()["meta"]["totalItems"] == 1
+    # Spans naming a prompt outside the scope are kept unlinked, like an unknown prompt.
+    sender = Sender(registry.url, token)
+    try:
+        outside = sender.call({"workbench.prompt.name": "billing/refund",
+                               "workbench.prompt.version": 1})  # fmt: skip
+        inside = sender.call({"workbench.prompt.name": PROMPT, "workbench.prompt.version": 1})
+    finally:
+        sender.close()
+    stored = {s.trace_id: s for s in spans(registry)}
+    assert stored[outside].prompt is None and stored[outside].version_id is None
+    assert stored[inside].version_id == v1.id
+
+    assert main(["registry", "user", "scope", "kiosk", "--all", "--db", url]) == 0
+    capsys.readouterr()
+    with RegistryClient(registry.url, token) as kiosk:
+        assert kiosk.prompt("billing/refund").name == "billing/refund"

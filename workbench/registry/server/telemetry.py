@@ -21,6 +21,7 @@ import logging
 import threading
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -160,23 +161,28 @@ class Telemetry:
 
     # --- ingest ----------------------------------------------------------------------------
 
-    def ingest(self, app: str, decoded: Decoded) -> IngestResult:
-        """Store the GenAI spans of one request, linked, rolled up, guards checked."""
+    def ingest(
+        self, app: str, decoded: Decoded, may_read: Callable[[str], bool] | None = None
+    ) -> IngestResult:
+        """Store the GenAI spans of one request, linked, rolled up, guards checked.
+        A span naming a prompt outside the app's scope (``may_read``) stays unlinked."""
         self.resolutions.flush()  # this process's resolutions, so linking sees them
         try:
-            return self._ingest(app, decoded)
+            return self._ingest(app, decoded, may_read)
         except IntegrityError:
             # Two requests carried the same span at once (an exporter's retry racing its
             # first attempt): the other one committed it; this one, run again, skips it.
-            return self._ingest(app, decoded)
+            return self._ingest(app, decoded, may_read)
 
-    def _ingest(self, app: str, decoded: Decoded) -> IngestResult:
+    def _ingest(
+        self, app: str, decoded: Decoded, may_read: Callable[[str], bool] | None
+    ) -> IngestResult:
         now = utcnow()
         with self.db.writing() as session:
             fresh = self._new_spans(session, decoded.spans)
             duplicates = len(decoded.spans) - len(fresh)
             linked = [_Linked(s) for s in fresh]
-            unknown = self._link(session, app, linked)
+            unknown = self._link(session, app, linked, may_read)
             if linked:
                 # Core executemany, not the ORM's bulk insert: on PostgreSQL the latter
                 # ran one statement per row (measured: 50 ms per 200-span request).
@@ -228,9 +234,20 @@ class Telemetry:
                 out.append(span)
         return out
 
-    def _link(self, session: Session, app: str, items: list[_Linked]) -> int:
-        """Link each span to a version; returns how many named an unknown prompt/version."""
-        named = {(i.span.prompt, i.span.version) for i in items if i.span.prompt}
+    def _link(
+        self,
+        session: Session,
+        app: str,
+        items: list[_Linked],
+        may_read: Callable[[str], bool] | None = None,
+    ) -> int:
+        """Link each span to a version; returns how many named an unknown prompt/version
+        (or one outside the app's scope: the same answer, so a scope leaks no names)."""
+        named = {
+            (i.span.prompt, i.span.version)
+            for i in items
+            if i.span.prompt and (may_read is None or may_read(i.span.prompt))
+        }
         prompts = {p for p, _ in named if p}
         versions: dict[tuple[str, int], uuid.UUID] = {}
         known_prompts: set[str] = set()
