@@ -25,8 +25,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
 from workbench.core.errors import InputError, NotFoundError
@@ -56,6 +55,7 @@ from workbench.registry.server.tables import (
     SpanRow,
     VersionRow,
 )
+from workbench.registry.server.upsert import insert_new
 
 log = logging.getLogger("workbench.registry.telemetry")
 SPANS: Table = SpanRow.__table__  # type: ignore[assignment]
@@ -167,26 +167,25 @@ class Telemetry:
         """Store the GenAI spans of one request, linked, rolled up, guards checked.
         A span naming a prompt outside the app's scope (``may_read``) stays unlinked."""
         self.resolutions.flush()  # this process's resolutions, so linking sees them
-        try:
-            return self._ingest(app, decoded, may_read)
-        except IntegrityError:
-            # Two requests carried the same span at once (an exporter's retry racing its
-            # first attempt): the other one committed it; this one, run again, skips it.
-            return self._ingest(app, decoded, may_read)
+        return self._ingest(app, decoded, may_read)
 
     def _ingest(
         self, app: str, decoded: Decoded, may_read: Callable[[str], bool] | None
     ) -> IngestResult:
         now = utcnow()
         with self.db.writing() as session:
-            fresh = self._new_spans(session, decoded.spans)
-            duplicates = len(decoded.spans) - len(fresh)
-            linked = [_Linked(s) for s in fresh]
+            linked = [_Linked(s) for s in _distinct(decoded.spans)]
             unknown = self._link(session, app, linked, may_read)
-            if linked:
-                # Core executemany, not the ORM's bulk insert: on PostgreSQL the latter
-                # ran one statement per row (measured: 50 ms per 200-span request).
-                session.execute(insert(SPANS), [self._row(app, item, now) for item in linked])
+            # Only what was not stored before counts: an exporter's retry, even one
+            # racing its first attempt in another worker, adds nothing twice.
+            stored = insert_new(
+                session,
+                SPANS,
+                [self._row(app, item, now) for item in linked],
+                ("trace_id", "span_id"),
+            )
+            duplicates = len(decoded.spans) - len(stored)
+            linked = [i for i in linked if (i.span.trace_id, i.span.span_id) in stored]
             grouped: dict[RollupKey, Figures] = defaultdict(Figures)
             for item in linked:
                 key: RollupKey = (
@@ -212,27 +211,6 @@ class Telemetry:
             unlinked=unlinked,
             halted=tuple(halted),
         )
-
-    @staticmethod
-    def _new_spans(session: Session, spans: list[GenAISpan]) -> list[GenAISpan]:
-        """The spans not stored yet (nor twice in this request)."""
-        if not spans:
-            return []
-        seen: set[tuple[str, str]] = set()
-        traces = sorted({s.trace_id for s in spans})
-        for start in range(0, len(traces), 500):
-            # by trace id alone (the unique index's first column); span ids compared here
-            stmt = select(SpanRow.trace_id, SpanRow.span_id).where(
-                SpanRow.trace_id.in_(traces[start : start + 500])
-            )
-            seen.update((t, s) for t, s in session.execute(stmt))
-        out = []
-        for span in spans:
-            ident = (span.trace_id, span.span_id)
-            if ident not in seen:
-                seen.add(ident)
-                out.append(span)
-        return out
 
     def _link(
         self,
@@ -602,6 +580,18 @@ class Telemetry:
             first_seen=row.first_seen,
             last_seen=row.last_seen,
         )
+
+
+def _distinct(spans: list[GenAISpan]) -> list[GenAISpan]:
+    """The spans of a request, each (trace id, span id) once."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for span in spans:
+        ident = (span.trace_id, span.span_id)
+        if ident not in seen:
+            seen.add(ident)
+            out.append(span)
+    return out
 
 
 def _record_at(
