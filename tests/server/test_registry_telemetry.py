@@ -608,3 +608,46 @@ def test_an_app_token_scoped_to_some_prompts_is_refused_the_others(
     capsys.readouterr()
     with RegistryClient(registry.url, token) as kiosk:
         assert kiosk.prompt("billing/refund").name == "billing/refund"
+
+
+def test_odd_attribute_values_are_stored_sanely_never_a_500(registry: RunningRegistry) -> None:
+    v1 = push_approved(registry.service, "Hello {{ name }}")
+    publish(registry.service, v1)
+
+    def attr(key: str, value: dict[str, Any]) -> dict[str, Any]:
+        return {"key": key, "value": value}
+
+    span = {
+        "traceId": "0af7651916cd43dd8448eb211c80319c",
+        "spanId": "b7ad6b7169203331",
+        "startTimeUnixNano": "2000",
+        "endTimeUnixNano": "1000",  # ends before it starts: no latency
+        "attributes": [
+            attr("gen_ai.request.model", {"stringValue": "m\x00odel"}),
+            attr("workbench.prompt.name", {"stringValue": PROMPT}),
+            attr("workbench.prompt.version", {"stringValue": "draft3"}),
+            attr("workbench.prompt.label", {"stringValue": "x" * 500}),
+            attr("gen_ai.usage.input_tokens", {"intValue": "-5"}),
+            attr("gen_ai.usage.output_tokens", {"doubleValue": 1e300}),
+            attr("workbench.cost_usd", {"stringValue": "not a number"}),
+            attr("gen_ai.response.finish_reasons", {"arrayValue": {"values": [{"intValue": "3"}]}}),
+            attr("workbench.caller_key", {"kvlistValue": {"values": []}}),
+            attr("gen_ai.provider.name", {"bytesValue": "AAEC"}),
+            attr("langfuse.observation.completion_start_time", {"stringValue": "yesterday"}),
+        ],
+    }
+    body = {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+    r = httpx.post(
+        f"{registry.url}/v1/traces",
+        json=body,
+        headers={"Authorization": f"Bearer {registry.tokens['shop']}"},
+    )
+    assert r.status_code == 200, r.text
+    (row,) = spans(registry)
+    assert row.request_model == "model"  # NUL removed: PostgreSQL stores it too
+    assert row.prompt == PROMPT and row.version_id is None  # no such version: unlinked
+    assert row.label is not None and len(row.label) == 64
+    assert (row.input_tokens, row.output_tokens, row.cost_usd) == (None, None, None)
+    assert (row.latency_ms, row.ttft_ms, row.caller_key, row.provider) == (None, None, None, None)
+    assert row.finish_reasons == "3"
+    assert "not linked" in r.json()["partialSuccess"]["errorMessage"]
