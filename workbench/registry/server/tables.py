@@ -71,6 +71,9 @@ class UserRow(Base):
     token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    prompt_scope: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """App tokens only: the prompts it may read, as a JSON list of names and folder
+    prefixes ending in '/' (null: every prompt)."""
 
 
 class PromptRow(Base):
