@@ -71,7 +71,7 @@ def test_add_test_edit_and_remove_a_source(
     type_into(dialog, "Sensitive fields", "email")
     click(dialog, "Save")
     assert "Saved plans v1." in _label(dialog, "Status").text()
-    assert [sources.item(0, c).text() for c in (0, 1, 2, 4)] == ["plans", "v1", "csv", "support/"]
+    assert [sources.item(0, c).text() for c in (0, 1, 2, 3)] == ["plans", "v1", "csv", "support/"]
 
     click(dialog, "Test")
     result = _label(dialog, "Test result")

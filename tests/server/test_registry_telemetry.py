@@ -651,3 +651,38 @@ def test_odd_attribute_values_are_stored_sanely_never_a_500(registry: RunningReg
     assert (row.latency_ms, row.ttft_ms, row.caller_key, row.provider) == (None, None, None, None)
     assert row.finish_reasons == "3"
     assert "not linked" in r.json()["partialSuccess"]["errorMessage"]
+
+
+def test_spans_without_a_cost_are_priced_from_their_tokens_at_list_prices(
+    registry: RunningRegistry,
+) -> None:
+    """A production app rarely sends a cost: the registry prices the span's tokens with
+    genai-prices (the workbench's own price source); a stated cost is kept; a model
+    genai-prices does not know stays unpriced, never $0."""
+    from genai_prices import Usage, calc_price
+
+    v1 = push_approved(registry.service, "Hello {{ name }}")
+    publish(registry.service, v1)
+    attrs = {"langfuse.observation.prompt.name": PROMPT, "langfuse.observation.prompt.version": 1}
+    sender = Sender(registry.url, registry.tokens["shop"])
+    try:
+        listed = sender.call(attrs)
+        stated = sender.call({**attrs, "gen_ai.usage.cost": 0.5})
+        unknown = sender.call({**attrs, "gen_ai.response.model": "house-model-7"})
+    finally:
+        sender.close()
+    stored = {s.trace_id: s for s in spans(registry)}
+    expected = float(
+        calc_price(
+            Usage(input_tokens=120, output_tokens=40),
+            model_ref="gpt-4o-mini-2024-07-18",
+            provider_id="openai",
+        ).total_price
+    )
+    assert stored[listed].cost_usd == pytest.approx(expected) and expected > 0
+    assert stored[stated].cost_usd == pytest.approx(0.5)
+    assert stored[unknown].cost_usd is None
+    with registry.client("alice") as alice:
+        [row] = alice.prod_stats(PROMPT).rows
+    assert row.calls == 3 and row.unpriced == 1
+    assert row.cost_usd == pytest.approx(expected + 0.5)

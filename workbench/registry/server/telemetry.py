@@ -46,6 +46,7 @@ from workbench.registry.server.config import RegistrySettings
 from workbench.registry.server.db import Database
 from workbench.registry.server.guards import judge
 from workbench.registry.server.otlp import Decoded, GenAISpan
+from workbench.registry.server.pricing import priced
 from workbench.registry.server.resolutions import FLUSH_INTERVAL_S, ResolutionLog
 from workbench.registry.server.rollups import Figures, RollupKey, add_rollups, hour_of, summed
 from workbench.registry.server.tables import (
@@ -174,7 +175,7 @@ class Telemetry:
     ) -> IngestResult:
         now = utcnow()
         with self.db.writing() as session:
-            linked = [_Linked(s) for s in _distinct(decoded.spans)]
+            linked = [_Linked(priced(s)) for s in _distinct(decoded.spans)]
             unknown = self._link(session, app, linked, may_read)
             # Only what was not stored before counts: an exporter's retry, even one
             # racing its first attempt in another worker, adds nothing twice.
