@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -277,7 +278,7 @@ def send_production_spans(reg: RunningRegistry) -> None:
     )
     provider.add_span_processor(BatchSpanProcessor(exporter))
     tracer = provider.get_tracer("shop")
-    start = time.time_ns() - 3_600 * 10**9
+    start = time.time_ns() - 3_600 * 10**9  # an hour ago, one call every 10 s
     for i in range(240):
         at = start + i * 10 * 10**9
         attributes = {
@@ -385,6 +386,13 @@ def team_vault(shots: Shots, tmp: Path, theme: str, reg: RunningRegistry,
         shots.grab(window, "log")
         window.log_tabs.setCurrentWidget(window.spending)
         shots.grab(window, "spending")
+        page = window.production
+        wait_for(page.loaded, lambda: window.log_tabs.setCurrentWidget(page))
+        page.app_name.setText("shop")  # one of the calls sent_production_spans made
+        ago = datetime.now(UTC) - timedelta(hours=1) + timedelta(seconds=600)
+        page.at.setText(ago.isoformat(timespec="seconds"))
+        wait_for(page.loaded, page.find_served)
+        shots.grab(window, "production")
         window.log_tabs.setCurrentWidget(window.log_panel)
 
         dialog = SettingsDialog(

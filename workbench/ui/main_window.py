@@ -56,6 +56,7 @@ from workbench.ui.history import HistoryPanel
 from workbench.ui.log_view import LogPanel, SpendingView
 from workbench.ui.model_lists import ModelLists
 from workbench.ui.ops import VaultWriter
+from workbench.ui.production_view import ProductionView
 from workbench.ui.regression_view import RegressionBox
 from workbench.ui.review import ReviewPanel
 from workbench.ui.runs import RunsPanel
@@ -181,6 +182,8 @@ class MainWindow(QMainWindow):
         self.log_tabs.setDocumentMode(True)
         self.log_tabs.addTab(self.log_panel, "Calls")
         self.log_tabs.addTab(self.spending, "Spending")
+        self.production = ProductionView(self.registry_connection())
+        self.log_tabs.addTab(self.production, "Production")
         self.review_runs = RunController(engine_factory, self)
         """The Review panel's regression runs: apart from Compare's, so its grid never
         shows them (the app gives it the engine process, started at its first run)."""
@@ -544,6 +547,10 @@ class MainWindow(QMainWindow):
             self.log_panel.reload()
         elif page is self.spending:
             self.spending.reload()
+        elif page is self.production:
+            self.production.connection = self.registry_connection()
+            self.production.set_prompt(self.browser.current_prompt() or self.editor.prompt)
+            self.production.reload()
 
     @Slot(str)
     def _writer_busy(self, what: str) -> None:
