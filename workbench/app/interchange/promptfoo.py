@@ -502,6 +502,8 @@ def read_promptfoo(
             messages=messages, model=model, variables=declare(sorted(names), samples)
         )
         items.append(Parsed(prompt_name, content, cases or None, str(path)))
+    report.notes = list(dict.fromkeys(report.notes))  # once, not once per test
+    report.skipped = list(dict.fromkeys(report.skipped))
     return items, report
 
 
