@@ -228,8 +228,12 @@ def test_export_then_import_gives_the_same_prompt_and_suite(
     assert again[0].content.content_hash() == version.content_hash
     assert list(again[0].cases or ()) == vault.test_cases("support/reply/chat")
     # A second export of the re-imported prompt is the same text.
-    assert write_promptfoo(version, list(again[0].cases or ()), models=[
-        "anthropic:claude-3-5-haiku-latest"])[0] == text  # fmt: skip
+    assert (
+        write_promptfoo(
+            version, list(again[0].cases or ()), models=["anthropic:claude-3-5-haiku-latest"]
+        )[0]
+        == text
+    )
 
 
 def test_what_an_export_cannot_hold_is_reported(vault: Vault) -> None:

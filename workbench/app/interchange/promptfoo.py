@@ -68,8 +68,11 @@ HINT = "See 'Interchange' in the README for what a promptfoo configuration may h
 FAMILIES = ("openai", "anthropic", "ollama")
 """Provider prefixes that map to a workbench profile of the same family and name."""
 _API_WORDS = {"chat", "messages", "completion", "responses"}
-_EXPORT_IDS = {"openai": "openai:chat:{}", "anthropic": "anthropic:messages:{}",
-               "ollama": "ollama:chat:{}"}  # fmt: skip
+_EXPORT_IDS = {
+    "openai": "openai:chat:{}",
+    "anthropic": "anthropic:messages:{}",
+    "ollama": "ollama:chat:{}",
+}
 
 MAPPED: dict[str, str] = {
     "contains": "contains",
@@ -384,10 +387,14 @@ class _Reader:
             limit = RUBRIC_THRESHOLD if threshold is None else float(threshold)
             return [
                 Assertion(
-                    type="rubric", value=value, model=grader, scale=1, threshold=limit,
+                    type="rubric",
+                    value=value,
+                    model=grader,
+                    scale=1,
+                    threshold=limit,
                     prompt=prompt,
                 )
-            ]  # fmt: skip
+            ]
         if kind in ("cost", "latency"):
             if threshold is None:
                 return "needs a threshold"
@@ -563,8 +570,13 @@ def _test_assertion(a: Assertion, profiles: Mapping[str, tuple[str, str]]) -> di
         return {"type": kind, "value": a.value}
     if a.ignore_case:
         return None  # equals, starts_with, regex: promptfoo has no case-blind form
-    simple = {"equals": "equals", "starts_with": "starts-with", "regex": "regex",
-              "not_regex": "not-regex", "finish_reason": "finish-reason"}  # fmt: skip
+    simple = {
+        "equals": "equals",
+        "starts_with": "starts-with",
+        "regex": "regex",
+        "not_regex": "not-regex",
+        "finish_reason": "finish-reason",
+    }
     if a.type in simple:
         return {"type": simple[a.type], "value": a.value}
     if a.type == "json":
@@ -624,8 +636,11 @@ def write_promptfoo(
             continue
         if ref == content.model.model:
             defaults = content.model
-            params = {"temperature": defaults.temperature, "max_tokens": defaults.max_tokens,
-                      "top_p": defaults.top_p}  # fmt: skip
+            params = {
+                "temperature": defaults.temperature,
+                "max_tokens": defaults.max_tokens,
+                "top_p": defaults.top_p,
+            }
             config.update({k: v for k, v in params.items() if v is not None})
             if defaults.stop:
                 config["stop"] = list(defaults.stop)

@@ -61,10 +61,23 @@ from workbench.core.runs import TestCase
 HINT = "See 'Interchange' in the README for what a .prompty file may hold."
 ROLE_MARKER = re.compile(r"^\s*#?\s*(system|user|assistant)\s*:\s*$", re.IGNORECASE)
 FAMILIES = ("openai", "anthropic", "ollama")
-_TYPES = {"string": "string", "number": "number", "integer": "integer", "boolean": "boolean",
-          "object": "json", "array": "json", "list": "json", "json": "json"}  # fmt: skip
-_EXPORT_TYPES = {"string": "string", "number": "number", "integer": "integer",
-                 "boolean": "boolean", "json": "object"}  # fmt: skip
+_TYPES = {
+    "string": "string",
+    "number": "number",
+    "integer": "integer",
+    "boolean": "boolean",
+    "object": "json",
+    "array": "json",
+    "list": "json",
+    "json": "json",
+}
+_EXPORT_TYPES = {
+    "string": "string",
+    "number": "number",
+    "integer": "integer",
+    "boolean": "boolean",
+    "json": "object",
+}
 
 
 def _split(text: str, where: str) -> tuple[str, str, int]:
@@ -236,8 +249,9 @@ def read_prompty(path: Path, *, name: str | None = None) -> tuple[list[Parsed], 
     values = {**samples, **(sample if isinstance(sample, dict) else {})}
     cases = [TestCase(name="sample", values=values)] if values else None
     try:
-        content = PromptContent(messages=messages, model=model, variables=tuple(variables),
-                                tags=tuple(tags))  # fmt: skip
+        content = PromptContent(
+            messages=messages, model=model, variables=tuple(variables), tags=tuple(tags)
+        )
     except ValidationError as exc:
         raise InputError(f"{path}: {exc.errors()[0]['msg']}", hint=HINT) from exc
     prompt_name = name or _name_from(str(meta.get("name") or ""), path)
