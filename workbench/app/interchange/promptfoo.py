@@ -31,6 +31,7 @@ and reported.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import re
@@ -50,7 +51,7 @@ from workbench.app.interchange.common import (
     sorted_data,
 )
 from workbench.core.assertions import Assertion
-from workbench.core.errors import InputError, UsageError
+from workbench.core.errors import InputError, TemplateError, UsageError
 from workbench.core.files import load_yaml, read_text
 from workbench.core.models import (
     Message,
@@ -121,7 +122,7 @@ class _Reader:
 
     def load(self, ref: str) -> Any:
         path = self.file_ref(ref)
-        text = read_text(path, "a file:// reference")
+        text = read_text(path, "file://")
         if path.suffix.lower() == ".json":
             try:
                 return json.loads(text)
@@ -167,14 +168,14 @@ class _Reader:
             else [self.base / target]
         )
         out = []
+        if not paths:
+            raise self.fail(f"prompts {ref}: no file matches it")
         for path in paths:
-            text = read_text(path, "a prompts file:// path")
             if path.suffix.lower() in (".json", ".yaml", ".yml"):
-                data = (
-                    json.loads(text) if path.suffix.lower() == ".json" else _yaml(text, str(path))
-                )
+                data = self.load(f"file://{path.relative_to(self.base).as_posix()}")
                 out.append((label or path.stem, self.chat(data, str(path))))
                 continue
+            text = read_text(path, "file://")
             parts = [p.strip("\n") for p in re.split(r"^---$", text, flags=re.M)]
             parts = [p for p in parts if p.strip()]
             for n, part in enumerate(parts, start=1):
@@ -190,7 +191,7 @@ class _Reader:
             except json.JSONDecodeError:
                 data = None
             if isinstance(data, list) and data and all(isinstance(m, dict) for m in data):
-                return self.chat(data, "an inline prompt")
+                return self.chat(data, f"{self.path}: an inline prompt")
         return (Message(role="user", template=text),)
 
     def chat(self, data: Any, where: str) -> tuple[Message, ...]:
@@ -275,13 +276,18 @@ class _Reader:
         if not isinstance(test, dict):
             raise self.fail(f"test {index} is not a mapping (vars, assert)")
         name = str(test.get("description") or f"case {index}")
+        for where, part in (("defaultTest", default), (f"test {index}", test)):
+            for key, kind in (("vars", dict), ("options", dict), ("assert", list)):
+                if part.get(key) is not None and not isinstance(part[key], kind):
+                    what = "a mapping" if kind is dict else "a list"
+                    raise self.fail(f"{where}: '{key}' must be {what}")
         values = {**(default.get("vars") or {}), **(test.get("vars") or {})}
         for key, value in list(values.items()):
             if isinstance(value, str) and value.startswith("file://"):
                 if value.endswith((".py", ".js")):
                     self.report.skipped.append(f"{name}: var {key} comes from code: left as text")
                 else:
-                    values[key] = read_text(self.file_ref(value), "a var's file:// path")
+                    values[key] = read_text(self.file_ref(value), "file://")
         options = {**(default.get("options") or {}), **(test.get("options") or {})}
         specs = [*(default.get("assert") or []), *(test.get("assert") or [])]
         assertions: list[Assertion] = []
@@ -504,7 +510,10 @@ def read_promptfoo(
         while prompt_name in used:
             prompt_name += f"-{i}"
         used.add(prompt_name)
-        names = set().union(*(template_variables(m.template) for m in messages))
+        names: set[str] = set()
+        for m in messages:  # a bad template is reported, with the file, by the import's check
+            with contextlib.suppress(TemplateError):
+                names |= template_variables(m.template)
         content = PromptContent(
             messages=messages, model=model, variables=declare(sorted(names), samples)
         )
