@@ -11,10 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from workbench.app.interchange.common import dump_yaml
 from workbench.app.interchange.folder import export_dir, import_dir
 from workbench.core.cases import parse_cases
 from workbench.core.errors import InputError
+from workbench.core.files import load_yaml
 from workbench.core.promptfile import parse_prompt_text
 from workbench.core.sources import SourceAccess, SourceDefinition
 from workbench.vault import Vault
@@ -230,3 +234,16 @@ def test_hidden_folders_are_ignored_and_names_that_cannot_be_files_are_refused(
     vault.commit("odd.cases", parse_prompt_text(GREET, "g", "yaml"), "odd")
     with pytest.raises(Exception, match="would read as the test cases"):
         export_dir(vault, folder, ["odd.cases"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.dictionaries(st.text(max_size=5), st.text() | st.integers(), max_size=3))
+def test_any_text_writes_as_yaml_that_reads_back_the_same(
+    text: str, values: dict[str, str | int]
+) -> None:
+    """Line breaks YAML knows that PyYAML writes raw (NEL, LS, PS), quotes, leading
+    spaces, unicode: the file reads back as what was written, and writes the same."""
+    data = {"messages": [{"role": "user", "content": text}], "values": values}
+    out = dump_yaml(data)
+    assert load_yaml(out) == data and dump_yaml(load_yaml(out)) == out
+    assert out.endswith("\n")

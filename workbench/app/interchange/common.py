@@ -76,15 +76,20 @@ _Dumper.add_representer(str, _represent_str)
 
 def dump_yaml(data: Any) -> str:
     """Deterministic YAML: the keys in the order given (callers sort where order does not
-    matter), UTF-8 text unescaped, a newline at the end."""
-    text: str = yaml.dump(
-        data,
-        Dumper=_Dumper,
-        sort_keys=False,
-        allow_unicode=True,
-        width=100,
-        default_flow_style=False,
-    )
+    matter), UTF-8 text unescaped, a newline at the end. Text holding a character that
+    PyYAML writes raw but reads as a line break (NEL, LS, PS) is written with escapes
+    instead, checked by reading the text back: the file always reads as ``data``."""
+    for unescaped in (True, False):
+        text: str = yaml.dump(
+            data,
+            Dumper=_Dumper,
+            sort_keys=False,
+            allow_unicode=unescaped,
+            width=100,
+            default_flow_style=False,
+        )
+        if yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) == data:
+            break
     return text if text.endswith("\n") else text + "\n"
 
 
