@@ -113,3 +113,69 @@ def test_help_shows_an_example(
         run(capsys, *argv)
     out = capsys.readouterr().out
     assert exited.value.code == 0 and "workbench " in out and "skipped" in out
+
+
+EVAL_CONFIG = """\
+description: demo/refund
+prompts:
+  - "Order {{ order_id }}: your refund of {{ amount }} EUR is on its way, today."
+providers: [echo]
+tests:
+  - description: passes
+    vars: {order_id: 1182, amount: 12.5}
+    assert:
+      - {type: contains, value: refund}
+      - {type: icontains, value: REFUND}
+      - {type: not-contains, value: sorry}
+      - {type: regex, value: "\\\\b1182\\\\b"}
+      - {type: contains-all, value: [Order, EUR]}
+      - {type: icontains-any, value: [TODAY, tomorrow]}
+      - {type: javascript, value: "output.length <= 200"}
+  - description: fails-contains
+    vars: {order_id: 7, amount: 3}
+    assert: [{type: contains, value: "{{ order_id }}0"}]
+  - description: fails-json
+    vars: {order_id: 8, amount: 4}
+    assert: [{type: is-json}]
+  - description: fails-not-regex
+    vars: {order_id: 9, amount: 5}
+    assert: [{type: not-regex, value: today}]
+  - description: fails-length
+    vars: {order_id: 10, amount: 6}
+    assert: [{type: javascript, value: "output.length <= 20"}]
+  - description: fails-icontains-all
+    vars: {order_id: 11, amount: 7}
+    assert: [{type: icontains-all, value: [order, usd]}]
+  - description: python-skipped
+    vars: {order_id: 12, amount: 8}
+    assert: [{type: python, value: "len(output) > 0"}, {type: icontains, value: eur}]
+"""
+
+PROMPTFOO_VERDICTS = {
+    "passes": True,
+    "fails-contains": False,
+    "fails-json": False,
+    "fails-not-regex": False,
+    "fails-length": False,
+    "fails-icontains-all": False,
+    "python-skipped": True,
+}
+"""What ``promptfoo eval`` (0.123.1, its echo provider) recorded for EVAL_CONFIG."""
+
+
+def test_an_imported_suite_evaluates_as_promptfoo_did(
+    env: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import csv
+    import io
+
+    (env / "promptfooconfig.yaml").write_text(EVAL_CONFIG, encoding="utf-8")
+    code, out, err = run(capsys, "import", "promptfoo", "promptfooconfig.yaml")
+    assert code == 0 and "skipped: python-skipped: python (runs code)" in out, err
+    code, out, err = run(capsys, "eval", "demo/refund", "--models", "echo:echo", "--json")
+    assert code == 1, err  # five cases fail, as in promptfoo
+    run_id = json.loads(out)["run"]
+    code, out, _ = run(capsys, "runs", "show", run_id, "--csv")
+    verdicts = {row["case"]: row["passed"] == "True" for row in csv.DictReader(io.StringIO(out))}
+    assert verdicts == PROMPTFOO_VERDICTS

@@ -157,18 +157,23 @@ def variable_type(value: Any) -> str:
     return "string"
 
 
-def declare(names: Sequence[str], samples: Mapping[str, Any]) -> tuple[Variable, ...]:
-    """Variables for the names a template uses, typed by the first sample value."""
-    return tuple(
-        Variable.model_validate(
-            {
-                "name": n,
-                "type": variable_type(samples[n]) if samples.get(n) is not None else "string",
-            }
-        )
-        for n in sorted(set(names))
-        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n)
-    )
+def declare(names: Sequence[str], samples: Mapping[str, Sequence[Any]]) -> tuple[Variable, ...]:
+    """Variables for the names a template uses, typed so every sample value fits: one
+    type for all, ``number`` for whole and decimal numbers mixed, else ``string``
+    (``json`` when a sample is a list or mapping, which text cannot hold)."""
+    out = []
+    for name in sorted(set(names)):
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            continue
+        kinds = {variable_type(v) for v in samples.get(name, ()) if v is not None}
+        if len(kinds) == 1:
+            kind = kinds.pop()
+        elif kinds == {"integer", "number"}:
+            kind = "number"
+        else:
+            kind = "json" if "json" in kinds else "string"
+        out.append(Variable.model_validate({"name": name, "type": kind}))
+    return tuple(out)
 
 
 def slug(text: str, fallback: str) -> str:

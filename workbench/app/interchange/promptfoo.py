@@ -498,10 +498,10 @@ def read_promptfoo(
         raise reader.fail("'defaultTest' must be a mapping")
     cases = reader.tests(data.get("tests"), default)
     model = _model_defaults(providers, report)
-    samples: dict[str, Any] = {}
+    samples: dict[str, list[Any]] = {}
     for case in cases:
         for key, value in case.values.items():
-            samples.setdefault(key, value)
+            samples.setdefault(key, []).append(value)
     base = name or _name_from(str(data.get("description") or ""), path)
     items: list[Parsed] = []
     used: set[str] = set()
