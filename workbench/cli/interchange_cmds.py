@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 Sub = Any
 
 FORMATS = ("promptfoo", "prompty")
+LISTED = 20
+"""Unchanged prompts are named up to this many, then counted (--json lists them all)."""
 
 
 def _role() -> str:
@@ -45,7 +47,9 @@ def _text(report: Report, verb: str) -> str:
     lines += [f"wrote {p}" for p in report.written]
     if report.cases_set:
         lines.append(f"test cases set: {', '.join(report.cases_set)}")
-    if report.unchanged:
+    if len(report.unchanged) > LISTED:
+        lines.append(f"unchanged (nothing committed): {len(report.unchanged):,} prompts")
+    elif report.unchanged:
         lines.append(f"unchanged (nothing committed): {', '.join(report.unchanged)}")
     lines += [f"skipped: {s}" for s in report.skipped]
     lines += [f"note: {n}" for n in report.notes]

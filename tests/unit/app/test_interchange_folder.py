@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from workbench.app.interchange.common import dump_yaml
 from workbench.app.interchange.folder import export_dir, import_dir
 from workbench.core.cases import parse_cases
-from workbench.core.errors import InputError
+from workbench.core.errors import InputError, UsageError
 from workbench.core.files import load_yaml
 from workbench.core.promptfile import parse_prompt_text
 from workbench.core.sources import SourceAccess, SourceDefinition
@@ -232,7 +232,13 @@ def test_hidden_folders_are_ignored_and_names_that_cannot_be_files_are_refused(
     (folder / ".github" / "workflows" / "ci.yaml").write_text("on: push\n", encoding="utf-8")
     assert import_dir(vault, folder, role="author").unchanged == ["greet"]
     vault.commit("odd.cases", parse_prompt_text(GREET, "g", "yaml"), "odd")
-    with pytest.raises(Exception, match="would read as the test cases"):
+    vault.commit("old", parse_prompt_text(GREET, "g", "yaml"), "old")
+    vault.set_archived("old")
+    report = export_dir(vault, folder)  # every prompt: the odd one is skipped, and said
+    assert any("would read as the test cases" in s for s in report.skipped)
+    assert "1 archived prompt is not written (name them to export them)" in report.notes
+    assert not (folder / "odd.cases.yaml").exists() and not (folder / "old.yaml").exists()
+    with pytest.raises(UsageError, match="would read as the test cases"):
         export_dir(vault, folder, ["odd.cases"])
 
 

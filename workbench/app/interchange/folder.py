@@ -66,6 +66,21 @@ def prompt_file_data(content: PromptContent) -> dict[str, Any]:
     return data
 
 
+def _unwritable(name: str) -> str | None:
+    """Why ``name`` cannot round-trip through a folder, or None."""
+    if name.endswith(CASES_SUFFIX.removesuffix(PROMPT_SUFFIX)):
+        return (
+            f"{name!r} cannot be written to a folder: its file would read as the test cases "
+            f"of {name.removesuffix('.cases')!r}"
+        )
+    if any(part.startswith(".") for part in name.split("/")):
+        return (
+            f"{name!r} cannot be written to a folder: a part starting with '.' is a hidden "
+            "file, which an import skips"
+        )
+    return None
+
+
 def _paths(directory: Path, name: str) -> tuple[Path, Path]:
     return directory / f"{name}{PROMPT_SUFFIX}", directory / f"{name}{CASES_SUFFIX}"
 
@@ -82,19 +97,23 @@ def export_dir(vault: Vault, directory: Path, names: Sequence[str] | None = None
     not archived) under ``directory``."""
     report = Report()
     chosen = list(names) if names else vault.prompt_names(include_archived=False)
+    if not names:
+        archived = len(vault.prompt_names()) - len(chosen)
+        if archived:
+            report.notes.append(
+                f"{archived} archived prompt{'s are' if archived > 1 else ' is'} not written "
+                "(name them to export them)"
+            )
+    writable = []
     for name in chosen:
-        if name.endswith(CASES_SUFFIX.removesuffix(PROMPT_SUFFIX)):
-            raise UsageError(
-                f"{name!r} cannot be written to a folder: its file would read as the test "
-                f"cases of {name.removesuffix('.cases')!r}",
-                hint="Rename the prompt, or leave it out of this export.",
-            )
-        if any(part.startswith(".") for part in name.split("/")):
-            raise UsageError(
-                f"{name!r} cannot be written to a folder: a part starting with '.' is a "
-                "hidden file, which an import skips",
-                hint="Rename the prompt, or leave it out of this export.",
-            )
+        problem = _unwritable(name)
+        if problem and names:
+            raise UsageError(problem, hint="Rename the prompt, or leave it out of this export.")
+        if problem:
+            report.skipped.append(problem)
+        else:
+            writable.append(name)
+    chosen = writable
     for name in chosen:
         versions = vault.history(name)
         if not versions:
