@@ -119,6 +119,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.models:
             raise UsageError("--models is for promptfoo exports", hint="Leave it out.")
         text, report = write_prompty(version, cases, profiles=_profiles())
+    if (args.out is None or str(args.out) == "-") and args.json:
+        emit(True, {**report.as_dict(), "text": text}, "")
+        return EXIT_OK
     if args.out is None or str(args.out) == "-":
         sys.stdout.write(text)
         for line in [f"skipped: {s}" for s in report.skipped] + [

@@ -90,6 +90,9 @@ def test_promptfoo_import_prints_what_it_skipped_and_exports_back(
     assert "- openai:chat:gpt-4o-mini" in text
     code, out, _ = run(capsys, "export", "prompty", "support/faq")
     assert code == 0 and out.startswith("---\nname: support/faq\n")
+    code, out, _ = run(capsys, "export", "prompty", "support/faq", "--json")
+    shown = json.loads(out)
+    assert code == 0 and shown["text"].startswith("---\n") and "skipped" in shown
 
     code, _, err = run(capsys, "import", "promptfoo", "missing.yaml")
     assert code == 2 and "no such file: missing.yaml" in err
