@@ -288,6 +288,11 @@ class _Reader:
                     self.report.skipped.append(f"{name}: var {key} comes from code: left as text")
                 else:
                     values[key] = read_text(self.file_ref(value), "file://")
+        if test.get("threshold") is not None:
+            self.report.notes.append(
+                f"{name}: its threshold (a share of weighted checks) is not kept: every "
+                "check must pass"
+            )
         options = {**(default.get("options") or {}), **(test.get("options") or {})}
         specs = [*(default.get("assert") or []), *(test.get("assert") or [])]
         assertions: list[Assertion] = []
@@ -318,6 +323,10 @@ class _Reader:
         if spec.get("transform"):
             self.report.skipped.append(f"{case}: {kind} with a transform (runs code): skipped")
             return []
+        if spec.get("weight") not in (None, 1, 1.0):
+            self.report.notes.append(
+                f"{case}: {kind} weight ignored: every workbench check must pass"
+            )
         value, threshold = spec.get("value"), spec.get("threshold")
         try:
             made = self._assertion(kind, value, threshold, spec, options)
