@@ -27,9 +27,10 @@ _SOURCE = "workbench.cli.source_cmds"
 COMMANDS: dict[str, str] = {
     **dict.fromkeys(("vault", "commit", "doctor", "lint"), _VAULT),
     **dict.fromkeys(
-        ("budget", "cases", "compare", "costs", "eval", "key", "log", "provider", "runs"),
+        ("cases", "compare", "eval", "key", "provider", "runs"),
         _MODEL,
     ),
+    **dict.fromkeys(("budget", "costs", "log"), "workbench.cli.spend_cmds"),
     **dict.fromkeys(("import", "export"), "workbench.cli.interchange_cmds"),
     "registry": _REGISTRY,
     "source": _SOURCE,

@@ -7,6 +7,7 @@ key): nothing was judged.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import sys
@@ -63,3 +64,24 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     for row in rows:
         lines.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip())
     return "\n".join(lines)
+
+
+def number_type(kind: type[int] | type[float], low: float, high: float | None) -> Any:
+    """An argparse type: a number of ``kind`` between ``low`` and ``high`` (None: no
+    upper bound), refused with the range otherwise (``--concurrency 0``, ``--max-cost
+    -1`` were taken and failed later, or never)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'a whole number' if kind is int else 'a number'}"
+            ) from None
+        if value != value or value < low or (high is not None and value > high):  # NaN too
+            span = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
+            raise argparse.ArgumentTypeError(f"{text} is out of range: give a value {span}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse

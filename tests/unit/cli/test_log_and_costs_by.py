@@ -11,7 +11,7 @@ import pytest
 from tests.providerserver.server import ProviderServer
 from tests.unit.cli.test_cli_money_and_limits import env, server  # noqa: F401
 from tests.unit.cli.test_compare_cli import run
-from workbench.cli.model_cmds import COST_GROUP_CHOICES
+from workbench.cli.spend_cmds import COST_GROUP_CHOICES
 from workbench.vault.runs import COST_GROUPS
 
 KEY_SHAPED = "sk-proj-" + "abcdefghijklmnopqrstuvwxyz0123"  # split: no key-shaped literal
