@@ -427,7 +427,7 @@ def test_diff_follows_a_theme_switch(qtbot, themed: QApplication, vault: Vault) 
 
 
 def test_template_colours_follow_a_theme_switch(qtbot, themed: QApplication) -> None:  # type: ignore[no-untyped-def]
-    from workbench.ui.editor import MessageEditor
+    from workbench.ui.message_editor import MessageEditor
 
     apply_theme(themed, "light")
     card = MessageEditor(Message(role="user", template="{{ question }}"))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -28,14 +28,12 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QSpinBox,
     QSplitter,
     QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -61,14 +59,14 @@ from workbench.providers.profiles import ProviderProfile
 from workbench.ui.empty_state import EmptyState
 from workbench.ui.errors import ErrorReporter
 from workbench.ui.format import fmt_usd, model_label
-from workbench.ui.highlight import JinjaHighlighter, mark_lines, monospace_font
+from workbench.ui.highlight import monospace_font
+from workbench.ui.message_editor import MessageEditor
 from workbench.ui.ops import VaultWriter
 from workbench.ui.stores import CaseStore, Draft, DraftStore
 from workbench.ui.theme import current_theme
 from workbench.ui.worker import run_in_thread
 from workbench.vault import Vault
 
-ROLES = ("system", "user", "assistant")
 VARIABLE_TYPES = ("string", "number", "integer", "boolean", "json")
 STARTER = PromptContent(
     messages=(
@@ -108,80 +106,6 @@ def auto_declared(content: PromptContent) -> PromptContent:
     return content.model_copy(
         update={"variables": tuple(sorted(kept + added, key=lambda v: v.name))}
     )
-
-
-class MessageEditor(QFrame):
-    """One chat message: a role and a Jinja template, with its problems under it."""
-
-    changed = Signal()
-    remove_requested = Signal(object)
-
-    def __init__(self, message: Message, dark: bool = False) -> None:
-        super().__init__()
-        self.setObjectName("messageCard")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 6, 8, 8)
-        layout.setSpacing(4)
-        head = QHBoxLayout()
-        self.title = QLabel()
-        self.title.setObjectName("messageTitle")
-        self.role = QComboBox()
-        self.role.addItems(ROLES)
-        self.role.setCurrentText(message.role)
-        self.role.setAccessibleName("Role")
-        self.remove = QToolButton()
-        self.remove.setText("Remove")
-        self.remove.setToolTip("Remove this message")
-        self.remove.clicked.connect(lambda: self.remove_requested.emit(self))
-        head.addWidget(self.title)
-        head.addWidget(self.role)
-        head.addStretch(1)
-        head.addWidget(self.remove)
-        layout.addLayout(head)
-        self.text = QPlainTextEdit(message.template)
-        self.text.setObjectName("templateEdit")
-        self.text.setFont(monospace_font())
-        self.text.setTabChangesFocus(True)
-        self.text.setMinimumHeight(72)
-        self.text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.highlighter = JinjaHighlighter(self.text.document(), dark or current_theme().dark)
-        layout.addWidget(self.text, 1)
-        self.problems = QLabel()
-        self.problems.setObjectName("problemLabel")
-        self.problems.setWordWrap(True)
-        self.problems.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.problems.hide()
-        layout.addWidget(self.problems)
-        self.text.textChanged.connect(self.changed)
-        self.role.currentTextChanged.connect(self.changed)
-
-    def message(self) -> Message:
-        return Message(role=self.role.currentText(), template=self.text.toPlainText())
-
-    def changeEvent(self, event: QEvent) -> None:
-        super().changeEvent(event)
-        if event.type() == QEvent.Type.PaletteChange:
-            dark = current_theme().dark
-            if dark != self.highlighter.dark:
-                self.highlighter.set_dark(dark)
-
-    def show_problems(self, problems: list[TemplateError]) -> None:
-        mark_lines(self.text, [(p.line, p.severity) for p in problems if p.line is not None])
-        if not problems:
-            self.problems.hide()
-            return
-        lines = []
-        for p in problems:
-            theme = current_theme()
-            color = theme.error if p.severity == "error" else theme.warning
-            where = f"Line {p.line}: " if p.line is not None else ""
-            lines.append(
-                f"<span style='color:{color}'><b>{p.severity.title()}</b> "
-                f"{_html(where + p.detail)}</span>"
-            )
-        self.problems.setText("<br>".join(lines))
-        self.problems.show()
 
 
 def _html(text: str) -> str:
