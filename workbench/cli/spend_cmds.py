@@ -25,7 +25,7 @@ from workbench.cli.output import number_type
 Sub = Any
 
 
-COST_GROUP_CHOICES = ("model", "profile", "prompt", "version", "day", "month")
+COST_GROUP_CHOICES = ("model", "profile", "prompt", "version", "author", "day", "week", "month")
 """The same as workbench.vault.runs.COST_GROUPS (a test holds them equal; the parser
 does not import the vault)."""
 
@@ -343,7 +343,8 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--by",
         choices=COST_GROUP_CHOICES,
-        help="spending per model, profile, prompt, version, day or month (calls, "
+        help="spending per model, profile, prompt, version, author (of the version), day, "
+        "ISO week or month (calls, "
         "tokens, cost, cost per 1,000 calls)",
     )
     p.add_argument("--since", help="only calls since this date, e.g. 2026-12-01 (with --by)")

@@ -17,7 +17,7 @@ from workbench.core.models import utcnow
 from workbench.core.money import CostTotal, cost_total
 from workbench.core.runs import CellResult, Run, RunSpec, RunStatus, SummaryRow, summarize
 from workbench.vault.repository import Vault
-from workbench.vault.schema import CacheRow, CellRow, RunRow, RunSummaryRow
+from workbench.vault.schema import CacheRow, CellRow, RunRow, RunSummaryRow, VersionRow
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ _CALLED_A_MODEL = func.coalesce(func.json_extract(CellRow.data, "$.cached"), 0) 
 _MATRIX = CellRow.kind == "call"
 
 
-COST_GROUPS = ("model", "profile", "prompt", "version", "day", "month")
+COST_GROUPS = ("model", "profile", "prompt", "version", "author", "day", "week", "month")
 """What ``workbench costs --by`` sums spending by."""
 
 
@@ -100,6 +100,31 @@ class RunListing:
         """``12``, or ``9 of 12`` when the vault holds fewer cells than were planned."""
         n, planned = self.stored_cells, self.planned_cells
         return str(n) if n == planned else f"{n} of {planned}"
+
+
+def _weeks(days: list[CostGroup]) -> list[CostGroup]:
+    """Day groups summed into ISO-8601 weeks (``2026-W49``, Monday first)."""
+    from datetime import date
+
+    weeks: dict[str, list[CostGroup]] = {}
+    for g in days:
+        year, week, _ = date.fromisoformat(g.key).isocalendar()
+        weeks.setdefault(f"{year}-W{week:02d}", []).append(g)
+    return [
+        CostGroup(
+            key,
+            sum(g.calls for g in gs),
+            sum(g.errors for g in gs),
+            sum(g.input_tokens for g in gs),
+            sum(g.output_tokens for g in gs),
+            CostTotal(
+                sum(g.cost.priced_usd for g in gs),
+                sum(g.cost.priced_calls for g in gs),
+                sum(g.cost.unpriced_calls for g in gs),
+            ),
+        )
+        for key, gs in weeks.items()
+    ]
 
 
 def _start_ticks(pid: int) -> str:
@@ -486,7 +511,11 @@ class RunStore:
             "profile": CellRow.profile.expression,
             "prompt": RunRow.prompt.expression,
             "version": CellRow.version_id.expression,
+            # The version's author: who wrote the prompt the money was spent on.
+            "author": func.coalesce(VersionRow.author, "(unknown version)"),
             "day": func.strftime("%Y-%m-%d", CellRow.finished_at),
+            # ISO-8601 weeks are summed from days below (this SQLite has no %G/%V).
+            "week": func.strftime("%Y-%m-%d", CellRow.finished_at),
             "month": func.strftime("%Y-%m", CellRow.finished_at),
         }
         key = keys[by].label("key")
@@ -508,6 +537,8 @@ class RunStore:
             .where(_CALLED_A_MODEL)
             .group_by(key)
         )
+        if by == "author":
+            query = query.outerjoin(VersionRow, VersionRow.id == CellRow.version_id)
         if since is not None:
             query = query.where(CellRow.finished_at >= since)
         with self.vault.reading() as s:
@@ -523,6 +554,8 @@ class RunStore:
             )
             for k, n, errors, tin, tout, usd, priced, unpriced in rows
         ]
+        if by == "week":
+            groups = _weeks(groups)
         return sorted(groups, key=lambda g: (-g.cost.priced_usd, g.key))
 
     def log(

@@ -80,6 +80,15 @@ def test_log_and_costs_by_show_what_was_called(
 
     code, out, _ = run(capsys, "costs", "--by", "prompt", "--since", "2000-01-01", "--json")
     assert [g["prompt"] for g in json.loads(out)["groups"]] == ["p"]
+    # By the author of the version the money went to, and by ISO week: the same total.
+    code, out, _ = run(capsys, "costs", "--by", "author", "--json")
+    by_author = json.loads(out)["groups"]
+    assert len(by_author) == 1 and by_author[0]["calls"] == 6
+    assert by_author[0]["cost_usd"] is None and by_author[0]["priced_usd"] == mini["cost_usd"]
+    code, out, _ = run(capsys, "costs", "--by", "week", "--json")
+    [week] = json.loads(out)["groups"]
+    assert week["week"].startswith("20") and "-W" in week["week"]
+    assert (week["calls"], week["priced_usd"]) == (6, by_author[0]["priced_usd"])
     code, out, _ = run(capsys, "costs", "--by", "day", "--since", "2999-01-01")
     assert out.startswith("no calls reached a model since 2999-01-01")
     code, out, _ = run(capsys, "costs", "--by", "model", "--csv", "--chart", str(env / "c.png"))
