@@ -36,6 +36,7 @@ from workbench.vault.schema import (
     VersionParentRow,
     VersionRow,
 )
+from workbench.vault.suites import SuiteCopy, SuiteStore
 from workbench.vault.transfer import Transfer
 
 SyncStatus = Literal["synced", "ahead", "forked", "local"]
@@ -50,6 +51,10 @@ class PageResult:
     labels: int = 0
     dropped_local: list[str] = field(default_factory=list)
     """Local labels of prompts the registry holds, replaced by the registry's (prompt@label)."""
+    suites: int = 0
+    """Registry suites mirrored."""
+    kept_local_cases: list[str] = field(default_factory=list)
+    """Prompts whose cases were changed here and kept, though the registry's differ."""
 
 
 @dataclass(frozen=True)
@@ -190,12 +195,14 @@ class SyncStore:
         labels: Sequence[Label],
         cursor: int,
         events: Sequence[LabelEvent] = (),
+        suites: Sequence[SuiteCopy] = (),
     ) -> PageResult:
         """Apply one page of the change feed and its cursor in one transaction.
 
         ``reviews``: (review id, prompt, version id, JSON); ``labels``: the registry's
         current state of each label the page moved; ``events``: the registry's label
-        moves (audit entries) not yet mirrored.
+        moves (audit entries) not yet mirrored; ``suites``: the prompts' suites the
+        page made current (local cases unchanged since the last sync are replaced).
         """
         for v in versions:
             if not v.hash_matches():
@@ -226,6 +233,10 @@ class SyncStore:
             touched = {v.prompt for v in versions} | {lab.prompt for lab in labels}
             self._mirror_labels(s, labels, touched, result)
             self._mirror_events(s, events)
+            if suites:
+                s.flush()
+                result.kept_local_cases = SuiteStore(self.vault).apply_in(s, suites)
+                result.suites = len(suites)
             self._put(s, "cursor", str(cursor))
         return result
 
