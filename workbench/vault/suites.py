@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workbench.core.runs import TestCase
-from workbench.core.suites import canonical_suite, suite_hash
+from workbench.core.suites import stored_suite, suite_hash
 from workbench.vault.repository import Vault
 from workbench.vault.schema import PromptRow, PromptSuiteRow, SuiteRow, TestCaseRow, VersionRow
 
@@ -118,7 +118,7 @@ class SuiteStore:
                 s.add(
                     SuiteRow(
                         hash=suite.hash,
-                        cases=json.dumps(canonical_suite(suite.cases), ensure_ascii=False),
+                        cases=json.dumps(stored_suite(suite.cases), ensure_ascii=False),
                         author=suite.author,
                         pushed_at=suite.pushed_at,
                     )

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from workbench.core.errors import ConflictError, HashMismatchError, InputError, NotFoundError
 from workbench.core.models import canonical_json, utcnow
-from workbench.core.suites import canonical_suite, short, suite_hash
+from workbench.core.suites import short, stored_suite, suite_hash
 from workbench.registry.errors import PermissionDeniedError
 from workbench.registry.policy import attach_problem, policy_for, publish_problem
 from workbench.registry.schemas import (
@@ -77,7 +77,7 @@ class SuiteService:
             if row is None:
                 row = SuiteRow(
                     hash=push.suite_hash,
-                    cases=canonical_json(canonical_suite(push.cases)).decode("utf-8"),
+                    cases=canonical_json(stored_suite(push.cases)).decode("utf-8"),
                     case_count=len(push.cases),
                     author=actor_name,
                     pushed_at=now,
