@@ -189,3 +189,50 @@ def test_the_policy_in_force_is_the_deepest_folders(registry: RunningRegistry) -
     assert bob.policy("billing/refund").min_pass_rate == 0.5
     assert registry.service.suites.clear_policy("support")
     assert bob.policy("support/reply").min_pass_rate == 0.5
+
+
+def test_an_old_registry_upgrades_and_its_reviews_read_as_without_a_suite(db_url: str) -> None:
+    """A registry at 0002 with reviews in it: migration 0003 adds the suites, and the
+    existing reviews name no suite (approved without one)."""
+    from alembic import command
+    from alembic.config import Config
+
+    from workbench.registry.schemas import ReviewIn, VersionPush
+    from workbench.registry.server.db import MIGRATIONS_DIR, open_database
+    from workbench.registry.server.service import Actor, RegistryService
+
+    db = open_database(db_url)
+    service = RegistryService(db, RegistrySettings(db_url=db_url))
+    v = make_version()
+    alice, bob = Actor("alice", "author"), Actor("bob", "reviewer")
+    service.push_version(
+        alice,
+        VersionPush(
+            id=v.id, prompt=v.prompt, content=v.content, content_hash=v.content_hash,
+            created_at=v.created_at,
+        ),
+    )  # fmt: skip
+    service.review(bob, v.id, ReviewIn(decision="approve", content_hash=v.content_hash))
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with db.write_engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0002")
+    db.dispose()
+
+    db = open_database(db_url)  # start-up migrates it to head
+    try:
+        service = RegistryService(db, RegistrySettings(db_url=db_url))
+        [old] = service.reviews(v.id)
+        assert old.suite_hash is None
+        with db.reading() as s:
+            assert s.execute(text("SELECT suite_hash FROM prompts")).scalars().all() == [None]
+        from workbench.registry.schemas import SuitePush
+
+        pushed, created = service.suites.push_suite(
+            "alice", "author", PROMPT,
+            SuitePush(suite_hash=suite_hash(CASES) or "", cases=CASES),
+        )  # fmt: skip
+        assert created and service.suites.suite(PROMPT).suite_hash == pushed.suite_hash
+    finally:
+        db.dispose()

@@ -41,9 +41,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("reviews") as batch:
-        batch.drop_column("suite_hash")
-    with op.batch_alter_table("prompts") as batch:
-        batch.drop_column("suite_hash")
+    # Plain DROP COLUMN (SQLite 3.35+): a batch copy of ``prompts`` would fail on the
+    # foreign keys that point at it.
+    op.drop_column("reviews", "suite_hash")
+    op.drop_column("prompts", "suite_hash")
     op.drop_table("folder_policies")
     op.drop_table("suites")
