@@ -56,10 +56,15 @@ def suite_hash(cases: Sequence[TestCase]) -> str | None:
     return hashlib.sha256(canonical_json(canonical_suite(cases))).hexdigest()
 
 
+NO_SUITE_RUNS = (cases_or_defaults(()), (TestCase(),))
+"""The cases of a run that ran no suite: the stand-in "defaults" case a run of a prompt
+without cases uses, and a run spec's own default (one bare case)."""
+
+
 def run_suite_hash(cases: Sequence[TestCase]) -> str | None:
     """The suite a run ran: its cases' hash, None for a run of the declared defaults
-    only (the one stand-in case a run of a prompt without cases uses)."""
-    if tuple(cases) == cases_or_defaults(()):
+    only (no suite)."""
+    if tuple(cases) in NO_SUITE_RUNS:
         return None
     return suite_hash(cases)
 
