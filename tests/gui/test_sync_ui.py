@@ -580,3 +580,9 @@ def test_the_review_panel_shows_the_suite_and_what_changed_since_production(
         win.review.approve_button.click()
     [review] = registry.client("carol").reviews(v2.id)
     assert review.suite_hash == suite_hash(changed)  # the approval names the suite it saw
+    # The publish dialog shows the same suite facts before the label moves.
+    dialog = open_publish(qtbot, win)
+    choose(dialog, v2.id)
+    assert f"suite {suite_hash(changed)[:12]} (2 cases)" in dialog.facts.text()
+    assert "~ greets" in dialog.facts.text()
+    dialog.close()
