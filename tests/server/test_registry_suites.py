@@ -8,7 +8,9 @@ publish whose approval is below the policy, over its budgets or for an older sui
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,6 +26,8 @@ from workbench.core.suites import suite_hash
 from workbench.registry.errors import PermissionDeniedError
 from workbench.registry.schemas import EvalEvidence, FolderPolicy, LabelTarget
 from workbench.registry.server.config import RegistrySettings
+from workbench.registry.server.db import open_database
+from workbench.registry.server.service import RegistryService
 
 PROMPT = "support/reply"
 CASES = (
@@ -236,3 +240,38 @@ def test_an_old_registry_upgrades_and_its_reviews_read_as_without_a_suite(db_url
         assert created and service.suites.suite(PROMPT).suite_hash == pushed.suite_hash
     finally:
         db.dispose()
+
+
+def test_policy_commands_set_list_and_clear(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from workbench.cli.main import main
+
+    url = f"sqlite:///{tmp_path / 'reg.sqlite3'}"
+
+    def cli(*argv: str) -> tuple[int, str, str]:
+        code = main(["registry", "policy", *argv, "--db", url])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, out, _ = cli(
+        "set", "support", "--model", "echo:echo", "--min-pass-rate", "0.9", "--max-p95-ms", "500"
+    )
+    assert code == 0
+    assert "support/: models echo:echo; pass rate >= 90%; p95 <= 500 ms" in out
+    assert cli("set", "/", "--max-cost-usd", "1")[0] == 0
+    code, out, _ = cli("list", "--json")
+    assert [p["folder"] for p in json.loads(out)] == ["", "support"]
+    code, _, err = cli("set", "support", "--min-pass-rate", "1.5")
+    assert code == 2 and "min_pass_rate" in err and "Traceback" not in err
+    code, _, err = cli("set", "../x", "--min-pass-rate", "0.5")
+    assert code == 2 and "invalid policy" in err
+    assert cli("clear", "support")[0] == 0
+    code, _, err = cli("clear", "support")
+    assert code == 2 and "workbench registry policy list" in err
+    service = RegistryService(open_database(url), RegistrySettings(db_url=url))
+    try:
+        assert service.suites.policy("support/reply").max_cost_usd == 1
+        assert service.verify_audit().ok
+    finally:
+        service.db.dispose()
