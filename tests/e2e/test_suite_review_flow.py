@@ -106,6 +106,8 @@ def test_a_changed_case_travels_and_approval_needs_evidence_on_the_current_suite
         assert [c.name for c in vault.test_cases("faq")] == ["reset", "refund"]
         first_suite = SuiteStore(vault).registry_hash("faq")
     assert first_suite is not None
+    [queued] = json.loads(ok("review", "list", "--json"))
+    assert (queued["version"], queued["suite_hash"]) == (1, first_suite)
     eval_run()
     out = ok("review", "approve", "faq", "v1", "--evidence")
     assert f"suite {first_suite[:12]} (2 cases)" in out

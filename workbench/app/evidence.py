@@ -8,6 +8,12 @@ or one missing cells (26 of 54 calls) is partial, is labelled so, and is never
 chosen, however new it is. The chosen run is summarised per model for the version,
 with the pass rate from the cases' assertion checks. Choosing needs only counts
 (from the run log's index); only the chosen run's cells of the version are read.
+
+What a review carries is bound to what was reviewed: the summary names the version's
+content hash, the suite the run ran (its cases' suite hash), its models and how many
+cases it ran, and it is attached only when the registry's rule
+(``workbench.registry.policy.attach_problem``) accepts it for the reviewed suite, the
+same rule the server applies.
 """
 
 from __future__ import annotations

@@ -82,11 +82,18 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 def _awaiting(vault: Any) -> list[dict[str, Any]]:
     from workbench.registry.review import awaiting_review
+    from workbench.vault.suites import SuiteStore
 
-    return [item.as_row() for item in awaiting_review(vault)]
+    suites = SuiteStore(vault)
+    return [
+        {**item.as_row(), "suite_hash": suites.registry_hash(item.version.prompt)}
+        for item in awaiting_review(vault)
+    ]
 
 
 def cmd_review_list(args: argparse.Namespace) -> int:
+    from workbench.core.suites import short as short_suite
+
     with open_vault(args) as vault:
         rows = _awaiting(vault)
     emit(
@@ -94,7 +101,7 @@ def cmd_review_list(args: argparse.Namespace) -> int:
         rows,
         lambda: (
             table(
-                ["PROMPT", "VERSION", "AUTHOR", "MESSAGE", "CHANGES REQUESTED"],
+                ["PROMPT", "VERSION", "AUTHOR", "MESSAGE", "CHANGES REQUESTED", "SUITE"],
                 [
                     [
                         r["prompt"],
@@ -102,6 +109,7 @@ def cmd_review_list(args: argparse.Namespace) -> int:
                         r["author"],
                         r["message"],
                         str(r["changes_requested"]),
+                        short_suite(r["suite_hash"]),
                     ]
                     for r in rows
                 ],
@@ -126,6 +134,7 @@ def _policy(prompt: str) -> Any:
 
 def _decide(args: argparse.Namespace, decision: Decision) -> int:
     from workbench.app.evidence import (
+        evidence_problem,
         find_evidence,
         review_evidence,
         reviewed_suite,
@@ -145,12 +154,14 @@ def _decide(args: argparse.Namespace, decision: Decision) -> int:
             )
         suite = reviewed_suite(vault, args.name, _policy(args.name))
         chosen = run_evidence(vault, version, args.run) if args.run else None
+        found = find_evidence(vault, version)
         evidence = review_evidence(
-            find_evidence(vault, version),
-            version,
-            required=args.evidence,
-            suite=suite,
-            chosen=chosen,
+            found, version, required=args.evidence, suite=suite, chosen=chosen
+        )
+        why_none = (
+            evidence_problem(found.chosen, version, suite)
+            if evidence is None and found.chosen is not None
+            else None
         )
         suite_lines = suite_review(vault, args.name).lines()
         # Queued first: if the registry cannot be reached the decision waits, once.
@@ -189,7 +200,7 @@ def _decide(args: argparse.Namespace, decision: Decision) -> int:
                 + (
                     f"run {evidence.run_id} ({evidence.passed} passed, {evidence.failed} failed)"
                     if evidence and evidence.run_id
-                    else "none attached"
+                    else "none attached" + (f" ({why_none})" if why_none else "")
                 ),
             ]
         ),
