@@ -117,6 +117,11 @@ def test_a_review_names_its_suite_and_the_server_checks_the_evidence(
         assert "workbench eval" in caught.value.message or "older workbench" in reason
     with pytest.raises(NotFoundError, match="does not have"):
         approve(None, suite_hash="c" * 64)
+    other = alice.push_version(make_version(prompt="billing/refund")).version
+    alice.push_suite("billing/refund", CASES_2, parent_hash=None)
+    with pytest.raises(NotFoundError, match="does not have for support/reply"):
+        approve(None, suite_hash=suite_hash(CASES_2))  # another prompt's suite
+    assert other.number == 1
     assert bob.reviews(v.id) == []  # nothing half-written
     review = approve(evidence(v, CASES))
     assert review.suite_hash == suite

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from workbench.core.runs import TestCase
 from workbench.registry.schemas import FolderPolicy, Suite
-from workbench.registry.server.tables import PolicyRow, SuiteRow
+from workbench.registry.server.tables import ChangeRow, PolicyRow, SuiteRow
 
 
 def suite_row(session: Session, hash_: str) -> SuiteRow | None:
@@ -24,6 +24,16 @@ def suite_rows(session: Session, hashes: Iterable[str]) -> dict[str, SuiteRow]:
         return {}
     rows = session.execute(select(SuiteRow).where(SuiteRow.hash.in_(wanted))).scalars()
     return {r.hash: r for r in rows}
+
+
+def was_suite_of(session: Session, prompt: str, hash_: str) -> bool:
+    """Whether suite ``hash_`` was ever made current for ``prompt`` (its feed says so)."""
+    found = session.execute(
+        select(ChangeRow.seq)
+        .where(ChangeRow.kind == "suite", ChangeRow.prompt == prompt, ChangeRow.ref == hash_)
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def to_suite(row: SuiteRow, prompt: str) -> Suite:

@@ -112,8 +112,10 @@ class SuiteService:
                     hint="Set its cases (workbench cases set) and sync.",
                 )
             row = srepo.suite_row(session, wanted)
-            if row is None:
-                raise NotFoundError(f"no suite {wanted[:12]}", hint="Check the suite hash.")
+            if row is None or not srepo.was_suite_of(session, prompt, wanted):
+                raise NotFoundError(
+                    f"{prompt} has no suite {wanted[:12]}", hint="Check the suite hash."
+                )
             return srepo.to_suite(row, prompt)
 
     @staticmethod
@@ -179,11 +181,13 @@ class SuiteService:
     def check_review(session: Session, prompt: str, version: VersionRow, review: ReviewIn) -> None:
         """Refuse a review naming an unknown suite, or attaching evidence the rule refuses."""
         suite = srepo.suite_row(session, review.suite_hash) if review.suite_hash else None
-        if review.suite_hash is not None and suite is None:
+        if review.suite_hash is not None and (
+            suite is None or not srepo.was_suite_of(session, prompt, review.suite_hash)
+        ):
             raise NotFoundError(
                 f"the review names suite {review.suite_hash[:12]}, which the registry does not "
-                "have",
-                hint="Sync first: it pushes the prompt's cases.",
+                f"have for {prompt}",
+                hint="Sync first: it pushes the prompt's cases and pulls the team's.",
             )
         if review.evidence is None:
             return

@@ -142,6 +142,8 @@ class ChangeRow(Base):
     """The change feed. ``seq`` is handed out under the head lock, so it commits in order."""
 
     __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_kind_ref", "kind", "ref"),)
+    """Which prompts a suite was current for (0003): reviews name suites by hash."""
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     kind: Mapped[str] = mapped_column(String(16))

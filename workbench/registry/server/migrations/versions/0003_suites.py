@@ -38,9 +38,11 @@ def upgrade() -> None:
     )
     op.add_column("prompts", sa.Column("suite_hash", sa.String(64), nullable=True))
     op.add_column("reviews", sa.Column("suite_hash", sa.String(64), nullable=True))
+    op.create_index("ix_changes_kind_ref", "changes", ["kind", "ref"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_changes_kind_ref", table_name="changes")
     # Plain DROP COLUMN (SQLite 3.35+): a batch copy of ``prompts`` would fail on the
     # foreign keys that point at it.
     op.drop_column("reviews", "suite_hash")
