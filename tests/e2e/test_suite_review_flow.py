@@ -135,6 +135,8 @@ def test_a_changed_case_travels_and_approval_needs_evidence_on_the_current_suite
         second_suite = SuiteStore(vault).registry_hash("faq")
         assert second_suite == suite_hash(vault.test_cases("faq"))
     assert second_suite not in (None, first_suite)
+    # v2's approval named the old suite: it is back in the queue.
+    assert [r["version"] for r in json.loads(ok("review", "list", "--json"))] == [2]
     shown = json.loads(ok("review", "show", "faq", "v2", "--json"))
     assert shown["suite_hash"] == second_suite
     assert shown["approved_with_suite"] == first_suite  # production v1's approval

@@ -394,7 +394,11 @@ class SyncStore:
     ) -> list[tuple[PromptVersion, int]]:
         """Pushed versions nobody has approved, newer than what ``label`` points at (all
         pushed ones for a prompt not published yet), with how many reviews asked for
-        changes; at most ``limit``. One query, whatever the size of the vault."""
+        changes; at most ``limit``. One query, whatever the size of the vault.
+
+        An approval that named a suite counts only while that suite is the prompt's
+        current one: when an author changes a case, the version is back in the queue
+        (approvals that named no suite keep counting, as before suites travelled)."""
         sql = text(
             """
             WITH published AS (
@@ -412,7 +416,11 @@ class SyncStore:
             WHERE v.number IS NOT NULL
               AND v.number > coalesce(published.n, 0)
               AND NOT EXISTS (SELECT 1 FROM remote_reviews r WHERE r.version_id = v.id
-                              AND json_extract(r.data, '$.decision') = 'approve')
+                              AND json_extract(r.data, '$.decision') = 'approve'
+                              AND (json_extract(r.data, '$.suite_hash') IS NULL
+                                   OR json_extract(r.data, '$.suite_hash') = (
+                                      SELECT ps.registry_hash FROM prompt_suites ps
+                                      WHERE ps.prompt_id = v.prompt_id)))
             ORDER BY p.name, v.seq
             LIMIT :limit
             """
