@@ -38,9 +38,11 @@ class SuiteReview:
 
     def lines(self) -> list[str]:
         """The suite's hash and its diff, as the CLI prints it and the panel shows it."""
-        head = f"suite {short(self.suite_hash)}"
         if self.suite_hash:
-            head += f" ({len(self.cases)} case{'s' if len(self.cases) != 1 else ''})"
+            n = len(self.cases)
+            head = f"suite {short(self.suite_hash)} ({n} case{'s' if n != 1 else ''})"
+        else:
+            head = "suite: none in the registry (set cases with `workbench cases set`, then sync)"
         out = [head]
         if self.local_differs:
             out.append("  (your local cases differ from it: run `workbench sync` to push them)")

@@ -191,7 +191,15 @@ def _policy_set(args: argparse.Namespace) -> int:
             max_p95_ms=args.max_p95_ms,
             max_cost_usd=args.max_cost_usd,
         )
-    except (ValidationError, ValueError) as exc:
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'policy'}: {e['msg']}" for e in exc.errors()
+        )
+        raise UsageError(
+            f"invalid policy: {problems}",
+            hint="E.g. policy set support --model openai:gpt-4o-mini --min-pass-rate 0.95",
+        ) from None
+    except ValueError as exc:
         raise UsageError(
             f"invalid policy: {exc}",
             hint="E.g. policy set support --model openai:gpt-4o-mini --min-pass-rate 0.95",
