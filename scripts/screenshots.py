@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -257,7 +258,56 @@ def seed_registry(reg: RunningRegistry, tmp: Path) -> list[uuid.UUID]:
         first = LabelTarget(version_id=versions[0].id)
         carol.move_label("support/reply", "production", target=first, expected=None,
                          reason="Launch of the help centre")  # fmt: skip
+    send_production_spans(reg)
     return [v.id for v in versions]
+
+
+def send_production_spans(reg: RunningRegistry) -> None:
+    """A production app ("shop") reports 240 calls of v1 over OTLP with the official
+    OpenTelemetry SDK, so Publish shows the label's production figures."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.trace import SpanKind
+
+    token = reg.service.add_user("shop", "app")
+    provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
+    exporter = OTLPSpanExporter(
+        endpoint=f"{reg.url}/v1/traces", headers={"Authorization": f"Bearer {token}"}
+    )
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    tracer = provider.get_tracer("shop")
+    start = time.time_ns() - 3_600 * 10**9  # an hour ago, one call every 10 s
+    for i in range(240):
+        at = start + i * 10 * 10**9
+        attributes = {
+            "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "gpt-4o-mini", "gen_ai.response.model": "gpt-4o-mini",
+            "gen_ai.usage.input_tokens": 180 + i % 40, "gen_ai.usage.output_tokens": 60 + i % 25,
+            "langfuse.observation.prompt.name": "support/reply",
+            "langfuse.observation.prompt.version": 1,
+        }  # fmt: skip
+        span = tracer.start_span(
+            "chat gpt-4o-mini", kind=SpanKind.CLIENT, start_time=at, attributes=attributes
+        )
+        span.end(end_time=at + (700 + (i * 37) % 900) * 10**6)
+    provider.shutdown()  # flushes every span before the screenshots
+
+
+def add_source(vault: Vault, data: Path) -> None:
+    """One data source, as the Sources window lists it: a CSV of customers."""
+    from workbench.core.sources import SourceAccess, SourceDefinition
+    from workbench.vault.sources import SourceStore
+
+    csv = data / "customers.csv"
+    csv.write_text("id,name,tier,email\n1,Ada,gold,ada@example.com\n2,Grace,silver,g@example.com\n")
+    SourceStore(vault).add(
+        "customers",
+        SourceDefinition(kind="csv", path=str(csv)),
+        SourceAccess(prompts=("support/",), sensitive_fields=("email",)),
+        note="The CRM's nightly export",
+    )
 
 
 def first_start(shots: Shots, tmp: Path, theme: str) -> None:
@@ -284,6 +334,7 @@ def team_vault(shots: Shots, tmp: Path, theme: str, reg: RunningRegistry,
     settings = Settings(registry_url=reg.url, default_models=[*MODELS], providers=shown)
     with Vault.open(data / "vault.sqlite3", create=True, actor="carol") as vault:
         vault.set_test_cases("support/reply", CASES)
+        add_source(vault, data)
         window = make_window(vault, settings, profiles, store, data)
         wait_for(window.sync.finished)  # the sync the window starts by itself
         while window.model_lists.running:  # and the profiles' model lists
@@ -335,6 +386,13 @@ def team_vault(shots: Shots, tmp: Path, theme: str, reg: RunningRegistry,
         shots.grab(window, "log")
         window.log_tabs.setCurrentWidget(window.spending)
         shots.grab(window, "spending")
+        page = window.production
+        wait_for(page.loaded, lambda: window.log_tabs.setCurrentWidget(page))
+        page.app_name.setText("shop")  # one of the calls sent_production_spans made
+        ago = datetime.now(UTC) - timedelta(hours=1) + timedelta(seconds=600)
+        page.at.setText(ago.isoformat(timespec="seconds"))
+        wait_for(page.loaded, page.find_served)
+        shots.grab(window, "production")
         window.log_tabs.setCurrentWidget(window.log_panel)
 
         dialog = SettingsDialog(
@@ -359,6 +417,14 @@ def team_vault(shots: Shots, tmp: Path, theme: str, reg: RunningRegistry,
         publish.reason.setText("Friendlier replies tested on three cases")
         shots.grab(publish, "publish", screen=True)
         publish.close()
+
+        window.open_sources()
+        sources = window.sources_dialog
+        assert sources is not None
+        sources.resize(min(1000, window.width() - 80), min(620, window.height() - 80))
+        sources.table.selectRow(0)
+        shots.grab(sources, "sources", screen=True)
+        sources.close()
 
         # A decision made offline waits in the outbox until the next sync.
         queue_review(vault, vault.version_by_id(ids[2]), "request_changes",

@@ -71,7 +71,7 @@ def test_add_test_edit_and_remove_a_source(
     type_into(dialog, "Sensitive fields", "email")
     click(dialog, "Save")
     assert "Saved plans v1." in _label(dialog, "Status").text()
-    assert [sources.item(0, c).text() for c in (0, 1, 2, 4)] == ["plans", "v1", "csv", "support/"]
+    assert [sources.item(0, c).text() for c in (0, 1, 2, 3)] == ["plans", "v1", "csv", "support/"]
 
     click(dialog, "Test")
     result = _label(dialog, "Test result")
@@ -109,3 +109,45 @@ def test_add_test_edit_and_remove_a_source(
     assert sources.rowCount() == 0 and store.get("plans").removed
     dialog.close()
     QApplication.processEvents()
+
+
+def test_a_bound_variable_is_no_test_case_column_and_survives_an_edit(
+    qtbot, window: MainWindow, vault: Vault, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.gui.people import click_tab
+    from workbench.app.sources import prepare_commit
+    from workbench.core.models import Binding, Message, PromptContent, Variable
+    from workbench.core.sources import SourceAccess, SourceDefinition
+
+    data = tmp_path / "plans.csv"
+    data.write_text("id,plan\n1,gold\n")
+    SourceStore(vault).add(
+        "plans", SourceDefinition(kind="csv", path=str(data)), SourceAccess(prompts=("support/",))
+    )
+    content = PromptContent(
+        messages=(Message(role="user", template="{{ plan }}"),),
+        variables=(
+            Variable(name="plan", binding=Binding(source="plans", field="plan")),
+            Variable(name="question"),
+        ),
+    )
+    vault.commit("support/bound", prepare_commit(vault, "support/bound", content, "author"), "1")
+    window.browser.reload()
+    window.browser.select("support/bound")
+    click_tab(window, "Test cases")
+    assert window.testcases.model.variables == []  # plan comes from the source
+    # An edit in the editor keeps the binding (and its pin) in the next commit.
+    click_tab(window, "Editor")
+    editor = window.editor
+    qtbot.waitUntil(lambda: editor.variables.rowCount() == 1)
+    editor.message_editors[0].text.setPlainText("Plan: {{ plan }}.")
+    editor.refresh()
+    qtbot.waitUntil(lambda: not editor.preview_pending)
+    assert "Plan: [plans.plan]." in editor.preview.toPlainText(), editor.preview.toPlainText()
+    qtbot.keyClicks(editor.commit_message, "reworded")
+    editor.refresh()
+    with qtbot.waitSignal(editor.committed, timeout=5_000) as committed:
+        editor.commit()
+    bound = {v.name: v.binding for v in committed.args[0].content.variables}
+    assert bound["plan"] is not None and bound["plan"].source == "plans"
+    assert bound["plan"].pin == SourceStore(vault).get("plans").definition_hash

@@ -201,7 +201,7 @@ def test_the_policy_in_force_is_the_deepest_folders(registry: RunningRegistry) -
 
 
 def test_an_old_registry_upgrades_and_its_reviews_read_as_without_a_suite(db_url: str) -> None:
-    """A registry at 0002 with reviews in it: migration 0003 adds the suites, and the
+    """A registry at 0003 with reviews in it: migration 0004 adds the suites, and the
     existing reviews name no suite (approved without one)."""
     from alembic import command
     from alembic.config import Config
@@ -226,7 +226,7 @@ def test_an_old_registry_upgrades_and_its_reviews_read_as_without_a_suite(db_url
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with db.write_engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.downgrade(config, "0002")
+        command.downgrade(config, "0003")
     db.dispose()
 
     db = open_database(db_url)  # start-up migrates it to head

@@ -435,3 +435,254 @@ def test_a_healthy_canary_is_not_rolled_back(registry: RunningRegistry) -> None:
     by_version = {r.version: r for r in stats.rows}
     assert by_version[2].calls == 40 and by_version[2].errors == 1
     assert by_version[1].calls == 40 and by_version[1].errors == 1
+
+
+def test_a_canary_slower_than_its_ratio_to_stable_is_halted_and_a_new_move_clears_it(
+    registry: RunningRegistry,
+) -> None:
+    v1, v2, canary_keys, stable_keys = _canary_setup(registry, GUARDS)
+    sender = Sender(registry.url, registry.tokens["shop"])
+    try:
+        for k in stable_keys[:25]:
+            sender.call({"workbench.caller_key": k}, latency_ms=700.0)
+        for k in canary_keys[:25]:
+            sender.call({"workbench.caller_key": k}, latency_ms=2500.0)
+    finally:
+        sender.close()
+    state = registry.service.label(PROMPT, "production")
+    assert state.target.canary is None and state.halted is not None
+    assert "p95 latency" in state.halted.reason and "2x the stable" in state.halted.reason
+    evidence = state.halted.evidence
+    assert evidence["canary_calls"] == GUARDS.min_calls  # halted at the first call judged
+    assert evidence["stable_calls"] == 25
+    # The publisher tries again: the halt record goes with the move.
+    publish(registry.service, v1, v2, percent=10, guards=GUARDS)
+    assert registry.service.label(PROMPT, "production").halted is None
+
+
+def test_concurrent_exports_add_up_in_the_rollups(registry: RunningRegistry) -> None:
+    """Several requests at once into the same rollup rows (upserts that add): nothing
+    lost, on SQLite's single writer and PostgreSQL's concurrent transactions alike."""
+    import threading
+
+    v1 = push_approved(registry.service, "Hello {{ name }}")
+    publish(registry.service, v1)
+    now_ns = int(datetime.now(UTC).timestamp() * 1e9)
+    headers = {"Authorization": f"Bearer {registry.tokens['shop']}"}
+
+    def body(thread: int, request: int) -> dict[str, Any]:
+        spans = [
+            {
+                "traceId": f"{thread:08x}{request:08x}{i + 1:016x}",  # never all zeros
+                "spanId": f"{i + 1:016x}",
+                "name": "chat",
+                "startTimeUnixNano": str(now_ns),
+                "endTimeUnixNano": str(now_ns + 250_000_000),
+                "attributes": [
+                    {"key": "gen_ai.request.model", "value": {"stringValue": "m"}},
+                    {"key": "workbench.prompt.name", "value": {"stringValue": PROMPT}},
+                    {"key": "workbench.prompt.version", "value": {"intValue": "1"}},
+                    {"key": "gen_ai.usage.output_tokens", "value": {"intValue": "3"}},
+                ],
+            }
+            for i in range(25)
+        ]
+        return {"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}
+
+    failures: list[str] = []
+
+    def send(thread: int) -> None:
+        with httpx.Client(base_url=registry.url, headers=headers, timeout=30) as http:
+            for request in range(6):
+                r = http.post("/v1/traces", json=body(thread, request))
+                if r.status_code != 200:
+                    failures.append(r.text)
+
+    threads = [threading.Thread(target=send, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    stats = registry.service.telemetry.stats(
+        PROMPT, datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) + timedelta(hours=1)
+    )
+    (row,) = stats.rows
+    assert row.calls == len(spans(registry)) == 4 * 6 * 25
+    assert row.output_tokens == 3 * row.calls
+
+
+def test_retention_prunes_raw_spans_and_keeps_the_rollups(registry: RunningRegistry) -> None:
+    v1 = push_approved(registry.service, "Hello {{ name }}")
+    publish(registry.service, v1)
+    sender = Sender(registry.url, registry.tokens["shop"])
+    old = datetime.now(UTC) - timedelta(days=40)
+    try:
+        for _ in range(3):
+            sender.call({"workbench.prompt.name": PROMPT, "workbench.prompt.version": 1}, at=old)
+        sender.call({"workbench.prompt.name": PROMPT, "workbench.prompt.version": 1})
+    finally:
+        sender.close()
+    assert registry.service.telemetry.prune() == 3  # the 30-day default
+    assert len(spans(registry)) == 1
+    stats = registry.service.telemetry.stats(
+        PROMPT, old - timedelta(hours=1), datetime.now(UTC) + timedelta(hours=1)
+    )
+    assert sum(r.calls for r in stats.rows) == 4  # the rollups still count them
+
+
+def test_percentiles_from_the_buckets_are_close_to_the_exact_ones() -> None:
+    import random
+
+    from workbench.registry.server.histogram import BUCKETS, bucket_of, percentile
+
+    rng = random.Random(3)
+    values = [rng.lognormvariate(6.5, 0.8) for _ in range(5000)]
+    counts = [0] * BUCKETS
+    for v in values:
+        counts[bucket_of(v)] += 1
+    ordered = sorted(values)
+    for q in (0.5, 0.95, 0.99):
+        exact = ordered[int(q * len(ordered)) - 1]
+        estimate = percentile(counts, q)
+        assert estimate is not None and abs(estimate - exact) / exact < 0.12, (q, exact, estimate)
+    assert percentile([0] * BUCKETS, 0.5) is None
+    assert bucket_of(0.5) == 0 and bucket_of(10**6) == BUCKETS - 1
+
+
+def test_an_app_token_scoped_to_some_prompts_is_refused_the_others(
+    registry: RunningRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from workbench.cli.main import main
+
+    v1 = push_approved(registry.service, "Hello {{ name }}")
+    publish(registry.service, v1)
+    other = make_version(prompt="billing/refund", text="Refund {{ name }}")
+    registry.service.push_version(
+        ALICE,
+        VersionPush(
+            id=other.id, prompt=other.prompt, content=other.content,
+            content_hash=other.content_hash, created_at=other.created_at,
+        ),
+    )  # fmt: skip
+    url = registry.settings.db_url
+    code = main(["registry", "user", "add", "kiosk", "--role", "app", "--prompts",
+                 "support/", "--db", url, "--json"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    token = json.loads(out)["token"]
+    assert main(["registry", "user", "add", "eve", "--role", "author", "--prompts", "x",
+                 "--db", url]) == 2  # fmt: skip
+    assert "app tokens only" in capsys.readouterr().err
+
+    with RegistryClient(registry.url, token) as kiosk:
+        assert kiosk.resolve(PROMPT)[0] is not None  # under support/
+        assert [p.name for p in kiosk.prompts()] == [PROMPT]
+        for read in (
+            lambda: kiosk.resolve("billing/refund", label="latest"),
+            lambda: kiosk.prompt("billing/refund"),
+            lambda: kiosk.versions("billing/refund"),
+            lambda: kiosk.version(other.id),
+            lambda: kiosk.prod_stats("billing/refund"),
+        ):
+            with pytest.raises(PermissionDeniedError, match="may read only support/"):
+                read()
+        r = httpx.get(f"{registry.url}/api/public/v2/prompts/billing/refund", auth=("kiosk", token))
+        assert r.status_code == 403
+        listed = httpx.get(f"{registry.url}/api/public/v2/prompts", auth=("kiosk", token))
+        assert [p["name"] for p in listed.json()["data"]] == [PROMPT]
+        assert listed.json()["meta"]["totalItems"] == 1
+    # Spans naming a prompt outside the scope are kept unlinked, like an unknown prompt.
+    sender = Sender(registry.url, token)
+    try:
+        outside = sender.call({"workbench.prompt.name": "billing/refund",
+                               "workbench.prompt.version": 1})  # fmt: skip
+        inside = sender.call({"workbench.prompt.name": PROMPT, "workbench.prompt.version": 1})
+    finally:
+        sender.close()
+    stored = {s.trace_id: s for s in spans(registry)}
+    assert stored[outside].prompt is None and stored[outside].version_id is None
+    assert stored[inside].version_id == v1.id
+
+    assert main(["registry", "user", "scope", "kiosk", "--all", "--db", url]) == 0
+    capsys.readouterr()
+    with RegistryClient(registry.url, token) as kiosk:
+        assert kiosk.prompt("billing/refund").name == "billing/refund"
+
+
+def test_odd_attribute_values_are_stored_sanely_never_a_500(registry: RunningRegistry) -> None:
+    v1 = push_approved(registry.service, "Hello {{ name }}")
+    publish(registry.service, v1)
+
+    def attr(key: str, value: dict[str, Any]) -> dict[str, Any]:
+        return {"key": key, "value": value}
+
+    span = {
+        "traceId": "0af7651916cd43dd8448eb211c80319c",
+        "spanId": "b7ad6b7169203331",
+        "startTimeUnixNano": "2000",
+        "endTimeUnixNano": "1000",  # ends before it starts: no latency
+        "attributes": [
+            attr("gen_ai.request.model", {"stringValue": "m\x00odel"}),
+            attr("workbench.prompt.name", {"stringValue": PROMPT}),
+            attr("workbench.prompt.version", {"stringValue": "draft3"}),
+            attr("workbench.prompt.label", {"stringValue": "x" * 500}),
+            attr("gen_ai.usage.input_tokens", {"intValue": "-5"}),
+            attr("gen_ai.usage.output_tokens", {"doubleValue": 1e300}),
+            attr("workbench.cost_usd", {"stringValue": "not a number"}),
+            attr("gen_ai.response.finish_reasons", {"arrayValue": {"values": [{"intValue": "3"}]}}),
+            attr("workbench.caller_key", {"kvlistValue": {"values": []}}),
+            attr("gen_ai.provider.name", {"bytesValue": "AAEC"}),
+            attr("langfuse.observation.completion_start_time", {"stringValue": "yesterday"}),
+        ],
+    }
+    body = {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+    r = httpx.post(
+        f"{registry.url}/v1/traces",
+        json=body,
+        headers={"Authorization": f"Bearer {registry.tokens['shop']}"},
+    )
+    assert r.status_code == 200, r.text
+    (row,) = spans(registry)
+    assert row.request_model == "model"  # NUL removed: PostgreSQL stores it too
+    assert row.prompt == PROMPT and row.version_id is None  # no such version: unlinked
+    assert row.label is not None and len(row.label) == 64
+    assert (row.input_tokens, row.output_tokens, row.cost_usd) == (None, None, None)
+    assert (row.latency_ms, row.ttft_ms, row.caller_key, row.provider) == (None, None, None, None)
+    assert row.finish_reasons == "3"
+    assert "not linked" in r.json()["partialSuccess"]["errorMessage"]
+
+
+def test_spans_without_a_cost_are_priced_from_their_tokens_at_list_prices(
+    registry: RunningRegistry,
+) -> None:
+    """A production app rarely sends a cost: the registry prices the span's tokens with
+    genai-prices (the workbench's own price source); a stated cost is kept; a model
+    genai-prices does not know stays unpriced, never $0."""
+    from genai_prices import Usage, calc_price
+
+    v1 = push_approved(registry.service, "Hello {{ name }}")
+    publish(registry.service, v1)
+    attrs = {"langfuse.observation.prompt.name": PROMPT, "langfuse.observation.prompt.version": 1}
+    sender = Sender(registry.url, registry.tokens["shop"])
+    try:
+        listed = sender.call(attrs)
+        stated = sender.call({**attrs, "gen_ai.usage.cost": 0.5})
+        unknown = sender.call({**attrs, "gen_ai.response.model": "house-model-7"})
+    finally:
+        sender.close()
+    stored = {s.trace_id: s for s in spans(registry)}
+    expected = float(
+        calc_price(
+            Usage(input_tokens=120, output_tokens=40),
+            model_ref="gpt-4o-mini-2024-07-18",
+            provider_id="openai",
+        ).total_price
+    )
+    assert stored[listed].cost_usd == pytest.approx(expected) and expected > 0
+    assert stored[stated].cost_usd == pytest.approx(0.5)
+    assert stored[unknown].cost_usd is None
+    with registry.client("alice") as alice:
+        [row] = alice.prod_stats(PROMPT).rows
+    assert row.calls == 3 and row.unpriced == 1
+    assert row.cost_usd == pytest.approx(expected + 0.5)

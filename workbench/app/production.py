@@ -52,7 +52,7 @@ def parse_time(text: str, option: str = "--at") -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def _ms(value: float | None) -> str:
+def ms_text(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value / 1000:.1f} s" if value >= 1000 else f"{value:.0f} ms"
@@ -62,22 +62,31 @@ def _money(value: float) -> str:
     return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:.4f}"
 
 
+def cost_text(row: VersionStats, per_day: bool = True) -> str:
+    """The one money rule for production rows: a number only when every call is priced
+    (``$4.10/day``), else the priced part and how many calls are not in it."""
+    if row.calls and row.unpriced == row.calls:
+        return "cost unknown"
+    cost = f"{_money(row.cost_per_day_usd)}/day" if per_day else _money(row.cost_usd)
+    if row.unpriced:
+        cost = f"≥ {cost} (+{row.unpriced:,} unpriced calls)"
+    return cost
+
+
+def version_name(row: VersionStats) -> str:
+    return f"v{row.version}" if row.version else "(unlinked)"
+
+
 def version_line(row: VersionStats) -> str:
     """``production v3: 12,400 calls, p95 1.2 s, $4.10/day`` (and what else is known)."""
-    who = f"{row.label or '(no label)'} {f'v{row.version}' if row.version else '(unlinked)'}"
+    who = f"{row.label or '(no label)'} {version_name(row)}"
     parts = [f"{row.calls:,} calls"]
     if row.error_rate is not None and row.errors:
         parts.append(f"{row.error_rate * 100:.1f}% errors")
-    parts.append(f"p95 {_ms(row.p95_ms)}")
+    parts.append(f"p95 {ms_text(row.p95_ms)}")
     if row.ttft_p50_ms is not None:
-        parts.append(f"TTFT p50 {_ms(row.ttft_p50_ms)}")
-    if row.unpriced == row.calls:
-        parts.append("cost unknown")
-    else:
-        cost = f"{_money(row.cost_per_day_usd)}/day"
-        if row.unpriced:
-            cost += f" (+{row.unpriced:,} unpriced calls)"
-        parts.append(cost)
+        parts.append(f"TTFT p50 {ms_text(row.ttft_p50_ms)}")
+    parts.append(cost_text(row))
     return f"{who}: " + ", ".join(parts)
 
 
@@ -91,9 +100,8 @@ def stats_text(stats: ProdStats) -> str:
         lines.append("  " + version_line(row))
         apps = ", ".join(f"{a.app} {a.calls:,}" for a in row.by_app)
         tokens = f"tokens in {row.input_tokens:,} / out {row.output_tokens:,}"
-        lines.append(
-            f"    p50 {_ms(row.p50_ms)}, {tokens}, total {_money(row.cost_usd)}; apps: {apps}"
-        )
+        total = cost_text(row, per_day=False)
+        lines.append(f"    p50 {ms_text(row.p50_ms)}, {tokens}, total {total}; apps: {apps}")
     return "\n".join(lines)
 
 
@@ -130,8 +138,8 @@ def call_text(call: ServedCall) -> str:
     )
     cost = _money(call.cost_usd) if call.cost_usd is not None else "unknown"
     lines.append(
-        f"  tokens {tokens}, cost {cost}, latency {_ms(call.latency_ms)}, "
-        f"TTFT {_ms(call.ttft_ms)}"
+        f"  tokens {tokens}, cost {cost}, latency {ms_text(call.latency_ms)}, "
+        f"TTFT {ms_text(call.ttft_ms)}"
         + (f", error {call.error}" if call.error else "")
         + (f", finish {','.join(call.finish_reasons)}" if call.finish_reasons else "")
     )

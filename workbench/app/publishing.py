@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workbench.core.errors import UsageError
+from workbench.core.errors import NotFoundError, UsageError
 from workbench.core.models import LabelEvent, PromptVersion
 from workbench.registry.client import RegistryClient
+from workbench.registry.errors import PermissionDeniedError
 from workbench.registry.review import current_label, label_history, langfuse_warning, publish
-from workbench.registry.schemas import Canary, CanaryGuards, LabelState, LabelTarget
-from workbench.registry.sync import Syncer, label_event
+from workbench.registry.schemas import CanaryGuards, LabelState
+from workbench.registry.sync import Syncer, label_event, wire_label
 from workbench.vault import Vault
 
 CANARY_PERCENT_DEFAULT = 10
@@ -36,13 +37,33 @@ class LabelContext:
     current: LabelState | None
     history: list[LabelEvent]
     offline: bool = False
+    production: tuple[str, ...] = ()
+    """What the label's versions did in production over the last 24 h, one line each
+    (``production v3: 12,400 calls, p95 1.2 s, $4.10/day``); empty offline or when
+    nothing was called."""
+    halt: str | None = None
+    """What the registry says when it halted the label's canary by itself."""
 
 
 def fetch_context(client: RegistryClient, prompt: str, label: str) -> LabelContext:
-    """Where ``label`` points now and how it moved, asked of the registry."""
+    """Where ``label`` points now, how it moved, and how its versions do in production,
+    asked of the registry."""
+    from workbench.app.production import halt_text, version_line
+
     moves = [label_event(e) for e in label_history(client, prompt)]
+    current = current_label(client, prompt, label)
+    try:
+        stats = client.prod_stats(prompt)
+    except (NotFoundError, PermissionDeniedError):  # a registry without telemetry
+        lines: tuple[str, ...] = ()
+    else:
+        lines = tuple(version_line(row) for row in stats.rows if row.label == label)
     return LabelContext(
-        label, current_label(client, prompt, label), [m for m in moves if m is not None]
+        label,
+        current,
+        [m for m in moves if m is not None],
+        production=lines,
+        halt=halt_text(current) if current is not None else None,
     )
 
 
@@ -51,17 +72,7 @@ def mirrored_context(vault: Vault, prompt: str, label: str) -> LabelContext:
     current = None
     for lab in vault.labels(prompt):
         if lab.name == label and lab.source == "registry":
-            canary = None
-            if lab.canary_version_id is not None and lab.canary_percent:
-                canary = Canary(version_id=lab.canary_version_id, percent=lab.canary_percent)
-            current = LabelState(
-                prompt=prompt,
-                name=label,
-                target=LabelTarget(version_id=lab.version_id, canary=canary),
-                protected=lab.protected,
-                updated_at=lab.updated_at,
-                updated_by=lab.updated_by,
-            )
+            current = wire_label(lab)
     history = [e for e in vault.label_history(prompt) if e.source == "registry"]
     return LabelContext(label, current, history, offline=True)
 

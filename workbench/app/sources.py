@@ -8,26 +8,27 @@ its roles. The allow-list checked is always the source's newest version (closing
 source to a prompt takes effect at once); the definition read is the one the version
 pinned (an edited source cannot change what an approved version reads).
 
-A resolution is one read of a source for one set of parameters; cases of a run with
-the same parameters share it. Each is an audit event (source, its version, prompt,
-version, who, when, row count; never a value). A read that fails fails the cells of
-its cases, with the source's error, and the rest of the run goes on; a binding
-outside an allow-list refuses the whole run before anything is read. An estimate
-reads nothing (stand-ins of the variables' types): the window asks for one on every
-change of its choices, on its own thread.
+A read is one query (file, request) for one set of parameters; cases of a run with
+the same parameters share it. A resolution is the reads of one source for one prompt
+version in one run: one audit event (source, its version, prompt, version, who, when,
+how many reads, rows and cases; never a value), so 1,000 cases cost one event. A
+read that fails fails the cells of its cases, with the source's error, and the rest
+of the run goes on; a binding outside an allow-list refuses the whole run before
+anything is read. An estimate reads nothing (stand-ins of the variables' types): the
+window asks for one on every change of its choices, on its own thread.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from workbench.app.source_read import CredentialLookup, Rows, read_source
+from workbench.app.source_read import CredentialLookup, Rows, SourceReader, read_source
 from workbench.core.errors import (
     NotFoundError,
     RenderError,
@@ -293,16 +294,16 @@ def typed_value(variable: Variable, binding: Binding, rows: Rows, values: Mappin
     if raw is None and variable.type != "json":
         raise SourceError(
             f"data source {name!r}: field {binding.field!r} is empty in row {binding.row} "
-            f"(variable {variable.name!r} needs a {variable.type})",
+            f"(variable {variable.name!r} needs a value of type {variable.type})",
             hint="Fill it in the source, or pick another row.",
         )
     try:
         return coerce_value(variable.name, variable.type, raw)
     except RenderError:
         raise SourceError(
-            f"data source {name!r}: field {binding.field!r} is not a {variable.type} "
+            f"data source {name!r}: field {binding.field!r} is not of type {variable.type} "
             f"(variable {variable.name!r})",
-            hint=f"Change the variable's type, or bind it to a {variable.type} field.",
+            hint=f"Change the variable's type, or bind it to a field of type {variable.type}.",
         ) from None
 
 
@@ -336,6 +337,12 @@ def _params(source: SourceVersion, binding: Binding, values: Mapping[str, Any]) 
     return {n: values.get(n) for n in dict.fromkeys(names)}
 
 
+def stand_ins(content: PromptContent) -> dict[str, Any]:
+    """Values standing for what the bound variables will get at run time (for an
+    estimate, or the editor's preview: ``[crm.email]``), nothing read."""
+    return {v.name: _stand_in(v, b) for v, b in bound_variables(content)}
+
+
 def _stand_in(variable: Variable, binding: Binding) -> Any:
     """A value of the variable's type standing for what the source will give."""
     if binding.row == "all":
@@ -346,24 +353,41 @@ def _stand_in(variable: Variable, binding: Binding) -> Any:
 
 @dataclass
 class _Read:
-    """One read of a source during a run's preparation, and the cases it served."""
+    """One read of a source during a run's preparation."""
 
     source: SourceVersion
     rows: Rows | None = None
     error: WorkbenchError | None = None
-    cases: set[int] = field(default_factory=set)
 
-    def resolution(self, version: PromptVersion) -> Resolution:
-        return Resolution(
-            source=self.source.name,
-            source_version=self.source.number,
-            definition_hash=self.source.definition_hash,
-            prompt=version.prompt,
-            version_id=str(version.id),
-            rows=0 if self.rows is None else len(self.rows.rows),
-            cases=len(self.cases),
-            error="" if self.error is None else type(self.error).__name__,
-        )
+
+def _resolutions(
+    version: PromptVersion, reads: Mapping[bytes, _Read], cases: Mapping[bytes, set[int]]
+) -> list[Resolution]:
+    """One resolution per source definition the version read through: its reads and
+    rows summed, the cases they served counted."""
+    out: dict[tuple[str, str], Resolution] = {}
+    served: dict[tuple[str, str], set[int]] = {}
+    for key, read in reads.items():
+        group = (read.source.name, read.source.definition_hash)
+        served.setdefault(group, set()).update(cases[key])
+        rows = 0 if read.rows is None else len(read.rows.rows)
+        failed = int(read.error is not None)
+        if group in out:
+            r = out[group]
+            out[group] = r.model_copy(
+                update={"reads": r.reads + 1, "rows": r.rows + rows, "failed": r.failed + failed}
+            )
+        else:
+            out[group] = Resolution(
+                source=read.source.name,
+                source_version=read.source.number,
+                definition_hash=read.source.definition_hash,
+                prompt=version.prompt,
+                version_id=str(version.id),
+                rows=rows,
+                failed=failed,
+            )
+    return [r.model_copy(update={"cases": len(served[g])}) for g, r in out.items()]
 
 
 @dataclass
@@ -389,8 +413,8 @@ class SourceResolver:
             out: dict[tuple[uuid.UUID, int], Resolved] = {}
             for version in bound:
                 check_access(self.vault, version.prompt, version.content, role, "run")
-                stand_ins = {v.name: _stand_in(v, b) for v, b in bound_variables(version.content)}
-                out.update({(version.id, i): stand_ins for i in range(len(spec.cases))})
+                standing = stand_ins(version.content)
+                out.update({(version.id, i): standing for i in range(len(spec.cases))})
             return out
         return self._resolve(spec, bound)
 
@@ -400,11 +424,20 @@ class SourceResolver:
         role = self.role()
         for version in versions:  # refused before anything is read
             check_access(self.vault, version.prompt, version.content, role, "run")
-        lookup = credential_lookup(self.vault, self.secrets)
+        reader = SourceReader(credential_lookup(self.vault, self.secrets))
+        with reader:
+            out, audits = self._read_all(spec, versions, reader)
+        SourceStore(self.vault).record_resolutions(audits)
+        return out
+
+    def _read_all(
+        self, spec: RunSpec, versions: Sequence[PromptVersion], reader: SourceReader
+    ) -> tuple[dict[tuple[uuid.UUID, int], Resolved], list[Resolution]]:
         out: dict[tuple[uuid.UUID, int], Resolved] = {}
         audits: list[Resolution] = []
         for version in versions:
             reads: dict[bytes, _Read] = {}  # one per source and parameters
+            cases: dict[bytes, set[int]] = {}
             sources: dict[str, SourceVersion | WorkbenchError] = {}
             for index, case in enumerate(spec.cases):
                 values = {v.name: v.default for v in version.content.variables}
@@ -429,10 +462,10 @@ class SourceResolver:
                     if read is None:
                         read = reads[key] = _Read(source)
                         try:
-                            read.rows = read_source(source.name, source.definition, params, lookup)
+                            read.rows = reader.read(source.name, source.definition, params)
                         except WorkbenchError as exc:
                             read.error = exc
-                    read.cases.add(index)
+                    cases.setdefault(key, set()).add(index)
                     try:
                         if read.error is not None:
                             raise read.error
@@ -442,9 +475,8 @@ class SourceResolver:
                         problem = exc
                         break
                 out[(version.id, index)] = problem if problem is not None else got
-            audits += [read.resolution(version) for read in reads.values()]
-        SourceStore(self.vault).record_resolutions(audits)
-        return out
+            audits += _resolutions(version, reads, cases)
+        return out, audits
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
         ("budget", "cases", "compare", "costs", "eval", "key", "log", "provider", "runs"),
         _MODEL,
     ),
+    **dict.fromkeys(("import", "export"), "workbench.cli.interchange_cmds"),
     "registry": _REGISTRY,
     "source": _SOURCE,
     **dict.fromkeys(("labels", "publish", "review", "sync"), _SYNC),

@@ -116,14 +116,35 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _prompt_list(text: str | None) -> list[str] | None:
+    return None if text is None else [p for p in text.split(",") if p.strip()]
+
+
 def _user_add(args: argparse.Namespace) -> int:
+    prompts = _prompt_list(args.prompts)
     with _service(args) as service:
-        token = service.add_user(args.name, args.role, expires_in=_expiry(args.expires_in_days))
+        token = service.add_user(
+            args.name, args.role, expires_in=_expiry(args.expires_in_days), prompts=prompts
+        )
+    scope = f", may read only {', '.join(prompts)}" if prompts else ""
     emit(
         args.json,
-        {"name": args.name, "role": args.role, "token": token},
-        f"created {args.name} ({args.role})\ntoken (shown once; store it now): {token}",
+        {"name": args.name, "role": args.role, "prompts": prompts, "token": token},
+        f"created {args.name} ({args.role}{scope})\ntoken (shown once; store it now): {token}",
     )
+    return EXIT_OK
+
+
+def _user_scope(args: argparse.Namespace) -> int:
+    if (args.prompts is None) == (not args.all):
+        raise UsageError(
+            "give --prompts NAMES or --all", hint="e.g. --prompts support/,billing/reply"
+        )
+    prompts = None if args.all else _prompt_list(args.prompts)
+    with _service(args) as service:
+        service.set_prompt_scope(args.name, prompts)
+    text = f"{args.name} may read " + (", ".join(prompts) if prompts else "every prompt")
+    emit(args.json, {"name": args.name, "prompts": prompts}, text)
     return EXIT_OK
 
 
@@ -329,7 +350,20 @@ def add_parser(sub: Any, parent: argparse.ArgumentParser) -> None:
         "--expires-in-days", type=float, default=None, metavar="DAYS",
         help="the token stops working after this many days (default: never)",
     )  # fmt: skip
+    add.add_argument(
+        "--prompts", default=None, metavar="NAMES",
+        help="app tokens only: the prompts it may read, comma-separated names or folders "
+        "ending in '/' (default: every prompt)",
+    )  # fmt: skip
     add.set_defaults(handler=_user_add)
+    scope = usub.add_parser(
+        "scope", parents=[parent, db_parent], help="set which prompts an app token may read"
+    )
+    scope.add_argument("name")
+    scope.add_argument("--prompts", default=None, metavar="NAMES",
+                       help="comma-separated names or folders ending in '/'")  # fmt: skip
+    scope.add_argument("--all", action="store_true", help="every prompt")
+    scope.set_defaults(handler=_user_scope)
     disable = usub.add_parser("disable", parents=[parent, db_parent], help="disable a user")
     disable.add_argument("name")
     disable.set_defaults(handler=_user_disable)

@@ -224,6 +224,12 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.dir is not None:
+        if args.out is not None:
+            raise UsageError("give --dir or --out, not both", hint="--dir writes YAML files.")
+        from workbench.cli.interchange_cmds import cmd_vault_export_dir
+
+        return cmd_vault_export_dir(args)
     with open_vault(args) as vault:
         bundle = vault.export_bundle(args.names or None)
     data = (bundle.model_dump_json(indent=2) + "\n").encode("utf-8")
@@ -245,6 +251,15 @@ PROGRESS_BYTES = 20_000_000
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    if (args.dir is None) == (args.file is None):
+        raise UsageError(
+            "give a bundle file or --dir DIR (one of them)",
+            hint="e.g. workbench vault import bundle.json, or workbench vault import --dir prompts",
+        )
+    if args.dir is not None:
+        from workbench.cli.interchange_cmds import cmd_vault_import_dir
+
+        return cmd_vault_import_dir(args)
     path = Path(args.file)
     if not path.exists():
         raise UsageError(f"no such file: {path}", hint="Check the bundle path.")
@@ -453,13 +468,31 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=20, help="at most this many prompts (20)")
     p.set_defaults(handler=cmd_search)
 
-    p = vsub.add_parser("export", help="write a JSON bundle", parents=[parent])
+    p = vsub.add_parser(
+        "export",
+        help="write a JSON bundle, or (--dir) one YAML file per prompt for git",
+        description="Write every version as a JSON bundle (-o), or with --dir DIR the latest "
+        "version of each prompt as DIR/NAME.yaml (the prompt-file format of commit --file) "
+        "and its test cases as DIR/NAME.cases.yaml, for teams that keep prompts in git. "
+        "Sensitive values are never written to the folder.",
+        parents=[parent],
+    )
     p.add_argument("names", nargs="*", help="prompts to export (default: all)")
     p.add_argument("--out", "-o", help="bundle file (default: standard output)")
+    p.add_argument("--dir", help="write a folder of YAML files instead of a bundle")
     p.set_defaults(handler=cmd_export)
 
-    p = vsub.add_parser("import", help="add a JSON bundle's prompts and versions", parents=[parent])
-    p.add_argument("file")
+    p = vsub.add_parser(
+        "import",
+        help="add a JSON bundle's prompts and versions, or (--dir) a folder of YAML files",
+        description="Add a JSON bundle, or with --dir DIR a folder that vault export --dir "
+        "wrote: a prompt whose file differs from its latest version gets a new version "
+        '("import from DIR"), an unchanged one nothing; test cases likewise. Every file is '
+        "checked first (a bad one is named with its line) and all is one transaction.",
+        parents=[parent],
+    )
+    p.add_argument("file", nargs="?", help="the bundle (JSON)")
+    p.add_argument("--dir", help="import a folder of YAML files instead of a bundle")
     p.set_defaults(handler=cmd_import)
 
     p = vsub.add_parser("label", help="point a local label at a version", parents=[parent])

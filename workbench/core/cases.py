@@ -90,7 +90,19 @@ def parse_cases(text: str, fmt: str, source: str = "cases") -> list[TestCase]:
         raise InputError(f"{source}: expected a list of cases", hint=HINT)
     if not data:
         raise InputError(f"{source}: there are no cases in it", hint=HINT)
-    cases = [_case(item, i, source) for i, item in enumerate(data)]
+    lines = _case_lines(text) if fmt not in ("csv", "json") else {}
+    cases = []
+    for i, item in enumerate(data):
+        try:
+            cases.append(_case(item, i, source))
+        except InputError as exc:
+            if i not in lines:
+                raise
+            said = f"{source}: case {i + 1}"
+            raise InputError(
+                exc.message.replace(said, f"{source}, line {lines[i]}: case {i + 1}", 1),
+                hint=exc.hint,
+            ) from exc
     seen: dict[str, int] = {}
     for i, case in enumerate(cases):
         if case.name in seen:  # results, evidence and the grid name cases by their name
@@ -100,6 +112,22 @@ def parse_cases(text: str, fmt: str, source: str = "cases") -> list[TestCase]:
             )
         seen[case.name] = i
     return cases
+
+
+def _case_lines(text: str) -> dict[int, int]:
+    """Each case's first line (from 1) in a YAML case file (a list, or ``cases:``), so an
+    error names the line as well as the case; empty when the text does not compose."""
+    import yaml
+
+    try:
+        node: Any = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return {}
+    if isinstance(node, yaml.MappingNode):
+        node = next((v for k, v in node.value if getattr(k, "value", None) == "cases"), None)
+    if not isinstance(node, yaml.SequenceNode):
+        return {}
+    return {i: int(item.start_mark.line) + 1 for i, item in enumerate(node.value)}
 
 
 def read_cases(path: Path) -> list[TestCase]:

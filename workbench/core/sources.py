@@ -190,7 +190,8 @@ class SourceVersion(_Frozen):
 
 
 class Resolution(_Frozen):
-    """One read of a source, as audited: never a value."""
+    """The reads of one source for one prompt version in one run's preparation (or
+    one ``source test``), as audited: counts, never a value."""
 
     source: str
     source_version: int
@@ -198,9 +199,13 @@ class Resolution(_Frozen):
     prompt: str
     version_id: str
     rows: int
+    """Rows read, over all reads."""
+    reads: int = 1
+    """Queries, files or requests made: one per distinct set of parameters."""
     cases: int = 1
-    """How many of the run's cases this one read served (same parameters)."""
-    error: str = ""
+    """The run's cases they served."""
+    failed: int = 0
+    """Reads that failed (their cases failed with the source's error)."""
 
 
 def allowed_entries_text(entries: Iterable[str]) -> str:

@@ -444,10 +444,7 @@ class Engine:
                 messages: tuple[ChatMessage, ...] = ()
                 if error is None:
                     try:
-                        rendered = render_messages(version.content, values)
-                        messages = tuple(
-                            ChatMessage(role=m.role, content=m.content) for m in rendered
-                        )
+                        messages = tuple(render_messages(version.content, values))
                     except (RenderError, TemplateError) as exc:
                         error = exc
                 for ref in spec.models:

@@ -21,20 +21,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from workbench.core.models import Role
-from workbench.core.templating import estimate_tokens
+from workbench.core.templating import RenderedMessage, estimate_tokens
 
 Family = Literal["openai", "anthropic", "gemini", "ollama", "echo"]
 FinishReason = Literal["stop", "length", "content_filter", "tool_calls", "other"]
 
 
-class ChatMessage(BaseModel):
-    """One rendered chat message (templates already filled in)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    role: Role
-    content: str
+ChatMessage = RenderedMessage
+"""One rendered chat message (templates already filled in): the renderer's own type,
+so what ``render_messages`` returns is what a provider is sent, with no copy between."""
 
 
 class ChatRequest(BaseModel):

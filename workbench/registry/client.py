@@ -229,15 +229,7 @@ class RegistryClient:
             version = _build(
                 f"version {draft.display_number} of {draft.prompt}",
                 "Fix it in a new version (edit and commit); this one stays local.",
-                lambda: VersionPush(
-                    id=draft.id,
-                    prompt=draft.prompt,
-                    content=draft.content,
-                    content_hash=draft.content_hash,
-                    message=draft.message,
-                    created_at=draft.created_at,
-                    parent_ids=draft.parent_ids,
-                ),
+                lambda: VersionPush.of(draft),
             )
         response = self._request("POST", "/api/v1/versions", json=self._json(version))
         result = self._parse(response, PushResult)

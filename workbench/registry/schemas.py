@@ -24,6 +24,7 @@ from pydantic_core import PydanticCustomError
 
 from workbench.core.models import (
     MAX_PROMPT_NAME,
+    AuditEvent,
     PromptContent,
     PromptVersion,
     validate_label_name,
@@ -136,6 +137,12 @@ class VersionPush(_Input):
     parent_ids: tuple[uuid.UUID, ...] = Field(default=(), max_length=8)
     author: str | None = None
     """Optional; when given it must be the caller's own name."""
+
+    @classmethod
+    def of(cls, version: PromptVersion) -> VersionPush:
+        """A local version as it is pushed: its fields by name (no number: the registry
+        gives it; no author: the registry names the token's user)."""
+        return cls(**{n: getattr(version, n) for n in cls.model_fields if n != "author"})
 
     @field_validator("prompt")
     @classmethod
@@ -474,15 +481,10 @@ class ChangePage(_Wire):
     has_more: bool
 
 
-class AuditEntry(_Wire):
-    seq: int
-    at: datetime
-    actor: str
-    action: str
-    subject: str
-    detail: dict[str, object]
-    prev_hash: str
-    hash: str
+class AuditEntry(AuditEvent):
+    """An entry of the registry's audit log on the wire: the vault's own audit event
+    type (same fields, same chain hash, :meth:`AuditEvent.compute_hash`), named for the
+    API's schema."""
 
 
 class AuditPage(_Wire):

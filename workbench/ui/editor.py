@@ -844,7 +844,10 @@ class EditorPanel(QWidget):
             )
             self.estimate.setText("")
 
-        values = dict(case.values)
+        from workbench.app.sources import stand_ins
+
+        # A variable bound to a data source shows as [source.field]: nothing is read here.
+        values = {**case.values, **stand_ins(content)}
         run_in_thread(lambda: render_messages(content, values), done, failed)
 
     def _estimate_html(self, tokens_in: int, tokens_out: int, capped: int | None) -> str:

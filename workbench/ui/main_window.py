@@ -56,6 +56,7 @@ from workbench.ui.history import HistoryPanel
 from workbench.ui.log_view import LogPanel, SpendingView
 from workbench.ui.model_lists import ModelLists
 from workbench.ui.ops import VaultWriter
+from workbench.ui.production_view import ProductionView
 from workbench.ui.regression_view import RegressionBox
 from workbench.ui.review import ReviewPanel
 from workbench.ui.runs import RunsPanel
@@ -181,6 +182,8 @@ class MainWindow(QMainWindow):
         self.log_tabs.setDocumentMode(True)
         self.log_tabs.addTab(self.log_panel, "Calls")
         self.log_tabs.addTab(self.spending, "Spending")
+        self.production = ProductionView(self.registry_connection())
+        self.log_tabs.addTab(self.production, "Production")
         self.review_runs = RunController(engine_factory, self)
         """The Review panel's regression runs: apart from Compare's, so its grid never
         shows them (the app gives it the engine process, started at its first run)."""
@@ -495,7 +498,7 @@ class MainWindow(QMainWindow):
             declared = self.editor.content.variables if self.editor.content else ()
             self.testcases.set_prompt(
                 name,
-                [r.name for r in declared],
+                [r.name for r in declared if r.binding is None],  # bound: from a source
                 {r.name for r in declared if r.sensitivity == "sensitive"},
             )
             self.compare.set_prompt(name, versions, self.cases.load(name))
@@ -544,6 +547,10 @@ class MainWindow(QMainWindow):
             self.log_panel.reload()
         elif page is self.spending:
             self.spending.reload()
+        elif page is self.production:
+            self.production.connection = self.registry_connection()
+            self.production.set_prompt(self.browser.current_prompt() or self.editor.prompt)
+            self.production.reload()
 
     @Slot(str)
     def _writer_busy(self, what: str) -> None:
@@ -636,7 +643,7 @@ class MainWindow(QMainWindow):
             declared = version.content.variables
             self.testcases.set_prompt(
                 version.prompt,
-                [v.name for v in declared],
+                [v.name for v in declared if v.binding is None],  # bound: from a source
                 {v.name for v in declared if v.sensitivity == "sensitive"},
             )
         self.statusBar().showMessage(

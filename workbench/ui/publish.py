@@ -61,6 +61,7 @@ from workbench.registry.errors import RegistryUnavailableError
 from workbench.registry.review import PUBLISHED_LABEL, approvals
 from workbench.registry.schemas import Canary, LabelState, LabelTarget
 from workbench.secrets.redaction import redact
+from workbench.ui.cell_view import status_colors
 from workbench.ui.errors import ErrorReporter
 from workbench.ui.history import DiffView
 from workbench.ui.review import evidence_html, suite_html
@@ -155,6 +156,12 @@ class PublishDialog(QDialog):
         self.current_label.setObjectName("publishCurrent")
         self.current_label.setWordWrap(True)
         layout.addWidget(self.current_label)
+        self.production_label = QLabel("")
+        self.production_label.setObjectName("publishProduction")
+        self.production_label.setWordWrap(True)
+        self.production_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.production_label.hide()
+        layout.addWidget(self.production_label)
 
         split = QSplitter(Qt.Orientation.Vertical)
         top = QWidget()
@@ -324,8 +331,25 @@ class PublishDialog(QDialog):
         if context is None:
             return
         self.current_label.setText(self._describe(context))
+        self._show_production(context)
         self._show_history(context.history)
         self._show_change()
+
+    def _show_production(self, context: LabelContext) -> None:
+        """The label's production figures (last 24 h) and a canary the registry halted."""
+        parts = []
+        if context.halt:
+            red = status_colors(self.palette())[0]
+            parts.append(f"<span style='color:{red}'>{html.escape(context.halt)}</span>")
+        if context.production:
+            parts.append(
+                "<b>In production, last 24 h:</b><br>"
+                + "<br>".join(html.escape(line) for line in context.production)
+            )
+        elif not context.offline and context.current is not None:
+            parts.append("No production calls of this label reported in the last 24 h.")
+        self.production_label.setText("<br>".join(parts))
+        self.production_label.setVisible(bool(parts))
 
     def _show_history(self, entries: list[LabelEvent]) -> None:
         rows = list(reversed(entries))  # newest first

@@ -43,7 +43,7 @@ from workbench.ui.ops import VaultWriter
 from workbench.vault import Vault
 from workbench.vault.sources import SourceStore
 
-COLUMNS = ("Source", "Version", "Kind", "Reads", "Prompts allowed")
+COLUMNS = ("Source", "Version", "Kind", "Prompts allowed", "Reads")
 FIELDS_BY_KIND = {
     "csv": {"path"},
     "json": {"path", "record_path"},
@@ -106,7 +106,12 @@ class SourcesDialog(QDialog):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        for col in range(len(COLUMNS) - 1):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self._on_selection)
         split.addWidget(self.table)
 
@@ -176,7 +181,11 @@ class SourcesDialog(QDialog):
         self.sample.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         rl.addWidget(self.sample, 1)
         split.addWidget(right)
-        split.setStretchFactor(1, 1)
+        # The list gets room for its columns (a long path is elided in the middle, whole
+        # in its tooltip); the form takes the rest.
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        split.setSizes([2 * self.fontMetrics().averageCharWidth() * 40, 3 * 300])
         layout.addWidget(split, 1)
 
         self.status = QLabel("")
@@ -192,8 +201,8 @@ class SourcesDialog(QDialog):
         self.sources = self.store.list_sources()
         self.table.setRowCount(len(self.sources))
         for row, s in enumerate(self.sources):
-            cells = (s.name, f"v{s.number}", s.definition.kind, s.definition.where(),
-                     ", ".join(s.access.prompts) or "none yet")  # fmt: skip
+            cells = (s.name, f"v{s.number}", s.definition.kind,
+                     ", ".join(s.access.prompts) or "none yet", s.definition.where())  # fmt: skip
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)

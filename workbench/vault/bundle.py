@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workbench.core.errors import BundleError, HashMismatchError
-from workbench.core.models import PromptContent
+from workbench.core.models import PromptContent, PromptVersion
 from workbench.core.runs import TestCase
 
 BUNDLE_FORMAT = "prompt-workbench-bundle"
@@ -32,6 +32,12 @@ class BundleVersion(BaseModel):
     created_at: datetime
     parent_ids: list[uuid.UUID] = []
     number: int | None = None
+
+    @classmethod
+    def of(cls, version: PromptVersion) -> BundleVersion:
+        """A version as a bundle holds it: its fields but the prompt (the bundle groups
+        versions by prompt), taken by name, so the two shapes cannot drift apart."""
+        return cls(**{name: getattr(version, name) for name in cls.model_fields})
 
 
 class BundlePrompt(BaseModel):

@@ -237,14 +237,12 @@ class SourceStore:
     # ---- audit of reads --------------------------------------------------------------
 
     def record_resolutions(self, resolutions: Sequence[Resolution]) -> None:
-        """One audit event per read of a source, all in one transaction: who (the
-        vault's actor), when, which source version, which prompt version, how many
+        """One audit event per resolution, all in one transaction: who (the vault's
+        actor), when, which source version, which prompt version, how many reads and
         rows. No value: a :class:`Resolution` has no field for one."""
         if not resolutions:
             return
         with self.vault.writing() as s:
             for r in resolutions:
-                detail = r.model_dump(mode="json", exclude={"source", "error"})
-                if r.error:
-                    detail["error"] = r.error
+                detail = r.model_dump(mode="json", exclude={"source"})
                 self.vault.audit_in(s, "source.resolve", r.source, detail)

@@ -87,19 +87,7 @@ class Transfer:
                     name=p.name,
                     archived=p.archived,
                     created_at=p.created_at,
-                    versions=[
-                        BundleVersion(
-                            id=v.id,
-                            content=v.content,
-                            content_hash=v.content_hash,
-                            message=v.message,
-                            author=v.author,
-                            created_at=v.created_at,
-                            parent_ids=list(v.parent_ids),
-                            number=v.number,
-                        )
-                        for v in versions
-                    ],
+                    versions=[BundleVersion.of(v) for v in versions],
                     labels={lab.name: lab.version_id for lab in self.vault.labels(name)},
                     test_cases=self.vault.test_cases(name),
                 )

@@ -130,6 +130,37 @@ def test_postgres_source_runs_in_a_read_only_transaction(pg_url: str) -> None:
     engine.dispose()
 
 
+def test_a_database_password_comes_from_the_credential_and_is_never_shown(
+    pg_url: str,
+) -> None:
+    import socket
+
+    secret = "db-pass-" + "9f3a" * 4
+    asked: list[str] = []
+
+    def lookup(entry: str) -> str | None:
+        asked.append(entry)
+        return secret if entry == "crm-db" else None
+
+    ok = SourceDefinition(kind="sql", url=pg_url, query="SELECT 1 AS one", credential="crm-db")
+    assert read_source("crm", ok, {}, lookup).rows == [{"one": 1}]  # trust auth: accepted
+    assert asked == ["crm-db"]
+    assert secret not in ok.model_dump_json()
+    gone = ok.model_copy(update={"credential": "other"})
+    with pytest.raises(SourceError, match="keychain entry 'other', which holds nothing"):
+        read_source("crm", gone, {}, lookup)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        dead = SourceDefinition(
+            kind="sql", url=f"postgresql+psycopg://app@127.0.0.1:{port}/crm",
+            query="SELECT 1", credential="crm-db",
+        )  # fmt: skip
+        with pytest.raises(SourceUnavailableError, match="could not be reached") as caught:
+            read_source("crm", dead, {}, lookup)
+    assert secret not in str(caught.value) and secret not in caught.value.hint
+
+
 @pytest.fixture
 def api() -> Iterator[ApiServer]:
     with serve_api() as server:

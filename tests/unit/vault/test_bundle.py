@@ -132,3 +132,30 @@ def test_duplicate_version_ids_and_labels_on_nothing_are_clear_errors(
         with pytest.raises(InputError, match="label 'production' of 'a' points at version"):
             other.import_bundle(parse_bundle(json.dumps(nowhere).encode()))
         assert _names(other) == []
+
+
+def test_the_bundle_and_push_shapes_are_the_version_s_own_fields() -> None:
+    """One version type: the bundle and wire shapes take its fields by name, so a field
+    added to PromptVersion and to them cannot be dropped by a hand-written copy."""
+    import uuid as _uuid
+
+    from workbench.core.models import Message, PromptContent, PromptVersion
+    from workbench.registry.schemas import VersionPush
+    from workbench.vault.bundle import BundleVersion
+
+    content = PromptContent(messages=(Message(role="user", template="Hi {{ name }}"),))
+    parent = _uuid.uuid4()
+    v = PromptVersion(
+        prompt="support/reply", content=content, content_hash=content.content_hash(),
+        message="first", author="ada", parent_ids=(parent,), number=4,
+    )  # fmt: skip
+    bundled = BundleVersion.of(v)
+    assert bundled.model_dump() == {
+        **v.model_dump(exclude={"prompt"}),
+        "parent_ids": [parent],
+    }
+    pushed = VersionPush.of(v)
+    assert pushed.model_dump() == {
+        **v.model_dump(exclude={"number", "author"}),
+        "author": None,
+    }

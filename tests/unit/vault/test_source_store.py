@@ -90,7 +90,7 @@ def test_a_read_is_audited_without_a_value(vault: Vault) -> None:
         [
             Resolution(
                 source="crm", source_version=1, definition_hash=v.definition_hash,
-                prompt="a", version_id="abc", rows=3, cases=2,
+                prompt="a", version_id="abc", rows=3, reads=2, cases=2,
             )
         ]
     )  # fmt: skip
@@ -98,7 +98,7 @@ def test_a_read_is_audited_without_a_value(vault: Vault) -> None:
     assert (event.action, event.subject, event.actor) == ("source.resolve", "crm", "ada")
     assert event.detail == {
         "source_version": 1, "definition_hash": v.definition_hash, "prompt": "a",
-        "version_id": "abc", "rows": 3, "cases": 2,
+        "version_id": "abc", "rows": 3, "reads": 2, "cases": 2, "failed": 0,
     }  # fmt: skip
 
 

@@ -1,7 +1,8 @@
 """Judging a canary against its guard rails, from rollup figures alone.
 
 Pure: given the guards and the summed figures of the canary and of the stable
-version (same prompt, same label, the hours since the canary started), say which
+version (same prompt, same label, the hours since the canary started: from the start
+of that hour, as rollups are hourly, so that hour's earlier calls count too), say which
 limit is crossed, with the figures as evidence, or None. Nothing is judged before
 the canary has ``min_calls`` calls; a relative limit also waits for the stable
 version to have ``min_calls`` (a ratio against a handful of calls would be noise).

@@ -151,6 +151,7 @@ def get_prompt(
 ) -> LangfusePrompt:
     if label is not None and version is not None:
         raise InputError("give either 'label' or 'version', not both", hint="Drop one of the two.")
+    actor.check_read(name)
     newest = service.prompt_info(name).latest_number
     if version is not None or label == LATEST:
         number = version if version is not None else newest
@@ -169,13 +170,13 @@ def get_prompt(
 
 @router.get("/prompts")
 def list_prompts(
-    _actor: CurrentActor,
+    actor: CurrentActor,
     service: Service,
     page: Annotated[int, Query(ge=1, le=2**20)] = 1,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> LangfusePromptList:
-    total = service.prompt_count()
-    infos = service.prompts(offset=(page - 1) * limit, limit=limit)
+    total = service.prompt_count(actor.prompts)
+    infos = service.prompts(offset=(page - 1) * limit, limit=limit, scope=actor.prompts)
     data: list[LangfusePromptMeta] = []
     for info in infos:
         latest, _ = service.version_by_number(info.name, info.versions)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, select
+from sqlalchemy import Connection, Row, bindparam, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from workbench.core.models import (
@@ -90,14 +90,14 @@ def read_head(session: Session) -> HeadRow:
 # --- users ---------------------------------------------------------------------------
 
 
-_CREDENTIALS = select(UserRow.name, UserRow.role, UserRow.disabled, UserRow.token_expires_at).where(
-    UserRow.token_hash == bindparam("token_hash")
-)
+_CREDENTIALS = select(
+    UserRow.name, UserRow.role, UserRow.disabled, UserRow.token_expires_at, UserRow.prompt_scope
+).where(UserRow.token_hash == bindparam("token_hash"))
 
 
 def credentials_by_token_hash(
     conn: Connection, token_hash: str
-) -> Row[str, str, bool, datetime | None] | None:
+) -> Row[str, str, bool, datetime | None, str | None] | None:
     """The columns authentication needs, read fresh on every request (so disabling a
     user or rotating a token takes effect at once), without an ORM session."""
     return conn.execute(_CREDENTIALS, {"token_hash": token_hash}).one_or_none()
@@ -118,13 +118,35 @@ def prompt_by_name(session: Session, name: str) -> PromptRow | None:
     return session.execute(select(PromptRow).where(PromptRow.name == name)).scalar_one_or_none()
 
 
-def list_prompts(session: Session, *, offset: int, limit: int) -> Sequence[PromptRow]:
-    stmt = select(PromptRow).order_by(PromptRow.name).offset(offset).limit(limit)
+def _in_scope(scope: Sequence[str] | None) -> Any:
+    """A WHERE clause: the prompt's name is one of ``scope`` or under one of its folders."""
+    if scope is None:
+        return true()
+    parts = []
+    for entry in scope:
+        if entry.endswith("/"):
+            parts.append(PromptRow.name.startswith(entry, autoescape=True))
+        else:
+            parts.append(PromptRow.name == entry)
+    return or_(false(), *parts)
+
+
+def list_prompts(
+    session: Session, *, offset: int, limit: int, scope: Sequence[str] | None = None
+) -> Sequence[PromptRow]:
+    stmt = (
+        select(PromptRow)
+        .where(_in_scope(scope))
+        .order_by(PromptRow.name)
+        .offset(offset)
+        .limit(limit)
+    )
     return session.execute(stmt).scalars().all()
 
 
-def count_prompts(session: Session) -> int:
-    return int(session.execute(select(func.count()).select_from(PromptRow)).scalar_one())
+def count_prompts(session: Session, scope: Sequence[str] | None = None) -> int:
+    stmt = select(func.count()).select_from(PromptRow).where(_in_scope(scope))
+    return int(session.execute(stmt).scalar_one())
 
 
 def version_row(session: Session, version_id: uuid.UUID) -> VersionRow | None:

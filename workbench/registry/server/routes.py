@@ -30,7 +30,7 @@ from workbench.registry.schemas import (
 )
 from workbench.registry.server.deps import CurrentActor, Service, Token, as_actor
 from workbench.registry.server.openapi import MAX_SQL_INT, LabelName, PromptName, errors
-from workbench.registry.server.service import Actor
+from workbench.registry.server.service import Actor, ResolvedBody
 
 router = APIRouter(prefix="/api/v1", tags=["registry"], responses=errors(401, 422))
 
@@ -101,13 +101,17 @@ async def push_version(
     return result
 
 
-@router.get("/versions/{version_id}", responses=errors(404))
-def get_version(version_id: uuid.UUID, _actor: CurrentActor, service: Service) -> PromptVersion:
-    return service.version(version_id)
+@router.get("/versions/{version_id}", responses=errors(403, 404))
+def get_version(version_id: uuid.UUID, actor: CurrentActor, service: Service) -> PromptVersion:
+    version = service.version(version_id)
+    actor.check_read(version.prompt)
+    return version
 
 
-@router.get("/versions/{version_id}/reviews", responses=errors(404))
-def list_reviews(version_id: uuid.UUID, _actor: CurrentActor, service: Service) -> list[Review]:
+@router.get("/versions/{version_id}/reviews", responses=errors(403, 404))
+def list_reviews(version_id: uuid.UUID, actor: CurrentActor, service: Service) -> list[Review]:
+    if actor.prompts is not None:
+        actor.check_read(service.version(version_id).prompt)
     return service.reviews(version_id)
 
 
@@ -124,22 +128,24 @@ def add_review(
 
 @router.get("/prompts")
 def list_prompts(
-    _actor: CurrentActor,
+    actor: CurrentActor,
     service: Service,
     offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
     limit: Limit = 200,
 ) -> list[PromptInfo]:
-    return service.prompts(offset=offset, limit=limit)
+    """Every prompt; for a scoped app token, the ones in its scope."""
+    return service.prompts(offset=offset, limit=limit, scope=actor.prompts)
 
 
-@router.get("/prompts/{name:path}/versions", responses=errors(404))
+@router.get("/prompts/{name:path}/versions", responses=errors(403, 404))
 def list_versions(
     name: PromptName,
-    _actor: CurrentActor,
+    actor: CurrentActor,
     service: Service,
     after: Annotated[int, Query(ge=0, le=MAX_SQL_INT, description="version number")] = 0,
     limit: Limit = 200,
 ) -> list[PromptVersion]:
+    actor.check_read(name)
     return service.versions(name, after=after, limit=limit)
 
 
@@ -148,7 +154,7 @@ def list_versions(
     responses={
         200: {"model": Resolved, "description": "the version the label serves"},
         304: {"description": "not modified since the ETag given in If-None-Match"},
-        **errors(404),
+        **errors(403, 404),
     },
 )
 async def resolve(
@@ -166,22 +172,23 @@ async def resolve(
 ) -> Response:
     """The version a label serves (a ``Resolved``), with an ETag so pollers pay almost
     nothing. The hot read path: one worker-thread hop for authentication and lookup."""
-    answer = await as_actor(
-        request,
-        service,
-        token,
-        lambda actor: service.resolve_body(name, label, key, app=actor.name),
-    )
+
+    def work(actor: Actor) -> ResolvedBody:
+        actor.check_read(name)  # an app token scoped to other prompts: 403
+        return service.resolve_body(name, label, key, app=actor.name)
+
+    answer = await as_actor(request, service, token, work)
     headers = {"ETag": answer.etag, "Cache-Control": "no-cache"}
     if if_none_match is not None and answer.etag in {t.strip() for t in if_none_match.split(",")}:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     return Response(content=answer.body, media_type="application/json", headers=headers)
 
 
-@router.get("/prompts/{name:path}/labels/{label}", responses=errors(404))
+@router.get("/prompts/{name:path}/labels/{label}", responses=errors(403, 404))
 def get_label(
-    name: PromptName, label: LabelName, _actor: CurrentActor, service: Service
+    name: PromptName, label: LabelName, actor: CurrentActor, service: Service
 ) -> LabelState:
+    actor.check_read(name)
     return service.label(name, label)
 
 
@@ -193,8 +200,9 @@ def move_label(
     return service.move_label(actor, name, label, move)
 
 
-@router.get("/prompts/{name:path}", responses=errors(404))
-def get_prompt(name: PromptName, _actor: CurrentActor, service: Service) -> PromptInfo:
+@router.get("/prompts/{name:path}", responses=errors(403, 404))
+def get_prompt(name: PromptName, actor: CurrentActor, service: Service) -> PromptInfo:
+    actor.check_read(name)
     return service.prompt_info(name)
 
 

@@ -79,9 +79,44 @@ def new_token() -> str:
 class Actor:
     name: str
     role: UserRole
+    prompts: tuple[str, ...] | None = None
+    """An app token's scope: prompt names and folder prefixes ('support/'); None: all."""
 
     def at_least(self, role: UserRole) -> bool:
         return ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+    def may_read(self, prompt: str) -> bool:
+        if self.prompts is None:
+            return True
+        return any(prompt.startswith(p) if p.endswith("/") else prompt == p for p in self.prompts)
+
+    def check_read(self, prompt: str) -> None:
+        """Refuse (403) a prompt outside an app token's scope."""
+        if not self.may_read(prompt):
+            raise PermissionDeniedError(
+                f"the app {self.name} may read only {', '.join(self.prompts or ())}, not "
+                f"{prompt!r}",
+                hint="Ask a registry admin to widen its scope "
+                "(workbench registry user scope NAME --prompts ...).",
+            )
+
+
+def check_scope(entries: list[str]) -> tuple[str, ...]:
+    """An app's prompt scope as given by an admin: names or folder prefixes ending in '/'."""
+    out = []
+    for entry in entries:
+        text = entry.strip()
+        try:
+            validate_prompt_name(text.rstrip("/"))
+        except ValueError as exc:
+            raise InputError(
+                f"{text!r} is not a prompt name or folder: {exc}",
+                hint="Write names (support/reply) or folders ending in '/' (support/).",
+            ) from None
+        out.append(text)
+    if not out:
+        raise InputError("an empty scope would let the app read nothing", hint="Name a prompt.")
+    return tuple(dict.fromkeys(out))
 
 
 def _require(actor: Actor, role: UserRole, action: str) -> None:
@@ -200,7 +235,7 @@ class RegistryService:
                 "the registry token is not valid",
                 hint="Ask an admin for a new token (workbench registry token rotate NAME).",
             )
-        name, role, disabled, expires_at = user
+        name, role, disabled, expires_at, scope = user
         if disabled:
             raise AuthenticationError(f"the user {name} is disabled", hint="Ask a registry admin.")
         if expires_at is not None and expires_at <= utcnow():
@@ -208,7 +243,8 @@ class RegistryService:
                 f"the token of {name} expired on {expires_at:%Y-%m-%d %H:%M}",
                 hint="Ask an admin for a new token (workbench registry token rotate NAME).",
             )
-        return Actor(name=name, role=role)  # type: ignore[arg-type]
+        prompts = tuple(json.loads(scope)) if scope else None
+        return Actor(name=name, role=role, prompts=prompts)  # type: ignore[arg-type]
 
     def add_user(
         self,
@@ -217,13 +253,16 @@ class RegistryService:
         *,
         actor: str = "admin",
         expires_in: timedelta | None = None,
+        prompts: list[str] | None = None,
     ) -> str:
-        """Create a user and return their token (shown once; only its hash is stored)."""
+        """Create a user and return their token (shown once; only its hash is stored).
+        ``prompts`` scopes an app token to those prompts (names, or folders ending '/')."""
         if role not in ROLE_RANK:
             raise InputError(
                 f"unknown role {role!r}", hint="Use app, author, reviewer, publisher or admin."
             )
         _check_user_name(name)
+        scope = self._scope_for(role, prompts)
         token = new_token()
         now = utcnow()
         with self.db.writing() as session:
@@ -241,6 +280,7 @@ class RegistryService:
                     token_expires_at=now + expires_in if expires_in else None,
                     disabled=False,
                     created_at=now,
+                    prompt_scope=json.dumps(list(scope)) if scope is not None else None,
                 )
             )
             repo.append_audit(
@@ -250,9 +290,40 @@ class RegistryService:
                 actor=actor,
                 action="user.add",
                 subject=f"user:{name}",
-                detail={"role": role},
+                detail={"role": role, "prompts": list(scope) if scope is not None else None},
             )
         return token
+
+    @staticmethod
+    def _scope_for(role: str, prompts: list[str] | None) -> tuple[str, ...] | None:
+        if prompts is None:
+            return None
+        if role != "app":
+            raise InputError(
+                "a prompt scope is for app tokens only",
+                hint="People see every prompt; give --prompts with --role app.",
+            )
+        return check_scope(prompts)
+
+    def set_prompt_scope(
+        self, name: str, prompts: list[str] | None, *, actor: str = "admin"
+    ) -> None:
+        """Scope an app's token to ``prompts`` (None: every prompt); audited."""
+        now = utcnow()
+        with self.db.writing() as session:
+            head = repo.lock_head(session)
+            user = self._user(session, name)
+            scope = self._scope_for(user.role, prompts)
+            user.prompt_scope = json.dumps(list(scope)) if scope is not None else None
+            repo.append_audit(
+                session,
+                head,
+                at=now,
+                actor=actor,
+                action="user.scope",
+                subject=f"user:{name}",
+                detail={"prompts": list(scope) if scope is not None else None},
+            )
 
     def rotate_token(
         self, name: str, *, actor: str = "admin", expires_in: timedelta | None = None
@@ -427,9 +498,13 @@ class RegistryService:
                 labels=labels,
             )
 
-    def prompts(self, *, offset: int = 0, limit: int = 200) -> list[PromptInfo]:
+    def prompts(
+        self, *, offset: int = 0, limit: int = 200, scope: tuple[str, ...] | None = None
+    ) -> list[PromptInfo]:
         with self.db.reading() as session:
-            rows = repo.list_prompts(session, offset=max(offset, 0), limit=_page(limit))
+            rows = repo.list_prompts(
+                session, offset=max(offset, 0), limit=_page(limit), scope=scope
+            )
             return [
                 PromptInfo(
                     name=r.name,
@@ -442,9 +517,9 @@ class RegistryService:
                 for r in rows
             ]
 
-    def prompt_count(self) -> int:
+    def prompt_count(self, scope: tuple[str, ...] | None = None) -> int:
         with self.db.reading() as session:
-            return repo.count_prompts(session)
+            return repo.count_prompts(session, scope)
 
     def _prompt(self, session: Session, name: str) -> PromptRow:
         _validated_prompt(name)

@@ -1,4 +1,4 @@
-"""SQL of test suites and evidence policies (migration 0003); the rules are in
+"""SQL of test suites and evidence policies (migration 0004); the rules are in
 ``suites.py``."""
 
 from __future__ import annotations

@@ -71,6 +71,9 @@ class UserRow(Base):
     token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    prompt_scope: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """App tokens only: the prompts it may read, as a JSON list of names and folder
+    prefixes ending in '/' (null: every prompt)."""
 
 
 class PromptRow(Base):
@@ -82,7 +85,7 @@ class PromptRow(Base):
     version_count: Mapped[int] = mapped_column(Integer, default=0)
     """The last per-prompt number handed out."""
     suite_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    """The prompt's current test suite (a ``suites`` row); null: none pushed (0003)."""
+    """The prompt's current test suite (a ``suites`` row); null: none pushed (0004)."""
 
 
 class VersionRow(Base):
@@ -115,7 +118,7 @@ class ReviewRow(Base):
     evidence: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     suite_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    """The suite the review names; null: reviewed without a suite (all reviews before 0003)."""
+    """The suite the review names; null: reviewed without a suite (all reviews before 0004)."""
 
 
 class LabelRow(Base):
@@ -143,7 +146,7 @@ class ChangeRow(Base):
 
     __tablename__ = "changes"
     __table_args__ = (Index("ix_changes_kind_ref", "kind", "ref"),)
-    """Which prompts a suite was current for (0003): reviews name suites by hash."""
+    """Which prompts a suite was current for (0004): reviews name suites by hash."""
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     kind: Mapped[str] = mapped_column(String(16))
@@ -177,7 +180,7 @@ class HeadRow(Base):
     audit_hash: Mapped[str] = mapped_column(String(64))
 
 
-# --- test suites and evidence policies (migration 0003) --------------------------------
+# --- test suites and evidence policies (migration 0004) --------------------------------
 
 
 class SuiteRow(Base):

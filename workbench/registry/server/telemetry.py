@@ -21,11 +21,11 @@ import logging
 import threading
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
 from workbench.core.errors import InputError, NotFoundError
@@ -46,6 +46,7 @@ from workbench.registry.server.config import RegistrySettings
 from workbench.registry.server.db import Database
 from workbench.registry.server.guards import judge
 from workbench.registry.server.otlp import Decoded, GenAISpan
+from workbench.registry.server.pricing import priced
 from workbench.registry.server.resolutions import FLUSH_INTERVAL_S, ResolutionLog
 from workbench.registry.server.rollups import Figures, RollupKey, add_rollups, hour_of, summed
 from workbench.registry.server.tables import (
@@ -55,8 +56,10 @@ from workbench.registry.server.tables import (
     SpanRow,
     VersionRow,
 )
+from workbench.registry.server.upsert import insert_new
 
 log = logging.getLogger("workbench.registry.telemetry")
+SPANS: Table = SpanRow.__table__  # type: ignore[assignment]
 
 CLOCK_SKEW = timedelta(seconds=30)
 """A span may start this much before the registry's record of its resolution (the
@@ -159,25 +162,31 @@ class Telemetry:
 
     # --- ingest ----------------------------------------------------------------------------
 
-    def ingest(self, app: str, decoded: Decoded) -> IngestResult:
-        """Store the GenAI spans of one request, linked, rolled up, guards checked."""
+    def ingest(
+        self, app: str, decoded: Decoded, may_read: Callable[[str], bool] | None = None
+    ) -> IngestResult:
+        """Store the GenAI spans of one request, linked, rolled up, guards checked.
+        A span naming a prompt outside the app's scope (``may_read``) stays unlinked."""
         self.resolutions.flush()  # this process's resolutions, so linking sees them
-        try:
-            return self._ingest(app, decoded)
-        except IntegrityError:
-            # Two requests carried the same span at once (an exporter's retry racing its
-            # first attempt): the other one committed it; this one, run again, skips it.
-            return self._ingest(app, decoded)
+        return self._ingest(app, decoded, may_read)
 
-    def _ingest(self, app: str, decoded: Decoded) -> IngestResult:
+    def _ingest(
+        self, app: str, decoded: Decoded, may_read: Callable[[str], bool] | None
+    ) -> IngestResult:
         now = utcnow()
         with self.db.writing() as session:
-            fresh = self._new_spans(session, decoded.spans)
-            duplicates = len(decoded.spans) - len(fresh)
-            linked = [_Linked(s) for s in fresh]
-            unknown = self._link(session, app, linked)
-            if linked:
-                session.execute(insert(SpanRow), [self._row(app, item, now) for item in linked])
+            linked = [_Linked(priced(s)) for s in _distinct(decoded.spans)]
+            unknown = self._link(session, app, linked, may_read)
+            # Only what was not stored before counts: an exporter's retry, even one
+            # racing its first attempt in another worker, adds nothing twice.
+            stored = insert_new(
+                session,
+                SPANS,
+                [self._row(app, item, now) for item in linked],
+                ("trace_id", "span_id"),
+            )
+            duplicates = len(decoded.spans) - len(stored)
+            linked = [i for i in linked if (i.span.trace_id, i.span.span_id) in stored]
             grouped: dict[RollupKey, Figures] = defaultdict(Figures)
             for item in linked:
                 key: RollupKey = (
@@ -204,30 +213,20 @@ class Telemetry:
             halted=tuple(halted),
         )
 
-    @staticmethod
-    def _new_spans(session: Session, spans: list[GenAISpan]) -> list[GenAISpan]:
-        """The spans not stored yet (nor twice in this request)."""
-        if not spans:
-            return []
-        seen: set[tuple[str, str]] = set()
-        ids = list({(s.trace_id, s.span_id) for s in spans})
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            stmt = select(SpanRow.trace_id, SpanRow.span_id).where(
-                tuple_(SpanRow.trace_id, SpanRow.span_id).in_(chunk)
-            )
-            seen.update((t, s) for t, s in session.execute(stmt))
-        out = []
-        for span in spans:
-            ident = (span.trace_id, span.span_id)
-            if ident not in seen:
-                seen.add(ident)
-                out.append(span)
-        return out
-
-    def _link(self, session: Session, app: str, items: list[_Linked]) -> int:
-        """Link each span to a version; returns how many named an unknown prompt/version."""
-        named = {(i.span.prompt, i.span.version) for i in items if i.span.prompt}
+    def _link(
+        self,
+        session: Session,
+        app: str,
+        items: list[_Linked],
+        may_read: Callable[[str], bool] | None = None,
+    ) -> int:
+        """Link each span to a version; returns how many named an unknown prompt/version
+        (or one outside the app's scope: the same answer, so a scope leaks no names)."""
+        named = {
+            (i.span.prompt, i.span.version)
+            for i in items
+            if i.span.prompt and (may_read is None or may_read(i.span.prompt))
+        }
         prompts = {p for p, _ in named if p}
         versions: dict[tuple[str, int], uuid.UUID] = {}
         known_prompts: set[str] = set()
@@ -582,6 +581,18 @@ class Telemetry:
             first_seen=row.first_seen,
             last_seen=row.last_seen,
         )
+
+
+def _distinct(spans: list[GenAISpan]) -> list[GenAISpan]:
+    """The spans of a request, each (trace id, span id) once."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for span in spans:
+        ident = (span.trace_id, span.span_id)
+        if ident not in seen:
+            seen.add(ident)
+            out.append(span)
+    return out
 
 
 def _record_at(

@@ -45,7 +45,7 @@ async def _export(token: str, service: Service, request: Request) -> Response:
     def work(actor: Actor) -> tuple[str, bytes]:
         kind = otlp.media_type(content_type)
         body = otlp.inflate(raw, encoding, service.settings.max_body_bytes)
-        result = service.telemetry.ingest(actor.name, otlp.decode(body, kind))
+        result = service.telemetry.ingest(actor.name, otlp.decode(body, kind), actor.may_read)
         notes = []
         if result.rejected:
             notes.append(f"{result.rejected} span(s) without valid trace/span ids")
@@ -83,15 +83,16 @@ def _utc(at: datetime | None) -> datetime | None:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
-@router.get("/api/v1/prompts/{name:path}/stats", responses=errors(404))
+@router.get("/api/v1/prompts/{name:path}/stats", responses=errors(403, 404))
 def prompt_stats(
     name: PromptName,
-    _actor: CurrentActor,
+    actor: CurrentActor,
     service: Service,
     since: Annotated[datetime | None, Query(description="start (UTC); default: 24 h ago")] = None,
     until: Annotated[datetime | None, Query(description="end (UTC); default: now")] = None,
 ) -> ProdStats:
     """Production figures per version and label over the window, from hourly rollups."""
+    actor.check_read(name)
     end = _utc(until) or datetime.now(UTC)
     start = _utc(since) or end - timedelta(hours=24)
     return service.telemetry.stats(name, start, end)

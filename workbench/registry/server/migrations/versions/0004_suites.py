@@ -3,8 +3,8 @@ suite, the suite a review names, and per-folder evidence policies.
 
 Existing reviews keep ``suite_hash`` NULL: approved without a suite, and shown so.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from alembic import op
 
 from workbench.registry.server.tables import UTCDateTime
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,695 @@
+"""promptfoo configuration files (``promptfooconfig.yaml``) in and out.
+
+Written from promptfoo's documented configuration format (prompts, providers, tests,
+defaultTest, assertions); none of its code. What maps:
+
+- ``prompts``: inline strings, ``{raw, label}`` / ``{id: file://...}`` entries, and
+  ``file://`` paths relative to the configuration (``.txt``/``.md`` text, split at
+  ``---`` lines as promptfoo does; ``.json``/``.yaml`` chat messages; an inline string
+  that is a JSON list of ``{role, content}`` is a chat prompt too). Each prompt becomes
+  a workbench prompt (one: ``NAME``; several: ``NAME/LABEL``); promptfoo's Nunjucks
+  ``{{ var }}`` is Jinja's. Variables are declared from the templates, typed by the
+  first test's value. JavaScript/Python prompt functions are skipped (reported).
+- ``providers``: ``openai:...``, ``anthropic:...``, ``ollama:...`` (with or without the
+  API word, ``openai:chat:gpt-4o``) map to ``PROFILE:MODEL`` on a profile named after
+  the family, ``echo`` to ``echo:echo``; the first one's ``config`` (temperature,
+  max_tokens, top_p, stop) becomes the model defaults; all mapped ones are listed for
+  ``--models``. Any other provider is reported as not mapped.
+- ``tests`` (a list, or a ``file://`` YAML/JSON list) and ``defaultTest`` (vars and
+  assertions merged into every test; ``options.provider`` is the rubric grader): each
+  test is a case (``description`` is its name; a var holding a list makes one case per
+  value, as in promptfoo). Assertions map as in :data:`MAPPED`; ``javascript`` and
+  ``python`` run code and are skipped (except the ``output.length <= N`` this module
+  writes for ``max_chars``), as is every other kind; each skip is reported.
+
+An export writes one prompt and its suite as a configuration promptfoo reads: the
+prompt inline (``raw``: the text of a single user message, else the chat messages as
+JSON), the providers from the version's model and ``--models``, each case as a test.
+Assertions without a promptfoo kind (tokens, TTFT) and sensitive values are left out
+and reported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from workbench.app.interchange.common import (
+    Parsed,
+    Report,
+    declare,
+    dump_yaml,
+    sensitive_names,
+    slug,
+    sorted_data,
+)
+from workbench.core.assertions import Assertion
+from workbench.core.errors import InputError, TemplateError, UsageError
+from workbench.core.files import load_yaml, read_text
+from workbench.core.models import (
+    Message,
+    ModelDefaults,
+    PromptContent,
+    PromptVersion,
+    split_model_ref,
+    validate_prompt_name,
+)
+from workbench.core.runs import TestCase
+from workbench.core.templating import template_variables
+
+HINT = "See 'Interchange' in the README for what a promptfoo configuration may hold."
+
+FAMILIES = ("openai", "anthropic", "ollama")
+"""Provider prefixes that map to a workbench profile of the same family and name."""
+_API_WORDS = {"chat", "messages", "completion", "responses"}
+_EXPORT_IDS = {
+    "openai": "openai:chat:{}",
+    "anthropic": "anthropic:messages:{}",
+    "ollama": "ollama:chat:{}",
+}
+
+MAPPED: dict[str, str] = {
+    "contains": "contains",
+    "icontains": "contains (ignore_case)",
+    "not-contains": "not_contains",
+    "not-icontains": "not_contains (ignore_case)",
+    "contains-all": "one contains per value",
+    "icontains-all": "one contains (ignore_case) per value",
+    "contains-any": "regex (one of the values)",
+    "icontains-any": "regex (one of the values, any case)",
+    "equals": "equals (text values)",
+    "starts-with": "starts_with",
+    "regex": "regex",
+    "not-regex": "not_regex",
+    "is-json": "json, or json_schema with a schema",
+    "contains-json": "json (stricter: the whole answer must be JSON)",
+    "similar": "similar (a text distance instead of embeddings; threshold kept, default 0.75)",
+    "llm-rubric": "rubric on a 0-1 scale (threshold default 0.5), grader from provider",
+    "cost": "max_cost_usd",
+    "latency": "max_latency_ms",
+    "finish-reason": "finish_reason",
+}
+"""promptfoo assertion kind -> the workbench assertion it becomes (README table)."""
+
+_LENGTH_JS = re.compile(r"^\s*(?:return\s+)?output\.length\s*<=\s*(\d+)\s*;?\s*$")
+SIMILAR_DEFAULT = 0.75
+"""promptfoo's default threshold for ``similar``."""
+RUBRIC_THRESHOLD = 0.5
+
+
+# ---- reading --------------------------------------------------------------------------
+
+
+class _Reader:
+    def __init__(self, path: Path, grader: str | None, report: Report) -> None:
+        self.path = path
+        self.base = path.parent
+        self.grader = grader
+        self.report = report
+
+    def fail(self, what: str) -> InputError:
+        return InputError(f"{self.path}: {what}", hint=HINT)
+
+    def file_ref(self, ref: str) -> Path:
+        return self.base / ref.removeprefix("file://")
+
+    def load(self, ref: str) -> Any:
+        path = self.file_ref(ref)
+        text = read_text(path, "file://")
+        if path.suffix.lower() == ".json":
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise InputError(
+                    f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}", hint=HINT
+                ) from exc
+        return _yaml(text, str(path))
+
+    # prompts
+    def prompts(self, spec: Any) -> list[tuple[str, tuple[Message, ...]]]:
+        """(label, messages) of each prompt."""
+        if isinstance(spec, str):
+            spec = [spec]
+        if isinstance(spec, dict):  # {file://path: label}
+            spec = [{"id": k, "label": v} for k, v in spec.items()]
+        if not isinstance(spec, list) or not spec:
+            raise self.fail("'prompts' must be a prompt or a list of prompts")
+        out: list[tuple[str, tuple[Message, ...]]] = []
+        for i, entry in enumerate(spec, start=1):
+            label = ""
+            if isinstance(entry, dict):
+                label = str(entry.get("label") or "")
+                raw = entry.get("raw")
+                ref = entry.get("id") if raw is None else None
+                entry = raw if raw is not None else ref
+            if not isinstance(entry, str):
+                raise self.fail(f"prompt {i} is neither text nor a file:// path")
+            if entry.startswith("file://"):
+                out.extend(self.prompt_files(entry, label))
+            else:
+                out.append((label, self.messages(entry)))
+        return out
+
+    def prompt_files(self, ref: str, label: str) -> list[tuple[str, tuple[Message, ...]]]:
+        target = ref.removeprefix("file://")
+        if target.endswith((".py", ".js", ".ts", ".mjs", ".cjs")) or re.search(r":\w+$", target):
+            self.report.skipped.append(f"prompt {ref}: a prompt function runs code: not imported")
+            return []
+        paths = (
+            sorted(self.base.glob(target))
+            if any(c in target for c in "*?[")
+            else [self.base / target]
+        )
+        out = []
+        if not paths:
+            raise self.fail(f"prompts {ref}: no file matches it")
+        for path in paths:
+            if path.suffix.lower() in (".json", ".yaml", ".yml"):
+                data = self.load(f"file://{path.relative_to(self.base).as_posix()}")
+                out.append((label or path.stem, self.chat(data, str(path))))
+                continue
+            text = read_text(path, "file://")
+            parts = [p.strip("\n") for p in re.split(r"^---$", text, flags=re.M)]
+            parts = [p for p in parts if p.strip()]
+            for n, part in enumerate(parts, start=1):
+                name = label or path.stem
+                out.append((name if len(parts) == 1 else f"{name}-{n}", self.messages(part)))
+        return out
+
+    def messages(self, text: str) -> tuple[Message, ...]:
+        stripped = text.strip()
+        if stripped.startswith("["):
+            try:
+                data = json.loads(stripped)
+            except json.JSONDecodeError:
+                data = None
+            if isinstance(data, list) and data and all(isinstance(m, dict) for m in data):
+                return self.chat(data, f"{self.path}: an inline prompt")
+        return (Message(role="user", template=text),)
+
+    def chat(self, data: Any, where: str) -> tuple[Message, ...]:
+        if not isinstance(data, list) or not data:
+            raise InputError(f"{where}: a chat prompt is a list of {{role, content}}", hint=HINT)
+        out = []
+        for n, m in enumerate(data, start=1):
+            role = m.get("role") if isinstance(m, dict) else None
+            content = m.get("content") if isinstance(m, dict) else None
+            if role not in ("system", "user", "assistant") or not isinstance(content, str):
+                raise InputError(
+                    f"{where}: message {n} needs a role (system, user, assistant) and text content",
+                    hint=HINT,
+                )
+            out.append(Message(role=role, template=content))
+        return tuple(out)
+
+    # providers
+    def providers(self, spec: Any) -> list[tuple[str, dict[str, Any]]]:
+        """(model ref, config) of each provider that maps."""
+        if spec is None:
+            return []
+        if isinstance(spec, str):
+            spec = [spec]
+        if isinstance(spec, dict):
+            spec = [{"id": k, **(v if isinstance(v, dict) else {})} for k, v in spec.items()]
+        if not isinstance(spec, list):
+            raise self.fail("'providers' must be a provider id or a list of them")
+        out = []
+        for entry in spec:
+            config: dict[str, Any] = {}
+            if isinstance(entry, dict) and len(entry) == 1 and "id" not in entry:
+                key, value = next(iter(entry.items()))  # {openai:gpt-4o: {config: ...}}
+                entry = {"id": key, **(value if isinstance(value, dict) else {})}
+            if isinstance(entry, dict):
+                config = entry.get("config") or {}
+                entry = entry.get("id")
+            if not isinstance(entry, str):
+                self.report.skipped.append(f"provider {entry!r}: not a provider id: not mapped")
+                continue
+            ref = map_provider(entry)
+            if ref is None:
+                self.report.skipped.append(
+                    f"provider {entry}: no workbench family for it: not mapped "
+                    "(add a profile and pass it to --models)"
+                )
+                continue
+            out.append((ref, config if isinstance(config, dict) else {}))
+        return out
+
+    # tests
+    def tests(self, spec: Any, default: Mapping[str, Any]) -> list[TestCase]:
+        if spec is None:
+            return []
+        if isinstance(spec, str):
+            if not spec.startswith("file://") or spec.endswith(".csv"):
+                raise self.fail(
+                    f"tests {spec!r}: only a list, or a file:// YAML or JSON list, is read"
+                )
+            spec = self.load(spec)
+        if not isinstance(spec, list):
+            raise self.fail("'tests' must be a list of test cases")
+        cases: list[TestCase] = []
+        seen: set[str] = set()
+        for i, test in enumerate(spec, start=1):
+            if isinstance(test, str) and test.startswith("file://"):
+                loaded = self.load(test)
+                tests = loaded if isinstance(loaded, list) else [loaded]
+            else:
+                tests = [test]
+            for t in tests:
+                for case in self.case(t, i, default):
+                    name, n = case.name, 2
+                    while case.name in seen:
+                        case = case.model_copy(update={"name": f"{name} ({n})"})
+                        n += 1
+                    seen.add(case.name)
+                    cases.append(case)
+        return cases
+
+    def case(self, test: Any, index: int, default: Mapping[str, Any]) -> list[TestCase]:
+        if not isinstance(test, dict):
+            raise self.fail(f"test {index} is not a mapping (vars, assert)")
+        name = str(test.get("description") or f"case {index}")
+        for where, part in (("defaultTest", default), (f"test {index}", test)):
+            for key, kind in (("vars", dict), ("options", dict), ("assert", list)):
+                if part.get(key) is not None and not isinstance(part[key], kind):
+                    what = "a mapping" if kind is dict else "a list"
+                    raise self.fail(f"{where}: '{key}' must be {what}")
+        values = {**(default.get("vars") or {}), **(test.get("vars") or {})}
+        for key, value in list(values.items()):
+            if isinstance(value, str) and value.startswith("file://"):
+                if value.endswith((".py", ".js")):
+                    self.report.skipped.append(f"{name}: var {key} comes from code: left as text")
+                else:
+                    values[key] = read_text(self.file_ref(value), "file://")
+        if test.get("threshold") is not None:
+            self.report.notes.append(
+                f"{name}: its threshold (a share of weighted checks) is not kept: every "
+                "check must pass"
+            )
+        options = {**(default.get("options") or {}), **(test.get("options") or {})}
+        specs = [*(default.get("assert") or []), *(test.get("assert") or [])]
+        assertions: list[Assertion] = []
+        for spec in specs:
+            assertions.extend(self.assertion(spec, name, options))
+        lists = {k: v for k, v in values.items() if isinstance(v, list)}
+        if not lists:
+            return [TestCase(name=name, values=values, assertions=tuple(assertions))]
+        out = []  # promptfoo makes one test per value of a var that holds a list
+        for combo in itertools.product(*lists.values()):
+            chosen = dict(zip(lists, combo, strict=True))
+            label = ", ".join(f"{k}={v}" for k, v in chosen.items())
+            out.append(
+                TestCase(
+                    name=f"{name} [{label}]",
+                    values={**values, **chosen},
+                    assertions=tuple(assertions),
+                )
+            )
+        self.report.notes.append(f"{name}: a var holding a list became {len(out)} cases")
+        return out
+
+    def assertion(self, spec: Any, case: str, options: Mapping[str, Any]) -> list[Assertion]:
+        kind = spec.get("type") if isinstance(spec, dict) else None
+        if not isinstance(kind, str):
+            self.report.skipped.append(f"{case}: an assertion without a type: skipped")
+            return []
+        if spec.get("transform"):
+            self.report.skipped.append(f"{case}: {kind} with a transform (runs code): skipped")
+            return []
+        if spec.get("weight") not in (None, 1, 1.0):
+            self.report.notes.append(
+                f"{case}: {kind} weight ignored: every workbench check must pass"
+            )
+        value, threshold = spec.get("value"), spec.get("threshold")
+        try:
+            made = self._assertion(kind, value, threshold, spec, options)
+        except (ValidationError, ValueError) as exc:
+            self.report.skipped.append(f"{case}: {kind}: {_first_error(exc)}: skipped")
+            return []
+        if made is None:
+            why = "runs code" if kind in ("javascript", "python") else "no workbench equivalent"
+            self.report.skipped.append(f"{case}: {kind} ({why}): skipped")
+            return []
+        if isinstance(made, str):
+            self.report.skipped.append(f"{case}: {kind}: {made}: skipped")
+            return []
+        return made
+
+    def _assertion(
+        self,
+        kind: str,
+        value: Any,
+        threshold: Any,
+        spec: Mapping[str, Any],
+        options: Mapping[str, Any],
+    ) -> list[Assertion] | str | None:
+        simple = {
+            "contains": ("contains", False),
+            "icontains": ("contains", True),
+            "not-contains": ("not_contains", False),
+            "not-icontains": ("not_contains", True),
+            "starts-with": ("starts_with", False),
+            "regex": ("regex", False),
+            "not-regex": ("not_regex", False),
+            "equals": ("equals", False),
+        }
+        if kind in simple:
+            ours, case = simple[kind]
+            if not isinstance(value, str | int | float) or isinstance(value, bool):
+                return "needs a text value"
+            return [Assertion(type=ours, value=str(value), ignore_case=case)]
+        if kind in ("contains-all", "icontains-all"):
+            if not isinstance(value, list) or not value:
+                return "needs a list of values"
+            case = kind.startswith("i")
+            return [Assertion(type="contains", value=str(v), ignore_case=case) for v in value]
+        if kind in ("contains-any", "icontains-any"):
+            if not isinstance(value, list) or not value:
+                return "needs a list of values"
+            pattern = "(?:" + "|".join(re.escape(str(v)) for v in value) + ")"
+            return [Assertion(type="regex", value=("(?i)" if kind[0] == "i" else "") + pattern)]
+        if kind in ("is-json", "contains-json"):
+            schema = (
+                self.load(value)
+                if isinstance(value, str) and value.startswith("file://")
+                else value
+            )
+            if kind == "contains-json":
+                self.report.notes.append(
+                    "contains-json became json: the whole answer must be JSON, not just hold it"
+                )
+            return [_json_assertion(schema)]
+        if kind == "similar":
+            if not isinstance(value, str):
+                return "needs one reference text"
+            limit = SIMILAR_DEFAULT if threshold is None else float(threshold)
+            return [Assertion(type="similar", value=value, threshold=limit)]
+        if kind == "llm-rubric":
+            grader = self.grader_for(spec.get("provider") or options.get("provider"))
+            if grader is None:
+                return "no grader model (give the assertion a provider, or --grader)"
+            prompt = spec.get("rubricPrompt") or options.get("rubricPrompt")
+            if prompt is not None and not isinstance(prompt, str):
+                self.report.notes.append("a rubricPrompt that is not text was left out")
+                prompt = None
+            limit = RUBRIC_THRESHOLD if threshold is None else float(threshold)
+            return [
+                Assertion(
+                    type="rubric",
+                    value=value,
+                    model=grader,
+                    scale=1,
+                    threshold=limit,
+                    prompt=prompt,
+                )
+            ]
+        if kind in ("cost", "latency"):
+            if threshold is None:
+                return "needs a threshold"
+            ours = "max_cost_usd" if kind == "cost" else "max_latency_ms"
+            return [Assertion(type=ours, value=threshold)]
+        if kind == "finish-reason":
+            return [Assertion(type="finish_reason", value=value)]
+        if kind == "javascript" and isinstance(value, str):
+            found = _LENGTH_JS.match(value)
+            if found:
+                return [Assertion(type="max_chars", value=int(found.group(1)))]
+        return None
+
+    def grader_for(self, provider: Any) -> str | None:
+        if isinstance(provider, dict):
+            provider = provider.get("id")
+        if isinstance(provider, str):
+            ref = map_provider(provider)
+            if ref is None:
+                self.report.skipped.append(f"grader {provider}: not mapped")
+                return self.grader
+            return ref
+        return self.grader
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return str(exc.errors()[0].get("msg", "invalid")).removeprefix("Value error, ")
+    return str(exc)
+
+
+def _json_assertion(schema: Any) -> Assertion:
+    if schema is None:
+        return Assertion(type="json")
+    if (
+        isinstance(schema, dict)
+        and set(schema) == {"type", "required"}
+        and schema["type"] == "object"
+        and isinstance(schema["required"], list)
+    ):
+        return Assertion(type="json", value=[str(k) for k in schema["required"]])
+    return Assertion(type="json_schema", value=schema)
+
+
+def _yaml(text: str, where: str) -> Any:
+    import yaml
+
+    try:
+        return load_yaml(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InputError(f"{where}: invalid YAML{at}", hint=HINT) from exc
+
+
+def map_provider(provider_id: str) -> str | None:
+    """A workbench ``PROFILE:MODEL`` for a promptfoo provider id, or None."""
+    if provider_id == "echo":
+        return "echo:echo"
+    family, _, rest = provider_id.partition(":")
+    if family not in FAMILIES or not rest:
+        return None
+    parts = rest.split(":")
+    if len(parts) > 1 and parts[0] in _API_WORDS:
+        parts = parts[1:]
+    model = ":".join(parts)
+    return f"{family}:{model}" if model else None
+
+
+def read_promptfoo(
+    path: Path, *, name: str | None = None, grader: str | None = None
+) -> tuple[list[Parsed], Report]:
+    """The prompts (each with the configuration's suite) and what could not map."""
+    report = Report()
+    if grader is not None:
+        try:
+            split_model_ref(grader)
+        except ValueError as exc:
+            raise UsageError(f"--grader {exc}", hint="e.g. --grader openai:gpt-4o-mini") from exc
+    reader = _Reader(path, grader, report)
+    data = _yaml(read_text(path, "FILE"), str(path))
+    if not isinstance(data, dict):
+        raise reader.fail("expected a mapping with 'prompts', 'providers' and 'tests'")
+    if "prompts" not in data:
+        raise reader.fail("it has no 'prompts'")
+    prompts = reader.prompts(data["prompts"])
+    if not prompts:
+        raise reader.fail("none of its prompts could be imported (see what was skipped)")
+    providers = reader.providers(data.get("providers"))
+    report.models = [ref for ref, _ in providers]
+    default = data.get("defaultTest") or {}
+    if isinstance(default, str):
+        default = reader.load(default)
+    if not isinstance(default, dict):
+        raise reader.fail("'defaultTest' must be a mapping")
+    cases = reader.tests(data.get("tests"), default)
+    model = _model_defaults(providers, report)
+    samples: dict[str, list[Any]] = {}
+    for case in cases:
+        for key, value in case.values.items():
+            samples.setdefault(key, []).append(value)
+    base = name or _name_from(str(data.get("description") or ""), path)
+    items: list[Parsed] = []
+    used: set[str] = set()
+    for i, (label, messages) in enumerate(prompts, start=1):
+        prompt_name = base if len(prompts) == 1 else f"{base}/{slug(label, f'prompt-{i}')}"
+        while prompt_name in used:
+            prompt_name += f"-{i}"
+        used.add(prompt_name)
+        names: set[str] = set()
+        for m in messages:  # a bad template is reported, with the file, by the import's check
+            with contextlib.suppress(TemplateError):
+                names |= template_variables(m.template)
+        content = PromptContent(
+            messages=messages, model=model, variables=declare(sorted(names), samples)
+        )
+        items.append(Parsed(prompt_name, content, cases or None, str(path)))
+    report.notes = list(dict.fromkeys(report.notes))  # once, not once per test
+    report.skipped = list(dict.fromkeys(report.skipped))
+    return items, report
+
+
+def _name_from(description: str, path: Path) -> str:
+    """The prompt name when none is given: the description if it is a valid name (an
+    export writes the prompt's name there), else a slug of it, else the folder's name."""
+    try:
+        return validate_prompt_name(description.strip())
+    except ValueError:
+        return slug(description, "") or slug(path.resolve().parent.name, "promptfoo")
+
+
+def _model_defaults(
+    providers: Sequence[tuple[str, dict[str, Any]]], report: Report
+) -> ModelDefaults:
+    if not providers:
+        return ModelDefaults()
+    ref, config = providers[0]
+    known: dict[str, Any] = {
+        k: config[k] for k in ("temperature", "max_tokens", "top_p") if k in config
+    }
+    if "stop" in config:
+        stop = config["stop"]
+        known["stop"] = tuple(stop) if isinstance(stop, list) else (str(stop),)
+    left = sorted(set(config) - {"temperature", "max_tokens", "top_p", "stop"})
+    if left:
+        report.notes.append(f"provider {ref}: config {', '.join(left)} not carried over")
+    try:
+        return ModelDefaults(model=ref, **known)
+    except ValidationError as exc:
+        raise InputError(f"provider {ref}: {_first_error(exc)}", hint=HINT) from exc
+
+
+# ---- writing --------------------------------------------------------------------------
+
+
+def provider_id(ref: str, profiles: Mapping[str, tuple[str, str]]) -> tuple[str, dict[str, Any]]:
+    """promptfoo's id for a workbench ``PROFILE:MODEL`` (and its config: the profile's
+    base URL when it is not the family's own). ``profiles``: name -> (family, base URL)."""
+    profile, model = split_model_ref(ref)
+    family, base_url = profiles.get(profile, (profile, ""))
+    if family == "echo":
+        return "echo", {}
+    if family in _EXPORT_IDS:
+        config: dict[str, Any] = {}
+        if base_url and family == "openai" and "api.openai.com" not in base_url:
+            config["apiBaseUrl"] = base_url
+        return _EXPORT_IDS[family].format(model), config
+    return ref, {}
+
+
+def _test_assertion(a: Assertion, profiles: Mapping[str, tuple[str, str]]) -> dict[str, Any] | None:
+    if a.type in ("contains", "not_contains"):
+        kind = ("not-" if a.type == "not_contains" else "") + (
+            "icontains" if a.ignore_case else "contains"
+        )
+        return {"type": kind, "value": a.value}
+    if a.ignore_case:
+        return None  # equals, starts_with, regex: promptfoo has no case-blind form
+    simple = {
+        "equals": "equals",
+        "starts_with": "starts-with",
+        "regex": "regex",
+        "not_regex": "not-regex",
+        "finish_reason": "finish-reason",
+    }
+    if a.type in simple:
+        return {"type": simple[a.type], "value": a.value}
+    if a.type == "json":
+        if not a.value:
+            return {"type": "is-json"}
+        return {"type": "is-json", "value": {"type": "object", "required": list(a.value)}}
+    if a.type == "json_schema":
+        return {"type": "is-json", "value": sorted_data(a.value)}
+    if a.type == "similar":
+        return {"type": "similar", "value": a.value, "threshold": a.similar_threshold}
+    if a.type == "rubric":
+        out: dict[str, Any] = {
+            "type": "llm-rubric",
+            "value": a.value,
+            "provider": provider_id(a.model or "", profiles)[0],
+            "threshold": round(a.rubric_threshold / a.rubric_scale, 6),
+        }
+        if a.prompt:
+            out["rubricPrompt"] = a.prompt
+        return out
+    if a.type == "max_cost_usd":
+        return {"type": "cost", "threshold": a.value}
+    if a.type == "max_latency_ms":
+        return {"type": "latency", "threshold": a.value}
+    if a.type == "max_chars":
+        return {"type": "javascript", "value": f"output.length <= {int(a.value)}"}
+    return None
+
+
+def write_promptfoo(
+    version: PromptVersion,
+    cases: Sequence[TestCase],
+    *,
+    models: Sequence[str] = (),
+    profiles: Mapping[str, tuple[str, str]] | None = None,
+) -> tuple[str, Report]:
+    """The configuration text for ``version`` and its suite, and what was left out."""
+    report = Report()
+    profiles = profiles or {}
+    content = version.content
+    messages = content.messages
+    if len(messages) == 1 and messages[0].role == "user":
+        raw = messages[0].template
+    else:
+        raw = json.dumps(
+            [{"role": m.role, "content": m.template} for m in messages],
+            ensure_ascii=False,
+            indent=2,
+        )
+    refs = list(dict.fromkeys([*([content.model.model] if content.model.model else []), *models]))
+    providers: list[Any] = []
+    for ref in refs or ["echo:echo"]:
+        try:
+            pid, config = provider_id(ref, profiles)
+        except ValueError:
+            report.skipped.append(f"model {ref!r}: not PROFILE:MODEL: no provider written")
+            continue
+        if ref == content.model.model:
+            defaults = content.model
+            params = {
+                "temperature": defaults.temperature,
+                "max_tokens": defaults.max_tokens,
+                "top_p": defaults.top_p,
+            }
+            config.update({k: v for k, v in params.items() if v is not None})
+            if defaults.stop:
+                config["stop"] = list(defaults.stop)
+        providers.append({"id": pid, "config": config} if config else pid)
+    if content.model.fallbacks:
+        report.skipped.append("fallbacks: promptfoo has no fallback models: left out")
+    hidden = sensitive_names(content)
+    tests = []
+    for case in cases:
+        test: dict[str, Any] = {"description": case.name}
+        values = {k: v for k, v in case.values.items() if k not in hidden}
+        if len(values) < len(case.values):
+            report.skipped.append(f"{case.name}: values of sensitive variables left out")
+        if values:
+            test["vars"] = sorted_data(values)
+        asserts = []
+        for a in case.assertions:
+            made = _test_assertion(a, profiles)
+            if made is None:
+                report.skipped.append(f"{case.name}: {a.describe()}: no promptfoo kind: left out")
+            else:
+                asserts.append(made)
+        if asserts:
+            test["assert"] = asserts
+        tests.append(test)
+    config_data: dict[str, Any] = {
+        "description": version.prompt,
+        "prompts": [{"label": version.prompt, "raw": raw}],
+        "providers": providers,
+    }
+    if tests:
+        config_data["tests"] = tests
+    header = "# yaml-language-server: $schema=https://promptfoo.dev/config-schema.json\n"
+    return header + dump_yaml(config_data), report
