@@ -184,3 +184,36 @@ def test_a_changed_case_travels_and_approval_needs_evidence_on_the_current_suite
     as_("carol")
     out = ok("publish", "faq", "--version", "2", "--reason", "one line")
     assert f"suite {second_suite[:12]} (2 cases)" in out
+
+
+def test_two_authors_changing_cases_never_overwrite_in_silence(
+    tmp_path: Path, registry: RunningRegistry
+) -> None:
+    from workbench.core.models import Message, PromptContent
+    from workbench.core.runs import TestCase
+    from workbench.registry.sync import Syncer
+
+    content = PromptContent(messages=(Message(role="user", template="{{ q }}"),))
+    first = (TestCase(name="a", values={"q": "1"}),)
+    theirs = (*first, TestCase(name="b", values={"q": "2"}))
+    mine = (*first, TestCase(name="c", values={"q": "3"}))
+    with (
+        Vault.open(tmp_path / "alice.sqlite3", create=True, actor="alice") as alice,
+        Vault.open(tmp_path / "bob.sqlite3", create=True, actor="bob") as bob,
+    ):
+        alice.commit("faq", content, "1")
+        alice.set_test_cases("faq", first)
+        Syncer(alice, registry.client("alice")).sync()
+        Syncer(bob, registry.client("bob")).sync()
+        alice.set_test_cases("faq", theirs)
+        assert Syncer(alice, registry.client("alice")).sync().pushed_suites == 1
+        bob.set_test_cases("faq", mine)  # offline, from the first suite
+        report = Syncer(bob, registry.client("bob")).sync()
+        assert report.pushed_suites == 0
+        [refused] = report.rejected
+        assert "suite of faq" in refused and "changed in the registry" in refused
+        assert report.kept_local_cases == ["faq"]
+        assert "kept yours" in report.summary()
+        assert bob.test_cases("faq") == list(mine)  # his work is not lost
+        assert SuiteStore(bob).suite(suite_hash(theirs)) == list(theirs)  # theirs is there
+        assert registry.client("bob").suite("faq").suite_hash == suite_hash(theirs)
