@@ -65,9 +65,7 @@ def test_eval_evidence_gates_production(
     assert run("sync")[0] == 0
 
     as_("bob")
-    run("sync")
-    # Test cases travel with bundles, not with sync: the reviewer brings the suite.
-    run("cases", "set", "faq", "suite.yaml")
+    run("sync")  # the suite travels with sync: bob has alice's cases
     code, _, err = run("review", "approve", "faq", "v1", "--evidence")
     assert code == 2  # no run of v1 in this vault yet
     assert "workbench eval faq" in err

@@ -542,3 +542,47 @@ def test_refused_decision_shows_the_reason_until_dismissed(
     assert SyncStore(vault).outbox() == []
     assert panel.table.rowCount() == 0
     assert "refused" not in win.sync_badge.text()
+
+
+def test_the_review_panel_shows_the_suite_and_what_changed_since_production(
+    qtbot, tmp_path: Path, registry: RunningRegistry, open_window
+) -> None:  # type: ignore[no-untyped-def]
+    from workbench.core.runs import TestCase
+    from workbench.core.suites import suite_hash
+
+    first = (TestCase(name="greets", values={"name": "Ada"}), TestCase(name="asks"))
+    changed = (TestCase(name="greets", values={"name": "Bo"}), TestCase(name="asks"))
+    with Vault.open(tmp_path / "alice-cli.sqlite3", create=True, actor="alice") as alice:
+        v1 = alice.commit("support/reply", content("Hello {{ name }}"), "first")
+        v2 = alice.commit("support/reply", content("Hi {{ name }}, how can I help?"), "friendlier")
+        alice.set_test_cases("support/reply", first)
+        Syncer(alice, registry.client("alice")).sync()
+        # v1 is approved with the first suite and published; then only a case changes.
+        v1 = alice.version_by_id(v1.id)
+        registry.client("bob").review(
+            v1.id, decision="approve", content_hash=v1.content_hash, suite_hash=suite_hash(first)
+        )
+        registry.client("carol").move_label(
+            "support/reply", "production", target=LabelTarget(version_id=v1.id), expected=None
+        )
+        alice.set_test_cases("support/reply", changed)
+        assert Syncer(alice, registry.client("alice")).sync().pushed_suites == 1
+    bob_vault = Vault.open(tmp_path / "bob.sqlite3", create=True, actor="bob")
+    win = open_window("bob", registry.url, registry.tokens["bob"], bob_vault)
+    win.tabs.setCurrentWidget(win.review)
+    assert win.review.select(v2.id)
+    shown = win.review.suite.text()
+    assert f"suite {suite_hash(changed)[:12]} (2 cases)" in shown
+    assert f"vs suite {suite_hash(first)[:12]} that production (v1) was approved with" in shown
+    assert "1 changed" in shown and "~ greets" in shown
+
+    with qtbot.waitSignal(win.sync.finished, timeout=10_000):
+        win.review.approve_button.click()
+    [review] = registry.client("carol").reviews(v2.id)
+    assert review.suite_hash == suite_hash(changed)  # the approval names the suite it saw
+    # The publish dialog shows the same suite facts before the label moves.
+    dialog = open_publish(qtbot, win)
+    choose(dialog, v2.id)
+    assert f"suite {suite_hash(changed)[:12]} (2 cases)" in dialog.facts.text()
+    assert "~ greets" in dialog.facts.text()
+    dialog.close()

@@ -98,6 +98,10 @@ def test_startup_banner_prints_the_effective_set(tmp_path: Path) -> None:
     assert startup_banner(default, settings_from_args(default)).endswith(
         "protected labels: production"
     )
+    strict = _serve_args("--require-evidence", db_url=url)
+    assert "eval evidence on the prompt's current suite" in startup_banner(
+        strict, settings_from_args(strict)
+    )
 
 
 def test_only_the_dangerous_flag_unprotects_production(tmp_path: Path) -> None:

@@ -119,8 +119,11 @@ def test_authors_cannot_review_and_reviews_are_bound_to_the_hash(
         decision="approve",
         content_hash=v.content_hash,
         comment="clear",
-        evidence=EvalEvidence(passed=10, failed=0, p95_latency_ms=820.0, cost_usd=0.02),
-    )
+        evidence=EvalEvidence(
+            passed=10, failed=0, p95_latency_ms=820.0, cost_usd=0.02,
+            content_hash=v.content_hash, finished=True, models=("echo:echo",), cases_run=1,
+        ),
+    )  # fmt: skip
     assert review.reviewer == "bob"
     assert review.evidence is not None
     assert review.evidence.passing

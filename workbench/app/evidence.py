@@ -8,6 +8,12 @@ or one missing cells (26 of 54 calls) is partial, is labelled so, and is never
 chosen, however new it is. The chosen run is summarised per model for the version,
 with the pass rate from the cases' assertion checks. Choosing needs only counts
 (from the run log's index); only the chosen run's cells of the version are read.
+
+What a review carries is bound to what was reviewed: the summary names the version's
+content hash, the suite the run ran (its cases' suite hash), its models and how many
+cases it ran, and it is attached only when the registry's rule
+(``workbench.registry.policy.attach_problem``) accepts it for the reviewed suite, the
+same rule the server applies.
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ from datetime import datetime
 
 from workbench.core.errors import UsageError
 from workbench.core.models import PromptVersion
-from workbench.core.runs import SummaryRow, summarize
-from workbench.registry.schemas import EvalEvidence
+from workbench.core.runs import RunSpec, SummaryRow, summarize
+from workbench.core.suites import run_suite_hash
+from workbench.registry.policy import attach_problem
+from workbench.registry.schemas import EvalEvidence, FolderPolicy
 from workbench.vault.repository import Vault
 from workbench.vault.runs import RunCounts, RunStore
 
@@ -38,9 +46,22 @@ class RunEvidence:
     total_cells: int
     stored_cells: int
     rows: tuple[SummaryRow, ...] = ()
+    content_hash: str | None = None
+    """The version's content hash (what the evidence covers)."""
+    suite_hash: str | None = None
+    """The suite the run ran (``run_suite_hash`` of its cases; None: defaults only)."""
+    models: tuple[str, ...] = ()
+    cases_run: int = 0
 
     @classmethod
-    def of(cls, counts: RunCounts, rows: tuple[SummaryRow, ...] = ()) -> RunEvidence:
+    def of(
+        cls,
+        counts: RunCounts,
+        rows: tuple[SummaryRow, ...] = (),
+        *,
+        spec: RunSpec | None = None,
+        content_hash: str | None = None,
+    ) -> RunEvidence:
         return cls(
             counts.run_id,
             counts.started_at,
@@ -48,6 +69,10 @@ class RunEvidence:
             counts.total_cells,
             counts.stored_cells,
             rows,
+            content_hash=content_hash,
+            suite_hash=run_suite_hash(spec.cases) if spec is not None else None,
+            models=tuple(str(m) for m in spec.models) if spec is not None else (),
+            cases_run=len({c.name for c in spec.cases}) if spec is not None else 0,
         )
 
     @property
@@ -106,6 +131,11 @@ class RunEvidence:
             p95_latency_ms=max(p95s) if p95s else None,
             cost_usd=None if any(c is None for c in costs) else sum(c or 0.0 for c in costs),
             run_id=str(self.run_id),
+            content_hash=self.content_hash,
+            suite_hash=self.suite_hash,
+            finished=self.complete,
+            models=self.models,
+            cases_run=self.cases_run,
         )
 
 
@@ -132,24 +162,100 @@ def find_evidence(vault: Vault, version: PromptVersion, scan: int = RUNS_SCANNED
     for counts in store.runs_with_version(version.prompt, version.id, limit=scan):
         candidate = RunEvidence.of(counts)
         if candidate.partial:
-            partial.append(candidate)
+            partial.append(_evidence(store, counts, version, with_rows=False))
             continue
-        stored = store.summary_rows(counts.run_id, version.id)
-        if stored is None:  # a run from before summaries were stored: read its cells
-            cells = store.version_cells(counts.run_id, version.id)
-            stored = [r for r in summarize(cells) if r.version_id == version.id]
-        return EvidenceReport(RunEvidence.of(counts, tuple(stored)), tuple(partial))
+        return EvidenceReport(_evidence(store, counts, version), tuple(partial))
     return EvidenceReport(None, tuple(partial))
 
 
+def run_evidence(
+    vault: Vault, version: PromptVersion, run_prefix: str, scan: int = RUNS_SCANNED
+) -> RunEvidence:
+    """The evidence of one chosen run of ``version`` (``--run ID``), partial or not."""
+    store = RunStore(vault)
+    for counts in store.runs_with_version(version.prompt, version.id, limit=scan):
+        if str(counts.run_id).startswith(run_prefix.lower()):
+            return _evidence(store, counts, version)
+    raise UsageError(
+        f"no run {run_prefix!r} of {version.prompt} {version.display_number} in this vault",
+        hint=f"See the runs with: workbench runs list {version.prompt}",
+    )
+
+
+def _evidence(
+    store: RunStore, counts: RunCounts, version: PromptVersion, *, with_rows: bool = True
+) -> RunEvidence:
+    spec = store.load_spec(str(counts.run_id))
+    stored: list[SummaryRow] = []
+    if with_rows:
+        found = store.summary_rows(counts.run_id, version.id)
+        if found is None:  # a run from before summaries were stored: read its cells
+            cells = store.version_cells(counts.run_id, version.id)
+            found = [r for r in summarize(cells) if r.version_id == version.id]
+        stored = list(found)
+    return RunEvidence.of(counts, tuple(stored), spec=spec, content_hash=version.content_hash)
+
+
+@dataclass(frozen=True)
+class ReviewedSuite:
+    """What a review names besides the version: the prompt's suite in the registry (as
+    of the last sync), how many cases it has, and the folder's policy (None: unknown,
+    offline; the registry checks it anyway)."""
+
+    suite_hash: str | None
+    cases: int | None
+    policy: FolderPolicy | None = None
+
+
+def reviewed_suite(vault: Vault, prompt: str, policy: FolderPolicy | None = None) -> ReviewedSuite:
+    from workbench.vault.suites import SuiteStore
+
+    store = SuiteStore(vault)
+    hash_ = store.registry_hash(prompt)
+    cases = store.suite(hash_)
+    return ReviewedSuite(hash_, len(cases) if cases is not None else None, policy)
+
+
+def evidence_problem(
+    evidence: RunEvidence, version: PromptVersion, suite: ReviewedSuite
+) -> str | None:
+    """The registry's rule (``registry.policy.attach_problem``), asked before sending."""
+    return attach_problem(
+        evidence.to_eval(),
+        prompt=version.prompt,
+        content_hash=version.content_hash,
+        suite_hash=suite.suite_hash,
+        suite_cases=suite.cases,
+        policy=suite.policy or FolderPolicy(),
+    )
+
+
 def review_evidence(
-    report: EvidenceReport, version: PromptVersion, *, required: bool = False
+    report: EvidenceReport,
+    version: PromptVersion,
+    *,
+    required: bool = False,
+    suite: ReviewedSuite | None = None,
+    chosen: RunEvidence | None = None,
 ) -> EvalEvidence | None:
     """What a review decision carries, the same in the CLI and the window: the chosen
     finished run's evidence whenever the vault has one (the CLI attached it only with
-    ``--evidence``, the window always). ``required`` refuses a decision without one."""
-    if report.chosen is not None:
-        return report.chosen.to_eval()
+    ``--evidence``, the window always) and the registry's rule accepts it for the
+    reviewed suite. ``required`` (or a run ``chosen`` by hand) refuses a decision
+    without acceptable evidence, with the rule's reason."""
+    run = chosen or report.chosen
+    suite = suite or ReviewedSuite(None, None)
+    if run is not None:
+        problem = evidence_problem(run, version, suite)
+        if problem is None:
+            return run.to_eval()
+        if required or chosen is not None:
+            raise UsageError(
+                f"cannot attach this evidence to {version.prompt} {version.display_number}: "
+                f"{problem}",
+                hint="Or approve without --evidence/--run (an approval without evidence).",
+            )
+        return None
     if not required:
         return None
     partial = f" (only partial runs: {report.partial[0].state})" if report.partial else ""

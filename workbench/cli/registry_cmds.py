@@ -192,6 +192,99 @@ def _audit_verify(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FAILURE
 
 
+def _folder(text: str) -> str:
+    """``/`` (every prompt) or a folder such as ``support``."""
+    return "" if text.strip() in ("/", "") else text.strip("/")
+
+
+def _policy_set(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from workbench.core.runs import ModelRef
+    from workbench.registry.schemas import FolderPolicy
+
+    try:
+        models = tuple(str(ModelRef.parse(m)) for m in args.model or ())
+        policy = FolderPolicy(
+            folder=_folder(args.folder),
+            required_models=models,
+            min_pass_rate=args.min_pass_rate,
+            max_p95_ms=args.max_p95_ms,
+            max_cost_usd=args.max_cost_usd,
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'policy'}: {e['msg']}" for e in exc.errors()
+        )
+        raise UsageError(
+            f"invalid policy: {problems}",
+            hint="E.g. policy set support --model openai:gpt-4o-mini --min-pass-rate 0.95",
+        ) from None
+    except ValueError as exc:
+        raise UsageError(
+            f"invalid policy: {exc}",
+            hint="E.g. policy set support --model openai:gpt-4o-mini --min-pass-rate 0.95",
+        ) from None
+    with _service(args) as service:
+        service.suites.set_policy(policy)
+    emit(args.json, policy, f"policy set: {policy.describe()}")
+    return EXIT_OK
+
+
+def _policy_list(args: argparse.Namespace) -> int:
+    with _service(args) as service:
+        policies = service.suites.policies()
+    emit(
+        args.json,
+        policies,
+        lambda: (
+            "\n".join(p.describe() for p in policies)
+            or "no evidence policy (any finished run of the version and suite counts)"
+        ),
+    )
+    return EXIT_OK
+
+
+def _policy_clear(args: argparse.Namespace) -> int:
+    with _service(args) as service:
+        cleared = service.suites.clear_policy(_folder(args.folder))
+    if not cleared:
+        raise UsageError(
+            f"no policy for {args.folder!r}", hint="See them with: workbench registry policy list"
+        )
+    emit(args.json, {"folder": _folder(args.folder), "cleared": True}, f"cleared {args.folder}")
+    return EXIT_OK
+
+
+def _add_policy_parser(rsub: Any, parent: argparse.ArgumentParser, db: Any) -> None:
+    policy = rsub.add_parser(
+        "policy",
+        parents=[parent],
+        help="what eval evidence must show per folder (models, pass rate, p95, cost)",
+    )
+    psub = policy.add_subparsers(dest="policy_command", metavar="COMMAND")
+    p = psub.add_parser(
+        "set",
+        parents=[parent, db],
+        help="set a folder's policy: evidence must have run every case on --model, and "
+        "(with serve --require-evidence) pass and stay within the budgets to publish",
+    )
+    p.add_argument("folder", help="a folder such as 'support' (its prompts), or / for all")
+    p.add_argument(
+        "--model", action="append", metavar="PROFILE:MODEL",
+        help="a model every case must have run on (repeatable)",
+    )  # fmt: skip
+    p.add_argument("--min-pass-rate", type=float, metavar="RATE", help="0 to 1, e.g. 0.95")
+    p.add_argument("--max-p95-ms", type=float, metavar="MS", help="p95 latency budget")
+    p.add_argument("--max-cost-usd", type=float, metavar="USD", help="the run's cost budget")
+    p.set_defaults(handler=_policy_set)
+    p = psub.add_parser("list", parents=[parent, db], help="list the policies")
+    p.set_defaults(handler=_policy_list)
+    p = psub.add_parser("clear", parents=[parent, db], help="remove a folder's policy")
+    p.add_argument("folder")
+    p.set_defaults(handler=_policy_clear)
+
+
 def add_parser(sub: Any, parent: argparse.ArgumentParser) -> None:
     db_parent = argparse.ArgumentParser(add_help=False)
     db_parent.add_argument(
@@ -226,7 +319,8 @@ def add_parser(sub: Any, parent: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--require-evidence",
         action="store_true",
-        help="protected labels also need an approval with passing eval evidence",
+        help="publishing to a protected label also needs an approval whose eval evidence "
+        "ran the prompt's current suite and meets the folder's policy (registry policy)",
     )
     serve.add_argument("--access-log", action="store_true", help="log one line per request")
     serve.add_argument(
@@ -294,6 +388,8 @@ def add_parser(sub: Any, parent: argparse.ArgumentParser) -> None:
         "verify", parents=[parent, db_parent], help="check the audit hash chain"
     )
     verify.set_defaults(handler=_audit_verify)
+
+    _add_policy_parser(rsub, parent, db_parent)
 
     from workbench.cli.sync_cmds import add_login_parser
 

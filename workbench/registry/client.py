@@ -19,7 +19,7 @@ The token is sent as ``Authorization: Bearer``; it is never put into messages or
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -29,6 +29,8 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from workbench.core.errors import HashMismatchError, InputError, UsageError
 from workbench.core.models import PromptVersion, validate_label_name, validate_prompt_name
+from workbench.core.runs import TestCase
+from workbench.core.suites import suite_hash
 from workbench.registry.errors import (
     AuthenticationError,
     RegistryServerError,
@@ -42,6 +44,7 @@ from workbench.registry.schemas import (
     ChangePage,
     Decision,
     EvalEvidence,
+    FolderPolicy,
     LabelMove,
     LabelState,
     LabelTarget,
@@ -52,6 +55,8 @@ from workbench.registry.schemas import (
     Review,
     ReviewIn,
     ServedAnswer,
+    Suite,
+    SuitePush,
     VersionPush,
     WhoAmI,
 )
@@ -261,12 +266,17 @@ class RegistryClient:
         content_hash: str,
         comment: str = "",
         evidence: EvalEvidence | None = None,
+        suite_hash: str | None = None,
     ) -> Review:
         body = _build(
             f"the review of version {version_id}",
             "Edit the comment and decide again.",
             lambda: ReviewIn(
-                decision=decision, content_hash=content_hash, comment=comment, evidence=evidence
+                decision=decision,
+                content_hash=content_hash,
+                suite_hash=suite_hash,
+                comment=comment,
+                evidence=evidence,
             ),
         )
         response = self._request(
@@ -277,6 +287,42 @@ class RegistryClient:
     def reviews(self, version_id: uuid.UUID) -> list[Review]:
         response = self._request("GET", f"/api/v1/versions/{version_id}/reviews")
         return self._parse(response, TypeAdapter(list[Review]))
+
+    # --- suites and policies ------------------------------------------------------------
+
+    def push_suite(
+        self, prompt: str, cases: Sequence[TestCase], *, parent_hash: str | None
+    ) -> Suite:
+        """Make ``cases`` the prompt's current suite if it still is at ``parent_hash``."""
+        body = _build(
+            f"the test suite of {prompt}",
+            "Fix the cases (workbench cases set) and sync again.",
+            lambda: SuitePush(
+                suite_hash=suite_hash(cases) or "", cases=tuple(cases), parent_hash=parent_hash
+            ),
+        )
+        response = self._request("PUT", f"{_prompt_path(prompt)}/suite", json=self._json(body))
+        return self._check_suite(self._parse(response, Suite))
+
+    def suite(self, prompt: str, hash_: str | None = None) -> Suite:
+        """The prompt's current suite, or the stored suite ``hash_``."""
+        params = {"hash": hash_} if hash_ else None
+        response = self._request("GET", f"{_prompt_path(prompt)}/suite", params=params)
+        return self._check_suite(self._parse(response, Suite))
+
+    @staticmethod
+    def _check_suite(suite: Suite) -> Suite:
+        if suite_hash(suite.cases) != suite.suite_hash:
+            raise HashMismatchError(
+                f"the registry sent suite {suite.suite_hash[:12]} of {suite.prompt} whose cases "
+                "do not match its hash",
+                hint="Report it to the registry admin; nothing was applied.",
+            )
+        return suite
+
+    def policy(self, prompt: str) -> FolderPolicy:
+        """The evidence policy in force for ``prompt``."""
+        return self._parse(self._request("GET", f"{_prompt_path(prompt)}/policy"), FolderPolicy)
 
     # --- labels ----------------------------------------------------------------------
 

@@ -96,12 +96,17 @@ def queue_review(
     decision: Decision,
     comment: str = "",
     evidence: EvalEvidence | None = None,
+    suite_hash: str | None = None,
 ) -> int:
     """Put a decision in the outbox; it reaches the registry with the next sync.
 
+    ``suite_hash`` names the suite reviewed with the version (the registry's suite of
+    the prompt as of the last sync; None: reviewed without one).
     Offline this is all that happens, and the decision waits, visibly pending."""
     return SyncStore(vault).queue(
-        "review", version.prompt, QueuedReview.of(version, decision, comment, evidence)
+        "review",
+        version.prompt,
+        QueuedReview.of(version, decision, comment, evidence, suite_hash),
     )
 
 

@@ -23,12 +23,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from workbench.core.models import (
+    MAX_PROMPT_NAME,
     AuditEvent,
     PromptContent,
     PromptVersion,
     validate_label_name,
     validate_prompt_name,
 )
+from workbench.core.runs import TestCase
 
 UserRole = Literal["app", "author", "reviewer", "publisher", "admin"]
 ROLE_RANK: dict[str, int] = {"app": -1, "author": 0, "reviewer": 1, "publisher": 2, "admin": 3}
@@ -37,7 +39,7 @@ sits below ``author``: a production app's token reads prompts and sends telemetr
 and can change nothing."""
 
 Decision = Literal["approve", "request_changes"]
-ChangeKind = Literal["version", "review", "label"]
+ChangeKind = Literal["version", "review", "label", "suite"]
 Served = Literal["primary", "canary"]
 
 MAX_PAGE = 1000
@@ -161,24 +163,50 @@ class PushResult(_Wire):
     """False when the same version had been pushed before (an idempotent retry)."""
 
 
+HASH_PATTERN = r"^[0-9a-f]{64}$"
+
+
 class EvalEvidence(_Wire):
-    """A summary of an eval run attached to a review."""
+    """A summary of an eval run attached to a review.
+
+    The binding fields (``content_hash``, ``suite_hash``, ``finished``, ``models``,
+    ``cases_run``) say what the run covers; the registry accepts evidence only when
+    they match the version and suite reviewed and the folder's policy (see
+    :mod:`workbench.registry.policy`). Summaries from before they existed lack them
+    and are refused as evidence."""
 
     passed: int = Field(ge=0)
     failed: int = Field(ge=0)
     p95_latency_ms: float | None = Field(default=None, ge=0)
     cost_usd: float | None = Field(default=None, ge=0)
     run_id: str | None = Field(default=None, max_length=200)
+    content_hash: str | None = Field(default=None, pattern=HASH_PATTERN)
+    """The version the run tried."""
+    suite_hash: str | None = Field(default=None, pattern=HASH_PATTERN)
+    """The suite the run ran (None: the declared defaults only, no suite)."""
+    finished: bool | None = None
+    """True: the run finished with every cell of its matrix stored."""
+    models: tuple[str, ...] = Field(default=(), max_length=100)
+    """The models (``profile:model``) the run ran every case on."""
+    cases_run: int | None = Field(default=None, ge=0)
+    """How many distinct cases the run ran on each of its models."""
 
     @property
     def passing(self) -> bool:
         return self.failed == 0 and self.passed > 0
+
+    @property
+    def pass_rate(self) -> float | None:
+        calls = self.passed + self.failed
+        return self.passed / calls if calls else None
 
 
 class ReviewIn(_Input):
     decision: Decision
     content_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     """The hash the reviewer looked at; a mismatch with the version is refused."""
+    suite_hash: str | None = Field(default=None, pattern=HASH_PATTERN)
+    """The suite the reviewer looked at (pushed before); None: reviewed without one."""
     comment: str = Field(default="", max_length=10_000)
     evidence: EvalEvidence | None = None
     reviewer: str | None = None
@@ -195,6 +223,69 @@ class Review(_Wire):
     comment: str
     evidence: EvalEvidence | None
     created_at: datetime
+    suite_hash: str | None = None
+    """The suite the review names; None: approved without a suite (reviews from before
+    suites travelled, or of a prompt that has none)."""
+
+
+MAX_SUITE_CASES = 10_000
+
+
+class SuitePush(_Input):
+    """A prompt's test suite as its author pushes it (``PUT .../suite``).
+
+    ``parent_hash`` makes it a compare-and-swap: the suite the author started from (as
+    of their last sync; None: the prompt had none). The registry refuses the push when
+    the prompt's current suite is another one, so two authors' cases never silently
+    overwrite each other."""
+
+    suite_hash: str = Field(pattern=HASH_PATTERN)
+    cases: tuple[TestCase, ...] = Field(min_length=1, max_length=MAX_SUITE_CASES)
+    parent_hash: str | None = Field(default=None, pattern=HASH_PATTERN)
+
+
+class Suite(_Wire):
+    """A pushed suite: content-addressed by ``suite_hash``, current for ``prompt``."""
+
+    prompt: str
+    suite_hash: str
+    cases: tuple[TestCase, ...]
+    author: str
+    pushed_at: datetime
+
+
+class FolderPolicy(_Input):
+    """What evidence must show for the prompts of a folder (set by an admin).
+
+    ``folder`` "" holds for every prompt; "support" for ``support/...``; the deepest
+    folder that has a policy is the one in force."""
+
+    folder: str = Field(default="", max_length=MAX_PROMPT_NAME)
+    required_models: tuple[str, ...] = Field(default=(), max_length=50)
+    """Every case must have run on each of these (``profile:model``)."""
+    min_pass_rate: float | None = Field(default=None, ge=0, le=1)
+    max_p95_ms: float | None = Field(default=None, gt=0)
+    max_cost_usd: float | None = Field(default=None, ge=0)
+    """The whole evidence run's cost."""
+
+    @field_validator("folder")
+    @classmethod
+    def _valid_folder(cls, folder: str) -> str:
+        folder = folder.strip("/")
+        return validate_prompt_name(folder) if folder else ""
+
+    def describe(self) -> str:
+        parts = []
+        if self.required_models:
+            parts.append("models " + ", ".join(self.required_models))
+        if self.min_pass_rate is not None:
+            parts.append(f"pass rate >= {self.min_pass_rate * 100:g}%")
+        if self.max_p95_ms is not None:
+            parts.append(f"p95 <= {self.max_p95_ms:g} ms")
+        if self.max_cost_usd is not None:
+            parts.append(f"cost <= ${self.max_cost_usd:g}")
+        where = f"{self.folder}/" if self.folder else "every prompt"
+        return f"{where}: {'; '.join(parts) or 'no requirement'}"
 
 
 class CanaryGuards(_Wire):
@@ -277,6 +368,7 @@ class QueuedReview(_Wire):
     decision: Decision
     comment: str = ""
     evidence: EvalEvidence | None = None
+    suite_hash: str | None = None
 
     @classmethod
     def of(
@@ -285,6 +377,7 @@ class QueuedReview(_Wire):
         decision: Decision,
         comment: str = "",
         evidence: EvalEvidence | None = None,
+        suite_hash: str | None = None,
     ) -> QueuedReview:
         return cls(
             version_id=version.id,
@@ -292,6 +385,7 @@ class QueuedReview(_Wire):
             decision=decision,
             comment=comment,
             evidence=evidence,
+            suite_hash=suite_hash,
         )
 
     def describe(self) -> str:
@@ -377,6 +471,7 @@ class Change(_Wire):
     version: PromptVersion | None = None
     review: Review | None = None
     label: LabelState | None = None
+    suite: Suite | None = None
 
 
 class ChangePage(_Wire):

@@ -1,7 +1,9 @@
 """Offline-first sync between a local vault and the team registry.
 
 One round: push every unpushed version (oldest first, so parents go first; the
-registry is idempotent by version id), push the outbox of decisions made offline
+registry is idempotent by version id), push each pushed prompt's test suite when its
+cases changed here (a compare-and-swap on the registry's suite as of the last sync),
+push the outbox of decisions made offline
 (reviews, label moves), then pull the change feed from the stored cursor, each page
 applied in one vault transaction with its cursor. A crash or a dropped connection
 at any point is repaired by the next round: nothing is duplicated, nothing lost.
@@ -10,6 +12,10 @@ Labels: the feed says which labels moved; their current state goes into the vaul
 label table and their moves (the registry's audit entries for the prompt, fetched
 only for prompts whose labels moved) into its label history, in the page's
 transaction. The registry is the truth for a synced prompt's labels.
+
+Suites: a change of kind ``suite`` carries a prompt's new current suite; the page's
+transaction stores it and replaces the local cases unless they were changed here and
+not pushed (``workbench.vault.suites``), so a reviewer gets the author's cases.
 
 A refusal from the registry (a rule, a stale compare-and-swap) stays in the outbox,
 marked rejected with the server's reason, until the person dismisses it.
@@ -49,6 +55,7 @@ from workbench.registry.schemas import (
     queued_decision,
 )
 from workbench.vault.repository import Vault
+from workbench.vault.suites import SuiteCopy, SuiteStore
 from workbench.vault.sync_store import SyncStore
 
 log = logging.getLogger(__name__)
@@ -77,11 +84,21 @@ class SyncReport:
     """Local labels (prompt@label) of prompts the registry holds, replaced by its labels."""
     rejected: list[str] = field(default_factory=list)
     cursor: int = 0
+    pushed_suites: int = 0
+    pulled_suites: int = 0
+    kept_local_cases: list[str] = field(default_factory=list)
+    """Prompts whose cases were changed here and kept over the registry's newer suite."""
 
     @property
     def vault_changed(self) -> bool:
         """Whether the round changed what the vault shows (numbers, versions, labels)."""
-        return bool(self.pushed_versions or self.pulled_changes or self.new_versions or self.labels)
+        return bool(
+            self.pushed_versions
+            or self.pulled_changes
+            or self.new_versions
+            or self.labels
+            or self.pushed_suites
+        )
 
     def summary(self) -> str:
         parts = [
@@ -93,7 +110,15 @@ class SyncReport:
             ),
             f"pulled {self.pulled_changes} changes ({self.new_versions} new versions)",
         ]
+        if self.pushed_suites or self.pulled_suites:
+            parts.append(f"suites: pushed {self.pushed_suites}, pulled {self.pulled_suites}")
         text = "; ".join(parts)
+        if self.kept_local_cases:
+            text += (
+                "\nyour cases differ from the registry's newer suite (kept yours; they replace "
+                "it on the next sync unless you merge them first): "
+                + ", ".join(self.kept_local_cases)
+            )
         if self.dropped_local_labels:
             text += (
                 "\nlocal labels replaced by the registry's (it holds these prompts): "
@@ -120,6 +145,7 @@ class Syncer:
     def sync(self) -> SyncReport:
         report = SyncReport()
         self.push_versions(report)
+        self.push_suites(report)
         self.push_outbox(report)
         self.pull(report)
         return report
@@ -151,6 +177,27 @@ class Syncer:
             if result.created and result.version.author:
                 self._learn_me(result.version.author)
             report.pushed_versions += 1
+
+    def push_suites(self, report: SyncReport) -> None:
+        """Push each pushed prompt's local suite whose hash differs from the registry's."""
+        for item in SuiteStore(self.vault).to_push():
+            try:
+                suite = self.client.push_suite(
+                    item.prompt, item.cases, parent_hash=item.parent_hash
+                )
+            except (RegistryUnavailableError, AuthenticationError):
+                raise
+            except WorkbenchError as err:
+                if not _refusal(err):
+                    raise
+                report.rejected.append(f"suite of {item.prompt}: {err.message}")
+                continue
+            SuiteStore(self.vault).record(
+                SuiteCopy(
+                    suite.prompt, suite.suite_hash, suite.cases, suite.author, suite.pushed_at
+                )
+            )
+            report.pushed_suites += 1
 
     def push_outbox(self, report: SyncReport) -> None:
         for entry in self.store.outbox(include_rejected=False):
@@ -193,6 +240,7 @@ class Syncer:
                 content_hash=queued.content_hash,
                 comment=queued.comment,
                 evidence=queued.evidence,
+                suite_hash=queued.suite_hash,
             )
         else:
             self.client.move_label(
@@ -222,6 +270,7 @@ class Syncer:
             and last.content_hash == queued.content_hash
             and last.comment == queued.comment
             and last.evidence == queued.evidence
+            and last.suite_hash == queued.suite_hash
         )
 
     def _learn_me(self, name: str) -> None:
@@ -238,10 +287,18 @@ class Syncer:
             versions: list[PromptVersion] = []
             reviews: list[tuple[str, str, str, str]] = []
             labels: list[Label] = []
+            suites: list[SuiteCopy] = []
             for change in page.changes:
                 self._collect(change, versions, reviews, labels)
+                if change.suite is not None:
+                    x = change.suite
+                    suites.append(SuiteCopy(x.prompt, x.suite_hash, x.cases, x.author, x.pushed_at))
             events = [e for p in sorted({lab.prompt for lab in labels}) for e in self._moves(p)]
-            applied = self.store.apply_page(versions, reviews, labels, page.next_cursor, events)
+            applied = self.store.apply_page(
+                versions, reviews, labels, page.next_cursor, events, suites
+            )
+            report.pulled_suites += applied.suites
+            report.kept_local_cases += applied.kept_local_cases
             report.new_versions += applied.new_versions
             report.labels += applied.labels
             report.dropped_local_labels += applied.dropped_local
@@ -285,9 +342,12 @@ class Syncer:
         decision: Decision,
         comment: str = "",
         evidence: EvalEvidence | None = None,
+        suite_hash: str | None = None,
     ) -> int:
         return self.store.queue(
-            "review", version.prompt, QueuedReview.of(version, decision, comment, evidence)
+            "review",
+            version.prompt,
+            QueuedReview.of(version, decision, comment, evidence, suite_hash),
         )
 
 

@@ -54,6 +54,7 @@ from workbench.app.publishing import (
     publish_version,
     publish_warnings,
 )
+from workbench.app.suite_review import suite_review
 from workbench.core.errors import StaleLabelError, UsageError, WorkbenchError
 from workbench.core.models import LabelEvent, PromptVersion
 from workbench.registry.errors import RegistryUnavailableError
@@ -63,7 +64,7 @@ from workbench.secrets.redaction import redact
 from workbench.ui.cell_view import status_colors
 from workbench.ui.errors import ErrorReporter
 from workbench.ui.history import DiffView
-from workbench.ui.review import evidence_html
+from workbench.ui.review import evidence_html, suite_html
 from workbench.ui.sync_panel import RegistryConnection
 from workbench.ui.worker import run_in_thread
 from workbench.vault import Vault
@@ -390,6 +391,13 @@ class PublishDialog(QDialog):
                 f"{version.display_number} (after)",
             )  # fmt: skip
         facts = [self._approval_line(version)]
+        try:
+            label = self.label_box.currentText()
+            facts.append(
+                suite_html(suite_review(self.vault, version.prompt, label or "production"))
+            )
+        except WorkbenchError as exc:
+            facts.append(f"<b>Suite:</b> {html.escape(exc.message)}")
         canary = self.chosen_canary()
         if canary is not None:
             try:

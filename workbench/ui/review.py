@@ -33,9 +33,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.app.evidence import EvidenceReport, find_evidence, pass_rate, review_evidence
+from workbench.app.evidence import (
+    EvidenceReport,
+    find_evidence,
+    pass_rate,
+    review_evidence,
+    reviewed_suite,
+)
+from workbench.app.suite_review import SuiteReview, suite_review
 from workbench.core.errors import UsageError, WorkbenchError
 from workbench.core.models import PromptVersion
+from workbench.core.suites import short
 from workbench.registry.review import (
     AwaitingReview,
     awaiting_review,
@@ -63,6 +71,14 @@ EVIDENCE_HEADERS = (
 def fmt_rate(passed: int, calls: int, checked: int) -> str:
     rate = pass_rate(passed, calls, checked)
     return "no checks" if rate is None else f"{rate:.0%} ({passed}/{calls})"
+
+
+def suite_html(review: SuiteReview) -> str:
+    """The suite reviewed with the version: its hash, and the cases added, removed or
+    changed since the suite the published version was approved with."""
+    first, *rest = review.lines()
+    body = "<br>".join(html.escape(line.strip()) for line in rest)
+    return f"<p><b>Test {html.escape(first)}</b><br>{body}</p>"
 
 
 def evidence_html(report: EvidenceReport | None) -> str:
@@ -188,6 +204,12 @@ class ReviewPanel(QWidget):
         self.evidence.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.evidence.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         rl.addWidget(self.evidence)
+        self.suite = QLabel()
+        self.suite.setObjectName("reviewSuite")
+        self.suite.setWordWrap(True)
+        self.suite.setTextFormat(Qt.TextFormat.RichText)
+        self.suite.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        rl.addWidget(self.suite)
         if regression is not None:
             rl.addWidget(regression)
         self.comment = QPlainTextEdit()
@@ -362,9 +384,11 @@ class ReviewPanel(QWidget):
             self.title.setText("Select a version to review.")
             self.diff.clear()
             self.evidence.clear()
+            self.suite.clear()
             self.state_label.clear()
             return
         try:
+            self.suite.setText(suite_html(suite_review(self.vault, version.prompt)))
             base, base_title = self._base(version)
             earlier = mirrored_reviews(self.vault, version.id)
             pending = pending_reviews(self.vault).get(str(version.id), [])
@@ -387,6 +411,13 @@ class ReviewPanel(QWidget):
         self._show_evidence(version)
         notes = [
             f"{html.escape(r.reviewer)}: {r.decision.replace('_', ' ')}"
+            + (
+                f" with suite {short(r.suite_hash)}"
+                if r.suite_hash
+                else " without a suite"
+                if r.decision == "approve"
+                else ""
+            )
             + (f" ({html.escape(r.comment)})" if r.comment else "")
             for r in earlier
         ]
@@ -456,11 +487,14 @@ class ReviewPanel(QWidget):
                     "say what should change", hint="Write a comment, then request changes."
                 )
             report = self.evidence_reports.get(version.id) or find_evidence(self.vault, version)
+            suite = reviewed_suite(self.vault, version.prompt)
         except WorkbenchError as exc:
             self.reporter.report(exc, "record the review")
             return None
         vault, recorded = self.vault, []
-        evidence = review_evidence(report, version)
+        # Attached only when the registry's rule accepts it for the suite (the policy's
+        # models are checked by the registry, which says so in the Sync tab if not).
+        evidence = review_evidence(report, version, suite=suite)
 
         def done(seq: int) -> None:
             recorded.append(seq)
@@ -470,7 +504,7 @@ class ReviewPanel(QWidget):
 
         self.writer.write(
             f"recording the review of {version.prompt} {version.display_number}",
-            lambda: queue_review(vault, version, decision, comment, evidence),
+            lambda: queue_review(vault, version, decision, comment, evidence, suite.suite_hash),
             done,
         )
         return recorded[0] if recorded else None  # None: failed, or queued behind an import

@@ -245,6 +245,32 @@ class TestCaseRow(Base):
     assertions: Mapped[str] = mapped_column(Text, default="[]")
 
 
+class SuiteRow(Base):
+    """A test suite the vault has seen in the registry (pushed or pulled), by its suite
+    hash (``workbench.core.suites``): what a review's suite hash names, so a suite diff
+    against the suite an approval named works offline. Immutable."""
+
+    __tablename__ = "suites"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cases: Mapped[str] = mapped_column(Text)
+    """JSON list of the cases (``canonical_suite``)."""
+    author: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class PromptSuiteRow(Base):
+    """The registry's current suite of a prompt as of the last sync: the parent of the
+    next push, and what tells "my cases changed" from "theirs did"."""
+
+    __tablename__ = "prompt_suites"
+
+    prompt_id: Mapped[int] = mapped_column(
+        ForeignKey("prompts.id", ondelete="CASCADE"), primary_key=True
+    )
+    registry_hash: Mapped[str] = mapped_column(String(64))
+
+
 class SourceRow(Base):
     """A named data source (``workbench.core.sources``); its versions hold the rest."""
 

@@ -36,6 +36,7 @@ from workbench.vault.schema import (
     VersionParentRow,
     VersionRow,
 )
+from workbench.vault.suites import SuiteCopy, SuiteStore
 from workbench.vault.transfer import Transfer
 
 SyncStatus = Literal["synced", "ahead", "forked", "local"]
@@ -50,6 +51,10 @@ class PageResult:
     labels: int = 0
     dropped_local: list[str] = field(default_factory=list)
     """Local labels of prompts the registry holds, replaced by the registry's (prompt@label)."""
+    suites: int = 0
+    """Registry suites mirrored."""
+    kept_local_cases: list[str] = field(default_factory=list)
+    """Prompts whose cases were changed here and kept, though the registry's differ."""
 
 
 @dataclass(frozen=True)
@@ -190,12 +195,14 @@ class SyncStore:
         labels: Sequence[Label],
         cursor: int,
         events: Sequence[LabelEvent] = (),
+        suites: Sequence[SuiteCopy] = (),
     ) -> PageResult:
         """Apply one page of the change feed and its cursor in one transaction.
 
         ``reviews``: (review id, prompt, version id, JSON); ``labels``: the registry's
         current state of each label the page moved; ``events``: the registry's label
-        moves (audit entries) not yet mirrored.
+        moves (audit entries) not yet mirrored; ``suites``: the prompts' suites the
+        page made current (local cases unchanged since the last sync are replaced).
         """
         for v in versions:
             if not v.hash_matches():
@@ -226,6 +233,10 @@ class SyncStore:
             touched = {v.prompt for v in versions} | {lab.prompt for lab in labels}
             self._mirror_labels(s, labels, touched, result)
             self._mirror_events(s, events)
+            if suites:
+                s.flush()
+                result.kept_local_cases = SuiteStore(self.vault).apply_in(s, suites)
+                result.suites = len(suites)
             self._put(s, "cursor", str(cursor))
         return result
 
@@ -383,7 +394,11 @@ class SyncStore:
     ) -> list[tuple[PromptVersion, int]]:
         """Pushed versions nobody has approved, newer than what ``label`` points at (all
         pushed ones for a prompt not published yet), with how many reviews asked for
-        changes; at most ``limit``. One query, whatever the size of the vault."""
+        changes; at most ``limit``. One query, whatever the size of the vault.
+
+        An approval that named a suite counts only while that suite is the prompt's
+        current one: when an author changes a case, the version is back in the queue
+        (approvals that named no suite keep counting, as before suites travelled)."""
         sql = text(
             """
             WITH published AS (
@@ -401,7 +416,11 @@ class SyncStore:
             WHERE v.number IS NOT NULL
               AND v.number > coalesce(published.n, 0)
               AND NOT EXISTS (SELECT 1 FROM remote_reviews r WHERE r.version_id = v.id
-                              AND json_extract(r.data, '$.decision') = 'approve')
+                              AND json_extract(r.data, '$.decision') = 'approve'
+                              AND (json_extract(r.data, '$.suite_hash') IS NULL
+                                   OR json_extract(r.data, '$.suite_hash') = (
+                                      SELECT ps.registry_hash FROM prompt_suites ps
+                                      WHERE ps.prompt_id = v.prompt_id)))
             ORDER BY p.name, v.seq
             LIMIT :limit
             """

@@ -30,7 +30,7 @@ from workbench.registry.errors import (
     status_for,
 )
 from workbench.registry.schemas import TEXT_RULE_ERROR, Health
-from workbench.registry.server import langfuse_compat, routes, telemetry_routes
+from workbench.registry.server import langfuse_compat, routes, suite_routes, telemetry_routes
 from workbench.registry.server.config import RegistrySettings
 from workbench.registry.server.db import Database, open_database
 from workbench.registry.server.service import RegistryService
@@ -295,6 +295,7 @@ def create_app(settings: RegistrySettings, *, database: Database | None = None) 
     )
     _install_error_handlers(app)
     app.include_router(telemetry_routes.router)  # before /prompts/{name:path} catches /stats
+    app.include_router(suite_routes.router)  # before /prompts/{name:path} catches /suite
     app.include_router(routes.router)
     app.include_router(langfuse_compat.router)
     _document_push_body(app)

@@ -55,6 +55,11 @@ class RegistrySettings:
         """The effective protected set as one line, for the start-up banner and log."""
         names = ", ".join(sorted(self.protected_labels)) or "none"
         text = f"protected labels: {names}"
+        if self.require_eval_evidence:
+            text += (
+                "; publishing to them needs an approval with eval evidence on the prompt's "
+                "current suite (--require-evidence; folder policies: registry policy list)"
+            )
         if self.unprotect_production:
             text += (
                 f"  (WARNING: '{ALWAYS_PROTECTED}' is NOT protected: any author can move it "

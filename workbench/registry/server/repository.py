@@ -227,6 +227,7 @@ def to_review(row: ReviewRow, prompt_name: str) -> Review:
         comment=row.comment,
         evidence=evidence,
         created_at=row.created_at,
+        suite_hash=row.suite_hash,
     )
 
 

@@ -43,7 +43,6 @@ from workbench.registry.schemas import (
     AuditReport,
     Change,
     ChangePage,
-    EvalEvidence,
     LabelMove,
     LabelState,
     PromptInfo,
@@ -56,8 +55,10 @@ from workbench.registry.schemas import (
     check_label_name,
 )
 from workbench.registry.server import repository as repo
+from workbench.registry.server import suite_repository as srepo
 from workbench.registry.server.config import RegistrySettings
 from workbench.registry.server.db import Database
+from workbench.registry.server.suites import SuiteService
 from workbench.registry.server.tables import LabelRow, PromptRow, ReviewRow, UserRow, VersionRow
 from workbench.registry.server.telemetry import Telemetry
 
@@ -210,6 +211,7 @@ class RegistryService:
         self.settings = settings
         self._resolved = _ResolvedBodies()
         self.telemetry = Telemetry(db, settings)
+        self.suites = SuiteService(db)
 
     def ping(self) -> None:
         """Raise unless the database answers (the readiness probe)."""
@@ -559,6 +561,7 @@ class RegistryService:
                     f"{actor.name} wrote v{version.number} of {prompt_name} and cannot approve it",
                     hint="Ask another reviewer to approve it.",
                 )
+            SuiteService.check_review(session, prompt_name, version, review)
             row = ReviewRow(
                 id=uuid.uuid4(),
                 version_id=version_id,
@@ -568,6 +571,7 @@ class RegistryService:
                 comment=review.comment,
                 evidence=review.evidence.model_dump_json() if review.evidence else None,
                 created_at=now,
+                suite_hash=review.suite_hash,
             )
             session.add(row)
             repo.add_change(
@@ -583,6 +587,7 @@ class RegistryService:
                 detail={
                     "version": str(version_id),
                     "number": version.number,
+                    "suite": review.suite_hash,
                     "comment": review.comment,
                     "evidence": review.evidence.model_dump(mode="json")
                     if review.evidence
@@ -615,10 +620,8 @@ class RegistryService:
                 f"v{version.number} of {prompt} is not approved by a reviewer other than its "
                 f"author ({version.author})"
             )
-        if self.settings.require_eval_evidence and not any(
-            r.evidence and EvalEvidence.model_validate_json(r.evidence).passing for r in approvals
-        ):
-            return f"v{version.number} of {prompt} has no approval with passing eval evidence"
+        if self.settings.require_eval_evidence:
+            return SuiteService.publish_problem(session, prompt, version, approvals)
         return None
 
     # --- labels ----------------------------------------------------------------------
@@ -691,7 +694,13 @@ class RegistryService:
                     if problem:
                         raise PermissionDeniedError(
                             f"refused to move {name!r}: {problem}",
-                            hint="Get an approval from another reviewer first.",
+                            hint="Get an approval from another reviewer first"
+                            + (
+                                ", with evidence of a finished run on the prompt's current "
+                                "suite (this registry requires evidence)."
+                                if self.settings.require_eval_evidence
+                                else "."
+                            ),
                         )
             if row is None:
                 row = LabelRow(prompt_id=prompt_row.id, name=name, canary_percent=0)
@@ -881,6 +890,7 @@ class RegistryService:
             labels = repo.labels_with_prompt(
                 session, [int(r.ref) for r in rows if r.kind == "label"]
             )
+            suites = srepo.suite_rows(session, [r.ref for r in rows if r.kind == "suite"])
             out: list[Change] = []
             for r in rows:
                 if r.kind == "version":
@@ -903,6 +913,16 @@ class RegistryService:
                             prompt=p,
                             at=r.at,
                             review=repo.to_review(rv, p),
+                        )
+                    )
+                elif r.kind == "suite":
+                    out.append(
+                        Change(
+                            seq=r.seq,
+                            kind="suite",
+                            prompt=r.prompt,
+                            at=r.at,
+                            suite=srepo.to_suite(suites[r.ref], r.prompt),
                         )
                     )
                 else:

@@ -84,6 +84,8 @@ class PromptRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     version_count: Mapped[int] = mapped_column(Integer, default=0)
     """The last per-prompt number handed out."""
+    suite_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The prompt's current test suite (a ``suites`` row); null: none pushed (0004)."""
 
 
 class VersionRow(Base):
@@ -115,6 +117,8 @@ class ReviewRow(Base):
     comment: Mapped[str] = mapped_column(Text)
     evidence: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    suite_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The suite the review names; null: reviewed without a suite (all reviews before 0004)."""
 
 
 class LabelRow(Base):
@@ -141,6 +145,8 @@ class ChangeRow(Base):
     """The change feed. ``seq`` is handed out under the head lock, so it commits in order."""
 
     __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_kind_ref", "kind", "ref"),)
+    """Which prompts a suite was current for (0004): reviews name suites by hash."""
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     kind: Mapped[str] = mapped_column(String(16))
@@ -172,6 +178,33 @@ class HeadRow(Base):
     change_seq: Mapped[int] = mapped_column(Integer)
     audit_seq: Mapped[int] = mapped_column(Integer)
     audit_hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- test suites and evidence policies (migration 0004) --------------------------------
+
+
+class SuiteRow(Base):
+    """A pushed test suite, content-addressed: ``hash`` is its suite hash
+    (``workbench.core.suites``), ``cases`` its canonical JSON. Immutable."""
+
+    __tablename__ = "suites"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cases: Mapped[str] = mapped_column(Text)
+    case_count: Mapped[int] = mapped_column(Integer)
+    author: Mapped[str] = mapped_column(String(64))
+    pushed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PolicyRow(Base):
+    """The evidence policy of a folder ('' : every prompt): a ``FolderPolicy`` as JSON."""
+
+    __tablename__ = "folder_policies"
+
+    folder: Mapped[str] = mapped_column(String(200), primary_key=True)
+    data: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str] = mapped_column(String(64))
 
 
 # --- production telemetry (migration 0002) -------------------------------------------
