@@ -42,10 +42,10 @@ class SuiteReview:
             n = len(self.cases)
             head = f"suite {short(self.suite_hash)} ({n} case{'s' if n != 1 else ''})"
         else:
-            head = "suite: none in the registry (set cases with `workbench cases set`, then sync)"
+            head = "suite: none in the registry yet (add test cases, then sync)"
         out = [head]
         if self.local_differs:
-            out.append("  (your local cases differ from it: run `workbench sync` to push them)")
+            out.append("  (your local cases differ from it: the next sync pushes them)")
         if self.published is None:
             out.append(f"  nothing is published to {self.label} yet")
             return out
