@@ -21,6 +21,9 @@ same sandbox as prompts. Kinds:
 ``json_schema``           the answer is JSON valid against the JSON Schema ``value``
                           (a mapping, stored with the case; Draft 2020-12 unless it
                           names another ``$schema``)
+                          Both take an optional ``path`` (``order.items.0.sku``: keys
+                          and list indexes, dot-separated): the answer must have a
+                          value there, and the keys or the schema apply to it
 ``similar``               the answer is at least ``threshold`` (0-1, default 0.8) like
                           ``value``, the reference output: rapidfuzz's normalised
                           Indel similarity of the two texts, whitespace runs as one
@@ -48,7 +51,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import regex
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from workbench.core.errors import InputError, RenderError, TemplateError
 
@@ -111,6 +114,9 @@ class Assertion(BaseModel):
     """For ``rubric``: the highest score (scores run from 0 to it; default 10)."""
     prompt: str | None = None
     """For ``rubric``: the grading prompt (Jinja), instead of the default one."""
+    path: str | None = Field(default=None, min_length=1, max_length=500)
+    """For ``json`` and ``json_schema``: where in the answer's JSON the check applies
+    (dot-separated keys and list indexes, e.g. ``order.items.0.sku``)."""
 
     def model_post_init(self, _context: Any) -> None:
         if self.type in _NUMERIC:
@@ -171,8 +177,13 @@ class Assertion(BaseModel):
                 ) from None
 
     def describe(self) -> str:
+        at = f" at {self.path}" if self.path else ""
         if self.type == "json":
-            return "is JSON" + (f" with keys {', '.join(self.value)}" if self.value else "")
+            keys = f" with keys {', '.join(self.value)}" if self.value else ""
+            return "is JSON" + (f" with a value at {self.path}" if self.path else "") + keys
+        if self.type == "json_schema" and self.path:
+            title = self.value.get("title") if isinstance(self.value, dict) else None
+            return f"JSON{at} matches the JSON Schema" + (f" {title!r}" if title else "")
         if self.type == "rubric":
             shown = self.value if len(self.value) <= 40 else self.value[:37] + "..."
             return (
@@ -334,6 +345,10 @@ def check(
             data = json.loads(output)
         except json.JSONDecodeError as exc:
             return result(False, f"the answer is not JSON ({exc.msg} at {exc.pos})")
+        if assertion.path:
+            there, data = json_at(data, assertion.path)
+            if not there:
+                return result(False, f"the JSON has nothing at {assertion.path}")
         missing = [k for k in expected or [] if not (isinstance(data, dict) and k in data)]
         return result(not missing, f"the JSON lacks {', '.join(missing)}")
     if kind == "max_chars":
@@ -372,6 +387,22 @@ def _check_regex(assertion: Assertion, pattern: str, output: str) -> CheckResult
     )
 
 
+def json_at(data: Any, path: str) -> tuple[bool, Any]:
+    """The value at ``path`` (dot-separated keys and list indexes) and whether it is there."""
+    for part in path.split("."):
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif (
+            isinstance(data, list)
+            and part.lstrip("-").isdigit()
+            and -len(data) <= int(part) < len(data)
+        ):
+            data = data[int(part)]
+        else:
+            return False, None
+    return True, data
+
+
 def _check_json_schema(assertion: Assertion, output: str) -> CheckResult:
     import jsonschema
 
@@ -382,6 +413,10 @@ def _check_json_schema(assertion: Assertion, output: str) -> CheckResult:
         data = json.loads(output)
     except json.JSONDecodeError as exc:
         return result(False, f"the answer is not JSON ({exc.msg} at {exc.pos})")
+    if assertion.path:
+        found, data = json_at(data, assertion.path)
+        if not found:
+            return result(False, f"the JSON has nothing at {assertion.path}")
     schema = assertion.value
     validator = jsonschema.validators.validator_for(schema, jsonschema.Draft202012Validator)
     errors = sorted(validator(schema).iter_errors(data), key=lambda e: list(e.path))

@@ -142,3 +142,22 @@ def test_token_bounds_use_the_cells_output_tokens() -> None:
     assert not check(at_least, "x", output_tokens=4).passed
     assert check(at_least, "x", output_tokens=5).passed
     assert check(at_most, "x").detail == "output tokens unknown"
+
+
+def test_json_and_json_schema_checks_at_a_path() -> None:
+    """``is_json`` with a path: the answer must have a value there, and the keys or the
+    schema apply to it."""
+    answer = '{"order": {"id": "A-1", "items": [{"sku": "X9", "qty": 2}]}}'
+    has_sku = Assertion(type="json", value=["sku", "qty"], path="order.items.0")
+    assert check(has_sku, answer).passed
+    assert has_sku.describe() == "is JSON with a value at order.items.0 with keys sku, qty"
+    missing = check(Assertion(type="json", path="order.items.3"), answer)
+    assert not missing.passed and missing.detail == "the JSON has nothing at order.items.3"
+    lacks = check(Assertion(type="json", value=["price"], path="order.items.-1"), answer)
+    assert not lacks.passed and lacks.detail == "the JSON lacks price"
+    schema = {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}
+    assert check(Assertion(type="json_schema", value=schema, path="order"), answer).passed
+    wrong = check(Assertion(type="json_schema", value=schema, path="order.items.0"), answer)
+    assert not wrong.passed and "'id' is a required property" in wrong.detail
+    gone = check(Assertion(type="json_schema", value=schema, path="customer"), answer)
+    assert not gone.passed and gone.detail == "the JSON has nothing at customer"
