@@ -22,7 +22,7 @@ from workbench.vault.schema import APPLICATION_ID
 
 log = logging.getLogger(__name__)
 
-HEAD_REVISION = "0011"
+HEAD_REVISION = "0012"
 """The newest migration; a test checks it matches Alembic's head."""
 
 SQLITE_MAGIC = b"SQLite format 3\x00"

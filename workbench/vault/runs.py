@@ -8,16 +8,19 @@ import uuid
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, insert, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from workbench.core.errors import NotFoundError, UsageError
 from workbench.core.models import utcnow
 from workbench.core.money import CostTotal, cost_total
 from workbench.core.runs import CellResult, Run, RunSpec, RunStatus, SummaryRow, summarize
 from workbench.vault.repository import Vault
-from workbench.vault.schema import CacheRow, CellRow, RunRow, RunSummaryRow, VersionRow
+from workbench.vault.schema import CacheRow, CellRow, RunRow, RunSummaryRow, SpendRow, VersionRow
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,57 @@ class RunListing:
         """``12``, or ``9 of 12`` when the vault holds fewer cells than were planned."""
         n, planned = self.stored_cells, self.planned_cells
         return str(n) if n == planned else f"{n} of {planned}"
+
+
+def _day(at: datetime) -> str:
+    """The UTC day of ``at`` as the spending rollups key it (a naive time is UTC)."""
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC)
+    return at.date().isoformat()
+
+
+def _is_midnight(at: datetime) -> bool:
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC)
+    return (at.hour, at.minute, at.second, at.microsecond) == (0, 0, 0, 0)
+
+
+def _add_spending(s: Session, run_id: uuid.UUID, cells: Sequence[CellResult]) -> None:
+    """Add ``cells`` to the daily spending rollups, in the transaction storing them."""
+    prompt = s.scalar(select(RunRow.prompt).where(RunRow.id == str(run_id))) or ""
+    sums: dict[tuple[str, str, str, str, str, str], list[float]] = {}
+    for c in cells:
+        if c.cached:
+            continue  # a replay called no model: not spending
+        key = (
+            _day(c.finished_at), c.key.model.profile, c.key.model.model, prompt,
+            str(c.key.version_id), c.kind,
+        )  # fmt: skip
+        row = sums.setdefault(key, [0, 0, 0, 0, 0.0, 0, 0])
+        row[0] += 1
+        row[1] += c.error_kind is not None
+        row[2] += c.input_tokens or 0
+        row[3] += c.output_tokens or 0
+        if c.cost_usd is not None:
+            row[4] += c.cost_usd
+            row[5] += 1
+        elif c.error_kind is None:
+            row[6] += 1
+    if not sums:
+        return
+    names = ("calls", "errors", "input_tokens", "output_tokens", "cost_usd", "priced", "unpriced")
+    columns = ("day", "profile", "model", "prompt", "version_id", "kind")
+    values = [
+        {**dict(zip(columns, k, strict=True)), **dict(zip(names, v, strict=True))}
+        for k, v in sums.items()
+    ]
+    stmt = sqlite_insert(SpendRow).values(values)
+    s.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["day", "profile", "model", "prompt", "version_id", "kind"],
+            set_={n: getattr(SpendRow, n) + getattr(stmt.excluded, n) for n in names},
+        )
+    )
 
 
 def _weeks(days: list[CostGroup]) -> list[CostGroup]:
@@ -233,6 +287,7 @@ class RunStore:
                     for c in cells
                 ],
             )
+            _add_spending(s, run_id, cells)
             if cache:
                 fresh = {
                     c.request_hash: c
@@ -489,58 +544,59 @@ class RunStore:
 
     def spent_since(self, since: datetime, profile: str | None = None) -> float:
         """Cost of every call that reached a model since ``since`` (for period budgets),
-        of one profile's calls with ``profile``; cached replays are not spending."""
-        query = select(func.sum(CellRow.cost_usd)).where(
-            CellRow.finished_at >= since, _CALLED_A_MODEL
-        )
-        if profile is not None:
-            query = query.where(CellRow.profile == profile)
+        of one profile's calls with ``profile``; cached replays are not spending. From
+        the daily rollups when ``since`` starts a UTC day (the budgets' periods do)."""
+        query: Select[Any]
+        if _is_midnight(since):
+            query = select(func.sum(SpendRow.cost_usd)).where(SpendRow.day >= _day(since))
+            if profile is not None:
+                query = query.where(SpendRow.profile == profile)
+        else:
+            query = select(func.sum(CellRow.cost_usd)).where(
+                CellRow.finished_at >= since, _CALLED_A_MODEL
+            )
+            if profile is not None:
+                query = query.where(CellRow.profile == profile)
         with self.vault.reading() as s:
             total = s.scalar(query)
         return float(total or 0.0)
 
     def costs_by(self, by: str, since: datetime | None = None) -> list[CostGroup]:
         """Spending grouped ``by`` one of :data:`COST_GROUPS`, most expensive first (then
-        by key); only calls that reached a model. One SQL query, whatever the log's size."""
+        by key); only calls that reached a model. Read from the daily spending rollups
+        (one SQL query over a few rows per day and model, whatever the log's size);
+        ``since`` counts whole UTC days from its date."""
         if by not in COST_GROUPS:
             raise UsageError(
                 f"cannot group costs by {by!r}", hint=f"Use one of: {', '.join(COST_GROUPS)}."
             )
         keys: dict[str, ColumnElement[str]] = {
-            "model": CellRow.profile + ":" + CellRow.model,
-            "profile": CellRow.profile.expression,
-            "prompt": RunRow.prompt.expression,
-            "version": CellRow.version_id.expression,
+            "model": SpendRow.profile + ":" + SpendRow.model,
+            "profile": SpendRow.profile.expression,
+            "prompt": SpendRow.prompt.expression,
+            "version": SpendRow.version_id.expression,
             # The version's author: who wrote the prompt the money was spent on.
             "author": func.coalesce(VersionRow.author, "(unknown version)"),
-            "day": func.strftime("%Y-%m-%d", CellRow.finished_at),
+            "day": SpendRow.day.expression,
             # ISO-8601 weeks are summed from days below (this SQLite has no %G/%V).
-            "week": func.strftime("%Y-%m-%d", CellRow.finished_at),
-            "month": func.strftime("%Y-%m", CellRow.finished_at),
+            "week": SpendRow.day.expression,
+            "month": func.substr(SpendRow.day, 1, 7),
         }
         key = keys[by].label("key")
-        answered = CellRow.error_kind.is_(None)
-        tokens_in = func.coalesce(func.json_extract(CellRow.data, "$.input_tokens"), 0)
-        tokens_out = func.coalesce(func.json_extract(CellRow.data, "$.output_tokens"), 0)
-        query = (
-            select(
-                key,
-                func.count(),
-                func.count().filter(~answered),
-                func.sum(tokens_in),
-                func.sum(tokens_out),
-                func.sum(CellRow.cost_usd),
-                func.count(CellRow.cost_usd),
-                func.count().filter(CellRow.cost_usd.is_(None), answered),
-            )
-            .join(RunRow, RunRow.id == CellRow.run_id)
-            .where(_CALLED_A_MODEL)
-            .group_by(key)
-        )
+        query = select(
+            key,
+            func.sum(SpendRow.calls),
+            func.sum(SpendRow.errors),
+            func.sum(SpendRow.input_tokens),
+            func.sum(SpendRow.output_tokens),
+            func.sum(SpendRow.cost_usd),
+            func.sum(SpendRow.priced),
+            func.sum(SpendRow.unpriced),
+        ).group_by(key)
         if by == "author":
-            query = query.outerjoin(VersionRow, VersionRow.id == CellRow.version_id)
+            query = query.outerjoin(VersionRow, VersionRow.id == SpendRow.version_id)
         if since is not None:
-            query = query.where(CellRow.finished_at >= since)
+            query = query.where(SpendRow.day >= _day(since))
         with self.vault.reading() as s:
             rows = s.execute(query).all()
         groups = [
@@ -622,10 +678,19 @@ class RunStore:
         """(priced, unpriced) answered calls since ``since``; unpriced ones (cost unknown)
         are not in :meth:`spent_since`."""
         with self.vault.reading() as s:
-            priced, unpriced = s.execute(
-                select(
-                    func.count(CellRow.cost_usd),
-                    func.count().filter(CellRow.cost_usd.is_(None)),
-                ).where(CellRow.finished_at >= since, CellRow.error_kind.is_(None), _CALLED_A_MODEL)
-            ).one()
+            if _is_midnight(since):
+                priced, unpriced = s.execute(
+                    select(func.sum(SpendRow.priced), func.sum(SpendRow.unpriced)).where(
+                        SpendRow.day >= _day(since)
+                    )
+                ).one()
+            else:
+                priced, unpriced = s.execute(
+                    select(
+                        func.count(CellRow.cost_usd),
+                        func.count().filter(CellRow.cost_usd.is_(None)),
+                    ).where(
+                        CellRow.finished_at >= since, CellRow.error_kind.is_(None), _CALLED_A_MODEL
+                    )
+                ).one()
         return int(priced or 0), int(unpriced or 0)

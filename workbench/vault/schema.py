@@ -192,6 +192,31 @@ class RunSummaryRow(Base):
     data: Mapped[str] = mapped_column(Text)
 
 
+class SpendRow(Base):
+    """Spending per UTC day, profile, model, prompt, version and call kind: what the run
+    log's cells add up to, kept in the transaction that stores them, so ``costs`` reads
+    a few thousand rows instead of every call. Cached replays are not spending. Pruning
+    the log keeps these rows: cumulative spending outlives the retention of the calls."""
+
+    __tablename__ = "spending"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    profile: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    prompt: Mapped[str] = mapped_column(String(200), primary_key=True)
+    version_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer)
+    errors: Mapped[int] = mapped_column(Integer)
+    input_tokens: Mapped[int] = mapped_column(Integer)
+    output_tokens: Mapped[int] = mapped_column(Integer)
+    cost_usd: Mapped[float] = mapped_column(Float)
+    """Sum over the priced calls."""
+    priced: Mapped[int] = mapped_column(Integer)
+    unpriced: Mapped[int] = mapped_column(Integer)
+    """Answered calls without a price (errors are neither priced nor unpriced)."""
+
+
 class CacheRow(Base):
     __tablename__ = "response_cache"
 
