@@ -54,7 +54,7 @@ def parse_time(text: str, option: str = "--at") -> datetime:
 
 def ms_text(value: float | None) -> str:
     if value is None:
-        return "-"
+        return "unknown"
     return f"{value / 1000:.1f} s" if value >= 1000 else f"{value:.0f} ms"
 
 
@@ -64,12 +64,14 @@ def _money(value: float) -> str:
 
 def cost_text(row: VersionStats, per_day: bool = True) -> str:
     """The one money rule for production rows: a number only when every call is priced
-    (``$4.10/day``), else the priced part and how many calls are not in it."""
+    (``$0.02``), else the priced part and how many calls are not in it. ``per_day``:
+    the rate since the version's first call in the period (``≈ $4.10/day``), which for
+    a version that began serving an hour ago is an extrapolation, so it says ≈."""
     if row.calls and row.unpriced == row.calls:
         return "cost unknown"
-    cost = f"{_money(row.cost_per_day_usd)}/day" if per_day else _money(row.cost_usd)
+    cost = f"≈ {_money(row.cost_per_day_usd)}/day" if per_day else _money(row.cost_usd)
     if row.unpriced:
-        cost = f"≥ {cost} (+{row.unpriced:,} unpriced calls)"
+        cost = f"≥ {cost.removeprefix('≈ ')} (+{row.unpriced:,} unpriced calls)"
     return cost
 
 
@@ -78,7 +80,8 @@ def version_name(row: VersionStats) -> str:
 
 
 def version_line(row: VersionStats) -> str:
-    """``production v3: 12,400 calls, p95 1.2 s, $4.10/day`` (and what else is known)."""
+    """``production v3: 12,400 calls, p95 1.2 s, $4.10 (≈ $4.10/day)`` and what else is
+    known: the period's cost, and the daily rate since the version's first call."""
     who = f"{row.label or '(no label)'} {version_name(row)}"
     parts = [f"{row.calls:,} calls"]
     if row.error_rate is not None and row.errors:
@@ -86,7 +89,8 @@ def version_line(row: VersionStats) -> str:
     parts.append(f"p95 {ms_text(row.p95_ms)}")
     if row.ttft_p50_ms is not None:
         parts.append(f"TTFT p50 {ms_text(row.ttft_p50_ms)}")
-    parts.append(cost_text(row))
+    total = cost_text(row, per_day=False)
+    parts.append(total if total == "cost unknown" else f"{total} ({cost_text(row)})")
     return f"{who}: " + ", ".join(parts)
 
 
@@ -159,6 +163,12 @@ def served_text(answer: ServedAnswer) -> str:
         if answer.parameters:
             params = ", ".join(f"{k}={v}" for k, v in answer.parameters.items())
             lines.append(f"  parameters: {params}")
+    elif answer.calls:
+        lines.append(
+            f"{len(answer.calls)} call{'s' if len(answer.calls) != 1 else ''} found "
+            "(the registry has no record of resolving the prompt for this caller then: "
+            "the calls named their prompt themselves)"
+        )
     else:
         lines.append("no resolution on record for this caller at that time")
     if not answer.calls:

@@ -45,7 +45,11 @@ class SuiteReview:
             head = "suite: none in the registry yet (add test cases, then sync)"
         out = [head]
         if self.local_differs:
-            out.append("  (your local cases differ from it: the next sync pushes them)")
+            out.append(
+                "  (your local cases differ from it: the next sync pushes them)"
+                if self.suite_hash
+                else "  (your local cases are not in the registry yet: the next sync pushes them)"
+            )
         if self.published is None:
             out.append(f"  nothing is published to {self.label} yet")
             return out

@@ -795,7 +795,8 @@ class EditorPanel(QWidget):
             label = model_label(str(ref), profile.family == "echo")
             cells.append(
                 f"<td>{_html(label)}</td><td align='right'>"
-                f"{fmt_usd(cost) if cost is not None else 'price unknown'} per call</td>"
+                + (f"up to {fmt_usd(cost)} per call" if cost is not None else "price unknown")
+                + "</td>"
             )
         if cells:
             rows.append(

@@ -50,12 +50,14 @@ WINDOWS = (("Last 24 hours", 1), ("Last 7 days", 7), ("Last 30 days", 30))
 class ProductionModel(RowsTableModel[VersionStats]):
     HEADERS = (
         "Label", "Version", "Calls", "Errors", "p50", "p95", "TTFT p50",
-        "Tokens in / out", "Cost", "Cost / day", "Apps",
+        "Tokens in / out", "Cost", "Rate / day", "Apps",
     )  # fmt: skip
 
     def cell_data(self, row: VersionStats, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.TextAlignmentRole and 2 <= column <= 9:
             return ALIGN_RIGHT
+        if role == Qt.ItemDataRole.ToolTipRole and column == 9:
+            return "The cost per day at the rate since the version's first call in the period"
         if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return None
         errors = f"{row.errors:,}"

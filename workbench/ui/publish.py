@@ -66,6 +66,7 @@ from workbench.ui.errors import ErrorReporter
 from workbench.ui.history import DiffView
 from workbench.ui.review import evidence_html, suite_html
 from workbench.ui.sync_panel import RegistryConnection
+from workbench.ui.theme import current_theme
 from workbench.ui.worker import run_in_thread
 from workbench.vault import Vault
 from workbench.vault.sync_store import SyncStore
@@ -191,9 +192,18 @@ class PublishDialog(QDialog):
         header = self.history.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        # At least the header and one whole row, however small the screen.
+        self.history.setMinimumHeight(
+            self.history.horizontalHeader().sizeHint().height()
+            + self.history.verticalHeader().defaultSectionSize()
+            + 2 * self.history.frameWidth()
+            + 2
+        )
         bl.addWidget(self.history, 1)
         split.addWidget(bottom)
+        split.setCollapsible(0, False)
         split.setSizes([460, 150])
+        self.split = split
         layout.addWidget(split, 1)
 
         layout.addWidget(QLabel("Reason"))
@@ -228,6 +238,8 @@ class PublishDialog(QDialog):
                 max(self.minimumWidth(), min(1400, int(room.width() * 0.75))),
                 max(self.minimumHeight(), min(1000, int(room.height() * 0.85))),
             )
+            if room.height() < 800:  # a small screen: the diff and the evidence come first
+                split.setSizes([520, 60])
         if not self.versions:
             self.current_label.setText(
                 f"No version of {prompt} is in the registry yet: sync first, then publish."
@@ -393,9 +405,9 @@ class PublishDialog(QDialog):
         facts = [self._approval_line(version)]
         try:
             label = self.label_box.currentText()
-            facts.append(
-                suite_html(suite_review(self.vault, version.prompt, label or "production"))
-            )
+            block = suite_html(suite_review(self.vault, version.prompt, label or "production"))
+            # one line among the facts, without the paragraph's margins (room is scarce)
+            facts.append(block.removeprefix("<p>").removesuffix("</p>"))
         except WorkbenchError as exc:
             facts.append(f"<b>Suite:</b> {html.escape(exc.message)}")
         canary = self.chosen_canary()
@@ -416,8 +428,9 @@ class PublishDialog(QDialog):
                 v.display_number for v in (version, canary) if v and publish_warnings(v, None)
             ]
             verb = "is" if len(flagged) == 1 else "are"
+            warn = current_theme().warning  # the theme's warning text colour (legible)
             facts.append(
-                f"<span style='color:#b9770e'>⚠ {html.escape(' and '.join(flagged))} {verb} "
+                f"<span style='color:{warn}'>⚠ {html.escape(' and '.join(flagged))} {verb} "
                 "not Langfuse-compatible: "
                 "apps using the Langfuse SDK get an error (409); the workbench API serves "
                 "it (hover for why).</span>"

@@ -307,6 +307,8 @@ class TestCasePanel(QWidget):
             "One row per test case; columns are the prompt's variables. Saved as you type."
         )
         hint.setObjectName("dimLabel")
+        hint.setWordWrap(True)  # a narrow window wraps it beside the buttons, never cuts it
+        hint.setMinimumWidth(hint.fontMetrics().averageCharWidth() * 24)
         add = QPushButton("Add case")
         add.clicked.connect(self.model.add_case)
         remove = QPushButton("Remove case")

@@ -124,7 +124,7 @@ def test_guarded_canary_halts_and_the_cli_says_so(
 
     code, out, err = cli.run("prod", PROMPT)
     assert code == 0, err
-    assert re.search(r"production v1: \d+ calls, p95 \d+ ms, \$[\d.]+/day", out), out
+    assert re.search(r"production v1: \d+ calls, p95 \d+ ms, \$[\d.]+ \(≈ \$[\d.]+/day\)", out), out
     assert re.search(r"production v2: \d+ calls, [\d.]+% errors, p95 \d+ ms", out), out
     code, out, _ = cli.run("prod", PROMPT, "--since", "2h", "--json")
     rows = {r["version"]: r for r in json.loads(out)["rows"]}
