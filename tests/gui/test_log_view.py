@@ -135,3 +135,5 @@ def test_a_rubric_grading_call_is_a_row_of_its_own(qtbot, window, vault: Vault) 
     results = [log.model.index(r, 9).data() for r in range(log.model.rowCount())]
     assert len(results) == 8
     assert results.count("rubric grader: ok") == 4
+    # the graded cells answered, but an answer the grader could not score does not pass
+    assert results.count("answered, checks failed 0/1") == 4

@@ -156,6 +156,8 @@ def log_records(vault: Vault, entries: Iterable[LogEntry]) -> list[dict[str, Any
                 "repeat": cell.key.repeat,
                 "kind": cell.kind,
                 "ok": cell.ok,
+                "checks": len(cell.checks),
+                "checks_passed": sum(1 for c in cell.checks if c.passed),
                 "output": cell.output,
                 **_readouts(cell),
                 "retries": [r.model_dump(mode="json") for r in cell.retries],

@@ -101,6 +101,11 @@ class LogModel(RowsTableModel[dict[str, Any]]):
             result = "cached (no model called)"
         else:
             result = "ok" if row["ok"] else f"error: {row['error_kind']}"
+            checks = row.get("checks") or 0
+            if row["ok"] and checks:  # answered is not passed: say how its checks went
+                passed = row.get("checks_passed") or 0
+                verdict = "passed" if passed == checks else "failed"
+                result = f"answered, checks {verdict} {passed}/{checks}"
             if row["retries"]:
                 result += f" ({counted(len(row['retries']), 'retry', 'retries')})"
         if row.get("kind") == "grader":  # a rubric's grading call, not a cell of the matrix
