@@ -3,6 +3,12 @@ holding ``--cells`` model calls (default 1,000,000), timed as a person runs them
 (whole process, from a shell) and in process (the query alone). Prints figures,
 asserts nothing.
 
+The whole-process figures are mostly the CLI's start, so each round runs every
+command twice, interleaved: on the big vault and on a baseline vault of 3,000 cells
+built the same way (and ``workbench --version``, the bare start). The ratio big /
+baseline is what the size of the log costs a person; it holds on a loaded machine
+where the milliseconds do not.
+
 The vault is built once, with 40 prompts x 3 versions, 6 models, 30 days of calls,
 10% unpriced and 3% failed, stored through ``RunStore.add_cells`` in runs of 1,000
 cells (as the engine stores them). ``--keep PATH`` keeps it for another round.
@@ -86,11 +92,12 @@ def build(path: Path, cells: int) -> None:
     print(f"built {cells:,} cells in {time.monotonic() - started:.0f} s: {path}")
 
 
-def whole_process(args: list[str], vault: Path) -> float:
-    env = {**os.environ, "WORKBENCH_VAULT": str(vault)}
+def whole_process(args: list[str], vault: Path | None) -> float:
+    env = {**os.environ, "WORKBENCH_VAULT": str(vault)} if vault else dict(os.environ)
+    where = ["--vault", str(vault)] if vault else []
     t0 = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "workbench", *args, "--vault", str(vault)],
+        [sys.executable, "-m", "workbench", *args, *where],
         capture_output=True, env=env, check=False,
     )  # fmt: skip
     took = time.perf_counter() - t0
@@ -108,6 +115,8 @@ def main() -> int:
     path = args.keep or Path(tempfile.mkdtemp(prefix="wb-runlog-")) / "vault.sqlite3"
     if not path.exists():
         build(path, args.cells)
+    baseline = Path(tempfile.mkdtemp(prefix="wb-runlog-base-")) / "vault.sqlite3"
+    build(baseline, 3 * RUN_SIZE)
     print(f"load average: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
     since = (datetime.now(UTC) - timedelta(days=7)).date().isoformat()
     commands = [["costs", "--by", by] for by in COST_GROUPS] + [
@@ -133,13 +142,26 @@ def main() -> int:
     print("in process (the query alone), median of", args.rounds, "rounds:")
     for name, times in in_process.items():
         print(f"  {name:28s} {statistics.median(times):8.0f} ms  (max {max(times):.0f})")
-    print("whole process, as a person runs it (python -m workbench ...), median:")
-    rounds: dict[str, list[float]] = {" ".join(c): [] for c in commands}
+    print(
+        "whole process, as a person runs it (python -m workbench ...), median;"
+        f" baseline = the same command on a {3 * RUN_SIZE:,}-cell vault, same rounds:"
+    )
+    big: dict[str, list[float]] = {" ".join(c): [] for c in commands}
+    base: dict[str, list[float]] = {" ".join(c): [] for c in commands}
+    bare: list[float] = []
     for _ in range(args.rounds):
-        for c in commands:  # interleaved: each round runs every command once
-            rounds[" ".join(c)].append(whole_process(c, path))
-    for name, times in rounds.items():
-        print(f"  workbench {name:40s} {statistics.median(times):8.0f} ms  (max {max(times):.0f})")
+        bare.append(whole_process(["--version"], None))
+        for c in commands:  # interleaved: each round runs every command on both vaults
+            big[" ".join(c)].append(whole_process(c, path))
+            base[" ".join(c)].append(whole_process(c, baseline))
+    print(f"  workbench --version (the bare start) {statistics.median(bare):8.0f} ms")
+    for name, times in big.items():
+        ratios = [b / s for b, s in zip(times, base[name], strict=True)]
+        print(
+            f"  workbench {name:44s} {statistics.median(times):6.0f} ms"
+            f"  baseline {statistics.median(base[name]):6.0f} ms"
+            f"  ratio {statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
+        )
     print(f"load average: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
     print(f"(cells: {args.cells:,}; vault {path.stat().st_size / 1e6:.0f} MB)")
     return 0
