@@ -44,6 +44,13 @@ if not any(isinstance(finder, QtBlocker) for finder in sys.meta_path):
     sys.meta_path.insert(0, QtBlocker())
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # pyproject.toml sets pytest-qt's options for the GUI run; with pytest-qt disabled
+    # they would be unknown keys, which --strict-config refuses. Declared here, unused.
+    parser.addini("qt_log_level_fail", "pytest-qt's option, unused while Qt is blocked")
+    parser.addini("qt_log_ignore", "pytest-qt's option, unused while Qt is blocked", "linelist")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     leaked = _already_imported()
     if leaked:

@@ -234,7 +234,7 @@ def start_server(db_url: str, sock: socket.socket) -> subprocess.Popen[bytes]:
         [sys.executable, "-c", SERVE, db_url, str(sock.fileno())],
         pass_fds=(sock.fileno(),),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # never read: a pipe would leak (and could fill up)
     )
 
 

@@ -62,6 +62,8 @@ def test_a_killed_compare_is_marked_interrupted_on_next_open(
         if child.poll() is None:
             child.kill()
             child.wait()
+        if child.stderr:
+            child.stderr.close()
 
     _, out, _ = run(capsys, "runs", "list", "--json")  # a new open of the vault
     (item,) = json.loads(out)

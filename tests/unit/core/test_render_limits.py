@@ -1,4 +1,9 @@
-"""Template bombs end fast with a clear error; the variable rule; bounded regexes."""
+"""Template bombs end fast with a clear error; the variable rule; bounded regexes.
+
+"Fast" is measured in CPU seconds of this process (``time.process_time``), not wall
+time: a bomb that ran would burn CPU far past the bound, while a loaded machine only
+stretches the wall clock.
+"""
 
 from __future__ import annotations
 
@@ -46,19 +51,19 @@ def _content(source: str) -> PromptContent:
 
 @pytest.mark.parametrize("source", BOMBS)
 def test_each_bomb_is_refused_within_two_seconds(source: str) -> None:
-    start = time.monotonic()
+    start = time.process_time()
     with pytest.raises(LimitExceededError) as info:
         render_template(source, {"x": "x"}, where="message 1 (user)")
-    assert time.monotonic() - start < 2
+    assert time.process_time() - start < 2
     assert "the template exceeds the rendering limit: " in info.value.message
     assert info.value.message.endswith("; simplify it")
 
 
 @pytest.mark.parametrize("source", BOMBS)
 def test_commit_check_refuses_each_bomb_within_two_seconds(source: str) -> None:
-    start = time.monotonic()
+    start = time.process_time()
     problems = [p for p in check_content(_content(source)) if p.severity == "error"]
-    assert time.monotonic() - start < 2
+    assert time.process_time() - start < 2
     assert problems and "exceeds the rendering limit" in problems[0].message
     with pytest.raises(InputError, match="exceeds the rendering limit"):
         validate_content(_content(source))
@@ -77,10 +82,10 @@ def test_ordinary_templates_still_render() -> None:
 def test_value_dependent_loop_passes_commit_but_is_bounded_at_render() -> None:
     c = _content("{% for a in range(n) %}{% for b in range(n) %}{% endfor %}{% endfor %}")
     assert [p for p in check_content(c) if p.severity == "error"] == []
-    start = time.monotonic()
+    start = time.process_time()
     with pytest.raises(LimitExceededError):
         render_case(c, {"n": 100000})
-    assert time.monotonic() - start < 2
+    assert time.process_time() - start < 2
 
 
 def test_values_a_version_does_not_use_are_ignored_and_listed() -> None:
@@ -114,17 +119,17 @@ def test_case_value_naming_an_absent_variable_is_an_error() -> None:
 
 
 def test_regex_that_backtracks_fails_its_check_within_two_seconds() -> None:
-    start = time.monotonic()
+    start = time.process_time()
     result = check(Assertion(type="regex", value="(a|aa)+$"), "a" * 34 + "!")
-    assert time.monotonic() - start < 2
+    assert time.process_time() - start < 2
     assert not result.passed
     assert "did not finish within" in result.detail
 
 
 def test_nested_quantifier_from_the_issue_is_answered() -> None:
-    start = time.monotonic()
+    start = time.process_time()
     result = check(Assertion(type="regex", value="(a+)+$"), "a" * 34 + "!")
-    assert time.monotonic() - start < 2
+    assert time.process_time() - start < 2
     assert not result.passed
     assert result.detail == "no match for /(a+)+$/"
     assert check(Assertion(type="regex", value="(a+)+$"), "b" + "a" * 34).passed
