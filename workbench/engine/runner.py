@@ -14,13 +14,10 @@ Observers see token deltas, then each finished cell, as they happen. Cancelling
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from concurrent.futures import Future
 
 import httpx
 
@@ -33,11 +30,10 @@ from workbench.core.runs import (
 )
 from workbench.engine.breaker import BREAKER_THRESHOLD
 from workbench.engine.calls import Caller, with_checks
-from workbench.engine.masking import masked_cell, masked_spec
+from workbench.engine.masking import masked_spec
 from workbench.engine.planning import (
     DEFAULT_OUTPUT_GUESS,
     BindingResolver,
-    CellPlan,
     Estimate,
     KeyResolver,
     NullObserver,
@@ -46,15 +42,12 @@ from workbench.engine.planning import (
     rubric_graders,
 )
 from workbench.engine.pricing import Pricer
-from workbench.engine.progress import RunIncomplete, RunProgress
-from workbench.providers.base import (
-    ProviderClient,
-)
+from workbench.engine.progress import RunIncomplete
+from workbench.engine.session import RunSession
 from workbench.providers.http import (
     make_http_client,
-    warm_http_client,
 )
-from workbench.providers.profiles import ProviderProfile, make_client
+from workbench.providers.profiles import ProviderProfile
 from workbench.secrets.redaction import register_secret
 from workbench.vault.repository import Vault
 from workbench.vault.runs import RunStore
@@ -103,7 +96,7 @@ class Engine(Caller):
         self.store = RunStore(vault)
         self.profiles = {"echo": ECHO_PROFILE, **profiles}
         self.keys = keys or (lambda _p: None)
-        self._http_factory = http_client_factory or _default_http_client
+        self.http_factory = http_client_factory or _default_http_client
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.breaker_threshold = breaker_threshold
@@ -127,153 +120,24 @@ class Engine(Caller):
                 register_secret(value)
         # What is stored (and returned) names sensitive values, never holds them.
         run = Run(id=run_id or uuid.uuid4(), spec=masked_spec(spec, self._versions(spec)))
-        loop = asyncio.get_running_loop()
-        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vault-writer")
-        # The transport (importing aiohttp, ~0.1-0.5 s) is made on another thread while the
-        # writer records the run's start, and its session is opened before the first call.
-        making = loop.run_in_executor(None, self._http_factory, spec.concurrency, len(plans))
-        await loop.run_in_executor(writer, self.store.start, run)
-        cached = (
-            await loop.run_in_executor(
-                writer, self.store.cached_many, [p.request_hash for p in plans if p.request_hash]
-            )
-            if spec.use_cache
-            else {}
-        )
-        progress = RunProgress()
-        finished: list[CellResult] = []
-        total = len(plans)
-        global_limit = asyncio.Semaphore(spec.concurrency)
-        profile_limits = {
-            name: asyncio.Semaphore(p.concurrency)
-            for name, p in self.profiles.items()
-            if p.concurrency is not None
-        }
-        # genai-prices loads its data on first use (~150 ms): do it off the event loop
-        # before any stream is open, not when the first cell finishes. One lookup per
-        # model (self.pricer); every cell of the run reuses it.
-        await loop.run_in_executor(writer, self._warm_prices, spec)
-        http = await making
-        await warm_http_client(http)
-        clients: dict[str, ProviderClient] = {}
-        writes: list[Future[None]] = []
-
-        def flush() -> None:
-            # Hand the batch to the writer thread and never wait for (or cancel) it here:
-            # a job holding cells always runs, in order, before the run is closed.
-            batch, progress.pending = progress.pending, []
-            if batch:
-                writes.append(writer.submit(self.store.add_cells, run.id, batch))
-
-        def client_for(profile: ProviderProfile) -> ProviderClient:
-            if profile.name not in clients:
-                key = self.keys(profile) if profile.needs_key else None
-                if key:
-                    register_secret(key)  # so redact_output hides it in answers
-                clients[profile.name] = make_client(profile, key, http)
-            return clients[profile.name]
-
-        async def one(plan: CellPlan) -> None:
-            cell = await self._cell(
-                plan, spec, cached, client_for, global_limit, profile_limits, observer, progress
-            )
-            case = spec.cases[plan.key.case_index]
-            cell = with_checks(cell, case)
-            cell, graders = await self._grade(
-                plan, cell, case, spec, client_for, global_limit, profile_limits, progress
-            )
-            cell = masked_cell(cell, plan.sensitive)  # checked in clear, stored masked
-            finished.append(cell)
-            progress.done += 1
-            for call in (cell, *graders):  # grading calls are spending too
-                progress.spent += call.cost_usd or 0.0
-                answered = (call.answered_by or call.key.model).profile
-                progress.spent_by[answered] = progress.spent_by.get(answered, 0.0) + (
-                    call.cost_usd or 0.0
-                )
-            stored = [masked_cell(g, plan.sensitive) for g in graders]
-            progress.pending.extend(stored)
-            on_grading = getattr(observer, "on_grading_call", None)
-            if on_grading is not None:
-                for call in stored:
-                    on_grading(call)
-            progress.pending.append(cell)
-            observer.on_cell(cell, progress.done, total, progress.spent)
-            if len(progress.pending) >= self.batch_size:
-                flush()
-
-        async def ticker() -> None:
-            while True:
-                await asyncio.sleep(self.flush_interval)
-                flush()
-
-        status: RunStatus = "finished"
-        if spec.run_deadline_s is not None:
-            progress.deadline = time.monotonic() + spec.run_deadline_s
-        tasks = [asyncio.ensure_future(one(p)) for p in plans]
-        tick = asyncio.ensure_future(ticker())
-        waiter = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
+        session = await RunSession.open(self, spec, run, plans, observer)
         try:
-            gather = asyncio.gather(*tasks)
-            if waiter is None:
-                await gather
-            else:
-                watch: list[asyncio.Future[Any]] = [gather, waiter]
-                await asyncio.wait(watch, return_when=asyncio.FIRST_COMPLETED)
-                if gather.done():
-                    gather.result()  # re-raise a real failure
-                else:
-                    status = "cancelled"
-                    gather.cancel()
-                    await asyncio.gather(*tasks, return_exceptions=True)
-                    if gather.done() and not gather.cancelled():
-                        # Asked for, not a failure: retrieved, so asyncio does not log
-                        # "exception was never retrieved" with a CancelledError traceback.
-                        gather.exception()
-                    if len(finished) == len(plans):
-                        # The last cells finished before the cancel was seen: nothing
-                        # is missing, so the run is finished, not cancelled.
-                        status = "finished"
-        except asyncio.CancelledError:
-            status = "cancelled"
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
-        except BaseException:
-            status = "failed"
-            raise
+            await session.schedule(cancel)
         finally:
-            tick.cancel()  # it only ever submits; nothing it handed over is lost
-            if waiter is not None:
-                waiter.cancel()
-            # Cancelled or not, every finished cell reaches the vault: the last batch
-            # goes after every earlier job on the one writer thread, and the close
-            # checks the vault's count against the cells this run finished.
-            batch, progress.pending = progress.pending, []
-            closing = writer.submit(
-                self._close_run, run.id, batch, status, list(writes), len(finished)
-            )
-            try:
-                await asyncio.shield(asyncio.wrap_future(closing))
-            except asyncio.CancelledError:
-                writer.shutdown(wait=True)  # cancelled again: still let the disk finish
-                raise
-            finally:
-                writer.shutdown(wait=False)
-                with contextlib.suppress(Exception):
-                    await http.aclose()
-        if status == "finished" and len(finished) != total:  # pragma: no cover - a bug
-            raise RunIncomplete(f"run {run.id} finished {len(finished)} of {total} cells")
+            await session.close()
+        status, finished = session.status, session.finished
+        if status == "finished" and len(finished) != len(plans):  # pragma: no cover - a bug
+            raise RunIncomplete(f"run {run.id} finished {len(finished)} of {len(plans)} cells")
         return run.model_copy(
             update={"status": status, "finished_at": utcnow(), "cells": tuple(finished)}
         )
 
-    def _warm_prices(self, spec: RunSpec) -> None:
+    def warm_prices(self, spec: RunSpec) -> None:
+        """Each model's price looked up once (on the writer thread, before the first call)."""
         for ref in (*spec.models, *rubric_graders(spec)):
             self.pricer.rate(self._profile(ref), ref.model)
 
-    def _close_run(
+    def close_run(
         self,
         run_id: uuid.UUID,
         batch: list[CellResult],
