@@ -76,6 +76,10 @@ ECHO_PROFILE = ProviderProfile(name="echo", family="echo")
 
 
 class Engine(Caller):
+    """Runs a spec: plans it (:class:`~workbench.engine.planning.Planner`), makes its
+    calls (:class:`~workbench.engine.calls.Caller`) and records every finished cell
+    through one :class:`~workbench.engine.session.RunSession` per run."""
+
     def __init__(
         self,
         vault: Vault,
