@@ -338,7 +338,7 @@ def _last_run_ttft_err_ms(vault_path: Path) -> tuple[float, int]:
     return statistics.median(ttfts) - TTFT * 1000, len(run.cells)
 
 
-def whole_process(url: str, work: Path) -> None:
+def whole_process(url: str, work: Path, rounds: int = ROUNDS) -> None:
     """Interleaved rounds of ``workbench compare`` and the bare aiohttp client, each a
     fresh process timed from start to exit, against the same server."""
     env = cli_env(work / "proc-data")
@@ -367,8 +367,8 @@ def whole_process(url: str, work: Path) -> None:
     loads: list[tuple[float, float, float]] = []
     for argv in (one, jobs["1@1"][1]):  # warm the OS file cache once
         _wall(argv, env)
-    print(f"\nwhole processes, start to exit, interleaved, {ROUNDS} rounds")
-    for r in range(1, ROUNDS + 1):
+    print(f"\nwhole processes, start to exit, interleaved, {rounds} rounds")
+    for r in range(1, rounds + 1):
         loads.append(os.getloadavg())
         line = [f"round {r} load {loads[-1][0]:.2f}:"]
         for shape, (wb, bare, calls) in jobs.items():
@@ -425,6 +425,9 @@ def main() -> None:
     parser.add_argument(
         "--in-process", action="store_true", help="the older in-process engine figures too"
     )
+    parser.add_argument(
+        "--rounds", type=int, default=ROUNDS, help=f"whole-process rounds (default {ROUNDS})"
+    )
     args = parser.parse_args()
     shapes = [(25, 16)] if args.quick else [(25, 16), (100, 64)]
     proc, url = start_server()
@@ -439,7 +442,7 @@ def main() -> None:
                 with Vault.open(work / "vault.sqlite3", create=True, actor="bench") as vault:
                     matrix(url, vault, shapes, args.profile)
             if not args.quick:
-                whole_process(url, work)
+                whole_process(url, work, args.rounds)
     finally:
         assert proc.stdin is not None
         proc.stdin.close()

@@ -21,15 +21,15 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.files import os_problem
 from workbench.secrets.redaction import install_redaction, redact
 
-_VAULT, _MODEL = "workbench.cli.vault_cmds", "workbench.cli.model_cmds"
+_VAULT = "workbench.cli.vault_cmds"
 _REGISTRY, _SYNC = "workbench.cli.registry_cmds", "workbench.cli.sync_cmds"
 _SOURCE = "workbench.cli.source_cmds"
 COMMANDS: dict[str, str] = {
     **dict.fromkeys(("vault", "commit", "doctor", "lint"), _VAULT),
-    **dict.fromkeys(
-        ("cases", "compare", "eval", "key", "provider", "runs"),
-        _MODEL,
-    ),
+    "compare": "workbench.cli.compare_cmds",
+    "eval": "workbench.cli.eval_cmds",
+    **dict.fromkeys(("key", "provider"), "workbench.cli.provider_cmds"),
+    **dict.fromkeys(("cases", "runs"), "workbench.cli.runs_cmds"),
     **dict.fromkeys(("budget", "costs", "log"), "workbench.cli.spend_cmds"),
     **dict.fromkeys(("import", "export"), "workbench.cli.interchange_cmds"),
     "registry": _REGISTRY,

@@ -29,7 +29,8 @@ CHANGE_WORDS: dict[Change, str] = {
 
 def cmd_eval_against(args: argparse.Namespace) -> int:
     from workbench.app.regression import plan_regression, regression_report
-    from workbench.cli.model_cmds import _run_matrix, junit_xml
+    from workbench.cli.compare_cmds import run_matrix
+    from workbench.cli.eval_cmds import junit_xml
 
     refs = [r.strip() for r in (args.versions or "latest").split(",") if r.strip()]
     if len(refs) != 1:
@@ -49,7 +50,7 @@ def cmd_eval_against(args: argparse.Namespace) -> int:
         return EXIT_OK
     args.versions = ",".join(str(v) for v in plan.version_ids)
     try:
-        run, labels = _run_matrix(args, quiet=args.json)
+        run, labels = run_matrix(args, quiet=args.json)
     except KeyboardInterrupt:
         sys.stderr.write("\ncancelled: finished cells are kept in the vault\n")
         return 130

@@ -156,9 +156,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_test(args: argparse.Namespace) -> int:
     from workbench.app.sources import try_source
-    from workbench.cli.model_cmds import _parse_var
+    from workbench.cli.compare_cmds import parse_var
 
-    params = dict(_parse_var(v) for v in args.var or [])
+    params = dict(parse_var(v) for v in args.var or [])
     with open_vault(args) as vault:
         report = try_source(vault, args.name, params, sample=args.rows)
     lines = [

@@ -50,7 +50,7 @@ def test_a_commit_imports_no_other_command_module() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     loaded = out.stdout.strip().splitlines()[-1]
     assert "vault_cmds" in loaded
-    for other in ("model_cmds", "registry_cmds", "sync_cmds"):
+    for other in ("compare_cmds", "provider_cmds", "runs_cmds", "registry_cmds", "sync_cmds"):
         assert other not in loaded
 
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import delete
 
 from tests.providerserver.server import DEFAULT_KEY, ProviderServer, Script
-from workbench.cli.model_cmds import summary_text
+from workbench.cli.compare_cmds import summary_text
 from workbench.core.errors import NotFoundError
 from workbench.core.money import CostTotal, cost_total, format_cells_total, format_total
 from workbench.core.runs import CellKey, CellResult, ModelRef, RunSpec, TestCase

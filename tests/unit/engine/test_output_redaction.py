@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from tests.providerserver.server import DEFAULT_KEY, ProviderServer
-from workbench.cli.model_cmds import _run_json, cells_csv
+from workbench.cli.compare_cmds import cells_csv, run_json
 from workbench.core.runs import ModelRef, RunSpec, TestCase
 from workbench.engine.runner import Engine
 from workbench.providers.profiles import ProviderProfile
@@ -52,7 +52,7 @@ def test_an_echoed_key_is_in_no_file_and_no_export(
     labels = {version.id: "v1"}
     exports = [
         cells_csv(stored, labels),
-        json.dumps(_run_json(stored, labels)),
+        json.dumps(run_json(stored, labels)),
         cells_csv(RunStore(vault).load(again.id), labels),
     ]
     for text in exports:
