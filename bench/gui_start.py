@@ -62,8 +62,8 @@ def child(vault_path: Path, server_url: str, calls: int, engine_mode: str) -> No
     from workbench.providers.profiles import ProviderProfile
     from workbench.secrets.store import MemoryStore
     from workbench.settings import Settings
+    from workbench.ui.engine_launch import EngineProcess
     from workbench.ui.theme import apply_theme
-    from workbench.ui.worker import EngineProcess
     from workbench.vault import Vault
 
     apply_theme(app, "light")
@@ -171,8 +171,8 @@ def latency_child(vault_path: Path, server_url: str, warm_runs: int) -> None:
     from workbench.providers.profiles import ProviderProfile
     from workbench.secrets.store import MemoryStore
     from workbench.settings import Settings
+    from workbench.ui.engine_launch import EngineProcess
     from workbench.ui.theme import apply_theme
-    from workbench.ui.worker import EngineProcess
     from workbench.vault import Vault
 
     apply_theme(app, "light")

@@ -21,8 +21,8 @@ from workbench.core.errors import UsageError, WorkbenchError
 from workbench.core.runs import ModelRef, RunSpec, TestCase
 from workbench.engine.runner import ECHO_PROFILE
 from workbench.providers.profiles import ProviderProfile
+from workbench.ui.engine_launch import EngineProcess
 from workbench.ui.grid import CELL_ROLE
-from workbench.ui.worker import EngineProcess
 from workbench.vault import Vault
 from workbench.vault.runs import RunStore
 

@@ -50,11 +50,11 @@ from workbench.registry.sync import Syncer
 from workbench.secrets import KeyringStore
 from workbench.settings import Settings
 from workbench.ui.cell_view import PAD_X
+from workbench.ui.engine_launch import EngineProcess
 from workbench.ui.grid import CELL_ROLE
 from workbench.ui.main_window import MainWindow
 from workbench.ui.publish import PublishDialog
 from workbench.ui.settings_dialog import SettingsDialog
-from workbench.ui.worker import EngineProcess
 from workbench.vault import Vault
 
 pytestmark = pytest.mark.gui

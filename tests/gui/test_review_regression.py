@@ -18,7 +18,7 @@ from workbench.core.assertions import Assertion
 from workbench.core.runs import TestCase
 from workbench.registry.review import publish
 from workbench.registry.sync import Syncer
-from workbench.ui.worker import EngineProcess
+from workbench.ui.engine_launch import EngineProcess
 from workbench.vault import Vault
 from workbench.vault.runs import RunStore
 

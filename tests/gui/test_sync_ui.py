@@ -586,3 +586,44 @@ def test_the_review_panel_shows_the_suite_and_what_changed_since_production(
     assert f"suite {suite_hash(changed)[:12]} (2 cases)" in dialog.facts.text()
     assert "~ greets" in dialog.facts.text()
     dialog.close()
+
+
+def test_a_sync_round_asked_for_during_an_import_runs_after_it(
+    qtbot, tmp_path: Path, registry: RunningRegistry, open_window
+) -> None:  # type: ignore[no-untyped-def]
+    """Sync goes through the window's vault writer: a round (F5) during a big import
+    waits for it instead of waiting on SQLite's lock past the busy timeout, then pushes
+    what the import brought; a refused decision dismissed meanwhile waits its turn too."""
+    import random
+
+    from bench.vault_scale import Zipf, make_bundle, vocabulary
+
+    vault = Vault.open(tmp_path / "alice.sqlite3", create=True, actor="alice")
+    mine = vault.commit("p", content("mine"), "mine")
+    win = open_window("alice", registry.url, registry.tokens["alice"], vault)
+    queue_review(vault, vault.version_by_id(mine.id), "approve")  # refused: alice is an author
+    sync(qtbot, win)
+    assert SyncStore(vault).outbox()[0].status == "rejected"
+    rng = random.Random(3)
+    bundle = make_bundle(100, 10, rng, Zipf(vocabulary(400, rng), rng))  # 1,000 versions
+    path = tmp_path / "big.json"
+    path.write_text(bundle.model_dump_json(), encoding="utf-8")
+    order: list[str] = []
+    win.bundle_imported.connect(lambda _r: order.append("imported"))
+    win.sync.finished.connect(lambda o: order.append(f"synced {o.state}"))
+    win.sync_panel.dismissed.connect(lambda: order.append("dismissed"))
+
+    with qtbot.waitSignal(win.sync.finished, timeout=300_000) as synced:
+        win.import_bundle(path)
+        qtbot.waitUntil(lambda: win.writer.busy == "importing big.json", timeout=60_000)
+        win.sync_action.trigger()  # F5 while the import runs
+        assert win.sync.running  # asked for: it waits its turn
+        win.sync_panel.table.selectRow(0)
+        win.sync_panel.dismiss_button.click()
+        assert SyncStore(vault).outbox() != []  # queued behind the import too
+    assert order == ["imported", "dismissed", "synced synced"]
+    assert synced.args[0].error is None
+    assert synced.args[0].report.pushed_versions == 1_000
+    assert SyncStore(vault).outbox() == []
+    assert win.reporter.last_dialog is None
+    assert badge(win, "p") == BADGES["synced"]

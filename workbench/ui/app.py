@@ -65,8 +65,9 @@ def run_app(vault_path: Path | None) -> int:
         load_settings,
         save_settings,
     )
+    from workbench.ui.engine_launch import EngineProcess
     from workbench.ui.main_window import MainWindow
-    from workbench.ui.worker import EngineProcess, run_in_thread
+    from workbench.ui.ops import run_in_thread
     from workbench.vault import Vault
 
     try:

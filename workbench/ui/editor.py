@@ -61,10 +61,9 @@ from workbench.ui.errors import ErrorReporter
 from workbench.ui.format import fmt_usd, model_label
 from workbench.ui.highlight import monospace_font
 from workbench.ui.message_editor import MessageEditor
-from workbench.ui.ops import VaultWriter
+from workbench.ui.ops import VaultWriter, run_in_thread
 from workbench.ui.stores import CaseStore, Draft, DraftStore
 from workbench.ui.theme import current_theme
-from workbench.ui.worker import run_in_thread
 from workbench.vault import Vault
 
 VARIABLE_TYPES = ("string", "number", "integer", "boolean", "json")

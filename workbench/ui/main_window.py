@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QProgressBar,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -55,7 +56,7 @@ from workbench.ui.errors import ErrorReporter
 from workbench.ui.history import HistoryPanel
 from workbench.ui.log_view import LogPanel, SpendingView
 from workbench.ui.model_lists import ModelLists
-from workbench.ui.ops import VaultWriter
+from workbench.ui.ops import VaultWriter, run_in_thread
 from workbench.ui.production_view import ProductionView
 from workbench.ui.regression_view import RegressionBox
 from workbench.ui.review import ReviewPanel
@@ -73,6 +74,7 @@ from workbench.ui.sync_panel import (
 from workbench.ui.testcases import TestCasePanel
 from workbench.ui.worker import RunController
 from workbench.vault import ImportReport, Vault
+from workbench.vault.bundle import Bundle
 from workbench.vault.runs import RunStore
 
 
@@ -193,8 +195,10 @@ class MainWindow(QMainWindow):
             concurrency=lambda: self.settings.concurrency,
         )  # fmt: skip
         self.review = ReviewPanel(vault, self.reporter, self.writer, self.regression)
-        self.sync_panel = SyncPanel(vault, self.reporter)
-        self.sync = SyncController(vault, self.registry_connection, sync_interval_s, self)
+        self.sync_panel = SyncPanel(vault, self.reporter, self.writer)
+        self.sync = SyncController(
+            vault, self.registry_connection, sync_interval_s, self, writer=self.writer
+        )
         self.publish_dialog: QWidget | None = None
         self._last_outcome: SyncOutcome | None = None
 
@@ -232,6 +236,14 @@ class MainWindow(QMainWindow):
         self.sync_button.setAutoRaise(True)
         self.sync_button.clicked.connect(lambda: self.sync_now())
         self.statusBar().addPermanentWidget(self.sync_button)
+        self._reading = ""  # "reading x.json" while an import's file is read
+        self.write_progress = QProgressBar()
+        self.write_progress.setObjectName("writeProgress")
+        self.write_progress.setRange(0, 0)  # busy: SQLite's one transaction has no steps
+        self.write_progress.setTextVisible(True)
+        self.write_progress.setMaximumWidth(320)
+        self.write_progress.hide()
+        self.statusBar().addPermanentWidget(self.write_progress)
         self.vault_label = QLabel(str(vault.path))
         self.vault_label.setObjectName("dimLabel")
         self.statusBar().addPermanentWidget(self.vault_label)
@@ -556,11 +568,25 @@ class MainWindow(QMainWindow):
     def _writer_busy(self, what: str) -> None:
         if what:
             self.statusBar().showMessage(f"Writing to the vault: {what}… (the window stays usable)")
-        else:
-            self.statusBar().clearMessage()
+        elif self.statusBar().currentMessage().startswith("Writing to the vault"):
+            self.statusBar().clearMessage()  # not a message shown since (e.g. "Imported")
+        self._show_progress()
+
+    def _show_progress(self) -> None:
+        """The status bar's busy bar: shown while a bundle is read or the vault written."""
+        what = self._reading or self.writer.busy
+        self.write_progress.setVisible(bool(what))
+        self.write_progress.setFormat(what[:1].upper() + what[1:] + "…" if what else "")
+        self.write_progress.setToolTip(
+            f"{what[:1].upper() + what[1:]}: the window stays usable; a commit made now "
+            "is written when this is done."
+            if what
+            else ""
+        )
 
     def import_bundle(self, path: Path | None = None) -> None:
-        """Add a JSON bundle's prompts, versions and test cases (off the GUI thread)."""
+        """Add a JSON bundle's prompts, versions and test cases, off the GUI thread: the
+        file is read and checked on a thread, then written by the vault writer."""
         if path is None:
             chosen, _ = QFileDialog.getOpenFileName(
                 self, "Import bundle", "", "Prompt Workbench bundle (*.json)"
@@ -570,10 +596,17 @@ class MainWindow(QMainWindow):
             path = Path(chosen)
         source = path
 
-        def work() -> ImportReport:
+        def read() -> Bundle:
             from workbench.vault.bundle import parse_bundle
 
-            return self.vault.import_bundle(parse_bundle(source.read_bytes(), str(source)))
+            return parse_bundle(source.read_bytes(), str(source))
+
+        def write(bundle: Bundle) -> None:
+            self._reading = ""
+            self.writer.submit(
+                f"importing {source.name}", lambda: self.vault.import_bundle(bundle), done, failed
+            )
+            self._show_progress()  # it may wait behind a sync round: still shown
 
         def done(report: ImportReport) -> None:
             self.browser.reload()
@@ -584,12 +617,17 @@ class MainWindow(QMainWindow):
             )
             self.bundle_imported.emit(report)
 
-        self.writer.submit(
-            f"importing {source.name}",
-            work,
-            done,
-            lambda exc: self.reporter.report(exc, "import the bundle"),
-        )
+        def failed(exc: BaseException) -> None:
+            self._reading = ""
+            self._show_progress()
+            if isinstance(exc, (WorkbenchError, OSError)):
+                self.reporter.report(exc, "import the bundle")
+            else:
+                raise exc  # a bug: sys.excepthook shows the crash dialog
+
+        self._reading = f"reading {source.name}"
+        self._show_progress()
+        run_in_thread(read, write, failed)
 
     def export_bundle(self, path: Path | None = None, names: list[str] | None = None) -> None:
         """Export the vault, or only the prompts ``names``, as a JSON bundle."""

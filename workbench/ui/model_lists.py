@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from workbench.app.models import ModelCache, ModelListing, available_models, refresh_models
 from workbench.secrets.store import SecretStore
 from workbench.settings import Settings
-from workbench.ui.worker import run_in_thread
+from workbench.ui.ops import run_in_thread
 
 
 class ModelLists(QObject):

@@ -41,8 +41,8 @@ from workbench.app.production import (
 from workbench.core.errors import UsageError, WorkbenchError
 from workbench.registry.schemas import ProdStats, ServedAnswer, VersionStats
 from workbench.secrets.redaction import redact
+from workbench.ui.ops import run_in_thread
 from workbench.ui.table_model import ALIGN_RIGHT, RowsTableModel, setup_row_table
-from workbench.ui.worker import run_in_thread
 
 WINDOWS = (("Last 24 hours", 1), ("Last 7 days", 7), ("Last 30 days", 30))
 

@@ -64,10 +64,10 @@ from workbench.secrets.redaction import redact
 from workbench.ui.cell_view import status_colors
 from workbench.ui.errors import ErrorReporter
 from workbench.ui.history import DiffView
+from workbench.ui.ops import run_in_thread
 from workbench.ui.review import evidence_html, suite_html
 from workbench.ui.sync_panel import RegistryConnection
 from workbench.ui.theme import current_theme
-from workbench.ui.worker import run_in_thread
 from workbench.vault import Vault
 from workbench.vault.sync_store import SyncStore
 

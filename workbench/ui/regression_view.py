@@ -36,8 +36,10 @@ from workbench.app.regression import (
 from workbench.core.errors import UsageError, WorkbenchError
 from workbench.core.models import PromptVersion
 from workbench.core.runs import ModelRef, Run, RunSpec
+from workbench.ui.engine_launch import EngineProcess
 from workbench.ui.errors import ErrorReporter
-from workbench.ui.worker import EngineProcess, RunController, run_in_thread
+from workbench.ui.ops import run_in_thread
+from workbench.ui.worker import RunController
 from workbench.vault import Vault
 from workbench.vault.runs import RunStore
 

@@ -57,10 +57,9 @@ from workbench.secrets.redaction import redact
 from workbench.ui.errors import ErrorReporter
 from workbench.ui.format import fmt_ms, fmt_tokens, fmt_usd, model_label
 from workbench.ui.history import DiffView
-from workbench.ui.ops import VaultWriter
+from workbench.ui.ops import VaultWriter, run_in_thread
 from workbench.ui.regression_view import RegressionBox
 from workbench.ui.table_model import setup_row_table
-from workbench.ui.worker import run_in_thread
 from workbench.vault import Vault
 
 EVIDENCE_HEADERS = (

@@ -43,7 +43,7 @@ from workbench.secrets.redaction import redact
 from workbench.secrets.store import SecretStore
 from workbench.settings import Settings
 from workbench.ui.errors import ErrorReporter
-from workbench.ui.worker import run_in_thread
+from workbench.ui.ops import run_in_thread
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ server's reason until the person dismisses them.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,7 +41,7 @@ from workbench.registry.schemas import QueuedDecision, QueuedReview, WhoAmI, que
 from workbench.registry.sync import Syncer, SyncReport
 from workbench.secrets.redaction import redact
 from workbench.ui.errors import ErrorReporter
-from workbench.ui.worker import run_in_thread
+from workbench.ui.ops import VaultWriter
 from workbench.vault import Vault
 from workbench.vault.sync_store import OutboxEntry, SyncStatus, SyncStore
 
@@ -139,8 +138,14 @@ def sync_round(vault: Vault, connection: RegistryConnection, want_me: bool) -> S
 class SyncController(QObject):
     """One round at a time, off the GUI thread; a timer asks for rounds regularly.
 
+    Rounds go through the window's vault writer (:meth:`VaultWriter.beside`): a round
+    asked for during an import starts when the import is done (instead of waiting on
+    SQLite's lock past the busy timeout and failing), and an import asked for during a
+    round waits for it; commits go through meanwhile.
+
     ``finished`` carries a :class:`SyncOutcome` on the GUI thread. A request while a
-    round runs is remembered and runs right after it, so "Sync now" is never lost."""
+    round runs (or waits its turn) is remembered and runs right after it, so "Sync
+    now" is never lost."""
 
     started = Signal()
     finished = Signal(object)  # SyncOutcome
@@ -151,11 +156,14 @@ class SyncController(QObject):
         connection: Callable[[], RegistryConnection],
         interval_s: int = DEFAULT_INTERVAL_S,
         parent: QObject | None = None,
+        *,
+        writer: VaultWriter,
     ) -> None:
         super().__init__(parent)
         self.vault = vault
+        self.writer = writer
         self._connection = connection
-        self._thread: threading.Thread | None = None
+        self._round = False  # a round runs or waits its turn in the writer
         self._again: bool | None = None  # a queued request (its "manual" flag)
         self._closed = False
         self.me: WhoAmI | None = None
@@ -167,7 +175,8 @@ class SyncController(QObject):
 
     @property
     def running(self) -> bool:
-        return self._thread is not None
+        """A round runs, or waits in the vault writer for an import to end."""
+        return self._round
 
     def set_interval(self, seconds: int) -> None:
         """Sync every ``seconds``; 0 turns the timer off (sync only on demand)."""
@@ -184,22 +193,24 @@ class SyncController(QObject):
     def sync_now(self, manual: bool = True) -> None:
         if self._closed:
             return
-        if self._thread is not None:
+        if self._round:
             self._again = manual or bool(self._again)
             return
         connection = self._connection()
         if not connection.configured and not manual:
             return  # nothing to talk to; the timer stays quiet
         vault, want_me, epoch = self.vault, self.me is None, self._identity_epoch
+        self._round = True
         self.started.emit()
-        self._thread = run_in_thread(
+        self.writer.beside(
+            "syncing with the registry",
             lambda: sync_round(vault, connection, want_me),
             lambda outcome: self._done(outcome, manual, epoch),
             lambda exc: self._crashed(exc, manual),
         )
 
     def _done(self, outcome: SyncOutcome, manual: bool, epoch: int) -> None:
-        self._thread = None
+        self._round = False
         if self._closed:
             return
         if outcome.me is not None and epoch == self._identity_epoch:
@@ -215,7 +226,7 @@ class SyncController(QObject):
             self.sync_now(manual=again)
 
     def _crashed(self, exc: BaseException, manual: bool) -> None:
-        self._thread = None
+        self._round = False
         if self._closed:
             return
         self._again = None
@@ -225,9 +236,7 @@ class SyncController(QObject):
         """Stop the timer and wait for a running round (the vault must outlive it)."""
         self._closed = True
         self.timer.stop()
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
+        self.writer.join_beside(timeout)
 
 
 class SyncPanel(QWidget):
@@ -236,10 +245,12 @@ class SyncPanel(QWidget):
     sync_requested = Signal()
     dismissed = Signal()
 
-    def __init__(self, vault: Vault, reporter: ErrorReporter) -> None:
+    def __init__(self, vault: Vault, reporter: ErrorReporter, writer: VaultWriter) -> None:
         super().__init__()
         self.vault = vault
         self.reporter = reporter
+        self.writer = writer
+        """Dismissing goes through the window's vault writer (after an import, if one runs)."""
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
         self.state_label = QLabel("Not synced yet.")
@@ -377,10 +388,18 @@ class SyncPanel(QWidget):
         entry = self.selected_entry()
         if entry is None or entry.status != "rejected":
             return
-        try:
-            SyncStore(self.vault).dismiss(entry.seq)
-        except WorkbenchError as exc:
+        vault, seq = self.vault, entry.seq
+
+        def done(_result: object) -> None:
+            self.reload_outbox()
+            self.dismissed.emit()
+
+        def failed(exc: BaseException) -> None:
+            if not isinstance(exc, WorkbenchError):
+                raise exc
             self.reporter.report(exc, "dismiss the entry")
-            return
-        self.reload_outbox()
-        self.dismissed.emit()
+
+        self.dismiss_button.setEnabled(False)  # until the outbox is read again
+        self.writer.write(
+            "dismissing a refused decision", lambda: SyncStore(vault).dismiss(seq), done, failed
+        )

@@ -16,8 +16,10 @@
   Either way the GUI drains at most every ``DRAIN_MS`` (token deltas coalesced per
   cell), so a 300-call run costs the GUI thread a few short batches instead of
   thousands of signals.
-- :func:`run_in_thread` runs one blocking function (a connection test, a bundle
-  import) on a thread and hands its result or error back through a queued signal.
+
+How the child is started, and what the controller knows of it, is in
+:mod:`workbench.ui.engine_launch`; other work off the GUI thread goes through
+:mod:`workbench.ui.ops`.
 """
 
 from __future__ import annotations
@@ -27,10 +29,8 @@ import contextlib
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal, Slot
 
@@ -48,11 +48,16 @@ from workbench.app.engine_child import (
     error_from_event,
     parse_event,
 )
-from workbench.app.engine_child import MODULE as CHILD_MODULE
 from workbench.core.errors import WorkbenchError
 from workbench.core.runs import CellKey, CellResult, Run, RunSpec
 from workbench.engine.runner import Engine
-from workbench.providers.profiles import ProviderProfile
+from workbench.ui.engine_launch import (
+    MAX_QUICK_RESTARTS,
+    RESTART_DELAYS_MS,
+    ActiveRun,
+    EngineProcess,
+    WarmEngine,
+)
 
 DRAIN_MS = 50
 GUI_SWITCH_INTERVAL_S = 0.001
@@ -66,61 +71,6 @@ class _Buffer:
     done: int = 0
     total: int = 0
     spent: float = 0.0
-
-
-def child_command() -> tuple[str, ...]:
-    """How to start the engine process: this interpreter and the child module, or, in a
-    frozen (PyInstaller) build, the app's own executable with ``--engine-child``."""
-    if getattr(sys, "frozen", False):
-        return (sys.executable, "--engine-child")
-    return (sys.executable, "-m", CHILD_MODULE)
-
-
-@dataclass(frozen=True)
-class EngineProcess:
-    """How :class:`RunController` starts the engine in a child process.
-
-    ``profiles`` is read at each run, so edited settings apply to the next run; keys
-    are not passed: the child reads them from the keychain (or ``key_env``) itself."""
-
-    vault_path: Path
-    profiles: Callable[[], Mapping[str, ProviderProfile]]
-    actor: str | None = None
-    command: tuple[str, ...] = field(default_factory=child_command)
-
-    def arguments(self) -> list[str]:
-        """The command's arguments, plus the vault to open while warming up."""
-        extra = ["--vault", str(self.vault_path)]
-        if self.actor:
-            extra += ["--actor", self.actor]
-        return [*self.command[1:], *extra]
-
-
-@dataclass(eq=False)
-class _Warm:
-    """The engine process, kept between runs, and what its output has told so far."""
-
-    process: QProcess
-    launch: EngineProcess
-    spawned_at: float
-    pending: bytearray = field(default_factory=bytearray)
-    ready: bool = False
-    stopping: bool = False
-    """Asked to end (shutdown, another launch): its end is no reason to restart it."""
-
-
-@dataclass(eq=False)
-class _ActiveRun:
-    """The run the engine process is doing now."""
-
-    spec: RunSpec
-    cells: list[CellResult] = field(default_factory=list)
-    run: Run | None = None
-    error: BaseException | None = None
-
-    @property
-    def ended(self) -> bool:
-        return self.run is not None or self.error is not None
 
 
 @dataclass(frozen=True)
@@ -157,12 +107,6 @@ class _Observer:
             self.wake()
 
 
-MAX_QUICK_RESTARTS = 3
-"""Engine processes in a row that may die before saying ``ready`` before the controller
-stops restarting them by itself (the next Run tries again)."""
-RESTART_DELAYS_MS = (0, 1000, 4000)
-
-
 class RunController(QObject):
     """One engine run at a time. Signals arrive on the GUI thread.
 
@@ -187,8 +131,8 @@ class RunController(QObject):
         super().__init__(parent)
         self._engine_factory = engine_factory
         self._process: EngineProcess | None = None
-        self._warm: _Warm | None = None
-        self._active: _ActiveRun | None = None
+        self._warm: WarmEngine | None = None
+        self._active: ActiveRun | None = None
         self._quick_deaths = 0
         self._restarting = False
         self._spawn_timer = QTimer(self)
@@ -356,7 +300,7 @@ class RunController(QObject):
     # ---- process mode ----------------------------------------------------------------
 
     @Slot()
-    def _ensure_engine(self) -> _Warm | None:
+    def _ensure_engine(self) -> WarmEngine | None:
         """The warm engine process, started if there is none."""
         launch = self._process
         if launch is None:
@@ -367,7 +311,7 @@ class RunController(QObject):
         process = QProcess(self)
         # stdout carries the events; the child's own messages go to the app's stderr.
         process.setProcessChannelMode(QProcess.ProcessChannelMode.ForwardedErrorChannel)
-        warm = _Warm(process, launch, time.monotonic())
+        warm = WarmEngine(process, launch, time.monotonic())
         process.readyReadStandardOutput.connect(lambda: self._engine_output(warm))
         process.finished.connect(lambda _code, _status: self._engine_finished(warm))
         process.errorOccurred.connect(lambda error: self._engine_error(warm, error))
@@ -377,7 +321,7 @@ class RunController(QObject):
         return self._warm  # None when it failed to start at once
 
     def _start_in_process(self, launch: EngineProcess, spec: RunSpec) -> None:
-        active = _ActiveRun(spec)
+        active = ActiveRun(spec)
         self._active = active
         self._buffer = _Buffer(total=spec.total_cells)
         self._cancel_requested = False
@@ -394,13 +338,13 @@ class RunController(QObject):
             return  # it could not start: already reported
         warm.process.write(request.line())  # buffered by Qt until the process is up
 
-    def _engine_output(self, warm: _Warm) -> None:
+    def _engine_output(self, warm: WarmEngine) -> None:
         """Only moves bytes; parsing waits for the next drain, so it happens in batches."""
         warm.pending += warm.process.readAllStandardOutput().data()
         if b"\n" in warm.pending and warm is self._warm:
             self._schedule_drain()
 
-    def _parse_engine_output(self, warm: _Warm) -> None:
+    def _parse_engine_output(self, warm: WarmEngine) -> None:
         end = warm.pending.rfind(b"\n")
         if end < 0:
             return
@@ -418,7 +362,7 @@ class RunController(QObject):
                 active.error = RuntimeError(f"the engine process sent unreadable output: {exc}")
             warm.process.kill()
 
-    def _apply_event(self, warm: _Warm, buf: _Buffer, event: EngineEvent) -> None:
+    def _apply_event(self, warm: WarmEngine, buf: _Buffer, event: EngineEvent) -> None:
         if isinstance(event, ReadyEvent):
             if event.protocol != PROTOCOL:
                 raise ValueError(
@@ -450,7 +394,7 @@ class RunController(QObject):
         elif isinstance(event, FailedEvent):
             active.error = error_from_event(event)
 
-    def _end_active(self, active: _ActiveRun) -> None:
+    def _end_active(self, active: ActiveRun) -> None:
         """Report the run the engine process finished (or that ended with it)."""
         if self._active is not active:
             return
@@ -461,7 +405,7 @@ class RunController(QObject):
         elif active.run is not None:
             self.finished.emit(active.run)
 
-    def _engine_error(self, warm: _Warm, error: QProcess.ProcessError) -> None:
+    def _engine_error(self, warm: WarmEngine, error: QProcess.ProcessError) -> None:
         if error != QProcess.ProcessError.FailedToStart or warm is not self._warm:
             return  # a crash is reported by `finished`, which follows
         self._warm = None
@@ -478,7 +422,7 @@ class RunController(QObject):
             self._drain_timer.stop()
             self._drain()
 
-    def _engine_finished(self, warm: _Warm) -> None:
+    def _engine_finished(self, warm: WarmEngine) -> None:
         if warm is not self._warm:
             warm.process.deleteLater()  # one we asked to stop, already replaced
             return
@@ -514,7 +458,7 @@ class RunController(QObject):
         self._restarting = True
         self._spawn_timer.start(delay)
 
-    def _stop_engine(self, warm: _Warm, wait_s: float) -> None:
+    def _stop_engine(self, warm: WarmEngine, wait_s: float) -> None:
         """Ask the engine process to end (it cancels a run and writes its cells first);
         with ``wait_s``, wait for it and kill it if it does not end in time."""
         warm.stopping = True
@@ -533,41 +477,3 @@ class RunController(QObject):
             process.waitForFinished(5000)
         if self._warm is warm:  # waitForFinished delivers `finished` itself, normally
             self._engine_finished(warm)
-
-
-class _Relay(QObject):
-    done = Signal(object, object)
-
-
-_live_relays: set[_Relay] = set()
-
-
-def run_in_thread(
-    fn: Callable[[], Any],
-    on_result: Callable[[Any], None],
-    on_error: Callable[[BaseException], None],
-) -> threading.Thread:
-    """Run ``fn`` on a new thread; call back on the GUI thread with its result or error."""
-    relay = _Relay()
-    _live_relays.add(relay)
-
-    def deliver(result: Any, exc: BaseException | None) -> None:
-        _live_relays.discard(relay)
-        if exc is not None:
-            on_error(exc)
-        else:
-            on_result(result)
-
-    relay.done.connect(deliver)
-
-    def work() -> None:
-        try:
-            result = fn()
-        except BaseException as exc:
-            relay.done.emit(None, exc)
-        else:
-            relay.done.emit(result, None)
-
-    thread = threading.Thread(target=work, name="ui-task", daemon=True)
-    thread.start()
-    return thread
