@@ -29,7 +29,7 @@ from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
 from workbench.core.errors import InputError, NotFoundError
-from workbench.core.models import PromptContent, utcnow, validate_prompt_name
+from workbench.core.models import PromptContent, utcnow
 from workbench.registry.schemas import (
     AppStats,
     CanaryGuards,
@@ -625,10 +625,3 @@ def check_trace_id(text: str) -> str:
     if len(value) != 32 or any(c not in "0123456789abcdef" for c in value):
         raise InputError(f"{text[:40]!r} is not a trace id", hint="A trace id is 32 hex digits.")
     return value
-
-
-def check_prompt(name: str) -> str:
-    try:
-        return validate_prompt_name(name)
-    except ValueError as exc:
-        raise InputError(str(exc), hint="Check the prompt name.") from exc

@@ -18,9 +18,9 @@ from fastapi import APIRouter, Query, Request, Response
 from workbench.registry.errors import PermissionDeniedError
 from workbench.registry.schemas import ProdStats, ServedAnswer, check_text
 from workbench.registry.server import otlp
+from workbench.registry.server.auth import Actor
 from workbench.registry.server.deps import CurrentActor, Service, Token, as_actor
 from workbench.registry.server.openapi import PromptName, errors
-from workbench.registry.server.service import Actor
 from workbench.registry.server.telemetry import check_trace_id
 
 router = APIRouter(tags=["telemetry"], responses=errors(401, 422))
