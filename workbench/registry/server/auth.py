@@ -23,10 +23,7 @@ from workbench.core.models import (
     validate_prompt_name,
 )
 from workbench.registry.errors import AuthenticationError, PermissionDeniedError
-from workbench.registry.schemas import (
-    ROLE_RANK,
-    UserRole,
-)
+from workbench.registry.schemas import ROLE_RANK, UserRole
 from workbench.registry.server import repository as repo
 from workbench.registry.server.base import ServiceBase
 from workbench.registry.server.tables import UserRow

@@ -13,11 +13,7 @@ from workbench.core.errors import (
 from workbench.core.models import (
     validate_prompt_name,
 )
-from workbench.registry.schemas import (
-    MAX_PAGE,
-    LabelState,
-    check_label_name,
-)
+from workbench.registry.schemas import MAX_PAGE, LabelState, check_label_name
 from workbench.registry.server import repository as repo
 from workbench.registry.server.config import RegistrySettings
 from workbench.registry.server.db import Database

@@ -9,13 +9,7 @@ import uuid
 from workbench.core.models import (
     AuditEvent,
 )
-from workbench.registry.schemas import (
-    AuditEntry,
-    AuditPage,
-    AuditReport,
-    Change,
-    ChangePage,
-)
+from workbench.registry.schemas import AuditEntry, AuditPage, AuditReport, Change, ChangePage
 from workbench.registry.server import repository as repo
 from workbench.registry.server import suite_repository as srepo
 from workbench.registry.server.base import ServiceBase, page_size

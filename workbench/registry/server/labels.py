@@ -17,10 +17,7 @@ from workbench.core.models import (
     utcnow,
 )
 from workbench.registry.errors import PermissionDeniedError
-from workbench.registry.schemas import (
-    LabelMove,
-    LabelState,
-)
+from workbench.registry.schemas import LabelMove, LabelState
 from workbench.registry.server import repository as repo
 from workbench.registry.server.auth import Actor, require_role
 from workbench.registry.server.base import ServiceBase, validated_label

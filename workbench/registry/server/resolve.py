@@ -13,10 +13,7 @@ from dataclasses import dataclass
 from workbench.core.errors import (
     NotFoundError,
 )
-from workbench.registry.schemas import (
-    LabelState,
-    Resolved,
-)
+from workbench.registry.schemas import LabelState, Resolved
 from workbench.registry.server import repository as repo
 from workbench.registry.server.base import ServiceBase, validated_label, validated_prompt
 

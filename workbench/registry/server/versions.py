@@ -20,11 +20,7 @@ from workbench.core.models import (
 )
 from workbench.core.templating import validate_content
 from workbench.registry.errors import PermissionDeniedError
-from workbench.registry.schemas import (
-    PromptInfo,
-    PushResult,
-    VersionPush,
-)
+from workbench.registry.schemas import PromptInfo, PushResult, VersionPush
 from workbench.registry.server import repository as repo
 from workbench.registry.server.auth import Actor, require_role
 from workbench.registry.server.base import ServiceBase, page_size
