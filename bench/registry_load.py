@@ -46,9 +46,10 @@ import sqlalchemy as sa
 
 from workbench.core.models import Message, PromptContent, canonical_json
 from workbench.registry.schemas import LabelTarget
+from workbench.registry.server.auth import Actor
 from workbench.registry.server.config import RegistrySettings
 from workbench.registry.server.db import open_database
-from workbench.registry.server.service import Actor, RegistryService
+from workbench.registry.server.service import RegistryService
 from workbench.registry.server.tables import ChangeRow, HeadRow, PromptRow, VersionRow
 
 

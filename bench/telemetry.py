@@ -36,10 +36,11 @@ import httpx
 
 from workbench.core.models import Message, PromptContent, PromptVersion
 from workbench.registry.schemas import LabelMove, LabelTarget, ReviewIn, VersionPush
+from workbench.registry.server.auth import Actor
 from workbench.registry.server.config import RegistrySettings
 from workbench.registry.server.db import open_database
 from workbench.registry.server.otlp import decode
-from workbench.registry.server.service import Actor, RegistryService
+from workbench.registry.server.service import RegistryService
 
 PROMPT = "bench/reply"
 

@@ -32,7 +32,8 @@ from workbench.core.errors import NotFoundError
 from workbench.core.models import Message, PromptContent, PromptVersion
 from workbench.registry.client import RegistryClient
 from workbench.registry.errors import PermissionDeniedError
-from workbench.registry.schemas import LabelTarget, QueuedLabelMove
+from workbench.registry.outbox import QueuedLabelMove
+from workbench.registry.schemas import LabelTarget
 from workbench.registry.sync import Syncer, wire_label
 from workbench.vault import Vault
 from workbench.vault.sync_store import SyncStore

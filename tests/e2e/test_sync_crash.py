@@ -32,7 +32,8 @@ from workbench.core.models import Message, PromptContent, PromptVersion
 from workbench.registry import sync as sync_module
 from workbench.registry.client import RegistryClient
 from workbench.registry.errors import RegistryUnavailableError
-from workbench.registry.schemas import LabelTarget, QueuedLabelMove
+from workbench.registry.outbox import QueuedLabelMove
+from workbench.registry.schemas import LabelTarget
 from workbench.registry.server.config import RegistrySettings
 from workbench.registry.server.db import open_database
 from workbench.registry.server.service import RegistryService

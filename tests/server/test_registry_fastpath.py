@@ -15,9 +15,10 @@ from workbench.core.errors import InputError, NotFoundError, UsageError
 from workbench.registry.errors import AuthenticationError
 from workbench.registry.schemas import Canary, LabelMove, LabelTarget, ReviewIn, VersionPush
 from workbench.registry.server import serving
+from workbench.registry.server.auth import Actor
 from workbench.registry.server.config import RegistrySettings
 from workbench.registry.server.db import open_database
-from workbench.registry.server.service import Actor, RegistryService
+from workbench.registry.server.service import RegistryService
 
 ALICE = Actor("alice", "author")
 BOB = Actor("bob", "reviewer")

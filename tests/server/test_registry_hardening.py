@@ -339,7 +339,7 @@ def test_request_changes_without_comment_is_422(registry: RunningRegistry, comme
 
 def test_service_refuses_request_changes_without_comment(registry: RunningRegistry) -> None:
     from workbench.registry.schemas import ReviewIn
-    from workbench.registry.server.service import Actor
+    from workbench.registry.server.auth import Actor
 
     v = registry.client("alice").push_version(make_version()).version
     service: RegistryService = registry.service

@@ -207,8 +207,9 @@ def test_an_old_registry_upgrades_and_its_reviews_read_as_without_a_suite(db_url
     from alembic.config import Config
 
     from workbench.registry.schemas import ReviewIn, VersionPush
+    from workbench.registry.server.auth import Actor
     from workbench.registry.server.db import MIGRATIONS_DIR, open_database
-    from workbench.registry.server.service import Actor, RegistryService
+    from workbench.registry.server.service import RegistryService
 
     db = open_database(db_url)
     service = RegistryService(db, RegistrySettings(db_url=db_url))

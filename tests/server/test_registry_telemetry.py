@@ -32,8 +32,10 @@ from workbench.registry.schemas import (
     ReviewIn,
     VersionPush,
 )
+from workbench.registry.server.auth import Actor
 from workbench.registry.server.config import RegistrySettings
-from workbench.registry.server.service import Actor, RegistryService, canary_pick
+from workbench.registry.server.resolve import canary_pick
+from workbench.registry.server.service import RegistryService
 from workbench.registry.server.tables import SpanRow
 
 ALICE = Actor("alice", "author")

@@ -14,15 +14,8 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from workbench.core.errors import UsageError
-from workbench.registry.schemas import (
-    CanaryGuards,
-    CanaryHalt,
-    LabelState,
-    ProdStats,
-    ServedAnswer,
-    ServedCall,
-    VersionStats,
-)
+from workbench.registry.schemas import CanaryGuards, CanaryHalt, LabelState
+from workbench.registry.telemetry_schemas import ProdStats, ServedAnswer, ServedCall, VersionStats
 
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)\s*([hdw])$")
 

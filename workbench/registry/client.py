@@ -48,18 +48,17 @@ from workbench.registry.schemas import (
     LabelMove,
     LabelState,
     LabelTarget,
-    ProdStats,
     PromptInfo,
     PushResult,
     Resolved,
     Review,
     ReviewIn,
-    ServedAnswer,
     Suite,
     SuitePush,
     VersionPush,
     WhoAmI,
 )
+from workbench.registry.telemetry_schemas import ProdStats, ServedAnswer
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 T = TypeVar("T")

@@ -20,6 +20,7 @@ from typing import Any
 from workbench.core.errors import NotFoundError, StaleLabelError
 from workbench.core.models import PromptVersion
 from workbench.registry.client import RegistryClient
+from workbench.registry.outbox import QueuedReview, queued_decision
 from workbench.registry.schemas import (
     AuditEntry,
     Canary,
@@ -28,9 +29,7 @@ from workbench.registry.schemas import (
     EvalEvidence,
     LabelState,
     LabelTarget,
-    QueuedReview,
     Review,
-    queued_decision,
 )
 from workbench.vault.repository import Vault
 from workbench.vault.sync_store import SyncStore

@@ -1,9 +1,12 @@
 """The wire contract of the team registry, shared by the server and its clients.
 
 Versions travel as :class:`workbench.core.models.PromptVersion`; everything else the
-registry says or hears is declared here. Identity fields a client sends (``author``,
-``reviewer``) are optional and only ever checked against the authenticated caller:
-the server never takes identity from the body.
+registry says or hears about versions, reviews, suites, labels, the change feed and
+the audit log is declared here (production telemetry's wire types are in
+:mod:`workbench.registry.telemetry_schemas`; the sync outbox's entries, which never
+travel as such, in :mod:`workbench.registry.outbox`). Identity fields a client sends
+(``author``, ``reviewer``) are optional and only ever checked against the
+authenticated caller: the server never takes identity from the body.
 
 One text rule holds for every string a client sends (body fields at any depth, the
 keys of free-form objects, free-text query parameters): no NUL character and no lone
@@ -104,11 +107,11 @@ def check_text(value: str | None) -> str | None:
     return value
 
 
-class _Wire(BaseModel):
+class WireModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class _Input(_Wire):
+class InputModel(WireModel):
     """What a client sends: every string in it, at any depth, obeys the text rule."""
 
     @model_validator(mode="before")
@@ -125,7 +128,7 @@ class _Input(_Wire):
         return data
 
 
-class VersionPush(_Input):
+class VersionPush(InputModel):
     """A version as an author pushes it. ``id`` makes the push idempotent."""
 
     id: uuid.UUID
@@ -157,7 +160,7 @@ class VersionPush(_Input):
         return at
 
 
-class PushResult(_Wire):
+class PushResult(WireModel):
     version: PromptVersion
     created: bool
     """False when the same version had been pushed before (an idempotent retry)."""
@@ -166,7 +169,7 @@ class PushResult(_Wire):
 HASH_PATTERN = r"^[0-9a-f]{64}$"
 
 
-class EvalEvidence(_Wire):
+class EvalEvidence(WireModel):
     """A summary of an eval run attached to a review.
 
     The binding fields (``content_hash``, ``suite_hash``, ``finished``, ``models``,
@@ -201,7 +204,7 @@ class EvalEvidence(_Wire):
         return self.passed / calls if calls else None
 
 
-class ReviewIn(_Input):
+class ReviewIn(InputModel):
     decision: Decision
     content_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     """The hash the reviewer looked at; a mismatch with the version is refused."""
@@ -213,7 +216,7 @@ class ReviewIn(_Input):
     """Optional; when given it must be the caller's own name."""
 
 
-class Review(_Wire):
+class Review(WireModel):
     id: uuid.UUID
     prompt: str
     version_id: uuid.UUID
@@ -231,7 +234,7 @@ class Review(_Wire):
 MAX_SUITE_CASES = 10_000
 
 
-class SuitePush(_Input):
+class SuitePush(InputModel):
     """A prompt's test suite as its author pushes it (``PUT .../suite``).
 
     ``parent_hash`` makes it a compare-and-swap: the suite the author started from (as
@@ -244,7 +247,7 @@ class SuitePush(_Input):
     parent_hash: str | None = Field(default=None, pattern=HASH_PATTERN)
 
 
-class Suite(_Wire):
+class Suite(WireModel):
     """A pushed suite: content-addressed by ``suite_hash``, current for ``prompt``."""
 
     prompt: str
@@ -254,7 +257,7 @@ class Suite(_Wire):
     pushed_at: datetime
 
 
-class FolderPolicy(_Input):
+class FolderPolicy(InputModel):
     """What evidence must show for the prompts of a folder (set by an admin).
 
     ``folder`` "" holds for every prompt; "support" for ``support/...``; the deepest
@@ -288,7 +291,7 @@ class FolderPolicy(_Input):
         return f"{where}: {'; '.join(parts) or 'no requirement'}"
 
 
-class CanaryGuards(_Wire):
+class CanaryGuards(WireModel):
     """Guard rails of a canary, checked by the registry as production spans arrive.
 
     Each limit is optional. Absolute limits compare the canary's own figures;
@@ -324,7 +327,7 @@ class CanaryGuards(_Wire):
         )
 
 
-class Canary(_Wire):
+class Canary(WireModel):
     version_id: uuid.UUID
     percent: int = Field(ge=1, le=99)
     """Share of caller keys served the canary version."""
@@ -332,7 +335,7 @@ class Canary(_Wire):
     """Limits that halt the canary by themselves (see :class:`CanaryGuards`)."""
 
 
-class LabelTarget(_Wire):
+class LabelTarget(WireModel):
     """Where a label points: one version, optionally splitting traffic with a canary."""
 
     version_id: uuid.UUID
@@ -350,7 +353,7 @@ class LabelTarget(_Wire):
         return f"{self.version_id} (canary {self.canary.version_id} at {self.canary.percent}%)"
 
 
-class LabelMove(_Input):
+class LabelMove(InputModel):
     """Compare-and-swap: move the label to ``target`` if it still is at ``expected``."""
 
     expected: LabelTarget | None
@@ -359,69 +362,7 @@ class LabelMove(_Input):
     reason: str = Field(default="", max_length=2_000)
 
 
-class QueuedReview(_Wire):
-    """A review decision waiting in the vault's outbox for the next sync (issue 10: the
-    outbox is typed at this seam; the vault below only stores its JSON)."""
-
-    version_id: uuid.UUID
-    content_hash: str
-    decision: Decision
-    comment: str = ""
-    evidence: EvalEvidence | None = None
-    suite_hash: str | None = None
-
-    @classmethod
-    def of(
-        cls,
-        version: PromptVersion,
-        decision: Decision,
-        comment: str = "",
-        evidence: EvalEvidence | None = None,
-        suite_hash: str | None = None,
-    ) -> QueuedReview:
-        return cls(
-            version_id=version.id,
-            content_hash=version.content_hash,
-            decision=decision,
-            comment=comment,
-            evidence=evidence,
-            suite_hash=suite_hash,
-        )
-
-    def describe(self) -> str:
-        return self.decision.replace("_", " ")
-
-    @property
-    def note(self) -> str:
-        return self.comment
-
-
-class QueuedLabelMove(_Wire):
-    """A label move waiting in the outbox (a compare-and-swap, like :class:`LabelMove`)."""
-
-    label: str
-    target: LabelTarget
-    expected: LabelTarget | None = None
-    reason: str = ""
-
-    @property
-    def note(self) -> str:
-        return self.reason
-
-
-QueuedDecision = QueuedReview | QueuedLabelMove
-
-
-def queued_decision(kind: str, payload: Mapping[str, Any]) -> QueuedDecision:
-    """The typed outbox payload of an entry of ``kind`` ("review" or "label")."""
-    if kind == "review":
-        return QueuedReview.model_validate(payload)
-    if kind == "label":
-        return QueuedLabelMove.model_validate(payload)
-    raise ValueError(f"unknown outbox entry kind {kind!r}")
-
-
-class CanaryHalt(_Wire):
+class CanaryHalt(WireModel):
     """Why the registry halted the label's last canary by itself, with the figures."""
 
     at: datetime
@@ -433,7 +374,7 @@ class CanaryHalt(_Wire):
     """The figures it was judged on: the canary's and the stable version's."""
 
 
-class LabelState(_Wire):
+class LabelState(WireModel):
     prompt: str
     name: str
     target: LabelTarget
@@ -444,7 +385,7 @@ class LabelState(_Wire):
     """Set when the registry rolled the last canary back; cleared by the next move."""
 
 
-class Resolved(_Wire):
+class Resolved(WireModel):
     """What ``resolve`` served: the version and whether it came from the canary split."""
 
     prompt: str
@@ -454,14 +395,14 @@ class Resolved(_Wire):
     state: LabelState
 
 
-class PromptInfo(_Wire):
+class PromptInfo(WireModel):
     name: str
     versions: int
     latest_number: int | None
     labels: tuple[LabelState, ...]
 
 
-class Change(_Wire):
+class Change(WireModel):
     """One entry of the change feed. Exactly one of the payloads is set, per ``kind``."""
 
     seq: int
@@ -474,7 +415,7 @@ class Change(_Wire):
     suite: Suite | None = None
 
 
-class ChangePage(_Wire):
+class ChangePage(WireModel):
     changes: tuple[Change, ...]
     next_cursor: int
     """Pass as ``since`` to get what follows; equal to ``since`` when nothing changed."""
@@ -487,24 +428,24 @@ class AuditEntry(AuditEvent):
     API's schema."""
 
 
-class AuditPage(_Wire):
+class AuditPage(WireModel):
     entries: tuple[AuditEntry, ...]
     next_cursor: int
     has_more: bool
 
 
-class AuditReport(_Wire):
+class AuditReport(WireModel):
     ok: bool
     entries: int
     problems: tuple[str, ...]
 
 
-class WhoAmI(_Wire):
+class WhoAmI(WireModel):
     name: str
     role: UserRole
 
 
-class ErrorBody(_Wire):
+class ErrorBody(WireModel):
     """The body of every error answer, 4xx and 5xx alike."""
 
     error: str = Field(description="the kind of error, e.g. NotFoundError or InputError")
@@ -518,120 +459,10 @@ class ErrorBody(_Wire):
     )
 
 
-class Health(_Wire):
+class Health(WireModel):
     status: Literal["ok"]
 
 
 def check_label_name(name: str) -> str:
     """Validate a label name taken from a URL path (raises ValueError with the rule)."""
     return validate_label_name(name)
-
-
-# --- production telemetry -------------------------------------------------------------
-
-
-class IngestResult(_Wire):
-    """What one OTLP request did (the OTLP answer carries the rejected count too)."""
-
-    received: int
-    """Spans in the request."""
-    stored: int
-    """GenAI spans kept."""
-    ignored: int
-    """Spans without gen_ai.* attributes (not ours to keep)."""
-    duplicates: int
-    """Spans already stored (an exporter's retry)."""
-    rejected: int
-    """Spans that cannot be stored (a bad trace or span id)."""
-    unlinked: int
-    """Stored spans not linked to a version (unknown prompt, no resolution on record)."""
-    halted: tuple[str, ...] = ()
-    """Canaries halted by this request, as 'prompt@label'."""
-
-
-class AppStats(_Wire):
-    app: str
-    calls: int
-    errors: int
-    cost_usd: float
-
-
-class VersionStats(_Wire):
-    """Production figures of one version under one label, over the window."""
-
-    version: int | None
-    """The version number; None for spans not linked to a version."""
-    label: str | None
-    calls: int
-    errors: int
-    error_rate: float | None
-    p50_ms: float | None
-    p95_ms: float | None
-    """Percentiles from the rollups' fixed log-spaced buckets (within ~12%)."""
-    ttft_p50_ms: float | None
-    input_tokens: int
-    output_tokens: int
-    cost_usd: float
-    """Sum over priced calls; ``unpriced`` calls are not in it."""
-    unpriced: int
-    cost_per_day_usd: float
-    cost_per_call_usd: float | None
-    by_app: tuple[AppStats, ...]
-
-
-class ProdStats(_Wire):
-    prompt: str
-    since: datetime
-    until: datetime
-    rows: tuple[VersionStats, ...]
-
-
-class Resolution(_Wire):
-    """What the registry served one caller: one row per (app, key, prompt, label,
-    version), first and last seen."""
-
-    app: str
-    key: str | None
-    prompt: str
-    label: str
-    version_id: uuid.UUID
-    version: int
-    served: Served
-    first_seen: datetime
-    last_seen: datetime
-
-
-class ServedCall(_Wire):
-    """One production call as stored, with the version it is linked to."""
-
-    trace_id: str
-    span_id: str
-    app: str
-    at: datetime
-    prompt: str | None
-    version: int | None
-    version_id: uuid.UUID | None
-    label: str | None
-    linked_by: Literal["attribute", "resolution"] | None
-    provider: str | None
-    request_model: str | None
-    response_model: str | None
-    input_tokens: int | None
-    output_tokens: int | None
-    cost_usd: float | None
-    latency_ms: float | None
-    ttft_ms: float | None
-    error: str | None
-    finish_reasons: tuple[str, ...]
-    caller_key: str | None
-    parameters: dict[str, object] | None
-    """The version's model defaults (model, temperature, max tokens, ...)."""
-
-
-class ServedAnswer(_Wire):
-    """'What served this?': the calls found and the resolution in force."""
-
-    calls: tuple[ServedCall, ...]
-    resolution: Resolution | None
-    parameters: dict[str, object] | None
-    """The resolved version's model defaults (also on each call)."""

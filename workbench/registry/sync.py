@@ -41,6 +41,7 @@ from workbench.registry.errors import (
     PermissionDeniedError,
     RegistryUnavailableError,
 )
+from workbench.registry.outbox import QueuedDecision, QueuedLabelMove, QueuedReview, queued_decision
 from workbench.registry.schemas import (
     AuditEntry,
     Canary,
@@ -49,10 +50,6 @@ from workbench.registry.schemas import (
     EvalEvidence,
     LabelState,
     LabelTarget,
-    QueuedDecision,
-    QueuedLabelMove,
-    QueuedReview,
-    queued_decision,
 )
 from workbench.vault.repository import Vault
 from workbench.vault.suites import SuiteCopy, SuiteStore

@@ -39,7 +39,7 @@ from workbench.app.production import (
     version_name,
 )
 from workbench.core.errors import UsageError, WorkbenchError
-from workbench.registry.schemas import ProdStats, ServedAnswer, VersionStats
+from workbench.registry.telemetry_schemas import ProdStats, ServedAnswer, VersionStats
 from workbench.secrets.redaction import redact
 from workbench.ui.ops import run_in_thread
 from workbench.ui.table_model import ALIGN_RIGHT, RowsTableModel, setup_row_table

@@ -37,7 +37,8 @@ from workbench.app.connection import RegistryConnection as RegistryConnection
 from workbench.core.errors import WorkbenchError
 from workbench.core.models import utcnow
 from workbench.registry.errors import AuthenticationError, RegistryUnavailableError
-from workbench.registry.schemas import QueuedDecision, QueuedReview, WhoAmI, queued_decision
+from workbench.registry.outbox import QueuedDecision, QueuedReview, queued_decision
+from workbench.registry.schemas import WhoAmI
 from workbench.registry.sync import Syncer, SyncReport
 from workbench.secrets.redaction import redact
 from workbench.ui.errors import ErrorReporter

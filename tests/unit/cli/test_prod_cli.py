@@ -18,7 +18,7 @@ from workbench.core.models import Message, ModelDefaults, PromptContent, PromptV
 from workbench.registry.client import RegistryClient
 from workbench.registry.schemas import ReviewIn, VersionPush
 from workbench.registry.server.config import RegistrySettings
-from workbench.registry.server.service import canary_pick
+from workbench.registry.server.resolve import canary_pick
 from workbench.settings import load_settings, save_settings
 
 

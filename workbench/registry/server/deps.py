@@ -26,7 +26,8 @@ from fastapi.security import (
 )
 from starlette.concurrency import run_in_threadpool
 
-from workbench.registry.server.service import Actor, RegistryService
+from workbench.registry.server.auth import Actor
+from workbench.registry.server.service import RegistryService
 
 _bearer = HTTPBearer(auto_error=False, description="the registry token")
 _basic = HTTPBasic(auto_error=False, description="any user name; the registry token as password")

@@ -28,9 +28,10 @@ from workbench.registry.schemas import (
     WhoAmI,
     check_text,
 )
+from workbench.registry.server.auth import Actor
 from workbench.registry.server.deps import CurrentActor, Service, Token, as_actor
 from workbench.registry.server.openapi import MAX_SQL_INT, LabelName, PromptName, errors
-from workbench.registry.server.service import Actor, ResolvedBody
+from workbench.registry.server.resolve import ResolvedBody
 
 router = APIRouter(prefix="/api/v1", tags=["registry"], responses=errors(401, 422))
 

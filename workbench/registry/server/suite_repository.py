@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -53,7 +53,3 @@ def policies(session: Session) -> list[FolderPolicy]:
 
 def policy_row(session: Session, folder: str) -> PolicyRow | None:
     return session.get(PolicyRow, folder)
-
-
-def policy_rows(session: Session) -> Sequence[PolicyRow]:
-    return session.execute(select(PolicyRow).order_by(PolicyRow.folder)).scalars().all()

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query, Response, status
 
 from workbench.registry.errors import PermissionDeniedError
 from workbench.registry.schemas import HASH_PATTERN, FolderPolicy, Suite, SuitePush
+from workbench.registry.server.auth import Actor
 from workbench.registry.server.deps import CurrentActor, Service
 from workbench.registry.server.openapi import PromptName, errors
-from workbench.registry.server.service import Actor
 
 router = APIRouter(prefix="/api/v1", tags=["suites"], responses=errors(401, 422))
 
@@ -52,7 +52,7 @@ def get_suite(
     return service.suites.suite(name, hash)
 
 
-@router.get("/prompts/{name:path}/policy", responses=errors(403))
+@router.get("/prompts/{name:path}/policy", responses=errors(403, 404))
 def get_policy(name: PromptName, actor: CurrentActor, service: Service) -> FolderPolicy:
     """The evidence policy in force for the prompt (empty when none is set)."""
     _not_an_app(actor)

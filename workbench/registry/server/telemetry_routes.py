@@ -16,12 +16,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from workbench.registry.errors import PermissionDeniedError
-from workbench.registry.schemas import ProdStats, ServedAnswer, check_text
+from workbench.registry.schemas import check_text
 from workbench.registry.server import otlp
+from workbench.registry.server.auth import Actor
 from workbench.registry.server.deps import CurrentActor, Service, Token, as_actor
 from workbench.registry.server.openapi import PromptName, errors
-from workbench.registry.server.service import Actor
-from workbench.registry.server.telemetry import check_trace_id
+from workbench.registry.server.served import check_trace_id
+from workbench.registry.telemetry_schemas import ProdStats, ServedAnswer
 
 router = APIRouter(tags=["telemetry"], responses=errors(401, 422))
 
