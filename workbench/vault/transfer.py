@@ -34,12 +34,9 @@ from workbench.vault.bundle import (
     BundlePrompt,
     BundleVersion,
 )
-from workbench.vault.repository import (
-    _INSERT_DOC,
-    Vault,
-    chunks,
-    registry_url_in,
-)
+from workbench.vault.cases import write_cases
+from workbench.vault.prompts import check_name, insert_prompt
+from workbench.vault.repository import Vault, registry_url_in
 from workbench.vault.schema import (
     LabelRow,
     PromptRow,
@@ -48,6 +45,8 @@ from workbench.vault.schema import (
     VersionParentRow,
     VersionRow,
 )
+from workbench.vault.search import INSERT_DOC, read_doc
+from workbench.vault.versions import chunks
 
 
 @dataclass
@@ -111,7 +110,7 @@ class Transfer:
         """
         report = ImportReport()
         for bp in bundle.prompts:
-            self.vault.check_name(bp.name)
+            check_name(bp.name)
         with self.vault.writing() as s:
             bundle = self._foreign_numbers_as_provenance(s, bundle, report)
             added = self.add_versions(
@@ -131,7 +130,7 @@ class Transfer:
                     .where(TestCaseRow.prompt_id == pid)
                 )
                 if bp.test_cases and not has_cases:  # local cases are kept, never overwritten
-                    self.vault.write_cases(s, pid, bp.test_cases)
+                    write_cases(s, pid, bp.test_cases)
                 ids = {str(v.id) for v in bp.versions}
                 for lname, target in bp.labels.items():
                     ours = s.scalar(
@@ -262,7 +261,7 @@ class Transfer:
         touched: dict[int, list[PromptVersion | BundleVersion]] = {}
         for name, created_at, archived, versions in groups:
             if name not in result.prompt_ids:
-                result.prompt_ids[name] = self.vault.insert_prompt(s, name, created_at, archived).id
+                result.prompt_ids[name] = insert_prompt(s, name, created_at, archived).id
                 result.prompts_created += 1
             pid = result.prompt_ids[name]
             for v in versions:
@@ -333,7 +332,7 @@ class Transfer:
         names_by_id = {pid: name for name, pid in result.prompt_ids.items()}
         docs = []
         for pid, added in touched.items():
-            doc = self.vault.read_doc(s, pid, names_by_id[pid])
+            doc = read_doc(s, pid, names_by_id[pid])
             for v in added:
                 doc.add(v)
             docs.append({"id": pid, **doc.params()})
@@ -343,5 +342,5 @@ class Transfer:
                 {"i": json.dumps(chunk_ids)},
             )
         if docs:
-            s.execute(_INSERT_DOC, docs)
+            s.execute(INSERT_DOC, docs)
         return result
