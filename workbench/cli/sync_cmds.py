@@ -425,6 +425,23 @@ def add_login_parser(rsub: Any, parent: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_login)
 
 
+GUARD_RAILS: tuple[tuple[str, type[float] | type[int], str, str], ...] = (
+    ("--max-error-rate", float, "FRACTION", "e.g. 0.05: at most 5%% of canary calls may fail"),
+    (
+        "--max-error-rate-over-stable",
+        float,
+        "FRACTION",
+        "e.g. 0.02: at most 2 points above the stable version's rate",
+    ),
+    ("--max-p95-ms", float, "MS", "p95 latency limit"),
+    ("--max-p95-ratio", float, "X", "e.g. 1.5: p95 at most 1.5x the stable version's"),
+    ("--max-cost-per-call", float, "USD", "cost per call limit"),
+    ("--max-cost-ratio", float, "X", "cost per call at most X times the stable version's"),
+    ("--min-calls", int, "N", "canary calls before anything is judged (default 50)"),
+)
+"""publish's canary guard rails: flag, type, metavar, help."""
+
+
 def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "sync", help="push local versions and decisions, pull the team's", parents=[parent]
@@ -488,34 +505,8 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
         "the registry watches the canary's production spans and, when one limit is crossed, "
         "moves the label back to --version by itself (audited, shown by 'labels')",
     )
-    guard.add_argument(
-        "--max-error-rate",
-        type=float,
-        metavar="FRACTION",
-        help="e.g. 0.05: at most 5%% of canary calls may fail",
-    )
-    guard.add_argument(
-        "--max-error-rate-over-stable",
-        type=float,
-        metavar="FRACTION",
-        help="e.g. 0.02: at most 2 points above the stable version's rate",
-    )
-    guard.add_argument("--max-p95-ms", type=float, metavar="MS", help="p95 latency limit")
-    guard.add_argument(
-        "--max-p95-ratio",
-        type=float,
-        metavar="X",
-        help="e.g. 1.5: p95 at most 1.5x the stable version's",
-    )
-    guard.add_argument("--max-cost-per-call", type=float, metavar="USD", help="cost per call limit")
-    guard.add_argument(
-        "--max-cost-ratio",
-        type=float,
-        metavar="X",
-        help="cost per call at most X times the stable version's",
-    )
-    guard.add_argument("--min-calls", type=int, metavar="N",
-                       help="canary calls before anything is judged (default 50)")  # fmt: skip
+    for flag, kind, metavar, what in GUARD_RAILS:
+        guard.add_argument(flag, type=kind, metavar=metavar, help=what)
     p.set_defaults(handler=cmd_publish)
 
     p = sub.add_parser(
