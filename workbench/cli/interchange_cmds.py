@@ -109,7 +109,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         version = vault.get_version(args.name, args.version)
         cases = vault.test_cases(args.name)
     if args.format == "promptfoo":
-        from workbench.app.interchange.promptfoo import write_promptfoo
+        from workbench.app.interchange.promptfoo_export import write_promptfoo
 
         models = [m.strip() for m in (args.models or "").split(",") if m.strip()]
         text, report = write_promptfoo(version, cases, models=models, profiles=_profiles())
