@@ -25,7 +25,8 @@ _VAULT, _MODEL = "workbench.cli.vault_cmds", "workbench.cli.model_cmds"
 _REGISTRY, _SYNC = "workbench.cli.registry_cmds", "workbench.cli.sync_cmds"
 _SOURCE = "workbench.cli.source_cmds"
 COMMANDS: dict[str, str] = {
-    **dict.fromkeys(("vault", "commit", "doctor", "lint"), _VAULT),
+    "vault": _VAULT,
+    **dict.fromkeys(("commit", "doctor", "lint"), "workbench.cli.authoring_cmds"),
     **dict.fromkeys(
         ("cases", "compare", "eval", "key", "provider", "runs"),
         _MODEL,
