@@ -35,7 +35,9 @@ COMMANDS: dict[str, str] = {
     **dict.fromkeys(("import", "export"), "workbench.cli.interchange_cmds"),
     "registry": _REGISTRY,
     "source": _SOURCE,
-    **dict.fromkeys(("labels", "publish", "review", "sync"), _SYNC),
+    **dict.fromkeys(("labels", "publish"), _SYNC),
+    "review": "workbench.cli.review_cmds",
+    "sync": _SYNC,
     **dict.fromkeys(("prod", "trace"), "workbench.cli.prod_cmds"),
 }
 """Each top-level command and the module that adds it (a test holds this to what the
