@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
 Sub = Any
 
-FORMATS = ("promptfoo", "prompty")
 LISTED = 20
 """Unchanged prompts are named up to this many, then counted (--json lists them all)."""
 
