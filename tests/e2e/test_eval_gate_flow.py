@@ -4,16 +4,13 @@ and only then may the publisher publish."""
 
 from __future__ import annotations
 
-import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.server.conftest import RunningRegistry, running_registry
+from tests.e2e.conftest import TeamCli
 from workbench.cli.main import main
-from workbench.registry.server.config import RegistrySettings
 from workbench.secrets.keyring_store import KeyringStore
 from workbench.vault import Vault
 from workbench.vault.sync_store import SyncStore
@@ -25,39 +22,13 @@ SUITE = (
 )
 
 
-@pytest.fixture
-def strict_registry(tmp_path: Path) -> Iterator[RunningRegistry]:
-    settings = RegistrySettings(
-        db_url=f"sqlite:///{tmp_path / 'registry.sqlite3'}", require_eval_evidence=True
-    )
-    with running_registry(settings) as reg:
-        yield reg
-
-
 @pytest.mark.keychain
 def test_eval_evidence_gates_production(
-    tmp_path: Path,
-    strict_registry: RunningRegistry,
-    secret_service: KeyringStore,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path, team_cli: TeamCli, secret_service: KeyringStore
 ) -> None:
-    reg = strict_registry
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("WORKBENCH_VAULT", raising=False)
+    as_, run = team_cli.as_, team_cli.run
     (tmp_path / "p.yaml").write_text(PROMPT)
     (tmp_path / "suite.yaml").write_text(SUITE)
-
-    def as_(who: str) -> None:
-        monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path / who))
-        monkeypatch.setenv("WORKBENCH_AUTHOR", who)
-        monkeypatch.setattr("sys.stdin", io.StringIO(reg.tokens[who] + "\n"))
-        assert run("registry", "login", reg.url)[0] == 0
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
 
     as_("alice")
     run("commit", "faq", "-f", "p.yaml", "-m", "first")

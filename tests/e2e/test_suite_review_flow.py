@@ -10,19 +10,16 @@ ran an older suite than the prompt's current one.
 
 from __future__ import annotations
 
-import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.server.conftest import RunningRegistry, running_registry
-from workbench.cli.main import main
+from tests.e2e.conftest import TeamCli
+from tests.server.conftest import RunningRegistry
 from workbench.core.errors import InputError
 from workbench.core.suites import suite_hash
 from workbench.registry.schemas import FolderPolicy
-from workbench.registry.server.config import RegistrySettings
 from workbench.secrets.keyring_store import KeyringStore
 from workbench.vault import Vault
 from workbench.vault.suites import SuiteStore
@@ -42,48 +39,17 @@ SUITE_2 = (
 ONE_CASE = "- name: reset\n  question: How do I reset my password?\n"
 
 
-@pytest.fixture
-def strict_registry(tmp_path: Path) -> Iterator[RunningRegistry]:
-    settings = RegistrySettings(
-        db_url=f"sqlite:///{tmp_path / 'registry.sqlite3'}", require_eval_evidence=True
-    )
-    with running_registry(settings) as reg:
-        reg.service.suites.set_policy(FolderPolicy(required_models=("echo:echo",)))
-        yield reg
-
-
 @pytest.mark.keychain
 def test_a_changed_case_travels_and_approval_needs_evidence_on_the_current_suite(
-    tmp_path: Path,
-    strict_registry: RunningRegistry,
-    secret_service: KeyringStore,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path, team_cli: TeamCli, secret_service: KeyringStore
 ) -> None:
-    reg = strict_registry
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("WORKBENCH_VAULT", raising=False)
+    reg, as_, run, ok = team_cli.reg, team_cli.as_, team_cli.run, team_cli.ok
+    reg.service.suites.set_policy(FolderPolicy(required_models=("echo:echo",)))
     for name, text in {
         "p.yaml": PROMPT, "p2.yaml": PROMPT_2, "suite.yaml": SUITE,
         "suite2.yaml": SUITE_2, "one.yaml": ONE_CASE,
     }.items():  # fmt: skip
         (tmp_path / name).write_text(text)
-
-    def as_(who: str) -> None:
-        monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path / who))
-        monkeypatch.setenv("WORKBENCH_AUTHOR", who)
-        monkeypatch.setattr("sys.stdin", io.StringIO(reg.tokens[who] + "\n"))
-        assert run("registry", "login", reg.url)[0] == 0
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    def ok(*argv: str) -> str:
-        code, out, err = run(*argv)
-        assert code == 0, err
-        return out
 
     def eval_run(*extra: str) -> str:
         out = ok("eval", "faq", "--models", "echo:echo", "--json", *extra)

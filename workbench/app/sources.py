@@ -29,6 +29,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from workbench.app.source_read import CredentialLookup, Rows, SourceReader, read_source
+from workbench.core.coercion import coerce_value
 from workbench.core.errors import (
     NotFoundError,
     RenderError,
@@ -46,7 +47,6 @@ from workbench.core.sources import (
     SourceVersion,
     allowed_entries_text,
 )
-from workbench.core.templating import coerce_value
 from workbench.secrets.store import SecretStore
 from workbench.vault import Vault
 from workbench.vault.sources import SourceStore

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
 Sub = Any
 
-FORMATS = ("promptfoo", "prompty")
 LISTED = 20
 """Unchanged prompts are named up to this many, then counted (--json lists them all)."""
 
@@ -109,7 +108,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         version = vault.get_version(args.name, args.version)
         cases = vault.test_cases(args.name)
     if args.format == "promptfoo":
-        from workbench.app.interchange.promptfoo import write_promptfoo
+        from workbench.app.interchange.promptfoo_export import write_promptfoo
 
         models = [m.strip() for m in (args.models or "").split(",") if m.strip()]
         text, report = write_promptfoo(version, cases, models=models, profiles=_profiles())
@@ -119,10 +118,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.models:
             raise UsageError("--models is for promptfoo exports", hint="Leave it out.")
         text, report = write_prompty(version, cases, profiles=_profiles())
-    if (args.out is None or str(args.out) == "-") and args.json:
+    to_stdout = args.out is None or str(args.out) == "-"
+    if to_stdout and args.json:
         emit(True, {**report.as_dict(), "text": text}, "")
         return EXIT_OK
-    if args.out is None or str(args.out) == "-":
+    if to_stdout:
         sys.stdout.write(text)
         for line in [f"skipped: {s}" for s in report.skipped] + [
             f"note: {n}" for n in report.notes
@@ -159,22 +159,35 @@ and printed as "skipped".
 """
 
 
-def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
-    fmt = argparse.RawDescriptionHelpFormatter
-    p = sub.add_parser(
-        "import",
-        help="import prompts from a promptfoo configuration or a .prompty file",
-        description=IMPORT_HELP,
-        formatter_class=fmt,
+def _command(
+    sub: Sub, name: str, what: str, description: str, parent: argparse.ArgumentParser
+) -> argparse.ArgumentParser:
+    """One (sub)command whose description keeps its line breaks and examples."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=what,
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[parent],
     )
+    return parser
+
+
+def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
+    p = _command(
+        sub,
+        "import",
+        "import prompts from a promptfoo configuration or a .prompty file",
+        IMPORT_HELP,
+        parent,
+    )
     isub = p.add_subparsers(dest="format", metavar="FORMAT", required=True)
-    q = isub.add_parser(
+    q = _command(
+        isub,
         "promptfoo",
-        help="a promptfooconfig.yaml: prompts, providers, tests and their assertions",
-        description=IMPORT_HELP,
-        formatter_class=fmt,
-        parents=[parent],
+        "a promptfooconfig.yaml: prompts, providers, tests and their assertions",
+        IMPORT_HELP,
+        parent,
     )
     q.add_argument("file", help="the promptfoo configuration (YAML)")
     q.add_argument(
@@ -186,32 +199,30 @@ def add_parser(sub: Sub, parent: argparse.ArgumentParser) -> None:
         help="PROFILE:MODEL that grades llm-rubric assertions that name no provider",
     )
     q.set_defaults(handler=cmd_import)
-    q = isub.add_parser(
+    q = _command(
+        isub,
         "prompty",
-        help="a .prompty file: front matter (model, inputs, sample) and role-marked body",
-        description=IMPORT_HELP,
-        formatter_class=fmt,
-        parents=[parent],
+        "a .prompty file: front matter (model, inputs, sample) and role-marked body",
+        IMPORT_HELP,
+        parent,
     )
     q.add_argument("file", help="the .prompty file")
     q.add_argument("--name", help="prompt name (default: the file's name: field)")
     q.set_defaults(handler=cmd_import)
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "export",
-        help="write a prompt and its test cases as a promptfoo configuration or .prompty",
-        description=EXPORT_HELP,
-        formatter_class=fmt,
-        parents=[parent],
+        "write a prompt and its test cases as a promptfoo configuration or .prompty",
+        EXPORT_HELP,
+        parent,
     )
     esub = p.add_subparsers(dest="format", metavar="FORMAT", required=True)
     for name, what in (
         ("promptfoo", "a promptfooconfig.yaml promptfoo can run"),
         ("prompty", "a .prompty file (its sample: the case named sample, else the first)"),
     ):
-        q = esub.add_parser(
-            name, help=what, description=EXPORT_HELP, formatter_class=fmt, parents=[parent]
-        )
+        q = _command(esub, name, what, EXPORT_HELP, parent)
         q.add_argument("name", help="the prompt, e.g. support/reply")
         q.add_argument(
             "version", nargs="?", default="latest", help="latest (default), vN, a label or an id"

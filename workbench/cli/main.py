@@ -25,7 +25,8 @@ _VAULT = "workbench.cli.vault_cmds"
 _REGISTRY, _SYNC = "workbench.cli.registry_cmds", "workbench.cli.sync_cmds"
 _SOURCE = "workbench.cli.source_cmds"
 COMMANDS: dict[str, str] = {
-    **dict.fromkeys(("vault", "commit", "doctor", "lint"), _VAULT),
+    "vault": _VAULT,
+    **dict.fromkeys(("commit", "doctor", "lint"), "workbench.cli.authoring_cmds"),
     "compare": "workbench.cli.compare_cmds",
     "eval": "workbench.cli.eval_cmds",
     **dict.fromkeys(("key", "provider"), "workbench.cli.provider_cmds"),
@@ -34,7 +35,9 @@ COMMANDS: dict[str, str] = {
     **dict.fromkeys(("import", "export"), "workbench.cli.interchange_cmds"),
     "registry": _REGISTRY,
     "source": _SOURCE,
-    **dict.fromkeys(("labels", "publish", "review", "sync"), _SYNC),
+    **dict.fromkeys(("labels", "publish"), _SYNC),
+    "review": "workbench.cli.review_cmds",
+    "sync": _SYNC,
     **dict.fromkeys(("prod", "trace"), "workbench.cli.prod_cmds"),
 }
 """Each top-level command and the module that adds it (a test holds this to what the

@@ -275,7 +275,7 @@ class CheckResult(BaseModel):
 def _expected(assertion: Assertion, values: Mapping[str, Any]) -> Any:
     value = assertion.value
     if isinstance(value, str) and "{{" in value:
-        from workbench.core.templating import render_template
+        from workbench.core.sandbox import render_template
 
         try:
             return render_template(value, values, where=f"assertion {assertion.type}")

@@ -47,7 +47,7 @@ key that is missing): run it again once that is fixed; nothing was judged.
 The classes marked [r] live in ``workbench.registry.errors`` (with the one mapping to
 and from HTTP statuses), [p] in ``workbench.providers.errors`` (with the one mapping
 from provider statuses, pictured there), [s] in ``workbench.secrets.errors``, [t] in
-``workbench.core.templating``, [e] in ``workbench.engine.runner``; each package raises
+``workbench.core.render_limits``, [e] in ``workbench.engine.runner``; each package raises
 only its own and these.
 """
 

@@ -81,7 +81,7 @@ def grading_messages(
 
     ``sent`` is what the graded call sent (its rendered messages). Raises ``InputError``
     when the rubric or its prompt does not render (a typo'd variable, bad syntax)."""
-    from workbench.core.templating import render_template
+    from workbench.core.sandbox import render_template
 
     scale = assertion.rubric_scale
     where = "assertion rubric"

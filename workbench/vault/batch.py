@@ -23,8 +23,11 @@ from workbench.core.errors import ConflictError
 from workbench.core.models import PromptContent, PromptVersion, utcnow
 from workbench.core.runs import TestCase
 from workbench.core.templating import validate_content
+from workbench.vault.cases import write_cases
+from workbench.vault.prompts import check_name, insert_prompt
 from workbench.vault.repository import Vault
 from workbench.vault.schema import PromptRow, VersionRow
+from workbench.vault.versions import insert_version
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ def _latest(s: Session, prompt_id: int) -> VersionRow | None:
 def apply_changes(vault: Vault, changes: Sequence[Change], message: str) -> list[PromptVersion]:
     """Write every change in one transaction; the versions committed, in order."""
     for change in changes:
-        vault.check_name(change.prompt)
+        check_name(change.prompt)
         if change.content is not None:
             validate_content(change.content)
     committed: list[PromptVersion] = []
@@ -60,7 +63,7 @@ def apply_changes(vault: Vault, changes: Sequence[Change], message: str) -> list
         for change in changes:
             prow = s.scalar(select(PromptRow).where(PromptRow.name == change.prompt))
             if prow is None:
-                prow = vault.insert_prompt(s, change.prompt, utcnow())
+                prow = insert_prompt(s, change.prompt, utcnow())
                 vault.audit_in(s, "prompt.create", change.prompt, {})
             latest = _latest(s, prow.id)
             head = uuid.UUID(latest.id) if latest is not None else None
@@ -86,7 +89,7 @@ def apply_changes(vault: Vault, changes: Sequence[Change], message: str) -> list
                     parent_ids=(head,) if head is not None else (),
                     local_ordinal=int(stored or 0) + 1,
                 )
-                vault.insert_version(s, prow, version)
+                insert_version(s, prow, version)
                 vault.audit_in(
                     s,
                     "version.commit",
@@ -95,6 +98,6 @@ def apply_changes(vault: Vault, changes: Sequence[Change], message: str) -> list
                 )
                 committed.append(version)
             if change.cases is not None:
-                vault.write_cases(s, prow.id, change.cases)
+                write_cases(s, prow.id, change.cases)
                 vault.audit_in(s, "cases.set", change.prompt, {"cases": len(change.cases)})
     return committed

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from workbench.core.runs import TestCase
 from workbench.core.suites import stored_suite, suite_hash
+from workbench.vault.cases import write_cases
 from workbench.vault.repository import Vault
 from workbench.vault.schema import PromptRow, PromptSuiteRow, SuiteRow, TestCaseRow, VersionRow
 
@@ -131,7 +132,7 @@ class SuiteStore:
             previous = mirror.registry_hash if mirror is not None else None
             if local != suite.hash:
                 if local is None or local == previous:
-                    self.vault.write_cases(s, pid, suite.cases)
+                    write_cases(s, pid, suite.cases)
                     self.vault.audit_in(
                         s, "cases.pulled", suite.prompt,
                         {"suite": suite.hash, "cases": len(suite.cases), "by": suite.author},

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from workbench.core.errors import ConflictError, InputError
 from workbench.core.models import Label, LabelEvent, PromptVersion, utcnow
-from workbench.vault.repository import Vault, chunks
+from workbench.vault.repository import Vault
 from workbench.vault.schema import (
     LabelEventRow,
     LabelRow,
@@ -38,6 +38,7 @@ from workbench.vault.schema import (
 )
 from workbench.vault.suites import SuiteCopy, SuiteStore
 from workbench.vault.transfer import Transfer
+from workbench.vault.versions import chunks, versions_in
 
 SyncStatus = Literal["synced", "ahead", "forked", "local"]
 OutboxKind = Literal["review", "label"]
@@ -141,7 +142,7 @@ class SyncStore:
                     select(VersionRow).where(VersionRow.number.is_(None)).order_by(VersionRow.seq)
                 )
             )
-            return self.vault.versions_in(s, rows)
+            return versions_in(s, rows)
 
     # ---- outbox ------------------------------------------------------------------------
 
@@ -435,7 +436,7 @@ class SyncStore:
                     .order_by(VersionRow.seq)
                 )
             )
-            versions = self.vault.versions_in(s, rows)
+            versions = versions_in(s, rows)
         by_seq = dict(zip((r.seq for r in rows), versions, strict=True))
         return [(by_seq[seq], changes[seq]) for seq, _ in found]
 

@@ -34,12 +34,9 @@ from workbench.vault.bundle import (
     BundlePrompt,
     BundleVersion,
 )
-from workbench.vault.repository import (
-    _INSERT_DOC,
-    Vault,
-    chunks,
-    registry_url_in,
-)
+from workbench.vault.cases import write_cases
+from workbench.vault.prompts import check_name, insert_prompt
+from workbench.vault.repository import Vault, registry_url_in
 from workbench.vault.schema import (
     LabelRow,
     PromptRow,
@@ -48,6 +45,8 @@ from workbench.vault.schema import (
     VersionParentRow,
     VersionRow,
 )
+from workbench.vault.search import INSERT_DOC, read_doc
+from workbench.vault.versions import chunks
 
 
 @dataclass
@@ -111,7 +110,7 @@ class Transfer:
         """
         report = ImportReport()
         for bp in bundle.prompts:
-            self.vault.check_name(bp.name)
+            check_name(bp.name)
         with self.vault.writing() as s:
             bundle = self._foreign_numbers_as_provenance(s, bundle, report)
             added = self.add_versions(
@@ -131,7 +130,7 @@ class Transfer:
                     .where(TestCaseRow.prompt_id == pid)
                 )
                 if bp.test_cases and not has_cases:  # local cases are kept, never overwritten
-                    self.vault.write_cases(s, pid, bp.test_cases)
+                    write_cases(s, pid, bp.test_cases)
                 ids = {str(v.id) for v in bp.versions}
                 for lname, target in bp.labels.items():
                     ours = s.scalar(
@@ -222,126 +221,197 @@ class Transfer:
         parent that is nowhere, raises and so rolls the whole transaction back. A
         handful of statements per call, not per version.
         """
-        result = AddedVersions()
-        batch: dict[str, PromptVersion | BundleVersion] = {}
-        home: dict[str, str] = {}
-        for name, _, _, versions in groups:
-            for v in versions:
-                vid = str(v.id)
-                if vid in batch:
-                    where = "twice" if home[vid] == name else f"in {home[vid]!r} and {name!r}"
-                    raise InputError(
-                        f"{source} holds version {v.id} {where}",
-                        hint=f"Each version id appears once; the file was edited or "
-                        f"joined by hand. {nothing}",
-                    )
-                batch[vid], home[vid] = v, name
-        known: dict[str, tuple[str, int | None, int]] = {}
-        for chunk in chunks(list(batch), 500):
-            for vid, vhash, number, prompt_id in s.execute(
-                select(
-                    VersionRow.id, VersionRow.content_hash, VersionRow.number, VersionRow.prompt_id
-                ).where(VersionRow.id.in_(chunk))
-            ):
-                known[vid] = (vhash, number, prompt_id)
-        outside = {
-            str(p) for v in batch.values() for p in v.parent_ids if str(p) not in batch
-        } - set(known)
-        found: set[str] = set()
-        for chunk in chunks(list(outside), 500):
-            found.update(s.scalars(select(VersionRow.id).where(VersionRow.id.in_(chunk))))
-        names = list(dict.fromkeys(name for name, _, _, _ in groups))
-        for chunk in chunks(names, 500):
-            for name, pid in s.execute(
-                select(PromptRow.name, PromptRow.id).where(PromptRow.name.in_(chunk))
-            ):
-                result.prompt_ids[name] = pid
-        version_rows: list[dict[str, Any]] = []
-        parent_rows: list[dict[str, Any]] = []
-        numbered: list[dict[str, Any]] = []
-        touched: dict[int, list[PromptVersion | BundleVersion]] = {}
+        batch = _index_batch(groups, source, nothing)
+        known = _known_versions(s, list(batch))
+        rows = _NewRows(absent=_absent_parents(s, batch, known))
+        result = AddedVersions(prompt_ids=_prompt_ids(s, groups))
         for name, created_at, archived, versions in groups:
             if name not in result.prompt_ids:
-                result.prompt_ids[name] = self.vault.insert_prompt(s, name, created_at, archived).id
+                result.prompt_ids[name] = insert_prompt(s, name, created_at, archived).id
                 result.prompts_created += 1
             pid = result.prompt_ids[name]
             for v in versions:
-                vid = str(v.id)
-                if vid in known:
-                    vhash, number, known_pid = known[vid]
-                    if vhash != v.content_hash:
-                        raise ConflictError(
-                            f"version {v.id} of {name!r} differs between this vault and {source}",
-                            hint=f"Version ids are unique, so one side is corrupt. {nothing}",
-                        )
-                    if known_pid != pid:
-                        other = s.scalar(select(PromptRow.name).where(PromptRow.id == known_pid))
-                        raise ConflictError(
-                            f"version {v.id} is in this vault as a version of {other!r}, and "
-                            f"{source} has it under {name!r}",
-                            hint="A version belongs to one prompt: the other name was given "
-                            f"to a copy (renamed by hand?). {nothing}",
-                        )
-                    if number is None and v.number is not None:
-                        numbered.append({"vid": vid, "n": v.number, "a": v.author})
+                seen = known.get(str(v.id))
+                if seen is None:
+                    rows.add(v, name, pid, source, nothing)
+                    result.added += 1
+                else:
+                    _check_known(s, v, name, pid, seen, source, nothing, rows.numbered)
                     result.skipped += 1
-                    continue
-                try:  # the same template check as commit: syntax and rendering limits
-                    validate_content(v.content)
-                except InputError as exc:
-                    raise InputError(
-                        f"version {v.id} of {name!r} in {source}: {exc.message}",
-                        hint=f"{exc.hint} {nothing}",
-                    ) from None
-                for pos, parent in enumerate(v.parent_ids):
-                    if str(parent) in outside and str(parent) not in found:
-                        raise InputError(
-                            f"version {v.id} of {name!r} in {source} names parent {parent}, "
-                            "which is neither there nor in this vault",
-                            hint=f"A whole history is needed. {nothing}",
-                        )
-                    parent_rows.append(
-                        {"version_id": vid, "parent_id": str(parent), "position": pos}
-                    )
-                version_rows.append(
-                    {
-                        "id": vid,
-                        "prompt_id": pid,
-                        "content": canonical_json(v.content.canonical()).decode("utf-8"),
-                        "content_hash": v.content_hash,
-                        "message": v.message,
-                        "author": v.author,
-                        "created_at": v.created_at,
-                        "number": v.number,
-                    }
+        rows.write(s)
+        _reindex(s, rows.touched, {pid: name for name, pid in result.prompt_ids.items()})
+        return result
+
+
+_Groups = Sequence[tuple[str, datetime, bool, Sequence[PromptVersion | BundleVersion]]]
+_Known = tuple[str, int | None, int]
+"""A stored version: its content hash, registry number and prompt id."""
+
+
+def _index_batch(
+    groups: _Groups, source: str, nothing: str
+) -> dict[str, PromptVersion | BundleVersion]:
+    """The versions to add by id; an id given twice is refused (the file was edited)."""
+    batch: dict[str, PromptVersion | BundleVersion] = {}
+    home: dict[str, str] = {}
+    for name, _, _, versions in groups:
+        for v in versions:
+            vid = str(v.id)
+            if vid in batch:
+                where = "twice" if home[vid] == name else f"in {home[vid]!r} and {name!r}"
+                raise InputError(
+                    f"{source} holds version {v.id} {where}",
+                    hint=f"Each version id appears once; the file was edited or "
+                    f"joined by hand. {nothing}",
                 )
-                touched.setdefault(pid, []).append(v)
-                result.added += 1
+            batch[vid], home[vid] = v, name
+    return batch
+
+
+def _known_versions(s: Session, ids: list[str]) -> dict[str, _Known]:
+    """Those of ``ids`` the vault already holds."""
+    known: dict[str, _Known] = {}
+    for chunk in chunks(ids, 500):
+        for vid, vhash, number, prompt_id in s.execute(
+            select(
+                VersionRow.id, VersionRow.content_hash, VersionRow.number, VersionRow.prompt_id
+            ).where(VersionRow.id.in_(chunk))
+        ):
+            known[vid] = (vhash, number, prompt_id)
+    return known
+
+
+def _absent_parents(
+    s: Session, batch: dict[str, PromptVersion | BundleVersion], known: dict[str, _Known]
+) -> set[str]:
+    """Parents named by the batch that are neither in it nor in the vault."""
+    outside = {str(p) for v in batch.values() for p in v.parent_ids if str(p) not in batch} - set(
+        known
+    )
+    found: set[str] = set()
+    for chunk in chunks(list(outside), 500):
+        found.update(s.scalars(select(VersionRow.id).where(VersionRow.id.in_(chunk))))
+    return outside - found
+
+
+def _prompt_ids(s: Session, groups: _Groups) -> dict[str, int]:
+    """The ids of the groups' prompts the vault already has."""
+    ids: dict[str, int] = {}
+    names = list(dict.fromkeys(name for name, _, _, _ in groups))
+    for chunk in chunks(names, 500):
+        for name, pid in s.execute(
+            select(PromptRow.name, PromptRow.id).where(PromptRow.name.in_(chunk))
+        ):
+            ids[name] = pid
+    return ids
+
+
+def _check_known(
+    s: Session,
+    v: PromptVersion | BundleVersion,
+    name: str,
+    pid: int,
+    seen: _Known,
+    source: str,
+    nothing: str,
+    numbered: list[dict[str, Any]],
+) -> None:
+    """A version the vault has: the same content under the same prompt, or a conflict.
+    A draft of ours that the other side numbered gets its number (queued in ``numbered``)."""
+    vhash, number, known_pid = seen
+    if vhash != v.content_hash:
+        raise ConflictError(
+            f"version {v.id} of {name!r} differs between this vault and {source}",
+            hint=f"Version ids are unique, so one side is corrupt. {nothing}",
+        )
+    if known_pid != pid:
+        other = s.scalar(select(PromptRow.name).where(PromptRow.id == known_pid))
+        raise ConflictError(
+            f"version {v.id} is in this vault as a version of {other!r}, and "
+            f"{source} has it under {name!r}",
+            hint="A version belongs to one prompt: the other name was given "
+            f"to a copy (renamed by hand?). {nothing}",
+        )
+    if number is None and v.number is not None:
+        numbered.append({"vid": str(v.id), "n": v.number, "a": v.author})
+
+
+@dataclass
+class _NewRows:
+    """The rows of the versions to add, gathered so each table takes one bulk insert."""
+
+    absent: set[str]
+    versions: list[dict[str, Any]] = field(default_factory=list)
+    parents: list[dict[str, Any]] = field(default_factory=list)
+    numbered: list[dict[str, Any]] = field(default_factory=list)
+    touched: dict[int, list[PromptVersion | BundleVersion]] = field(default_factory=dict)
+
+    def add(
+        self, v: PromptVersion | BundleVersion, name: str, pid: int, source: str, nothing: str
+    ) -> None:
+        """Check a new version (templates as at commit, a whole history) and queue its rows."""
+        vid = str(v.id)
+        try:  # the same template check as commit: syntax and rendering limits
+            validate_content(v.content)
+        except InputError as exc:
+            raise InputError(
+                f"version {v.id} of {name!r} in {source}: {exc.message}",
+                hint=f"{exc.hint} {nothing}",
+            ) from None
+        for pos, parent in enumerate(v.parent_ids):
+            if str(parent) in self.absent:
+                raise InputError(
+                    f"version {v.id} of {name!r} in {source} names parent {parent}, "
+                    "which is neither there nor in this vault",
+                    hint=f"A whole history is needed. {nothing}",
+                )
+            self.parents.append({"version_id": vid, "parent_id": str(parent), "position": pos})
+        self.versions.append(
+            {
+                "id": vid,
+                "prompt_id": pid,
+                "content": canonical_json(v.content.canonical()).decode("utf-8"),
+                "content_hash": v.content_hash,
+                "message": v.message,
+                "author": v.author,
+                "created_at": v.created_at,
+                "number": v.number,
+            }
+        )
+        self.touched.setdefault(pid, []).append(v)
+
+    def write(self, s: Session) -> None:
         # Versions before their parents' links (foreign keys are checked per statement).
-        if version_rows:
-            s.execute(insert(VersionRow), version_rows)
-        if parent_rows:
-            s.execute(insert(VersionParentRow), parent_rows)
-        if numbered:
+        if self.versions:
+            s.execute(insert(VersionRow), self.versions)
+        if self.parents:
+            s.execute(insert(VersionParentRow), self.parents)
+        if self.numbered:
             s.execute(
                 text(
                     "UPDATE versions SET number = :n, author = :a "
                     "WHERE id = :vid AND number IS NULL"
                 ),
-                numbered,
+                self.numbered,
             )
-        names_by_id = {pid: name for name, pid in result.prompt_ids.items()}
-        docs = []
-        for pid, added in touched.items():
-            doc = self.vault.read_doc(s, pid, names_by_id[pid])
-            for v in added:
-                doc.add(v)
-            docs.append({"id": pid, **doc.params()})
-        for chunk_ids in chunks(list(touched), 500):
-            s.execute(
-                text("DELETE FROM search_index WHERE rowid IN (SELECT value FROM json_each(:i))"),
-                {"i": json.dumps(chunk_ids)},
-            )
-        if docs:
-            s.execute(_INSERT_DOC, docs)
-        return result
+
+
+def _reindex(
+    s: Session,
+    touched: dict[int, list[PromptVersion | BundleVersion]],
+    names_by_id: dict[int, str],
+) -> None:
+    """Add the new versions to their prompts' search documents: one delete, one insert."""
+    docs = []
+    for pid, added in touched.items():
+        doc = read_doc(s, pid, names_by_id[pid])
+        for v in added:
+            doc.add(v)
+        docs.append({"id": pid, **doc.params()})
+    for chunk_ids in chunks(list(touched), 500):
+        s.execute(
+            text("DELETE FROM search_index WHERE rowid IN (SELECT value FROM json_each(:i))"),
+            {"i": json.dumps(chunk_ids)},
+        )
+    if docs:
+        s.execute(INSERT_DOC, docs)

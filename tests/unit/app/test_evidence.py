@@ -6,16 +6,15 @@ Both runs are made by the real engine against the local provider server on 127.0
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.providerserver.fixtures import provider_server  # noqa: F401 (a fixture)
 from tests.providerserver.server import DEFAULT_KEY, ProviderServer
+from tests.unit.app.topic_prompt import ECHO, commit_topic_prompt
 from workbench.app.evidence import find_evidence
 from workbench.core.assertions import Assertion
-from workbench.core.models import Message, PromptContent, PromptVersion, Variable
+from workbench.core.models import Message, PromptContent
 from workbench.core.runs import CellKey, CellResult, ModelRef, Run, RunSpec, TestCase
 from workbench.engine.runner import Engine
 from workbench.providers.profiles import ProviderProfile
@@ -23,7 +22,6 @@ from workbench.vault import Vault
 from workbench.vault.runs import RunStore
 
 MODEL = ModelRef(profile="oa", model="test-model")
-ECHO = ModelRef(profile="echo", model="echo")
 
 
 def case(topic: str, must_contain: str | None = None) -> TestCase:
@@ -33,23 +31,6 @@ def case(topic: str, must_contain: str | None = None) -> TestCase:
 
 # owls and rivers pass their check, tea breaks it, moss has none.
 CASES = (case("owls", "owls"), case("tea", "zebra"), case("rivers", "rivers"), case("moss"))
-
-
-@pytest.fixture
-def vault(tmp_path: Path) -> Iterator[Vault]:
-    with Vault.open(tmp_path / "vault.sqlite3", create=True, actor="ada") as v:
-        yield v
-
-
-def commit(vault: Vault) -> PromptVersion:
-    return vault.commit(
-        "p",
-        PromptContent(
-            messages=(Message(role="user", template="Tell me about {{ topic }}"),),
-            variables=(Variable(name="topic"),),
-        ),
-        "first",
-    )
 
 
 class CancelAfterFirst:
@@ -67,7 +48,7 @@ def test_finished_run_is_chosen_over_a_newer_partial_one(
     vault: Vault,
     provider_server: ProviderServer,  # noqa: F811 (the fixture imported above)
 ) -> None:
-    version = commit(vault)
+    version = commit_topic_prompt(vault, "Tell me about {{ topic }}")
     profile = ProviderProfile(
         name="oa", family="openai", base_url=provider_server.base_url("openai"), key_name="k"
     )
@@ -120,7 +101,7 @@ def test_finished_run_is_chosen_over_a_newer_partial_one(
 
 
 def test_only_partial_runs_mean_no_evidence(vault: Vault) -> None:
-    version = commit(vault)
+    version = commit_topic_prompt(vault, "Tell me about {{ topic }}")
     store = RunStore(vault)
     run = Run(spec=RunSpec(prompt="p", version_ids=(version.id,), models=(ECHO,), cases=CASES))
     store.start(run)

@@ -6,11 +6,10 @@ Runs are made by the real engine with its built-in echo model."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from tests.unit.app.topic_prompt import ECHO, commit_topic_prompt
 from workbench.app.evidence import (
     ReviewedSuite,
     find_evidence,
@@ -19,36 +18,18 @@ from workbench.app.evidence import (
 )
 from workbench.core.assertions import Assertion
 from workbench.core.errors import UsageError
-from workbench.core.models import Message, PromptContent, PromptVersion, Variable
-from workbench.core.runs import ModelRef, RunSpec, TestCase
+from workbench.core.models import PromptVersion
+from workbench.core.runs import RunSpec, TestCase
 from workbench.core.suites import suite_hash
 from workbench.engine.runner import Engine
 from workbench.registry.schemas import FolderPolicy
 from workbench.vault import Vault
 
-ECHO = ModelRef(profile="echo", model="echo")
 OWLS = Assertion(type="contains", value="owls")
 SUITE = (
     TestCase(name="owls", values={"topic": "owls"}, assertions=(OWLS,)),
     TestCase(name="moss", values={"topic": "moss"}),
 )
-
-
-@pytest.fixture
-def vault(tmp_path: Path) -> Iterator[Vault]:
-    with Vault.open(tmp_path / "vault.sqlite3", create=True, actor="ada") as v:
-        yield v
-
-
-def _version(vault: Vault) -> PromptVersion:
-    return vault.commit(
-        "p",
-        PromptContent(
-            messages=(Message(role="user", template="About {{ topic }}"),),
-            variables=(Variable(name="topic"),),
-        ),
-        "first",
-    )
 
 
 def _run(vault: Vault, version: PromptVersion, cases: tuple[TestCase, ...]) -> str:
@@ -57,7 +38,7 @@ def _run(vault: Vault, version: PromptVersion, cases: tuple[TestCase, ...]) -> s
 
 
 def test_the_summary_names_the_version_suite_models_and_cases(vault: Vault) -> None:
-    version = _version(vault)
+    version = commit_topic_prompt(vault, "About {{ topic }}")
     run_id = _run(vault, version, SUITE)
     chosen = find_evidence(vault, version).chosen
     assert chosen is not None
@@ -72,7 +53,7 @@ def test_the_summary_names_the_version_suite_models_and_cases(vault: Vault) -> N
 
 
 def test_a_run_of_part_of_the_suite_or_another_model_is_not_attached(vault: Vault) -> None:
-    version = _version(vault)
+    version = commit_topic_prompt(vault, "About {{ topic }}")
     part = _run(vault, version, SUITE[:1])
     reviewed = ReviewedSuite(suite_hash(SUITE), 2)
     report = find_evidence(vault, version)

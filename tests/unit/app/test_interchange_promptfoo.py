@@ -13,7 +13,9 @@ import pytest
 import yaml
 
 from workbench.app.interchange.common import Report, apply_parsed
-from workbench.app.interchange.promptfoo import map_provider, read_promptfoo, write_promptfoo
+from workbench.app.interchange.promptfoo import read_promptfoo
+from workbench.app.interchange.promptfoo_export import write_promptfoo
+from workbench.app.interchange.promptfoo_format import map_provider
 from workbench.core.assertions import check
 from workbench.core.errors import InputError, UsageError
 from workbench.core.runs import TestCase

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.providerserver.server import DEFAULT_KEY, ProviderServer
-from workbench.cli.main import main
+from tests.providerserver.server import ProviderServer
 
-from .home import make_home
+from .home import add_openai_profile, make_home, run
 
 V1 = 'messages:\n  - role: user\n    content: "Answer about {{ topic }}"\n'
 V2 = 'messages:\n  - role: user\n    content: "Reply on {{ topic }}"\n'
@@ -33,12 +32,6 @@ def server() -> Iterator[ProviderServer]:
         yield s
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 @pytest.fixture
 def home(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: ProviderServer,
@@ -46,13 +39,11 @@ def home(
 ) -> Path:  # fmt: skip
     """Prompt p: draft 1 labelled production, draft 2 the head; its four cases."""
     make_home(tmp_path, monkeypatch)
-    monkeypatch.setenv("OA_KEY", DEFAULT_KEY)
+    add_openai_profile(capsys, monkeypatch, server, "m=1,2")
     (tmp_path / "v1.yaml").write_text(V1)
     (tmp_path / "v2.yaml").write_text(V2)
     (tmp_path / "cases.yaml").write_text(CASES)
     for argv in (
-        ["provider", "add", "oa", "--family", "openai", "--base-url",
-         server.base_url("openai"), "--key-env", "OA_KEY", "--price", "m=1,2"],
         ["commit", "p", "-f", "v1.yaml", "-m", "first"],
         ["vault", "label", "p", "production", "draft1"],
         ["commit", "p", "-f", "v2.yaml", "-m", "reworded"],

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.providerserver.server import DEFAULT_KEY, ProviderServer
-from workbench.cli.main import main
+from tests.providerserver.server import ProviderServer
 
-from .home import make_home
+from .home import add_openai_profile, make_home, run
 
 PROMPT = """\
 messages:
@@ -40,12 +39,6 @@ def server() -> Iterator[ProviderServer]:
         yield s
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 @pytest.fixture
 def home(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: ProviderServer,
@@ -53,11 +46,7 @@ def home(
 ) -> Path:  # fmt: skip
     make_home(tmp_path, monkeypatch)
     (tmp_path / "p.yaml").write_text(PROMPT)
-    monkeypatch.setenv("OA_KEY", DEFAULT_KEY)
-    assert run(capsys, "provider", "add", "oa", "--family", "openai",
-               "--base-url", server.base_url("openai"), "--key-env", "OA_KEY",
-               "--price", "m=1,2", "--price", "judge=10,20",
-               "--price", "mute-judge=10,20")[0] == 0  # fmt: skip
+    add_openai_profile(capsys, monkeypatch, server, "m=1,2", "judge=10,20", "mute-judge=10,20")
     assert run(capsys, "commit", "p", "-f", "p.yaml", "-m", "1")[0] == 0
     return tmp_path
 

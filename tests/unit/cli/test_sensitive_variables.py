@@ -1,7 +1,7 @@
 """Sensitive variables: their values reach the model and no file the app writes (the
 vault and its WAL, the run log, the cache, exports, the log's JSON lines, the
-settings), through the CLI as a person runs it; version hashes made before the field
-existed do not change."""
+settings), through the CLI as a person runs it. (That version hashes made before the
+field existed do not change is in tests/unit/core/test_content_hash.py.)"""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import pytest
 from tests.providerserver.server import ProviderServer
 from tests.unit.cli.test_cli_money_and_limits import env, server  # noqa: F401
 from tests.unit.cli.test_compare_cli import run
-from workbench.core.models import Message, PromptContent, Variable
 
 SSN = "123-45-6789"
 PROMPT = """\
@@ -63,28 +62,3 @@ def test_a_sensitive_value_reaches_the_model_and_no_file(
     assert any(p.suffix == ".sqlite3" for p in written)
     for path in written:
         assert SSN.encode() not in path.read_bytes(), path
-
-
-def test_hashes_of_versions_without_sensitivity_stay_as_they_were() -> None:
-    import hashlib
-
-    from workbench.core.models import canonical_json
-
-    plain = PromptContent(
-        messages=(Message(role="user", template="{{ q }}"),), variables=(Variable(name="q"),)
-    )
-    # The canonical form as it was before the field existed: the same hash.
-    before = {
-        "messages": [m.model_dump(mode="json") for m in plain.messages],
-        "model": plain.model.canonical(),
-        "variables": [
-            v.model_dump(mode="json", exclude={"sensitivity", "binding"}) for v in plain.variables
-        ],
-        "tags": [],
-    }
-    assert plain.content_hash() == hashlib.sha256(canonical_json(before)).hexdigest()
-    marked = PromptContent(
-        messages=plain.messages, variables=(Variable(name="q", sensitivity="sensitive"),)
-    )
-    assert marked.content_hash() != plain.content_hash()
-    assert marked.canonical()["variables"][0]["sensitivity"] == "sensitive"

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench.core.models import Message, ModelDefaults, PromptContent, Variable
+from workbench.core.models import (
+    Binding,
+    Message,
+    ModelDefaults,
+    PromptContent,
+    Variable,
+    canonical_json,
+)
 
 MESSAGES = (
     Message(role="system", template="You are {{ persona }}."),
@@ -64,3 +73,48 @@ def test_parameter_variable_and_tag_changes_change_hash() -> None:
         ).content_hash(),
     }
     assert len(hashes) == 4
+
+
+PLAIN = PromptContent(
+    messages=(Message(role="user", template="{{ q }}"),), variables=(Variable(name="q"),)
+)
+
+
+def _hash_before_the_new_fields(content: PromptContent) -> str:
+    """The hash of the canonical form as it was before variables had a sensitivity and a
+    binding: versions made then must keep their hash."""
+    before = {
+        "messages": [m.model_dump(mode="json") for m in content.messages],
+        "model": content.model.canonical(),
+        "variables": [
+            v.model_dump(mode="json", exclude={"sensitivity", "binding"}) for v in content.variables
+        ],
+        "tags": [],
+    }
+    return hashlib.sha256(canonical_json(before)).hexdigest()
+
+
+def test_hashes_of_versions_without_sensitivity_stay_as_they_were() -> None:
+    assert PLAIN.content_hash() == _hash_before_the_new_fields(PLAIN)
+    marked = PromptContent(
+        messages=PLAIN.messages, variables=(Variable(name="q", sensitivity="sensitive"),)
+    )
+    assert marked.content_hash() != PLAIN.content_hash()
+    assert marked.canonical()["variables"][0]["sensitivity"] == "sensitive"
+
+
+def test_hashes_of_versions_without_bindings_stay_as_they_were() -> None:
+    assert PLAIN.content_hash() == _hash_before_the_new_fields(PLAIN)
+    bound = PromptContent(
+        messages=PLAIN.messages,
+        variables=(Variable(name="q", binding=Binding(source="crm", field="q")),),
+    )
+    assert bound.content_hash() != PLAIN.content_hash()
+    pinned = bound.model_copy(
+        update={
+            "variables": (
+                Variable(name="q", binding=Binding(source="crm", field="q", pin="a" * 64)),
+            )
+        }
+    )
+    assert pinned.content_hash() != bound.content_hash()  # the pin is content

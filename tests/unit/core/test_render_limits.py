@@ -14,11 +14,11 @@ import pytest
 from workbench.core.assertions import Assertion, check
 from workbench.core.errors import InputError, RenderError
 from workbench.core.models import Message, PromptContent
+from workbench.core.render_limits import LimitExceededError
+from workbench.core.sandbox import render_template
 from workbench.core.templating import (
-    LimitExceededError,
     check_content,
     render_case,
-    render_template,
     validate_content,
 )
 

@@ -6,17 +6,17 @@ from typing import Any
 
 import pytest
 
+from workbench.core.coercion import coerce_value
 from workbench.core.errors import RenderError, TemplateError
 from workbench.core.models import Message, PromptContent, Role, Variable, VariableType
+from workbench.core.sandbox import render_template
 from workbench.core.templating import (
     RenderedMessage,
     check_content,
     check_template,
-    coerce_value,
     content_variables,
     estimate_tokens,
     render_messages,
-    render_template,
     template_variables,
     validate_content,
 )

@@ -14,7 +14,7 @@ from workbench.core.errors import InputError
 from workbench.core.limits import MAX_PROMPT_CHARS, MAX_PROMPT_FILE_BYTES
 from workbench.core.models import Message, PromptContent
 from workbench.vault import Vault
-from workbench.vault.repository import INDEXED_TEMPLATE_CHARS
+from workbench.vault.search import INDEXED_TEMPLATE_CHARS
 
 from .conftest import make_content
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from workbench.core.errors import DuplicateError, NotFoundError, UsageError
-from workbench.core.models import Binding, Message, PromptContent, Variable
 from workbench.core.sources import Resolution, SourceAccess, SourceDefinition
 from workbench.vault import Vault
 from workbench.vault.sources import SourceStore
@@ -100,38 +99,6 @@ def test_a_read_is_audited_without_a_value(vault: Vault) -> None:
         "source_version": 1, "definition_hash": v.definition_hash, "prompt": "a",
         "version_id": "abc", "rows": 3, "reads": 2, "cases": 2, "failed": 0,
     }  # fmt: skip
-
-
-def test_hashes_of_versions_without_bindings_stay_as_they_were() -> None:
-    import hashlib
-
-    from workbench.core.models import canonical_json
-
-    plain = PromptContent(
-        messages=(Message(role="user", template="{{ q }}"),), variables=(Variable(name="q"),)
-    )
-    before = {
-        "messages": [m.model_dump(mode="json") for m in plain.messages],
-        "model": plain.model.canonical(),
-        "variables": [
-            v.model_dump(mode="json", exclude={"sensitivity", "binding"}) for v in plain.variables
-        ],
-        "tags": [],
-    }
-    assert plain.content_hash() == hashlib.sha256(canonical_json(before)).hexdigest()
-    bound = PromptContent(
-        messages=plain.messages,
-        variables=(Variable(name="q", binding=Binding(source="crm", field="q")),),
-    )
-    assert bound.content_hash() != plain.content_hash()
-    pinned = bound.model_copy(
-        update={
-            "variables": (
-                Variable(name="q", binding=Binding(source="crm", field="q", pin="a" * 64)),
-            )
-        }
-    )
-    assert pinned.content_hash() != bound.content_hash()  # the pin is content
 
 
 def test_the_migration_makes_the_orm_tables(tmp_path: Path) -> None:

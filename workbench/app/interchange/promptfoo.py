@@ -22,11 +22,7 @@ defaultTest, assertions); none of its code. What maps:
   ``python`` run code and are skipped (except the ``output.length <= N`` this module
   writes for ``max_chars``), as is every other kind; each skip is reported.
 
-An export writes one prompt and its suite as a configuration promptfoo reads: the
-prompt inline (``raw``: the text of a single user message, else the chat messages as
-JSON), the providers from the version's model and ``--models``, each case as a test.
-Assertions without a promptfoo kind (tokens, TTFT) and sensitive values are left out
-and reported.
+Writing is :mod:`.promptfoo_export`; what both share is :mod:`.promptfoo_format`.
 """
 
 from __future__ import annotations
@@ -45,10 +41,15 @@ from workbench.app.interchange.common import (
     Parsed,
     Report,
     declare,
-    dump_yaml,
-    sensitive_names,
     slug,
-    sorted_data,
+)
+from workbench.app.interchange.promptfoo_format import (
+    HINT,
+    LENGTH_JS,
+    RUBRIC_THRESHOLD,
+    SIMILAR_DEFAULT,
+    first_error,
+    map_provider,
 )
 from workbench.core.assertions import Assertion
 from workbench.core.errors import InputError, TemplateError, UsageError
@@ -57,52 +58,11 @@ from workbench.core.models import (
     Message,
     ModelDefaults,
     PromptContent,
-    PromptVersion,
     split_model_ref,
     validate_prompt_name,
 )
 from workbench.core.runs import TestCase
 from workbench.core.templating import template_variables
-
-HINT = "See 'Interchange' in the README for what a promptfoo configuration may hold."
-
-FAMILIES = ("openai", "anthropic", "ollama")
-"""Provider prefixes that map to a workbench profile of the same family and name."""
-_API_WORDS = {"chat", "messages", "completion", "responses"}
-_EXPORT_IDS = {
-    "openai": "openai:chat:{}",
-    "anthropic": "anthropic:messages:{}",
-    "ollama": "ollama:chat:{}",
-}
-
-MAPPED: dict[str, str] = {
-    "contains": "contains",
-    "icontains": "contains (ignore_case)",
-    "not-contains": "not_contains",
-    "not-icontains": "not_contains (ignore_case)",
-    "contains-all": "one contains per value",
-    "icontains-all": "one contains (ignore_case) per value",
-    "contains-any": "regex (one of the values)",
-    "icontains-any": "regex (one of the values, any case)",
-    "equals": "equals (text values)",
-    "starts-with": "starts_with",
-    "regex": "regex",
-    "not-regex": "not_regex",
-    "is-json": "json, or json_schema with a schema",
-    "contains-json": "json (stricter: the whole answer must be JSON)",
-    "similar": "similar (a text distance instead of embeddings; threshold kept, default 0.75)",
-    "llm-rubric": "rubric on a 0-1 scale (threshold default 0.5), grader from provider",
-    "cost": "max_cost_usd",
-    "latency": "max_latency_ms",
-    "finish-reason": "finish_reason",
-}
-"""promptfoo assertion kind -> the workbench assertion it becomes (README table)."""
-
-_LENGTH_JS = re.compile(r"^\s*(?:return\s+)?output\.length\s*<=\s*(\d+)\s*;?\s*$")
-SIMILAR_DEFAULT = 0.75
-"""promptfoo's default threshold for ``similar``."""
-RUBRIC_THRESHOLD = 0.5
-
 
 # ---- reading --------------------------------------------------------------------------
 
@@ -331,7 +291,7 @@ class _Reader:
         try:
             made = self._assertion(kind, value, threshold, spec, options)
         except (ValidationError, ValueError) as exc:
-            self.report.skipped.append(f"{case}: {kind}: {_first_error(exc)}: skipped")
+            self.report.skipped.append(f"{case}: {kind}: {first_error(exc)}: skipped")
             return []
         if made is None:
             why = "runs code" if kind in ("javascript", "python") else "no workbench equivalent"
@@ -418,7 +378,7 @@ class _Reader:
         if kind == "finish-reason":
             return [Assertion(type="finish_reason", value=value)]
         if kind == "javascript" and isinstance(value, str):
-            found = _LENGTH_JS.match(value)
+            found = LENGTH_JS.match(value)
             if found:
                 return [Assertion(type="max_chars", value=int(found.group(1)))]
         return None
@@ -433,12 +393,6 @@ class _Reader:
                 return self.grader
             return ref
         return self.grader
-
-
-def _first_error(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return str(exc.errors()[0].get("msg", "invalid")).removeprefix("Value error, ")
-    return str(exc)
 
 
 def _json_assertion(schema: Any) -> Assertion:
@@ -463,20 +417,6 @@ def _yaml(text: str, where: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise InputError(f"{where}: invalid YAML{at}", hint=HINT) from exc
-
-
-def map_provider(provider_id: str) -> str | None:
-    """A workbench ``PROFILE:MODEL`` for a promptfoo provider id, or None."""
-    if provider_id == "echo":
-        return "echo:echo"
-    family, _, rest = provider_id.partition(":")
-    if family not in FAMILIES or not rest:
-        return None
-    parts = rest.split(":")
-    if len(parts) > 1 and parts[0] in _API_WORDS:
-        parts = parts[1:]
-    model = ":".join(parts)
-    return f"{family}:{model}" if model else None
 
 
 def read_promptfoo(
@@ -559,137 +499,4 @@ def _model_defaults(
     try:
         return ModelDefaults(model=ref, **known)
     except ValidationError as exc:
-        raise InputError(f"provider {ref}: {_first_error(exc)}", hint=HINT) from exc
-
-
-# ---- writing --------------------------------------------------------------------------
-
-
-def provider_id(ref: str, profiles: Mapping[str, tuple[str, str]]) -> tuple[str, dict[str, Any]]:
-    """promptfoo's id for a workbench ``PROFILE:MODEL`` (and its config: the profile's
-    base URL when it is not the family's own). ``profiles``: name -> (family, base URL)."""
-    profile, model = split_model_ref(ref)
-    family, base_url = profiles.get(profile, (profile, ""))
-    if family == "echo":
-        return "echo", {}
-    if family in _EXPORT_IDS:
-        config: dict[str, Any] = {}
-        if base_url and family == "openai" and "api.openai.com" not in base_url:
-            config["apiBaseUrl"] = base_url
-        return _EXPORT_IDS[family].format(model), config
-    return ref, {}
-
-
-def _test_assertion(a: Assertion, profiles: Mapping[str, tuple[str, str]]) -> dict[str, Any] | None:
-    if a.type in ("contains", "not_contains"):
-        kind = ("not-" if a.type == "not_contains" else "") + (
-            "icontains" if a.ignore_case else "contains"
-        )
-        return {"type": kind, "value": a.value}
-    if a.ignore_case:
-        return None  # equals, starts_with, regex: promptfoo has no case-blind form
-    simple = {
-        "equals": "equals",
-        "starts_with": "starts-with",
-        "regex": "regex",
-        "not_regex": "not-regex",
-        "finish_reason": "finish-reason",
-    }
-    if a.type in simple:
-        return {"type": simple[a.type], "value": a.value}
-    if a.type == "json":
-        if not a.value:
-            return {"type": "is-json"}
-        return {"type": "is-json", "value": {"type": "object", "required": list(a.value)}}
-    if a.type == "json_schema":
-        return {"type": "is-json", "value": sorted_data(a.value)}
-    if a.type == "similar":
-        return {"type": "similar", "value": a.value, "threshold": a.similar_threshold}
-    if a.type == "rubric":
-        out: dict[str, Any] = {
-            "type": "llm-rubric",
-            "value": a.value,
-            "provider": provider_id(a.model or "", profiles)[0],
-            "threshold": round(a.rubric_threshold / a.rubric_scale, 6),
-        }
-        if a.prompt:
-            out["rubricPrompt"] = a.prompt
-        return out
-    if a.type == "max_cost_usd":
-        return {"type": "cost", "threshold": a.value}
-    if a.type == "max_latency_ms":
-        return {"type": "latency", "threshold": a.value}
-    if a.type == "max_chars":
-        return {"type": "javascript", "value": f"output.length <= {int(a.value)}"}
-    return None
-
-
-def write_promptfoo(
-    version: PromptVersion,
-    cases: Sequence[TestCase],
-    *,
-    models: Sequence[str] = (),
-    profiles: Mapping[str, tuple[str, str]] | None = None,
-) -> tuple[str, Report]:
-    """The configuration text for ``version`` and its suite, and what was left out."""
-    report = Report()
-    profiles = profiles or {}
-    content = version.content
-    messages = content.messages
-    if len(messages) == 1 and messages[0].role == "user":
-        raw = messages[0].template
-    else:
-        raw = json.dumps(
-            [{"role": m.role, "content": m.template} for m in messages],
-            ensure_ascii=False,
-            indent=2,
-        )
-    refs = list(dict.fromkeys([*([content.model.model] if content.model.model else []), *models]))
-    providers: list[Any] = []
-    for ref in refs or ["echo:echo"]:
-        try:
-            pid, config = provider_id(ref, profiles)
-        except ValueError:
-            report.skipped.append(f"model {ref!r}: not PROFILE:MODEL: no provider written")
-            continue
-        if ref == content.model.model:
-            defaults = content.model
-            params = {
-                "temperature": defaults.temperature,
-                "max_tokens": defaults.max_tokens,
-                "top_p": defaults.top_p,
-            }
-            config.update({k: v for k, v in params.items() if v is not None})
-            if defaults.stop:
-                config["stop"] = list(defaults.stop)
-        providers.append({"id": pid, "config": config} if config else pid)
-    if content.model.fallbacks:
-        report.skipped.append("fallbacks: promptfoo has no fallback models: left out")
-    hidden = sensitive_names(content)
-    tests = []
-    for case in cases:
-        test: dict[str, Any] = {"description": case.name}
-        values = {k: v for k, v in case.values.items() if k not in hidden}
-        if len(values) < len(case.values):
-            report.skipped.append(f"{case.name}: values of sensitive variables left out")
-        if values:
-            test["vars"] = sorted_data(values)
-        asserts = []
-        for a in case.assertions:
-            made = _test_assertion(a, profiles)
-            if made is None:
-                report.skipped.append(f"{case.name}: {a.describe()}: no promptfoo kind: left out")
-            else:
-                asserts.append(made)
-        if asserts:
-            test["assert"] = asserts
-        tests.append(test)
-    config_data: dict[str, Any] = {
-        "description": version.prompt,
-        "prompts": [{"label": version.prompt, "raw": raw}],
-        "providers": providers,
-    }
-    if tests:
-        config_data["tests"] = tests
-    header = "# yaml-language-server: $schema=https://promptfoo.dev/config-schema.json\n"
-    return header + dump_yaml(config_data), report
+        raise InputError(f"provider {ref}: {first_error(exc)}", hint=HINT) from exc
