@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.charts.theme import DARK, LIGHT, ChartTheme
+from workbench.core.money import format_usd
 from workbench.core.runs import CellResult, ModelRef, percentile
 
 PALETTE = LIGHT.palette  # kept for callers that want the series colours
@@ -146,18 +147,6 @@ def chart_rows(
 # --- numbers with units -----------------------------------------------------------
 
 
-def fmt_usd(usd: float) -> str:
-    """Dollars with enough digits to tell small prices apart: $0.274, $0.0521, $12.30."""
-    if usd == 0:
-        return "$0"
-    if usd >= 100:
-        return f"${usd:,.0f}"
-    if usd >= 1:
-        return f"${usd:,.2f}"
-    digits = min(8, max(2, 2 - math.floor(math.log10(usd))))
-    return f"${usd:.{digits}f}"
-
-
 def _usd_tick(usd: float) -> str:
     """Axis ticks: as many decimals as the tick needs, at least cents ($0.10, $0.05)."""
     if usd == 0:
@@ -216,7 +205,7 @@ def _cost(bars: Sequence[Bar]) -> Panel:
         else:
             per_k = sum(priced) / len(priced) * 1000
             unpriced = len(ok) - len(priced)
-            text = fmt_usd(per_k) + (f" ({unpriced} unpriced)" if unpriced else "")
+            text = format_usd(per_k) + (f" ({unpriced} unpriced)" if unpriced else "")
             marks.append(Mark(per_k, text))
     return Panel("Cost / 1,000 calls", tuple(marks), _usd_tick)
 
@@ -517,7 +506,6 @@ __all__ = [
     "chart_layout",
     "chart_rows",
     "draw_run",
-    "fmt_usd",
     "panel_titles",
     "partial_note",
     "save_run_chart",
