@@ -77,6 +77,9 @@ def test_prompt_names_are_whole_at_1024(
         )
         assert wrapped.height() <= table.rowHeight(row), f"{name!r} is cut"
         assert table.item(row, 0).toolTip() == name
+    state = review.HEADERS.index("State")
+    right = header.sectionViewportPosition(state) + header.sectionSize(state)
+    assert right <= table.viewport().width(), "State runs past the queue's edge"
     assert table.horizontalScrollBar().maximum() == 0
 
 

@@ -286,6 +286,10 @@ def chart_layout(
     entry_in = max((len(name) for name, _ in legend), default=4) * CHAR_IN + 0.55
     legend_columns = max(1, min(len(legend), int((width_in - 0.4) // entry_in)))
     legend_rows = math.ceil(len(legend) / legend_columns) if legend else 0
+    if grid_rows * columns > n_panels and len(legend) <= len(rows):
+        # A free cell of the grid (3 + 2 panels): the legend goes there, one entry
+        # a line, and costs the figure no height of its own.
+        legend_columns, legend_rows = 1, 0
     note_lines = len(_wrap_note(width_in, partial))
     panel_height = TITLE_IN + max(len(rows), 1) * ROW_IN + XTICKS_IN + PANEL_PAD_IN
     height = (
@@ -441,9 +445,16 @@ def draw_run(
     axes = fig.subplots(layout.rows, layout.columns, sharey=True, squeeze=False)
     panel_in = (width - layout.label_in) / layout.columns - 0.15
     drawn = []
+    legend_ax = None
     for index, ax in enumerate(axes.flat):
         if index >= len(panels):
-            ax.remove()
+            if legend_ax is None and layout.legend_columns == 1 and layout.rows > 1:
+                legend_ax = ax  # the legend's place (see chart_layout)
+                ax.set_xticks([])
+                ax.xaxis.set_visible(False)
+                ax.axis("off")
+            else:
+                ax.remove()
             continue
         _style_axes(ax, theme, show_labels=index % layout.columns == 0)
         texts = _draw_panel(ax, panels[index], rows, theme, panel_in)
@@ -455,10 +466,10 @@ def draw_run(
         for tick, row in zip(ax.yaxis.get_major_ticks(len(rows)), rows, strict=True):
             tick.label1.set_fontweight("bold" if row.bar is None else "normal")
             tick.label1.set_fontsize(FONT + (0.5 if row.bar is None else 0))
-    fig.legend(
+    (legend_ax or fig).legend(
         handles=[Patch(facecolor=theme.color(i), edgecolor="none") for _, i in legend],
         labels=[name for name, _ in legend],
-        loc="outside upper center",
+        loc="center left" if legend_ax is not None else "outside upper center",
         ncols=layout.legend_columns,
         frameon=False,
         fontsize=FONT,

@@ -233,6 +233,7 @@ class ReviewPanel(QWidget):
         buttons.addWidget(self.approve_button)
         rl.addLayout(buttons)
         split.addWidget(right)
+        self.split = split
         split.setStretchFactor(1, 2)
         em = self.fontMetrics().horizontalAdvance("M")
         split.setSizes([34 * em, 52 * em])  # the queue's columns fit in 34 ems
@@ -341,6 +342,14 @@ class ReviewPanel(QWidget):
         if needed() > available:  # still too wide: the prompt names wrap
             spare = available - (needed() - header.sectionSize(0))
             header.resizeSection(0, max(spare, narrowest))
+            # Still cut: the queue takes the room it needs from the diff, which keeps
+            # at least 60% of the width (the evidence table fits in that at 1024 px).
+            sizes = self.split.sizes()
+            room = sizes[1] - int(0.6 * sum(sizes)) if len(sizes) == 2 else 0
+            deficit = needed() - available
+            if deficit > 0 and room > 0:
+                grow = min(deficit, room)
+                self.split.setSizes([sizes[0] + grow, sizes[1] - grow])  # fits again
         # Rows as tall as their prompt name needs (not the Message: it stays on one
         # line, elided, its tooltip whole).
         line = self.table.verticalHeader().defaultSectionSize()
