@@ -28,6 +28,7 @@ class ColumnFitter(QObject):
         shrinkable: Sequence[int],
         spare: int | None = None,
         floor_chars: int = 12,
+        floors: dict[int, int] | None = None,
     ) -> None:
         super().__init__(table)
         self.table = table
@@ -36,6 +37,8 @@ class ColumnFitter(QObject):
         self.spare = spare
         """The column that takes the width left over (None: the last one)."""
         self.floor_chars = floor_chars
+        self.floors = dict(floors or {})
+        """Characters a column keeps at the least, where not ``floor_chars``."""
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
@@ -64,10 +67,11 @@ class ColumnFitter(QObject):
         available = self.table.viewport().width()
         excess = sum(widths.values()) - available
         if excess > 0:
-            floor = self.table.fontMetrics().horizontalAdvance("x" * self.floor_chars)
+            metrics = self.table.fontMetrics()
             for c in self.shrinkable:
                 if c not in widths or excess <= 0:
                     continue
+                floor = metrics.horizontalAdvance("x" * self.floors.get(c, self.floor_chars))
                 give = min(excess, max(0, widths[c] - floor))
                 widths[c] -= give
                 excess -= give

@@ -168,10 +168,12 @@ class LogPanel(QWidget):
         self.table = _list_table("logTable", self.model, stretch_column=3)
         # Every column as wide as its widest entry, the model id whole when the window
         # has room (it is what tells "anthropic:claude-3-5-sonnet-20241022" from its
-        # siblings); in a narrow window the prompt gives way first, then the result,
-        # then the model id, each elided in the middle with its tooltip whole. Every
-        # readout (tokens, cost, times) keeps its width.
-        self.column_fitter = ColumnFitter(self.table, shrinkable=(1, 9, 3), spare=9)
+        # siblings); in a narrow window the result gives way first, then the prompt,
+        # then the model id (to no less than 24 characters), each elided in the middle
+        # with its tooltip whole. Every readout (tokens, cost, times) keeps its width.
+        self.column_fitter = ColumnFitter(
+            self.table, shrinkable=(9, 1, 3), spare=9, floor_chars=9, floors={3: 24}
+        )
         self.table.selectionModel().currentRowChanged.connect(lambda *_a: self._show_detail())
         split.addWidget(self.table)
         self.detail = QPlainTextEdit()

@@ -314,8 +314,16 @@ class ReviewPanel(QWidget):
         pad = metrics.horizontalAdvance("x") * 2  # the cell's margins
         names = [item.version.prompt for item in self.items]
         whole = max((metrics.horizontalAdvance(n) for n in names), default=0) + pad
+        # The narrowest a name wraps to: its folder and its leaf on lines of their
+        # own, a long leaf broken after its hyphens ("invoice-" over "summary").
         parts = max(
-            (metrics.horizontalAdvance(p + "/") for n in names for p in n.split("/")), default=0
+            (
+                metrics.horizontalAdvance(word + "-")
+                for n in names
+                for p in n.split("/")
+                for word in p.split("-")
+            ),
+            default=0,
         )
         narrowest = max(parts + pad, header.sectionSizeHint(0))
         header.resizeSection(0, max(whole, header.sectionSizeHint(0)))
