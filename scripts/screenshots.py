@@ -4,10 +4,11 @@ One process per screen size (run it under an Xvfb screen of exactly that size; t
 window is given the whole screen), both themes in turn. For each theme it shows a
 first start on an empty vault, then a vault synced from a real local registry
 (alice wrote three versions, bob approved two, carol publishes) seen by carol:
-editor, history diff, test cases, a finished 3 versions x 3 models x 3 cases
-comparison against the local provider server from tests/ (a few hundred ms TTFT, so
-the numbers look like a real API's) with its summary, charts and cell pane, the
-settings dialog, review, publish and sync.
+editor, history diff, test cases, a finished comparison of 3 versions x 4 models x
+3 cases (12 columns, 12 bars a chart) against the local provider server from tests/
+(a few hundred ms TTFT and an answer of its own per question, so the numbers and the
+checks look like a real API's) with its summary, charts and cell pane, the settings
+dialog, review, publish and sync.
 
     xvfb-run -a -s "-screen 0 1440x900x24" .venv/bin/python scripts/screenshots.py 1440x900
 
@@ -33,7 +34,10 @@ SIZES = ("1024x700", "1440x900", "2560x1440")
 THEMES = ("light", "dark")
 CLAUDE = "claude-3-5-haiku-latest"
 KEY = "provider-key"
-MODELS = ("openai:gpt-4o-mini", "openai:gpt-4o", f"anthropic:{CLAUDE}")
+MODELS = (
+    "openai:gpt-4o-mini", "openai:gpt-4o", f"anthropic:{CLAUDE}",
+    "anthropic:claude-3-5-sonnet-20241022",
+)  # fmt: skip
 
 from PySide6.QtCore import QBuffer, QEventLoop, QIODevice, QSettings, QTimer  # noqa: E402
 from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette, QPen, QPixmap, QRegion  # noqa: E402
@@ -125,18 +129,44 @@ CASES = [
         assertions=(Assertion(type="max_chars", value=400),),
     ),
 ]
-REPLY = (
-    "Thanks for reaching out! I have checked your order and the refund was issued on "
-    "Monday; it usually shows on your statement within three to five business days."
+SONNET = "claude-3-5-sonnet-20241022"
+# Each case gets its own answer from each model, as a real API would give: the refund
+# answers name the refund; on the login case gpt-4o-mini forgets the password reset
+# (its "contains password" check fails); on the cancel case claude-3-5-haiku rambles
+# past the 400-character limit.
+REFUND = (
+    "Thanks for reaching out! I have checked order 1182: the refund was issued on "
+    "Monday and usually shows on your statement within three to five business days."
 )
+LOGIN = (
+    "Sorry you are locked out! Please reset your password from the sign-in page "
+    "(Forgot password?); the link arrives by e-mail within a minute."
+)
+CANCEL = (
+    "You can cancel any time: Settings → Billing → Cancel plan. Your plan stays "
+    "active until the end of the current billing period."
+)
+RAMBLE = (
+    "I am sorry to hear you would like to leave! Before you go, may I mention that our "
+    "annual plan saves 20% and that the free tier keeps your projects? If you still wish "
+    "to cancel, open Settings, choose Billing, then Cancel plan, and confirm; you will "
+    "receive an e-mail confirmation, and your data stays available for 30 days, during "
+    "which you can reactivate at any time from the same page. Is there anything else I "
+    "can help you with today?"
+)
+ANSWERS = (("refund", REFUND), ("log in", LOGIN), ("cancel", CANCEL))
 SCRIPTS = {
-    "gpt-4o-mini": dict(text=REPLY, ttft=0.32, chunks=12, chunk_delay=0.03,
-                        input_tokens=64, output_tokens=38),
-    "gpt-4o": dict(text="Sorry for the trouble! Your refund went out on Monday. If you cannot "
-                        "log in, reset your password from the sign-in page.",
-                   ttft=0.41, chunks=10, chunk_delay=0.035, input_tokens=64, output_tokens=31),
-    CLAUDE: dict(text=REPLY.replace("Thanks", "Thank you"), ttft=0.52, chunks=10,
-                 chunk_delay=0.05, input_tokens=71, output_tokens=41),
+    "gpt-4o-mini": dict(answers=(("refund", REFUND), ("log in", "Sorry about that! Try "
+                        "clearing your browser cache and signing in again."),
+                        ("cancel", CANCEL)),
+                        ttft=0.32, chunks=12, chunk_delay=0.03, input_tokens=64, output_tokens=38),
+    "gpt-4o": dict(answers=ANSWERS, ttft=0.41, chunks=10, chunk_delay=0.035,
+                   input_tokens=64, output_tokens=31),
+    CLAUDE: dict(answers=(("refund", REFUND.replace("Thanks", "Thank you")), ("log in", LOGIN),
+                          ("cancel", RAMBLE)),
+                 ttft=0.52, chunks=10, chunk_delay=0.05, input_tokens=71, output_tokens=41),
+    SONNET: dict(answers=ANSWERS, ttft=0.68, chunks=10, chunk_delay=0.06,
+                 input_tokens=71, output_tokens=36),
 }  # fmt: skip
 
 
@@ -454,10 +484,10 @@ def main() -> int:
     total = 0
     with (
         ProviderServer(models=("gpt-4o-mini", "gpt-4o")) as server,
-        ProviderServer(models=(CLAUDE,)) as anthropic_server,
+        ProviderServer(models=(CLAUDE, SONNET)) as anthropic_server,
     ):
         for model, script in SCRIPTS.items():
-            (anthropic_server if model == CLAUDE else server).script(model, **script)
+            (anthropic_server if model.startswith("claude") else server).script(model, **script)
         # No price overrides: the costs shown are genai-prices' for these models.
         openai = ProviderProfile(
             name="openai", family="openai", base_url=server.base_url("openai"), key_name=KEY,

@@ -44,9 +44,9 @@ def test_a_rubric_check_shows_its_grade_and_what_grading_cost() -> None:
     held = CheckResult(assertion=rubric, passed=True, score=8, reason="kind",
                        grader="oa:judge", grader_cost_usd=0.0032)  # fmt: skip
     assert describe_check(held, cell) == (
-        "✔ rubric 'polite' (>= 7/10 by oa:judge): scored 8/10, kind (grading $0.00320)"
+        "✔ rubric 'polite' (>= 7/10 by oa:judge): scored 8/10, kind (grading $0.0032)"
     )
     broke = CheckResult(assertion=rubric, passed=False, score=2, reason="curt",
                         detail="scored 2/10, needs 7: curt", grader="oa:judge",
                         grader_cost_usd=0.0032)  # fmt: skip
-    assert describe_check(broke, cell).endswith(": scored 2/10, needs 7: curt (grading $0.00320)")
+    assert describe_check(broke, cell).endswith(": scored 2/10, needs 7: curt (grading $0.0032)")

@@ -203,7 +203,7 @@ def test_first_time_author_compares_publishes_and_sees_the_label(  # type: ignor
         click(dialog, "Test connection")
         qtbot.waitUntil(lambda: "✔ Connected" in profile_status(dialog), timeout=10_000)
         assert "3 models" in profile_status(dialog)
-        click(dialog, "Save profile")
+        click(dialog, "Add profile")
         click_tab(dialog, "Registry")
         type_into(dialog, "Registry URL", registry.url)
         type_into(dialog, "Token", registry.tokens["carol"])

@@ -38,6 +38,51 @@ def test_state_column_is_on_screen_at_1024(
     assert header.sectionSize(state) >= review.table.fontMetrics().horizontalAdvance(text)
 
 
+def test_prompt_names_are_whole_at_1024(
+    qtbot: Any,
+    tmp_path: Path,
+    registry: RunningRegistry,  # noqa: F811
+    open_window: Any,  # noqa: F811
+) -> None:
+    """At 1024 px a reviewer reads every queued prompt's whole name, folder first
+    ("billing/" over "invoice-summary" when it wraps), never "…nts/triage"."""
+    from PySide6.QtCore import QRect, Qt
+
+    from tests.gui.test_sync_ui import content
+    from workbench.registry.sync import Syncer
+    from workbench.vault import Vault
+
+    names = ("agents/triage", "billing/invoice-summary", "customer-success/renewal-reminder")
+    with Vault.open(tmp_path / "alice-names.sqlite3", create=True, actor="alice") as alice:
+        for name in names:
+            alice.commit(name, content("Hello {{ name }}"), "first")
+        Syncer(alice, registry.client("alice")).sync()
+    win = open_window("bob", registry.url, registry.tokens["bob"])
+    win.resize(1024, 700)
+    click_tab(win, "Review")
+    review = win.review
+    qtbot.waitUntil(lambda: review.table.rowCount() == len(names), timeout=10_000)
+    qtbot.waitUntil(lambda: review.table.viewport().width() > 0)
+    review.fit_columns()
+    table, header = review.table, review.table.horizontalHeader()
+    metrics = table.fontMetrics()
+    width = header.sectionSize(0) - 2 * metrics.horizontalAdvance("x")
+    shown = [table.item(r, 0).text() for r in range(table.rowCount())]
+    assert sorted(shown) == sorted(names)
+    for row, name in enumerate(shown):
+        for part in name.replace("-", "/").split("/"):  # no word of it is cut
+            assert metrics.horizontalAdvance(part + "/") <= width, (name, width)
+        wrapped = metrics.boundingRect(
+            QRect(0, 0, width, 10_000), int(Qt.TextFlag.TextWordWrap), name
+        )
+        assert wrapped.height() <= table.rowHeight(row), f"{name!r} is cut"
+        assert table.item(row, 0).toolTip() == name
+    state = review.HEADERS.index("State")
+    right = header.sectionViewportPosition(state) + header.sectionSize(state)
+    assert right <= table.viewport().width(), "State runs past the queue's edge"
+    assert table.horizontalScrollBar().maximum() == 0
+
+
 def test_evidence_numbers_never_break_across_lines(qtbot: Any) -> None:
     """Laid out at the width the evidence has beside a 1024 px window's queue, every
     number cell ("524 ms", "67% (2/3)", "213 / 123") is one line; names may wrap."""

@@ -55,5 +55,5 @@ def test_a_run_with_unpriced_calls_never_reads_as_free(window, qtbot) -> None:  
     window.runs.reload()
     rows = _row_texts(window)
     costs = sorted(r[4] for r in rows)
-    assert costs == ["unknown", "≥ $0.0200, 1 call unpriced"]
+    assert costs == ["unknown", "≥ $0.02, 1 call unpriced"]
     assert sorted(r[3] for r in rows) == ["2", "2 of 3"]

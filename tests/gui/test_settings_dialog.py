@@ -3,7 +3,7 @@ typed into and clicked with QTest, against the local provider server.
 
 - Profiles: the models a server lists reach Compare without typing them; a server
   that cannot list says why, and typed names still count.
-- "Save profile" keeps the list's order and selection; "New profile" starts blank.
+- "Add profile" / "Update profile" keep the list's order and selection; "New profile" starts blank.
 - Keys and the registry token reach the keychain only when the dialog is saved.
 """
 
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from tests.gui.people import (
+    button,
     click,
     click_profile,
     click_tab,
@@ -98,7 +99,7 @@ def test_listed_models_reach_compare_without_typing_them(
         qtbot.waitUntil(lambda: "✔ Connected" in status(dialog), timeout=10_000)
         assert "3 models" in status(dialog)
         assert store.writes == []  # testing is not saving
-        click(dialog, "Save profile")
+        click(dialog, "Add profile")
         click(dialog, "Save")
 
     in_settings(qtbot, win, steps)
@@ -121,7 +122,7 @@ def test_listed_models_reach_compare_without_typing_them(
 def test_saving_a_profile_lists_its_models_in_the_background(
     qtbot, settings_window, listing_server: ProviderServer
 ) -> None:  # type: ignore[no-untyped-def]
-    """No "Test connection": Save alone (the form is taken without "Save profile")."""
+    """No "Test connection": Save alone (the form is taken without "Add profile")."""
     win, store, _path = settings_window
 
     def steps(dialog: SettingsDialog) -> None:
@@ -152,7 +153,7 @@ def test_a_server_that_cannot_list_shows_why_and_typed_names_still_count(
         assert "could not list its models" in status(dialog)
         assert "has no model list" in status(dialog)
         assert "typed under Models are offered" in status(dialog)
-        click(dialog, "Save profile")
+        click(dialog, "Add profile")
         click(dialog, "Save")
 
     in_settings(qtbot, win, steps)
@@ -232,7 +233,7 @@ def test_save_profile_keeps_the_order_and_the_selection(qtbot, tmp_path: Path) -
     click_profile(dialog, "b")
     assert field(dialog, "Name").text() == "b"  # type: ignore[attr-defined]
     type_into(dialog, "Models", "mb, mb-2")
-    click(dialog, "Save profile")
+    click(dialog, "Update profile")
 
     assert names_in(lst) == ["a", "b", "c"]
     assert lst.currentItem().text() == "b"
@@ -244,7 +245,7 @@ def test_save_profile_keeps_the_order_and_the_selection(qtbot, tmp_path: Path) -
     # A rename keeps the place; fields the form does not show are kept.
     click_profile(dialog, "b")
     type_into(dialog, "Name", "b2")
-    click(dialog, "Save profile")
+    click(dialog, "Update profile")
     assert names_in(lst) == ["a", "b2", "c"]
     assert lst.currentItem().text() == "b2"
     settings = dialog.result_settings()
@@ -260,7 +261,7 @@ def test_a_name_in_use_is_refused_not_overwritten(qtbot, tmp_path: Path) -> None
     dialog.reporter.report = lambda exc, what="": reported.append(exc)  # type: ignore[method-assign]
     click(dialog, "New profile")
     type_into(dialog, "Name", "a")
-    click(dialog, "Save profile")
+    click(dialog, "Add profile")
     assert reported and "already a profile named 'a'" in str(reported[0])
     assert [p["models"] for p in dialog.settings.providers] == [["ma"], ["mb"], ["mc"]]
 
@@ -296,7 +297,7 @@ def test_cancel_never_writes_a_key_or_a_token(
     type_into(dialog, "Base URL", listing_server.base_url("openai"))
     type_into(dialog, "Key name", "local-key")
     type_into(dialog, "API key", DEFAULT_KEY)
-    click(dialog, "Save profile")
+    click(dialog, "Add profile")
     key = field(dialog, "API key")
     assert isinstance(key, QLineEdit)
     assert key.text() == ""  # typed once, never shown again
@@ -323,7 +324,7 @@ def test_save_writes_the_key_once_and_never_into_the_settings(qtbot, tmp_path: P
     key = "sk-" + "secret-value-for-the-test-0001"  # split: no key-shaped literal
     type_into(dialog, "API key", key)
     type_into(dialog, "Models", "claude-3-5-haiku-latest")
-    click(dialog, "Save profile")
+    click(dialog, "Add profile")
     assert store.writes == []
     dialog.g_budgets["per_day_usd"].setValue(5)
     click(dialog, "Save")
@@ -350,7 +351,7 @@ def test_a_key_without_a_name_is_refused(qtbot, tmp_path: Path) -> None:  # type
     dialog.reporter.report = lambda exc, what="": reported.append(exc)  # type: ignore[method-assign]
     type_into(dialog, "Name", "work")
     type_into(dialog, "API key", "sk-" + "another-secret-value-000002")
-    click(dialog, "Save profile")
+    click(dialog, "Add profile")
     assert reported
     assert "key name" in str(reported[0])
     click(dialog, "Save")  # the form still holds the refused key: Save refuses it too
@@ -370,3 +371,18 @@ def test_the_opentelemetry_endpoint_is_typed_checked_and_kept(qtbot, tmp_path: P
     click(dialog, "Save")
     assert dialog.result() == QDialog.DialogCode.Accepted
     assert dialog.settings.otel_endpoint == "http://localhost:4318/v1/traces"
+
+
+def test_one_save_and_a_profile_button_named_for_what_it_does(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A person sees one Save (the dialog's, it writes everything); the profile form's
+    button says it adds or updates the profile in the list, not "Save" a second time."""
+    from PySide6.QtWidgets import QAbstractButton
+
+    dialog = _dialog(qtbot, _three("http://127.0.0.1:9/v1"), MemoryStore(), tmp_path)
+    shown = [b.text() for b in dialog.findChildren(QAbstractButton) if b.isVisible()]
+    assert [t for t in shown if "save" in t.lower()] == ["Save"], shown
+    click_profile(dialog, "a")
+    assert "Update profile" in shown or button(dialog, "Update profile").isVisible()
+    click(dialog, "New profile")
+    assert button(dialog, "Add profile").isVisible()
+    assert "Save" in button(dialog, "Add profile").toolTip()  # says where writing happens

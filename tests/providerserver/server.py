@@ -79,6 +79,9 @@ class Script:
     retry_after_ms: float | None = None
     fault: Fault | None = None
     fault_times: int = -1
+    answers: tuple[tuple[str, str], ...] = ()
+    """(word, reply) pairs: a request whose last user message contains ``word`` gets
+    ``reply`` instead of ``text`` (a realistic answer per question)."""
 
 
 @dataclass(frozen=True)
@@ -684,6 +687,8 @@ class _Plan:
         prompts = _prompt_texts(family, body)
         users = [text for role, text in prompts if role == "user"]
         text = script.text if script.text is not None else (users[-1] if users else "")
+        last = users[-1] if users else ""
+        text = next((reply for word, reply in script.answers if word in last), text)
         return cls(
             script=script,
             text=text,

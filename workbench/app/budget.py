@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from workbench.core.errors import InputError, UsageError
+from workbench.core.money import format_usd
 from workbench.core.runs import RunSpec, SpendCap
 from workbench.engine.runner import Engine, Estimate, rubric_graders
 from workbench.settings import Budgets
@@ -47,7 +48,7 @@ def cap_text(usd: float) -> str:
 
 
 def _usd(value: float | None) -> str:
-    return "an unknown amount" if value is None else f"${value:.4f}"
+    return "an unknown amount" if value is None else format_usd(value)
 
 
 def preflight(engine: Engine, spec: RunSpec, budgets: Budgets) -> tuple[RunSpec, Estimate]:
@@ -81,7 +82,8 @@ def preflight(engine: Engine, spec: RunSpec, budgets: Budgets) -> tuple[RunSpec,
             cost is not None and state.spent_usd + cost > state.limit_usd
         ):
             raise UsageError(
-                f"{state.label} is {cap_text(state.limit_usd)}: ${state.spent_usd:.4f} is spent "
+                f"{state.label} is {cap_text(state.limit_usd)}: "
+                f"{format_usd(state.spent_usd)} is spent "
                 f"and this run may cost {_usd(cost)}",
                 hint="Raise the budget (workbench budget set, or Settings → General), or run "
                 "fewer calls.",
@@ -145,7 +147,7 @@ def warnings(store: RunStore, budgets: Budgets, estimate_usd: float | None) -> l
         after = cap.spent_usd + (estimate_usd or 0.0)
         if after >= budgets.warn_at * cap.limit_usd:
             out.append(
-                f"{cap.label}: ${cap.spent_usd:.4f} of {cap_text(cap.limit_usd)} spent "
+                f"{cap.label}: {format_usd(cap.spent_usd)} of {cap_text(cap.limit_usd)} spent "
                 f"({cap.share:.0%}); this run may bring it to {after / cap.limit_usd:.0%}"
             )
     return out

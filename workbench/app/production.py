@@ -14,6 +14,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from workbench.core.errors import UsageError
+from workbench.core.money import format_usd
 from workbench.registry.schemas import CanaryGuards, CanaryHalt, LabelState
 from workbench.registry.telemetry_schemas import ProdStats, ServedAnswer, ServedCall, VersionStats
 
@@ -51,10 +52,6 @@ def ms_text(value: float | None) -> str:
     return f"{value / 1000:.1f} s" if value >= 1000 else f"{value:.0f} ms"
 
 
-def _money(value: float) -> str:
-    return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:.4f}"
-
-
 def cost_text(row: VersionStats, per_day: bool = True) -> str:
     """The one money rule for production rows: a number only when every call is priced
     (``$0.02``), else the priced part and how many calls are not in it. ``per_day``:
@@ -62,7 +59,7 @@ def cost_text(row: VersionStats, per_day: bool = True) -> str:
     a version that began serving an hour ago is an extrapolation, so it says ≈."""
     if row.calls and row.unpriced == row.calls:
         return "cost unknown"
-    cost = f"≈ {_money(row.cost_per_day_usd)}/day" if per_day else _money(row.cost_usd)
+    cost = f"≈ {format_usd(row.cost_per_day_usd)}/day" if per_day else format_usd(row.cost_usd)
     if row.unpriced:
         cost = f"≥ {cost.removeprefix('≈ ')} (+{row.unpriced:,} unpriced calls)"
     return cost
@@ -133,7 +130,7 @@ def call_text(call: ServedCall) -> str:
     tokens = f"{call.input_tokens if call.input_tokens is not None else '?'} in / " + (
         f"{call.output_tokens if call.output_tokens is not None else '?'} out"
     )
-    cost = _money(call.cost_usd) if call.cost_usd is not None else "unknown"
+    cost = format_usd(call.cost_usd) if call.cost_usd is not None else "unknown"
     lines.append(
         f"  tokens {tokens}, cost {cost}, latency {ms_text(call.latency_ms)}, "
         f"TTFT {ms_text(call.ttft_ms)}"

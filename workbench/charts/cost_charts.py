@@ -14,9 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from workbench.charts.run_charts import fmt_usd
 from workbench.charts.theme import LIGHT, ChartTheme
-from workbench.core.money import CostTotal
+from workbench.core.money import CostTotal, format_usd
 
 ROW_IN = 0.32
 """Height of one bar's row, inches: the figure grows with the rows."""
@@ -35,7 +34,7 @@ def _elide(text: str) -> str:
 def money_label(cost: CostTotal) -> str:
     if cost.unpriced_calls and not cost.priced_calls:
         return "unknown"
-    money = fmt_usd(cost.priced_usd)
+    money = format_usd(cost.priced_usd)
     if cost.unpriced_calls:
         return f"≥ {money}, {cost.unpriced_calls:,} unpriced"
     return money
@@ -80,7 +79,7 @@ def draw_cost_chart(
 
     # Few ticks: a money label is long ("$0.00300"), and six of them overprinted.
     ax.xaxis.set_major_locator(MaxNLocator(nbins=max(2, min(5, int(width_in * 0.6 - 1)))))
-    ax.xaxis.set_major_formatter(lambda v, _pos: fmt_usd(v) if v else "$0")
+    ax.xaxis.set_major_formatter(lambda v, _pos: format_usd(v) if v else "$0")
     ax.tick_params(axis="x", colors=theme.muted, labelsize=8)
     ax.tick_params(axis="y", length=0)
     ax.grid(axis="x", color=theme.grid, linewidth=0.6)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.charts.theme import DARK, LIGHT, ChartTheme
+from workbench.core.money import format_usd
 from workbench.core.runs import CellResult, ModelRef, percentile
 
 PALETTE = LIGHT.palette  # kept for callers that want the series colours
@@ -146,18 +147,6 @@ def chart_rows(
 # --- numbers with units -----------------------------------------------------------
 
 
-def fmt_usd(usd: float) -> str:
-    """Dollars with enough digits to tell small prices apart: $0.274, $0.0521, $12.30."""
-    if usd == 0:
-        return "$0"
-    if usd >= 100:
-        return f"${usd:,.0f}"
-    if usd >= 1:
-        return f"${usd:,.2f}"
-    digits = min(8, max(2, 2 - math.floor(math.log10(usd))))
-    return f"${usd:.{digits}f}"
-
-
 def _usd_tick(usd: float) -> str:
     """Axis ticks: as many decimals as the tick needs, at least cents ($0.10, $0.05)."""
     if usd == 0:
@@ -216,7 +205,7 @@ def _cost(bars: Sequence[Bar]) -> Panel:
         else:
             per_k = sum(priced) / len(priced) * 1000
             unpriced = len(ok) - len(priced)
-            text = fmt_usd(per_k) + (f" ({unpriced} unpriced)" if unpriced else "")
+            text = format_usd(per_k) + (f" ({unpriced} unpriced)" if unpriced else "")
             marks.append(Mark(per_k, text))
     return Panel("Cost / 1,000 calls", tuple(marks), _usd_tick)
 
@@ -297,6 +286,10 @@ def chart_layout(
     entry_in = max((len(name) for name, _ in legend), default=4) * CHAR_IN + 0.55
     legend_columns = max(1, min(len(legend), int((width_in - 0.4) // entry_in)))
     legend_rows = math.ceil(len(legend) / legend_columns) if legend else 0
+    if grid_rows * columns > n_panels and len(legend) <= len(rows):
+        # A free cell of the grid (3 + 2 panels): the legend goes there, one entry
+        # a line, and costs the figure no height of its own.
+        legend_columns, legend_rows = 1, 0
     note_lines = len(_wrap_note(width_in, partial))
     panel_height = TITLE_IN + max(len(rows), 1) * ROW_IN + XTICKS_IN + PANEL_PAD_IN
     height = (
@@ -452,9 +445,16 @@ def draw_run(
     axes = fig.subplots(layout.rows, layout.columns, sharey=True, squeeze=False)
     panel_in = (width - layout.label_in) / layout.columns - 0.15
     drawn = []
+    legend_ax = None
     for index, ax in enumerate(axes.flat):
         if index >= len(panels):
-            ax.remove()
+            if legend_ax is None and layout.legend_columns == 1 and layout.rows > 1:
+                legend_ax = ax  # the legend's place (see chart_layout)
+                ax.set_xticks([])
+                ax.xaxis.set_visible(False)
+                ax.axis("off")
+            else:
+                ax.remove()
             continue
         _style_axes(ax, theme, show_labels=index % layout.columns == 0)
         texts = _draw_panel(ax, panels[index], rows, theme, panel_in)
@@ -466,10 +466,10 @@ def draw_run(
         for tick, row in zip(ax.yaxis.get_major_ticks(len(rows)), rows, strict=True):
             tick.label1.set_fontweight("bold" if row.bar is None else "normal")
             tick.label1.set_fontsize(FONT + (0.5 if row.bar is None else 0))
-    fig.legend(
+    (legend_ax or fig).legend(
         handles=[Patch(facecolor=theme.color(i), edgecolor="none") for _, i in legend],
         labels=[name for name, _ in legend],
-        loc="outside upper center",
+        loc="center left" if legend_ax is not None else "outside upper center",
         ncols=layout.legend_columns,
         frameon=False,
         fontsize=FONT,
@@ -517,7 +517,6 @@ __all__ = [
     "chart_layout",
     "chart_rows",
     "draw_run",
-    "fmt_usd",
     "panel_titles",
     "partial_note",
     "save_run_chart",

@@ -24,7 +24,7 @@ from workbench.cli.output import (
 from workbench.cli.vault_cmds import open_vault
 from workbench.core.errors import UsageError
 from workbench.core.limits import DEFAULT_CALL_DEADLINE_S, DEFAULT_MAX_ANSWER_CHARS
-from workbench.core.money import CostTotal, cost_total, format_cells_total, format_total
+from workbench.core.money import CostTotal, cost_total, format_cells_total, format_total, format_usd
 from workbench.core.words import counted
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def ms_text(v: float | None) -> str:
 
 
 def usd_text(v: float | None) -> str:
-    return "unknown" if v is None else f"${v:.4f}"
+    return format_usd(v)
 
 
 class ProgressBar:
@@ -104,7 +104,7 @@ def summary_text(run: Run, labels: dict[uuid.UUID, str]) -> str:
                 f"{ms_text(r.latency_p50_ms)}/{ms_text(r.latency_p95_ms)}",
                 f"{r.input_tokens}/{r.output_tokens}" + ("~" if r.tokens_estimated else ""),
                 usd_text(r.cost_usd),
-                "unknown" if r.cost_per_1k_calls_usd is None else f"${r.cost_per_1k_calls_usd:.2f}",
+                format_usd(r.cost_per_1k_calls_usd),
             ]
             for r in rows
         ],

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.cli.output import EXIT_OK, emit, table
 from workbench.cli.vault_cmds import open_vault
 from workbench.core.errors import UsageError, WorkbenchError
-from workbench.core.money import CostTotal, format_total
+from workbench.core.money import CostTotal, format_total, format_usd
 from workbench.core.words import counted
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def cmd_costs_by(args: argparse.Namespace) -> int:
                     f"{g.errors:,}",
                     f"{g.input_tokens:,}/{g.output_tokens:,}",
                     format_total(g.cost),
-                    "unknown" if p is None else f"${p:.4f}",
+                    format_usd(p),
                 ]
                 for r, g, p in zip(rows, groups, per_1k, strict=True)
             ],
@@ -270,7 +270,8 @@ def cmd_budget_show(args: argparse.Namespace) -> int:
         body = table(
             ["BUDGET", "SPENT", "CAP", "USED", ""],
             [
-                [str(r["budget"]), f"${r['spent_usd']:.4f}", cap_text(float(r["limit_usd"] or 0)),
+                [str(r["budget"]), format_usd(float(r["spent_usd"] or 0)),
+                 cap_text(float(r["limit_usd"] or 0)),
                  f"{r['share']:.0%}", "⚠ near the cap" if r["warning"] else ""]
                 for r in rows
             ],

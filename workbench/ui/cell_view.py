@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from workbench.core.runs import CellResult
 from workbench.ui.grid import CELL_ROLE, KIND_ROLE, STREAM_ROLE, readout_lines
 from workbench.ui.highlight import monospace_font
+from workbench.ui.theme import legible_on
 
 _Index = QModelIndex | QPersistentModelIndex
 PAD_X, PAD_Y = 8, 6
@@ -171,6 +172,17 @@ class CellDelegate(QStyledItemDelegate):
 
     # ---- painting --------------------------------------------------------------------
 
+    @staticmethod
+    def selected_color(color: QColor, palette: QPalette) -> QColor:
+        """A readout's colour on the selection: green stays green and red stays red
+        (the pass/fail colour is what a person scans for), moved just far enough
+        from the highlight to read; plain text takes the highlighted-text colour."""
+        highlight = palette.color(QPalette.ColorGroup.Active, QPalette.ColorRole.Highlight)
+        text = palette.color(QPalette.ColorGroup.Active, QPalette.ColorRole.HighlightedText)
+        if color in (palette.color(QPalette.ColorRole.Text), text):
+            return text
+        return legible_on(color, highlight)
+
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
         painter.save()
         style = option.widget.style() if option.widget else None
@@ -188,8 +200,8 @@ class CellDelegate(QStyledItemDelegate):
             )
         y = rect.top()
         for text, font, color in self.readout(index, palette):
-            if selected:  # red/green do not read on the highlight; ✔/✘ still say it
-                color = palette.color(QPalette.ColorRole.Text)
+            if selected:
+                color = self.selected_color(color, palette)
             fm = QFontMetrics(font)
             painter.setFont(font)
             painter.setPen(color)

@@ -84,7 +84,9 @@ def _checklist(title: str, action: QWidget | None = None) -> tuple[QWidget, QLis
     lst.setObjectName(f"{title.lower().replace(' ', '')}List")
     lst.setUniformItemSizes(True)
     lst.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    lst.setTextElideMode(Qt.TextElideMode.ElideRight)  # the tooltip has the whole name
+    # Elided in the middle: a model id's profile and its distinguishing end (a date,
+    # "-latest") both stay ("anthropic:claude…20241022"); the tooltip has it whole.
+    lst.setTextElideMode(Qt.TextElideMode.ElideMiddle)
     lst.setMinimumHeight(3 * (lst.fontMetrics().height() + 4) + 2 * lst.frameWidth())
     layout.addWidget(lst, 1)
     return box, lst
@@ -234,7 +236,9 @@ class ComparePanel(QWidget):
         side.addWidget(self.cancel_button)
         side.addStretch(1)
         grid.addLayout(side, 0, 3)
-        for c, s in enumerate((3, 3, 3, 2)):
+        # Models get the most room: their ids are the longest names here, and the
+        # ones a person must tell apart ("…-sonnet-20241022" from "…-haiku-latest").
+        for c, s in enumerate((3, 4, 2, 2)):
             grid.setColumnStretch(c, s)
 
         status_box = QWidget()

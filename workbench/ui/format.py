@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from workbench.core.money import format_usd
+
 ECHO_NOTE = "echo (not a real model)"
 
 
@@ -16,15 +18,9 @@ def fmt_ms(ms: float | None) -> str:
 
 
 def fmt_usd(usd: float | None) -> str:
-    if usd is None:
-        return "unknown"
-    if usd == 0:
-        return "$0"
-    if usd < 0.01:
-        return f"${usd:.5f}"
-    if usd < 100:
-        return f"${usd:.4f}"
-    return f"${usd:,.2f}"
+    """Money as every screen and the CLI write it: :func:`workbench.core.money.format_usd`
+    (the readouts import it under this name beside ``fmt_ms`` and ``fmt_tokens``)."""
+    return format_usd(usd)
 
 
 def fmt_tokens(n: int | None, estimated: bool = False) -> str:

@@ -44,6 +44,7 @@ from workbench.core.files import write_atomic
 from workbench.core.models import utcnow
 from workbench.core.money import CostTotal, format_total
 from workbench.core.words import counted
+from workbench.ui.column_fit import ColumnFitter
 from workbench.ui.errors import ErrorReporter
 from workbench.ui.format import fmt_ms, fmt_usd
 from workbench.ui.table_model import ALIGN_RIGHT, RowsTableModel, setup_row_table
@@ -88,8 +89,8 @@ class LogModel(RowsTableModel[dict[str, Any]]):
         if role == Qt.ItemDataRole.TextAlignmentRole and 5 <= column <= 8:
             return ALIGN_RIGHT
         if role == Qt.ItemDataRole.ToolTipRole:
-            if column == 9 and row["error"]:
-                return row["error"]
+            if column == 9:  # the whole verdict when the column is narrow
+                return row["error"] or self.cell_data(row, 9, Qt.ItemDataRole.DisplayRole)
             if column == 0:
                 return f"{datetime.fromisoformat(row['at']).astimezone():%Y-%m-%d %H:%M:%S %Z}"
             if column in (1, 3):
@@ -164,9 +165,15 @@ class LogPanel(QWidget):
 
         split = QSplitter(Qt.Orientation.Vertical)
         self.model = LogModel()
-        # The model name takes what is left and elides in the middle: every readout and
-        # the result stay on screen at 1024 px (the case column was squeezed to "can…").
         self.table = _list_table("logTable", self.model, stretch_column=3)
+        # Every column as wide as its widest entry, the model id whole when the window
+        # has room (it is what tells "anthropic:claude-3-5-sonnet-20241022" from its
+        # siblings); in a narrow window the result gives way first, then the prompt,
+        # then the model id (to no less than 20 characters), each elided in the middle
+        # with its tooltip whole. Every readout (tokens, cost, times) keeps its width.
+        self.column_fitter = ColumnFitter(
+            self.table, shrinkable=(9, 1, 3), spare=9, floor_chars=6, floors={3: 20}
+        )
         self.table.selectionModel().currentRowChanged.connect(lambda *_a: self._show_detail())
         split.addWidget(self.table)
         self.detail = QPlainTextEdit()

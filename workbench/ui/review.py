@@ -17,7 +17,7 @@ import html
 import threading
 import uuid
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QRect, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -180,10 +180,12 @@ class ReviewPanel(QWidget):
             self.table, stretch_column=3, selection=QAbstractItemView.SelectionMode.SingleSelection
         )
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setWordWrap(False)
-        # Elided on the left: the end of a name (its leaf) is what tells prompts of one
-        # folder apart in a narrow queue ("…ng-email", "…e-summary"); tooltips hold it all.
-        self.table.setTextElideMode(Qt.TextElideMode.ElideLeft)
+        # A prompt's whole name is what a reviewer reads (the folder tells
+        # "billing/…" from "support/…"): when the queue is too narrow for it on one
+        # line it wraps after its "/" (rows grow), and only a leaf longer than the
+        # column is elided, in the middle; tooltips hold it all.
+        self.table.setWordWrap(True)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.viewport().installEventFilter(self)
         split.addWidget(self.table)
         right = QWidget()
@@ -230,6 +232,7 @@ class ReviewPanel(QWidget):
         buttons.addWidget(self.approve_button)
         rl.addLayout(buttons)
         split.addWidget(right)
+        self.split = split
         split.setStretchFactor(1, 2)
         em = self.fontMetrics().horizontalAdvance("M")
         split.setSizes([34 * em, 52 * em])  # the queue's columns fit in 34 ems
@@ -300,18 +303,31 @@ class ReviewPanel(QWidget):
     def fit_columns(self) -> None:
         """Every shown column fits the queue's width: Prompt, Version and State always
         show (State is what a reviewer scans for); Message and Author show when there
-        is room. Prompt names are elided on the left past 24 characters."""
+        is room. A prompt name is shown whole, on one line when there is room, else
+        wrapped after its folder ("billing/" over "invoice-summary")."""
         header = self.table.horizontalHeader()
         for col in range(len(self.HEADERS)):
             self.table.setColumnHidden(col, False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        prompt_cap = self.fontMetrics().horizontalAdvance("x" * 24)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        prompt_width = min(header.sectionSize(0), prompt_cap)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(0, prompt_width)
+        metrics = self.table.fontMetrics()
+        pad = metrics.horizontalAdvance("x") * 2  # the cell's margins
+        names = [item.version.prompt for item in self.items]
+        whole = max((metrics.horizontalAdvance(n) for n in names), default=0) + pad
+        # The narrowest a name wraps to: its folder and its leaf on lines of their
+        # own, a long leaf broken after its hyphens ("invoice-" over "summary").
+        parts = max(
+            (
+                metrics.horizontalAdvance(word + "-")
+                for n in names
+                for p in n.split("/")
+                for word in p.split("-")
+            ),
+            default=0,
+        )
+        narrowest = max(parts + pad, header.sectionSizeHint(0))
+        header.resizeSection(0, max(whole, header.sectionSizeHint(0)))
         available = self.table.viewport().width()
-        minimum = self.fontMetrics().horizontalAdvance("x" * 12)  # a Message worth showing
+        minimum = metrics.horizontalAdvance("x" * 12)  # a Message worth showing
 
         def needed() -> int:
             width = 0
@@ -330,9 +346,26 @@ class ReviewPanel(QWidget):
             if needed() <= available:
                 break
             self.table.setColumnHidden(col, True)
-        if needed() > available:  # still too wide: the prompt names give way
+        if needed() > available:  # still too wide: the prompt names wrap
             spare = available - (needed() - header.sectionSize(0))
-            header.resizeSection(0, max(spare, self.fontMetrics().horizontalAdvance("x" * 8)))
+            header.resizeSection(0, max(spare, narrowest))
+            # Still cut: the queue takes the room it needs from the diff, which keeps
+            # at least 60% of the width (the evidence table fits in that at 1024 px).
+            sizes = self.split.sizes()
+            room = sizes[1] - int(0.6 * sum(sizes)) if len(sizes) == 2 else 0
+            deficit = needed() - available
+            if deficit > 0 and room > 0:
+                grow = min(deficit, room)
+                self.split.setSizes([sizes[0] + grow, sizes[1] - grow])  # fits again
+        # Rows as tall as their prompt name needs (not the Message: it stays on one
+        # line, elided, its tooltip whole).
+        line = self.table.verticalHeader().defaultSectionSize()
+        width = header.sectionSize(0) - pad
+        wrap = int(Qt.TextFlag.TextWordWrap)
+        for row, name in enumerate(names):
+            lines = metrics.boundingRect(QRect(0, 0, width, 10_000), wrap, name).height()
+            extra = lines - metrics.height()
+            self.table.setRowHeight(row, line + max(0, extra))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:

@@ -166,7 +166,13 @@ class SettingsDialog(QDialog):
         form.addRow("Prices", self.f_prices)
         right.addLayout(form)
         buttons = QHBoxLayout()
-        self.save_profile_button = QPushButton("Save profile")
+        # One save: the dialog's Save writes everything (an edited form included).
+        # This button only puts the form into the list on the left, so it is named
+        # for that ("Add profile" / "Update profile"), never "Save" a second time.
+        self.save_profile_button = QPushButton("Add profile")
+        self.save_profile_button.setToolTip(
+            "Put this profile in the list on the left; Save (below) writes the settings"
+        )
         self.save_profile_button.clicked.connect(self._save_profile)
         self.remove_profile_button = QPushButton("Remove")
         self.remove_profile_button.clicked.connect(self._remove_profile)
@@ -222,7 +228,7 @@ class SettingsDialog(QDialog):
         )
 
     def form_changed(self) -> bool:
-        """True when the form holds edits not yet taken by "Save profile"."""
+        """True when the form holds edits not yet taken by "Add/Update profile"."""
         return self._form_state() != self._loaded_form
 
     def _show_profile(self, name: str) -> None:
@@ -230,6 +236,7 @@ class SettingsDialog(QDialog):
         if profile is None:
             return
         self._editing = profile.name
+        self.save_profile_button.setText("Update profile")
         self.f_name.setText(profile.name)
         self.f_family.setCurrentText(profile.family)
         self.f_url.setText(profile.base_url)
@@ -278,6 +285,7 @@ class SettingsDialog(QDialog):
         self.profile_list.clearSelection()
         self.profile_list.blockSignals(False)
         self._editing = None
+        self.save_profile_button.setText("Add profile")
         edits = (self.f_name, self.f_url, self.f_key_name, self.f_key, self.f_models)
         for edit in (*edits, self.f_prices):
             edit.clear()
@@ -354,8 +362,7 @@ class SettingsDialog(QDialog):
             self.reporter.report(exc, "save the profile")
             return
         self.profile_status.setText(
-            f"Profile {profile.name} saved (written when you press Save). "
-            + self.profile_status.text()
+            f"Profile {profile.name} is in the list; Save writes it. " + self.profile_status.text()
         )
 
     @Slot()

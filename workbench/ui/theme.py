@@ -100,8 +100,10 @@ DARK = Theme(
     dim="#9aa3af",
     tooltip_base="#2b3038",
     disabled_text="#6b7380",
-    disabled_base="#23272e",
-    disabled_button="#262a31",
+    # Disabled is dimmer, never lighter: a field sinks into the window (its text
+    # greyed), where a lighter field would look raised, as if it were the live one.
+    disabled_base="#16191d",
+    disabled_button="#23272d",
     indicator_border="#8a93a0",
     error="#ff8a80",
     warning="#ffcc80",
@@ -201,6 +203,25 @@ def _follow_system(app: QApplication) -> None:
         app.property("workbench_dark")
     ):
         apply_theme(app, "system")
+
+
+def legible_on(color: QColor, background: QColor, ratio: float = 4.5) -> QColor:
+    """``color`` moved toward white (on a dark background) or black (on a light one)
+    just far enough to reach ``ratio`` against ``background``: a pass green on the
+    selection's blue stays green, and readable."""
+    if contrast_ratio(color, background) >= ratio:
+        return QColor(color)
+    target = QColor("#ffffff") if background.lightness() < 140 else QColor("#000000")
+    for step in range(1, 21):
+        t = step / 20
+        mixed = QColor(
+            round(color.red() + (target.red() - color.red()) * t),
+            round(color.green() + (target.green() - color.green()) * t),
+            round(color.blue() + (target.blue() - color.blue()) * t),
+        )
+        if contrast_ratio(mixed, background) >= ratio:
+            return mixed
+    return target
 
 
 def contrast_ratio(a: str | QColor, b: str | QColor) -> float:

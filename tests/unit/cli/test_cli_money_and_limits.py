@@ -86,8 +86,8 @@ def test_unpriced_totals_say_so_in_compare_runs_show_and_costs(
     assert code == 0, err
     head = out.splitlines()[0]
     assert head.endswith(", 3 calls unpriced")
-    assert "≥ $0.0000" not in head  # gpt-4o-mini's 3 calls cost something
+    assert "≥ $0," not in head  # gpt-4o-mini's 3 calls cost something
     _, shown, _ = run(capsys, "runs", "show", head.split()[1][:8])
     assert shown.splitlines()[0] == head
     _, costs, _ = run(capsys, "costs")
-    assert "spent in all > $0, 6 calls unpriced" in costs
+    assert "spent in all ≥ $0.0000441, 6 calls unpriced" in costs  # a real lower bound

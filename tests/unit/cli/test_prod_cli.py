@@ -137,7 +137,7 @@ def test_guarded_canary_halts_and_the_cli_says_so(
     assert "support/reply v2 via production" in out
     assert "model: gpt-4o-mini-2024-07-18 by openai" in out
     assert "model=gpt-4o-mini" in out and "temperature=0.2" in out
-    assert "cost $0.0020" in out
+    assert "cost $0.002" in out
     code, out, err = cli.run("trace", "--app", "shop", "--key", first_canary, "--json")
     assert code == 0, err
     answer = json.loads(out)

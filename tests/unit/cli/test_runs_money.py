@@ -47,10 +47,10 @@ def test_runs_list_show_and_costs_agree_and_skip_cached_replays(
                          "--cases", "cases.csv", "--cache")  # fmt: skip
     assert code == 0, err
     replay = out.splitlines()[0]
-    assert replay.endswith("6 cells  $0.0000"), replay
+    assert replay.endswith("6 cells  $0"), replay
     _, after, _ = run(capsys, "costs", "--json")
     assert json.loads(after)["total_usd"] == json.loads(before)["total_usd"]
     assert json.loads(after)["unpriced_calls"] == json.loads(before)["unpriced_calls"]
     _, listed, _ = run(capsys, "runs", "list")
     row = next(line for line in listed.splitlines() if line.startswith(replay.split()[1][:8]))
-    assert row.rstrip().endswith("$0.0000")
+    assert row.rstrip().endswith("$0")

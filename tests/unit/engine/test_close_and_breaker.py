@@ -16,7 +16,13 @@ from sqlalchemy import delete
 from tests.providerserver.server import DEFAULT_KEY, ProviderServer, Script
 from workbench.cli.compare_cmds import summary_text
 from workbench.core.errors import NotFoundError
-from workbench.core.money import CostTotal, cost_total, format_cells_total, format_total
+from workbench.core.money import (
+    CostTotal,
+    cost_total,
+    format_cells_total,
+    format_total,
+    format_usd,
+)
 from workbench.core.runs import CellKey, CellResult, ModelRef, RunSpec, TestCase
 from workbench.engine.runner import Engine, RunIncomplete
 from workbench.providers.policy import RetryPolicy, Timeouts
@@ -241,10 +247,22 @@ def test_money_total_rule() -> None:
     assert format_total(CostTotal(0.0123, 3, 0)) == "$0.0123"
     assert format_total(CostTotal(0.0, 0, 4)) == "unknown"
     assert format_total(CostTotal(0.0123, 3, 4)) == "≥ $0.0123, 4 calls unpriced"
-    assert format_total(CostTotal(0.5, 1, 1)) == "≥ $0.5000, 1 call unpriced"
-    assert format_total(CostTotal()) == "$0.0000"  # nothing was called
-    assert format_total(CostTotal(0.00001, 2, 0)) == "<$0.0001"  # not free
-    assert format_total(CostTotal(0.00001, 2, 1)) == "> $0, 1 call unpriced"
+    assert format_total(CostTotal(0.5, 1, 1)) == "≥ $0.50, 1 call unpriced"
+    assert format_total(CostTotal()) == "$0"  # nothing was called
+    assert format_total(CostTotal(0.00001, 2, 0)) == "$0.00001"  # not free
+    assert format_total(CostTotal(0.00001, 2, 1)) == "≥ $0.00001, 1 call unpriced"
+
+
+def test_one_money_format_for_every_screen() -> None:
+    """A call's cost and a total of it read the same: $0.00066 in the grid, the
+    summary, the log and the CLI, never $0.0007 on one and $0.00066 on another."""
+    assert format_usd(0.00066) == format_total(CostTotal(0.00066, 1, 0)) == "$0.00066"
+    assert [format_usd(v) for v in (0.274, 0.0521, 0.02, 0.0000324, 12.3, 1234.5)] == [
+        "$0.274", "$0.0521", "$0.02", "$0.0000324", "$12.30", "$1,234.50",
+    ]  # fmt: skip
+    assert format_usd(0.99996) == "$1.00"
+    assert format_usd(None) == "unknown" and format_usd(0) == "$0"
+    assert format_usd(1e-12) == "<$0.00000001"  # a real cost never reads as free
 
 
 def test_run_header_for_unpriced_and_mixed_runs(vault: Vault, server: ProviderServer) -> None:
