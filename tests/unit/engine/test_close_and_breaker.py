@@ -333,8 +333,20 @@ def test_silent_provider_ends_the_run_within_the_first_byte_bound(vault: Vault) 
         start = time.perf_counter()
         run = asyncio.run(engine.run(matrix(vault, 12, 6)))
         elapsed = time.perf_counter() - start
-    # One wave times out together and opens the breaker; nothing waits a second wave.
-    assert elapsed < 2 * first_byte + 1.0, f"{elapsed:.2f} s"
+        # One wave (concurrency 6) times out together and opens the breaker; nothing
+        # sends a second wave. Counted as connections made, not as seconds, which a
+        # loaded machine stretches.
+        silent.setblocking(False)
+        connections = 0
+        while True:
+            try:
+                silent.accept()[0].close()
+            except BlockingIOError:
+                break
+            connections += 1
+    assert connections <= 6, connections
+    # Far under the 30 s read timeout that would apply without the first-byte bound.
+    assert elapsed < 10, f"{elapsed:.2f} s"
     assert len(RunStore(vault).load(run.id).cells) == 12
     assert all(c.error_kind == "unreachable" for c in run.cells), [c.error for c in run.cells]
     assert all("first-byte timeout" in (c.error or "") for c in run.cells)
