@@ -23,6 +23,7 @@ PYTEST := $(BIN)/python -m pytest -p no:cacheprovider -n $(TEST_WORKERS)
 # Non-GUI tests, with PySide6 made unimportable: proves everything but ui/ runs
 # without Qt.
 NO_QT_TESTS := tests/unit tests/server tests/e2e
+COV := --cov=workbench
 
 .PHONY: help venv run test lint sysdeps-run sysdeps-test clean screenshots
 # Steps run in the order written, failing fast, even under make -j.
@@ -53,13 +54,16 @@ lint: $(STAMP)
 
 # Every test once: the non-GUI ones with Qt blocked (they must not need it), the
 # installed wheel, then the GUI tests offscreen (they ran a second time before, ~6 min).
+# Coverage of both runs is reported at the end (in-process code; see pyproject.toml).
 test: sysdeps-test $(STAMP) lint
-	scripts/test-session.sh $(PYTEST) -p no:pytest-qt -p tests.block_qt -m "not gui" $(NO_QT_TESTS)
+	scripts/test-session.sh $(PYTEST) $(COV) --cov-report= -p no:pytest-qt -p tests.block_qt -m "not gui" $(NO_QT_TESTS)
 	scripts/wheel-check.sh $(BIN)/python
-	QT_QPA_PLATFORM=offscreen scripts/test-session.sh $(PYTEST) -m gui
+	QT_QPA_PLATFORM=offscreen scripts/test-session.sh $(PYTEST) $(COV) --cov-append --cov-report= -m gui
+	$(BIN)/python -m coverage report
+	@echo "coverage of workbench/ (both runs, in process): $$($(BIN)/python -m coverage report --format=total)%"
 
 clean:
-	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache build dist
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache build dist .coverage htmlcov
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # One Xvfb screen per size, the window given the whole screen; both themes each.

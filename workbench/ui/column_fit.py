@@ -7,8 +7,9 @@ past its viewport (a sideways scroll bar hides the right-hand columns), and
 empty). :class:`ColumnFitter` does what a person would: every column as wide as its
 widest entry; when the sum does not fit, the named text columns give way in the order
 named (the one a person needs least whole first), each to no less than
-``floor_chars`` characters (then elided in the middle, their tooltips
-whole); room left over goes to the ``spare`` column.
+``floor_chars`` characters and never below their header (then elided in the middle,
+their tooltips whole); what still does not fit scrolls sideways, each column readable;
+room left over goes to the ``spare`` column.
 """
 
 from __future__ import annotations
@@ -71,7 +72,12 @@ class ColumnFitter(QObject):
             for c in self.shrinkable:
                 if c not in widths or excess <= 0:
                     continue
-                floor = metrics.horizontalAdvance("x" * self.floors.get(c, self.floor_chars))
+                # Never below the header's own width: a column whose name is cut
+                # ("romp") tells a person nothing about what it holds.
+                floor = max(
+                    header.sectionSizeHint(c),
+                    metrics.horizontalAdvance("x" * self.floors.get(c, self.floor_chars)),
+                )
                 give = min(excess, max(0, widths[c] - floor))
                 widths[c] -= give
                 excess -= give

@@ -169,10 +169,11 @@ class LogPanel(QWidget):
         # Every column as wide as its widest entry, the model id whole when the window
         # has room (it is what tells "anthropic:claude-3-5-sonnet-20241022" from its
         # siblings); in a narrow window the result gives way first, then the prompt,
-        # then the model id (to no less than 20 characters), each elided in the middle
+        # then the model id (to 12, 12 and 18 characters: below that a person reads nothing,
+        # so a sideways scroll is the lesser harm), each elided in the middle
         # with its tooltip whole. Every readout (tokens, cost, times) keeps its width.
         self.column_fitter = ColumnFitter(
-            self.table, shrinkable=(9, 1, 3), spare=9, floor_chars=6, floors={3: 20}
+            self.table, shrinkable=(9, 1, 3), spare=9, floor_chars=12, floors={3: 18}
         )
         self.table.selectionModel().currentRowChanged.connect(lambda *_a: self._show_detail())
         split.addWidget(self.table)
