@@ -363,15 +363,8 @@ class Vault:
         expected: uuid.UUID | None = UNSET,
         reason: str = "",
     ) -> Label | None:
-        """Point ``label`` at ``version_id`` (None removes it), compare-and-swap style.
-
-        ``expected`` is the target the caller believes the label has now (None: the
-        label should not exist yet). If it moved meanwhile, StaleLabelError says where.
-
-        Only for prompts the registry does not hold: a synced prompt's labels are the
-        registry's (mirrored on every sync), and move only by publishing.
-        """
-        labels.check_label_name(label)
+        """Point ``label`` at ``version_id``, compare-and-swap style: see
+        :func:`workbench.vault.labels.move_label` (it checks the label's name)."""
         with self.writing() as s:
             return labels.move_label(
                 s, self.actor, name, label, version_id, expected=expected, reason=reason
