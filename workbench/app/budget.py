@@ -11,13 +11,19 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from workbench.core.errors import InputError, UsageError
 from workbench.core.money import format_usd
 from workbench.core.runs import RunSpec, SpendCap
 from workbench.engine.runner import Engine, Estimate, rubric_graders
 from workbench.settings import Budgets
-from workbench.vault.runs import RunStore
+
+
+class SpendLog(Protocol):
+    """Where spending is read: the engine's run log, or the ORM's ``RunStore``."""
+
+    def spent_since(self, since: datetime, profile: str | None = None) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -33,7 +39,7 @@ def period_starts(now: datetime | None = None) -> tuple[datetime, datetime]:
     return day, day.replace(day=1)
 
 
-def spending(store: RunStore) -> Spending:
+def spending(store: SpendLog) -> Spending:
     day, month = period_starts()
     return Spending(
         today_usd=store.spent_since(day),
@@ -72,7 +78,7 @@ def preflight(engine: Engine, spec: RunSpec, budgets: Budgets) -> tuple[RunSpec,
         )
     caps = []
     called = {m.profile for m in spec.models} | {r.profile for r in rubric_graders(spec)}
-    for state in budget_states(RunStore(engine.vault), budgets, called):
+    for state in budget_states(engine.store, budgets, called):
         cost = (
             estimate.cost_usd
             if state.profile is None
@@ -95,7 +101,7 @@ def preflight(engine: Engine, spec: RunSpec, budgets: Budgets) -> tuple[RunSpec,
                 profile=state.profile,
             )
         )
-    near = tuple(warnings(RunStore(engine.vault), budgets, estimate.cost_usd))
+    near = tuple(warnings(engine.store, budgets, estimate.cost_usd))
     planned = spec.model_copy(update={"spend_caps": tuple(caps)})
     return planned, dataclasses.replace(estimate, warnings=near)
 
@@ -116,7 +122,7 @@ class BudgetState:
 
 
 def budget_states(
-    store: RunStore, budgets: Budgets, profiles: set[str] | None = None
+    store: SpendLog, budgets: Budgets, profiles: set[str] | None = None
 ) -> list[BudgetState]:
     """Every day and month cap in force (the per-profile ones for ``profiles``, or all
     configured), with what is spent under it now."""
@@ -140,7 +146,7 @@ def budget_states(
     return out
 
 
-def warnings(store: RunStore, budgets: Budgets, estimate_usd: float | None) -> list[str]:
+def warnings(store: SpendLog, budgets: Budgets, estimate_usd: float | None) -> list[str]:
     """Caps this run would bring to ``warn_at`` of their limit or more."""
     out = []
     for cap in budget_states(store, budgets):

@@ -52,7 +52,7 @@ def check_python() -> Check:
 
 def check_vault(path: Path, create: bool) -> Check:
     from workbench.vault import Vault
-    from workbench.vault.db import HEAD_REVISION
+    from workbench.vault.files import HEAD_REVISION
 
     def run() -> Check:
         # A check changes nothing: the default vault is made by the first commit or

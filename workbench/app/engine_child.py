@@ -62,6 +62,7 @@ from workbench.providers.profiles import ProviderProfile
 
 if TYPE_CHECKING:
     from workbench.vault import Vault
+    from workbench.vault.direct import DirectVault
 
 log = logging.getLogger(__name__)
 
@@ -293,15 +294,21 @@ class _Vaults:
     """The one vault the process keeps open between runs (the app has one)."""
 
     key: tuple[Path, str | None] | None = None
-    vault: Vault | None = None
+    vault: Vault | DirectVault | None = None
 
-    def get(self, path: Path, actor: str | None) -> Vault:
-        from workbench.vault import Vault
+    def get(self, path: Path, actor: str | None) -> Vault | DirectVault:
+        """The plain-SQL vault (no SQLAlchemy to import before the first run), or the
+        full one for a file that needs it (see ``workbench.vault.direct``)."""
+        from workbench.vault.direct import DirectVault
 
         key = (path.expanduser().resolve(), actor)
         if self.vault is None or self.key != key:
             self.close()
-            self.vault = Vault.open(path, actor=actor)
+            self.vault = DirectVault.open(path, actor=actor)
+            if self.vault is None:
+                from workbench.vault import Vault
+
+                self.vault = Vault.open(path, actor=actor)
             self.key = key
         return self.vault
 
@@ -378,7 +385,7 @@ class _Server:
                 self.latest.cancel.set()  # nobody reads: stop spending on calls
 
     async def _run(self, job: _Job) -> None:
-        from workbench.app.services import key_resolver, source_resolver
+        from workbench.app.services import key_resolver, run_bindings
         from workbench.engine.runner import Engine
 
         emitter = self.emitter
@@ -386,9 +393,7 @@ class _Server:
             request = _parse_request(job.raw)
             vault = self.vaults.get(request.vault, request.actor)
             profiles = {p.name: p for p in request.profiles}
-            engine = Engine(
-                vault, profiles, keys=key_resolver(vault), bindings=source_resolver(vault)
-            )
+            engine = Engine(vault, profiles, keys=key_resolver(vault), bindings=run_bindings(vault))
             spans = _spans(vault, request.spec, engine, emitter)
             try:
                 run = await engine.run(

@@ -14,10 +14,19 @@ from workbench.providers.profiles import ProviderProfile
 from workbench.secrets.resolve import resolve_key
 from workbench.secrets.store import SecretStore
 from workbench.settings import Settings, load_settings, save_settings
-from workbench.vault import Vault
+from workbench.vault.direct import DirectVault
 
 if TYPE_CHECKING:
+    import uuid
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
     from workbench.app.sources import SourceResolver
+    from workbench.core.errors import WorkbenchError
+    from workbench.core.models import PromptVersion
+    from workbench.core.runs import RunSpec
+    from workbench.engine.runner import BindingResolver
+    from workbench.vault import Vault
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +74,7 @@ def remove_profile(name: str, settings: Settings | None = None) -> Settings:
 
 
 def key_resolver(
-    vault: Vault | None, store: SecretStore | None = None
+    vault: Vault | DirectVault | None, store: SecretStore | None = None
 ) -> Callable[[ProviderProfile], str | None]:
     """Keys for profiles: keychain first, then the profile's env var; each read audited.
     The keychain is opened (and ``keyring`` imported, ~0.1-0.3 s) only for a profile that
@@ -102,7 +111,7 @@ def key_resolver(
 
 
 def make_engine(
-    vault: Vault, settings: Settings | None = None, store: SecretStore | None = None
+    vault: Vault | DirectVault, settings: Settings | None = None, store: SecretStore | None = None
 ) -> Engine:
     from workbench.core.paths import data_dir
     from workbench.engine.pricing import PriceCache, Pricer
@@ -114,8 +123,34 @@ def make_engine(
         profiles_from(settings),
         keys=key_resolver(vault, store),
         pricer=pricer,
-        bindings=source_resolver(vault, store),
+        bindings=run_bindings(vault, store),
     )
+
+
+def run_bindings(vault: Vault | DirectVault, store: SecretStore | None = None) -> BindingResolver:
+    """The engine's resolver of bound variables over either kind of vault."""
+    if isinstance(vault, DirectVault):
+        return DeferredBindings(vault, store)
+    return source_resolver(vault, store)
+
+
+class DeferredBindings:
+    """Bound variables for a run on the plain-SQL vault: the full vault (SQLAlchemy,
+    the data sources' readers) is opened only for a version that has one."""
+
+    def __init__(self, vault: DirectVault, store: SecretStore | None) -> None:
+        self.vault = vault
+        self.store = store
+        self._resolver: BindingResolver | None = None
+
+    def resolve(
+        self, spec: RunSpec, versions: Sequence[PromptVersion], estimate: bool
+    ) -> Mapping[tuple[uuid.UUID, int], Mapping[str, Any] | WorkbenchError]:
+        if not any(v.binding is not None for ver in versions for v in ver.content.variables):
+            return {}
+        if self._resolver is None:
+            self._resolver = source_resolver(self.vault.orm(), self.store)
+        return self._resolver.resolve(spec, versions, estimate)
 
 
 def source_resolver(vault: Vault, store: SecretStore | None = None) -> SourceResolver:

@@ -21,7 +21,7 @@ from workbench.cli.output import (
     number_type,
     table,
 )
-from workbench.cli.vault_cmds import open_vault
+from workbench.cli.vault_cmds import open_run_vault
 from workbench.core.errors import UsageError
 from workbench.core.limits import DEFAULT_CALL_DEADLINE_S, DEFAULT_MAX_ANSWER_CHARS
 from workbench.core.money import CostTotal, cost_total, format_cells_total, format_total, format_usd
@@ -189,7 +189,7 @@ def run_matrix(args: argparse.Namespace, quiet: bool) -> tuple[Run, dict[uuid.UU
         raise UsageError(str(exc), hint="e.g. --models echo:echo,openai:gpt-4o-mini") from exc
     fixed = dict(parse_var(v) for v in args.var or [])
     cases: tuple[TestCase, ...] = tuple(read_cases(Path(args.cases))) if args.cases else ()
-    with open_vault(args) as vault:
+    with open_run_vault(args) as vault:
         if not cases:  # the prompt's own test cases, else one case of defaults
             cases = cases_or_defaults(vault.test_cases(args.prompt))
         if fixed:  # --var values apply to every case

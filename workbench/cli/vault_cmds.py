@@ -18,6 +18,7 @@ from workbench.core.paths import default_vault_path
 if TYPE_CHECKING:
     from workbench.core.models import PromptVersion
     from workbench.vault import Vault
+    from workbench.vault.direct import DirectVault
 
 # SQLAlchemy, YAML and the vault load inside the handlers: `workbench --help` and the
 # argument parser stay fast, and every command pays only for what it uses.
@@ -35,6 +36,15 @@ def open_vault(args: argparse.Namespace) -> Vault:
 
     explicit = args.vault is not None or "WORKBENCH_VAULT" in os.environ
     return Vault.open(vault_path(args), create=not explicit)
+
+
+def open_run_vault(args: argparse.Namespace) -> Vault | DirectVault:
+    """The vault for a run (``compare``, ``eval``): the plain-SQL one when the file is
+    at this release's schema, so a run does not wait on SQLAlchemy's import; else the
+    full vault, which creates, migrates or refuses it."""
+    from workbench.vault.direct import DirectVault
+
+    return DirectVault.open(vault_path(args)) or open_vault(args)
 
 
 def _when(v: PromptVersion) -> str:

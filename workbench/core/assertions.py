@@ -50,7 +50,6 @@ import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import regex
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench.core.errors import InputError, RenderError, TemplateError
@@ -169,6 +168,8 @@ class Assertion(BaseModel):
                 f"use one of {', '.join(FINISH_REASONS)}"
             )
         if self.type in ("regex", "not_regex"):
+            import regex  # on first use: ~25 ms of every start otherwise
+
             try:
                 regex.compile(self.value)
             except regex.error as exc:
@@ -364,6 +365,8 @@ def check(
 
 
 def _check_regex(assertion: Assertion, pattern: str, output: str) -> CheckResult:
+    import regex
+
     flags = regex.IGNORECASE if assertion.ignore_case else 0
     try:
         found = regex.search(pattern, output, flags, timeout=REGEX_TIMEOUT_S)

@@ -37,7 +37,7 @@ from workbench.providers.base import (
     ChatRequest,
 )
 from workbench.providers.profiles import ProviderProfile
-from workbench.vault.repository import Vault
+from workbench.vault.run_log import RunLog
 
 log = logging.getLogger(__name__)
 
@@ -147,12 +147,22 @@ def rubric_graders(spec: RunSpec) -> list[ModelRef]:
     return list(dict.fromkeys(refs))
 
 
+class RunVault(Protocol):
+    """What the engine needs of a vault: the versions a spec names, and the run log it
+    records into. :class:`workbench.vault.Vault` is one; so is the plain-SQL
+    :class:`workbench.vault.direct.DirectVault` the CLI runs with (no SQLAlchemy)."""
+
+    def version_by_id(self, version_id: uuid.UUID) -> PromptVersion: ...
+
+    def run_log(self) -> RunLog: ...
+
+
 class Planner:
     """The planning half of :class:`workbench.engine.runner.Engine`: each cell's
     rendered request (or why it cannot run), the pre-flight estimate and the effective
     concurrency. Needs no event loop and makes no call."""
 
-    vault: Vault
+    vault: RunVault
     profiles: dict[str, ProviderProfile]
     bindings: BindingResolver | None
     pricer: Pricer
@@ -198,6 +208,8 @@ class Planner:
                         messages = tuple(render_messages(version.content, values))
                     except (RenderError, TemplateError) as exc:
                         error = exc
+                rendered = tuple(m.model_dump() for m in messages)
+                sensitive = tuple(sensitive_values(version, values))
                 for ref in spec.models:
                     request = None
                     if error is None:
@@ -210,26 +222,24 @@ class Planner:
                             stop=params.stop,
                             response_format=params.response_format,
                         )
-                    sensitive = tuple(sensitive_values(version, values))
-                    for repeat in range(spec.repeats):
-                        plans.append(
-                            CellPlan(
-                                key=CellKey(
-                                    version_id=version.id,
-                                    model=ref,
-                                    case_index=case_index,
-                                    repeat=repeat,
-                                ),
-                                version=version,
-                                request=request,
-                                rendered=tuple(m.model_dump() for m in messages),
-                                render_error=error,
-                                request_hash=(
-                                    request_hash(self._profile(ref), request) if request else ""
-                                ),
-                                sensitive=sensitive,
-                            )
+                    digest = request_hash(self._profile(ref), request) if request else ""
+                    plans.extend(
+                        CellPlan(
+                            key=CellKey(
+                                version_id=version.id,
+                                model=ref,
+                                case_index=case_index,
+                                repeat=repeat,
+                            ),
+                            version=version,
+                            request=request,
+                            rendered=rendered,
+                            render_error=error,
+                            request_hash=digest,
+                            sensitive=sensitive,
                         )
+                        for repeat in range(spec.repeats)
+                    )
         return plans
 
     def estimate(self, spec: RunSpec) -> Estimate:

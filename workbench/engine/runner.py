@@ -38,6 +38,7 @@ from workbench.engine.planning import (
     KeyResolver,
     NullObserver,
     RunObserver,
+    RunVault,
     call_tokens_estimate,
     rubric_graders,
 )
@@ -49,8 +50,6 @@ from workbench.providers.http import (
 )
 from workbench.providers.profiles import ProviderProfile
 from workbench.secrets.redaction import register_secret
-from workbench.vault.repository import Vault
-from workbench.vault.runs import RunStore
 
 # The names the app and the window import from here (``workbench.engine.runner`` is the
 # engine's public module; the planning, calling and masking parts live beside it).
@@ -64,6 +63,7 @@ __all__ = [
     "NullObserver",
     "RunIncomplete",
     "RunObserver",
+    "RunVault",
     "call_tokens_estimate",
     "rubric_graders",
     "run_sync",
@@ -82,7 +82,7 @@ class Engine(Caller):
 
     def __init__(
         self,
-        vault: Vault,
+        vault: RunVault,
         profiles: Mapping[str, ProviderProfile],
         keys: KeyResolver | None = None,
         *,
@@ -97,7 +97,7 @@ class Engine(Caller):
         self.bindings = bindings
         """Resolves variables bound to data sources when a run is planned (None: a
         bound variable gets no value, and its cases say so)."""
-        self.store = RunStore(vault)
+        self.store = vault.run_log()
         self.profiles = {"echo": ECHO_PROFILE, **profiles}
         self.keys = keys or (lambda _p: None)
         self.http_factory = http_client_factory or _default_http_client

@@ -11,13 +11,12 @@ instant leaves the vault as it was before or after the change, never between.
 
 from __future__ import annotations
 
-import getpass
-import os
+import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import OperationalError
@@ -28,7 +27,6 @@ from workbench.core.errors import (
     IdenticalCommitError,
     NotFoundError,
     UsageError,
-    VaultBusyError,
 )
 from workbench.core.models import (
     AuditEvent,
@@ -46,30 +44,20 @@ from workbench.core.models import (
 )
 from workbench.core.runs import TestCase
 from workbench.core.templating import validate_content
-from workbench.vault import audit, db, labels, search
+from workbench.vault import audit, files, labels, search
+from workbench.vault.actor import default_author
 from workbench.vault.bundle import Bundle
 from workbench.vault.cases import read_cases, write_cases
 from workbench.vault.db import open_engine
 from workbench.vault.labels import UNSET
 from workbench.vault.prompts import check_name, insert_prompt, list_page, prompt_row, to_prompt
+from workbench.vault.refs import resolve_ref
+from workbench.vault.run_log import RunLog
 from workbench.vault.schema import PromptRow, SyncStateRow, VersionRow
-from workbench.vault.versions import history, insert_version, resolve_ref, versions_in
+from workbench.vault.versions import history, insert_version, versions_in
 
 if TYPE_CHECKING:
     from workbench.vault.transfer import ImportReport
-
-
-def default_author() -> str:
-    """Who commits when nothing better is known: ``WORKBENCH_AUTHOR`` or the OS login.
-
-    A vault that has synced knows better: its registry login (see :class:`Vault`)."""
-    env = os.environ.get("WORKBENCH_AUTHOR")
-    if env:
-        return env
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 class Vault:
@@ -84,6 +72,7 @@ class Vault:
         self.path = path
         self._read = sessionmaker(engine, expire_on_commit=False)
         self._write = sessionmaker(engine.execution_options(immediate=True), expire_on_commit=False)
+        self._run_log: RunLog | None = None
         registry_user = None if actor else self.registry_user()
         self.actor = actor or registry_user or default_author()
         self.actor_source: Literal["given", "registry", "default"] = (
@@ -115,35 +104,38 @@ class Vault:
     def writing(self) -> Iterator[Session]:
         """One write transaction (BEGIN IMMEDIATE); commits on success, else rolls back."""
         if self.read_only:
-            raise UsageError(
-                f"the vault at {self.path} is read-only (a read-only disk, or no permission "
-                "to write it or its folder): it can be read, not changed",
-                hint="Copy it somewhere you can write, or fix its permissions, and use "
-                "--vault COPY.",
-            )
+            raise files.read_only_refused(self.path)
         try:
             with self._write() as session, session.begin():
                 yield session
         except OperationalError as exc:
-            if "database is locked" in str(exc.orig):
-                raise VaultBusyError(
-                    f"the vault ({self.path}) is busy: another writer (an import, a sync, "
-                    f"another workbench process) held it for {db.BUSY_TIMEOUT_S:g} s; "
-                    "nothing was written",
-                    hint="Run it again when that has finished.",
-                ) from exc
-            if "database or disk is full" not in str(exc.orig):
+            refused = files.write_refused(self.path, str(exc.orig))
+            if refused is None:
                 raise
-            # SQLite rolled the transaction back: the vault is as it was before.
-            raise UsageError(
-                f"the disk holding the vault ({self.path}) is full: nothing was written",
-                hint="Free some space (or move the vault with --vault) and run it again.",
-            ) from exc
+            raise refused from exc
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
         with self._read() as session:
             yield session
+
+    @contextmanager
+    def raw_reading(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction's ``sqlite3`` connection, for the plain-SQL run log."""
+        with self.reading() as s:
+            yield _driver(s)
+
+    @contextmanager
+    def raw_writing(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction's (``BEGIN IMMEDIATE``) ``sqlite3`` connection."""
+        with self.writing() as s:
+            yield _driver(s)
+
+    def run_log(self) -> RunLog:
+        """The engine's run log over this vault (one per vault: it sweeps orphans once)."""
+        if self._run_log is None:
+            self._run_log = RunLog(self)
+        return self._run_log
 
     def registry_user(self) -> str | None:
         """The registry login this vault last synced as (None before any sync).
@@ -410,3 +402,8 @@ class Vault:
 def registry_url_in(s: Session) -> str | None:
     """The registry this vault syncs with (:meth:`SyncStore.bind_registry`), if any."""
     return s.scalar(select(SyncStateRow.value).where(SyncStateRow.key == "registry_url"))
+
+
+def _driver(s: Session) -> sqlite3.Connection:
+    """The ``sqlite3`` connection under ``s``, in its transaction."""
+    return cast("sqlite3.Connection", s.connection().connection.driver_connection)

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import uuid
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, delete, func, insert, select, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, delete, func, select
 
 from workbench.core.errors import NotFoundError, UsageError
-from workbench.core.models import utcnow
-from workbench.core.money import CostTotal, cost_total
-from workbench.core.runs import CellResult, Run, RunSpec, RunStatus, SummaryRow, summarize
+from workbench.core.money import CostTotal
+from workbench.core.runs import CellResult, Run, RunSpec, RunStatus, SummaryRow
 from workbench.vault.repository import Vault
-from workbench.vault.schema import CacheRow, CellRow, RunRow, RunSummaryRow, SpendRow, VersionRow
+from workbench.vault.run_log import is_midnight, utc_day
+from workbench.vault.schema import CellRow, RunRow, RunSummaryRow, SpendRow, VersionRow
 
 
 @dataclass(frozen=True)
@@ -105,57 +99,6 @@ class RunListing:
         return str(n) if n == planned else f"{n} of {planned}"
 
 
-def _day(at: datetime) -> str:
-    """The UTC day of ``at`` as the spending rollups key it (a naive time is UTC)."""
-    if at.tzinfo is not None:
-        at = at.astimezone(UTC)
-    return at.date().isoformat()
-
-
-def _is_midnight(at: datetime) -> bool:
-    if at.tzinfo is not None:
-        at = at.astimezone(UTC)
-    return (at.hour, at.minute, at.second, at.microsecond) == (0, 0, 0, 0)
-
-
-def _add_spending(s: Session, run_id: uuid.UUID, cells: Sequence[CellResult]) -> None:
-    """Add ``cells`` to the daily spending rollups, in the transaction storing them."""
-    prompt = s.scalar(select(RunRow.prompt).where(RunRow.id == str(run_id))) or ""
-    sums: dict[tuple[str, str, str, str, str, str], list[float]] = {}
-    for c in cells:
-        if c.cached:
-            continue  # a replay called no model: not spending
-        key = (
-            _day(c.finished_at), c.key.model.profile, c.key.model.model, prompt,
-            str(c.key.version_id), c.kind,
-        )  # fmt: skip
-        row = sums.setdefault(key, [0, 0, 0, 0, 0.0, 0, 0])
-        row[0] += 1
-        row[1] += c.error_kind is not None
-        row[2] += c.input_tokens or 0
-        row[3] += c.output_tokens or 0
-        if c.cost_usd is not None:
-            row[4] += c.cost_usd
-            row[5] += 1
-        elif c.error_kind is None:
-            row[6] += 1
-    if not sums:
-        return
-    names = ("calls", "errors", "input_tokens", "output_tokens", "cost_usd", "priced", "unpriced")
-    columns = ("day", "profile", "model", "prompt", "version_id", "kind")
-    values = [
-        {**dict(zip(columns, k, strict=True)), **dict(zip(names, v, strict=True))}
-        for k, v in sums.items()
-    ]
-    stmt = sqlite_insert(SpendRow).values(values)
-    s.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["day", "profile", "model", "prompt", "version_id", "kind"],
-            set_={n: getattr(SpendRow, n) + getattr(stmt.excluded, n) for n in names},
-        )
-    )
-
-
 def _weeks(days: list[CostGroup]) -> list[CostGroup]:
     """Day groups summed into ISO-8601 weeks (``2026-W49``, Monday first)."""
     from datetime import date
@@ -181,174 +124,30 @@ def _weeks(days: list[CostGroup]) -> list[CostGroup]:
     ]
 
 
-def _start_ticks(pid: int) -> str:
-    """The process's start time in clock ticks since boot ('' where /proc has none), so a
-    pid reused by a later process is not taken for the run's owner."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read().decode("ascii", "replace")
-    except OSError:
-        return ""
-    # Field 22; the command name (field 2) may hold spaces, so count after its ')'.
-    fields = stat.rpartition(")")[2].split()
-    return fields[19] if len(fields) > 19 else ""
-
-
-def process_owner(pid: int | None = None) -> str:
-    """``host:pid:start`` of this process (or of ``pid``)."""
-    pid = os.getpid() if pid is None else pid
-    return f"{socket.gethostname()}:{pid}:{_start_ticks(pid)}"
-
-
-def owner_alive(owner: str | None) -> bool | None:
-    """Whether the process that owns a run still runs: None when it cannot be told (it
-    is on another host); False for runs from before owners were stored."""
-    if not owner:
-        return False
-    host, _, rest = owner.partition(":")
-    pid_text, _, start = rest.partition(":")
-    if host != socket.gethostname():
-        return None
-    try:
-        pid = int(pid_text)
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # it exists, owned by someone else
-    except (ValueError, OverflowError):
-        return False
-    return not start or _start_ticks(pid) in ("", start)
-
-
-_swept: weakref.WeakSet[Vault] = weakref.WeakSet()
-
-
 class RunStore:
-    """Persistence for the engine. Cells arrive in batches; each batch is one transaction.
-
-    The first store made over an open vault marks its orphaned runs (still "running",
-    their process gone) as interrupted, with the cost and count of the cells they kept."""
+    """The run log as the app and the CLI read it (runs, cells, costs, the log), and
+    its writes: those the engine makes are :class:`~workbench.vault.run_log.RunLog`'s
+    (one implementation, in plain SQL), reached through :attr:`log`. The first store or
+    log made over an open vault marks its orphaned runs as interrupted."""
 
     def __init__(self, vault: Vault) -> None:
         self.vault = vault
-        if vault not in _swept:
-            _swept.add(vault)
-            self.mark_interrupted()
+        self.writes = vault.run_log()
 
     def mark_interrupted(self) -> list[str]:
         """Close every run whose owning process is gone; returns their ids."""
-        with self.vault.reading() as s:
-            running = list(
-                s.execute(select(RunRow.id, RunRow.owner).where(RunRow.status == "running"))
-            )
-        orphans = [rid for rid, owner in running if owner_alive(owner) is False]
-        for rid in orphans:
-            self.finish(uuid.UUID(rid), "interrupted", only_if_running=True)
-        return orphans
+        return self.writes.mark_interrupted()
 
     def start(self, run: Run) -> None:
-        with self.vault.writing() as s:
-            s.add(
-                RunRow(
-                    id=str(run.id),
-                    prompt=run.spec.prompt,
-                    spec=run.spec.model_dump_json(),
-                    status=run.status,
-                    started_at=run.started_at,
-                    total_cells=run.spec.total_cells,
-                    cost_usd=None,
-                    owner=process_owner(),
-                )
-            )
+        self.writes.start(run)
 
     def add_cells(self, run_id: uuid.UUID, cells: Sequence[CellResult], cache: bool = True) -> None:
         """Append finished cells (and cache their answers) in one transaction."""
-        if not cells:
-            return
-        with self.vault.writing() as s:
-            s.execute(
-                insert(CellRow),
-                [
-                    {
-                        "run_id": str(run_id),
-                        "version_id": str(c.key.version_id),
-                        "profile": c.key.model.profile,
-                        "model": c.key.model.model,
-                        "case_index": c.key.case_index,
-                        "repeat": c.key.repeat,
-                        "finished_at": c.finished_at,
-                        "cost_usd": c.cost_usd,
-                        "error_kind": c.error_kind,
-                        "request_hash": c.request_hash,
-                        "data": c.model_dump_json(),
-                        "kind": c.kind,
-                    }
-                    for c in cells
-                ],
-            )
-            _add_spending(s, run_id, cells)
-            if cache:
-                fresh = {
-                    c.request_hash: c
-                    for c in cells
-                    if c.ok and not c.cached and c.request_hash and c.kind == "call"
-                }
-                if fresh:
-                    existing = set(
-                        s.scalars(
-                            select(CacheRow.request_hash).where(CacheRow.request_hash.in_(fresh))
-                        )
-                    )
-                    rows = [
-                        {"request_hash": h, "created_at": utcnow(), "data": c.model_dump_json()}
-                        for h, c in fresh.items()
-                        if h not in existing
-                    ]
-                    if rows:
-                        s.execute(insert(CacheRow), rows)
+        self.writes.add_cells(run_id, cells, cache)
 
     def finish(self, run_id: uuid.UUID, status: RunStatus, only_if_running: bool = False) -> None:
-        """Mark the run ended, with its cost and its summary rows (version x model), so
-        readers such as review evidence never parse its cells again. An interrupted run
-        ends when its last stored cell did. Its cost includes its grading calls; its
-        summaries are the matrix's own calls."""
-        with self.vault.reading() as s:
-            cells = [
-                CellResult.model_validate_json(d)
-                for d in s.scalars(select(CellRow.data).where(CellRow.run_id == str(run_id)))
-            ]
-        rows = summarize(c for c in cells if c.kind == "call")
-        # The stored cost is the priced sum (calls that reached a model); readers pair it
-        # with the unpriced count from :meth:`totals` and never show it bare.
-        cost = cost_total(cells).priced_usd
-        ended = utcnow()
-        if status == "interrupted" and cells:
-            ended = max(c.finished_at for c in cells)
-        with self.vault.writing() as s:
-            where = [RunRow.id == str(run_id)]
-            if only_if_running:
-                where.append(RunRow.status == "running")
-            done = s.execute(
-                update(RunRow).where(*where).values(status=status, finished_at=ended, cost_usd=cost)
-            )
-            if not done.rowcount:  # type: ignore[attr-defined]
-                return
-            s.execute(delete(RunSummaryRow).where(RunSummaryRow.run_id == str(run_id)))
-            if rows:
-                s.execute(
-                    insert(RunSummaryRow),
-                    [
-                        {
-                            "run_id": str(run_id),
-                            "version_id": str(r.version_id),
-                            "profile": r.model.profile,
-                            "model": r.model.model,
-                            "data": r.model_dump_json(),
-                        }
-                        for r in rows
-                    ],
-                )
+        """Mark the run ended, with its cost and summary rows (see :meth:`RunLog.finish`)."""
+        self.writes.finish(run_id, status, only_if_running)
 
     def summary_rows(self, run_id: uuid.UUID, version_id: uuid.UUID) -> list[SummaryRow] | None:
         """The stored summary rows of one version in one run; None when the run has none
@@ -366,22 +165,10 @@ class RunStore:
         return [SummaryRow.model_validate_json(d) for vid, d in rows if vid == str(version_id)]
 
     def cached(self, request_hash: str) -> CellResult | None:
-        with self.vault.reading() as s:
-            data = s.scalar(select(CacheRow.data).where(CacheRow.request_hash == request_hash))
-        return None if data is None else CellResult.model_validate_json(data)
+        return self.writes.cached(request_hash)
 
     def cached_many(self, hashes: Sequence[str]) -> dict[str, CellResult]:
-        out: dict[str, CellResult] = {}
-        unique = list(dict.fromkeys(hashes))
-        with self.vault.reading() as s:
-            for i in range(0, len(unique), 500):
-                for h, data in s.execute(
-                    select(CacheRow.request_hash, CacheRow.data).where(
-                        CacheRow.request_hash.in_(unique[i : i + 500])
-                    )
-                ):
-                    out[h] = CellResult.model_validate_json(data)
-        return out
+        return self.writes.cached_many(hashes)
 
     def load_spec(self, run_id: str) -> RunSpec | None:
         """A run's spec alone (its cases name the log's calls), without its cells."""
@@ -543,23 +330,9 @@ class RunStore:
         return {rid: found.get(rid, RunTotals(0, CostTotal())) for rid in run_ids}
 
     def spent_since(self, since: datetime, profile: str | None = None) -> float:
-        """Cost of every call that reached a model since ``since`` (for period budgets),
-        of one profile's calls with ``profile``; cached replays are not spending. From
-        the daily rollups when ``since`` starts a UTC day (the budgets' periods do)."""
-        query: Select[Any]
-        if _is_midnight(since):
-            query = select(func.sum(SpendRow.cost_usd)).where(SpendRow.day >= _day(since))
-            if profile is not None:
-                query = query.where(SpendRow.profile == profile)
-        else:
-            query = select(func.sum(CellRow.cost_usd)).where(
-                CellRow.finished_at >= since, _CALLED_A_MODEL
-            )
-            if profile is not None:
-                query = query.where(CellRow.profile == profile)
-        with self.vault.reading() as s:
-            total = s.scalar(query)
-        return float(total or 0.0)
+        """Cost of every call that reached a model since ``since`` (see
+        :meth:`RunLog.spent_since`)."""
+        return self.writes.spent_since(since, profile)
 
     def costs_by(self, by: str, since: datetime | None = None) -> list[CostGroup]:
         """Spending grouped ``by`` one of :data:`COST_GROUPS`, most expensive first (then
@@ -596,7 +369,7 @@ class RunStore:
         if by == "author":
             query = query.outerjoin(VersionRow, VersionRow.id == SpendRow.version_id)
         if since is not None:
-            query = query.where(SpendRow.day >= _day(since))
+            query = query.where(SpendRow.day >= utc_day(since))
         with self.vault.reading() as s:
             rows = s.execute(query).all()
         groups = [
@@ -670,18 +443,16 @@ class RunStore:
 
     def count_cells(self, run_id: uuid.UUID) -> int:
         """How many cells of the run the vault holds (the engine checks it at close)."""
-        with self.vault.reading() as s:
-            n = s.scalar(select(func.count()).where(CellRow.run_id == str(run_id), _MATRIX))
-        return int(n or 0)
+        return self.writes.count_cells(run_id)
 
     def priced_counts_since(self, since: datetime) -> tuple[int, int]:
         """(priced, unpriced) answered calls since ``since``; unpriced ones (cost unknown)
         are not in :meth:`spent_since`."""
         with self.vault.reading() as s:
-            if _is_midnight(since):
+            if is_midnight(since):
                 priced, unpriced = s.execute(
                     select(func.sum(SpendRow.priced), func.sum(SpendRow.unpriced)).where(
-                        SpendRow.day >= _day(since)
+                        SpendRow.day >= utc_day(since)
                     )
                 ).one()
             else:

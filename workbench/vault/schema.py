@@ -20,9 +20,6 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-# 'PWB1': marks a SQLite file as a Prompt Workbench vault (PRAGMA application_id).
-APPLICATION_ID = 0x50574231
-
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stored as naive UTC (SQLite has no time zones); always read back as aware UTC."""
@@ -155,7 +152,7 @@ class RunRow(Base):
     total_cells: Mapped[int] = mapped_column(Integer)
     cost_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
     owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    """``host:pid:start`` of the process running it (see ``vault.runs.process_owner``)."""
+    """``host:pid:start`` of the process running it (see ``vault.run_log.process_owner``)."""
 
 
 class CellRow(Base):

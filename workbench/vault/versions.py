@@ -1,5 +1,5 @@
-"""Version rows: inserting one, reading many back as ``PromptVersion``s, and resolving
-a reference ('latest', 'vN', 'draft N', a label, an id) to one version.
+"""Version rows: inserting one, and reading many back as ``PromptVersion``s (a
+reference is resolved to one by ``vault.refs``).
 
 Functions over a ``Session``: the vault, sync and imports call them inside their own
 transaction.
@@ -7,15 +7,13 @@ transaction.
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from workbench.core.errors import NotFoundError, UsageError
 from workbench.core.models import PromptContent, PromptVersion, canonical_json
 from workbench.vault.schema import PromptRow, VersionParentRow, VersionRow
 from workbench.vault.search import read_doc, write_doc
@@ -119,42 +117,3 @@ def history(s: Session, prow: PromptRow) -> list[PromptVersion]:
         )
     )
     return versions_in(s, rows, {r.seq: i for i, r in enumerate(rows, 1)})
-
-
-def resolve_ref(
-    name: str, versions: Sequence[PromptVersion], labels: Mapping[str, uuid.UUID], ref: str
-) -> PromptVersion:
-    """The version ``ref`` names among ``versions`` (oldest first) given the prompt's
-    ``labels``: 'latest', 'vN' (registry number), 'draft N', a label, a full or short id."""
-    if not versions:
-        raise NotFoundError(f"{name!r} has no versions yet", hint="Commit one first.")
-    if ref in ("latest", "head", ""):
-        return versions[-1]
-    if re.fullmatch(r"v\d+", ref):
-        for v in versions:
-            if v.number == int(ref[1:]):
-                return v
-    draft = re.fullmatch(r"draft ?(\d+)(?: \(([0-9a-f]+)\))?", ref)
-    if draft:
-        for v in versions:
-            if v.local_ordinal == int(draft.group(1)) and (
-                draft.group(2) is None or v.id.hex.startswith(draft.group(2))
-            ):
-                return v
-    if ref in labels:
-        return next(v for v in versions if v.id == labels[ref])
-    if re.fullmatch(r"[0-9a-fA-F-]{4,36}", ref):
-        want = ref.lower().replace("-", "")
-        found = [v for v in versions if v.id.hex.startswith(want)]
-        if len(found) == 1:
-            return found[0]
-        if len(found) > 1:
-            raise UsageError(
-                f"{ref!r} matches {len(found)} versions of {name!r}",
-                hint="Give more characters of the version id.",
-            )
-    raise NotFoundError(
-        f"{name!r} has no version {ref!r}",
-        hint=f"Refer to versions as latest, vN, a label or an id; see: "
-        f"workbench vault history {name}",
-    )

@@ -17,7 +17,7 @@ import pytest
 from tests.providerserver.server import ProviderServer
 from tests.unit.cli.test_cli_money_and_limits import env, server  # noqa: F401
 from tests.unit.cli.test_compare_cli import run
-from workbench.vault.runs import owner_alive, process_owner
+from workbench.vault.run_log import owner_alive, process_owner
 
 
 def test_owner_alive_tells_a_live_process_from_a_gone_one() -> None:

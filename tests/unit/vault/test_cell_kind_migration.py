@@ -11,7 +11,7 @@ from workbench.core.models import Message, PromptContent
 from workbench.core.runs import ModelRef, RunSpec, TestCase
 from workbench.engine.runner import Engine
 from workbench.vault import Vault
-from workbench.vault.db import MIGRATIONS_DIR
+from workbench.vault.files import MIGRATIONS_DIR
 from workbench.vault.runs import RunStore
 
 

@@ -90,9 +90,9 @@ def test_a_vault_held_by_another_writer_is_a_clear_busy_error(
 
     from workbench.core.errors import EXIT_COULD_NOT_RUN, VaultBusyError
     from workbench.core.models import Message, PromptContent
-    from workbench.vault import db
+    from workbench.vault import files
 
-    monkeypatch.setattr(db, "BUSY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(files, "BUSY_TIMEOUT_S", 0.2)
     path = tmp_path / "v.sqlite3"
     with Vault.open(path, create=True, actor="ada") as vault:
         other = sqlite3.connect(path, isolation_level=None)

@@ -17,7 +17,7 @@ from workbench.core.errors import (
 )
 from workbench.core.models import Message, PromptContent
 from workbench.vault import Vault
-from workbench.vault.db import HEAD_REVISION, MIGRATIONS_DIR
+from workbench.vault.files import HEAD_REVISION, MIGRATIONS_DIR
 
 from .conftest import make_content
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from workbench.core.models import Message, PromptContent
 from workbench.core.runs import CellKey, CellResult, ModelRef, Run, RunSpec, TestCase
 from workbench.vault import Vault
-from workbench.vault.db import MIGRATIONS_DIR
+from workbench.vault.files import MIGRATIONS_DIR
 from workbench.vault.runs import COST_GROUPS, RunStore
 from workbench.vault.schema import CellRow
 

@@ -13,7 +13,7 @@ from workbench.core.runs import TestCase
 from workbench.core.suites import suite_hash
 from workbench.registry.review import mirrored_reviews
 from workbench.vault import Vault
-from workbench.vault.db import MIGRATIONS_DIR
+from workbench.vault.files import MIGRATIONS_DIR
 from workbench.vault.suites import SuiteCopy, SuiteStore
 from workbench.vault.sync_store import SyncStore
 
