@@ -17,7 +17,7 @@ from workbench.settings import Settings, load_settings, save_settings
 from workbench.vault import Vault
 
 if TYPE_CHECKING:
-    from workbench.app.sources import SourceResolver
+    from workbench.app.source_resolve import SourceResolver
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,6 @@ def source_resolver(vault: Vault, store: SecretStore | None = None) -> SourceRes
     """Bound variables resolved from data sources, as the person whose role the settings
     know (read again for every run: a login may change it)."""
     from workbench.app.identity import known_role
-    from workbench.app.sources import SourceResolver
+    from workbench.app.source_resolve import SourceResolver
 
     return SourceResolver(vault, role=lambda: known_role(load_settings()), secrets=store)
