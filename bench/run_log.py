@@ -32,7 +32,8 @@ from pathlib import Path
 from workbench.core.models import Message, PromptContent
 from workbench.core.runs import CellKey, CellResult, ModelRef, Run, RunSpec, TestCase
 from workbench.vault import Vault
-from workbench.vault.runs import COST_GROUPS, RunStore
+from workbench.vault.runs import RunStore
+from workbench.vault.spending import COST_GROUPS
 
 MODELS = tuple(
     ModelRef.parse(m)

@@ -170,7 +170,7 @@ def test_a_tall_pane_does_not_turn_bars_into_slabs(qtbot) -> None:  # type: igno
     then stays at the top; each bar stays about one label high."""
     from matplotlib.patches import Rectangle
 
-    from workbench.charts.run_charts import ROW_IN
+    from workbench.charts.run_layout import ROW_IN
     from workbench.ui.charts import DPI, MAX_STRETCH
 
     cells, labels = run_cells(4, MODELS)

@@ -29,7 +29,8 @@ from workbench.core.suites import run_suite_hash
 from workbench.registry.policy import attach_problem
 from workbench.registry.schemas import EvalEvidence, FolderPolicy
 from workbench.vault.repository import Vault
-from workbench.vault.runs import RunCounts, RunStore
+from workbench.vault.run_queries import RunCounts
+from workbench.vault.runs import RunStore
 
 RUNS_SCANNED = 50
 """How many of a prompt's latest runs that tried the version are looked at."""

@@ -16,7 +16,7 @@ from workbench.core.runs import CellResult
 
 if TYPE_CHECKING:
     from workbench.vault import Vault
-    from workbench.vault.runs import LogEntry
+    from workbench.vault.run_queries import LogEntry
 
 CELL_FIELDS: tuple[str, ...] = (
     "version",

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Any
 
-    from workbench.app.sources import SourceResolver
+    from workbench.app.source_resolve import SourceResolver
     from workbench.core.errors import WorkbenchError
     from workbench.core.models import PromptVersion
     from workbench.core.runs import RunSpec
@@ -157,6 +157,6 @@ def source_resolver(vault: Vault, store: SecretStore | None = None) -> SourceRes
     """Bound variables resolved from data sources, as the person whose role the settings
     know (read again for every run: a login may change it)."""
     from workbench.app.identity import known_role
-    from workbench.app.sources import SourceResolver
+    from workbench.app.source_resolve import SourceResolver
 
     return SourceResolver(vault, role=lambda: known_role(load_settings()), secrets=store)

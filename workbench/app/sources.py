@@ -1,6 +1,7 @@
 """The parameter manager's flows, one for the CLI and the window: checking bindings
 against sources' allow-lists (at commit, at run, at publish), pinning them at commit,
-resolving them when a run is prepared, and trying a source once.
+standing in for them in an estimate, and trying a source once. Resolving them when a
+run is prepared is :mod:`workbench.app.source_resolve`.
 
 Who may use a source: the prompt must be on its allow-list (by name or folder) and
 the local person's role (:func:`workbench.app.identity.known_role`) must reach one of
@@ -20,26 +21,22 @@ window asks for one on every change of its choices, on its own thread.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from workbench.app.source_read import CredentialLookup, Rows, SourceReader, read_source
-from workbench.core.coercion import coerce_value
+from workbench.app.source_read import CredentialLookup, read_source
 from workbench.core.errors import (
     NotFoundError,
-    RenderError,
     SourceAccessError,
     SourceError,
     UsageError,
     WorkbenchError,
 )
-from workbench.core.models import Binding, PromptContent, PromptVersion, Variable, canonical_json
-from workbench.core.runs import RunSpec
+from workbench.core.models import Binding, PromptContent, PromptVersion, Variable
 from workbench.core.sources import (
     Resolution,
     SourceAccess,
@@ -260,53 +257,6 @@ def pin_names(vault: Vault, content: PromptContent) -> list[str]:
     return list(out)
 
 
-def typed_value(variable: Variable, binding: Binding, rows: Rows, values: Mapping[str, Any]) -> Any:
-    """The variable's value from the rows read: filtered by ``where``, the chosen row's
-    field (or every row's), converted to the variable's type. Errors never show it."""
-    name = binding.source
-    if binding.field not in rows.columns:
-        shown = ", ".join(rows.columns[:20]) or "none"
-        raise SourceError(
-            f"data source {name!r} has no column {binding.field!r} (its columns: {shown})",
-            hint=f"Bind {variable.name!r} to one of them (field: COLUMN).",
-        )
-    selected = rows.rows
-    for column, var in binding.where.items():
-        if column not in rows.columns:
-            raise SourceError(
-                f"data source {name!r} has no column {column!r} to match {var!r} on",
-                hint="Fix the binding's 'where'.",
-            )
-        want = values.get(var)
-        selected = [
-            r for r in selected if r.get(column) is not None and str(r[column]) == str(want)
-        ]
-    if binding.row == "all":
-        return [r.get(binding.field) for r in selected]
-    if len(selected) < binding.row:
-        raise SourceError(
-            f"data source {name!r} gave {len(selected)} matching row"
-            f"{'s' if len(selected) != 1 else ''}; variable {variable.name!r} takes row "
-            f"{binding.row}",
-            hint="Check the case's values the source is read with, or the binding's row.",
-        )
-    raw = selected[binding.row - 1].get(binding.field)
-    if raw is None and variable.type != "json":
-        raise SourceError(
-            f"data source {name!r}: field {binding.field!r} is empty in row {binding.row} "
-            f"(variable {variable.name!r} needs a value of type {variable.type})",
-            hint="Fill it in the source, or pick another row.",
-        )
-    try:
-        return coerce_value(variable.name, variable.type, raw)
-    except RenderError:
-        raise SourceError(
-            f"data source {name!r}: field {binding.field!r} is not of type {variable.type} "
-            f"(variable {variable.name!r})",
-            hint=f"Change the variable's type, or bind it to a field of type {variable.type}.",
-        ) from None
-
-
 def credential_lookup(vault: Vault, store: SecretStore | None) -> CredentialLookup:
     """Secrets from the keychain (opened on first use), each read audited, registered
     for redaction."""
@@ -328,15 +278,6 @@ def credential_lookup(vault: Vault, store: SecretStore | None) -> CredentialLook
     return lookup
 
 
-Resolved = dict[str, Any] | WorkbenchError
-"""A case's values from its bindings, or why they could not be read."""
-
-
-def _params(source: SourceVersion, binding: Binding, values: Mapping[str, Any]) -> dict[str, Any]:
-    names = [*source.definition.parameters(), *binding.where.values()]
-    return {n: values.get(n) for n in dict.fromkeys(names)}
-
-
 def stand_ins(content: PromptContent) -> dict[str, Any]:
     """Values standing for what the bound variables will get at run time (for an
     estimate, or the editor's preview: ``[crm.email]``), nothing read."""
@@ -349,134 +290,6 @@ def _stand_in(variable: Variable, binding: Binding) -> Any:
         return []
     return {"string": f"[{binding.source}.{binding.field}]", "integer": 0, "number": 0.0,
             "boolean": False, "json": {}}[variable.type]  # fmt: skip
-
-
-@dataclass
-class _Read:
-    """One read of a source during a run's preparation."""
-
-    source: SourceVersion
-    rows: Rows | None = None
-    error: WorkbenchError | None = None
-
-
-def _resolutions(
-    version: PromptVersion, reads: Mapping[bytes, _Read], cases: Mapping[bytes, set[int]]
-) -> list[Resolution]:
-    """One resolution per source definition the version read through: its reads and
-    rows summed, the cases they served counted."""
-    out: dict[tuple[str, str], Resolution] = {}
-    served: dict[tuple[str, str], set[int]] = {}
-    for key, read in reads.items():
-        group = (read.source.name, read.source.definition_hash)
-        served.setdefault(group, set()).update(cases[key])
-        rows = 0 if read.rows is None else len(read.rows.rows)
-        failed = int(read.error is not None)
-        if group in out:
-            r = out[group]
-            out[group] = r.model_copy(
-                update={"reads": r.reads + 1, "rows": r.rows + rows, "failed": r.failed + failed}
-            )
-        else:
-            out[group] = Resolution(
-                source=read.source.name,
-                source_version=read.source.number,
-                definition_hash=read.source.definition_hash,
-                prompt=version.prompt,
-                version_id=str(version.id),
-                rows=rows,
-                failed=failed,
-            )
-    return [r.model_copy(update={"cases": len(served[g])}) for g, r in out.items()]
-
-
-@dataclass
-class SourceResolver:
-    """Resolves bound variables for the engine (:class:`workbench.engine.runner.Engine`'s
-    ``bindings``). ``role`` is asked for every run (a login may change it)."""
-
-    vault: Vault
-    role: Callable[[], str]
-    secrets: SecretStore | None = None
-
-    def resolve(
-        self, spec: RunSpec, versions: Sequence[PromptVersion], estimate: bool
-    ) -> Mapping[tuple[uuid.UUID, int], Resolved]:
-        """Values of bound variables per (version, case index), read from the sources
-        (each read audited); for an ``estimate``, the allow-lists are checked and
-        stand-ins given, nothing is read (nor audited)."""
-        bound = [v for v in versions if bound_variables(v.content)]
-        if not bound:
-            return {}
-        if estimate:
-            role = self.role()
-            out: dict[tuple[uuid.UUID, int], Resolved] = {}
-            for version in bound:
-                check_access(self.vault, version.prompt, version.content, role, "run")
-                standing = stand_ins(version.content)
-                out.update({(version.id, i): standing for i in range(len(spec.cases))})
-            return out
-        return self._resolve(spec, bound)
-
-    def _resolve(
-        self, spec: RunSpec, versions: Sequence[PromptVersion]
-    ) -> dict[tuple[uuid.UUID, int], Resolved]:
-        role = self.role()
-        for version in versions:  # refused before anything is read
-            check_access(self.vault, version.prompt, version.content, role, "run")
-        reader = SourceReader(credential_lookup(self.vault, self.secrets))
-        with reader:
-            out, audits = self._read_all(spec, versions, reader)
-        SourceStore(self.vault).record_resolutions(audits)
-        return out
-
-    def _read_all(
-        self, spec: RunSpec, versions: Sequence[PromptVersion], reader: SourceReader
-    ) -> tuple[dict[tuple[uuid.UUID, int], Resolved], list[Resolution]]:
-        out: dict[tuple[uuid.UUID, int], Resolved] = {}
-        audits: list[Resolution] = []
-        for version in versions:
-            reads: dict[bytes, _Read] = {}  # one per source and parameters
-            cases: dict[bytes, set[int]] = {}
-            sources: dict[str, SourceVersion | WorkbenchError] = {}
-            for index, case in enumerate(spec.cases):
-                values = {v.name: v.default for v in version.content.variables}
-                values.update({k: v for k, v in case.values.items() if v is not None})
-                got: dict[str, Any] = {}
-                problem: WorkbenchError | None = None
-                for variable, binding in bound_variables(version.content):
-                    if binding.source not in sources:
-                        try:
-                            sources[binding.source] = pinned_version(self.vault, binding)
-                        except WorkbenchError as exc:
-                            sources[binding.source] = exc
-                    source = sources[binding.source]
-                    if isinstance(source, WorkbenchError):
-                        problem = source
-                        break
-                    params = _params(source, binding, values)
-                    key = canonical_json(
-                        {"s": source.name, "h": source.definition_hash, "p": params}
-                    )
-                    read = reads.get(key)
-                    if read is None:
-                        read = reads[key] = _Read(source)
-                        try:
-                            read.rows = reader.read(source.name, source.definition, params)
-                        except WorkbenchError as exc:
-                            read.error = exc
-                    cases.setdefault(key, set()).add(index)
-                    try:
-                        if read.error is not None:
-                            raise read.error
-                        assert read.rows is not None
-                        got[variable.name] = typed_value(variable, binding, read.rows, values)
-                    except WorkbenchError as exc:
-                        problem = exc
-                        break
-                out[(version.id, index)] = problem if problem is not None else got
-            audits += _resolutions(version, reads, cases)
-        return out, audits
 
 
 @dataclass(frozen=True)

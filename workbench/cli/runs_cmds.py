@@ -96,7 +96,8 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
 
 
 def cmd_runs_chart(args: argparse.Namespace) -> int:
-    from workbench.charts.run_charts import partial_note, save_run_chart
+    from workbench.charts.run_charts import save_run_chart
+    from workbench.charts.run_layout import partial_note
 
     out = Path(args.out)
     if out.suffix.lower() not in {".png", ".svg", ".pdf"}:

@@ -26,7 +26,7 @@ Sub = Any
 
 
 COST_GROUP_CHOICES = ("model", "profile", "prompt", "version", "author", "day", "week", "month")
-"""The same as workbench.vault.runs.COST_GROUPS (a test holds them equal; the parser
+"""The same as workbench.vault.spending.COST_GROUPS (a test holds them equal; the parser
 does not import the vault)."""
 
 

@@ -96,7 +96,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         publish_warnings,
     )
     from workbench.app.suite_review import suite_review
-    from workbench.core.diff import unified_diff_text
+    from workbench.core.diff_views import unified_diff_text
     from workbench.registry.sync import Syncer
 
     guards = guards_from(

@@ -184,7 +184,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from workbench.core.diff import diff_contents, unified_diff_text
+    from workbench.core.diff import diff_contents
+    from workbench.core.diff_views import unified_diff_text
 
     with open_vault(args) as vault:
         if len(args.refs) > 2:

@@ -1,8 +1,9 @@
 """Differences between two prompt contents, for the CLI and the version-compare view.
 
-``diff_contents`` computes one structured ``ContentDiff``; the two views are made
-from it: ``unified_diff_text`` (``workbench vault diff``) and ``side_by_side_rows``
-(the UI). Line and character offsets are what ``difflib.SequenceMatcher`` finds.
+``diff_contents`` computes one structured ``ContentDiff``; the two views made from it,
+``unified_diff_text`` (``workbench vault diff``) and ``side_by_side_rows`` (the UI), are
+in :mod:`workbench.core.diff_views`. Line and character offsets are what
+``difflib.SequenceMatcher`` finds.
 
 Messages are aligned first on (role, template) so that inserting a message in the
 middle shows as one added message, not as every later message changed; within a
@@ -16,7 +17,6 @@ as an empty last line inserted or deleted rather than disappearing.
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -29,15 +29,12 @@ __all__ = [
     "LineOp",
     "MessageDiff",
     "ParamChange",
-    "SideBySideRow",
     "Span",
     "VariableChange",
     "char_spans",
     "diff_contents",
-    "format_value",
-    "side_by_side_rows",
-    "text_diff_rows",
-    "unified_diff_text",
+    "line_ops",
+    "split_lines",
     "word_spans",
 ]
 
@@ -123,28 +120,11 @@ class ContentDiff:
         return tuple(m for m in self.messages if m.status != "unchanged")
 
 
-@dataclass(frozen=True, slots=True)
-class SideBySideRow:
-    """One row of the side-by-side view.
-
-    ``kind`` "header" starts a section (a message, "parameters", "variables",
-    "tags"); its ``left``/``right`` are the section titles ("" on a side that lacks
-    the message). Other rows are lines; ``None`` text means the side has no line.
-    """
-
-    kind: Literal["equal", "insert", "delete", "replace", "header"]
-    left: str | None
-    right: str | None
-    left_spans: tuple[Span, ...] = ()
-    right_spans: tuple[Span, ...] = ()
-    left_lineno: int | None = None
-    right_lineno: int | None = None
-
-
 # ---------------------------------------------------------------- computing
 
 
-def _lines(template: str) -> list[str]:
+def split_lines(template: str) -> list[str]:
+    """The lines a diff compares: split on ``"\\n"`` only (see the module docstring)."""
     return template.split("\n")
 
 
@@ -220,11 +200,12 @@ def _spans(
     return tuple(old_spans), tuple(new_spans)
 
 
-def _line_ops(
+def line_ops(
     old: Sequence[str],
     new: Sequence[str],
     spans: Callable[[str, str], tuple[tuple[Span, ...], tuple[Span, ...]]] = char_spans,
 ) -> tuple[LineOp, ...]:
+    """``old`` and ``new`` lines aligned, replaced lines marked with ``spans``."""
     ops: list[LineOp] = []
     matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
@@ -256,15 +237,15 @@ def _line_ops(
 def _message_diff(
     old_index: int | None, new_index: int | None, old: Message | None, new: Message | None
 ) -> MessageDiff:
-    old_lines = _lines(old.template) if old is not None else []
-    new_lines = _lines(new.template) if new is not None else []
+    old_lines = split_lines(old.template) if old is not None else []
+    new_lines = split_lines(new.template) if new is not None else []
     if old is None:
         status: MessageStatus = "added"
     elif new is None:
         status = "removed"
     else:
         status = "unchanged" if old == new else "changed"
-    return MessageDiff(status, old_index, new_index, old, new, _line_ops(old_lines, new_lines))
+    return MessageDiff(status, old_index, new_index, old, new, line_ops(old_lines, new_lines))
 
 
 def _pair_messages(
@@ -293,8 +274,8 @@ def _pair_changed(
     n, m = i2 - i1, j2 - j1
     # gain[a][b]: what pairing old[i1+a] with new[j1+b] is worth; None: roles differ.
     # Similarity is measured on lines: on characters it costs seconds for long templates.
-    old_lines = [_lines(o.template) for o in old[i1:i2]]
-    new_lines = [_lines(w.template) for w in new[j1:j2]]
+    old_lines = [split_lines(o.template) for o in old[i1:i2]]
+    new_lines = [split_lines(w.template) for w in new[j1:j2]]
     gain = [
         [
             1.0 + difflib.SequenceMatcher(None, old_lines[a], new_lines[b]).ratio()
@@ -370,155 +351,3 @@ def diff_contents(old: PromptContent, new: PromptContent) -> ContentDiff:
         tags_added=tuple(sorted(set(new.tags) - set(old.tags))),
         tags_removed=tuple(sorted(set(old.tags) - set(new.tags))),
     )
-
-
-# ---------------------------------------------------------------- views
-
-
-def format_value(value: Any) -> str:
-    """A parameter or default as a person reads it: JSON, ``(unset)`` for None."""
-    if value is None:
-        return "(unset)"
-    return json.dumps(list(value) if isinstance(value, tuple) else value, ensure_ascii=False)
-
-
-def _describe_variable(variable: Variable) -> str:
-    parts = [variable.type, "required" if variable.required else "optional"]
-    if variable.default is not None:
-        parts.append(f"default {format_value(variable.default)}")
-    if variable.description:
-        parts.append(f"description {format_value(variable.description)}")
-    return f"{variable.name} ({', '.join(parts)})"
-
-
-def _variable_lines(change: VariableChange) -> list[str]:
-    if change.new is not None and change.old is None:
-        return [f"+ {_describe_variable(change.new)}"]
-    if change.old is not None and change.new is None:
-        return [f"- {_describe_variable(change.old)}"]
-    assert change.old is not None
-    assert change.new is not None
-    fields = "; ".join(
-        f"{f} {format_value(getattr(change.old, f))} -> {format_value(getattr(change.new, f))}"
-        for f in change.fields
-    )
-    return [f"~ {change.name}: {fields}"]
-
-
-def unified_diff_text(
-    old: PromptContent, new: PromptContent, old_label: str = "old", new_label: str = "new"
-) -> str:
-    """A unified-diff-like text covering messages, parameters, variables and tags.
-
-    Empty when the two contents are the same.
-    """
-    diff = diff_contents(old, new)
-    if diff.is_empty:
-        return ""
-    out = [f"--- {old_label}", f"+++ {new_label}"]
-    for message in diff.changed_messages:
-        out.append(f"## {message.title}: {message.status}")
-        if message.status == "changed" and message.old is not None and message.new is not None:
-            hunks = difflib.unified_diff(
-                _lines(message.old.template), _lines(message.new.template), lineterm="", n=3
-            )
-            out.extend(list(hunks)[2:])  # drop difflib's own ---/+++ lines
-        else:
-            sign = "+" if message.status == "added" else "-"
-            out.extend(
-                f"{sign}{op.new_text if sign == '+' else op.old_text}" for op in message.lines
-            )
-    if diff.params:
-        out.append("## parameters")
-        out.extend(
-            f"~ {p.key}: {format_value(p.old)} -> {format_value(p.new)}" for p in diff.params
-        )
-    if diff.variables:
-        out.append("## variables")
-        for change in diff.variables:
-            out.extend(_variable_lines(change))
-    if diff.tags_added or diff.tags_removed:
-        out.append("## tags")
-        out.extend(f"+ {tag}" for tag in diff.tags_added)
-        out.extend(f"- {tag}" for tag in diff.tags_removed)
-    return "\n".join(out) + "\n"
-
-
-def _pair_row(left: str | None, right: str | None) -> SideBySideRow:
-    if left == right:
-        return SideBySideRow("equal", left, right)
-    if left is None:
-        return SideBySideRow("insert", None, right)
-    if right is None:
-        return SideBySideRow("delete", left, None)
-    left_spans, right_spans = char_spans(left, right)
-    return SideBySideRow("replace", left, right, left_spans, right_spans)
-
-
-def _title(index: int | None, message: Message | None) -> str:
-    return "" if index is None or message is None else f"message {index + 1} ({message.role})"
-
-
-def side_by_side_rows(diff: ContentDiff) -> list[SideBySideRow]:
-    """Rows for a two-column view: every message line, then the changed settings."""
-    rows: list[SideBySideRow] = []
-    for message in diff.messages:
-        rows.append(
-            SideBySideRow(
-                "header",
-                _title(message.old_index, message.old),
-                _title(message.new_index, message.new),
-            )
-        )
-        rows.extend(
-            SideBySideRow(
-                op.kind,
-                op.old_text,
-                op.new_text,
-                op.old_spans,
-                op.new_spans,
-                op.old_lineno,
-                op.new_lineno,
-            )
-            for op in message.lines
-        )
-    if diff.params:
-        rows.append(SideBySideRow("header", "parameters", "parameters"))
-        rows.extend(
-            _pair_row(
-                f"{p.key}: {format_value(p.old)}" if p.old not in (None, ()) else None,
-                f"{p.key}: {format_value(p.new)}" if p.new not in (None, ()) else None,
-            )
-            for p in diff.params
-        )
-    if diff.variables:
-        rows.append(SideBySideRow("header", "variables", "variables"))
-        rows.extend(
-            _pair_row(
-                _describe_variable(c.old) if c.old else None,
-                _describe_variable(c.new) if c.new else None,
-            )
-            for c in diff.variables
-        )
-    if diff.tags_added or diff.tags_removed:
-        rows.append(SideBySideRow("header", "tags", "tags"))
-        rows.extend(_pair_row(tag, None) for tag in diff.tags_removed)
-        rows.extend(_pair_row(None, tag) for tag in diff.tags_added)
-    return rows
-
-
-def text_diff_rows(old: str, new: str) -> list[SideBySideRow]:
-    """Rows for a two-column view of two plain texts (e.g. two models' answers):
-    lines aligned, changed lines marked word by word (see :func:`word_spans`)."""
-    return [
-        SideBySideRow(
-            op.kind,
-            op.old_text,
-            op.new_text,
-            op.old_spans,
-            op.new_spans,
-            op.old_lineno,
-            op.new_lineno,
-        )
-        for op in _line_ops(_lines(old), _lines(new), word_spans)
-    ]

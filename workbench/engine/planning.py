@@ -115,7 +115,7 @@ class CellPlan:
 
 
 class BindingResolver(Protocol):
-    """Values of variables bound to data sources (``workbench.app.sources``), per
+    """Values of variables bound to data sources (``workbench.app.source_resolve``), per
     (version id, case index): a mapping of values, or the error that case gets. It
     raises (refusing the run) for a binding outside a source's allow-list. For an
     ``estimate`` it reads nothing: stand-ins of the variables' types (an estimate is

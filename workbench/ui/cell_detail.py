@@ -11,7 +11,7 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
-from workbench.core.diff import text_diff_rows
+from workbench.core.diff_views import text_diff_rows
 from workbench.core.runs import CellResult, TestCase
 from workbench.ui.cell_view import status_colors
 from workbench.ui.format import fmt_ms, fmt_tokens, fmt_usd

@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.core.diff import SideBySideRow, Span, diff_contents, side_by_side_rows
+from workbench.core.diff import Span, diff_contents
+from workbench.core.diff_views import SideBySideRow, side_by_side_rows
 from workbench.core.models import Label, PromptContent, PromptVersion
 from workbench.core.models import heads as find_heads
 from workbench.ui.table_model import RowsTableModel, setup_row_table

@@ -2,8 +2,8 @@
 audit log, each method one transaction. All SQL of the vault lives in this package: the
 session functions beside this module (``prompts``, ``versions``, ``cases``, ``search``,
 ``labels``, ``audit``) and the stores (``transfer`` for bundles, ``sync_store``,
-``runs``; and in migrations). The stores call the session functions inside their own
-transaction of :meth:`Vault.writing`.
+``runs`` with ``run_queries`` and ``spending``; and in migrations). The stores call the
+session functions inside their own transaction of :meth:`Vault.writing`.
 
 Every multi-row change is one ``BEGIN IMMEDIATE`` transaction: a crash at any
 instant leaves the vault as it was before or after the change, never between.

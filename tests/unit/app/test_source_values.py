@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from workbench.app.source_read import Rows
-from workbench.app.sources import typed_value
+from workbench.app.source_resolve import typed_value
 from workbench.core.errors import SourceError
 from workbench.core.models import Binding, Variable
 

@@ -15,7 +15,8 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 from tests.chartcheck import layout_problems, run_cells
-from workbench.charts.run_charts import chart_layout, draw_run, save_run_chart
+from workbench.charts.run_charts import draw_run, save_run_chart
+from workbench.charts.run_layout import chart_layout
 from workbench.charts.theme import DARK, LIGHT, ChartTheme
 
 MODELS_3 = ["anthro:claude-3-5-haiku-latest", "openai:gpt-4o-mini", "local:llama-3.1-8b-instruct"]
@@ -178,7 +179,7 @@ def test_save_run_chart_writes_png_and_svg(tmp_path: Path) -> None:
 
 def test_a_partial_run_says_so_under_its_charts() -> None:
     """Issue 15, item 9: charts of a cancelled or killed run looked like a whole one."""
-    from workbench.charts.run_charts import partial_note
+    from workbench.charts.run_layout import partial_note
 
     cells, labels = run_cells(2, MODELS_3)
     assert partial_note("finished", len(cells), len(cells)) == ""

@@ -12,7 +12,7 @@ from tests.providerserver.server import ProviderServer
 from tests.unit.cli.test_cli_money_and_limits import env, server  # noqa: F401
 from tests.unit.cli.test_compare_cli import run
 from workbench.cli.spend_cmds import COST_GROUP_CHOICES
-from workbench.vault.runs import COST_GROUPS
+from workbench.vault.spending import COST_GROUPS
 
 KEY_SHAPED = "sk-proj-" + "abcdefghijklmnopqrstuvwxyz0123"  # split: no key-shaped literal
 

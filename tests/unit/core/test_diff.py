@@ -5,13 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench.core.diff import (
-    LineOp,
-    char_spans,
-    diff_contents,
-    side_by_side_rows,
-    unified_diff_text,
-)
+from workbench.core.diff import LineOp, char_spans, diff_contents
+from workbench.core.diff_views import side_by_side_rows, unified_diff_text
 from workbench.core.models import Message, ModelDefaults, PromptContent, Role, Variable
 
 SYSTEM = Message(role="system", template="You are a support agent.\nBe brief.\nSign as {{ team }}.")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from workbench.core.diff import char_spans, text_diff_rows, word_spans
+from workbench.core.diff import char_spans, word_spans
+from workbench.core.diff_views import text_diff_rows
 
 
 def _marked(text: str, spans: tuple[tuple[int, int], ...]) -> list[str]:

@@ -13,8 +13,9 @@ from workbench.core.models import Message, PromptContent
 from workbench.core.runs import CellKey, CellResult, ModelRef, Run, RunSpec, TestCase
 from workbench.vault import Vault
 from workbench.vault.files import MIGRATIONS_DIR
-from workbench.vault.runs import COST_GROUPS, RunStore
+from workbench.vault.runs import RunStore
 from workbench.vault.schema import CellRow
+from workbench.vault.spending import COST_GROUPS
 
 MINI, LOCAL = ModelRef.parse("oa:gpt-4o-mini"), ModelRef.parse("local:llama3")
 
