@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.colors import to_hex
@@ -32,7 +33,7 @@ def drawn(cells, labels, width_in: float, theme: ChartTheme = LIGHT) -> Figure:
     return fig
 
 
-def bar_panels(fig: Figure) -> list:  # type: ignore[type-arg]
+def bar_panels(fig: Figure) -> list[Axes]:
     return [ax for ax in fig.axes if ax.patches]
 
 
