@@ -46,6 +46,8 @@ sysdeps-test:
 run: sysdeps-run $(STAMP)
 	scripts/run.sh $(ARGS)
 
+# mypy reads what to check from pyproject.toml: workbench/, bench/ and scripts/ strictly,
+# the tests with every function body checked.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -24,10 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vault_scale import Zipf, make_bundle, pct, vocabulary
-
+from bench.vault_scale import Zipf, make_bundle, pct, vocabulary
 from workbench.vault import Vault
 
 BIG_CHARS = 1_000_000

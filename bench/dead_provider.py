@@ -40,7 +40,6 @@ import signal
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,7 +122,7 @@ def one_round(mode: str, give_up: float, profile_concurrency: int | None) -> Non
             errors: collections.Counter[str] = collections.Counter()
             run_cells = 0
             for row in RunStore(vault).list_runs():
-                cells = RunStore(vault).load(uuid.UUID(row.id)).cells
+                cells = RunStore(vault).load(row.id).cells
                 run_cells = len(cells)
                 for c in cells:
                     if not c.ok:

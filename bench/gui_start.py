@@ -267,8 +267,8 @@ def latency(rounds: int, warm_runs: int) -> None:
             if len(lines) != warm_runs + 1:
                 print(proc.stdout, proc.stderr[-3000:])
                 sys.exit(1)
-            for _, kind, tag, at in lines:
-                clicks[tag] = (kind, float(at))
+            for _, kind, tag, clicked_at in lines:
+                clicks[tag] = (kind, float(clicked_at))
         server.stdin.close()
         arrivals: dict[str, float] = {}
         for line in server.stdout:

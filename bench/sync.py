@@ -30,9 +30,10 @@ import time
 import uuid
 from pathlib import Path
 
-# Run as a script, this file's directory is on sys.path: reuse the seeding from there.
-from registry_load import _content, _free_port, _seed, _start_server, _wait_ready
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+# The same seeding as the change-feed benchmark.
+from bench.registry_load import _content, _free_port, _seed, _start_server, _wait_ready
 from workbench.core.models import PromptVersion
 from workbench.registry.client import RegistryClient
 from workbench.registry.server.config import RegistrySettings

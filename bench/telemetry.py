@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 
 from workbench.core.models import Message, PromptContent, PromptVersion
-from workbench.registry.schemas import LabelMove, LabelTarget, ReviewIn, VersionPush
+from workbench.registry.schemas import LabelMove, LabelTarget, ReviewIn, UserRole, VersionPush
 from workbench.registry.server.auth import Actor
 from workbench.registry.server.config import RegistrySettings
 from workbench.registry.server.db import open_database
@@ -53,8 +53,9 @@ def _free_port() -> int:
 
 def _seed(service: RegistryService) -> list[PromptVersion]:
     """Three approved versions, v1 published; users for the bench."""
-    for name, role in (("alice", "author"), ("bob", "reviewer"), ("carol", "publisher")):
-        service.add_user(name, role)  # type: ignore[arg-type]
+    users: dict[str, UserRole] = {"alice": "author", "bob": "reviewer", "carol": "publisher"}
+    for name, role in users.items():
+        service.add_user(name, role)
     out = []
     for i in range(3):
         content = PromptContent(messages=(Message(role="user", template=f"v{i} {{{{ q }}}}"),))

@@ -200,7 +200,6 @@ def main() -> None:
         print(
             f"  all {len(names):,} names (tree)        {(time.perf_counter() - t) * 1000:8.1f} ms"
         )
-        times = []
         # What people type: one to three words, drawn like the text itself (Zipf), and
         # short prefixes; then the worst case, a word in nearly every prompt.
         queries = [" ".join(zipf.sample(rng.choice([1, 1, 2, 3]))) for _ in range(args.queries)]

@@ -26,6 +26,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -59,6 +60,9 @@ from workbench.settings import Settings  # noqa: E402
 from workbench.ui.grid import CELL_ROLE  # noqa: E402
 from workbench.ui.theme import apply_theme  # noqa: E402
 from workbench.vault import Vault  # noqa: E402
+
+if TYPE_CHECKING:
+    from workbench.ui.main_window import MainWindow
 
 REPLY_V1 = PromptContent(
     messages=(
@@ -247,7 +251,7 @@ def fill_screen(window: QWidget) -> None:
 
 
 def make_window(vault: Vault, settings: Settings, profiles: dict[str, ProviderProfile],
-                store: MemoryStore, data: Path) -> QWidget:  # fmt: skip
+                store: MemoryStore, data: Path) -> MainWindow:  # fmt: skip
     from workbench.ui.main_window import MainWindow
 
     window = MainWindow(
@@ -311,7 +315,7 @@ def send_production_spans(reg: RunningRegistry) -> None:
     start = time.time_ns() - 3_600 * 10**9  # an hour ago, one call every 10 s
     for i in range(240):
         at = start + i * 10 * 10**9
-        attributes = {
+        attributes: dict[str, str | int] = {
             "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
             "gen_ai.request.model": "gpt-4o-mini", "gen_ai.response.model": "gpt-4o-mini",
             "gen_ai.usage.input_tokens": 180 + i % 40, "gen_ai.usage.output_tokens": 60 + i % 25,

@@ -19,8 +19,8 @@ TOLERANCE_PX = 0.5
 
 
 def _overlap(a: Any, b: Any) -> bool:
-    dx = min(a.x1, b.x1) - max(a.x0, b.x0)
-    dy = min(a.y1, b.y1) - max(a.y0, b.y0)
+    dx: float = min(a.x1, b.x1) - max(a.x0, b.x0)
+    dy: float = min(a.y1, b.y1) - max(a.y0, b.y0)
     return dx > TOLERANCE_PX and dy > TOLERANCE_PX
 
 

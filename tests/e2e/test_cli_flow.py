@@ -145,7 +145,7 @@ def test_team_flow_through_the_cli(
         prompt = sdk.get_prompt("support/reply", type="chat", cache_ttl_seconds=0)
         assert prompt.version == 1
         compiled = prompt.compile(product="Acme", question="Where is my order?")
-        assert compiled[0]["content"] == "You are a support agent for Acme."
+        assert compiled[0].get("content") == "You are a support agent for Acme."
     finally:
         sdk.shutdown()
 

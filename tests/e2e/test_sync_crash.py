@@ -263,7 +263,7 @@ def test_server_killed_during_pushes(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'registry.sqlite3'}"
     db = open_database(db_url)
     setup = RegistryService(db, RegistrySettings(db_url=db_url))
-    tokens = {name: setup.add_user(name, role) for name, role in USERS.items()}  # type: ignore[arg-type]
+    tokens = {name: setup.add_user(name, role) for name, role in USERS.items()}
     db.dispose()
 
     vault = Vault.open(tmp_path / "alice.sqlite3", create=True, actor="alice")

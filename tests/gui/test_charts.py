@@ -56,11 +56,11 @@ def test_twelve_bars_in_a_short_pane_scroll_and_stay_readable(qtbot) -> None:  #
     assert layout_problems(panel.figure) == []
     legend = [t.get_text() for t in panel.figure.legends[0].get_texts()]
     assert legend == ["claude-3-5-haiku-latest", "llama-3.1-8b-instruct", "gpt-4o-mini"]
-    wide_columns = panel.chart_layout.columns
+    wide_columns = panel.chart_layout.columns  # type: ignore[union-attr]
     # A person narrows the window: the panels wrap onto more rows, still readable.
     panel.resize(560, 300)
     qtbot.waitUntil(lambda: panel.drawn_width == viewport.width() < 560, timeout=20_000)
-    assert panel.chart_layout.columns < wide_columns
+    assert panel.chart_layout.columns < wide_columns  # type: ignore[union-attr]
     assert layout_problems(panel.figure) == []
     QTest.keyClick(bar, Qt.Key.Key_End)
     assert bar.value() == bar.maximum()

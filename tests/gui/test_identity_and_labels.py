@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -38,7 +38,7 @@ def content(text: str) -> PromptContent:
 
 
 @pytest.fixture
-def make_window(qtbot, tmp_path: Path, data_dir: Path) -> Iterator:  # type: ignore[no-untyped-def]
+def make_window(qtbot, tmp_path: Path, data_dir: Path) -> Iterator[Callable[..., MainWindow]]:
     opened: list[MainWindow] = []
 
     def make(
@@ -175,7 +175,7 @@ def test_registry_label_in_history_filter_and_offline_publish(
     assert "as of the last sync" in text and "<b>v2</b>" in text
     assert "no version" not in dialog.diff.toPlainText()
     assert dialog.history.rowCount() == 1
-    assert [dialog.history.item(0, c).text() for c in (1, 2, 3, 4)] == [
+    assert [dialog.history.item(0, c).text() for c in (1, 2, 3, 4)] == [  # type: ignore[union-attr]
         "carol", "production", "v2", "go",
     ]  # fmt: skip
     dialog.version_box.setCurrentIndex(dialog.version_box.findData(str(v1.id)))

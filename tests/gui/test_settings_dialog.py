@@ -258,7 +258,7 @@ def test_save_profile_keeps_the_order_and_the_selection(qtbot, tmp_path: Path) -
 def test_a_name_in_use_is_refused_not_overwritten(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     dialog = _dialog(qtbot, _three("http://127.0.0.1:9/v1"), MemoryStore(), tmp_path)
     reported: list[BaseException] = []
-    dialog.reporter.report = lambda exc, what="": reported.append(exc)  # type: ignore[method-assign]
+    dialog.reporter.report = lambda exc, doing="": reported.append(exc)  # type: ignore[method-assign]
     click(dialog, "New profile")
     type_into(dialog, "Name", "a")
     click(dialog, "Add profile")
@@ -348,7 +348,7 @@ def test_a_key_without_a_name_is_refused(qtbot, tmp_path: Path) -> None:  # type
     store = RecordingStore()
     dialog = _dialog(qtbot, Settings(), store, tmp_path)
     reported: list[BaseException] = []
-    dialog.reporter.report = lambda exc, what="": reported.append(exc)  # type: ignore[method-assign]
+    dialog.reporter.report = lambda exc, doing="": reported.append(exc)  # type: ignore[method-assign]
     type_into(dialog, "Name", "work")
     type_into(dialog, "API key", "sk-" + "another-secret-value-000002")
     click(dialog, "Add profile")

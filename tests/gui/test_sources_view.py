@@ -71,14 +71,14 @@ def test_add_test_edit_and_remove_a_source(
     type_into(dialog, "Sensitive fields", "email")
     click(dialog, "Save")
     assert "Saved plans v1." in _label(dialog, "Status").text()
-    assert [sources.item(0, c).text() for c in (0, 1, 2, 3)] == ["plans", "v1", "csv", "support/"]
+    assert [sources.item(0, c).text() for c in (0, 1, 2, 3)] == ["plans", "v1", "csv", "support/"]  # type: ignore[union-attr]
 
     click(dialog, "Test")
     result = _label(dialog, "Test result")
     qtbot.waitUntil(lambda: "row" in result.text() and "Reading" not in result.text())
     assert result.text() == "plans v1: 2 rows · columns: id, plan, email"
     rows = _table(dialog, "Rows read")
-    shown = [[rows.item(r, c).text() for c in range(3)] for r in range(rows.rowCount())]
+    shown = [[rows.item(r, c).text() for c in range(3)] for r in range(rows.rowCount())]  # type: ignore[union-attr]
     assert shown == [["1", "gold", "••••••"], ["2", "free", "••••••"]]
 
     type_into(dialog, "Allowed prompts", "support/, sales/pitch")

@@ -334,7 +334,7 @@ def test_publisher_publishes_rolls_back_and_sees_refusals(
     assert resolved is not None and resolved.version.id == v1.id
     # The label history, newest first, from the registry's audit log.
     dialog = open_publish(qtbot, win)
-    reasons = [dialog.history.item(r, 4).text() for r in range(dialog.history.rowCount())]
+    reasons = [dialog.history.item(r, 4).text() for r in range(dialog.history.rowCount())]  # type: ignore[union-attr]
     assert reasons == ["complaints", "better tone", "launch"]
     dialog.close()
     qtbot.waitUntil(lambda: not win.sync.running, timeout=10_000)
@@ -432,7 +432,7 @@ def test_registry_gone_mid_publish_keeps_the_choice_and_a_retry_is_safe(
     # just before the registry went away: the label is already at v1.
     db = open_database(db_url)
     try:
-        with serve_app(create_app(RegistrySettings(db_url=db_url), database=db), port=port):
+        with serve_app(create_app(RegistrySettings(db_url=db_url), database=db), port=port):  # type: ignore[arg-type]
             with RegistryClient(f"http://127.0.0.1:{port}", tokens["carol"]) as first:
                 first.move_label(
                     "support/reply", "production",
@@ -572,8 +572,8 @@ def test_the_review_panel_shows_the_suite_and_what_changed_since_production(
     win.tabs.setCurrentWidget(win.review)
     assert win.review.select(v2.id)
     shown = win.review.suite.text()
-    assert f"suite {suite_hash(changed)[:12]} (2 cases)" in shown
-    assert f"vs suite {suite_hash(first)[:12]} that production (v1) was approved with" in shown
+    assert f"suite {suite_hash(changed)[:12]} (2 cases)" in shown  # type: ignore[index]
+    assert f"vs suite {suite_hash(first)[:12]} that production (v1) was approved with" in shown  # type: ignore[index]
     assert "1 changed" in shown and "~ greets" in shown
 
     with qtbot.waitSignal(win.sync.finished, timeout=10_000):
@@ -583,7 +583,7 @@ def test_the_review_panel_shows_the_suite_and_what_changed_since_production(
     # The publish dialog shows the same suite facts before the label moves.
     dialog = open_publish(qtbot, win)
     choose(dialog, v2.id)
-    assert f"suite {suite_hash(changed)[:12]} (2 cases)" in dialog.facts.text()
+    assert f"suite {suite_hash(changed)[:12]} (2 cases)" in dialog.facts.text()  # type: ignore[index]
     assert "~ greets" in dialog.facts.text()
     dialog.close()
 

@@ -19,12 +19,18 @@ import uvicorn
 
 from workbench.core.models import Message, PromptContent, PromptVersion
 from workbench.registry.client import RegistryClient
+from workbench.registry.schemas import UserRole
 from workbench.registry.server.app import create_app
 from workbench.registry.server.config import RegistrySettings
 from workbench.registry.server.db import Database, open_database
 from workbench.registry.server.service import RegistryService
 
-USERS = {"alice": "author", "bob": "reviewer", "carol": "publisher", "root": "admin"}
+USERS: dict[str, UserRole] = {
+    "alice": "author",
+    "bob": "reviewer",
+    "carol": "publisher",
+    "root": "admin",
+}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -86,7 +92,7 @@ class RunningRegistry:
 def running_registry(settings: RegistrySettings) -> Iterator[RunningRegistry]:
     db = open_database(settings.db_url)
     service = RegistryService(db, settings)
-    tokens = {name: service.add_user(name, role) for name, role in USERS.items()}  # type: ignore[arg-type]
+    tokens = {name: service.add_user(name, role) for name, role in USERS.items()}
     app = create_app(settings, database=db)
     try:
         with serve_app(app) as url:

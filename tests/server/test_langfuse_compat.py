@@ -6,6 +6,7 @@ secret key. Tracing is disabled, and the host is 127.0.0.1, so nothing leaves th
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +20,9 @@ from workbench.registry.schemas import LabelTarget
 langfuse = pytest.importorskip("langfuse")
 
 
-def _version(prompt: str, messages: tuple[Message, ...], parents: tuple = ()) -> PromptVersion:
+def _version(
+    prompt: str, messages: tuple[Message, ...], parents: tuple[uuid.UUID, ...] = ()
+) -> PromptVersion:
     content = PromptContent(messages=messages, tags=("support",))
     return PromptVersion(
         prompt=prompt,

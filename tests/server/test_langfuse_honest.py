@@ -186,4 +186,5 @@ def test_the_publish_warning_the_cli_and_app_share() -> None:
     warning = langfuse_warning(jinja)
     assert warning is not None
     assert "not Langfuse-compatible" in warning and "{{ name }}" in warning
-    assert langfuse_problem(jinja.content) in warning
+    problem = langfuse_problem(jinja.content)
+    assert problem is not None and problem in warning

@@ -10,9 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from tests.chartcheck import layout_problems, run_cells
 from workbench.charts.run_charts import draw_run, save_run_chart
@@ -23,7 +26,7 @@ MODELS_3 = ["anthro:claude-3-5-haiku-latest", "openai:gpt-4o-mini", "local:llama
 MODELS_24 = [f"local:model-{i:02d}-{'instruct' if i % 3 else 'chat'}" for i in range(24)]
 
 
-def drawn(cells, labels, width_in: float, theme: ChartTheme = LIGHT) -> Figure:  # type: ignore[no-untyped-def]
+def drawn(cells, labels, width_in: float, theme: ChartTheme = LIGHT) -> Figure:
     layout = chart_layout(cells, labels, width_in)
     fig = Figure(figsize=(width_in, layout.height_in), dpi=100)
     FigureCanvasAgg(fig)
@@ -31,7 +34,7 @@ def drawn(cells, labels, width_in: float, theme: ChartTheme = LIGHT) -> Figure: 
     return fig
 
 
-def bar_panels(fig: Figure) -> list:  # type: ignore[type-arg]
+def bar_panels(fig: Figure) -> list[Axes]:
     return [ax for ax in fig.axes if ax.patches]
 
 
@@ -102,11 +105,14 @@ def test_timing_panel_has_units_p50_bars_and_p95_whiskers() -> None:
     assert ticks and all(t.endswith(" ms") for t in ticks)
     ms = sorted(c.ttft_ms for c in cells if c.ttft_ms is not None)
     (bar,) = ttft.patches
+    assert isinstance(bar, Rectangle)
     from workbench.core.runs import percentile
 
     assert bar.get_width() == pytest.approx(percentile(ms, 50))
     assert ttft.texts[0].get_text() == f"{percentile(ms, 50):,.0f} ms"
-    (whisker,) = ttft.collections[1].get_segments()  # scatter (dots) first, then the whisker
+    whiskers = ttft.collections[1]  # scatter (dots) first, then the whisker
+    assert isinstance(whiskers, LineCollection)
+    (whisker,) = whiskers.get_segments()
     assert whisker[1][0] == pytest.approx(percentile(ms, 95))
 
 

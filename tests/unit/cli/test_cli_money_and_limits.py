@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,9 +23,9 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def server() -> ProviderServer:
+def server() -> Iterator[ProviderServer]:
     with ProviderServer() as s:
-        yield s  # type: ignore[misc]
+        yield s
 
 
 def test_provider_add_help_tells_the_concurrency_default(

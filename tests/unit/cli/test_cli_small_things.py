@@ -4,6 +4,7 @@ nothing; a check that finds nothing does not create anything."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -122,7 +123,9 @@ def test_one_output_format_and_a_prompt_from_stdin(
         ({"finish_reason": "bananas"}, "is not a reason an answer ends with"),
     ],
 )
-def test_assertions_that_can_never_mean_anything_are_refused(spec: dict, says: str) -> None:  # type: ignore[type-arg]
+def test_assertions_that_can_never_mean_anything_are_refused(
+    spec: dict[str, Any], says: str
+) -> None:
     from workbench.core.assertions import parse_assertion_spec
     from workbench.core.errors import InputError
 

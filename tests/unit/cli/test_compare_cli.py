@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,10 +38,10 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def server() -> ProviderServer:
+def server() -> Iterator[ProviderServer]:
     with ProviderServer() as s:
         s.script("gpt-4o-mini", ttft=0.02, input_tokens=50, output_tokens=12)
-        yield s  # type: ignore[misc]
+        yield s
 
 
 def add_env_provider_and_prompt(capsys: pytest.CaptureFixture[str], server: ProviderServer) -> None:

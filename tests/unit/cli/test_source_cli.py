@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,7 +65,7 @@ def _add_crm(capsys: pytest.CaptureFixture[str], *extra: str) -> None:
 
 def _compare(
     capsys: pytest.CaptureFixture[str], prompt: str = "support/reply"
-) -> tuple[int, dict, str]:  # type: ignore[type-arg]
+) -> tuple[int, dict[str, Any], str]:
     code, out, err = run(capsys, "compare", prompt, "--models", "echo:echo", "--cases",
                          "cases.csv", "--json")  # fmt: skip
     return code, json.loads(out) if out.strip().startswith("{") else {}, err

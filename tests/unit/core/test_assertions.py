@@ -28,7 +28,7 @@ from workbench.core.errors import InputError
     ],
 )
 def test_text_assertions(kind: str, value: object, output: str, passed: bool) -> None:
-    result = check(Assertion(type=kind, value=value), output)  # type: ignore[arg-type]
+    result = check(Assertion(type=kind, value=value), output)
     assert result.passed is passed
     assert bool(result.detail) is not passed
 

@@ -22,6 +22,6 @@ def content(system: str = "You answer about {{ topic }}.", **model: object) -> P
             Message(role="system", template=system),
             Message(role="user", template="Tell me about {{ topic }} please"),
         ),
-        model=ModelDefaults(**model),  # type: ignore[arg-type]
+        model=ModelDefaults(**model),
         variables=(Variable(name="topic"),),
     )

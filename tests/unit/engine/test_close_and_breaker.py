@@ -39,7 +39,7 @@ FAST_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.02)
 def local(url: str, **kw: object) -> ProviderProfile:
     return ProviderProfile(
         name="local", family="openai", base_url=url, key_name="k", retry=FAST_RETRY, **kw
-    )  # type: ignore[arg-type]
+    )
 
 
 def matrix(vault: Vault, cells: int, concurrency: int, model: str = "test-model") -> RunSpec:

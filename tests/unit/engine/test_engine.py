@@ -52,7 +52,7 @@ def spec(vault: Vault, models: list[str], **kw: object) -> RunSpec:
         version_ids=ids,
         models=tuple(ModelRef.parse(m) for m in models),
         cases=CASES,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
@@ -213,6 +213,8 @@ def test_cancel_keeps_finished_cells(vault: Vault, provider_server: ProviderServ
     provider_server.script("slow", ttft=30.0)
     eng = engine(vault, provider_server)
     done: list[CellResult] = []
+    cancel: asyncio.Event
+    cancelled_at: list[float] = []
 
     class Obs:
         def on_delta(self, key: object, text: str) -> None:
@@ -234,8 +236,6 @@ def test_cancel_keeps_finished_cells(vault: Vault, provider_server: ProviderServ
         # The three slow calls were mid-wait (30 s TTFT): the bound is 1 s.
         assert returned - cancelled_at[0] < 1.0
 
-    cancel: asyncio.Event
-    cancelled_at: list[float] = []
     asyncio.run(main())
     runs = RunStore(vault).list_runs("p")
     stored = RunStore(vault).load(runs[0].id)

@@ -14,7 +14,7 @@ from workbench.providers.profiles import PriceOverride, ProviderProfile
 def profile(family: str = "openai", **kw: object) -> ProviderProfile:
     return ProviderProfile(
         name="p", family=family, base_url="http://127.0.0.1:9", key_name="k", **kw
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_one_lookup_per_model_and_the_same_price_as_a_fresh_lookup() -> None:

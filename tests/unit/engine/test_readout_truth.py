@@ -59,7 +59,7 @@ def _engine(vault: Vault, server: ProviderServer) -> Engine:
     profiles = {
         name: ProviderProfile(
             name=name,
-            family=family,  # type: ignore[arg-type]
+            family=family,
             base_url=server.base_url(family),
             key_name="test-key",
             concurrency=CONCURRENCY,

@@ -39,7 +39,7 @@ def engine(vault: Vault, server: ProviderServer) -> Engine:
 
 
 def rubric(model: str = "oa:judge", **kw: object) -> Assertion:
-    return Assertion(type="rubric", value="The answer is about {{ topic }}.", model=model, **kw)  # type: ignore[arg-type]
+    return Assertion(type="rubric", value="The answer is about {{ topic }}.", model=model, **kw)
 
 
 def run_cases(vault: Vault, server: ProviderServer, *cases: TestCase, **kw: object) -> RunSpec:
@@ -47,7 +47,7 @@ def run_cases(vault: Vault, server: ProviderServer, *cases: TestCase, **kw: obje
     server.script("test-model", input_tokens=40, output_tokens=6)
     return RunSpec(
         prompt="p", version_ids=(version.id,), models=(ModelRef.parse("oa:test-model"),),
-        cases=cases, **kw,  # type: ignore[arg-type]
+        cases=cases, **kw,
     )  # fmt: skip
 
 

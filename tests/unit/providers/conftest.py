@@ -27,7 +27,8 @@ def server() -> Iterator[ProviderServer]:
 
 @pytest.fixture(params=["aiohttp", "httpx"])
 def transport(request: pytest.FixtureRequest) -> Transport:
-    return request.param
+    name: Transport = request.param
+    return name
 
 
 def request_for(

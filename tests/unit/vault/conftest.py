@@ -16,7 +16,7 @@ def make_content(
         messages=(Message(role="system", template=system), Message(role="user", template=user)),
         model=ModelDefaults(model="gpt-4o-mini", temperature=0.2),
         variables=(Variable(name="customer"), Variable(name="question")),
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 

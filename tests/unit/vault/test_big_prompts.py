@@ -50,6 +50,6 @@ def test_a_long_prompt_is_indexed_a_page_deep_and_found_by_any_word(vault: Vault
     vault.commit("short/one", make_content(system="refund policy"), "short")
     with vault.reading() as s:
         sizes = s.execute(text("SELECT prompt, length(templates) FROM search_index")).all()
-    assert dict(sizes)["long/one"] <= INDEXED_TEMPLATE_CHARS
+    assert {prompt: length for prompt, length in sizes}["long/one"] <= INDEXED_TEMPLATE_CHARS
     assert {h.prompt for h in vault.search("refund")} == {"long/one", "short/one"}
     assert [h.prompt for h in vault.search("zebracorn")] == ["long/one"]  # past the page

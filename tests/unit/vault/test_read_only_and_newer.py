@@ -111,7 +111,7 @@ def test_a_full_disk_writes_nothing_and_says_so(tmp_path: Path) -> None:
         vault.commit("a/one", make_content(), "first")
         pages = vault.engine.connect().exec_driver_sql("PRAGMA page_count").scalar()
 
-        def cap(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        def cap(dbapi_conn, _record) -> None:
             dbapi_conn.execute(f"PRAGMA max_page_count = {pages}")
 
         event.listen(vault.engine, "connect", cap)

@@ -29,7 +29,8 @@ def test_an_edit_is_a_new_version_and_access_is_not_hashed(vault: Vault) -> None
     assert v3.access.prompts == ("sales/pitch", "support/")  # kept from v2
     assert [v.number for v in store.versions("customers")] == [1, 2, 3]
     assert store.get("customers", 1).definition == _csv()
-    assert store.by_hash("customers", v1.definition_hash).number == 2  # the newest with it
+    newest = store.by_hash("customers", v1.definition_hash)
+    assert newest is not None and newest.number == 2  # the newest with it
     assert store.by_hash("customers", "0" * 64) is None
     with pytest.raises(UsageError, match="nothing to change"):
         store.edit("customers", definition=_csv("/data/other.csv"))

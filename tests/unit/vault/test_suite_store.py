@@ -41,7 +41,7 @@ def test_an_old_vault_upgrades_and_its_reviews_read_as_without_a_suite(tmp_path:
             "comment": "", "evidence": None, "created_at": utcnow().isoformat(),
         }  # fmt: skip
         SyncStore(v).apply_page(
-            [], [(review["id"], "p", str(version.id), json.dumps(review))], [], 1
+            [], [(str(review["id"]), "p", str(version.id), json.dumps(review))], [], 1
         )
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
