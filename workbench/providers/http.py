@@ -233,6 +233,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             # go in headers; netrc credentials are never wanted.
             trust_env=proxies_configured(),
             auto_decompress=False,  # httpx decodes Content-Encoding itself
+            # httpx keeps the client's cookies; a second jar here would send them twice
+            # (and costs a lookup per request).
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     async def warm(self) -> None:
