@@ -119,10 +119,10 @@ def main() -> None:
         text.setFocus()
         text.moveCursor(text.textCursor().MoveOperation.End)
         text.insertPlainText(" Sign off with your name.")
-        editor.commit_message.setText("sign off")
+        editor.commit_bar.message.setText("sign off")
         editor.refresh()
         marks["asked"] = time.perf_counter()
-        QTest.keyClick(editor.commit_message, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+        QTest.keyClick(editor.commit_bar.message, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
 
     window.bundle_imported.connect(lambda _r: marks.setdefault("imported", time.perf_counter()))
     editor.committed.connect(lambda _v: marks.setdefault("committed", time.perf_counter()))

@@ -32,13 +32,13 @@ def test_a_case_that_makes_the_template_explode_leaves_the_window_responsive(
     window.browser.select("bombs/loop")
     click_tab(window, "Editor")
     editor = window.editor
-    combo = editor.case_combo
+    combo = editor.preview.case_combo
     combo.setFocus()
     while combo.currentIndex() > 0:  # the defaults first
         QTest.keyClick(combo, Qt.Key.Key_Up)
     assert combo.currentText() == "defaults only"
-    qtbot.waitUntil(lambda: "xxxx" in editor.preview.toPlainText(), timeout=5000)  # n=2
-    qtbot.waitUntil(lambda: not editor.preview_pending, timeout=5000)
+    qtbot.waitUntil(lambda: "xxxx" in editor.preview.text.toPlainText(), timeout=5000)  # n=2
+    qtbot.waitUntil(lambda: not editor.preview.pending, timeout=5000)
 
     ticks: list[float] = []
     timer = QTimer(interval=20)
@@ -47,8 +47,8 @@ def test_a_case_that_makes_the_template_explode_leaves_the_window_responsive(
     started = time.perf_counter()
     QTest.keyClick(combo, Qt.Key.Key_Down)  # a person picks the "huge" case
     assert combo.currentText() == "huge"
-    qtbot.waitUntil(lambda: editor.preview_pending, timeout=5000)
-    qtbot.waitUntil(lambda: not editor.preview_pending, timeout=10_000)
+    qtbot.waitUntil(lambda: editor.preview.pending, timeout=5000)
+    qtbot.waitUntil(lambda: not editor.preview.pending, timeout=10_000)
     took = time.perf_counter() - started
     timer.stop()
     during = [t for t in ticks if t >= started]
@@ -56,7 +56,7 @@ def test_a_case_that_makes_the_template_explode_leaves_the_window_responsive(
     print(f"render stopped after {took:.2f} s; {len(during)} timer ticks meanwhile, "
           f"longest gap {max(gaps, default=0) * 1000:.0f} ms")  # fmt: skip
     assert len(during) >= 3  # the GUI thread kept running while the render ran
-    preview = editor.preview.toPlainText()
+    preview = editor.preview.text.toPlainText()
     assert preview.startswith("Cannot render with this test case:"), preview
     assert "rendering limit" in preview
 
@@ -100,4 +100,4 @@ def test_a_template_that_explodes_with_its_defaults_is_checked_off_the_gui_threa
     limit = [p for p in editor.problems if "rendering limit" in p.message]
     assert limit and limit[0].message_index == 0, [p.message for p in editor.problems]
     assert "template error" in editor.commit_blocker()  # Commit says why it is off
-    assert not editor.commit_button.isEnabled()
+    assert not editor.commit_bar.button.isEnabled()

@@ -26,27 +26,27 @@ def test_create_edit_commit_then_history_and_diff(qtbot, window, vault: Vault) -
     assert window.browser.current_prompt() == "support/refund"
     editor = window.editor
     assert editor.base is None
-    qtbot.keyClicks(editor.commit_message, "first version")
+    qtbot.keyClicks(editor.commit_bar.message, "first version")
     editor.refresh()
-    assert editor.commit_button.isEnabled(), editor.commit_reason.text()
+    assert editor.commit_bar.button.isEnabled(), editor.commit_bar.reason.text()
     with qtbot.waitSignal(editor.committed, timeout=5000) as first:
-        qtbot.keyClick(editor.commit_message, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+        qtbot.keyClick(editor.commit_bar.message, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     assert first.args[0].message == "first version"
 
     # Nothing changed: Commit says why it is disabled.
     editor.refresh()
-    assert not editor.commit_button.isEnabled()
-    assert "Nothing to commit" in editor.commit_reason.text()
+    assert not editor.commit_bar.button.isEnabled()
+    assert "Nothing to commit" in editor.commit_bar.reason.text()
 
     _type_into_first_user_message(window, "Refund request: {{ question }} (order {{ order_id }})")
     editor.refresh()
     names = [editor.variables.item(r, 0).text() for r in range(editor.variables.rowCount())]
     assert names == ["order_id", "question"]
     assert "order_id" in "".join(names)
-    qtbot.keyClicks(editor.commit_message, "ask for the order id")
+    qtbot.keyClicks(editor.commit_bar.message, "ask for the order id")
     editor.refresh()
     with qtbot.waitSignal(editor.committed, timeout=5000):
-        editor.commit_button.click()
+        editor.commit_bar.button.click()
 
     history = vault.history("support/refund")
     assert [v.message for v in history] == ["first version", "ask for the order id"]
@@ -75,10 +75,10 @@ def test_syntax_error_marks_line_and_disables_commit(qtbot, window, vault: Vault
     assert editor.prompt == "support/reply"
     text = editor.message_editors[1].text
     text.setPlainText("Line one\nCustomer asks: {{ question }\nbye")
-    qtbot.keyClicks(editor.commit_message, "broken")
+    qtbot.keyClicks(editor.commit_bar.message, "broken")
     editor.refresh()
-    assert not editor.commit_button.isEnabled()
-    reason = editor.commit_reason.text()
+    assert not editor.commit_bar.button.isEnabled()
+    reason = editor.commit_bar.reason.text()
     assert "template error" in reason and "line 2" in reason
     problem = editor.message_editors[1].problems
     assert not problem.isHidden()
@@ -110,7 +110,7 @@ def test_draft_survives_restart_and_restore_version(
     window.editor.set_prompt(None)
     window.editor.set_prompt("support/reply")
     assert editor.message_editors[0].text.toPlainText() == "You are terse."
-    assert not editor.banner.isHidden()
+    assert not editor.header.banner.isHidden()
 
     # Restore v1 (the first version) as a draft on top of the latest version.
     window.history.select_versions([1])
@@ -118,7 +118,7 @@ def test_draft_survives_restart_and_restore_version(
         window.history.restore_button.click()
     assert editor.message_editors[0].text.toPlainText() == first.messages[0].template
     assert editor.base is not None and editor.base.id == vault.history("support/reply")[-1].id
-    qtbot.keyClicks(editor.commit_message, "back to v1")
+    qtbot.keyClicks(editor.commit_bar.message, "back to v1")
     editor.refresh()
     with qtbot.waitSignal(editor.committed):
         editor.commit()

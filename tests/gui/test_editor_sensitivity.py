@@ -29,7 +29,7 @@ def test_marking_a_variable_sensitive_masks_its_values_in_the_run_log(
     level = editor.variables.cellWidget(row, 5)
     assert isinstance(level, QComboBox) and level.currentText() == "public"
     level.setCurrentText("sensitive")
-    qtbot.keyClicks(editor.commit_message, "the question is sensitive")
+    qtbot.keyClicks(editor.commit_bar.message, "the question is sensitive")
     editor.refresh()
     with qtbot.waitSignal(editor.committed, timeout=5_000) as committed:
         editor.commit()

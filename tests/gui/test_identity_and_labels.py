@@ -93,10 +93,10 @@ def commit_via_editor(qtbot, win: MainWindow, text: str, message: str) -> None: 
     editor = win.editor.message_editors[-1].text
     editor.selectAll()
     editor.insertPlainText(text)
-    qtbot.keyClicks(win.editor.commit_message, message)
+    qtbot.keyClicks(win.editor.commit_bar.message, message)
     win.editor.refresh()
     with qtbot.waitSignal(win.editor.committed, timeout=10_000):
-        qtbot.mouseClick(win.editor.commit_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(win.editor.commit_bar.button, Qt.MouseButton.LeftButton)
 
 
 def test_first_commit_asks_the_name_once_and_sync_renames_drafts(

@@ -55,7 +55,7 @@ def test_import_cases_from_json_and_yaml_and_bad_files(window, vault, data_dir: 
     model = window.testcases.model
     assert [model.index(r, 0).data() for r in range(3)] == ["a", "b", "case 2"]
     assert model.index(2, 1).data() == "Q3"
-    assert window.editor.case_combo.count() == 4  # defaults + 3 cases
+    assert window.editor.preview.case_combo.count() == 4  # defaults + 3 cases
     (data_dir / "bad.json").write_text("[1, 2]")
     with pytest.raises(InputError, match="not a mapping of variable values"):
         window.testcases.import_file(data_dir / "bad.json")

@@ -103,12 +103,12 @@ def test_new_prompt_starter_template_previews(qtbot, window) -> None:  # type: i
     editor = window.editor
     assert editor.editor_page.isVisible()
     editor.refresh()
-    qtbot.waitUntil(lambda: not editor.preview_pending, timeout=5000)  # rendered off-thread
-    preview = editor.preview.toPlainText()
+    qtbot.waitUntil(lambda: not editor.preview.pending, timeout=5000)  # rendered off-thread
+    preview = editor.preview.text.toPlainText()
     assert "Cannot render" not in preview and "fix the problems" not in preview, preview
     assert "── user ──" in preview
     assert "What can you help me with?" in preview  # the declared default fills {{ question }}
-    assert editor.estimate.text(), "the estimate shows once the preview renders"
+    assert editor.preview.estimate.text(), "the estimate shows once the preview renders"
 
 
 def test_title_is_the_file_name_and_marks_unsaved_edits(qtbot, window, vault: Vault) -> None:  # type: ignore[no-untyped-def]
@@ -147,15 +147,15 @@ def test_opening_undeclared_variables_is_not_a_change(qtbot, window, vault: Vaul
     names = [editor.variables.item(r, 0).text() for r in range(editor.variables.rowCount())]
     assert names == ["order_id", "question"]  # shown as found in the templates...
     assert not editor.unsaved()  # ...but not an edit
-    assert not editor.commit_button.isEnabled()
-    assert "Nothing to commit" in editor.commit_reason.text()
+    assert not editor.commit_bar.button.isEnabled()
+    assert "Nothing to commit" in editor.commit_bar.reason.text()
     editor.save_draft()
     badge = window.browser.model.index_of("support/orders").siblingAtColumn(1).data()
     assert "edited" not in (badge or "")
     assert not window.isWindowModified()
-    qtbot.keyClicks(editor.commit_message, "declare the variables")
+    qtbot.keyClicks(editor.commit_bar.message, "declare the variables")
     editor.refresh()
-    assert not editor.commit_button.isEnabled(), "a message alone does not make a version"
+    assert not editor.commit_bar.button.isEnabled(), "a message alone does not make a version"
     editor.commit()
     assert len(vault.history("support/orders")) == 1
 
@@ -190,11 +190,11 @@ def test_ctrl_s_with_no_message_says_what_is_needed(qtbot, window, vault: Vault)
     qtbot.waitUntil(text.hasFocus)
     qtbot.keyClicks(text, " Be kind.")
     editor.refresh()
-    assert not editor.commit_button.isEnabled()
-    assert "commit message" in editor.commit_button.toolTip()  # a disabled button says why
+    assert not editor.commit_bar.button.isEnabled()
+    assert "commit message" in editor.commit_bar.button.toolTip()  # a disabled button says why
     qtbot.keyClick(text, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     assert "commit message" in window.statusBar().currentMessage()
-    assert editor.commit_message.hasFocus()
+    assert editor.commit_bar.message.hasFocus()
     assert len(vault.history("support/reply")) == 2
 
 
@@ -427,7 +427,7 @@ def test_diff_follows_a_theme_switch(qtbot, themed: QApplication, vault: Vault) 
 
 
 def test_template_colours_follow_a_theme_switch(qtbot, themed: QApplication) -> None:  # type: ignore[no-untyped-def]
-    from workbench.ui.message_editor import MessageEditor
+    from workbench.ui.editor.message_editor import MessageEditor
 
     apply_theme(themed, "light")
     card = MessageEditor(Message(role="user", template="{{ question }}"))

@@ -142,9 +142,11 @@ def test_a_bound_variable_is_no_test_case_column_and_survives_an_edit(
     qtbot.waitUntil(lambda: editor.variables.rowCount() == 1)
     editor.message_editors[0].text.setPlainText("Plan: {{ plan }}.")
     editor.refresh()
-    qtbot.waitUntil(lambda: not editor.preview_pending)
-    assert "Plan: [plans.plan]." in editor.preview.toPlainText(), editor.preview.toPlainText()
-    qtbot.keyClicks(editor.commit_message, "reworded")
+    qtbot.waitUntil(lambda: not editor.preview.pending)
+    assert "Plan: [plans.plan]." in editor.preview.text.toPlainText(), (
+        editor.preview.text.toPlainText()
+    )
+    qtbot.keyClicks(editor.commit_bar.message, "reworded")
     editor.refresh()
     with qtbot.waitSignal(editor.committed, timeout=5_000) as committed:
         editor.commit()

@@ -364,14 +364,14 @@ def test_canary_from_the_publish_dialog_with_approvals_from_the_registry(
     assert "from the registry" in dialog.facts.text()
 
     # Tick the canary, choose v2 at 25 %, by mouse and keyboard.
-    assert not dialog.canary_box.isEnabled() and not dialog.canary_percent.isEnabled()
+    assert not dialog.canary.box.isEnabled() and not dialog.canary.percent.isEnabled()
     QTest.mouseClick(button(dialog, "Canary:"), Qt.MouseButton.LeftButton)
-    assert dialog.canary_box.isEnabled() and dialog.canary_percent.isEnabled()
-    dialog.canary_box.setCurrentIndex(dialog.canary_box.findData(str(v2.id)))
-    dialog.canary_percent.setFocus()
-    dialog.canary_percent.selectAll()
-    QTest.keyClicks(dialog.canary_percent, "25")
-    assert dialog.canary_percent.value() == 25
+    assert dialog.canary.box.isEnabled() and dialog.canary.percent.isEnabled()
+    dialog.canary.box.setCurrentIndex(dialog.canary.box.findData(str(v2.id)))
+    dialog.canary.percent.setFocus()
+    dialog.canary.percent.selectAll()
+    QTest.keyClicks(dialog.canary.percent, "25")
+    assert dialog.canary.percent.value() == 25
     qtbot.waitUntil(lambda: "serves 25% of callers" in dialog.facts.text(), timeout=10_000)
     QTest.keyClicks(dialog.reason, "try v2 on a quarter")
     with qtbot.waitSignal(dialog.published, timeout=10_000) as published:
@@ -388,7 +388,7 @@ def test_canary_from_the_publish_dialog_with_approvals_from_the_registry(
     dialog = open_publish(qtbot, win)
     choose(dialog, v2.id)
     QTest.mouseClick(button(dialog, "Canary:"), Qt.MouseButton.LeftButton)
-    dialog.canary_box.setCurrentIndex(dialog.canary_box.findData(str(v2.id)))
+    dialog.canary.box.setCurrentIndex(dialog.canary.box.findData(str(v2.id)))
     assert "is the version being published" in dialog.facts.text()
     dialog.close()
     qtbot.waitUntil(lambda: not win.sync.running, timeout=10_000)

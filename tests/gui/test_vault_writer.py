@@ -68,13 +68,15 @@ def test_a_commit_during_a_big_import_waits_its_turn_and_lands(
         edit.setFocus()
         qtbot.keyClick(edit, Qt.Key.Key_End, Qt.KeyboardModifier.ControlModifier)
         qtbot.keyClicks(edit, " Sign off with your name.")
-        qtbot.keyClicks(editor.commit_message, "sign off")
+        qtbot.keyClicks(editor.commit_bar.message, "sign off")
         editor.refresh()
         with qtbot.assertNotEmitted(editor.committed, wait=0):
-            qtbot.keyClick(editor.commit_message, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
-        assert editor.commit_button.text() == "Waiting…"
-        assert not editor.commit_button.isEnabled()
-        assert "as soon as importing big.json is done" in editor.commit_reason.text()
+            qtbot.keyClick(
+                editor.commit_bar.message, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier
+            )
+        assert editor.commit_bar.button.text() == "Waiting…"
+        assert not editor.commit_bar.button.isEnabled()
+        assert "as soon as importing big.json is done" in editor.commit_bar.reason.text()
         assert progress.isVisible()  # still: the commit waits behind the import
         with qtbot.waitSignal(editor.committed, timeout=IMPORT_MS) as committed:
             pass
@@ -86,7 +88,7 @@ def test_a_commit_during_a_big_import_waits_its_turn_and_lands(
     assert vault.history("support/reply")[-1].id == version.id
     assert "Sign off with your name." in version.content.messages[0].template
     assert window.reporter.last_dialog is None  # no error, no crash dialog
-    assert editor.commit_button.text() == "Commit"
+    assert editor.commit_bar.button.text() == "Commit"
     assert window.writer.busy == ""
     assert not progress.isVisible()
     print(f"\nlongest GUI gap {max(gaps) * 1000:.0f} ms over {len(gaps)} ticks")

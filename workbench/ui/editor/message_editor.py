@@ -18,9 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.errors import TemplateError
-from workbench.core.models import (
-    Message,
-)
+from workbench.core.models import Message
 from workbench.ui.highlight import JinjaHighlighter, mark_lines, monospace_font
 from workbench.ui.theme import current_theme
 
@@ -33,7 +31,7 @@ class MessageEditor(QFrame):
     changed = Signal()
     remove_requested = Signal(object)
 
-    def __init__(self, message: Message, dark: bool = False) -> None:
+    def __init__(self, message: Message) -> None:
         super().__init__()
         self.setObjectName("messageCard")
         self.setFrameShape(QFrame.Shape.StyledPanel)
@@ -62,7 +60,7 @@ class MessageEditor(QFrame):
         self.text.setTabChangesFocus(True)
         self.text.setMinimumHeight(72)
         self.text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.highlighter = JinjaHighlighter(self.text.document(), dark or current_theme().dark)
+        self.highlighter = JinjaHighlighter(self.text.document(), current_theme().dark)
         layout.addWidget(self.text, 1)
         self.problems = QLabel()
         self.problems.setObjectName("problemLabel")

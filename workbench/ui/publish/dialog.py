@@ -23,51 +23,39 @@ import uuid
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
-    QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
-    QSizePolicy,
-    QSpinBox,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from workbench.app.evidence import EvidenceReport, find_evidence
 from workbench.app.publishing import (
-    CANARY_PERCENT_DEFAULT,
     LabelContext,
-    approved_by,
     check_canary,
     fetch_context,
     mirrored_context,
     publish_version,
-    publish_warnings,
 )
-from workbench.app.suite_review import suite_review
 from workbench.core.errors import StaleLabelError, UsageError, WorkbenchError
-from workbench.core.models import LabelEvent, PromptVersion
+from workbench.core.models import PromptVersion
 from workbench.registry.errors import RegistryUnavailableError
-from workbench.registry.review import PUBLISHED_LABEL, approvals
-from workbench.registry.schemas import Canary, LabelState, LabelTarget
+from workbench.registry.review import PUBLISHED_LABEL
+from workbench.registry.schemas import LabelState
 from workbench.secrets.redaction import redact
 from workbench.ui.cell_view import status_colors
 from workbench.ui.errors import ErrorReporter
 from workbench.ui.history import DiffView
 from workbench.ui.ops import run_in_thread
-from workbench.ui.review import evidence_html, suite_html
+from workbench.ui.publish.canary import CanaryChooser, fill_versions, version_at
+from workbench.ui.publish.facts import ChangeFacts
+from workbench.ui.publish.label_history import LabelHistoryTable
 from workbench.ui.sync_panel import RegistryConnection
-from workbench.ui.theme import current_theme
 from workbench.vault import Vault
 from workbench.vault.sync_store import SyncStore
 
@@ -102,8 +90,6 @@ class PublishDialog(QDialog):
         self.connection = connection
         self.reporter = reporter
         self.context: LabelContext | None = None
-        self.evidence_reports: dict[uuid.UUID, EvidenceReport | None] = {}
-        self.approvals: dict[uuid.UUID, list[str] | None] = {}  # from the registry
         self.threads: list[threading.Thread] = []
         self._asked = 0  # the latest context request; older answers are ignored
         self.versions = [v for v in reversed(vault.history(prompt)) if v.number is not None]
@@ -123,35 +109,17 @@ class PublishDialog(QDialog):
             self.label_box.addItem(name)
         self.label_box.setCurrentText(label)
         self.version_box = QComboBox()
-        for v in self.versions:
-            self.version_box.addItem(f"{v.display_number}  {v.author}: {v.message}", str(v.id))
+        fill_versions(self.version_box, self.versions)
         if version_id is not None:
             index = self.version_box.findData(str(version_id))
             if index >= 0:
                 self.version_box.setCurrentIndex(index)
         self.reason = QLineEdit()
         self.reason.setPlaceholderText("Why (kept in the registry's audit log), e.g. launch")
-        # A canary: another version serves a share of callers (chosen by caller key).
-        self.canary_check = QCheckBox("Canary:")
-        self.canary_check.setToolTip(
-            "Serve another version to a share of callers (by caller key) and the "
-            "chosen version to the rest. Publishing without a canary ends one."
-        )
-        self.canary_box = QComboBox()
-        for v in self.versions:
-            self.canary_box.addItem(f"{v.display_number}  {v.author}: {v.message}", str(v.id))
-        self.canary_percent = QSpinBox()
-        self.canary_percent.setRange(1, 99)
-        self.canary_percent.setValue(CANARY_PERCENT_DEFAULT)
-        self.canary_percent.setSuffix(" % of callers")
-        canary_row = QHBoxLayout()
-        canary_row.addWidget(self.canary_check)
-        canary_row.addWidget(self.canary_box, 1)
-        canary_row.addWidget(self.canary_percent)
-        self._canary_toggled(False)
+        self.canary = CanaryChooser(self.versions)
         form.addRow("Label", self.label_box)
         form.addRow("Version", self.version_box)
-        form.addRow("", canary_row)
+        form.addRow("", self.canary)
         layout.addLayout(form)
         self.current_label = QLabel("Asking the registry where the label points…")
         self.current_label.setObjectName("publishCurrent")
@@ -170,35 +138,16 @@ class PublishDialog(QDialog):
         tl.setContentsMargins(0, 0, 0, 0)
         self.diff = DiffView()
         tl.addWidget(self.diff, 1)
-        self.facts = QLabel()
-        self.facts.setObjectName("publishFacts")
-        self.facts.setWordWrap(True)
-        self.facts.setTextFormat(Qt.TextFormat.RichText)
-        # The facts (approvals, evidence) must never be squeezed: the diff scrolls instead.
-        self.facts.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
-        self.facts.setContentsMargins(0, 0, 0, 10)  # rich-text tables underreport height
+        self.facts = ChangeFacts(vault, connection, reporter, self.threads)
+        self.facts.approvals_arrived.connect(self._show_change)
+        self.facts.evidence_arrived.connect(self._evidence_arrived)
         tl.addWidget(self.facts)
         split.addWidget(top)
         bottom = QWidget()
         bl = QVBoxLayout(bottom)
         bl.setContentsMargins(0, 0, 0, 0)
         bl.addWidget(QLabel("<b>Label history</b> (from the registry's audit log)"))
-        self.history = QTableWidget(0, 5)
-        self.history.setObjectName("labelHistory")
-        self.history.setHorizontalHeaderLabels(["When", "Who", "Label", "Version", "Reason"])
-        self.history.verticalHeader().hide()
-        self.history.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.history.setShowGrid(False)
-        header = self.history.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
-        # At least the header and one whole row, however small the screen.
-        self.history.setMinimumHeight(
-            self.history.horizontalHeader().sizeHint().height()
-            + self.history.verticalHeader().defaultSectionSize()
-            + 2 * self.history.frameWidth()
-            + 2
-        )
+        self.history = LabelHistoryTable()
         bl.addWidget(self.history, 1)
         split.addWidget(bottom)
         split.setCollapsible(0, False)
@@ -226,9 +175,7 @@ class PublishDialog(QDialog):
 
         self.label_box.currentTextChanged.connect(self._label_changed)
         self.version_box.currentIndexChanged.connect(lambda _i: self._show_change())
-        self.canary_check.toggled.connect(self._canary_toggled)
-        self.canary_box.currentIndexChanged.connect(lambda _i: self._show_change())
-        self.canary_percent.valueChanged.connect(lambda _v: self._show_change())
+        self.canary.changed.connect(self._show_change)
         self.reason.textChanged.connect(lambda _t: self._update_button())
         # Room for the diff on a big screen (it was the 860x640 minimum at 2560x1440).
         screen = self.screen() if parent is None else parent.screen()
@@ -249,21 +196,7 @@ class PublishDialog(QDialog):
     # ---- registry context ------------------------------------------------------------
 
     def chosen(self) -> PromptVersion | None:
-        index = self.version_box.currentIndex()
-        return self.versions[index] if 0 <= index < len(self.versions) else None
-
-    def chosen_canary(self) -> PromptVersion | None:
-        if not self.canary_check.isChecked():
-            return None
-        index = self.canary_box.currentIndex()
-        return self.versions[index] if 0 <= index < len(self.versions) else None
-
-    @Slot(bool)
-    def _canary_toggled(self, on: bool) -> None:
-        self.canary_box.setEnabled(on)
-        self.canary_percent.setEnabled(on)
-        if hasattr(self, "facts"):
-            self._show_change()
+        return version_at(self.versions, self.version_box)
 
     @Slot(str)
     def _label_changed(self, _text: str) -> None:
@@ -316,8 +249,11 @@ class PublishDialog(QDialog):
 
         self.threads.append(run_in_thread(work, done, failed))
 
+    def _version(self, version_id: uuid.UUID) -> PromptVersion | None:
+        return next((v for v in self.versions if v.id == version_id), None)
+
     def _number(self, version_id: uuid.UUID) -> str:
-        found = next((v for v in self.versions if v.id == version_id), None)
+        found = self._version(version_id)
         return found.display_number if found else str(version_id)[:8]
 
     def _describe(self, context: LabelContext) -> str:
@@ -344,7 +280,7 @@ class PublishDialog(QDialog):
             return
         self.current_label.setText(self._describe(context))
         self._show_production(context)
-        self._show_history(context.history)
+        self.history.show_events(context.history)
         self._show_change()
 
     def _show_production(self, context: LabelContext) -> None:
@@ -363,21 +299,6 @@ class PublishDialog(QDialog):
         self.production_label.setText("<br>".join(parts))
         self.production_label.setVisible(bool(parts))
 
-    def _show_history(self, entries: list[LabelEvent]) -> None:
-        rows = list(reversed(entries))  # newest first
-        self.history.setRowCount(len(rows))
-        for r, entry in enumerate(rows):
-            number = entry.to_number
-            cells = [
-                f"{entry.at.astimezone():%Y-%m-%d %H:%M}",
-                entry.actor,
-                entry.label,
-                f"v{number}" if number is not None else "",
-                entry.reason,
-            ]
-            for c, text in enumerate(cells):
-                self.history.setItem(r, c, QTableWidgetItem(text))
-
     def _show_change(self) -> None:
         """The diff from the label's current version to the chosen one, and the facts."""
         version = self.chosen()
@@ -388,9 +309,7 @@ class PublishDialog(QDialog):
             self._update_button()
             return
         current = self.context.current if self.context else None
-        old = None
-        if current is not None:
-            old = next((v for v in self.versions if v.id == current.target.version_id), None)
+        old = self._version(current.target.version_id) if current is not None else None
         if old is None:
             self.diff.setHtml(
                 f"<p>Nothing to compare with: the label points at no version of this vault. "
@@ -402,114 +321,17 @@ class PublishDialog(QDialog):
                 old.content, version.content, f"{old.display_number} (now)",
                 f"{version.display_number} (after)",
             )  # fmt: skip
-        facts = [self._approval_line(version)]
-        try:
-            label = self.label_box.currentText()
-            block = suite_html(suite_review(self.vault, version.prompt, label or "production"))
-            # one line among the facts, without the paragraph's margins (room is scarce)
-            facts.append(block.removeprefix("<p>").removesuffix("</p>"))
-        except WorkbenchError as exc:
-            facts.append(f"<b>Suite:</b> {html.escape(exc.message)}")
-        canary = self.chosen_canary()
-        if canary is not None:
-            try:
-                share = check_canary(version, canary, self.canary_percent.value())
-            except WorkbenchError as exc:
-                facts.append(f"<b>Canary:</b> {html.escape(exc.message)}.")
-            else:
-                facts.append(
-                    f"<b>Canary:</b> {html.escape(canary.display_number)} serves {share}% of "
-                    f"callers (chosen by caller key), {html.escape(version.display_number)} "
-                    f"the rest; it needs an approval too. " + self._approval_line(canary, lead="")
-                )
-        warnings = publish_warnings(version, canary)
-        if warnings:  # the whole text (the CLI's) in the tooltip; the diff keeps its room
-            flagged = [
-                v.display_number for v in (version, canary) if v and publish_warnings(v, None)
-            ]
-            verb = "is" if len(flagged) == 1 else "are"
-            warn = current_theme().warning  # the theme's warning text colour (legible)
-            facts.append(
-                f"<span style='color:{warn}'>⚠ {html.escape(' and '.join(flagged))} {verb} "
-                "not Langfuse-compatible: "
-                "apps using the Langfuse SDK get an error (409); the workbench API serves "
-                "it (hover for why).</span>"
-            )
-        self.facts.setToolTip("\n\n".join(warnings))
-        if old is not None and version.number is not None and old.number is not None:
-            if version.number < old.number:
-                facts.append(
-                    f"<b>Rollback:</b> from {old.display_number} back to {version.display_number}."
-                )
-            elif version.id == old.id:
-                facts.append("The label already points at this version.")
-        self.facts.setText("<br>".join(facts) + evidence_html(self._evidence(version)))
+        online = self.context is not None and not self.context.offline
+        canary, percent = self.canary.chosen(), self.canary.percent.value()
+        label = self.label_box.currentText()
+        self.facts.show_move(version, old, label, canary, percent, online=online)
         self._update_button()
 
-    def _approval_line(self, version: PromptVersion, lead: str = "<b>Approved by:</b> ") -> str:
-        """Who approved ``version``: the registry's answer once it came (asked off the
-        GUI thread the first time), the vault's mirror until then or offline."""
-        from_registry = self.approvals.get(version.id)
-        if from_registry is not None:
-            names, where = from_registry, "from the registry"
-        else:
-            if version.id not in self.approvals and self.context and not self.context.offline:
-                self._ask_approvals(version)
-            try:
-                names, where = approvals(self.vault, version), "as of the last sync"
-            except WorkbenchError as exc:
-                self.reporter.report(exc, "read the version's reviews")
-                names, where = [], "unknown"
-        who = html.escape(", ".join(names)) if names else "nobody yet"
-        label = version.display_number
-        return f"{lead}{who} <span style='color:gray'>({label}, {where})</span>"
-
-    def _ask_approvals(self, version: PromptVersion) -> None:
-        connection = self.connection
-        self.approvals[version.id] = None
-
-        def work() -> list[str]:
-            with connection.open() as client:
-                return approved_by(client, version)
-
-        def done(names: list[str]) -> None:
-            self.approvals[version.id] = names
+    @Slot(object)
+    def _evidence_arrived(self, version_id: uuid.UUID) -> None:
+        chosen = self.chosen()
+        if chosen is not None and chosen.id == version_id:
             self._show_change()
-
-        def failed(exc: BaseException) -> None:
-            if not isinstance(exc, WorkbenchError):
-                raise exc  # offline: the mirror's answer stays
-
-        self.threads.append(run_in_thread(work, done, failed))
-
-    def _evidence(self, version: PromptVersion) -> EvidenceReport | None:
-        """The version's evidence if read already; else read it off the GUI thread (the
-        facts are shown again when it arrives) and None for now."""
-        if version.id in self.evidence_reports:
-            return self.evidence_reports[version.id]
-        vault = self.vault
-
-        def done(report: EvidenceReport) -> None:
-            self.evidence_reports[version.id] = report
-            chosen = self.chosen()
-            if chosen is not None and chosen.id == version.id:
-                self._show_change()
-
-        def failed(exc: BaseException) -> None:
-            if not isinstance(exc, WorkbenchError):
-                raise exc
-            self.reporter.report(exc, "read the evidence")
-
-        self.evidence_reports[version.id] = None
-        self.threads.append(run_in_thread(lambda: find_evidence(vault, version), done, failed))
-        return None
-
-    def _target(self, version: PromptVersion) -> LabelTarget:
-        canary = self.chosen_canary()
-        split = None
-        if canary is not None and canary.id != version.id:
-            split = Canary(version_id=canary.id, percent=self.canary_percent.value())
-        return LabelTarget(version_id=version.id, canary=split)
 
     def _update_button(self) -> None:
         version = self.chosen()
@@ -518,12 +340,10 @@ class PublishDialog(QDialog):
             self.context is not None
             and not self.context.offline
             and version is not None
-            and (current is None or current.target != self._target(version))
+            and (current is None or current.target != self.canary.target(version))
         )
-        old_number = None
-        if current is not None:
-            old = next((v for v in self.versions if v.id == current.target.version_id), None)
-            old_number = old.number if old else None
+        old = self._version(current.target.version_id) if current is not None else None
+        old_number = old.number if old else None
         rollback = (
             version is not None
             and version.number is not None
@@ -550,7 +370,7 @@ class PublishDialog(QDialog):
                 raise UsageError(
                     "say why you publish", hint="Write a reason; it goes into the audit log."
                 )
-            check_canary(version, self.chosen_canary(), self.canary_percent.value())
+            check_canary(version, self.canary.chosen(), self.canary.percent.value())
             if self.context is None or self.context.label != label or self.context.offline:
                 raise UsageError(
                     "the registry has not said where the label points yet",
@@ -560,7 +380,7 @@ class PublishDialog(QDialog):
             self.reporter.report(exc, "publish")
             return
         expected, connection, vault = self.context.current, self.connection, self.vault
-        canary, share = self.chosen_canary(), self.canary_percent.value()
+        canary, share = self.canary.chosen(), self.canary.percent.value()
         self.publish_button.setEnabled(False)
         self.refusal.hide()
 
