@@ -29,7 +29,7 @@ def test_state_column_is_on_screen_at_1024(
     qtbot.waitUntil(lambda: review.select(v2.id), timeout=10_000)
     qtbot.waitUntil(lambda: review.table.viewport().width() > 0)
     header = review.table.horizontalHeader()
-    state = review.HEADERS.index("State")
+    state = review.table.HEADERS.index("State")
     assert not review.table.isColumnHidden(state)
     right = header.sectionViewportPosition(state) + header.sectionSize(state)
     assert right <= review.table.viewport().width(), "State runs past the queue's edge"
@@ -63,7 +63,7 @@ def test_prompt_names_are_whole_at_1024(
     review = win.review
     qtbot.waitUntil(lambda: review.table.rowCount() == len(names), timeout=10_000)
     qtbot.waitUntil(lambda: review.table.viewport().width() > 0)
-    review.fit_columns()
+    review.table.fit_columns()
     table, header = review.table, review.table.horizontalHeader()
     metrics = table.fontMetrics()
     width = header.sectionSize(0) - 2 * metrics.horizontalAdvance("x")
@@ -77,7 +77,7 @@ def test_prompt_names_are_whole_at_1024(
         )
         assert wrapped.height() <= table.rowHeight(row), f"{name!r} is cut"
         assert table.item(row, 0).toolTip() == name
-    state = review.HEADERS.index("State")
+    state = review.table.HEADERS.index("State")
     right = header.sectionViewportPosition(state) + header.sectionSize(state)
     assert right <= table.viewport().width(), "State runs past the queue's edge"
     assert table.horizontalScrollBar().maximum() == 0
