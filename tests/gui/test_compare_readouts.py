@@ -365,8 +365,11 @@ def test_pre_run_line_counts_calls_and_unpriced_ones(  # type: ignore[no-untyped
     compare = window.compare
     compare.check_only(versions=ids[:2], models=["echo:echo", "local:test-model"])
     # echo is priced ($0); the test server's model has no price: its 6 calls are named.
-    qtbot.waitUntil(lambda: "12 calls" in compare.status.text(), timeout=5_000)
-    assert compare.status.text().startswith("12 calls, ≈ $0 (6 unpriced: local:test-model)")
+    # (Waited for whole: the line of the default ticks, 12 calls too, may show first.)
+    qtbot.waitUntil(
+        lambda: compare.status.text().startswith("12 calls, ≈ $0 (6 unpriced: local:test-model)"),
+        timeout=5_000,
+    )
     compare.check_only(models=[])
     qtbot.waitUntil(lambda: "Not ready" in compare.status.text(), timeout=5_000)
     assert "no model is ticked" in compare.status.text()
