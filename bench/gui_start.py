@@ -207,7 +207,7 @@ def latency_child(vault_path: Path, server_url: str, warm_runs: int) -> None:
         window.tabs.setCurrentWidget(window.compare)
         window.compare.check_only(models=["local:test-model"])
         clicked = time.monotonic()
-        window.compare.run_button.click()
+        window.compare.setup.run_button.click()
         kind = "cold" if n == 0 else "warm"
         print(f"CLICK {kind} run-{tag}-{n} {clicked:.6f}", flush=True)
 

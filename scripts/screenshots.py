@@ -388,20 +388,21 @@ def team_vault(shots: Shots, tmp: Path, theme: str, reg: RunningRegistry,
         window.tabs.setCurrentWidget(compare)
         compare.check_only(versions=ids, models=[*MODELS])
         wait_for(compare.run_finished, compare.start_run)
-        compare.tabs.setCurrentWidget(compare.summary)
+        compare.results.setCurrentWidget(compare.results.summary)
         shots.grab(window, "compare-grid")
         sizes = compare.splitter.sizes()
         # The lower tabs given the height they need, as a person drags the splitter:
         # the summary's nine rows, then most of the pane for the charts.
         rows = (
-            compare.summary.verticalHeader().length() + compare.summary.horizontalHeader().height()
+            compare.results.summary.verticalHeader().length()
+            + compare.results.summary.horizontalHeader().height()
         )
         below = sum(sizes[1:])
-        tabs = min(below - 120, rows + compare.tabs.tabBar().height() + 40)
+        tabs = min(below - 120, rows + compare.results.tabBar().height() + 40)
         compare.splitter.setSizes([sizes[0], below - tabs, tabs])
         shots.grab(window, "compare-summary")
         compare.splitter.setSizes([sizes[0], 120, below - 120])
-        compare.tabs.setCurrentWidget(compare.charts)
+        compare.results.setCurrentWidget(compare.results.charts)
         shots.grab(window, "compare-charts")
         compare.splitter.setSizes(sizes)
         model = compare.grid_model
@@ -411,7 +412,7 @@ def team_vault(shots: Shots, tmp: Path, theme: str, reg: RunningRegistry,
             model.index(0, 0),
         )  # fmt: skip
         compare.grid.setCurrentIndex(failing)
-        compare.tabs.setCurrentWidget(compare.cell_view)
+        compare.results.setCurrentWidget(compare.results.cell_view)
         shots.grab(window, "compare-cell")
 
         window.tabs.setCurrentWidget(window.log_tabs)

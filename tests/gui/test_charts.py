@@ -112,8 +112,8 @@ def test_charts_tab_after_a_run_shows_every_version_and_model(
     assert run_button.isVisible() and run_button.isEnabled()
     with qtbot.waitSignal(compare.run_finished, timeout=20_000):
         QTest.mouseClick(run_button, Qt.MouseButton.LeftButton)
-    _click_tab(qtbot, compare.tabs.tabBar(), "Charts")
-    charts = compare.charts
+    _click_tab(qtbot, compare.results.tabBar(), "Charts")
+    charts = compare.results.charts
     qtbot.waitUntil(lambda: charts.figure is not None and bool(charts.figure.axes))
     assert layout_problems(charts.figure) == []
     rows = [t.get_text() for t in charts.figure.axes[0].get_yticklabels()]

@@ -9,7 +9,7 @@ import pytest
 
 from workbench.core.assertions import Assertion, CheckResult, check
 from workbench.core.runs import CellKey, CellResult, ModelRef
-from workbench.ui.grid import describe_check
+from workbench.ui.readouts import describe_check
 
 
 def _latency_cell(latency_ms: float, limit_ms: float) -> tuple[CellResult, CheckResult]:

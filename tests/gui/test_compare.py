@@ -67,19 +67,20 @@ def test_two_by_two_by_three_run_fills_the_grid(
     assert grid.index(1, 4).data().startswith("4 calls")  # the row-total column
     assert compare.progress.value() == 12
     assert "12 of 12 cells" in compare.status.text()
-    assert compare.summary_model.rowCount() == 4
+    summary_model = compare.results.summary_model
+    assert summary_model.rowCount() == 4
     summary = {
-        (compare.summary_model.index(r, 0).data(), compare.summary_model.index(r, 1).data()):
-        compare.summary_model.index(r, 5).data() for r in range(4)
+        (summary_model.index(r, 0).data(), summary_model.index(r, 1).data()):
+        summary_model.index(r, 5).data() for r in range(4)
     }  # fmt: skip
     assert set(summary.values()) == {"3"}
     # Export and reopen offline.
     out = data_dir / "grid.json"
-    compare.export_grid(out)
+    compare.tools.export_grid(out)
     assert out.read_text().count('"model"') == 12
     # The same CSV as `workbench runs show --csv` of this run: one schema, one row a cell.
     csv_out = data_dir / "grid.csv"
-    compare.export_grid(csv_out)
+    compare.tools.export_grid(csv_out)
     from workbench.app.export import CELL_FIELDS
     from workbench.cli.main import main
 
@@ -110,8 +111,8 @@ def test_two_by_two_by_three_run_fills_the_grid(
 def test_nonexistent_model_gives_a_cell_error(qtbot, window, vault, data_dir) -> None:  # type: ignore[no-untyped-def]
     _open(window, vault, data_dir)
     compare = window.compare
-    compare.model_entry.setText("local:nonexistent-model")
-    compare.add_model_button.click()
+    compare.setup.model_entry.setText("local:nonexistent-model")
+    compare.setup.add_model_button.click()
     compare.check_only(models=["local:nonexistent-model"])
     with qtbot.waitSignal(compare.run_finished, timeout=20_000) as done:
         compare.start_run()
@@ -119,8 +120,8 @@ def test_nonexistent_model_gives_a_cell_error(qtbot, window, vault, data_dir) ->
     assert len(cells) == 6 and all(not c.ok for c in cells)
     text = compare.grid_model.index(0, 0).data()
     assert text.startswith("error") and "nonexistent-model" in text
-    assert compare.summary_model.headerData(4, Qt.Orientation.Horizontal) == "Errors"
-    assert compare.summary_model.index(0, 4).data() in ("2", "3")
+    assert compare.results.summary_model.headerData(4, Qt.Orientation.Horizontal) == "Errors"
+    assert compare.results.summary_model.index(0, 4).data() in ("2", "3")
 
 
 def test_cancel_keeps_finished_cells(
@@ -134,7 +135,7 @@ def test_cancel_keeps_finished_cells(
         compare.start_run()
     qtbot.waitUntil(lambda: len(compare.grid_model.cells) >= 6, timeout=10_000)
     with qtbot.waitSignal(compare.run_finished, timeout=10_000) as done:
-        compare.cancel_button.click()
+        compare.setup.cancel_button.click()
     run = done.args[0]
     assert run.status == "cancelled"
     stored = RunStore(vault).load(run.id)

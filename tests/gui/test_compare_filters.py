@@ -56,25 +56,25 @@ def test_differences_only_hides_cases_every_cell_answered_alike(
     server.script("test-model-2", text="fixed  answer\n")
     v1, v2 = _open(qtbot, window, vault)
     compare = window.compare
-    tick(compare.versions_list, v2, on=False)
-    tick(compare.versions_list, v1)
-    tick(compare.models_list, "local:test-model")
-    tick(compare.models_list, "local:test-model-2")
+    tick(compare.setup.versions_list, v2, on=False)
+    tick(compare.setup.versions_list, v1)
+    tick(compare.setup.models_list, "local:test-model")
+    tick(compare.setup.models_list, "local:test-model-2")
     _run(qtbot, window)
     assert _hidden(window) == set()
 
     QTest.mouseClick(button(window, "Differences only"), Qt.MouseButton.LeftButton)
     assert _hidden(window) == {"same"}  # whitespace runs count as one space
-    assert compare.filter_note.text() == "1 of 3 test cases hidden"
-    assert compare.filter_note.isVisible()
+    assert compare.tools.filter_note.text() == "1 of 3 test cases hidden"
+    assert compare.tools.filter_note.isVisible()
 
     # With "Failures only" too (nothing fails here): every case is hidden, and it says so.
     QTest.mouseClick(button(window, "Failures only"), Qt.MouseButton.LeftButton)
     assert _hidden(window) == {"same", "refund", "hours"}
-    assert compare.filter_note.text() == "3 of 3 test cases hidden"
+    assert compare.tools.filter_note.text() == "3 of 3 test cases hidden"
     QTest.mouseClick(button(window, "Failures only"), Qt.MouseButton.LeftButton)
     QTest.mouseClick(button(window, "Differences only"), Qt.MouseButton.LeftButton)
-    assert _hidden(window) == set() and compare.filter_note.text() == ""
+    assert _hidden(window) == set() and compare.tools.filter_note.text() == ""
 
 
 def test_group_by_model_puts_each_models_versions_side_by_side(
@@ -82,10 +82,10 @@ def test_group_by_model_puts_each_models_versions_side_by_side(
 ) -> None:  # type: ignore[no-untyped-def]
     v1, v2 = _open(qtbot, window, vault)
     compare = window.compare
-    tick(compare.versions_list, v1)
-    tick(compare.versions_list, v2)
-    tick(compare.models_list, "local:test-model")
-    tick(compare.models_list, "local:test-model-2")
+    tick(compare.setup.versions_list, v1)
+    tick(compare.setup.versions_list, v2)
+    tick(compare.setup.models_list, "local:test-model")
+    tick(compare.setup.models_list, "local:test-model-2")
     _run(qtbot, window)
     header = compare.grid.horizontalHeader()
     model = compare.grid_model

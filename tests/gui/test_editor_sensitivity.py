@@ -54,8 +54,8 @@ def test_marking_a_variable_sensitive_masks_its_values_in_the_run_log(
 
     compare = window.compare
     click_tab(window, "Compare")
-    for i in range(compare.versions_list.count()):  # only the new version
-        item = compare.versions_list.item(i)
+    for i in range(compare.setup.versions_list.count()):  # only the new version
+        item = compare.setup.versions_list.item(i)
         item.setCheckState(item.checkState().Checked if i == 0 else item.checkState().Unchecked)
     with qtbot.waitSignal(compare.run_finished, timeout=20_000) as done:
         window.run_compare()

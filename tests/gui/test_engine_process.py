@@ -76,7 +76,7 @@ def _alive(pid: int) -> bool:
 def _run(qtbot, window):  # type: ignore[no-untyped-def]
     """Press Run as a person would and wait for the run's end."""
     with qtbot.waitSignal(window.compare.run_finished, timeout=30_000) as done:
-        window.compare.run_button.click()
+        window.compare.setup.run_button.click()
     return done.args[0]
 
 
@@ -154,10 +154,10 @@ def test_cancel_is_clean_keeps_finished_cells_and_the_engine(
     server.script("test-model-2", ttft=30.0, chunks=1)  # would take 30 s: cancelled first
     compare = proc_window.compare
     pid = proc_window.controller.child_pid()
-    compare.run_button.click()
+    compare.setup.run_button.click()
     qtbot.waitUntil(lambda: len(compare.grid_model.cells) >= 6, timeout=15_000)
     with qtbot.waitSignal(compare.run_finished, timeout=10_000) as done:
-        compare.cancel_button.click()
+        compare.setup.cancel_button.click()
     run = done.args[0]
     assert run.status == "cancelled"
     assert all(c.key.model.model == "test-model" for c in run.cells)
@@ -179,7 +179,7 @@ def test_closing_the_window_mid_run_stops_the_engine_process(
 ) -> None:  # type: ignore[no-untyped-def]
     server.script("test-model", ttft=0.0, chunks=1)
     server.script("test-model-2", ttft=30.0, chunks=1)
-    proc_window.compare.run_button.click()
+    proc_window.compare.setup.run_button.click()
     pid = proc_window.controller.child_pid()
     assert pid is not None
     qtbot.waitUntil(lambda: len(proc_window.compare.grid_model.cells) >= 6, timeout=15_000)
@@ -233,7 +233,7 @@ def test_an_engine_process_that_dies_mid_run_is_reported_and_replaced(
     server.script("test-model-2", ttft=30.0, chunks=1)
     compare = proc_window.compare
     controller = proc_window.controller
-    compare.run_button.click()
+    compare.setup.run_button.click()
     store = RunStore(vault)
 
     def stored_cells() -> int:
@@ -253,7 +253,7 @@ def test_an_engine_process_that_dies_mid_run_is_reported_and_replaced(
     assert isinstance(exc, WorkbenchError) and "engine process crashed" in exc.message
     assert "kept in the vault" in exc.hint
     assert "starting a new one" in status.args[0]
-    assert not controller.running and compare.run_button.isEnabled()
+    assert not controller.running and compare.setup.run_button.isEnabled()
     assert stored_cells() >= 6  # what was written before the crash stays
 
     # A new process, warm again without a Run; the next run works.

@@ -208,8 +208,8 @@ def test_first_time_author_compares_publishes_and_sees_the_label(  # type: ignor
         type_into(dialog, "Registry URL", registry.url)
         type_into(dialog, "Token", registry.tokens["carol"])
         click(dialog, "Test connection")
-        qtbot.waitUntil(lambda: "✔" in dialog.r_status.text(), timeout=10_000)
-        assert "carol (publisher)" in dialog.r_status.text()
+        qtbot.waitUntil(lambda: "✔" in dialog.registry.r_status.text(), timeout=10_000)
+        assert "carol (publisher)" in dialog.registry.r_status.text()
         click(dialog, "Save")
 
     in_settings(qtbot, win, steps)
@@ -242,16 +242,18 @@ def test_first_time_author_compares_publishes_and_sees_the_label(  # type: ignor
     # 4. Compare: the listed models are offered without typing them.
     click_tab(win, "Compare")
     compare = win.compare
-    offered = [compare.models_list.item(i).text() for i in range(compare.models_list.count())]
+    offered = [
+        compare.setup.models_list.item(i).text() for i in range(compare.setup.models_list.count())
+    ]
     for model in MODELS:
         assert model in offered, offered
-    for row in range(compare.versions_list.count()):
-        tick(compare.versions_list, compare.versions_list.item(row).text())
-    tick(compare.models_list, "echo:echo", on=False)
+    for row in range(compare.setup.versions_list.count()):
+        tick(compare.setup.versions_list, compare.setup.versions_list.item(row).text())
+    tick(compare.setup.models_list, "echo:echo", on=False)
     for model in MODELS:
-        tick(compare.models_list, model)
+        tick(compare.setup.models_list, model)
     for case in ("refund", "login", "cancel"):
-        assert check_item(compare.cases_list, case).checkState() == Qt.CheckState.Checked
+        assert check_item(compare.setup.cases_list, case).checkState() == Qt.CheckState.Checked
     qtbot.waitUntil(lambda: "27 calls" in compare.status.text(), timeout=5_000)
 
     # 5. The 3 x 3 x 3 run, in the engine's process.
@@ -272,9 +274,9 @@ def test_first_time_author_compares_publishes_and_sees_the_label(  # type: ignor
 
     # 6. The chart: its tick labels do not overlap.
     click_tab(compare, "Charts")
-    qtbot.waitUntil(lambda: compare.charts.figure is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: compare.results.charts.figure is not None, timeout=10_000)
     settle(qtbot)
-    assert assert_tick_labels_apart(compare.charts.figure) >= 9
+    assert assert_tick_labels_apart(compare.results.charts.figure) >= 9
 
     # 7. A second run, slow to answer, cancelled mid-way.
     listing_server.script(None, ttft=0.5)

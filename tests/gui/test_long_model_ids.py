@@ -66,9 +66,9 @@ def test_compare_models_list_keeps_both_ends_of_a_long_id(qtbot: Any, window: An
     entry = field_with_placeholder(compare, "profile:model")
     qtbot.keyClicks(entry, LONG)
     click(compare, "Add")
-    item = check_item(compare.models_list, LONG)
+    item = check_item(compare.setup.models_list, LONG)
     assert item.toolTip().splitlines()[0] == LONG
-    lst = compare.models_list
+    lst = compare.setup.models_list
     width = lst.visualItemRect(item).width() - lst.style().pixelMetric(
         QStyle.PixelMetric.PM_IndicatorWidth, None, lst
     )

@@ -33,7 +33,7 @@ def test_item_models_pass_the_model_tester(qtbot, qtmodeltester, window, vault, 
         window.history.model,
         window.testcases.model,
         compare.grid_model,
-        compare.summary_model,
+        compare.results.summary_model,
         window.runs.model,
         window.editor.variables.model(),
     ):
@@ -41,7 +41,7 @@ def test_item_models_pass_the_model_tester(qtbot, qtmodeltester, window, vault, 
         qtmodeltester.check(model, force_py=True)
     # echo is labelled as not a real model wherever its numbers appear.
     assert "not a real model" in compare.grid_model.headerData(0, Qt.Orientation.Horizontal)
-    assert "not a real model" in compare.summary_model.index(0, 1).data()
+    assert "not a real model" in compare.results.summary_model.index(0, 1).data()
 
 
 def test_import_cases_from_json_and_yaml_and_bad_files(window, vault, data_dir: Path) -> None:  # type: ignore[no-untyped-def]

@@ -70,13 +70,13 @@ def test_unpriced_calls_are_said_and_a_price_set_in_settings_counts(
     win = make_window(_settings(server), MemoryStore())
     _open_compare(qtbot, win)
     compare = win.compare
-    tick(compare.models_list, "local:test-model")
+    tick(compare.setup.models_list, "local:test-model")
     qtbot.waitUntil(lambda: "unpriced: local:test-model" in compare.status.text(), timeout=5000)
     assert "Settings → Providers → Prices" in compare.status.text()  # where to fix it
 
     # Run: the spent line and the row totals count the unpriced calls, not "$0".
     with qtbot.waitSignal(compare.run_finished, timeout=20_000):
-        QTest.mouseClick(compare.run_button, Qt.MouseButton.LeftButton)
+        QTest.mouseClick(compare.setup.run_button, Qt.MouseButton.LeftButton)
     status = compare.status.text()
     assert "Finished" in status and "2 calls unpriced" in status, status
     model = compare.grid_model
@@ -96,7 +96,7 @@ def test_unpriced_calls_are_said_and_a_price_set_in_settings_counts(
     assert compare.status.text().startswith("4 calls, ≈ $"), compare.status.text()
 
     with qtbot.waitSignal(compare.run_finished, timeout=20_000) as done:
-        QTest.mouseClick(compare.run_button, Qt.MouseButton.LeftButton)
+        QTest.mouseClick(compare.setup.run_button, Qt.MouseButton.LeftButton)
     run = done.args[0]
     priced = [c for c in run.cells if c.key.model.model == "test-model"]
     assert priced and all(c.cost_usd and c.cost_usd > 0 for c in priced)
@@ -132,22 +132,22 @@ def test_compare_choices_are_there_again_after_a_restart(
     win = make_window(settings, MemoryStore())
     _open_compare(qtbot, win)
     compare = win.compare
-    assert _checked(compare.models_list) == ["echo:echo"]  # the default, first time
-    newest, older = _checked(compare.versions_list)
-    tick(compare.models_list, "local:test-model-2")
-    tick(compare.models_list, "echo:echo", on=False)
-    tick(compare.versions_list, newest, on=False)
-    compare.repeats.setFocus()
-    compare.repeats.selectAll()
-    QTest.keyClicks(compare.repeats, "2")
+    assert _checked(compare.setup.models_list) == ["echo:echo"]  # the default, first time
+    newest, older = _checked(compare.setup.versions_list)
+    tick(compare.setup.models_list, "local:test-model-2")
+    tick(compare.setup.models_list, "echo:echo", on=False)
+    tick(compare.setup.versions_list, newest, on=False)
+    compare.setup.repeats.setFocus()
+    compare.setup.repeats.selectAll()
+    QTest.keyClicks(compare.setup.repeats, "2")
     win.close()
 
     again = make_window(settings, MemoryStore())
     _open_compare(qtbot, again)
     compare = again.compare
-    assert _checked(compare.models_list) == ["local:test-model-2"]
-    assert _checked(compare.versions_list) == [older]
-    assert compare.repeats.value() == 2
+    assert _checked(compare.setup.models_list) == ["local:test-model-2"]
+    assert _checked(compare.setup.versions_list) == [older]
+    assert compare.setup.repeats.value() == 2
     with qtbot.waitSignal(compare.run_finished, timeout=20_000) as done:
         QTest.keySequence(again, "Ctrl+R")
     spec = done.args[0].spec

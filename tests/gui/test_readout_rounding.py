@@ -7,7 +7,7 @@ import uuid
 
 from workbench.core.assertions import Assertion, CheckResult
 from workbench.core.runs import CellKey, CellResult, ModelRef
-from workbench.ui.grid import readout_lines
+from workbench.ui.readouts import readout_lines
 
 
 def _cell(latency_ms: float, limit: float) -> CellResult:

@@ -29,7 +29,7 @@ def test_state_column_is_on_screen_at_1024(
     qtbot.waitUntil(lambda: review.select(v2.id), timeout=10_000)
     qtbot.waitUntil(lambda: review.table.viewport().width() > 0)
     header = review.table.horizontalHeader()
-    state = review.HEADERS.index("State")
+    state = review.table.HEADERS.index("State")
     assert not review.table.isColumnHidden(state)
     right = header.sectionViewportPosition(state) + header.sectionSize(state)
     assert right <= review.table.viewport().width(), "State runs past the queue's edge"
@@ -63,7 +63,7 @@ def test_prompt_names_are_whole_at_1024(
     review = win.review
     qtbot.waitUntil(lambda: review.table.rowCount() == len(names), timeout=10_000)
     qtbot.waitUntil(lambda: review.table.viewport().width() > 0)
-    review.fit_columns()
+    review.table.fit_columns()
     table, header = review.table, review.table.horizontalHeader()
     metrics = table.fontMetrics()
     width = header.sectionSize(0) - 2 * metrics.horizontalAdvance("x")
@@ -77,19 +77,22 @@ def test_prompt_names_are_whole_at_1024(
         )
         assert wrapped.height() <= table.rowHeight(row), f"{name!r} is cut"
         assert table.item(row, 0).toolTip() == name
-    state = review.HEADERS.index("State")
+    state = review.table.HEADERS.index("State")
     right = header.sectionViewportPosition(state) + header.sectionSize(state)
     assert right <= table.viewport().width(), "State runs past the queue's edge"
     assert table.horizontalScrollBar().maximum() == 0
 
 
 def test_evidence_numbers_never_break_across_lines(qtbot: Any) -> None:
-    """Laid out at the width the evidence has beside a 1024 px window's queue, every
-    number cell ("524 ms", "67% (2/3)", "213 / 123") is one line; names may wrap."""
+    """Laid out at its narrowest, which leaves a 1024 px window's queue its State
+    column, every number cell of the evidence ("524 ms", "67% (2/3)", "213 / 123") is
+    one line; names may wrap."""
     import uuid
     from datetime import UTC, datetime
 
-    from PySide6.QtGui import QTextDocument, QTextTable
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QTextDocument, QTextOption, QTextTable
+    from PySide6.QtWidgets import QLabel
 
     from workbench.app.evidence import EvidenceReport, RunEvidence
     from workbench.core.runs import ModelRef, SummaryRow
@@ -105,10 +108,22 @@ def test_evidence_numbers_never_break_across_lines(qtbot: Any) -> None:
 
     rows = (row("anthropic:claude-3-5-haiku-latest"), row("openai:gpt-4o-mini"))
     evidence = RunEvidence(uuid.uuid4(), datetime.now(UTC), "finished", 6, 6, rows)
+    text = evidence_html(EvidenceReport(chosen=evidence))
+    label = QLabel(text)  # as the Review tab shows it
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    # Narrow enough to leave the queue its State column beside it at 1024 px.
+    width = label.minimumSizeHint().width()
+    assert width <= 510
     doc = QTextDocument()
-    doc.setHtml(evidence_html(EvidenceReport(chosen=evidence)))
-    doc.setTextWidth(470)
-    assert doc.size().width() <= 470  # lays the whole document out
+    doc.setDefaultFont(label.font())
+    doc.setDocumentMargin(0)  # as a label lays it out
+    words = QTextOption()
+    words.setWrapMode(QTextOption.WrapMode.WordWrap)  # a label breaks lines between words
+    doc.setDefaultTextOption(words)
+    doc.setHtml(text)
+    doc.setTextWidth(width)
+    assert doc.size().width() <= width  # lays the whole document out
     table = next(f for f in doc.rootFrame().childFrames() if isinstance(f, QTextTable))
     assert table.rows() == 3
     for r in range(1, table.rows()):

@@ -74,7 +74,7 @@ def settings_window(make_window, tmp_path: Path):  # type: ignore[no-untyped-def
 
 
 def compare_models(win: MainWindow) -> list[str]:
-    lst = win.compare.models_list
+    lst = win.compare.setup.models_list
     return [str(lst.item(i).data(Qt.ItemDataRole.UserRole)) for i in range(lst.count())]
 
 
@@ -326,7 +326,7 @@ def test_save_writes_the_key_once_and_never_into_the_settings(qtbot, tmp_path: P
     type_into(dialog, "Models", "claude-3-5-haiku-latest")
     click(dialog, "Add profile")
     assert store.writes == []
-    dialog.g_budgets["per_day_usd"].setValue(5)
+    dialog.general.g_budgets["per_day_usd"].setValue(5)
     click(dialog, "Save")
 
     assert dialog.result() == QDialog.DialogCode.Accepted

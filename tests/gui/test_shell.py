@@ -232,9 +232,9 @@ def test_history_context_menu_compares_versions(qtbot, window, vault: Vault) -> 
     assert window.tabs.currentWidget() is window.compare
     older = vault.history("support/reply")[0].id
     checked = [
-        window.compare.versions_list.item(i).data(Qt.ItemDataRole.UserRole)
-        for i in range(window.compare.versions_list.count())
-        if window.compare.versions_list.item(i).checkState() == Qt.CheckState.Checked
+        window.compare.setup.versions_list.item(i).data(Qt.ItemDataRole.UserRole)
+        for i in range(window.compare.setup.versions_list.count())
+        if window.compare.setup.versions_list.item(i).checkState() == Qt.CheckState.Checked
     ]
     assert checked == [older]
 

@@ -181,7 +181,7 @@ def test_offline_indicator_work_goes_on_and_decisions_wait(
     assert win.sync.last is not None and win.sync.last.state == "offline"
     [entry] = SyncStore(win.vault).outbox()
     assert (entry.kind, entry.status, entry.payload["decision"]) == ("review", "pending", "approve")
-    row = next(r for r, item in enumerate(win.review.items) if item.version.id == v1.id)
+    row = next(r for r, item in enumerate(win.review.table.queued) if item.version.id == v1.id)
     assert win.review.table.item(row, 4).text() == "approve: pending"
     assert "pending" in win.sync_panel.table.item(0, 3).text()
     assert win.vault.history("notes/offline")[0].number is None  # kept, still to push
@@ -228,7 +228,7 @@ def test_reviewer_approves_from_the_queue_with_evidence(
     runs.finish(run.id, "finished")
     win = open_window("bob", registry.url, registry.tokens["bob"], bob_vault)
     win.tabs.setCurrentWidget(win.review)
-    assert [item.version.display_number for item in win.review.items] == ["v1", "v2"]
+    assert [item.version.display_number for item in win.review.table.queued] == ["v1", "v2"]
     assert win.review.select(v2.id)
     # No production yet: the diff is against its parent, and both texts are in it.
     assert "v1" in win.review.title.text()
@@ -250,7 +250,7 @@ def test_reviewer_approves_from_the_queue_with_evidence(
     )  # fmt: skip
     assert review.evidence is not None
     assert (review.evidence.passed, review.evidence.failed) == (1, 0)
-    assert [item.version.display_number for item in win.review.items] == ["v1"]
+    assert [item.version.display_number for item in win.review.table.queued] == ["v1"]
     assert SyncStore(win.vault).outbox() == []
 
 
@@ -492,27 +492,27 @@ def test_settings_registry_token_goes_to_the_keychain_and_test_connection(
     store = MemoryStore()
     dialog = SettingsDialog(Settings(), lambda: store, ErrorReporter())
     qtbot.addWidget(dialog)
-    dialog.r_url.setText(registry.url + "/")
-    dialog.r_token.setText(registry.tokens["bob"])
-    dialog.r_test_button.click()
-    qtbot.waitUntil(lambda: "✔" in dialog.r_status.text(), timeout=10_000)
-    assert "bob (reviewer)" in dialog.r_status.text()
+    dialog.registry.r_url.setText(registry.url + "/")
+    dialog.registry.r_token.setText(registry.tokens["bob"])
+    dialog.registry.r_test_button.click()
+    qtbot.waitUntil(lambda: "✔" in dialog.registry.r_status.text(), timeout=10_000)
+    assert "bob (reviewer)" in dialog.registry.r_status.text()
     dialog._accept()
     assert dialog.settings.registry_url == registry.url
     assert dialog.settings.registry_user == "bob"
     assert store.get(token_key_name(registry.url)) == registry.tokens["bob"]
     assert registry.tokens["bob"] not in dialog.settings.model_dump_json()
-    assert dialog.r_token.text() == ""
+    assert dialog.registry.r_token.text() == ""
 
     # Reopened: the token is not shown; a wrong token gets a clear answer.
     again = SettingsDialog(dialog.settings, lambda: store, ErrorReporter())
     qtbot.addWidget(again)
-    assert again.r_token.text() == ""
-    assert again.r_token.echoMode() == again.r_token.EchoMode.Password
-    again.r_token.setText("wbr_not-a-real-token")
-    again.r_test_button.click()
-    qtbot.waitUntil(lambda: "✘" in again.r_status.text(), timeout=10_000)
-    assert "wbr_not-a-real-token" not in again.r_status.text()
+    assert again.registry.r_token.text() == ""
+    assert again.registry.r_token.echoMode() == again.registry.r_token.EchoMode.Password
+    again.registry.r_token.setText("wbr_not-a-real-token")
+    again.registry.r_test_button.click()
+    qtbot.waitUntil(lambda: "✘" in again.registry.r_status.text(), timeout=10_000)
+    assert "wbr_not-a-real-token" not in again.registry.r_status.text()
 
 
 def test_refused_decision_shows_the_reason_until_dismissed(

@@ -145,7 +145,7 @@ def _install_test_hooks(window: object) -> None:
         def press_run() -> None:
             window.browser.select(name)
             window.tabs.setCurrentWidget(window.compare)
-            window.compare.run_button.click()
+            window.compare.setup.run_button.click()
             arm_quit()
 
         QTimer.singleShot(0, press_run)

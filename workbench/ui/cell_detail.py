@@ -15,8 +15,8 @@ from workbench.core.diff_views import text_diff_rows
 from workbench.core.runs import CellResult, TestCase
 from workbench.ui.cell_view import status_colors
 from workbench.ui.format import fmt_ms, fmt_tokens, fmt_usd
-from workbench.ui.grid import describe_check
 from workbench.ui.history import DiffView
+from workbench.ui.readouts import describe_check
 
 
 class OutputDiffView(DiffView):

@@ -26,8 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.runs import CellResult
-from workbench.ui.grid import CELL_ROLE, KIND_ROLE, STREAM_ROLE, readout_lines
+from workbench.ui.grid import CELL_ROLE, KIND_ROLE, STREAM_ROLE
 from workbench.ui.highlight import monospace_font
+from workbench.ui.readouts import readout_lines
 from workbench.ui.theme import legible_on
 
 _Index = QModelIndex | QPersistentModelIndex

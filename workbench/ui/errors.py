@@ -39,6 +39,12 @@ def describe(exc: BaseException) -> tuple[str, str]:
     return redact(f"{type(exc).__name__}: {exc}"), "This is a bug in Prompt Workbench."
 
 
+def failure_line(exc: BaseException) -> str:
+    """A failed connection test as one status line: what went wrong, secrets redacted."""
+    text = exc.describe() if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {exc}"
+    return "✘ " + redact(text)
+
+
 def crash_report(exc: BaseException) -> str:
     """A plain-text report to paste into a bug: versions, traceback; keys redacted."""
     from importlib.metadata import version

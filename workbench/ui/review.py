@@ -17,18 +17,14 @@ import html
 import threading
 import uuid
 
-from PySide6.QtCore import QEvent, QObject, QRect, Qt, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -45,7 +41,6 @@ from workbench.core.errors import UsageError, WorkbenchError
 from workbench.core.models import PromptVersion
 from workbench.core.suites import short
 from workbench.registry.review import (
-    AwaitingReview,
     awaiting_review,
     mirrored_reviews,
     pending_reviews,
@@ -59,7 +54,7 @@ from workbench.ui.format import fmt_ms, fmt_tokens, fmt_usd, model_label
 from workbench.ui.history import DiffView
 from workbench.ui.ops import VaultWriter, run_in_thread
 from workbench.ui.regression_view import RegressionBox
-from workbench.ui.table_model import setup_row_table
+from workbench.ui.review_queue import ReviewQueue
 from workbench.vault import Vault
 
 EVIDENCE_HEADERS = (
@@ -70,6 +65,13 @@ EVIDENCE_HEADERS = (
 def fmt_rate(passed: int, calls: int, checked: int) -> str:
     rate = pass_rate(passed, calls, checked)
     return "no checks" if rate is None else f"{rate:.0%} ({passed}/{calls})"
+
+
+def _breakable(model: str) -> str:
+    """A model id that may wrap after its profile ("anthropic:" over "claude-3-5-…"),
+    where a line does not break by itself: unbroken, the id held the evidence so wide
+    that the queue beside it was cut at 1024 px. A zero-width space marks the place."""
+    return model.replace(":", ":&#8203;", 1)
 
 
 def suite_html(review: SuiteReview) -> str:
@@ -108,14 +110,14 @@ def evidence_html(report: EvidenceReport | None) -> str:
         f"<th align='{'left' if i == 0 else 'right'}'>{h}</th>"  # headers may wrap
         for i, h in enumerate(EVIDENCE_HEADERS)
     )
-    rows = [f"<table cellspacing='0' cellpadding='3'><tr>{header}</tr>"]
+    rows = [f"<table cellspacing='0' cellpadding='2'><tr>{header}</tr>"]
     for r in evidence.rows:
         tokens = (
             f"{fmt_tokens(r.input_tokens, r.tokens_estimated)} / "
             f"{fmt_tokens(r.output_tokens, r.tokens_estimated)}"
         )
         cells = [
-            html.escape(model_label(str(r.model), r.echo)),
+            _breakable(html.escape(model_label(str(r.model), r.echo))),
             str(r.calls),
             str(r.errors),
             fmt_rate(r.passed, r.calls, r.checked),
@@ -146,8 +148,6 @@ class ReviewPanel(QWidget):
     decided = Signal(object)  # PromptVersion: a decision was queued; sync to send it
     evidence_loaded = Signal(object)  # uuid.UUID: that version's evidence is shown
 
-    HEADERS = ("Prompt", "Version", "Author", "Message", "State")
-
     def __init__(
         self,
         vault: Vault,
@@ -161,7 +161,6 @@ class ReviewPanel(QWidget):
         """Runs the selected version against a label's (``workbench.ui.regression_view``)."""
         self.reporter = reporter
         self.writer = writer or VaultWriter(reporter, self)
-        self.items: list[AwaitingReview] = []
         self.role: str | None = None
         self.evidence_reports: dict[uuid.UUID, EvidenceReport] = {}
         """Evidence per version, read off the GUI thread; dropped on every reload."""
@@ -173,20 +172,7 @@ class ReviewPanel(QWidget):
         self.banner.setWordWrap(True)
         layout.addWidget(self.banner)
         split = QSplitter(Qt.Orientation.Horizontal)
-        self.table = QTableWidget(0, len(self.HEADERS))
-        self.table.setObjectName("reviewQueue")
-        self.table.setHorizontalHeaderLabels(list(self.HEADERS))
-        setup_row_table(
-            self.table, stretch_column=3, selection=QAbstractItemView.SelectionMode.SingleSelection
-        )
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        # A prompt's whole name is what a reviewer reads (the folder tells
-        # "billing/…" from "support/…"): when the queue is too narrow for it on one
-        # line it wraps after its "/" (rows grow), and only a leaf longer than the
-        # column is elided, in the middle; tooltips hold it all.
-        self.table.setWordWrap(True)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.table.viewport().installEventFilter(self)
+        self.table = ReviewQueue(split)
         split.addWidget(self.table)
         right = QWidget()
         rl = QVBoxLayout(right)
@@ -252,7 +238,7 @@ class ReviewPanel(QWidget):
         return self.role is None or ROLE_RANK.get(self.role, 0) >= ROLE_RANK["reviewer"]
 
     def _update_banner(self) -> None:
-        count = len(self.items)
+        count = len(self.table.queued)
         text = (
             f"{count} version{'s' if count != 1 else ''} awaiting review (as of the last sync; "
             "decisions wait in the outbox and go out with the next sync)."
@@ -271,119 +257,26 @@ class ReviewPanel(QWidget):
         current = self.current()
         self.evidence_reports.clear()  # runs may have finished since
         try:
-            self.items = [
+            items = [
                 item for item in awaiting_review(self.vault) if item.version.number is not None
             ]
             pending = pending_reviews(self.vault)
         except WorkbenchError as exc:
             self.reporter.report(exc, "read the review queue")
             return
-        self.table.blockSignals(True)
-        self.table.setRowCount(len(self.items))
-        for row, item in enumerate(self.items):
-            v = item.version
-            state = _state_text(item, pending.get(str(v.id), []))
-            for col, text in enumerate((v.prompt, v.display_number, v.author, v.message, state)):
-                cell = QTableWidgetItem(text)
-                cell.setToolTip(text)
-                self.table.setItem(row, col, cell)
-        self.table.blockSignals(False)
-        self.fit_columns()
+        self.table.show_items(items, pending)
         self._update_banner()
         if current is not None:
             self.select(current.id)
-        elif self.items:
+        elif self.table.queued:
             self.table.selectRow(0)
         self._on_selection()
 
-    OPTIONAL_COLUMNS = (3, 2)
-    """Message, then Author: hidden in that order when the queue is too narrow for
-    every column (the title above the diff names both)."""
-
-    def fit_columns(self) -> None:
-        """Every shown column fits the queue's width: Prompt, Version and State always
-        show (State is what a reviewer scans for); Message and Author show when there
-        is room. A prompt name is shown whole, on one line when there is room, else
-        wrapped after its folder ("billing/" over "invoice-summary")."""
-        header = self.table.horizontalHeader()
-        for col in range(len(self.HEADERS)):
-            self.table.setColumnHidden(col, False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        metrics = self.table.fontMetrics()
-        pad = metrics.horizontalAdvance("x") * 2  # the cell's margins
-        names = [item.version.prompt for item in self.items]
-        whole = max((metrics.horizontalAdvance(n) for n in names), default=0) + pad
-        # The narrowest a name wraps to: its folder and its leaf on lines of their
-        # own, a long leaf broken after its hyphens ("invoice-" over "summary").
-        parts = max(
-            (
-                metrics.horizontalAdvance(word + "-")
-                for n in names
-                for p in n.split("/")
-                for word in p.split("-")
-            ),
-            default=0,
-        )
-        narrowest = max(parts + pad, header.sectionSizeHint(0))
-        header.resizeSection(0, max(whole, header.sectionSizeHint(0)))
-        available = self.table.viewport().width()
-        minimum = metrics.horizontalAdvance("x" * 12)  # a Message worth showing
-
-        def needed() -> int:
-            width = 0
-            for col in range(len(self.HEADERS)):
-                if self.table.isColumnHidden(col):
-                    continue
-                if col == 3:
-                    width += minimum
-                elif col == 0:
-                    width += header.sectionSize(0)
-                else:
-                    width += max(header.sectionSizeHint(col), self.table.sizeHintForColumn(col))
-            return width
-
-        for col in self.OPTIONAL_COLUMNS:
-            if needed() <= available:
-                break
-            self.table.setColumnHidden(col, True)
-        if needed() > available:  # still too wide: the prompt names wrap
-            spare = available - (needed() - header.sectionSize(0))
-            header.resizeSection(0, max(spare, narrowest))
-            # Still cut: the queue takes the room it needs from the diff, which keeps
-            # at least 60% of the width (the evidence table fits in that at 1024 px).
-            sizes = self.split.sizes()
-            room = sizes[1] - int(0.6 * sum(sizes)) if len(sizes) == 2 else 0
-            deficit = needed() - available
-            if deficit > 0 and room > 0:
-                grow = min(deficit, room)
-                self.split.setSizes([sizes[0] + grow, sizes[1] - grow])  # fits again
-        # Rows as tall as their prompt name needs (not the Message: it stays on one
-        # line, elided, its tooltip whole).
-        line = self.table.verticalHeader().defaultSectionSize()
-        width = header.sectionSize(0) - pad
-        wrap = int(Qt.TextFlag.TextWordWrap)
-        for row, name in enumerate(names):
-            lines = metrics.boundingRect(QRect(0, 0, width, 10_000), wrap, name).height()
-            extra = lines - metrics.height()
-            self.table.setRowHeight(row, line + max(0, extra))
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
-            self.fit_columns()
-        return super().eventFilter(watched, event)
-
     def current(self) -> PromptVersion | None:
-        rows = {i.row() for i in self.table.selectionModel().selectedRows()}
-        if not rows or min(rows) >= len(self.items):
-            return None
-        return self.items[min(rows)].version
+        return self.table.current()
 
     def select(self, version_id: uuid.UUID) -> bool:
-        for row, item in enumerate(self.items):
-            if item.version.id == version_id:
-                self.table.selectRow(row)
-                return True
-        return False
+        return self.table.select(version_id)
 
     # ---- showing one version ---------------------------------------------------------
 
@@ -540,13 +433,3 @@ class ReviewPanel(QWidget):
             done,
         )
         return recorded[0] if recorded else None  # None: failed, or queued behind an import
-
-
-def _state_text(item: AwaitingReview, pending: list[tuple[str, str, str | None]]) -> str:
-    if pending:
-        decision, status, _error = pending[-1]
-        verb = decision.replace("_", " ")
-        return f"{verb}: refused" if status == "rejected" else f"{verb}: pending"
-    if item.changes_requested:
-        return f"changes requested ×{item.changes_requested}"
-    return "awaiting"
