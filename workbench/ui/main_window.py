@@ -104,6 +104,8 @@ class MainWindow(WindowActions, WindowHelp):
         self.controller = RunController(engine_factory, self)
 
         self.writer.busy_changed.connect(self._writer_busy)
+        self.writer.waiting_changed.connect(lambda _n: self._show_progress())
+        self.import_stage.connect(self._on_import_stage)
         self.browser = VaultBrowser(vault, self.reporter)
         self.editor = EditorPanel(
             vault, self.drafts, self.cases, self.reporter, profiles, self.default_models,
@@ -177,7 +179,7 @@ class MainWindow(WindowActions, WindowHelp):
         self.sync_button.setAutoRaise(True)
         self.sync_button.clicked.connect(lambda: self.sync_now())
         self.statusBar().addPermanentWidget(self.sync_button)
-        self._reading = ""  # "reading x.json" while an import's file is read
+        self._import_stage = None  # the running import's step, from its child process
         self.write_progress = QProgressBar()
         self.write_progress.setObjectName("writeProgress")
         self.write_progress.setRange(0, 0)  # busy: SQLite's one transaction has no steps

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.app.import_child import StageEvent
 from workbench.providers.profiles import ProviderProfile
 from workbench.secrets.store import SecretStore
 from workbench.settings import Settings
@@ -54,6 +55,8 @@ class WindowBase(QMainWindow):
     bundle_imported = Signal(object)
     """An import finished (the ImportReport). Here, not in the part that emits it:
     PySide wants a class's signals ahead of its bases' slots."""
+    import_stage = Signal(object)
+    """A step of the running import starts (a StageEvent, from the writer's thread)."""
 
     vault: Vault
     settings: Settings
@@ -90,6 +93,7 @@ class WindowBase(QMainWindow):
     sync_badge: QLabel
     sync_button: QToolButton
     write_progress: QProgressBar
+    _import_stage: StageEvent | None
     vault_label: QLabel
     context_menu: QMenu | None
     shortcuts_dialog: QDialog | None
