@@ -183,6 +183,7 @@ class ImportProcess:
                 report = self._read(process.stdout, on_stage)
             finally:
                 self._stop(process)
+                process.stdout.close()
             if report is not None:
                 return report
             if self._cancelled:
