@@ -104,7 +104,7 @@ def test_closing_the_window_during_an_import_ends_it_and_imports_nothing(
 ) -> None:  # type: ignore[no-untyped-def]
     two_versions(vault)
     rng = random.Random(6)
-    bundle = make_bundle(1_500, 10, rng, Zipf(vocabulary(800, rng), rng))  # a second or more
+    bundle = make_bundle(500, 10, rng, Zipf(vocabulary(800, rng), rng))  # seconds of writing
     path = tmp_path / "big.json"
     path.write_text(bundle.model_dump_json(), encoding="utf-8")
     stages: list[StageEvent] = []

@@ -120,7 +120,7 @@ def test_cancel_ends_the_child_inside_its_transaction_and_the_vault_keeps_nothin
     tmp_path: Path,
 ) -> None:
     rng = random.Random(4)
-    big = make_bundle(1_500, 10, rng, Zipf(vocabulary(500, rng), rng))  # 15,000 versions
+    big = make_bundle(300, 10, rng, Zipf(vocabulary(500, rng), rng))  # 3,000 versions
     bundle = tmp_path / "big.json"
     bundle.write_text(big.model_dump_json(), encoding="utf-8")
     path = tmp_path / "vault.sqlite3"
