@@ -82,7 +82,7 @@ assert resource("prompt-workbench.svg").is_file()
 
 from PySide6.QtWidgets import QApplication
 from workbench.ui.theme import apply_theme
-from workbench.ui.main_window import SAMPLE_BUNDLE
+from workbench.ui.window_transfer import SAMPLE_BUNDLE
 
 app = QApplication([])
 apply_theme(app, "light")

@@ -34,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         from workbench.app.engine_child import main as engine_child
 
         return engine_child()
+    if args[:1] == ["--import-child"]:  # the desktop app's bundle import (frozen builds)
+        from workbench.app.import_child import main as import_child
+
+        return import_child(args[1:])
     from workbench.cli.main import main as cli_main
 
     return cli_main(argv, launch_gui=launch_gui)

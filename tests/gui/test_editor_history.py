@@ -139,7 +139,7 @@ def test_search_box_uses_full_text_index(qtbot, window, vault: Vault) -> None:  
 
 def test_samples_import_and_export_round_trip(qtbot, window, vault, tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert window.browser.empty_state.buttons["samples"].isVisible()  # the empty vault's hint
-    with qtbot.waitSignal(window.bundle_imported, timeout=10_000) as blocker:
+    with qtbot.waitSignal(window.bundle_imported, timeout=60_000) as blocker:
         window.load_samples()
     assert blocker.args[0].prompts_created == 6
     assert window.browser.model.rowCount() > 0
@@ -155,5 +155,5 @@ def test_samples_import_and_export_round_trip(qtbot, window, vault, tmp_path) ->
     reported: list[BaseException] = []
     window.reporter.report = lambda exc, what="": reported.append(exc)  # type: ignore[method-assign]
     window.import_bundle(bad)
-    qtbot.waitUntil(lambda: bool(reported), timeout=10_000)
+    qtbot.waitUntil(lambda: bool(reported), timeout=60_000)
     assert "not valid JSON" in str(reported[0])

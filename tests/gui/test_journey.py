@@ -189,7 +189,7 @@ def test_first_time_author_compares_publishes_and_sees_the_label(  # type: ignor
     assert win.browser.model.names() == []
 
     # 1. The empty state offers the samples.
-    with qtbot.waitSignal(win.bundle_imported, timeout=15_000):
+    with qtbot.waitSignal(win.bundle_imported, timeout=60_000):
         click(win.browser, "Load sample prompts")  # the tree's empty state
     assert PROMPT in win.browser.model.names()
 

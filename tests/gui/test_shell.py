@@ -90,7 +90,7 @@ def test_empty_vault_shows_first_steps_and_load_samples_fills_the_tree(qtbot, wi
     for text in ("Load sample prompts", "New prompt", "Add a provider"):
         visible_button(window.editor, text)
     load = visible_button(browser, "Load sample prompts")
-    with qtbot.waitSignal(window.bundle_imported, timeout=10_000):
+    with qtbot.waitSignal(window.bundle_imported, timeout=60_000):
         qtbot.mouseClick(load, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: browser.tree.isVisible())
     assert "support/reply" in browser.model.names()

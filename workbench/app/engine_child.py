@@ -150,11 +150,11 @@ class EngineRequest(BaseModel):
         return self.model_dump_json().encode() + b"\n"
 
 
-def error_from_event(event: FailedEvent) -> BaseException:
+def error_from_event(event: FailedEvent, process: str = "the engine process") -> BaseException:
     """The exception a ``failed`` event stands for, as the person should see it.
 
     Errors of the tree come back as their own class (message and hint intact); anything
-    else was a bug in the child and stays an unexpected error."""
+    else was a bug in the child (``process``) and stays an unexpected error."""
     name, message, hint = event.error, event.message, event.hint
     cls = getattr(error_tree, name, None)
     if isinstance(cls, type) and issubclass(cls, WorkbenchError):
@@ -164,7 +164,7 @@ def error_from_event(event: FailedEvent) -> BaseException:
             return WorkbenchError(message, hint=hint)
     if event.expected:
         return WorkbenchError(message, hint=hint)
-    return RuntimeError(f"the engine process failed: {message}")
+    return RuntimeError(f"{process} failed: {message}")
 
 
 def warm_prices() -> None:
@@ -267,7 +267,7 @@ class _Emitter:
             self.reader_gone.set()
 
 
-def _failure(exc: BaseException) -> FailedEvent:
+def failure_event(exc: BaseException) -> FailedEvent:
     """A ``failed`` event; its text passes the secret filter like any error a person sees."""
     from workbench.secrets.redaction import redact
 
@@ -406,7 +406,7 @@ class _Server:
             if not isinstance(exc, WorkbenchError):
                 log.exception("the run failed")
             emitter.flush()
-            emitter.event(_failure(exc))
+            emitter.event(failure_event(exc))
         else:
             emitter.flush()
             emitter.event(RunEvent(run=run), exclude={"run": {"cells"}})

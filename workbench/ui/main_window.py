@@ -1,50 +1,34 @@
 """The main window: vault browser on the left; editor, history, test cases,
 compare, runs, review queue and sync in tabs; menus, shortcuts, remembered layout.
 
-Sync runs in the background (:class:`~workbench.ui.sync_panel.SyncController`); its
-outcome fills the tree's badges, the status-bar summary, the Sync and Review tabs."""
+This module composes the window: it builds the panels, lays them out, wires their
+signals and builds the menus. What the window does lives in its parts:
+:mod:`~workbench.ui.window_actions` (prompts, runs, settings, Edit and History menus),
+:mod:`~workbench.ui.window_transfer` (bundle import and export, write progress),
+:mod:`~workbench.ui.window_sync` (sync, review, publish) and
+:mod:`~workbench.ui.window_help` (shortcuts, README, About)."""
 
 from __future__ import annotations
 
 import functools
-import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QPoint, QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QMoveEvent, QResizeEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QApplication,
     QDialog,
-    QDialogButtonBox,
-    QFileDialog,
-    QHeaderView,
-    QInputDialog,
     QLabel,
-    QMainWindow,
     QMenu,
-    QMessageBox,
     QProgressBar,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
-    QTextBrowser,
     QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
 from workbench.app.budget import preflight
 from workbench.app.models import ModelCache
-from workbench.assets import resource
-from workbench.core.errors import UsageError, WorkbenchError
-from workbench.core.files import write_atomic
-from workbench.core.models import PromptVersion
-from workbench.core.models import heads as find_heads
-from workbench.core.runs import Run
 from workbench.engine.runner import Engine
 from workbench.providers.profiles import ProviderProfile
 from workbench.secrets.store import SecretStore
@@ -56,76 +40,33 @@ from workbench.ui.errors import ErrorReporter
 from workbench.ui.history import HistoryPanel
 from workbench.ui.log_view import LogPanel, SpendingView
 from workbench.ui.model_lists import ModelLists
-from workbench.ui.ops import VaultWriter, run_in_thread
+from workbench.ui.ops import VaultWriter
 from workbench.ui.production_view import ProductionView
 from workbench.ui.regression_view import RegressionBox
 from workbench.ui.review import ReviewPanel
 from workbench.ui.runs import RunsPanel
 from workbench.ui.sources_view import SourcesDialog
-from workbench.ui.stores import CaseStore, Draft, DraftStore
+from workbench.ui.stores import CaseStore, DraftStore
 from workbench.ui.sync_panel import (
-    BADGES,
     DEFAULT_INTERVAL_S,
-    RegistryConnection,
     SyncController,
     SyncOutcome,
     SyncPanel,
 )
 from workbench.ui.testcases import TestCasePanel
+from workbench.ui.window_actions import WindowActions
+from workbench.ui.window_help import WindowHelp
 from workbench.ui.worker import RunController
-from workbench.vault import ImportReport, Vault
-from workbench.vault.bundle import Bundle
-from workbench.vault.runs import RunStore
-
-
-def app_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("prompt-workbench")
-    except PackageNotFoundError:
-        return "dev"
-
-
-SAMPLE_BUNDLE = resource("sample-bundle.json")  # checkout, wheel or frozen build
-README_PATH = Path(__file__).resolve().parents[2] / "README.md"
+from workbench.vault import Vault
 
 SIDEBAR_WIDTH = 260
 """The vault browser's first width; it keeps its width when the window or a tab grows."""
 TABS_MIN_WIDTH = 520
 """The tabs' floor: a wide run grid scrolls inside instead of squeezing the sidebar."""
 
-EXTRA_SHORTCUTS = (
-    ("Escape (in the search box)", "Clear the search"),
-    ("Tab (in the search box)", "Go to the results"),
-    ("Enter (in the commit message)", "Commit"),
-    ("Right-click a prompt or a version", "More actions"),
-)
-"""Keys the shortcuts dialog lists besides the menus' own."""
 
-
-def readme_text() -> str:
-    """The README: the checkout's file, else the installed package's long description."""
-    if README_PATH.exists():
-        return README_PATH.read_text("utf-8")
-    from importlib.metadata import PackageNotFoundError, metadata
-
-    try:
-        meta = metadata("prompt-workbench")
-    except PackageNotFoundError:
-        return ""
-    body = str((meta.get_all("Description") or [""])[0])
-    if not body:  # metadata 2.1+: the long description is the message body
-        payload = getattr(meta, "get_payload", None)
-        body = str(payload()) if callable(payload) else ""
-    return body
-
-
-class MainWindow(QMainWindow):
+class MainWindow(WindowActions, WindowHelp):
     """Everything is injected, so tests never touch the real keychain or settings file."""
-
-    bundle_imported = Signal(object)
-    """An import finished (the ImportReport)."""
 
     def __init__(
         self,
@@ -163,6 +104,8 @@ class MainWindow(QMainWindow):
         self.controller = RunController(engine_factory, self)
 
         self.writer.busy_changed.connect(self._writer_busy)
+        self.writer.waiting_changed.connect(lambda _n: self._show_progress())
+        self.import_stage.connect(self._on_import_stage)
         self.browser = VaultBrowser(vault, self.reporter)
         self.editor = EditorPanel(
             vault, self.drafts, self.cases, self.reporter, profiles, self.default_models,
@@ -236,7 +179,7 @@ class MainWindow(QMainWindow):
         self.sync_button.setAutoRaise(True)
         self.sync_button.clicked.connect(lambda: self.sync_now())
         self.statusBar().addPermanentWidget(self.sync_button)
-        self._reading = ""  # "reading x.json" while an import's file is read
+        self._import_stage = None  # the running import's step, from its child process
         self.write_progress = QProgressBar()
         self.write_progress.setObjectName("writeProgress")
         self.write_progress.setRange(0, 0)  # busy: SQLite's one transaction has no steps
@@ -413,592 +356,6 @@ class MainWindow(QMainWindow):
         help_.addAction(self._action("&README (user guide)", self.show_readme, "F1"))
         help_.addSeparator()
         help_.addAction(self._action("&About Prompt Workbench", self.about))
-
-    @Slot(bool, str)
-    def _on_commit_state(self, enabled: bool, reason: str) -> None:
-        # Kept enabled with a prompt open, so Ctrl+S says what is missing.
-        self.commit_action.setEnabled(self.editor.prompt is not None)
-        self.commit_action.setStatusTip(reason or "Commit a new version")
-
-    @Slot(str)
-    def _on_commit_refused(self, reason: str) -> None:
-        self.statusBar().showMessage(f"Cannot commit yet: {reason}", 10_000)
-
-    @Slot(str, bool)
-    def _on_draft_state(self, name: str, has_draft: bool) -> None:
-        if name == self.editor.prompt:
-            self.setWindowModified(has_draft)
-
-    def edit_focused(self, op: str) -> None:
-        """Undo, Redo, Cut, Copy, Paste or Select all on the focused widget.
-
-        Text fields handle these keys themselves; this reaches them from the menu, and
-        copies the current cell of a list or table."""
-        widget = QApplication.focusWidget()
-        if widget is None:
-            return
-        if isinstance(widget, QAbstractItemView) and op == "copy":
-            index = widget.currentIndex()
-            text = index.data() if index.isValid() else None
-            clipboard = QApplication.clipboard()
-            if isinstance(text, str) and clipboard is not None:
-                clipboard.setText(text)
-            return
-        method = getattr(widget, op, None)
-        if callable(method):
-            method()
-
-    @Slot(str)
-    def first_step(self, key: str) -> None:
-        """An empty state's button: load the samples, a new prompt, or add a provider."""
-        if key == "samples":
-            self.load_samples()
-        elif key == "new":
-            self.new_prompt()
-        elif key == "provider":
-            self.open_settings()
-
-    @Slot(QPoint)
-    def _history_menu(self, pos: QPoint) -> None:
-        table = self.history.table
-        index = table.indexAt(pos)
-        if index.isValid() and index.row() not in {
-            i.row() for i in table.selectionModel().selectedRows()
-        }:
-            self.history.select_versions([index.row()])
-        chosen = self.history.selected_versions()
-        rows = sorted({i.row() for i in table.selectionModel().selectedRows()})
-        menu = QMenu(table)
-        if len(chosen) == 1:
-            menu.addAction("Diff with its parent", lambda: self.show_history_diff(rows))
-        if len(chosen) == 2:
-            menu.addAction(
-                f"Diff {chosen[1].display_number} → {chosen[0].display_number}",
-                lambda: self.show_history_diff(rows),
-            )
-        if chosen:
-            ids = [v.id for v in chosen]
-            menu.addAction("Compare in the Compare tab", lambda: self.compare_versions(ids))
-        if len(chosen) == 1:
-            version = chosen[0]
-            menu.addAction("Restore as draft", lambda: self._restore(version))
-            menu.addAction("Continue from this version", lambda: self.continue_from(version))
-        self.context_menu = menu
-        menu.popup(table.viewport().mapToGlobal(pos))
-
-    def show_history_diff(self, rows: list[int]) -> None:
-        """History with these rows selected: one is diffed with its parent, two together."""
-        self.tabs.setCurrentWidget(self.history)
-        self.history.select_versions(rows)
-
-    def compare_versions(self, ids: list[uuid.UUID]) -> None:
-        """Tick exactly these versions in Compare and show it."""
-        self.compare.check_only(versions=ids)
-        self.tabs.setCurrentWidget(self.compare)
-
-    def _show_tab(self, index: int) -> None:
-        self.tabs.setCurrentIndex(index)
-
-    # ---- actions ---------------------------------------------------------------------
-
-    @Slot(str)
-    def show_prompt(self, name: str) -> None:
-        try:
-            self.editor.set_prompt(name)
-            versions = self.vault.history(name)
-            self.history.set_prompt(name)
-            declared = self.editor.content.variables if self.editor.content else ()
-            self.testcases.set_prompt(
-                name,
-                [r.name for r in declared if r.binding is None],  # bound: from a source
-                {r.name for r in declared if r.sensitivity == "sensitive"},
-            )
-            self.compare.set_prompt(name, versions, self.cases.load(name))
-            self.runs.set_prompt(name)
-            self._note_fork(name, versions)
-        except WorkbenchError as exc:
-            self.reporter.report(exc, f"open {name}")
-
-    def _note_fork(self, name: str, versions: list[PromptVersion]) -> None:
-        """Say so when two versions share a parent: nothing was merged, pick a head."""
-        heads = find_heads(versions)
-        if len(heads) > 1:
-            shown = " and ".join(v.display_number for v in heads)
-            self.statusBar().showMessage(
-                f"⑂ {name} is forked: {shown} are both heads. Pick one in History, then "
-                "Ctrl+Shift+B (Edit menu) to continue from it.",
-                15000,
-            )
-
-    def new_prompt(self, name: str | None = None) -> None:
-        if name is None:
-            name, ok = QInputDialog.getText(
-                self, "New prompt", "Name (folders with '/', e.g. support/reply):"
-            )
-            if not ok or not name.strip():
-                return
-        name = name.strip()
-        try:
-            self.vault.create_prompt(name)
-        except WorkbenchError as exc:
-            self.reporter.report(exc, "create the prompt")
-            return
-        self.browser.search.clear()
-        self.browser.reload()
-        self.browser.select(name)
-        self.show_prompt(name)
-        self.tabs.setCurrentWidget(self.editor)
-        self.editor.save_draft()
-
-    def _reload_log(self, only_shown: bool = False) -> None:
-        """The Log tab's page reads the vault again (when shown, with ``only_shown``)."""
-        if only_shown and self.tabs.currentWidget() is not self.log_tabs:
-            return
-        page = self.log_tabs.currentWidget()
-        if page is self.log_panel:
-            self.log_panel.reload()
-        elif page is self.spending:
-            self.spending.reload()
-        elif page is self.production:
-            self.production.connection = self.registry_connection()
-            self.production.set_prompt(self.browser.current_prompt() or self.editor.prompt)
-            self.production.reload()
-
-    @Slot(str)
-    def _writer_busy(self, what: str) -> None:
-        if what:
-            self.statusBar().showMessage(f"Writing to the vault: {what}… (the window stays usable)")
-        elif self.statusBar().currentMessage().startswith("Writing to the vault"):
-            self.statusBar().clearMessage()  # not a message shown since (e.g. "Imported")
-        self._show_progress()
-
-    def _show_progress(self) -> None:
-        """The status bar's busy bar: shown while a bundle is read or the vault written."""
-        what = self._reading or self.writer.busy
-        self.write_progress.setVisible(bool(what))
-        self.write_progress.setFormat(what[:1].upper() + what[1:] + "…" if what else "")
-        self.write_progress.setToolTip(
-            f"{what[:1].upper() + what[1:]}: the window stays usable; a commit made now "
-            "is written when this is done."
-            if what
-            else ""
-        )
-
-    def import_bundle(self, path: Path | None = None) -> None:
-        """Add a JSON bundle's prompts, versions and test cases, off the GUI thread: the
-        file is read and checked on a thread, then written by the vault writer."""
-        if path is None:
-            chosen, _ = QFileDialog.getOpenFileName(
-                self, "Import bundle", "", "Prompt Workbench bundle (*.json)"
-            )
-            if not chosen:
-                return
-            path = Path(chosen)
-        source = path
-
-        def read() -> Bundle:
-            from workbench.vault.bundle import parse_bundle
-
-            return parse_bundle(source.read_bytes(), str(source))
-
-        def write(bundle: Bundle) -> None:
-            self._reading = ""
-            self.writer.submit(
-                f"importing {source.name}", lambda: self.vault.import_bundle(bundle), done, failed
-            )
-            self._show_progress()  # it may wait behind a sync round: still shown
-
-        def done(report: ImportReport) -> None:
-            self.browser.reload()
-            self.statusBar().showMessage(
-                f"Imported {report.versions_added} versions "
-                f"({report.prompts_created} new prompts) from {source.name}",
-                10_000,
-            )
-            self.bundle_imported.emit(report)
-
-        def failed(exc: BaseException) -> None:
-            self._reading = ""
-            self._show_progress()
-            if isinstance(exc, (WorkbenchError, OSError)):
-                self.reporter.report(exc, "import the bundle")
-            else:
-                raise exc  # a bug: sys.excepthook shows the crash dialog
-
-        self._reading = f"reading {source.name}"
-        self._show_progress()
-        run_in_thread(read, write, failed)
-
-    def export_bundle(self, path: Path | None = None, names: list[str] | None = None) -> None:
-        """Export the vault, or only the prompts ``names``, as a JSON bundle."""
-        if path is None:
-            suggested = (names[0].replace("/", "-") + ".json") if names else "prompts.json"
-            chosen, _ = QFileDialog.getSaveFileName(
-                self, "Export bundle", suggested, "Prompt Workbench bundle (*.json)"
-            )
-            if not chosen:
-                return
-            path = Path(chosen)
-        try:
-            data = self.vault.export_bundle(names).model_dump_json(indent=1) + "\n"
-            write_atomic(path, data)
-        except (WorkbenchError, OSError) as exc:
-            self.reporter.report(exc, "export the bundle")
-            return
-        what = ", ".join(names) if names else "the vault"
-        self.statusBar().showMessage(f"Exported {what} to {path}", 10_000)
-
-    def load_samples(self) -> None:
-        """A few realistic prompts with versions and test cases, to try things out."""
-        if not SAMPLE_BUNDLE.exists():
-            self.reporter.report(
-                UsageError(
-                    "the sample prompts are not installed with this build",
-                    hint="Import a bundle instead (File → Import bundle…).",
-                ),
-                "load the sample prompts",
-            )
-            return
-        self.import_bundle(SAMPLE_BUNDLE)
-
-    def focus_search(self) -> None:
-        self.browser.search.setFocus()
-        self.browser.search.selectAll()
-
-    def run_compare(self) -> None:
-        self.tabs.setCurrentWidget(self.compare)
-        self.compare.start_run()
-
-    @Slot(object)
-    def _on_committed(self, version: PromptVersion) -> None:
-        self.history.reload()
-        if self.registry_connection().configured:
-            self.refresh_sync_state()
-        self.compare.set_prompt(
-            version.prompt, self.vault.history(version.prompt), self.cases.load(version.prompt)
-        )
-        if self.testcases.prompt == version.prompt:  # a variable may have become sensitive
-            declared = version.content.variables
-            self.testcases.set_prompt(
-                version.prompt,
-                [v.name for v in declared if v.binding is None],  # bound: from a source
-                {v.name for v in declared if v.sensitivity == "sensitive"},
-            )
-        self.statusBar().showMessage(
-            f"Committed {version.display_number} of {version.prompt}", 6000
-        )
-
-    @Slot(object)
-    def _restore(self, version: PromptVersion) -> None:
-        self.editor.load_content(
-            version.content,
-            f"Restored {version.display_number} as unsaved edits: commit to keep it.",
-        )
-        self.tabs.setCurrentWidget(self.editor)
-
-    @Slot()
-    def _on_cases_changed(self) -> None:
-        if self.editor.prompt:
-            self.editor.cases_changed()
-            self.compare.set_cases(self.cases.load(self.editor.prompt))
-
-    @Slot(object)
-    def open_run(self, run_id: uuid.UUID) -> Run | None:
-        try:
-            run = RunStore(self.vault).load(run_id)
-            labels = {v.id: v.display_number for v in self.vault.history(run.spec.prompt)}
-        except WorkbenchError as exc:
-            self.reporter.report(exc, "open the run")
-            return None
-        self.compare.show_run(run, labels)
-        self.tabs.setCurrentWidget(self.compare)
-        return run
-
-    def ensure_author(self) -> bool:
-        """Before a commit: the author is the registry login when known, else the name
-        given once (asked now, the first time, and kept in the settings)."""
-        from workbench.app.identity import apply_author, clean_author
-        from workbench.vault import default_author
-
-        if apply_author(self.vault, self.settings):
-            return True
-        name, ok = QInputDialog.getText(
-            self,
-            "Your name",
-            "The name your versions carry (until you sign in to a team registry, "
-            "whose login is used then):",
-            text=default_author(),
-        )
-        if not ok:
-            return False
-        try:
-            name = clean_author(name)
-            new = self.settings.model_copy(update={"author": name})
-            self._save_settings(new)
-        except (WorkbenchError, OSError) as exc:
-            self.reporter.report(exc, "save your name")
-            return False
-        self.settings = new
-        self.vault.actor = name
-        return True
-
-    def open_sources(self) -> None:
-        """The Data sources window (not modal: prompts and runs stay usable beside it)."""
-        if self.sources_dialog is None:
-            self.sources_dialog = SourcesDialog(
-                self.vault, self.writer, self.reporter, self.secrets, self
-            )
-        self.sources_dialog.reload()
-        self.sources_dialog.show()
-        self.sources_dialog.raise_()
-        self.sources_dialog.activateWindow()
-
-    def open_settings(self) -> None:
-        from workbench.ui.settings_dialog import SettingsDialog
-
-        dialog = SettingsDialog(
-            self.settings, self.secrets, self.reporter, self, model_cache=self.model_lists.cache
-        )
-        if dialog.exec():
-            try:
-                self._save_settings(dialog.settings)
-            except (WorkbenchError, OSError) as exc:
-                self.reporter.report(exc, "save the settings")
-                return
-            self.settings = dialog.settings
-            if dialog.identity_changed:  # a new URL or token: who we are is asked again
-                self.sync.reset_identity()
-                if self.registry_connection().configured:
-                    self.refresh_sync_state()
-            self.sync.sync_now(manual=dialog.identity_changed)
-            self.compare.reload_models()
-            self.model_lists.refresh(only_missing=True)  # saved profiles not listed yet
-            self.editor.refresh()
-            from PySide6.QtWidgets import QApplication
-
-            from workbench.ui.theme import apply_theme
-
-            app = QApplication.instance()
-            if isinstance(app, QApplication):
-                apply_theme(app, self.settings.theme)
-
-    def continue_from(self, version: PromptVersion | None = None) -> None:
-        """Make ``version`` (default: the one selected in History) the next commit's parent.
-
-        Unsaved edits are kept and rebased onto it; without edits the editor shows the
-        version's content. This is how an author continues from either head of a fork."""
-        chosen = self.history.selected_versions()
-        target = version or (chosen[0] if len(chosen) == 1 else None)
-        if target is None:
-            self.reporter.report(
-                UsageError(
-                    "select one version in History first",
-                    hint="For a fork, pick either head (marked ⑂).",
-                ),
-                "continue from a version",
-            )
-            return
-        self.editor.flush_draft()
-        draft = self.drafts.load(target.prompt)
-        try:
-            self.drafts.save(
-                Draft(
-                    prompt=target.prompt,
-                    base_id=target.id,
-                    content=draft.content if draft else target.content,
-                    commit_message=draft.commit_message if draft else "",
-                )
-            )
-        except OSError as exc:
-            self.reporter.report(exc, "continue from the version")
-            return
-        self.editor.set_prompt(target.prompt)
-        self.tabs.setCurrentWidget(self.editor)
-        self.statusBar().showMessage(
-            f"Continuing from {target.display_number}: the next commit builds on it.", 8000
-        )
-
-    # ---- sync, review, publish --------------------------------------------------------
-
-    def registry_connection(self) -> RegistryConnection:
-        return RegistryConnection(self.settings.registry_url, self.secrets, front_end="app")
-
-    def sync_now(self) -> None:
-        """On demand (menu, F5, status-bar button): a round off the GUI thread."""
-        self.sync.sync_now(manual=True)
-
-    @Slot()
-    def _on_sync_started(self) -> None:
-        self.sync_badge.setText("⟳ Syncing…")
-
-    @Slot(object)
-    def _on_synced(self, outcome: SyncOutcome) -> None:
-        before = {e.seq for e in (self._last_outcome.rejected if self._last_outcome else [])}
-        report = outcome.report
-        if report is not None and report.vault_changed:
-            # Pulled versions may bring prompts; pushes number drafts (v3, not "draft 3");
-            # labels may have moved: what the tree and History show changed.
-            self.browser.reload()
-            if self.history.prompt:
-                self.history.reload()
-        self._show_sync(outcome)
-        fresh = [e for e in outcome.rejected if e.seq not in before]
-        if fresh:
-            self.statusBar().showMessage(
-                f"The registry refused {len(fresh)} decision(s): see the Sync tab for why", 10000
-            )
-        if outcome.manual and outcome.error is not None:
-            if outcome.state == "offline":
-                self.statusBar().showMessage(
-                    "Offline: the registry is unreachable; your work is kept and syncs later",
-                    8000,
-                )
-            else:
-                self.reporter.report(outcome.error, "sync with the registry")
-
-    def _show_sync(self, outcome: SyncOutcome) -> None:
-        self._last_outcome = outcome
-        configured = outcome.state != "not_configured"
-        for name in self.browser.model.names():
-            status = outcome.statuses.get(name)
-            self.browser.model.set_sync_badge(
-                name, BADGES.get(status or "") if configured else None
-            )
-        self.sync_badge.setText(outcome.summary() if configured else "")
-        tip = outcome.error.describe() if outcome.error is not None else ""
-        self.sync_badge.setToolTip(tip or "Per-prompt state is shown beside each prompt")
-        self.sync_panel.show_outcome(outcome)
-        self.review.set_role(outcome.me.role if outcome.me else None)
-        self.review.reload()
-
-    def refresh_sync_state(self) -> None:
-        """Re-read statuses and the outbox from the vault (no network): after a commit,
-        a dismissal or a queued decision, so badges do not wait for the next round."""
-        from workbench.vault.sync_store import SyncStore
-
-        last = self._last_outcome
-        store = SyncStore(self.vault)
-        try:
-            outcome = SyncOutcome(
-                last.state if last else "synced",
-                store.statuses(),
-                store.outbox(),
-                last.report if last else None,
-                self.sync.me,
-                last.error if last else None,
-                last.at if last else datetime.now(UTC),
-            )
-        except WorkbenchError as exc:
-            self.reporter.report(exc, "read the sync state")
-            return
-        self._show_sync(outcome)
-
-    def _after_decision(self) -> None:
-        self.refresh_sync_state()
-        self.sync.sync_now(manual=False)
-
-    def open_publish(self, prompt: str | None = None) -> QWidget | None:
-        """The publish dialog for ``prompt`` (default: the selected one); non-blocking."""
-        from workbench.ui.publish import PublishDialog
-
-        name = prompt or self.browser.current_prompt() or self.editor.prompt
-        connection = self.registry_connection()
-        try:
-            if name is None:
-                raise UsageError("no prompt selected", hint="Select a prompt on the left first.")
-            connection.require_url()
-            dialog = PublishDialog(self.vault, name, connection, self.reporter, self)
-        except WorkbenchError as exc:
-            self.reporter.report(exc, "publish")
-            return None
-        dialog.published.connect(self._on_published)
-        self.publish_dialog = dialog
-        dialog.open()
-        return dialog
-
-    @Slot(object)
-    def _on_published(self, state: object) -> None:
-        from workbench.registry.schemas import LabelState
-
-        if isinstance(state, LabelState):
-            self.statusBar().showMessage(
-                f"Published: {state.prompt}@{state.name} moved by {state.updated_by}", 8000
-            )
-        self.sync.sync_now(manual=False)
-
-    def shortcut_rows(self) -> list[tuple[str, str]]:
-        """(keys, what they do) for every menu action with a shortcut, then the extras."""
-        rows = []
-        for action in self.actions():
-            key = action.shortcut()
-            if key.isEmpty():
-                continue
-            text = action.text().replace("&", "").rstrip("…")
-            rows.append((key.toString(QKeySequence.SequenceFormat.NativeText), text))
-        return rows + list(EXTRA_SHORTCUTS)
-
-    def show_shortcuts(self) -> QDialog:
-        dialog = QDialog(self)
-        dialog.setWindowTitle("Keyboard shortcuts")
-        layout = QVBoxLayout(dialog)
-        rows = self.shortcut_rows()
-        table = QTableWidget(len(rows), 2)
-        table.setObjectName("shortcutsTable")
-        table.setHorizontalHeaderLabels(["Keys", "Action"])
-        table.verticalHeader().hide()
-        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        for r, (keys, text) in enumerate(rows):
-            table.setItem(r, 0, QTableWidgetItem(keys))
-            table.setItem(r, 1, QTableWidgetItem(text))
-        header = table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        layout.addWidget(table)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(dialog.reject)
-        layout.addWidget(buttons)
-        dialog.resize(520, 560)
-        self.shortcuts_dialog = dialog
-        dialog.open()
-        return dialog
-
-    def show_readme(self) -> QDialog:
-        dialog = QDialog(self)
-        dialog.setWindowTitle("README")
-        layout = QVBoxLayout(dialog)
-        view = QTextBrowser()
-        view.setObjectName("readmeView")
-        view.setOpenExternalLinks(True)
-        text = readme_text()
-        if text:
-            view.setMarkdown(text)
-        else:
-            view.setPlainText(
-                "The README is not installed with this build. See the project's page "
-                "where you got Prompt Workbench."
-            )
-        layout.addWidget(view)
-        if README_PATH.exists():
-            link = QLabel(f"<a href='{README_PATH.as_uri()}'>Open {README_PATH}</a>")
-            link.setOpenExternalLinks(True)
-            layout.addWidget(link)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(dialog.reject)
-        layout.addWidget(buttons)
-        dialog.resize(760, 640)
-        self.readme_dialog = dialog
-        dialog.open()
-        return dialog
-
-    def about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About Prompt Workbench",
-            f"<h3>Prompt Workbench {app_version()}</h3>"
-            "<p>A versioned prompt vault, side-by-side comparison across models with honest "
-            "latency, token and cost readouts, review and publishing.</p>"
-            f"<p>Vault: <code>{self.vault.path}</code></p>",
-        )
 
     # ---- layout memory and closing ---------------------------------------------------
 

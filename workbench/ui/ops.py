@@ -16,7 +16,8 @@ callback, or else to the error reporter.
 Three kinds of work, in the order asked:
 
 - :meth:`VaultWriter.write`, a short write (a commit, a case save, a decision);
-- :meth:`VaultWriter.submit`, a long write (an import) on the writer's thread;
+- :meth:`VaultWriter.submit`, a long write on the writer's thread (an import: there it
+  waits for the import's child process, see workbench.app.import_child);
 - :meth:`VaultWriter.beside`, work that writes in short transactions between slow
   steps (a sync round or a publish: network calls between them). It runs on a thread
   of its own, not the writer's, so a commit never waits on a slow registry; short
@@ -53,13 +54,16 @@ class _Job:
     done: Callable[[Any], None]
     failed: Callable[[BaseException], None] | None
     kind: Literal["short", "long", "beside"] = "long"
+    cancel: Callable[[], None] | None = None
 
 
 class VaultWriter(QObject):
     """``busy_changed`` carries what is being written ("" when idle): the status bar
-    shows it, and a queued commit says what it waits for."""
+    shows it, and a queued commit says what it waits for. ``waiting_changed`` carries
+    how many writes are queued behind it."""
 
     busy_changed = Signal(str)
+    waiting_changed = Signal(int)
     _finished = Signal(object, object, object)  # job, result, error (to the GUI thread)
 
     def __init__(self, reporter: ErrorReporter, parent: QObject | None = None) -> None:
@@ -71,6 +75,7 @@ class VaultWriter(QObject):
         self._beside: _Job | None = None
         self._beside_thread: threading.Thread | None = None
         self._closed = False
+        self._waiting_said = 0
         self._finished.connect(self._on_finished)
 
     @property
@@ -81,6 +86,11 @@ class VaultWriter(QObject):
         if self._queue and self._beside is not None:
             return self._beside.what
         return ""
+
+    @property
+    def waiting(self) -> int:
+        """How many writes are queued, not started yet."""
+        return len(self._queue)
 
     @property
     def idle(self) -> bool:
@@ -100,6 +110,7 @@ class VaultWriter(QObject):
         job = _Job(what, fn, done, failed, "short")
         if self._running is not None or self._queue:
             self._queue.append(job)
+            self._say_waiting()
             return False
         try:
             result = fn()
@@ -115,10 +126,12 @@ class VaultWriter(QObject):
         fn: Callable[[], Any],
         done: Callable[[Any], None],
         failed: Callable[[BaseException], None] | None = None,
+        cancel: Callable[[], None] | None = None,
     ) -> None:
         """A long write: always on the writer's thread, after what is queued (and after
-        work running :meth:`beside` it)."""
-        self._queue.append(_Job(what, fn, done, failed, "long"))
+        work running :meth:`beside` it). ``cancel`` (any thread) makes ``fn`` end early
+        when the writer closes: a write in a child process is ended, not waited for."""
+        self._queue.append(_Job(what, fn, done, failed, "long", cancel))
         self._pump()
 
     def beside(
@@ -151,6 +164,12 @@ class VaultWriter(QObject):
             self._start_here(self._queue.popleft())
         if self.busy != was:
             self.busy_changed.emit(self.busy)
+        self._say_waiting()
+
+    def _say_waiting(self) -> None:
+        if len(self._queue) != self._waiting_said:
+            self._waiting_said = len(self._queue)
+            self.waiting_changed.emit(self._waiting_said)
 
     def _start_here(self, job: _Job) -> None:
         self._running = job
@@ -227,10 +246,13 @@ class VaultWriter(QObject):
             thread.join(timeout)
 
     def close(self) -> None:
-        """Drop what is queued; a running write finishes on its thread (SQLite keeps
-        it whole either way)."""
+        """Drop what is queued; a running write finishes on its thread, or ends now if
+        it can be cancelled (SQLite keeps it whole either way)."""
         self._closed = True
         self._queue.clear()
+        running = self._running
+        if running is not None and running.cancel is not None:
+            running.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
