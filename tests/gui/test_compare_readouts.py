@@ -364,7 +364,12 @@ def test_pre_run_line_counts_calls_and_unpriced_ones(  # type: ignore[no-untyped
     compare = window.compare
     compare.check_only(versions=ids[:2], models=["echo:echo", "local:test-model"])
     # echo is priced ($0); the test server's model has no price: its 6 calls are named.
-    qtbot.waitUntil(lambda: "12 calls" in compare.status.text(), timeout=5_000)
+    # The line before the ticks' (debounced) estimate said "12 calls" too, for the
+    # default models: wait for the one that no longer names test-model-2.
+    qtbot.waitUntil(
+        lambda: "12 calls" in compare.status.text() and "test-model-2" not in compare.status.text(),
+        timeout=5_000,
+    )
     assert compare.status.text().startswith("12 calls, ≈ $0 (6 unpriced: local:test-model)")
     compare.check_only(models=[])
     qtbot.waitUntil(lambda: "Not ready" in compare.status.text(), timeout=5_000)
