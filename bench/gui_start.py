@@ -6,7 +6,7 @@ Prints figures, asserts nothing. Targets: start <= 1.0 s, stall <= 50 ms (issue 
 Run -> first request <= 0.5 s warm on a quiet machine (issue 9). The load average
 (``uptime``) is printed with the figures: on 2 shared cores it moves them a lot.
 
-    .venv/bin/python bench/gui_start.py [--prompts 10000] [--calls 300] [--engine thread]
+    .venv/bin/python bench/gui_start.py [--prompts 10000] [--calls 300]
     .venv/bin/python bench/gui_start.py --latency-only [--rounds 5] [--warm-runs 4]
 
 Run -> first request is measured from the Run click (``time.monotonic()`` in the GUI
@@ -19,8 +19,7 @@ Start is measured from launching a new Python process to the window being shown
 and its first event-loop turn done (the child prints when it gets there). The stall
 is the longest gap between ticks of a 10 ms QTimer heartbeat, minus 10 ms, while
 the run streams from the local provider server (its own process, TTFT 0.2 s).
-The engine runs in a child process, as in the app; ``--engine thread`` runs it on a
-thread of the GUI process instead, for comparison.
+The engine runs in a child process, as in the app.
 """
 
 from __future__ import annotations
@@ -51,7 +50,7 @@ def seed(path: Path, prompts: int) -> None:
 BENCH_KEY_ENV = "WORKBENCH_BENCH_KEY"
 
 
-def child(vault_path: Path, server_url: str, calls: int, engine_mode: str) -> None:
+def child(vault_path: Path, server_url: str, calls: int) -> None:
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -77,12 +76,11 @@ def child(vault_path: Path, server_url: str, calls: int, engine_mode: str) -> No
     profiles = {"echo": ECHO_PROFILE, "local": profile}
     window = MainWindow(
         vault, Settings(default_models=["local:test-model", "local:test-model-2"], concurrency=64),
-        engine_factory=lambda: Engine(vault, profiles, keys=lambda _p: "sk-test-0123456789abcdef"),
+        engine_factory=lambda: Engine(vault, profiles),
         profiles=lambda: profiles, secrets=MemoryStore, data_dir=data,
         qsettings=QSettings(str(data / "layout.ini"), QSettings.Format.IniFormat),
     )  # fmt: skip
-    if engine_mode == "process":
-        window.controller.use_process(EngineProcess(vault_path, lambda: profiles))
+    window.controller.use_process(EngineProcess(vault_path, lambda: profiles))
     window.show()
 
     def ready() -> None:
@@ -186,7 +184,7 @@ def latency_child(vault_path: Path, server_url: str, warm_runs: int) -> None:
     profiles = {"echo": ECHO_PROFILE, "local": profile}
     window = MainWindow(
         vault, Settings(default_models=["local:test-model"]),
-        engine_factory=lambda: Engine(vault, profiles, keys=lambda _p: "sk-test-0123456789abcdef"),
+        engine_factory=lambda: Engine(vault, profiles),
         profiles=lambda: profiles, secrets=MemoryStore, data_dir=data,
         qsettings=QSettings(str(data / "layout.ini"), QSettings.Format.IniFormat),
     )  # fmt: skip
@@ -298,7 +296,6 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--prompts", type=int, default=10_000)
     ap.add_argument("--calls", type=int, default=300)
-    ap.add_argument("--engine", choices=("process", "thread"), default="process")
     ap.add_argument("--child", nargs=2, metavar=("VAULT", "SERVER_URL"))
     ap.add_argument("--latency-only", action="store_true", help="only Run -> first request")
     ap.add_argument("--rounds", type=int, default=5, help="app launches for the latency")
@@ -313,7 +310,7 @@ def main() -> None:
         latency_child(Path(args.latency_child[0]), args.latency_child[1], args.warm_runs)
         return
     if args.child:
-        child(Path(args.child[0]), args.child[1], args.calls, args.engine)
+        child(Path(args.child[0]), args.child[1], args.calls)
         return
     if args.latency_only:
         latency(args.rounds, args.warm_runs)
@@ -334,8 +331,7 @@ def main() -> None:
         url = server.stdout.readline().strip()
         launched = time.time()
         proc = subprocess.run(
-            [sys.executable, __file__, "--calls", str(args.calls), "--engine", args.engine,
-             "--child", str(vault), url],
+            [sys.executable, __file__, "--calls", str(args.calls), "--child", str(vault), url],
             cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=300,
         )  # fmt: skip
     finally:
@@ -355,16 +351,15 @@ def main() -> None:
     fields = dict(kv.split("=") for kv in stall.split()[1:])
     print(
         f"longest GUI stall, {fields['cells']}-call run streaming  {float(fields['max']):7.1f} ms"
-        f"  (engine: {args.engine})"
         "  target <= 50 ms"
     )
     print(
         f"  p99 heartbeat delay                      {float(fields['p99']):7.1f} ms"
         f"  ({fields['ticks']} ticks)"
     )
-    note = "  (includes starting the engine process)" if args.engine == "process" else ""
     print(
-        f"  run, Run pressed to last cell shown      {float(fields['took']) * 1000:7.0f} ms{note}"
+        f"  run, Run pressed to last cell shown      {float(fields['took']) * 1000:7.0f} ms"
+        "  (includes starting the engine process)"
     )
 
 

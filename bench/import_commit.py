@@ -148,7 +148,7 @@ def main() -> None:
     app.exec()
     load_after = load()
 
-    start = marks["reading"] - marks["start"]
+    child_start = marks["reading"] - marks["start"]
     read = marks["writing"] - marks["reading"]
     write = marks["imported"] - marks["writing"]
     wait = marks["committed"] - marks["asked"]
@@ -156,8 +156,8 @@ def main() -> None:
     failed = window.reporter.last_dialog is not None
     landed = len(vault.history("bench/open")) == 2
     print(
-        f"import: {start + read + write:.1f} s "
-        f"(child start {start:.1f} s, read {read:.1f} s, write {write:.1f} s)"
+        f"import: {child_start + read + write:.1f} s "
+        f"(child start {child_start:.1f} s, read {read:.1f} s, write {write:.1f} s)"
     )
     print(
         f"commit: asked {marks['asked'] - marks['start']:.1f} s in, waited {wait:.1f} s, "

@@ -35,6 +35,10 @@ SIZES = ("1024x700", "1440x900", "2560x1440")
 THEMES = ("light", "dark")
 CLAUDE = "claude-3-5-haiku-latest"
 KEY = "provider-key"
+KEY_ENV = "WORKBENCH_SHOTS_KEY"
+"""The profiles' key for the engine process, which runs the comparison: it inherits
+this process's environment, and finds no keychain (keyring's ``fail`` backend, so the
+real one is never asked)."""
 MODELS = (
     "openai:gpt-4o-mini", "openai:gpt-4o", f"anthropic:{CLAUDE}",
     "anthropic:claude-3-5-sonnet-20241022",
@@ -252,15 +256,18 @@ def fill_screen(window: QWidget) -> None:
 
 def make_window(vault: Vault, settings: Settings, profiles: dict[str, ProviderProfile],
                 store: MemoryStore, data: Path) -> MainWindow:  # fmt: skip
+    from workbench.ui.engine_launch import EngineProcess, give_engine
     from workbench.ui.main_window import MainWindow
 
     window = MainWindow(
         vault, settings,
-        engine_factory=lambda: Engine(vault, profiles, keys=lambda _p: DEFAULT_KEY),
+        engine_factory=lambda: Engine(vault, profiles),
         profiles=lambda: profiles, secrets=lambda: store, data_dir=data,
         qsettings=QSettings(str(data / "layout.ini"), QSettings.Format.IniFormat),
         sync_interval_s=0,
     )  # fmt: skip
+    # As the app does: comparisons run in the engine's own process.
+    give_engine(window, EngineProcess(vault.path, lambda: profiles, actor=vault.actor))
     fill_screen(window)
     return window
 
@@ -480,6 +487,8 @@ def main() -> int:
     started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="wb-shots-"))
     os.environ["WORKBENCH_DATA_DIR"] = str(tmp / "data")
+    os.environ[KEY_ENV] = DEFAULT_KEY
+    os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
     app = QApplication(sys.argv[:1])
     screen = QGuiApplication.primaryScreen().geometry()
     if f"{screen.width()}x{screen.height()}" != args.size:
@@ -496,10 +505,11 @@ def main() -> int:
         # No price overrides: the costs shown are genai-prices' for these models.
         openai = ProviderProfile(
             name="openai", family="openai", base_url=server.base_url("openai"), key_name=KEY,
+            key_env=KEY_ENV,
         )  # fmt: skip
         claude = ProviderProfile(
             name="anthropic", family="anthropic", base_url=anthropic_server.base_url("anthropic"),
-            key_name=KEY,
+            key_name=KEY, key_env=KEY_ENV,
         )  # fmt: skip
         profiles = {"echo": ECHO_PROFILE, "openai": openai, "anthropic": claude}
         db_url = f"sqlite:///{tmp / 'registry.sqlite3'}"

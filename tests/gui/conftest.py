@@ -1,9 +1,13 @@
 """GUI test fixtures: offscreen Qt, a real vault in tmp_path, the local provider server.
 
-Every test here is marked ``gui``. Nothing touches the real keychain, settings file
-or QSettings: the window gets its engine, profiles and secret store injected, and
-WORKBENCH_DATA_DIR / the QSettings path point into tmp_path. A test that leaves an
-engine thread or engine process running fails.
+Every test here is marked ``gui``. Windows are wired as the app wires them
+(:func:`app_window`): comparisons run in the engine's child process, which gets the
+test's profiles with each run and finds the provider key itself, as in the app; here in
+its environment (the profiles' ``key_env``), so no key is written anywhere. Nothing
+touches the real keychain, settings file or QSettings: the window gets its profiles
+and secret store injected, and WORKBENCH_DATA_DIR / the QSettings path point into
+tmp_path. A test that leaves a vault writer, a task thread or an engine process
+running fails.
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from PySide6.QtCore import QSettings
@@ -27,7 +32,14 @@ from workbench.secrets.store import MemoryStore, SecretStore
 from workbench.settings import Settings, save_settings
 from workbench.vault import Vault
 
+if TYPE_CHECKING:
+    from workbench.ui.main_window import MainWindow
+
 pytestmark = pytest.mark.gui
+
+KEY_ENV = "WORKBENCH_GUI_TEST_KEY"
+"""The variable the test profiles name as ``key_env``: the engine process reads the
+provider server's key from it (see :func:`provider_key`)."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -57,29 +69,59 @@ def server() -> Iterator[ProviderServer]:
 
 
 @pytest.fixture
-def profiles(server: ProviderServer) -> dict[str, ProviderProfile]:
+def provider_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The provider server's key in this process's environment, which the engine
+    processes it starts inherit: the way the app's engine reads a ``key_env`` key (in
+    CI, say). The test's end takes it out again."""
+    monkeypatch.setenv(KEY_ENV, DEFAULT_KEY)
+    return KEY_ENV
+
+
+@pytest.fixture
+def profiles(server: ProviderServer, provider_key: str) -> dict[str, ProviderProfile]:
     local = ProviderProfile(
         name="local",
         family="openai",
         base_url=server.base_url("openai"),
-        key_name="k",
+        key_env=provider_key,
         models=("test-model", "test-model-2"),
     )
     return {"echo": ECHO_PROFILE, "local": local}
 
 
-@pytest.fixture
-def window(qtbot, vault: Vault, data_dir: Path, tmp_path: Path, profiles):  # type: ignore[no-untyped-def]
+def app_window(
+    vault: Vault,
+    settings: Settings,
+    profiles: Callable[[], Mapping[str, ProviderProfile]],
+    **options: Any,
+) -> MainWindow:
+    """A ``MainWindow`` wired as ``workbench.ui.app`` wires it: runs go to engine
+    processes (Compare's started now, Review's at its first run) that get ``profiles()``
+    with each run; the pre-flight estimate is priced by an in-process Engine on the
+    same profiles. ``options`` are MainWindow's (secrets, data_dir, qsettings...)."""
+    from workbench.ui.engine_launch import EngineProcess, give_engine
     from workbench.ui.main_window import MainWindow
 
-    settings = Settings(default_models=["local:test-model", "local:test-model-2"])
-    qsettings = QSettings(str(tmp_path / "layout.ini"), QSettings.Format.IniFormat)
-    store = MemoryStore()
     win = MainWindow(
         vault,
         settings,
-        engine_factory=lambda: Engine(vault, profiles, keys=lambda _p: DEFAULT_KEY),
-        profiles=lambda: profiles,
+        engine_factory=lambda: Engine(vault, profiles()),
+        profiles=profiles,
+        **options,
+    )
+    give_engine(win, EngineProcess(vault.path, profiles, actor=vault.actor))
+    return win
+
+
+@pytest.fixture
+def window(qtbot, vault: Vault, data_dir: Path, tmp_path: Path, profiles):  # type: ignore[no-untyped-def]
+    settings = Settings(default_models=["local:test-model", "local:test-model-2"])
+    qsettings = QSettings(str(tmp_path / "layout.ini"), QSettings.Format.IniFormat)
+    store = MemoryStore()
+    win = app_window(
+        vault,
+        settings,
+        lambda: profiles,
         secrets=lambda: store,
         data_dir=data_dir,
         qsettings=qsettings,
@@ -87,18 +129,17 @@ def window(qtbot, vault: Vault, data_dir: Path, tmp_path: Path, profiles):  # ty
     qtbot.addWidget(win)
     win.show()
     yield win
-    if win.controller.running:
-        win.controller.shutdown()
-    win.close()
+    win.close()  # as the app's window closes: a run is cancelled, the engine ends
 
 
 @pytest.fixture
-def make_window(qtbot, vault: Vault, data_dir: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+def make_window(qtbot, vault: Vault, data_dir: Path, tmp_path: Path, provider_key: str):  # type: ignore[no-untyped-def]
     """Windows on an empty vault whose profiles come from their own settings, as in the
-    app; the keychain is the store given and the settings file is in tmp_path. Windows
-    made one after another share one QSettings file, as a restarted app does."""
+    app; the keychain is the store given and the settings file is in tmp_path (a
+    profile that names ``provider_key`` as its ``key_env`` gets the provider server's
+    key in the engine process). Windows made one after another share one QSettings
+    file, as a restarted app does."""
     from workbench.app.services import profiles_from
-    from workbench.ui.main_window import MainWindow
 
     opened: list[MainWindow] = []
     path = tmp_path / "settings.json"
@@ -109,11 +150,10 @@ def make_window(qtbot, vault: Vault, data_dir: Path, tmp_path: Path):  # type: i
         def profiles():  # type: ignore[no-untyped-def]
             return profiles_from(holder["win"].settings)
 
-        win = MainWindow(
+        win = app_window(
             vault,
             settings,
-            engine_factory=lambda: Engine(vault, profiles(), keys=lambda _p: DEFAULT_KEY),
-            profiles=profiles,
+            profiles,
             secrets=lambda: store,
             data_dir=data_dir,
             save_settings=lambda s: save_settings(s, path),
@@ -134,18 +174,29 @@ def make_window(qtbot, vault: Vault, data_dir: Path, tmp_path: Path):  # type: i
 
 @pytest.fixture(autouse=True)
 def no_threads_left(qtbot) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    """Fail a test that leaves an engine loop or vault writer running."""
+    """Fail a test that leaves a vault writer, a task thread or an engine process running."""
     yield
 
     def leftovers() -> list[str]:
         return [
-            t.name
-            for t in threading.enumerate()
-            if t.name.startswith(("engine-loop", "vault-writer", "ui-task"))
+            t.name for t in threading.enumerate() if t.name.startswith(("vault-writer", "ui-task"))
         ]
 
     qtbot.waitUntil(lambda: not leftovers(), timeout=10_000)
     assert engine_processes() == [], "a test left an engine process running"
+
+
+ENGINE_READY_MS = 60_000
+"""A cold engine process on a loaded 2-core machine: seconds, not minutes."""
+
+
+def engine_warm(qtbot, win) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the window's engine process (started as the window opened) is warm.
+
+    Called before a run whose test times it: a Run pressed earlier waits for Python to
+    start and import the engine (seconds on a loaded machine), which the app does too
+    but a test's timeouts are not about."""
+    qtbot.waitUntil(lambda: win.controller.engine_is_ready, timeout=ENGINE_READY_MS)
 
 
 def engine_processes() -> list[int]:

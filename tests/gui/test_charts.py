@@ -18,7 +18,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QPushButton, QTabBar
 
 from tests.chartcheck import layout_problems, run_cells, title_texts
-from tests.gui.conftest import two_versions
+from tests.gui.conftest import engine_warm, two_versions
 from tests.providerserver.server import ProviderServer
 from workbench.core.runs import TestCase
 from workbench.ui.charts import ChartsPanel
@@ -110,6 +110,7 @@ def test_charts_tab_after_a_run_shows_every_version_and_model(
     _click_tab(qtbot, window.tabs.tabBar(), "Compare")
     run_button = next(b for b in compare.findChildren(QPushButton) if b.text() == "Run comparison")
     assert run_button.isVisible() and run_button.isEnabled()
+    engine_warm(qtbot, window)
     with qtbot.waitSignal(compare.run_finished, timeout=20_000):
         QTest.mouseClick(run_button, Qt.MouseButton.LeftButton)
     _click_tab(qtbot, compare.results.tabBar(), "Charts")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.gui.conftest import two_versions
+from tests.gui.conftest import engine_warm, two_versions
 from tests.providerserver.server import ProviderServer
 from workbench.core.runs import TestCase
 from workbench.ui.grid import CELL_ROLE
@@ -41,6 +41,7 @@ def test_two_by_two_by_three_run_fills_the_grid(
     compare = window.compare
     spec = compare.build_spec()
     assert len(spec.version_ids) == 2 and len(spec.models) == 2 and len(spec.cases) == 3
+    engine_warm(qtbot, window)
     with qtbot.waitSignal(compare.run_finished, timeout=20_000) as done:
         window.run_compare()
     run = done.args[0]
@@ -114,6 +115,7 @@ def test_nonexistent_model_gives_a_cell_error(qtbot, window, vault, data_dir) ->
     compare.setup.model_entry.setText("local:nonexistent-model")
     compare.setup.add_model_button.click()
     compare.check_only(models=["local:nonexistent-model"])
+    engine_warm(qtbot, window)
     with qtbot.waitSignal(compare.run_finished, timeout=20_000) as done:
         compare.start_run()
     cells = done.args[0].cells
@@ -131,6 +133,7 @@ def test_cancel_keeps_finished_cells(
     server.script("test-model-2", ttft=30.0, chunks=1)  # would take 30 s: cancelled first
     _open(window, vault, data_dir)
     compare = window.compare
+    engine_warm(qtbot, window)
     with qtbot.waitSignal(compare.controller.batch, timeout=10_000):
         compare.start_run()
     qtbot.waitUntil(lambda: len(compare.grid_model.cells) >= 6, timeout=10_000)
@@ -151,6 +154,7 @@ def test_closing_the_window_mid_run_cancels_and_keeps_cells(
     server.script("test-model", ttft=0.0, chunks=1)
     server.script("test-model-2", ttft=30.0, chunks=1)
     _open(window, vault, data_dir)
+    engine_warm(qtbot, window)
     window.compare.start_run()
     qtbot.waitUntil(lambda: len(window.compare.grid_model.cells) >= 6, timeout=10_000)
     window.close()

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QComboBox
 
-from tests.gui.conftest import two_versions
+from tests.gui.conftest import engine_warm, two_versions
 from tests.gui.people import button, click_tab, tick
 from tests.providerserver.server import ProviderServer
 from workbench.core.runs import TestCase
@@ -38,6 +38,7 @@ def _open(qtbot, window: MainWindow, vault: Vault) -> list[str]:  # type: ignore
 
 def _run(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     compare = window.compare
+    engine_warm(qtbot, window)
     with qtbot.waitSignal(compare.run_finished, timeout=20_000):
         QTest.mouseClick(button(window, "Run comparison"), Qt.MouseButton.LeftButton)
     QApplication.processEvents()

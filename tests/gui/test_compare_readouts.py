@@ -13,7 +13,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QFont, QFontMetrics, QGuiApplication
 from PySide6.QtWidgets import QApplication, QStyle
 
-from tests.gui.conftest import two_versions
+from tests.gui.conftest import engine_warm, two_versions
 from tests.providerserver.server import ProviderServer
 from workbench.core.assertions import Assertion
 from workbench.core.models import Message, ModelDefaults, PromptContent, Variable
@@ -80,6 +80,7 @@ def _run_nine_columns(qtbot, window, server: ProviderServer, ids: list[uuid.UUID
     server.script("test-model-3", ttft=0.0, chunks=1, input_tokens=9, output_tokens=9_999)
     compare = window.compare
     compare.check_only(versions=ids, models=MODELS)
+    engine_warm(qtbot, window)
     with qtbot.waitSignal(compare.run_finished, timeout=20_000) as done:
         qtbot.mouseClick(compare.setup.run_button, Qt.MouseButton.LeftButton)
     _settle(qtbot)
@@ -241,6 +242,7 @@ def test_cancel_leaves_no_cell_streaming_or_waiting(  # type: ignore[no-untyped-
     server.script("test-model-3", ttft=30.0, chunks=1)  # never starts
     compare = window.compare
     compare.check_only(versions=ids, models=MODELS)
+    engine_warm(qtbot, window)
     qtbot.mouseClick(compare.setup.run_button, Qt.MouseButton.LeftButton)
     model = compare.grid_model
     qtbot.waitUntil(lambda: len(model.cells) >= 3 and len(model.stream) >= 1, timeout=10_000)
@@ -365,11 +367,13 @@ def test_pre_run_line_counts_calls_and_unpriced_ones(  # type: ignore[no-untyped
     compare = window.compare
     compare.check_only(versions=ids[:2], models=["echo:echo", "local:test-model"])
     # echo is priced ($0); the test server's model has no price: its 6 calls are named.
-    # (Waited for whole: the line of the default ticks, 12 calls too, may show first.)
+    # The line before the ticks' (debounced) estimate said "12 calls" too, for the
+    # default models: wait for the one that no longer names test-model-2.
     qtbot.waitUntil(
-        lambda: compare.status.text().startswith("12 calls, ≈ $0 (6 unpriced: local:test-model)"),
+        lambda: "12 calls" in compare.status.text() and "test-model-2" not in compare.status.text(),
         timeout=5_000,
     )
+    assert compare.status.text().startswith("12 calls, ≈ $0 (6 unpriced: local:test-model)")
     compare.check_only(models=[])
     qtbot.waitUntil(lambda: "Not ready" in compare.status.text(), timeout=5_000)
     assert "no model is ticked" in compare.status.text()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox
 
-from tests.gui.conftest import two_versions
+from tests.gui.conftest import engine_warm, two_versions
 from tests.gui.people import click, click_tab
 from workbench.core.runs import TestCase
 from workbench.vault import Vault
@@ -57,6 +57,7 @@ def test_marking_a_variable_sensitive_masks_its_values_in_the_run_log(
     for i in range(compare.setup.versions_list.count()):  # only the new version
         item = compare.setup.versions_list.item(i)
         item.setCheckState(item.checkState().Checked if i == 0 else item.checkState().Unchecked)
+    engine_warm(qtbot, window)
     with qtbot.waitSignal(compare.run_finished, timeout=20_000) as done:
         window.run_compare()
     stored = RunStore(vault).load(done.args[0].id)

@@ -1,26 +1,24 @@
 """The app's way of running: the engine in a child process, kept warm between runs,
 streaming into the grid.
 
-The process starts when the window gets its engine (before any Run), serves one run
-after another, is started again if it dies, and is gone when the window closes. The
-child resolves the provider key itself (here from the profile's ``key_env``: no
-keychain in tests) and writes cells to the vault.
+The process starts when the window opens (before any Run), serves one run after
+another, is started again if it dies, and is gone when the window closes. The child
+resolves the provider key itself (here from the profile's ``key_env``: no keychain in
+tests) and writes cells to the vault. Every GUI test's window runs its comparisons
+this way (``tests/gui/conftest.py``); these tests are about the process itself.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-from pathlib import Path
 
 import pytest
 
-from tests.gui.conftest import engine_processes, two_versions
+from tests.gui.conftest import ENGINE_READY_MS, engine_processes, engine_warm, two_versions
 from tests.providerserver.server import DEFAULT_KEY, ProviderServer
 from workbench.core.errors import UsageError, WorkbenchError
 from workbench.core.runs import ModelRef, RunSpec, TestCase
-from workbench.engine.runner import ECHO_PROFILE
-from workbench.providers.profiles import ProviderProfile
 from workbench.ui.engine_launch import EngineProcess
 from workbench.ui.grid import CELL_ROLE
 from workbench.vault import Vault
@@ -28,40 +26,21 @@ from workbench.vault.runs import RunStore
 
 pytestmark = pytest.mark.gui
 
-KEY_ENV = "WORKBENCH_GUI_TEST_KEY"
 CASES = [
     TestCase(name="refund", values={"question": "Where is my refund?"}),
     TestCase(name="login", values={"question": "I cannot log in to my account"}),
     TestCase(name="hours", values={"question": "When are you open?"}),
 ]
-READY_MS = 30_000
-"""A cold Python importing the engine on a loaded 2-core machine: seconds, not minutes."""
 
 
 @pytest.fixture
-def env_profiles(
-    server: ProviderServer, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, ProviderProfile]:
-    """Profiles whose key the child finds in its environment, as a CI pipeline would."""
-    monkeypatch.setenv(KEY_ENV, DEFAULT_KEY)
-    local = ProviderProfile(
-        name="local",
-        family="openai",
-        base_url=server.base_url("openai"),
-        key_env=KEY_ENV,
-        models=("test-model", "test-model-2"),
-    )
-    return {"echo": ECHO_PROFILE, "local": local}
-
-
-@pytest.fixture
-def proc_window(qtbot, window, vault: Vault, data_dir: Path, env_profiles):  # type: ignore[no-untyped-def]
+def proc_window(qtbot, window, vault: Vault):  # type: ignore[no-untyped-def]
+    """The window on a prompt with three cases, its engine process warm."""
     two_versions(vault)
     vault.set_test_cases("support/reply", CASES)
     window.browser.reload()
     window.browser.select("support/reply")
-    with qtbot.waitSignal(window.controller.engine_ready, timeout=READY_MS):
-        window.controller.use_process(EngineProcess(vault.path, lambda: env_profiles, actor="ada"))
+    engine_warm(qtbot, window)
     return window
 
 
@@ -257,7 +236,7 @@ def test_an_engine_process_that_dies_mid_run_is_reported_and_replaced(
     assert stored_cells() >= 6  # what was written before the crash stays
 
     # A new process, warm again without a Run; the next run works.
-    with qtbot.waitSignal(controller.engine_ready, timeout=READY_MS):
+    with qtbot.waitSignal(controller.engine_ready, timeout=ENGINE_READY_MS):
         pass
     new_pid = controller.child_pid()
     assert new_pid is not None and new_pid != pid
@@ -272,7 +251,7 @@ def test_an_idle_engine_process_that_dies_is_replaced(qtbot, proc_window) -> Non
     with qtbot.waitSignal(controller.engine_status, timeout=10_000) as stopped:
         os.kill(pid, signal.SIGTERM)  # not the app's doing: an OOM killer, a person
     assert "starting a new one" in stopped.args[0]
-    with qtbot.waitSignal(controller.engine_status, timeout=READY_MS) as back:
+    with qtbot.waitSignal(controller.engine_status, timeout=ENGINE_READY_MS) as back:
         pass
     assert back.args[0] == "The engine process is running again."
     assert controller.engine_is_ready and controller.child_pid() not in (None, pid)

@@ -18,9 +18,10 @@ import pytest
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit
 
+from tests.gui.conftest import app_window
 from tests.server.conftest import running_registry
 from workbench.core.models import Message, PromptContent
-from workbench.engine.runner import ECHO_PROFILE, Engine
+from workbench.engine.runner import ECHO_PROFILE
 from workbench.registry.review import publish, queue_review
 from workbench.registry.server.config import RegistrySettings
 from workbench.registry.sync import Syncer, token_key_name
@@ -47,11 +48,10 @@ def make_window(qtbot, tmp_path: Path, data_dir: Path) -> Iterator[Callable[...,
         store = MemoryStore()
         if settings.registry_url:
             store.set(token_key_name(settings.registry_url), token)
-        win = MainWindow(
+        win = app_window(
             vault,
             settings,
-            engine_factory=lambda: Engine(vault, {"echo": ECHO_PROFILE}, keys=lambda _p: None),
-            profiles=lambda: {"echo": ECHO_PROFILE},
+            lambda: {"echo": ECHO_PROFILE},
             secrets=lambda: store,
             data_dir=data_dir,
             qsettings=QSettings(str(tmp_path / "layout.ini"), QSettings.Format.IniFormat),

@@ -26,7 +26,7 @@ from PySide6.QtGui import QFontMetrics
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QComboBox, QLabel
 
-from tests.gui.conftest import engine_processes
+from tests.gui.conftest import ENGINE_READY_MS, engine_processes
 from tests.gui.people import (
     activate,
     button,
@@ -50,7 +50,7 @@ from workbench.registry.sync import Syncer
 from workbench.secrets import KeyringStore
 from workbench.settings import Settings
 from workbench.ui.cell_view import PAD_X
-from workbench.ui.engine_launch import EngineProcess
+from workbench.ui.engine_launch import EngineProcess, give_engine
 from workbench.ui.grid import CELL_ROLE
 from workbench.ui.main_window import MainWindow
 from workbench.ui.publish import PublishDialog
@@ -62,8 +62,6 @@ pytestmark = pytest.mark.gui
 LISTED = ("alpha-large", "beta-mini", "gamma-7b")
 MODELS = [f"local:{m}" for m in LISTED]
 PROMPT = "support/reply"  # in the sample bundle: 2 versions, 3 test cases
-READY_MS = 30_000
-"""A cold Python importing the engine on a loaded 2-core machine: seconds, not minutes."""
 
 
 @pytest.fixture
@@ -103,9 +101,10 @@ def journey_window(qtbot, tmp_path: Path, data_dir: Path, secret_service: Keyrin
         sync_interval_s=0,
     )
     qtbot.addWidget(win)
-    with qtbot.waitSignal(win.controller.engine_ready, timeout=READY_MS):
-        win.controller.use_process(
-            EngineProcess(vault.path, lambda: profiles_from(state["settings"]))
+    with qtbot.waitSignal(win.controller.engine_ready, timeout=ENGINE_READY_MS):
+        give_engine(  # as workbench.ui.app does
+            win,
+            EngineProcess(vault.path, lambda: profiles_from(state["settings"]), actor=vault.actor),
         )
     yield win, saved
     qtbot.waitUntil(lambda: not win.model_lists.running, timeout=10_000)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
-from tests.gui.conftest import two_versions
+from tests.gui.conftest import engine_warm, two_versions
 from tests.gui.people import click, click_at, click_tab
 from workbench.core.runs import TestCase
 from workbench.vault import Vault
@@ -33,6 +33,7 @@ def test_log_tab_from_empty_to_filtered_and_exported(
     )  # fmt: skip
     window.browser.reload()
     window.browser.select("support/reply")
+    engine_warm(qtbot, window)
     with qtbot.waitSignal(window.compare.run_finished, timeout=20_000):
         window.run_compare()  # 2 versions x 2 models x 2 cases
     click_tab(window, "Log")
@@ -88,6 +89,7 @@ def test_spending_page_groups_charts_and_exports(
     vault.set_test_cases("support/reply", [TestCase(name="refund", values={"question": "Hi?"})])
     window.browser.reload()
     window.browser.select("support/reply")
+    engine_warm(qtbot, window)
     with qtbot.waitSignal(window.compare.run_finished, timeout=20_000):
         window.run_compare()
     click_tab(window, "Log")  # Spending is still the page shown in it: read again
@@ -128,6 +130,7 @@ def test_a_rubric_grading_call_is_a_row_of_its_own(qtbot, window, vault: Vault) 
     )  # fmt: skip
     window.browser.reload()
     window.browser.select("support/reply")
+    engine_warm(qtbot, window)
     with qtbot.waitSignal(window.compare.run_finished, timeout=20_000):
         window.run_compare()  # 2 versions x 2 models x 1 case, each graded once
     click_tab(window, "Log")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.gui.conftest import two_versions
+from tests.gui.conftest import engine_warm, two_versions
 from workbench.core.errors import InputError
 from workbench.secrets.redaction import register_secret
 from workbench.ui.errors import CrashDialog
@@ -25,6 +25,7 @@ def test_item_models_pass_the_model_tester(qtbot, qtmodeltester, window, vault, 
     assert window.testcases.import_file(data_dir / "cases.csv") == 2
     compare = window.compare
     compare.check_only(models=["echo:echo"])
+    engine_warm(qtbot, window)
     with qtbot.waitSignal(compare.run_finished, timeout=20_000):
         compare.start_run()
     window.runs.reload()

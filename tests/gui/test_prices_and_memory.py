@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QLineEdit
 
-from tests.gui.conftest import two_versions
+from tests.gui.conftest import KEY_ENV, engine_warm, two_versions
 from tests.gui.people import (
     activate,
     click,
@@ -41,7 +41,7 @@ def _prompt(vault: Vault) -> None:
 
 def _settings(server: ProviderServer) -> Settings:
     local = ProviderProfile(
-        name="local", family="openai", base_url=server.base_url("openai"), key_name="k",
+        name="local", family="openai", base_url=server.base_url("openai"), key_env=KEY_ENV,
         models=("test-model", "test-model-2"),
     )  # fmt: skip
     return Settings(providers=[local.model_dump(mode="json")], default_models=["echo:echo"])
@@ -75,6 +75,7 @@ def test_unpriced_calls_are_said_and_a_price_set_in_settings_counts(
     assert "Settings → Providers → Prices" in compare.status.text()  # where to fix it
 
     # Run: the spent line and the row totals count the unpriced calls, not "$0".
+    engine_warm(qtbot, win)
     with qtbot.waitSignal(compare.run_finished, timeout=20_000):
         QTest.mouseClick(compare.setup.run_button, Qt.MouseButton.LeftButton)
     status = compare.status.text()
@@ -148,6 +149,7 @@ def test_compare_choices_are_there_again_after_a_restart(
     assert _checked(compare.setup.models_list) == ["local:test-model-2"]
     assert _checked(compare.setup.versions_list) == [older]
     assert compare.setup.repeats.value() == 2
+    engine_warm(qtbot, again)
     with qtbot.waitSignal(compare.run_finished, timeout=20_000) as done:
         QTest.keySequence(again, "Ctrl+R")
     spec = done.args[0].spec

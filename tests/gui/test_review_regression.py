@@ -9,16 +9,14 @@ from typing import Any
 
 import pytest
 
-from tests.gui.conftest import engine_processes, two_versions
+from tests.gui.conftest import ENGINE_READY_MS, engine_processes, two_versions
 from tests.gui.people import click, click_tab, type_into
-from tests.gui.test_engine_process import env_profiles  # noqa: F401
 from tests.gui.test_sync_ui import author_pushes, open_window, registry  # noqa: F401
 from tests.server.conftest import RunningRegistry
 from workbench.core.assertions import Assertion
 from workbench.core.runs import TestCase
 from workbench.registry.review import publish
 from workbench.registry.sync import Syncer
-from workbench.ui.engine_launch import EngineProcess
 from workbench.vault import Vault
 from workbench.vault.runs import RunStore
 
@@ -60,9 +58,9 @@ def test_a_reviewer_sees_what_the_version_under_review_breaks(
     qtbot.waitUntil(lambda: win.review.select(v2.id), timeout=10_000)
     assert win.regression.against.text() == "production"
     type_into(win, "Models:", "echo:echo")
-    click(win, "Run regression")
+    click(win, "Run regression")  # its engine process starts now, at its first run
     report = win.regression.result
-    qtbot.waitUntil(lambda: "Regressed against" in report.toPlainText(), timeout=20_000)
+    qtbot.waitUntil(lambda: "Regressed against" in report.toPlainText(), timeout=ENGINE_READY_MS)
     text = report.toPlainText()
     assert "Regressed against production (v1): v2 on echo:echo" in text
     assert "1 regressed, 1 fixed, 0 still failing, 0 still passing" in text
@@ -99,7 +97,6 @@ def test_in_the_app_the_regression_runs_in_an_engine_process_of_its_own(
     qtbot: Any,
     window: Any,
     vault: Vault,
-    env_profiles: Any,  # noqa: F811
     server: Any,
 ) -> None:
     two_versions(vault)
@@ -109,18 +106,18 @@ def test_in_the_app_the_regression_runs_in_an_engine_process_of_its_own(
                   assertions=(Assertion(type="contains", value="Customer asks"),))],
     )  # fmt: skip
     box = window.regression
-    box.engine_process = EngineProcess(vault.path, lambda: env_profiles, actor="ada")
+    assert box.engine_process is not None  # given as the app gives it (conftest.app_window)
     assert box.controller.child_pid() is None  # not started before it is needed
     click_tab(window, "Review")
     box.set_version(vault.history("support/reply")[-1])  # as if picked in the queue
     type_into(window, "Against:", "draft1")
     type_into(window, "Models:", "local:test-model")
     click(window, "Run regression")
-    qtbot.waitUntil(lambda: "No regression" in box.result.toPlainText(), timeout=30_000)
+    qtbot.waitUntil(lambda: "No regression" in box.result.toPlainText(), timeout=ENGINE_READY_MS)
     assert "0 regressed, 1 fixed" in box.result.toPlainText()
     pid = box.controller.child_pid()
     assert pid is not None and pid in engine_processes()
-    assert window.controller.child_pid() is None  # Compare's engine was not used
+    assert window.controller.child_pid() != pid  # not Compare's engine process
     assert len(server.requests_for("test-model")) == 2
     window.close()
     assert box.controller.child_pid() is None and pid not in engine_processes()

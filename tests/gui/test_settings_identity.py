@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings
 
+from tests.gui.conftest import app_window
 from tests.gui.people import click, in_settings, type_into
 from tests.server.conftest import RunningRegistry, running_registry
-from workbench.engine.runner import ECHO_PROFILE, Engine
+from workbench.engine.runner import ECHO_PROFILE
 from workbench.registry.server.config import RegistrySettings
 from workbench.registry.sync import token_key_name
 from workbench.secrets.store import MemoryStore
 from workbench.settings import Settings
-from workbench.ui.main_window import MainWindow
 from workbench.ui.settings_dialog import SettingsDialog
 from workbench.vault import Vault
 
@@ -33,11 +33,10 @@ def test_a_new_token_changes_who_you_are_without_a_restart(
 ) -> None:  # type: ignore[no-untyped-def]
     store = MemoryStore({token_key_name(registry.url): registry.tokens["alice"]})
     profiles = {"echo": ECHO_PROFILE}
-    win = MainWindow(
+    win = app_window(
         vault,
         Settings(registry_url=registry.url, registry_user="alice"),
-        engine_factory=lambda: Engine(vault, profiles, keys=lambda _p: None),
-        profiles=lambda: profiles,
+        lambda: profiles,
         secrets=lambda: store,
         data_dir=data_dir,
         qsettings=QSettings(str(tmp_path / "layout.ini"), QSettings.Format.IniFormat),
@@ -76,11 +75,10 @@ def test_a_round_under_way_does_not_bring_the_old_identity_back(
     key = token_key_name(registry.url)
     store = MemoryStore({key: registry.tokens["alice"]})
     profiles = {"echo": ECHO_PROFILE}
-    win = MainWindow(
+    win = app_window(
         vault,
         Settings(registry_url=registry.url),
-        engine_factory=lambda: Engine(vault, profiles, keys=lambda _p: None),
-        profiles=lambda: profiles,
+        lambda: profiles,
         secrets=lambda: store,
         data_dir=data_dir,
         qsettings=QSettings(str(tmp_path / "layout.ini"), QSettings.Format.IniFormat),

@@ -20,10 +20,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tests.gui.conftest import two_versions
+from tests.gui.conftest import app_window, engine_warm, two_versions
 from workbench.core.models import Message, PromptContent
 from workbench.core.runs import TestCase
-from workbench.engine.runner import ECHO_PROFILE, Engine
+from workbench.engine.runner import ECHO_PROFILE
 from workbench.secrets.store import MemoryStore
 from workbench.settings import Settings
 from workbench.ui.history import DiffView
@@ -289,14 +289,11 @@ def test_help_lists_the_shortcuts_and_the_readme(qtbot, window) -> None:  # type
 
 
 def _second_window(vault: Vault, data_dir: Path, layout: Path):  # type: ignore[no-untyped-def]
-    from workbench.ui.main_window import MainWindow
-
     store = MemoryStore()
-    return MainWindow(
+    return app_window(
         vault,
         Settings(),
-        engine_factory=lambda: Engine(vault, {"echo": ECHO_PROFILE}),
-        profiles=lambda: {"echo": ECHO_PROFILE},
+        lambda: {"echo": ECHO_PROFILE},
         secrets=lambda: store,
         data_dir=data_dir,
         qsettings=QSettings(str(layout), QSettings.Format.IniFormat),
@@ -337,6 +334,7 @@ def test_opening_a_run_leaves_the_sidebar_alone(qtbot, window, vault: Vault) -> 
     before = window.splitter.sizes()[0]
     compare = window.compare
     compare.check_only(models=["echo:echo"])
+    engine_warm(qtbot, window)
     with qtbot.waitSignal(compare.run_finished, timeout=20_000) as done:
         window.run_compare()
     window.tabs.setCurrentWidget(window.runs)

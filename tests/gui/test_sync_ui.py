@@ -16,10 +16,11 @@ from urllib.parse import urlsplit
 import pytest
 from PySide6.QtCore import QSettings, Qt
 
+from tests.gui.conftest import app_window
 from tests.server.conftest import RunningRegistry, running_registry, serve_app
 from workbench.core.models import Message, PromptContent, PromptVersion
 from workbench.core.runs import CellKey, CellResult, ModelRef, Run, RunSpec
-from workbench.engine.runner import ECHO_PROFILE, Engine
+from workbench.engine.runner import ECHO_PROFILE
 from workbench.registry.client import RegistryClient
 from workbench.registry.review import queue_review
 from workbench.registry.schemas import LabelTarget
@@ -59,11 +60,10 @@ def open_window(qtbot, tmp_path: Path, data_dir: Path):  # type: ignore[no-untyp
         if token is not None:  # None: an empty keychain
             store.set(token_key_name(url), token)
         profiles = {"echo": ECHO_PROFILE}
-        win = MainWindow(
+        win = app_window(
             vault,
             Settings(registry_url=url),
-            engine_factory=lambda: Engine(vault, profiles, keys=lambda _p: None),
-            profiles=lambda: profiles,
+            lambda: profiles,
             secrets=lambda: store,
             data_dir=data_dir / user,
             qsettings=QSettings(str(tmp_path / f"{user}.ini"), QSettings.Format.IniFormat),

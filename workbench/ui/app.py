@@ -65,7 +65,7 @@ def run_app(vault_path: Path | None) -> int:
         load_settings,
         save_settings,
     )
-    from workbench.ui.engine_launch import EngineProcess
+    from workbench.ui.engine_launch import EngineProcess, give_engine
     from workbench.ui.main_window import MainWindow
     from workbench.ui.ops import run_in_thread
     from workbench.vault import Vault
@@ -99,17 +99,10 @@ def run_app(vault_path: Path | None) -> int:
         save_settings=save,
         sync_interval_s=settings.sync_interval_s,
     )
-    # The engine runs in its own process, kept warm between runs and started in the
-    # background now, so the first Run does not wait for it; `engine_factory` above
-    # stays for the pre-flight estimate and for code that wants an Engine in-process.
-    window.controller.use_process(
-        EngineProcess(path, lambda: profiles_from(state["settings"]), actor=vault.actor)
-    )
-    window.controller.engine_status.connect(lambda text: window.statusBar().showMessage(text))
-    # The Review panel's regression runs get an engine process of their own, started at
-    # the first one (most sessions never run one).
-    window.regression.engine_process = EngineProcess(
-        path, lambda: profiles_from(state["settings"]), actor=vault.actor
+    # Runs go to the engine's own process; `engine_factory` above makes the in-process
+    # Engine that only prices the Run button's pre-flight estimate.
+    give_engine(
+        window, EngineProcess(path, lambda: profiles_from(state["settings"]), actor=vault.actor)
     )
     sys.excepthook = window.reporter.excepthook
     window.show()

@@ -1,9 +1,10 @@
 """How the window starts the engine's child process, and what it knows of it.
 
 :class:`EngineProcess` is what :class:`~workbench.ui.worker.RunController` is given to
-run the engine in a child process (``workbench.app.engine_child``), as the app does;
-:class:`WarmEngine` is that process while it lives, kept between runs, and
-:class:`ActiveRun` the run it does now.
+run the engine in a child process (``workbench.app.engine_child``), and
+:func:`give_engine` how the app gives it to a window's runs; :class:`WarmEngine` is
+that process while it lives, kept between runs, and :class:`ActiveRun` the run it does
+now.
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QProcess
 
 from workbench.app.engine_child import MODULE as CHILD_MODULE
 from workbench.core.runs import CellResult, Run, RunSpec
 from workbench.providers.profiles import ProviderProfile
+
+if TYPE_CHECKING:
+    from workbench.ui.main_window import MainWindow
 
 
 def child_command() -> tuple[str, ...]:
@@ -46,6 +51,18 @@ class EngineProcess:
         if self.actor:
             extra += ["--actor", self.actor]
         return [*self.command[1:], *extra]
+
+
+def give_engine(window: MainWindow, launch: EngineProcess) -> None:
+    """Run the window's comparisons in engine processes started with ``launch``.
+
+    Compare's process is started now, in the background, and kept warm, so the first
+    Run does not wait for Python to start; the status bar says what becomes of it. The
+    Review panel's regression runs get a process of their own, started at the first one
+    (most sessions never run one)."""
+    window.controller.use_process(launch)
+    window.controller.engine_status.connect(lambda text: window.statusBar().showMessage(text))
+    window.regression.engine_process = launch
 
 
 @dataclass(eq=False)

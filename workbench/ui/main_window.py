@@ -101,7 +101,7 @@ class MainWindow(WindowActions, WindowHelp):
         """Every write of the window to its vault, one at a time (workbench.ui.ops)."""
         self.sources_dialog: SourcesDialog | None = None
         self.cases = CaseStore(vault, self.writer)
-        self.controller = RunController(engine_factory, self)
+        self.controller = RunController(self)
 
         self.writer.busy_changed.connect(self._writer_busy)
         self.writer.waiting_changed.connect(lambda _n: self._show_progress())
@@ -129,7 +129,7 @@ class MainWindow(WindowActions, WindowHelp):
         self.log_tabs.addTab(self.spending, "Spending")
         self.production = ProductionView(self.registry_connection())
         self.log_tabs.addTab(self.production, "Production")
-        self.review_runs = RunController(engine_factory, self)
+        self.review_runs = RunController(self)
         """The Review panel's regression runs: apart from Compare's, so its grid never
         shows them (the app gives it the engine process, started at its first run)."""
         self.regression = RegressionBox(

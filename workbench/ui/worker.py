@@ -1,21 +1,17 @@
-"""Work off the GUI thread.
+"""Comparison runs, done by the engine in its own process, shown as they stream.
 
-- :class:`RunController` runs the engine, in one of two ways:
+- :class:`RunController` runs the engine in a child process (given by
+  :meth:`RunController.use_process`): the engine, its event loop and its vault writer
+  run in ``workbench.app.engine_child`` and stream JSON lines back. The GUI process
+  does no engine work at all, so the window never waits for the engine's share of the
+  interpreter lock. ``QProcess`` delivers output on the GUI thread; no reader thread is
+  needed. The process is started when the window opens and kept warm between runs, so
+  a run's first request leaves at once instead of after Python's start and the
+  engine's imports; one that dies is started again.
 
-  * in a child process (:meth:`RunController.use_process`, what the app does): the
-    engine, its event loop and its vault writer run in ``workbench.app.engine_child``
-    and stream JSON lines back. The GUI process does no engine work at all, so the
-    window never waits for the engine's share of the interpreter lock. ``QProcess``
-    delivers output on the GUI thread; no reader thread is needed. The process is
-    started when the window opens and kept warm between runs, so a run's first
-    request leaves at once instead of after Python's start and the engine's imports;
-    one that dies is started again.
-  * on its own asyncio loop in one worker thread (tests that inject an engine). The
-    engine's observer only appends to a locked buffer.
-
-  Either way the GUI drains at most every ``DRAIN_MS`` (token deltas coalesced per
-  cell), so a 300-call run costs the GUI thread a few short batches instead of
-  thousands of signals.
+  The GUI drains at most every ``DRAIN_MS`` (token deltas coalesced per cell), so a
+  300-call run costs the GUI thread a few short batches instead of thousands of
+  signals.
 
 How the child is started, and what the controller knows of it, is in
 :mod:`workbench.ui.engine_launch`; other work off the GUI thread goes through
@@ -24,12 +20,7 @@ How the child is started, and what the controller knows of it, is in
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import sys
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal, Slot
@@ -49,8 +40,7 @@ from workbench.app.engine_child import (
     parse_event,
 )
 from workbench.core.errors import WorkbenchError
-from workbench.core.runs import CellKey, CellResult, Run, RunSpec
-from workbench.engine.runner import Engine
+from workbench.core.runs import CellKey, CellResult, RunSpec
 from workbench.ui.engine_launch import (
     MAX_QUICK_RESTARTS,
     RESTART_DELAYS_MS,
@@ -60,12 +50,12 @@ from workbench.ui.engine_launch import (
 )
 
 DRAIN_MS = 50
-GUI_SWITCH_INTERVAL_S = 0.001
 
 
 @dataclass
 class _Buffer:
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    """What the engine process sent since the last drain (touched on the GUI thread)."""
+
     deltas: dict[CellKey, list[str]] = field(default_factory=dict)
     cells: list[CellResult] = field(default_factory=list)
     done: int = 0
@@ -84,33 +74,10 @@ class Batch:
     spent_usd: float
 
 
-class _Observer:
-    """Called on the engine's loop thread: only touches the locked buffer."""
-
-    def __init__(self, buffer: _Buffer, wake: Callable[[], None]) -> None:
-        self.buffer = buffer
-        self.wake = wake
-
-    def on_delta(self, key: CellKey, text: str) -> None:
-        with self.buffer.lock:
-            first = not self.buffer.deltas and not self.buffer.cells
-            self.buffer.deltas.setdefault(key, []).append(text)
-        if first:
-            self.wake()
-
-    def on_cell(self, cell: CellResult, done: int, total: int, spent_usd: float) -> None:
-        with self.buffer.lock:
-            first = not self.buffer.deltas and not self.buffer.cells
-            self.buffer.cells.append(cell)
-            self.buffer.done, self.buffer.total, self.buffer.spent = done, total, spent_usd
-        if first:
-            self.wake()
-
-
 class RunController(QObject):
     """One engine run at a time. Signals arrive on the GUI thread.
 
-    In process mode the engine process is started in the background as soon as
+    The engine process is started in the background as soon as
     :meth:`use_process` is called and kept between runs; if it dies it is started again
     (``engine_status`` says so). Every run's clock is the GUI's monotonic clock from
     :meth:`start` (the Run click) on: :meth:`elapsed_s` gives the live counter and the
@@ -124,12 +91,9 @@ class RunController(QObject):
     """A sentence about the engine process for the status bar (stopped, restarted...)."""
     engine_ready = Signal()
     """The engine process is warm: a run sent now starts at once."""
-    _wake = Signal()  # emitted from the worker thread; queued to the GUI thread
-    _done = Signal(object, object)  # (Run | None, BaseException | None)
 
-    def __init__(self, engine_factory: Callable[[], Engine], parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._engine_factory = engine_factory
         self._process: EngineProcess | None = None
         self._warm: WarmEngine | None = None
         self._active: ActiveRun | None = None
@@ -138,18 +102,11 @@ class RunController(QObject):
         self._spawn_timer = QTimer(self)
         self._spawn_timer.setSingleShot(True)
         self._spawn_timer.timeout.connect(self._ensure_engine)
-        self._thread: threading.Thread | None = None
-        self._switch_interval = sys.getswitchinterval()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._cancel: asyncio.Event | None = None
-        self._cancel_requested = False
         self._buffer = _Buffer()
         self._drain_timer = QTimer(self)
         self._drain_timer.setSingleShot(True)
         self._drain_timer.timeout.connect(self._drain)
         self._last_drain = 0.0
-        self._wake.connect(self._schedule_drain)
-        self._done.connect(self._on_done)
         self.started_at = 0.0
         """``time.monotonic()`` when the current or last run was started (Run pressed)."""
         self.ended_at: float | None = None
@@ -157,7 +114,7 @@ class RunController(QObject):
 
     @property
     def running(self) -> bool:
-        return self._thread is not None or self._active is not None
+        return self._active is not None
 
     def elapsed_s(self) -> float:
         """Seconds since the run started; after it ended, how long it took. One clock."""
@@ -166,19 +123,18 @@ class RunController(QObject):
         end = time.monotonic() if self.ended_at is None else self.ended_at
         return max(0.0, end - self.started_at)
 
-    def use_process(self, process: EngineProcess | None) -> None:
-        """Run the engine in a child process from the next run on (None: on a thread).
+    def use_process(self, process: EngineProcess) -> None:
+        """Run the engine in this child process from the next run on.
 
         The process is started right after this (on the next event-loop turn, so a
         window opening first is not slowed) and kept warm between runs."""
         if self.running:
-            raise RuntimeError("cannot change how the engine runs while a run is going")
+            raise RuntimeError("cannot change the engine process while a run is going")
         if self._warm is not None and self._warm.launch != process:
             self._stop_engine(self._warm, wait_s=0.0)
         self._process = process
         self._quick_deaths = 0
-        if process is not None:
-            self._spawn_timer.start(0)
+        self._spawn_timer.start(0)
 
     def child_pid(self) -> int | None:
         """The engine process's id while it lives (between runs too: it is kept warm)."""
@@ -195,69 +151,28 @@ class RunController(QObject):
     def start(self, spec: RunSpec) -> None:
         if self.running:
             raise RuntimeError("a run is already going")
+        if self._process is None:
+            raise RuntimeError("no engine process to run in: call use_process first")
         self.started_at, self.ended_at = time.monotonic(), None
-        if self._process is not None:
-            self._start_in_process(self._process, spec)
-            return
-        engine = self._engine_factory()
-        self._buffer = _Buffer(total=spec.total_cells)
-        self._cancel_requested = False
-        observer = _Observer(self._buffer, self._wake.emit)
-        self._thread = threading.Thread(
-            target=self._work, args=(engine, spec, observer), name="engine-loop", daemon=False
-        )
-        self.started.emit(spec)
-        # The engine thread and the GUI thread share one interpreter lock; the default
-        # 5 ms hand-over lets a busy engine starve the GUI. 1 ms keeps the GUI fluid.
-        self._switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
-        self._thread.start()
-
-    def _work(self, engine: Engine, spec: RunSpec, observer: _Observer) -> None:
-        async def main() -> Run:
-            self._loop = asyncio.get_running_loop()
-            self._cancel = asyncio.Event()
-            if self._cancel_requested:
-                self._cancel.set()
-            return await engine.run(spec, observer, self._cancel)
-
-        try:
-            run = asyncio.run(main())
-        except BaseException as exc:
-            self._done.emit(None, exc)
-        else:
-            self._done.emit(run, None)
-        finally:
-            self._loop = None
+        self._start_in_process(self._process, spec)
 
     def cancel(self) -> None:
         """Stop the run: in-flight calls end; finished cells are kept in the vault."""
-        self._cancel_requested = True
-        if self._active is not None:
-            warm = self._warm
-            if warm is not None and warm.process.state() != QProcess.ProcessState.NotRunning:
-                warm.process.write(CANCEL_LINE + b"\n")
-            return
-        loop, event = self._loop, self._cancel
-        if loop is not None and event is not None:
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(event.set)
+        warm = self._warm
+        if (
+            self._active is not None
+            and warm is not None
+            and warm.process.state() != QProcess.ProcessState.NotRunning
+        ):
+            warm.process.write(CANCEL_LINE + b"\n")
 
     def shutdown(self, timeout: float = 30.0) -> None:
-        """Cancel the run and wait for the engine (it writes finished cells itself); the
-        engine process ends too. A later :meth:`start` starts a new one."""
+        """Cancel the run and wait for the engine process to end (it writes finished
+        cells itself). A later :meth:`start` starts a new one."""
         self._spawn_timer.stop()
         warm = self._warm
         if warm is not None:
             self._stop_engine(warm, wait_s=timeout)
-        thread = self._thread
-        if thread is None:
-            return
-        self.cancel()
-        thread.join(timeout)
-        if not thread.is_alive():
-            # _on_done still arrives later (queued) and reports the run as usual.
-            self._thread = None
 
     @Slot()
     def _schedule_drain(self) -> None:
@@ -272,32 +187,16 @@ class RunController(QObject):
         if self._warm is not None:
             self._parse_engine_output(self._warm)
         buf = self._buffer
-        with buf.lock:
-            deltas = {k: "".join(v) for k, v in buf.deltas.items()}
-            cells = buf.cells
-            buf.deltas, buf.cells = {}, []
-            done, total, spent = buf.done, buf.total, buf.spent
+        deltas = {k: "".join(v) for k, v in buf.deltas.items()}
+        cells = buf.cells
+        buf.deltas, buf.cells = {}, []
         if deltas or cells:
-            self.batch.emit(Batch(deltas, cells, done, total, spent))
+            self.batch.emit(Batch(deltas, cells, buf.done, buf.total, buf.spent))
         active = self._active
         if active is not None and active.ended:
             self._end_active(active)
 
-    @Slot(object, object)
-    def _on_done(self, run: Run | None, exc: BaseException | None) -> None:
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join()
-            sys.setswitchinterval(self._switch_interval)
-        self._drain_timer.stop()
-        self._drain()
-        self.ended_at = time.monotonic()
-        if exc is not None:
-            self.failed.emit(exc)
-        elif run is not None:
-            self.finished.emit(run)
-
-    # ---- process mode ----------------------------------------------------------------
+    # ---- the engine process ----------------------------------------------------------
 
     @Slot()
     def _ensure_engine(self) -> WarmEngine | None:
@@ -324,7 +223,6 @@ class RunController(QObject):
         active = ActiveRun(spec)
         self._active = active
         self._buffer = _Buffer(total=spec.total_cells)
-        self._cancel_requested = False
         self.started.emit(spec)
         request = EngineRequest(
             vault=launch.vault_path,
@@ -460,12 +358,19 @@ class RunController(QObject):
 
     def _stop_engine(self, warm: WarmEngine, wait_s: float) -> None:
         """Ask the engine process to end (it cancels a run and writes its cells first);
-        with ``wait_s``, wait for it and kill it if it does not end in time."""
+        with ``wait_s``, wait for it and kill it if it does not end in time.
+
+        One still starting, with no run given to it, is killed at once: it reads no
+        request before it is warm, so it has nothing to finish, and a window closed
+        (or a test ended) right after opening need not wait for its imports."""
         warm.stopping = True
         process = warm.process
         if process.state() != QProcess.ProcessState.NotRunning:
-            process.write(QUIT_LINE + b"\n")
-            process.closeWriteChannel()
+            if not warm.ready and self._active is None:
+                process.kill()
+            else:
+                process.write(QUIT_LINE + b"\n")
+                process.closeWriteChannel()
         if wait_s <= 0:
             if warm is self._warm:
                 self._warm = None  # its `finished` deletes it; nothing waits for it
