@@ -207,7 +207,7 @@ def load_phase(seconds: float, clients: int, workers: int, workdir: Path) -> Non
         publisher,
         "load/shared",
         "production",
-        LabelMove(expected=None, target=LabelTarget(version_id=pushed.id)),
+        LabelMove(expected=None, target=LabelTarget(version_id=pushed.id), reason="release"),
     )
     db.dispose()
 

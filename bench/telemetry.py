@@ -77,7 +77,7 @@ def _seed(service: RegistryService) -> list[PromptVersion]:
         Actor("carol", "publisher"),
         PROMPT,
         "production",
-        LabelMove(expected=None, target=LabelTarget(version_id=out[0].id)),
+        LabelMove(expected=None, target=LabelTarget(version_id=out[0].id), reason="release"),
     )
     return out
 

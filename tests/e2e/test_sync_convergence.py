@@ -167,7 +167,11 @@ def make_machine(
             except NotFoundError:
                 current = None
             carol.move_label(
-                v.prompt, "production", target=LabelTarget(version_id=v.id), expected=current
+                v.prompt,
+                "production",
+                target=LabelTarget(version_id=v.id),
+                expected=current,
+                reason="release",
             )
             seen["production moved"] += 1
 
@@ -184,7 +188,11 @@ def make_machine(
                 current = None
             try:
                 client.http.move_label(
-                    v.prompt, label, target=LabelTarget(version_id=v.id), expected=current
+                    v.prompt,
+                    label,
+                    target=LabelTarget(version_id=v.id),
+                    expected=current,
+                    reason="release",
                 )
                 seen[f"{label} moved"] += 1
             except PermissionDeniedError:

@@ -346,7 +346,9 @@ def test_a_retried_decision_is_recorded_once(tmp_path: Path, registry: RunningRe
             if path_part == "/reviews":
                 syncer.queue_review(pulled, "approve", "reads well")
             else:
-                move = QueuedLabelMove(label="staging", target=LabelTarget(version_id=v.id))
+                move = QueuedLabelMove(
+                    label="staging", target=LabelTarget(version_id=v.id), reason="release"
+                )
                 syncer.store.queue("label", "p", move)
             with pytest.raises(RegistryUnavailableError):
                 syncer.sync()

@@ -563,7 +563,11 @@ def test_the_review_panel_shows_the_suite_and_what_changed_since_production(
             v1.id, decision="approve", content_hash=v1.content_hash, suite_hash=suite_hash(first)
         )
         registry.client("carol").move_label(
-            "support/reply", "production", target=LabelTarget(version_id=v1.id), expected=None
+            "support/reply",
+            "production",
+            target=LabelTarget(version_id=v1.id),
+            expected=None,
+            reason="release",
         )
         alice.set_test_cases("support/reply", changed)
         assert Syncer(alice, registry.client("alice")).sync().pushed_suites == 1

@@ -49,10 +49,18 @@ def published(registry: RunningRegistry) -> RunningRegistry:
         pushed = alice.push_version(v).version
         bob.review(pushed.id, decision="approve", content_hash=pushed.content_hash)
     carol.move_label(
-        "support/reply", "production", target=LabelTarget(version_id=chat.id), expected=None
+        "support/reply",
+        "production",
+        target=LabelTarget(version_id=chat.id),
+        expected=None,
+        reason="release",
     )
     carol.move_label(
-        "support/reply", "staging", target=LabelTarget(version_id=text.id), expected=None
+        "support/reply",
+        "staging",
+        target=LabelTarget(version_id=text.id),
+        expected=None,
+        reason="release",
     )
     return registry
 

@@ -52,6 +52,7 @@ def _publish(reg: RunningRegistry, version: PromptVersion, label: str) -> None:
         label,
         target=LabelTarget(version_id=version.id),
         expected=current.target if current is not None else None,
+        reason="release",
     )
 
 

@@ -77,7 +77,11 @@ def _populate(reg: RunningRegistry) -> None:
     v = alice.push_version(make_version()).version
     bob.review(v.id, decision="approve", content_hash=v.content_hash)
     carol.move_label(
-        "support/reply", "production", target=LabelTarget(version_id=v.id), expected=None
+        "support/reply",
+        "production",
+        target=LabelTarget(version_id=v.id),
+        expected=None,
+        reason="release",
     )
 
 

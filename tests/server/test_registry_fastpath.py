@@ -46,7 +46,12 @@ def _push(service: RegistryService, text: str) -> VersionPush:
 
 
 def _publish(service: RegistryService, target: LabelTarget, expected: LabelTarget | None) -> None:
-    service.move_label(CAROL, "hot/path", "production", LabelMove(expected=expected, target=target))
+    service.move_label(
+        CAROL,
+        "hot/path",
+        "production",
+        LabelMove(expected=expected, target=target, reason="release"),
+    )
 
 
 def test_resolve_body_is_the_resolved_json_and_follows_every_move(db_url: str) -> None:

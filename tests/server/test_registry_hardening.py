@@ -65,21 +65,37 @@ def test_protected_flag_adds_to_production(staging_registry: RunningRegistry) ->
     for label in ("production", "staging"):
         with pytest.raises(PermissionDeniedError, match="protected label"):
             alice.move_label(
-                "support/reply", label, target=LabelTarget(version_id=unreviewed.id), expected=None
+                "support/reply",
+                label,
+                target=LabelTarget(version_id=unreviewed.id),
+                expected=None,
+                reason="release",
             )
         # a publisher cannot put the unreviewed version there either
         with pytest.raises(PermissionDeniedError, match="not approved"):
             reg.client("carol").move_label(
-                "support/reply", label, target=LabelTarget(version_id=unreviewed.id), expected=None
+                "support/reply",
+                label,
+                target=LabelTarget(version_id=unreviewed.id),
+                expected=None,
+                reason="release",
             )
     # an unprotected label still moves freely
     dev = alice.move_label(
-        "support/reply", "dev", target=LabelTarget(version_id=unreviewed.id), expected=None
+        "support/reply",
+        "dev",
+        target=LabelTarget(version_id=unreviewed.id),
+        expected=None,
+        reason="release",
     )
     assert not dev.protected
     approved = _approved(reg, "reviewed")
     state = reg.client("carol").move_label(
-        "support/reply", "production", target=LabelTarget(version_id=approved.id), expected=None
+        "support/reply",
+        "production",
+        target=LabelTarget(version_id=approved.id),
+        expected=None,
+        reason="release",
     )
     assert state.protected
     assert reg.service.label("support/reply", "production").target.version_id == approved.id
@@ -126,7 +142,11 @@ def test_unprotected_production_is_what_it_says(tmp_path: Path) -> None:
     with running_registry(settings) as reg:
         v = reg.client("alice").push_version(make_version()).version
         state = reg.client("alice").move_label(
-            "support/reply", "production", target=LabelTarget(version_id=v.id), expected=None
+            "support/reply",
+            "production",
+            target=LabelTarget(version_id=v.id),
+            expected=None,
+            reason="release",
         )
         assert not state.protected
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from workbench.core.errors import (
     InputError,
     NotFoundError,
     StaleLabelError,
+    UsageError,
 )
 from workbench.core.models import PromptVersion
 from workbench.registry.errors import AuthenticationError, PermissionDeniedError
@@ -134,12 +136,18 @@ def test_publishing_needs_an_independent_approval(registry: RunningRegistry) -> 
     v1 = alice.push_version(make_version(text="one")).version
     target = LabelTarget(version_id=v1.id)
     with pytest.raises(PermissionDeniedError, match="'publisher' role"):
-        alice.move_label("support/reply", "production", target=target, expected=None)
+        alice.move_label(
+            "support/reply", "production", target=target, expected=None, reason="release"
+        )
     with pytest.raises(PermissionDeniedError, match="not approved"):
-        carol.move_label("support/reply", "production", target=target, expected=None)
+        carol.move_label(
+            "support/reply", "production", target=target, expected=None, reason="release"
+        )
     bob.review(v1.id, decision="request_changes", content_hash=v1.content_hash, comment="tone")
     with pytest.raises(PermissionDeniedError, match="not approved"):
-        carol.move_label("support/reply", "production", target=target, expected=None)
+        carol.move_label(
+            "support/reply", "production", target=target, expected=None, reason="release"
+        )
     bob.review(v1.id, decision="approve", content_hash=v1.content_hash)
     state = carol.move_label(
         "support/reply", "production", target=target, expected=None, reason="launch"
@@ -148,7 +156,9 @@ def test_publishing_needs_an_independent_approval(registry: RunningRegistry) -> 
     assert state.protected
     assert state.updated_by == "carol"
     # unprotected labels are free for authors
-    staging = alice.move_label("support/reply", "staging", target=target, expected=None)
+    staging = alice.move_label(
+        "support/reply", "staging", target=target, expected=None, reason="release"
+    )
     assert not staging.protected
 
 
@@ -161,7 +171,11 @@ def test_a_publisher_cannot_publish_what_they_approved_for_themselves(
         carol.review(v.id, decision="approve", content_hash=v.content_hash)
     with pytest.raises(PermissionDeniedError, match="not approved"):
         carol.move_label(
-            "support/reply", "production", target=LabelTarget(version_id=v.id), expected=None
+            "support/reply",
+            "production",
+            target=LabelTarget(version_id=v.id),
+            expected=None,
+            reason="release",
         )
 
 
@@ -184,26 +198,75 @@ def test_stale_compare_and_swap_gets_409_with_the_actual_target(
     v1, v2, v3 = _publishable(registry, 3)
     carol = registry.client("carol")
     t1, t2, t3 = (LabelTarget(version_id=v) for v in (v1, v2, v3))
-    carol.move_label("support/reply", "production", target=t1, expected=None)
-    carol.move_label("support/reply", "production", target=t2, expected=t1)
+    carol.move_label("support/reply", "production", target=t1, expected=None, reason="release")
+    carol.move_label("support/reply", "production", target=t2, expected=t1, reason="release")
     with pytest.raises(StaleLabelError) as info:
-        carol.move_label("support/reply", "production", target=t3, expected=t1)
+        carol.move_label("support/reply", "production", target=t3, expected=t1, reason="release")
     assert info.value.actual == str(v2)
     assert info.value.expected == str(v1)
     with _raw(registry, "carol") as http:
         response = http.put(
             "/api/v1/prompts/support/reply/labels/production",
-            json={"expected": None, "target": {"version_id": str(v3)}},
+            json={"expected": None, "target": {"version_id": str(v3)}, "reason": "release"},
         )
     assert response.status_code == 409
     assert response.json()["actual"] == str(v2)
     assert carol.label("support/reply", "production").target == t2
     # rollback is a move back to an earlier version
-    rolled = carol.move_label("support/reply", "production", target=t1, expected=t2)
+    rolled = carol.move_label(
+        "support/reply", "production", target=t1, expected=t2, reason="release"
+    )
     assert rolled.target == t1
     resolved, _ = carol.resolve("support/reply")
     assert resolved is not None
     assert resolved.version.id == v1
+
+
+def test_a_label_moves_only_with_a_reason(registry: RunningRegistry, tmp_path: Path) -> None:
+    """The registry refuses a move without a reason (none, empty, blank) with a 422 that
+    says what to do, in the words the app uses when it refuses first; nothing moves and
+    nothing is audited."""
+    (v1,) = _publishable(registry, 1)
+    carol = registry.client("carol")
+    audited = len(carol.audit().entries)
+    path = "/api/v1/prompts/support/reply/labels/staging"
+    target = {"version_id": str(v1)}
+    with _raw(registry, "carol") as http:
+        for body in (
+            {"expected": None, "target": target},
+            {"expected": None, "target": target, "reason": ""},
+            {"expected": None, "target": target, "reason": " \t\n"},
+        ):
+            response = http.put(path, json=body)
+            assert response.status_code == 422, body
+            refusal = response.json()
+            assert refusal["error"] == "InputError"
+            assert refusal["detail"] == (
+                "say why you move 'staging' of support/reply: the reason is empty"
+            )
+            assert refusal["hint"] == "Write a reason; it goes into the audit log."
+    with pytest.raises(InputError, match="the reason is empty") as info:
+        carol.move_label(
+            "support/reply", "staging", target=LabelTarget(version_id=v1), expected=None, reason=" "
+        )
+    assert info.value.hint == "Write a reason; it goes into the audit log."
+    with pytest.raises(NotFoundError):
+        carol.label("support/reply", "staging")
+    assert len(carol.audit().entries) == audited
+    # The app refuses before asking the registry, with the same hint.
+    from workbench.app.publishing import publish_version
+    from workbench.vault import Vault
+
+    with Vault.open(tmp_path / "vault.sqlite3", create=True) as vault:
+        version = carol.versions("support/reply")[0]
+        with pytest.raises(UsageError, match="say why you publish") as app_info:
+            publish_version(vault, carol, version, "staging", expected=None, reason="  ")
+    assert app_info.value.hint == info.value.hint
+    moved = carol.move_label(
+        "support/reply", "staging", target=LabelTarget(version_id=v1), expected=None, reason="qa"
+    )
+    assert moved.target == LabelTarget(version_id=v1)
+    assert carol.audit().entries[-1].detail["reason"] == "qa"
 
 
 def test_canary_split_is_stable_per_key_and_needs_approval(registry: RunningRegistry) -> None:
@@ -211,12 +274,12 @@ def test_canary_split_is_stable_per_key_and_needs_approval(registry: RunningRegi
     alice, carol = registry.client("alice"), registry.client("carol")
     unapproved = alice.push_version(make_version(text="unreviewed")).version
     base = LabelTarget(version_id=v1)
-    carol.move_label("support/reply", "production", target=base, expected=None)
+    carol.move_label("support/reply", "production", target=base, expected=None, reason="release")
     bad = LabelTarget(version_id=v1, canary=Canary(version_id=unapproved.id, percent=10))
     with pytest.raises(PermissionDeniedError, match="not approved"):
-        carol.move_label("support/reply", "production", target=bad, expected=base)
+        carol.move_label("support/reply", "production", target=bad, expected=base, reason="release")
     split = LabelTarget(version_id=v1, canary=Canary(version_id=v2, percent=30))
-    carol.move_label("support/reply", "production", target=split, expected=base)
+    carol.move_label("support/reply", "production", target=split, expected=base, reason="release")
     served: dict[str, uuid.UUID] = {}
     for i in range(200):
         resolved, _ = alice.resolve("support/reply", key=f"user-{i}")
@@ -229,7 +292,9 @@ def test_canary_split_is_stable_per_key_and_needs_approval(registry: RunningRegi
         again, _ = alice.resolve("support/reply", key=key)
         assert again is not None
         assert again.version.id == served[key]
-    ended = carol.move_label("support/reply", "production", target=base, expected=split)
+    ended = carol.move_label(
+        "support/reply", "production", target=base, expected=split, reason="release"
+    )
     assert ended.target.canary is None
 
 
@@ -237,7 +302,11 @@ def test_resolve_etag_answers_304_until_the_label_moves(registry: RunningRegistr
     v1, v2 = _publishable(registry, 2)
     carol = registry.client("carol")
     carol.move_label(
-        "support/reply", "production", target=LabelTarget(version_id=v1), expected=None
+        "support/reply",
+        "production",
+        target=LabelTarget(version_id=v1),
+        expected=None,
+        reason="release",
     )
     first, etag = carol.resolve("support/reply")
     assert first is not None
@@ -250,6 +319,7 @@ def test_resolve_etag_answers_304_until_the_label_moves(registry: RunningRegistr
         "production",
         target=LabelTarget(version_id=v2),
         expected=LabelTarget(version_id=v1),
+        reason="release",
     )
     moved, new_etag = carol.resolve("support/reply", etag=etag)
     assert moved is not None
@@ -326,7 +396,11 @@ def test_bad_input_gets_a_clear_4xx_and_stores_nothing(registry: RunningRegistry
         assert bad_label.status_code == 422
     with pytest.raises(InputError, match="invalid label"):
         registry.client("carol").move_label(
-            "support/reply", "Bad Label", target=LabelTarget(version_id=v.id), expected=None
+            "support/reply",
+            "Bad Label",
+            target=LabelTarget(version_id=v.id),
+            expected=None,
+            reason="release",
         )
     assert registry.client("alice").changes().changes == ()
 

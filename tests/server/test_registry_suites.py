@@ -144,7 +144,7 @@ def _approved(
 
 def _publish(reg: RunningRegistry, v: PromptVersion) -> Any:
     return reg.client("carol").move_label(
-        PROMPT, "production", target=LabelTarget(version_id=v.id), expected=None
+        PROMPT, "production", target=LabelTarget(version_id=v.id), expected=None, reason="release"
     )
 
 

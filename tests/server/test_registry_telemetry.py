@@ -83,7 +83,11 @@ def publish(
         CAROL,
         PROMPT,
         "production",
-        LabelMove(expected=expected, target=LabelTarget(version_id=stable.id, canary=split)),
+        LabelMove(
+            expected=expected,
+            target=LabelTarget(version_id=stable.id, canary=split),
+            reason="release",
+        ),
     )
 
 
@@ -310,7 +314,13 @@ def test_bad_bodies_and_tokens_get_clear_4xx(registry: RunningRegistry) -> None:
         with pytest.raises(PermissionDeniedError, match="author"):
             app.push_version(make_version(prompt=PROMPT, text="sneaky"))
         with pytest.raises(PermissionDeniedError, match="author"):
-            app.move_label(PROMPT, "staging", target=LabelTarget(version_id=v1.id), expected=None)
+            app.move_label(
+                PROMPT,
+                "staging",
+                target=LabelTarget(version_id=v1.id),
+                expected=None,
+                reason="release",
+            )
         with pytest.raises(PermissionDeniedError):
             app.audit()
         with pytest.raises(PermissionDeniedError):

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from workbench.core.assertions import Assertion, CheckResult, check
 from workbench.core.errors import (
@@ -61,6 +62,9 @@ from workbench.providers.http import (
 )
 from workbench.providers.profiles import ProviderProfile
 from workbench.secrets.redaction import redact_output
+
+if TYPE_CHECKING:
+    from workbench.engine.session import RunSession
 
 log = logging.getLogger(__name__)
 
@@ -208,18 +212,11 @@ class Caller(Planner):
         )
 
     async def _grade(
-        self,
-        plan: CellPlan,
-        cell: CellResult,
-        case: TestCase,
-        spec: RunSpec,
-        client_for: Callable[[ProviderProfile], ProviderClient],
-        global_limit: asyncio.Semaphore,
-        profile_limits: Mapping[str, asyncio.Semaphore],
-        progress: RunProgress,
+        self, session: RunSession, plan: CellPlan, cell: CellResult, case: TestCase
     ) -> tuple[CellResult, list[CellResult]]:
-        """Grade the cell's ``rubric`` checks, each by a call to its grader model; return
-        the cell with their results and the grading calls made (for the run log).
+        """Grade the cell's ``rubric`` checks, each by a call to its grader model, in
+        ``session``'s run; return the cell with their results and the grading calls made
+        (for the run log).
 
         A grading call is made like any cell's: through the provider layer with its
         retries and the breaker, under the run's concurrency, deadlines and budgets
@@ -229,13 +226,9 @@ class Caller(Planner):
         if not rubrics or not cell.ok:
             return cell, []
 
-        async def grade(assertion: Assertion) -> tuple[CheckResult, CellResult | None]:
-            return await self._grade_one(
-                assertion, plan, cell, case, spec, client_for, global_limit, profile_limits,
-                progress,
-            )  # fmt: skip
-
-        results = await asyncio.gather(*(grade(case.assertions[i]) for i in rubrics))
+        results = await asyncio.gather(
+            *(self._grade_one(session, case.assertions[i], plan, cell, case) for i in rubrics)
+        )
         checks = list(cell.checks)
         calls: list[CellResult] = []
         for index, (result, call) in zip(rubrics, results, strict=True):
@@ -246,15 +239,11 @@ class Caller(Planner):
 
     async def _grade_one(
         self,
+        session: RunSession,
         assertion: Assertion,
         plan: CellPlan,
         cell: CellResult,
         case: TestCase,
-        spec: RunSpec,
-        client_for: Callable[[ProviderProfile], ProviderClient],
-        global_limit: asyncio.Semaphore,
-        profile_limits: Mapping[str, asyncio.Semaphore],
-        progress: RunProgress,
     ) -> tuple[CheckResult, CellResult | None]:
         assert assertion.model is not None  # the assertion's validation requires it
         ref = ModelRef.parse(assertion.model)
@@ -297,7 +286,14 @@ class Caller(Planner):
             grader=True,
         )
         call = await self._cell(
-            grading, spec, {}, client_for, global_limit, profile_limits, NullObserver(), progress
+            grading,
+            session.spec,
+            {},
+            session.client_for,
+            session.global_limit,
+            session.profile_limits,
+            NullObserver(),
+            session.progress,
         )
         call = call.model_copy(update={"kind": "grader", "echo": profile.family == "echo"})
         if not call.ok:

@@ -110,9 +110,7 @@ class RunSession:
         )
         case = spec.cases[plan.key.case_index]
         cell = with_checks(cell, case)
-        cell, graders = await engine._grade(
-            plan, cell, case, spec, self.client_for, *limits, progress
-        )
+        cell, graders = await engine._grade(self, plan, cell, case)
         self.record(masked_cell(cell, plan.sensitive), graders, plan)
 
     def record(self, cell: CellResult, graders: list[CellResult], plan: CellPlan) -> None:

@@ -335,9 +335,10 @@ class RegistryClient:
         *,
         target: LabelTarget,
         expected: LabelTarget | None,
-        reason: str = "",
+        reason: str,
     ) -> LabelState:
-        """Compare-and-swap; raises :class:`StaleLabelError` (with ``actual``) on a lost race."""
+        """Compare-and-swap; raises :class:`StaleLabelError` (with ``actual``) on a lost race.
+        The registry refuses an empty ``reason`` (it goes into the audit log)."""
         body = _build(
             f"moving {name!r} of {prompt}",
             "Edit the reason and try again.",

@@ -359,7 +359,11 @@ class LabelMove(InputModel):
     expected: LabelTarget | None
     """The target the caller believes is current; null when the label must not exist yet."""
     target: LabelTarget
-    reason: str = Field(default="", max_length=2_000)
+    reason: str = Field(
+        default="",
+        max_length=2_000,
+        description="Why the label moves, for the audit log: the registry refuses a blank one.",
+    )
 
 
 class CanaryHalt(WireModel):

@@ -1,6 +1,7 @@
-"""Labels: reading one, and moving one by compare-and-swap. A protected label
-(``production``) moves only for a publisher and only to versions another reviewer
-approved (with evidence when the registry requires it)."""
+"""Labels: reading one, and moving one by compare-and-swap, always with a reason (it
+goes into the audit log). A protected label (``production``) moves only for a publisher
+and only to versions another reviewer approved (with evidence when the registry
+requires it)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,11 @@ class LabelsMixin(ServiceBase):
             raise InputError(
                 "'latest' is reserved: as in Langfuse it always means the newest version",
                 hint="Pick another label name, e.g. 'staging'.",
+            )
+        if not move.reason.strip():
+            raise InputError(
+                f"say why you move {name!r} of {prompt}: the reason is empty",
+                hint="Write a reason; it goes into the audit log.",
             )
         protected = name in self.settings.protected_labels
         require_role(actor, "author", f"moving the label {name!r}")
