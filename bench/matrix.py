@@ -3,17 +3,9 @@
 By default: whole processes, as a user runs them. ``workbench compare`` (process
 start to exit) beside ``bench/bare_client.py`` (a bare aiohttp client, also a whole
 process) against the same local server, interleaved, 5 rounds; medians, ratios,
-TTFT error (stored TTFT minus the server's 200 ms) and the load average. Figures
-(2 cores, Dec 2026), medians of 5 rounds, engine / bare = ratio:
-
-    code (1-min load)        300 @ 16           1200 @ 64          1 call    TTFT err ms 300/1200
-    before (4.5-6.8)         6.41/4.21 = 1.35x  6.36/5.50 = 1.45x  1.21 s   6.2 / 9.6
-    after  (0.5-1.0)         5.24/4.26 = 1.24x  6.09/4.39 = 1.39x  1.21 s   2.9 / 5.0
-    Dec 3, a slower machine  5.86/4.50 = 1.29x  6.49/4.65 = 1.45x  1.92 s   3.6 / 3.7
-      (0.54-0.70)            (1 call: TTFT error 2.3 ms, was 32.7 ms with httpx's transport)
-
-The before and after rounds ran under very different loads; compare ratios, not
-seconds. Targets 1.15x / 1.30x / 0.8 s are still missed; TTFT error <= 5 ms is met.
+TTFT error (stored TTFT minus the server's 200 ms) and the load average. The README's
+Performance section has the figures, load and machine (compare ratios from one run
+only: machines of this kind differ more than code changes do).
 
 Runs a real matrix through :class:`workbench.engine.runner.Engine`, recording every
 cell in a temporary vault, against the local provider server in its own process
@@ -26,26 +18,15 @@ cell in a temporary vault, against the local provider server in its own process
 - the engine's CPU per call (this process: event loop plus vault writer thread);
 - the engine process's peak RSS.
 
-Then ``workbench compare`` of one call, timed from process start (median of 5),
-with the echo provider and against the local server through a ``--key-env``
-profile; ``python -X importtime`` offenders are printed when it is over target.
+With ``--in-process`` (or ``--quick``/``--profile``) also the engine in this process
+(those three figures), and one-call ``workbench compare`` from process start.
 
-    .venv/bin/python bench/matrix.py              # 300 @ 16, 1200 @ 64, CLI start
-    .venv/bin/python bench/matrix.py --quick      # 300 @ 16 only, no CLI
+    .venv/bin/python bench/matrix.py              # whole processes: 300 @ 16, 1200 @ 64, 1 call
+    .venv/bin/python bench/matrix.py --quick      # 300 @ 16 in process only
     .venv/bin/python bench/matrix.py --profile    # also cProfile the 1200 @ 64 run
 
-Targets (issue 3): 300 calls <= 1.15x floor, 1200 calls <= 1.3x floor, peak RSS
-<= 250 MB, one-call ``workbench compare`` <= 1.0 s. It prints; it asserts nothing.
-
-Figures on the 2-core shared project machine (wall s, x floor 3.80 s, x bare aiohttp):
-
-    run (load avg)   300 @ 16                1200 @ 64               CPU ms/call  RSS MB
-    1 (~2)           4.33 (1.14x, 1.10x)     4.41 (1.16x, 1.09x)     1.1-1.5      115
-    2 (~4)           4.21 (1.11x, 1.07x)     5.37 (1.41x, 1.25x)     1.0-1.4      115
-    3 (~3.5)         4.36 (1.15x, 1.09x)     4.83 (1.27x, 1.10x)     1.0-1.4      116
-
-Bare aiohttp spends ~0.3 ms CPU per call. One-call ``workbench compare``: echo
-0.59-0.62 s; against the local server 0.93-1.08 s, 0.2 s of it the server's TTFT.
+Targets: 300 calls @ 16 <= 1.15x the bare client, 1,200 @ 64 <= 1.30x, one call
+<= 0.8 s from process start, TTFT error <= 5 ms. It prints; it asserts nothing.
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import shiboken6
 from PySide6.QtCore import QObject, Signal, Slot
 
 from workbench.core.errors import WorkbenchError
@@ -267,13 +268,18 @@ def run_in_thread(
     fn: Callable[[], Any],
     on_result: Callable[[Any], None],
     on_error: Callable[[BaseException], None],
+    owner: QObject | None = None,
 ) -> threading.Thread:
-    """Run ``fn`` on a new thread; call back on the GUI thread with its result or error."""
+    """Run ``fn`` on a new thread; call back on the GUI thread with its result or error.
+    With ``owner``, nothing is delivered once it is deleted (a preview finishing after
+    its editor closed)."""
     relay = _Relay()
     _live_relays.add(relay)
 
     def deliver(result: Any, exc: BaseException | None) -> None:
         _live_relays.discard(relay)
+        if owner is not None and not shiboken6.isValid(owner):
+            return
         if exc is not None:
             on_error(exc)
         else:

@@ -322,7 +322,7 @@ class EditorPanel(QWidget):
                 self.limits_pending = False
             raise exc  # a bug: the app's excepthook shows it
 
-        run_in_thread(lambda: check_limits(content), done, failed)
+        run_in_thread(lambda: check_limits(content), done, failed, owner=self)
 
     def _show_problems(self) -> None:
         """Mark the problems at their messages, list the others, refresh the preview."""

@@ -169,4 +169,4 @@ class PreviewPane(QGroupBox):
 
         # A variable bound to a data source shows as [source.field]: nothing is read here.
         values = {**case.values, **stand_ins(content)}
-        run_in_thread(lambda: render_messages(content, values), done, failed)
+        run_in_thread(lambda: render_messages(content, values), done, failed, owner=self.text)
