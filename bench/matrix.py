@@ -19,7 +19,7 @@ cell in a temporary vault, against the local provider server in its own process
 - the engine process's peak RSS.
 
 With ``--in-process`` (or ``--quick``/``--profile``) also the engine in this process
-(those three figures), and one-call ``workbench compare`` from process start.
+(those three figures).
 
     .venv/bin/python bench/matrix.py              # whole processes: 300 @ 16, 1200 @ 64, 1 call
     .venv/bin/python bench/matrix.py --quick      # 300 @ 16 in process only
