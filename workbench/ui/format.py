@@ -10,9 +10,11 @@ ECHO_NOTE = "echo (not a real model)"
 def fmt_ms(ms: float | None) -> str:
     if ms is None:
         return "–"
-    if ms >= 10_000:
+    # The cut-overs are where the rounded figure changes unit: 999.6 ms reads "1.00 s",
+    # not "1000 ms" beside another row's "1.01 s".
+    if ms >= 9_995:
         return f"{ms / 1000:.1f} s"
-    if ms >= 1000:
+    if ms >= 999.5:
         return f"{ms / 1000:.2f} s"
     return f"{ms:.0f} ms"
 

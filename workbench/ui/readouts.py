@@ -25,11 +25,18 @@ def checks_line(cell: CellResult) -> str | None:
 def ms_beside(ms: float, limit: float) -> str:
     """``fmt_ms``, unless it shows ``ms`` the same as the ``limit`` it is checked
     against: "total 1.00 s" beside a failed "at most 1.00 s" hid the failure, so the
-    value gets the digits that tell it from the limit ("1,000.05 ms")."""
+    value gets the digits that tell it from the limit, in the unit it is shown in
+    ("1.003 s", "1.00005 s"; "500.40 ms")."""
     shown = fmt_ms(ms)
     if ms == limit or shown != fmt_ms(limit):
         return shown
-    return f"{ms:,.{0 if round(ms) != round(limit) else 2}f} ms"
+    if not shown.endswith(" s"):
+        return f"{ms:,.2f} ms"
+    for digits in range(3, 7):
+        text = f"{ms / 1000:.{digits}f} s"
+        if text != f"{limit / 1000:.{digits}f} s":
+            return text
+    return f"{ms / 1000:.6f} s"
 
 
 def _time(ms: float | None, cell: CellResult, kind: str) -> str:
