@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from tests.gui.conftest import engine_warm, two_versions
 from tests.providerserver.server import ProviderServer
 from workbench.core.runs import TestCase
-from workbench.ui.grid import CELL_ROLE
+from workbench.ui.grid import CELL_ROLE, SummaryModel
 from workbench.vault import Vault
 from workbench.vault.runs import RunStore
 
@@ -72,7 +72,7 @@ def test_two_by_two_by_three_run_fills_the_grid(
     assert summary_model.rowCount() == 4
     summary = {
         (summary_model.index(r, 0).data(), summary_model.index(r, 1).data()):
-        summary_model.index(r, 5).data() for r in range(4)
+        summary_model.index(r, SummaryModel.HEADERS.index("Calls")).data() for r in range(4)
     }  # fmt: skip
     assert set(summary.values()) == {"3"}
     # Export and reopen offline.
@@ -122,8 +122,9 @@ def test_nonexistent_model_gives_a_cell_error(qtbot, window, vault, data_dir) ->
     assert len(cells) == 6 and all(not c.ok for c in cells)
     text = compare.grid_model.index(0, 0).data()
     assert text.startswith("error") and "nonexistent-model" in text
-    assert compare.results.summary_model.headerData(4, Qt.Orientation.Horizontal) == "Errors"
-    assert compare.results.summary_model.index(0, 4).data() in ("2", "3")
+    errors = SummaryModel.HEADERS.index("Errors")
+    assert compare.results.summary_model.headerData(errors, Qt.Orientation.Horizontal) == "Errors"
+    assert compare.results.summary_model.index(0, errors).data() in ("2", "3")
 
 
 def test_cancel_keeps_finished_cells(

@@ -280,14 +280,15 @@ def _num(value: float | None) -> float:
 
 
 class SummaryModel(RowsTableModel[SummaryRow]):
-    """One row per version x model. The columns a choice is made on come first
-    (pass rate, cost, errors, latency), so they are in view at any window width."""
+    """One row per version x model. The columns a choice is made on come first (pass
+    rate, cost, then the typical latency and TTFT), so they are in view beside the
+    frozen Version and Model at 1024 px; the rest scrolls."""
 
     HEADERS = (
-        "Version", "Model", "Passed", "Cost", "Errors", "Calls", "Latency p50",
-        "Latency p95", "TTFT p50", "TTFT p95", "Tokens in", "Tokens out", "Cached",
-        "Cost / 1k calls",
+        "Version", "Model", "Passed", "Cost", "Latency p50", "TTFT p50", "Errors", "Calls",
+        "Latency p95", "TTFT p95", "Tokens in", "Tokens out", "Cached", "Cost / 1k calls",
     )  # fmt: skip
+    ERRORS = HEADERS.index("Errors")
     KEY_COLUMNS = 2
     """Version and Model: kept in view while the rest scrolls."""
 
@@ -318,11 +319,11 @@ class SummaryModel(RowsTableModel[SummaryRow]):
             str(row.model),
             row.passed / row.calls if row.checked and row.calls else -1.0,
             _num(row.cost_usd),
+            _num(row.latency_p50_ms),
+            _num(row.ttft_p50_ms),
             row.errors,
             row.calls,
-            _num(row.latency_p50_ms),
             _num(row.latency_p95_ms),
-            _num(row.ttft_p50_ms),
             _num(row.ttft_p95_ms),
             row.input_tokens,
             row.output_tokens,
@@ -336,7 +337,7 @@ class SummaryModel(RowsTableModel[SummaryRow]):
             return self.sort_value(row, column)
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return ALIGN_RIGHT if column >= 2 else None
-        if role == Qt.ItemDataRole.ForegroundRole and column in (2, 4) and row.failed:
+        if role == Qt.ItemDataRole.ForegroundRole and column in (2, self.ERRORS) and row.failed:
             return error_color() if column == 2 or row.errors else None
         if role == Qt.ItemDataRole.ToolTipRole and column == 1:
             return str(row.model)
@@ -349,11 +350,11 @@ class SummaryModel(RowsTableModel[SummaryRow]):
             model_label(str(row.model), row.echo),
             rate if row.checked and row.calls else "–",
             fmt_usd(row.cost_usd),
+            fmt_ms(row.latency_p50_ms),
+            fmt_ms(row.ttft_p50_ms),
             str(row.errors),
             str(row.calls),
-            fmt_ms(row.latency_p50_ms),
             fmt_ms(row.latency_p95_ms),
-            fmt_ms(row.ttft_p50_ms),
             fmt_ms(row.ttft_p95_ms),
             fmt_tokens(row.input_tokens, est),
             fmt_tokens(row.output_tokens, est),
