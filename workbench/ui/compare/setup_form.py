@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
@@ -43,6 +43,9 @@ class RunSetupForm(QFrame):
         grid.setContentsMargins(8, 6, 8, 6)
         grid.setHorizontalSpacing(10)
         vbox, self.versions_list = checklist("Versions")
+        # A version reads by its number and the start of its message ("v3 Answers in
+        # the cus…"); the middle of a sentence cut out is no help.
+        self.versions_list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.refresh_models_button = QPushButton("Refresh models")
         self.refresh_models_button.setToolTip("Ask each provider's server for its models again")
         mbox, self.models_list = checklist("Models", self.refresh_models_button)
