@@ -408,7 +408,10 @@ def team_vault(shots: Shots, tmp: Path, theme: str, reg: RunningRegistry,
         tabs = min(below - 120, rows + compare.results.tabBar().height() + 40)
         compare.splitter.setSizes([sizes[0], below - tabs, tabs])
         shots.grab(window, "compare-summary")
-        compare.splitter.setSizes([sizes[0], 120, below - 120])
+        # The charts: most of the pane on a small screen, what they fill on a big one
+        # (their figure is ~600 px tall; the rest stays the grid's).
+        charts = min(below - 120, max(below // 2, 640 + compare.results.tabBar().height()))
+        compare.splitter.setSizes([sizes[0], below - charts, charts])
         compare.results.setCurrentWidget(compare.results.charts)
         shots.grab(window, "compare-charts")
         compare.splitter.setSizes(sizes)
