@@ -14,14 +14,20 @@ import textwrap
 # Walk the package, import every module outside workbench.ui, report what got in.
 _PROBE = textwrap.dedent(
     """
-    import importlib, json, pkgutil, sys, traceback
+    import importlib, json, pathlib, sys, traceback
     import workbench
 
-    imported, failed = [], {}
-    for info in pkgutil.walk_packages(workbench.__path__, "workbench.", onerror=lambda n: None):
-        name = info.name
-        if name == "workbench.ui" or name.startswith("workbench.ui."):
+    # Every module file outside workbench/ui/, found on disk: pkgutil.walk_packages
+    # would import the ui's own packages (ui.editor, ui.compare, ...) to walk into them.
+    root = pathlib.Path(workbench.__file__).parent
+    names = []
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        if parts[1:2] == ("ui",) or "migrations" in parts:
             continue
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    imported, failed = [], {}
+    for name in names:
         if name.rpartition(".")[2] == "__main__":  # running it is not importing it
             continue
         try:

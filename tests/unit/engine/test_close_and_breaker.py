@@ -24,6 +24,7 @@ from workbench.core.money import (
     format_usd,
 )
 from workbench.core.runs import CellKey, CellResult, ModelRef, RunSpec, TestCase
+from workbench.engine.breaker import BREAKER_THRESHOLD
 from workbench.engine.runner import Engine, RunIncomplete
 from workbench.providers.policy import RetryPolicy, Timeouts
 from workbench.providers.profiles import ProviderProfile
@@ -333,9 +334,11 @@ def test_silent_provider_ends_the_run_within_the_first_byte_bound(vault: Vault) 
         start = time.perf_counter()
         run = asyncio.run(engine.run(matrix(vault, 12, 6)))
         elapsed = time.perf_counter() - start
-        # One wave (concurrency 6) times out together and opens the breaker; nothing
-        # sends a second wave. Counted as connections made, not as seconds, which a
-        # loaded machine stretches.
+        # One wave (concurrency 6) times out and opens the breaker; nothing sends a
+        # second wave. The wave's calls time out nearly together, but the first
+        # BREAKER_THRESHOLD - 1 failures free their slots before the breaker opens, so a
+        # loaded machine may start that many more calls (seen: 7). Counted as
+        # connections made, not as seconds, which a loaded machine stretches.
         silent.setblocking(False)
         connections = 0
         while True:
@@ -344,7 +347,7 @@ def test_silent_provider_ends_the_run_within_the_first_byte_bound(vault: Vault) 
             except BlockingIOError:
                 break
             connections += 1
-    assert connections <= 6, connections
+    assert connections <= 6 + BREAKER_THRESHOLD - 1, connections
     # Far under the 30 s read timeout that would apply without the first-byte bound.
     assert elapsed < 10, f"{elapsed:.2f} s"
     assert len(RunStore(vault).load(run.id).cells) == 12
