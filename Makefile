@@ -19,9 +19,7 @@ STAMP := $(VENV)/.installed-dev
 # the suite is mostly waiting on subprocesses, sockets and SQLite (9 min -> 3.6 min
 # for the non-GUI part here). Each worker has its own temp dirs, ports and PostgreSQL.
 TEST_WORKERS ?= 2
-# worksteal: a worker that runs out takes tests queued on the other, so the few long
-# ones (the registry's OpenAPI contract test, ~100 s each) do not end up in one queue.
-PYTEST := $(BIN)/python -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal
+PYTEST := $(BIN)/python -m pytest -p no:cacheprovider -n $(TEST_WORKERS)
 # Non-GUI tests, with PySide6 made unimportable: proves everything but ui/ runs
 # without Qt.
 NO_QT_TESTS := tests/unit tests/server tests/e2e
