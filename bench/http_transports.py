@@ -37,14 +37,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.providerserver import DEFAULT_KEY  # noqa: E402
 from workbench.providers.base import ChatMessage, ChatRequest, TextDelta  # noqa: E402
-from workbench.providers.http import make_http_client  # noqa: E402
+from workbench.providers.http import ProviderHttp, make_http_client  # noqa: E402
 from workbench.providers.openai import OpenAIClient  # noqa: E402
 from workbench.providers.sse import SSEDecoder  # noqa: E402
 
@@ -96,7 +95,7 @@ async def run_calls(call: Call, calls: int, concurrency: int) -> tuple[float, fl
 
 
 async def via_client(
-    http: httpx.AsyncClient, url: str, calls: int, conc: int
+    http: ProviderHttp, url: str, calls: int, conc: int
 ) -> tuple[float, float, int]:
     client = OpenAIClient(name="bench", base_url=f"{url}/v1", api_key=DEFAULT_KEY, http=http)
 
@@ -144,11 +143,10 @@ async def bare_aiohttp(url: str, calls: int, conc: int) -> tuple[float, float, i
 
 Run = Callable[[str, int, int], Coroutine[Any, Any, tuple[float, float, int]]]
 CONTENDERS: dict[str, Run] = {
-    "httpx default": lambda url, n, c: via_client(httpx.AsyncClient(), url, n, c),
-    "httpx tuned pool": lambda url, n, c: via_client(
+    "httpx's own transport": lambda url, n, c: via_client(
         make_http_client(transport="httpx"), url, n, c
     ),
-    "httpx + aiohttp transport": lambda url, n, c: via_client(
+    "aiohttp directly (chosen)": lambda url, n, c: via_client(
         make_http_client(transport="aiohttp"), url, n, c
     ),
     "bare aiohttp": bare_aiohttp,

@@ -1,11 +1,11 @@
 """The comparison engine: versions x models x test cases x repeats, streamed and recorded.
 
-asyncio + one shared ``httpx.AsyncClient``; a global concurrency limit and one per
-provider profile; every cell records output, tokens, cost, time to first token and
-latency on a monotonic clock, retries, errors, the request hash and whether the
-answer came from the response cache. Finished cells are written to the vault in
-batches on one writer thread, so a crash mid-run keeps every finished cell and the
-event loop never waits on the disk.
+asyncio + one shared :class:`~workbench.providers.http.ProviderHttp`; a global
+concurrency limit and one per provider profile; every cell records output, tokens,
+cost, time to first token and latency on a monotonic clock, retries, errors, the
+request hash and whether the answer came from the response cache. Finished cells are
+written to the vault in batches on one writer thread, so a crash mid-run keeps every
+finished cell and the event loop never waits on the disk.
 
 Observers see token deltas, then each finished cell, as they happen. Cancelling
 (``cancel.set()`` or cancelling the task) ends every in-flight call at once.
@@ -18,8 +18,6 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-
-import httpx
 
 from workbench.core.models import utcnow
 from workbench.core.runs import (
@@ -45,9 +43,7 @@ from workbench.engine.planning import (
 from workbench.engine.pricing import Pricer
 from workbench.engine.progress import RunIncomplete
 from workbench.engine.session import RunSession
-from workbench.providers.http import (
-    make_http_client,
-)
+from workbench.providers.http import ProviderHttp, make_http_client
 from workbench.providers.profiles import ProviderProfile
 from workbench.secrets.redaction import register_secret
 
@@ -86,7 +82,7 @@ class Engine(Caller):
         profiles: Mapping[str, ProviderProfile],
         keys: KeyResolver | None = None,
         *,
-        http_client_factory: Callable[[int, int], httpx.AsyncClient] | None = None,
+        http_client_factory: Callable[[int, int], ProviderHttp] | None = None,
         batch_size: int = 25,
         flush_interval: float = 0.25,
         breaker_threshold: int = BREAKER_THRESHOLD,
@@ -163,7 +159,7 @@ class Engine(Caller):
         self.store.finish(run_id, status)
 
 
-def _default_http_client(concurrency: int, calls: int) -> httpx.AsyncClient:
+def _default_http_client(concurrency: int, calls: int) -> ProviderHttp:
     """aiohttp's transport, whatever the number of calls: it stamps when the request was
     written and when the first byte was read. httpx's own transport for a handful of
     calls (chosen to skip importing aiohttp) made the same process no faster and charged

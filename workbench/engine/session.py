@@ -18,15 +18,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from workbench.core.runs import CellResult, Run, RunSpec, RunStatus
 from workbench.engine.calls import with_checks
 from workbench.engine.masking import masked_cell
 from workbench.engine.planning import CellPlan, RunObserver
 from workbench.engine.progress import RunProgress
 from workbench.providers.base import ProviderClient
-from workbench.providers.http import warm_http_client
+from workbench.providers.http import ProviderHttp, warm_http_client
 from workbench.providers.profiles import ProviderProfile, make_client
 from workbench.secrets.redaction import register_secret
 
@@ -44,7 +42,7 @@ class RunSession:
     plans: list[CellPlan]
     observer: RunObserver
     writer: ThreadPoolExecutor
-    http: httpx.AsyncClient
+    http: ProviderHttp
     cached: Mapping[str, CellResult]
     progress: RunProgress = field(default_factory=RunProgress)
     finished: list[CellResult] = field(default_factory=list)

@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
-
 from workbench.providers.base import (
     ChatRequest,
     Finish,
@@ -26,6 +24,7 @@ from workbench.providers.base import (
 )
 from workbench.providers.client import HttpProviderClient, iter_sse, whole_answer
 from workbench.providers.errors import error_for_status, without_key
+from workbench.providers.http import WireResponse
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -111,7 +110,7 @@ class AnthropicClient(HttpProviderClient):
         )
 
     async def _stream_events(
-        self, response: httpx.Response, request: ChatRequest
+        self, response: WireResponse, request: ChatRequest
     ) -> AsyncIterator[StreamEvent]:
         input_tokens: int | None = None
         output_tokens: int | None = None

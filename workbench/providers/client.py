@@ -43,6 +43,7 @@ from workbench.providers.errors import (
     error_for_status,
     without_key,
 )
+from workbench.providers.http import ProviderHttp, WireResponse
 from workbench.providers.policy import RetryClock, RetryPolicy, Timeouts, parse_retry_after
 from workbench.providers.sse import SSEDecoder, SSEEvent
 
@@ -61,7 +62,7 @@ class HttpProviderClient(ProviderClient):
         name: str,
         base_url: str,
         api_key: str | None,
-        http: httpx.AsyncClient,
+        http: ProviderHttp,
         policy: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
         sleep: Sleep = asyncio.sleep,
@@ -72,7 +73,6 @@ class HttpProviderClient(ProviderClient):
         self._http = http
         self.policy = policy or RetryPolicy()
         self.timeouts = timeouts or Timeouts()
-        self._httpx_timeout = self.timeouts.to_httpx()
         self._sleep = sleep
 
     def __repr__(self) -> str:  # never show the key
@@ -91,7 +91,7 @@ class HttpProviderClient(ProviderClient):
 
     @abc.abstractmethod
     def _stream_events(
-        self, response: httpx.Response, request: ChatRequest
+        self, response: WireResponse, request: ChatRequest
     ) -> AsyncIterator[StreamEvent]:
         """Read a 2xx streaming answer; must end with a :class:`Finish`."""
 
@@ -134,9 +134,7 @@ class HttpProviderClient(ProviderClient):
         first_byte = self.timeouts.first_byte if request.stream else None
         try:
             async with contextlib.AsyncExitStack() as stack:
-                sending = self._http.stream(
-                    "POST", url, json=body, headers=headers, timeout=self._httpx_timeout
-                )
+                sending = self._http.stream(url, body=body, headers=headers, timeouts=self.timeouts)
                 try:
                     async with asyncio.timeout(first_byte):
                         response = await stack.enter_async_context(sending)
@@ -193,16 +191,13 @@ class HttpProviderClient(ProviderClient):
             try:
                 try:
                     response = await self._http.get(
-                        url,
-                        params=params,
-                        headers=self._auth_headers(),
-                        timeout=self._httpx_timeout,
+                        url, params=params, headers=self._auth_headers(), timeouts=self.timeouts
                     )
                 except httpx.HTTPError as exc:
                     raise self._transport_error(exc, "", streaming=False) from None
                 if response.status_code >= 400:
                     raise await self._status_error(response, "")
-                return self._json(response.content, "")
+                return self._json(await response.aread(), "")
             except ProviderError as err:
                 wait = clock.next_wait(err)
                 if wait is None:
@@ -211,7 +206,7 @@ class HttpProviderClient(ProviderClient):
 
     # -- failure mapping ---------------------------------------------------------------
 
-    async def _status_error(self, response: httpx.Response, model: str) -> ProviderError:
+    async def _status_error(self, response: WireResponse, model: str) -> ProviderError:
         raw = b""
         try:
             async for chunk in response.aiter_bytes():
@@ -353,7 +348,7 @@ def _reason(err: ProviderError) -> str:
     return f"HTTP {err.status}" if err.status is not None else err.kind
 
 
-async def iter_sse(response: httpx.Response) -> AsyncIterator[SSEEvent]:
+async def iter_sse(response: WireResponse) -> AsyncIterator[SSEEvent]:
     """The SSE events of a streaming response, as they arrive."""
     decoder = SSEDecoder()
     async for chunk in response.aiter_bytes():

@@ -13,8 +13,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from workbench.providers.base import (
     ChatRequest,
     Finish,
@@ -25,6 +23,7 @@ from workbench.providers.base import (
     estimated_usage,
 )
 from workbench.providers.client import HttpProviderClient, iter_sse, whole_answer
+from workbench.providers.http import WireResponse
 
 _FINISH: dict[str, FinishReason] = {
     "STOP": "stop",
@@ -117,7 +116,7 @@ class GeminiClient(HttpProviderClient):
         return whole_answer(request, text, usage, finish or Finish("other", ""))
 
     async def _stream_events(
-        self, response: httpx.Response, request: ChatRequest
+        self, response: WireResponse, request: ChatRequest
     ) -> AsyncIterator[StreamEvent]:
         finish: Finish | None = None
         usage: Usage | None = None

@@ -1,16 +1,18 @@
-"""The one factory for the shared HTTP client every provider call goes through.
+"""The HTTP every provider call goes through: :class:`ProviderHttp`, and its factory.
 
-Measured by ``bench/http_transports.py`` and ``bench/matrix.py`` (see their
-docstrings for the figures): httpx's own transport spends several ms of CPU per
-streamed call, which makes it fall behind at concurrency 64 on a 2-core machine.
-Provider calls therefore keep httpx's API (and so our error mapping) over an
-aiohttp connection pool, through :class:`AiohttpTransport` here. It replaced the
-``httpx-aiohttp`` package's transport, which cProfile showed costing ~0.4 ms of CPU
-per call on work the engine does not need: httpx's ``Headers.items()`` re-decoded
-for every header (~0.3 ms alone), a netrc lookup in a worker thread and an
-environment proxy lookup per request (aiohttp's ``trust_env``), and an SSL context
-made for nothing. ``transport="httpx"`` remains for comparison and for runs of a few
-calls, where importing aiohttp would cost more than it saves.
+A provider client needs two things of HTTP: send a JSON POST and read its answer as it
+streams (:meth:`ProviderHttp.stream`), and GET a JSON listing (:meth:`ProviderHttp.get`).
+Both implementations raise httpx's error classes for every transport failure, so the
+provider base (``client.py``) maps one error tree whichever is used:
+
+- ``"aiohttp"`` (the default): aiohttp directly, one session and connection pool.
+  Measured by ``bench/http_transports.py`` and ``bench/matrix.py`` (figures in the
+  README): httpx in front of aiohttp (our earlier ``AiohttpTransport``) spent about as
+  much CPU per streamed call building and wrapping httpx's request, response and
+  stream objects as aiohttp spent on the call itself (py-spy of a 1,200-call matrix: 40%
+  of the event loop's time under ``httpx.AsyncClient.stream``).
+- ``"httpx"``: httpx's own transport, for comparison (and kept by the tests so both
+  paths stay honest).
 
 Two clocks for time to first token, both read in the caller's context:
 :data:`REQUEST_SENT_AT` (the request body written) and :data:`FIRST_BYTE_AT` (when
@@ -20,13 +22,16 @@ the bytes of each answer chunk came off the socket, stamped in the connection's
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import functools
+import json
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Literal
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import httpx
 
@@ -38,10 +43,10 @@ if TYPE_CHECKING:
 Transport = Literal["aiohttp", "httpx"]
 
 REQUEST_SENT_AT: ContextVar[list[float] | None] = ContextVar("request_sent_at", default=None)
-"""Set by a caller to a list; the aiohttp transport appends ``time.perf_counter()`` each
-time a request body chunk has been written. The engine starts the time-to-first-token
-clock there, so the readout measures the provider, not our own queueing and request
-building (with httpx's own transport the engine falls back to its own start time)."""
+"""Set by a caller to a list; each transport appends ``time.perf_counter()`` when a request
+has been sent (aiohttp: once its body has been written; httpx: just before sending, the
+closest hook it has). The engine starts the time-to-first-token clock there, so the readout
+measures the provider, not our own queueing and request building."""
 FIRST_BYTE_AT: ContextVar[list[float] | None] = ContextVar("first_byte_at", default=None)
 """Set by a caller to a list; the aiohttp transport appends, for each chunk of an answer
 it hands over, the ``time.perf_counter()`` at which that chunk's bytes were read from
@@ -57,64 +62,161 @@ def proxies_configured(environ: os._Environ[str] | dict[str, str] | None = None)
     return any(k.lower() in _PROXY_VARS and v for k, v in env.items())
 
 
+class WireResponse(Protocol):
+    """What a provider reads of an answer (an ``httpx.Response`` is one)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """Looked up case-insensitively."""
+        ...
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]: ...
+
+    async def aread(self) -> bytes: ...
+
+
+class ProviderHttp(abc.ABC):
+    """The HTTP a provider client uses. Failures raise ``httpx.HTTPError`` subclasses.
+    Close it with ``await http.aclose()`` (or use it as an async context manager)."""
+
+    def __init__(self, timeouts: Timeouts | None) -> None:
+        self.timeouts = timeouts or Timeouts()
+        """Used by a request that names none."""
+
+    @abc.abstractmethod
+    def stream(
+        self,
+        url: str,
+        *,
+        body: Any,
+        headers: Mapping[str, str],
+        timeouts: Timeouts | None = None,
+    ) -> contextlib.AbstractAsyncContextManager[WireResponse]:
+        """POST ``body`` as JSON; the answer, its body read as it arrives."""
+
+    @abc.abstractmethod
+    async def get(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> WireResponse:
+        """GET; the answer with its whole body read."""
+
+    async def warm(self) -> None:  # noqa: B027 - optional: nothing to open by default
+        """Open what the first request would open, now, in the running loop."""
+
+    @abc.abstractmethod
+    async def aclose(self) -> None: ...
+
+    async def __aenter__(self) -> ProviderHttp:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
 def make_http_client(
     *,
     max_connections: int = 256,
     timeouts: Timeouts | None = None,
     transport: Transport = DEFAULT_TRANSPORT,
-) -> httpx.AsyncClient:
-    """A client for provider calls. Close it with ``await client.aclose()``.
+) -> ProviderHttp:
+    """The HTTP for provider calls. Close it with ``await http.aclose()``.
 
     ``max_connections`` should be at least the engine's global concurrency so
     calls never wait for a pooled connection (the engine's own limits queue them).
     Proxies from the environment (``HTTPS_PROXY``, ``NO_PROXY``) are honoured; when none
-    is set, nothing is looked up per request.
+    is set, nothing is looked up per request. ``timeouts``: for requests that name none.
     """
-    limits = httpx.Limits(
-        max_connections=max_connections,
-        max_keepalive_connections=max_connections,
-        keepalive_expiry=30.0,
-    )
-    timeout = (timeouts or Timeouts()).to_httpx()
     if transport == "aiohttp":
-        return httpx.AsyncClient(
-            transport=AiohttpTransport(max_connections=max_connections),
-            timeout=timeout,
+        return AiohttpHttp(max_connections=max_connections, timeouts=timeouts)
+    return HttpxHttp(max_connections=max_connections, timeouts=timeouts)
+
+
+async def warm_http_client(http: ProviderHttp) -> None:
+    """Open the connection pool of ``http`` now, in the running loop, so the first call
+    does not."""
+    await http.warm()
+
+
+# ---- httpx's own transport -------------------------------------------------------------
+
+
+class HttpxHttp(ProviderHttp):
+    """Provider calls through an ``httpx.AsyncClient`` and its own transport."""
+
+    def __init__(self, *, max_connections: int = 256, timeouts: Timeouts | None = None) -> None:
+        super().__init__(timeouts)
+
+        async def on_request(_request: httpx.Request) -> None:
+            # httpx has no "body written" hook; "about to send" is the closest it offers.
+            box = REQUEST_SENT_AT.get()
+            if box is not None:
+                box.append(time.perf_counter())
+
+        self.client = httpx.AsyncClient(
+            limits=httpx.Limits(
+                max_connections=max_connections,
+                max_keepalive_connections=max_connections,
+                keepalive_expiry=30.0,
+            ),
+            timeout=self.timeouts.to_httpx(),
             follow_redirects=False,
-            # Proxies are the aiohttp session's job (trust_env when one is configured):
-            # with httpx's trust_env, an HTTPS_PROXY would route calls around this transport.
-            trust_env=False,
+            event_hooks={"request": [on_request]},
         )
 
-    async def on_request(_request: httpx.Request) -> None:
-        # httpx has no "body written" hook; "about to send" is the closest it offers.
-        box = REQUEST_SENT_AT.get()
-        if box is not None:
-            box.append(time.perf_counter())
+    @contextlib.asynccontextmanager
+    async def stream(
+        self,
+        url: str,
+        *,
+        body: Any,
+        headers: Mapping[str, str],
+        timeouts: Timeouts | None = None,
+    ) -> AsyncIterator[WireResponse]:
+        timeout = (timeouts or self.timeouts).to_httpx()
+        async with self.client.stream(
+            "POST", url, json=body, headers=dict(headers), timeout=timeout
+        ) as response:
+            yield response
 
-    return httpx.AsyncClient(
-        limits=limits,
-        timeout=timeout,
-        follow_redirects=False,
-        event_hooks={"request": [on_request]},
-    )
+    async def get(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> WireResponse:
+        return await self.client.get(
+            url,
+            params=dict(params) if params else None,
+            headers=dict(headers) if headers else None,
+            timeout=(timeouts or self.timeouts).to_httpx(),
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
 
 
-async def warm_http_client(client: httpx.AsyncClient) -> None:
-    """Open the aiohttp session of a client from :func:`make_http_client` now, in the
-    running loop, so the first call does not (a no-op for httpx's own transport)."""
-    transport = getattr(client, "_transport", None)
-    if isinstance(transport, AiohttpTransport):
-        await transport.warm()
-
-
-# ---- httpx over aiohttp ----------------------------------------------------------------
+# ---- aiohttp directly ------------------------------------------------------------------
 
 
 @functools.cache
 def _aiohttp_errors() -> tuple[tuple[type[BaseException], type[httpx.HTTPError]], ...]:
-    """aiohttp's failures and the httpx errors they become (as httpx-aiohttp maps them,
-    so ``client.py``'s mapping and ``connection_cause`` see what they always saw)."""
+    """aiohttp's failures and the httpx errors they become, so ``client.py``'s mapping and
+    ``connection_cause`` (which reads the chain) see one error tree."""
     import aiohttp
     from aiohttp import client_exceptions as ce
 
@@ -161,6 +263,16 @@ def _stamping_handler() -> type[Any]:
         first_body_at: float | None = None
         last_data_at = 0.0
 
+        def start_timeout(self) -> None:
+            # aiohttp calls this once the whole request (headers and body) has been
+            # written, in the task that wrote it (a copy of the caller's context, so the
+            # caller's REQUEST_SENT_AT list). A trace's on_request_chunk_sent said the
+            # same, for ~10 trace calls and their parameter objects per request.
+            box = REQUEST_SENT_AT.get()
+            if box is not None:
+                box.append(time.perf_counter())
+            super().start_timeout()
+
         def data_received(self, data: bytes) -> None:
             now = time.perf_counter()
             self.last_data_at = now
@@ -172,12 +284,28 @@ def _stamping_handler() -> type[Any]:
     return StampingHandler
 
 
-class _ResponseStream(httpx.AsyncByteStream):
-    def __init__(self, response: aiohttp.ClientResponse, handler: Any) -> None:
+class _AiohttpResponse:
+    """An aiohttp answer as a :class:`WireResponse`; its chunks stamped in FIRST_BYTE_AT."""
+
+    __slots__ = ("_handler", "_response", "headers", "status_code")
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
         self._response = response
+        self.status_code: int = response.status
+        self.headers: Mapping[str, str] = response.headers
+        handler: Any = None
+        connection = response.connection
+        if connection is not None and hasattr(connection.protocol, "awaiting_body"):
+            handler = connection.protocol
+            handler.first_body_at = None
+            if response.content.is_eof() or response.content.total_bytes:
+                # The body (or its start) came with the headers, in the last read.
+                handler.first_body_at = handler.last_data_at
+            else:
+                handler.awaiting_body = True
         self._handler = handler
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
         box = FIRST_BYTE_AT.get()
         handler = self._handler
         first = True
@@ -192,106 +320,140 @@ class _ResponseStream(httpx.AsyncByteStream):
                 first = False
                 yield chunk
 
-    async def aclose(self) -> None:
+    async def aread(self) -> bytes:
         with _mapped():
-            await self._response.__aexit__(None, None, None)
+            return await self._response.read()
 
 
-class AiohttpTransport(httpx.AsyncBaseTransport):
-    """httpx requests sent on one aiohttp session (made on first use, in the loop)."""
+class AiohttpHttp(ProviderHttp):
+    """Provider calls on one aiohttp session (made on first use, in the running loop)."""
 
-    def __init__(self, *, max_connections: int = 256, keepalive: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        max_connections: int = 256,
+        keepalive: float = 30.0,
+        timeouts: Timeouts | None = None,
+    ) -> None:
         # Imported here, not at module import: aiohttp costs ~0.1-0.5 s to import, and
-        # only calls need it. Its default SSL contexts are made during this import.
+        # only calls need it. Its default SSL contexts are made during this import, which
+        # the engine does on a worker thread while it plans.
         import aiohttp  # noqa: F401
 
+        super().__init__(timeouts)
         self._limit = max_connections
         self._keepalive = keepalive
         self._session: aiohttp.ClientSession | None = None
+        self._client_timeouts: dict[Timeouts, aiohttp.ClientTimeout] = {}
 
     def _open(self) -> aiohttp.ClientSession:
         import asyncio
 
         import aiohttp
 
-        async def on_sent(_s: aiohttp.ClientSession, _ctx: object, _params: object) -> None:
-            box = REQUEST_SENT_AT.get()
-            if box is not None:
-                box.append(time.perf_counter())
-
-        trace = aiohttp.TraceConfig()
-        trace.on_request_chunk_sent.append(on_sent)
         connector = aiohttp.TCPConnector(limit=self._limit, keepalive_timeout=self._keepalive)
         if hasattr(connector, "_factory"):  # the protocol factory (aiohttp 3.x)
             handler: Any = _stamping_handler()
             connector._factory = functools.partial(handler, loop=asyncio.get_running_loop())
         return aiohttp.ClientSession(
             connector=connector,
-            trace_configs=[trace],
             # trust_env makes aiohttp look for a proxy and a ~/.netrc entry (in a worker
             # thread) on every request: only when a proxy is configured. Provider keys
             # go in headers; netrc credentials are never wanted.
             trust_env=proxies_configured(),
-            auto_decompress=False,  # httpx decodes Content-Encoding itself
-            # httpx keeps the client's cookies; a second jar here would send them twice
-            # (and costs a lookup per request).
+            # Provider APIs set no cookies worth keeping; a jar costs a lookup per request.
             cookie_jar=aiohttp.DummyCookieJar(),
+            # Errors are raised as httpx's classes (see _mapped), by our own code.
+            raise_for_status=False,
         )
+
+    def _session_now(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = self._open()
+        return self._session
+
+    def _timeout(self, timeouts: Timeouts | None) -> aiohttp.ClientTimeout:
+        chosen = timeouts or self.timeouts
+        made = self._client_timeouts.get(chosen)
+        if made is None:
+            import aiohttp
+
+            made = aiohttp.ClientTimeout(
+                sock_connect=chosen.connect, sock_read=chosen.read, connect=chosen.pool
+            )
+            self._client_timeouts[chosen] = made
+        return made
 
     async def warm(self) -> None:
-        """Make the session now (in the running loop), before the first request."""
-        if self._session is None:
-            self._session = self._open()
+        self._session_now()
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        import aiohttp
-
-        if self._session is None:
-            self._session = self._open()
-        timeout = request.extensions.get("timeout", {})
-        try:
-            data: bytes | httpx.AsyncByteStream | None = request.content or None
-        except httpx.RequestNotRead:
-            data = request.stream  # type: ignore[assignment]
-            request.headers.pop("transfer-encoding", None)  # aiohttp chunks it itself
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+    @contextlib.asynccontextmanager
+    async def stream(
+        self,
+        url: str,
+        *,
+        body: Any,
+        headers: Mapping[str, str],
+        timeouts: Timeouts | None = None,
+    ) -> AsyncIterator[WireResponse]:
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        sent = {**headers, "Content-Type": "application/json"}
         with _mapped():
-            response = await self._session.request(
-                request.method,
-                str(request.url),
-                headers=headers,
+            response = await self._session_now().request(
+                "POST",
+                url,
                 data=data,
+                headers=sent,
                 allow_redirects=False,
-                compress=False,
-                timeout=aiohttp.ClientTimeout(
-                    sock_connect=timeout.get("connect"),
-                    sock_read=timeout.get("read"),
-                    connect=timeout.get("pool"),
-                ),
-                server_hostname=request.extensions.get("sni_hostname"),
-            ).__aenter__()
-        handler: Any = None
-        connection = response.connection
-        if connection is not None and hasattr(connection.protocol, "awaiting_body"):
-            handler = connection.protocol
-            handler.first_body_at = None
-            if response.content.is_eof() or response.content.total_bytes:
-                # The body (or its start) came with the headers, in the last read.
-                handler.first_body_at = handler.last_data_at
-            else:
-                handler.awaiting_body = True
-        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
-        if response.reason:
-            extensions["reason_phrase"] = response.reason.encode()
-        return httpx.Response(
-            status_code=response.status,
-            headers=response.raw_headers,
-            stream=_ResponseStream(response, handler),
-            request=request,
-            extensions=extensions,
-        )
+                timeout=self._timeout(timeouts),
+            )
+        try:
+            yield _AiohttpResponse(response)
+        finally:
+            response.release()
+
+    async def get(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> WireResponse:
+        with _mapped():
+            response = await self._session_now().request(
+                "GET",
+                url,
+                params=dict(params) if params else None,
+                headers=dict(headers) if headers else None,
+                allow_redirects=False,
+                timeout=self._timeout(timeouts),
+            )
+            try:
+                body = await response.read()
+            finally:
+                response.release()
+        return _ReadResponse(response.status, response.headers, body)
 
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+class _ReadResponse:
+    """An answer whose body has been read whole."""
+
+    __slots__ = ("body", "headers", "status_code")
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        self.status_code = status
+        self.headers = headers
+        self.body = body
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        if self.body:
+            yield self.body
+
+    async def aread(self) -> bytes:
+        return self.body

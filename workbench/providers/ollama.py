@@ -24,6 +24,7 @@ from workbench.providers.base import (
 )
 from workbench.providers.client import HttpProviderClient, text_events
 from workbench.providers.errors import without_key
+from workbench.providers.http import WireResponse
 from workbench.providers.ndjson import NDJSONDecoder, NDJSONError
 
 DEFAULT_BASE_URL = "http://127.0.0.1:11434"
@@ -94,7 +95,7 @@ class OllamaClient(HttpProviderClient):
         return [*text_events(text), *closing]
 
     async def _stream_events(
-        self, response: httpx.Response, request: ChatRequest
+        self, response: WireResponse, request: ChatRequest
     ) -> AsyncIterator[StreamEvent]:
         decoder = NDJSONDecoder()
         produced: list[str] = []

@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
-
 from workbench.providers.base import (
     ChatRequest,
     Finish,
@@ -24,6 +22,7 @@ from workbench.providers.base import (
     estimated_usage,
 )
 from workbench.providers.client import HttpProviderClient, iter_sse, whole_answer
+from workbench.providers.http import WireResponse
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -93,7 +92,7 @@ class OpenAIClient(HttpProviderClient):
         return whole_answer(request, text, self._usage(usage) if usage else None, finish)
 
     async def _stream_events(
-        self, response: httpx.Response, request: ChatRequest
+        self, response: WireResponse, request: ChatRequest
     ) -> AsyncIterator[StreamEvent]:
         finish: Finish | None = None
         usage: Usage | None = None

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from workbench.core.errors import MissingKeyError, UsageError
@@ -18,6 +17,7 @@ from workbench.providers.anthropic import AnthropicClient
 from workbench.providers.base import Family, ProviderClient
 from workbench.providers.echo import EchoClient
 from workbench.providers.gemini import GeminiClient
+from workbench.providers.http import ProviderHttp
 from workbench.providers.ollama import DEFAULT_BASE_URL as OLLAMA_URL
 from workbench.providers.ollama import OllamaClient, detect_ollama
 from workbench.providers.openai import OpenAIClient
@@ -162,7 +162,7 @@ def profile_problem(exc: Any) -> str:
 def make_client(
     profile: ProviderProfile,
     api_key: str | None,
-    http_client: httpx.AsyncClient | None,
+    http_client: ProviderHttp | None,
     **overrides: Any,
 ) -> ProviderClient:
     """The client for a profile. ``overrides`` reach the client (e.g. ``sleep`` in tests)."""

@@ -175,11 +175,11 @@ def test_a_single_call_uses_the_stamping_transport_too() -> None:
     import asyncio
 
     from workbench.engine.runner import _default_http_client
-    from workbench.providers.http import AiohttpTransport
+    from workbench.providers.http import AiohttpHttp
 
     for calls in (1, 4, 1200):
         client = _default_http_client(8, calls)
         try:
-            assert isinstance(client._transport, AiohttpTransport)
+            assert isinstance(client, AiohttpHttp)
         finally:
             asyncio.run(client.aclose())

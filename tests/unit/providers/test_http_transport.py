@@ -1,6 +1,7 @@
-"""Our httpx transport over aiohttp (workbench/providers/http.py) against real sockets on
-127.0.0.1: requests and answers pass through whole, failures map to the httpx errors the
-provider clients expect, and the TTFT clock's stamps are taken."""
+"""The provider HTTP (workbench/providers/http.py), aiohttp directly and httpx's own
+transport, against real sockets on 127.0.0.1: requests and answers pass through whole,
+failures map to the httpx errors the provider clients expect, and the TTFT clock's stamps
+are taken."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tests.providerserver import DEFAULT_KEY, ProviderServer
 from workbench.providers.http import (
     FIRST_BYTE_AT,
     REQUEST_SENT_AT,
+    Transport,
     make_http_client,
     proxies_configured,
     warm_http_client,
@@ -31,24 +33,42 @@ def headers() -> dict[str, str]:
     return {"authorization": f"Bearer {DEFAULT_KEY}", "x-workbench-test": "yes"}
 
 
-async def _whole(server: ProviderServer) -> httpx.Response:
-    async with make_http_client(transport="aiohttp") as client:
+async def _whole(server: ProviderServer, transport: Transport, model: str) -> tuple[int, str, Any]:
+    async with make_http_client(transport=transport) as client:
         await warm_http_client(client)
         url = server.base_url("openai") + "/chat/completions"
-        r = await client.post(url, json=chat_body("tr-whole", False), headers=headers())
-        await r.aread()
-        return r
+        body = chat_body(model, False)
+        async with client.stream(url, body=body, headers=headers()) as r:
+            return r.status_code, r.headers["Content-Type"], json.loads(await r.aread())
 
 
-def test_a_request_and_its_answer_pass_through_whole(server: ProviderServer) -> None:
-    server.script("tr-whole", text="one two three")
-    r = asyncio.run(_whole(server))
-    assert r.status_code == 200
-    assert r.headers["content-type"].startswith("application/json")
-    assert r.json()["choices"][0]["message"]["content"] == "one two three"
-    (seen,) = server.requests_for("tr-whole")
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+def test_a_request_and_its_answer_pass_through_whole(
+    server: ProviderServer, transport: Transport
+) -> None:
+    model = f"tr-whole-{transport}"
+    server.script(model, text="one two three")
+    status, kind, answer = asyncio.run(_whole(server, transport, model))
+    assert status == 200
+    assert kind.startswith("application/json")
+    assert answer["choices"][0]["message"]["content"] == "one two three"
+    (seen,) = server.requests_for(model)
     assert seen.method == "POST" and seen.headers["x-workbench-test"] == "yes"
-    assert seen.body == chat_body("tr-whole", False)
+    assert seen.headers["content-type"] == "application/json"
+    assert seen.body == chat_body(model, False)
+
+
+def test_a_listing_is_read_whole_with_its_query(server: ProviderServer) -> None:
+    async def go() -> tuple[int, Any]:
+        async with make_http_client(transport="aiohttp") as client:
+            url = server.base_url("openai") + "/models"
+            r = await client.get(url, params={"limit": "5"}, headers=headers())
+            chunks = [c async for c in r.aiter_bytes()]
+            assert b"".join(chunks) == await r.aread()
+            return r.status_code, json.loads(await r.aread())
+
+    status, listing = asyncio.run(go())
+    assert status == 200 and isinstance(listing["data"], list)
 
 
 def test_a_streamed_answer_is_stamped_when_its_bytes_arrive(server: ProviderServer) -> None:
@@ -62,7 +82,7 @@ def test_a_streamed_answer_is_stamped_when_its_bytes_arrive(server: ProviderServ
         async with make_http_client(transport="aiohttp") as client:
             url = server.base_url("openai") + "/chat/completions"
             body = chat_body("tr-stream", True)
-            async with client.stream("POST", url, json=body, headers=headers()) as r:
+            async with client.stream(url, body=body, headers=headers()) as r:
                 assert r.status_code == 200
                 data = b"".join([c async for c in r.aiter_bytes()])
         return data, sent, got
@@ -81,16 +101,15 @@ def test_a_streamed_answer_is_stamped_when_its_bytes_arrive(server: ProviderServ
 def test_an_error_status_comes_back_with_its_headers(server: ProviderServer) -> None:
     server.script("tr-limited", fail_times=-1, status=429, retry_after=7)
 
-    async def go() -> httpx.Response:
+    async def go() -> tuple[int, str]:
         async with make_http_client(transport="aiohttp") as client:
             url = server.base_url("openai") + "/chat/completions"
-            r = await client.post(url, json=chat_body("tr-limited", False), headers=headers())
-            await r.aread()
-            return r
+            body = chat_body("tr-limited", False)
+            async with client.stream(url, body=body, headers=headers()) as r:
+                await r.aread()
+                return r.status_code, r.headers["retry-after"]
 
-    r = asyncio.run(go())
-    assert r.status_code == 429
-    assert r.headers["retry-after"] == "7"
+    assert asyncio.run(go()) == (429, "7")
 
 
 def test_a_refused_connection_is_httpx_connect_error() -> None:
@@ -113,7 +132,8 @@ def test_a_server_that_never_answers_is_a_timeout(server: ProviderServer) -> Non
         timeouts = Timeouts(read=0.3, first_byte=None, connect=2.0)
         async with make_http_client(transport="aiohttp", timeouts=timeouts) as client:
             url = server.base_url("openai") + "/chat/completions"
-            await client.post(url, json=chat_body("tr-hang", False), headers=headers())
+            async with client.stream(url, body=chat_body("tr-hang", False), headers=headers()):
+                pass
 
     with pytest.raises(httpx.TimeoutException):
         asyncio.run(go())
