@@ -10,6 +10,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
+    QAbstractScrollArea,
     QApplication,
     QDialog,
     QLabel,
@@ -170,3 +171,24 @@ def activate(qtbot, window: QWidget) -> None:  # type: ignore[no-untyped-def]
     active, and window shortcuts such as Ctrl+S only reach the active window)."""
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+
+
+def resize_window(qtbot, window: QWidget, width: int, height: int) -> None:  # type: ignore[no-untyped-def]
+    """Resize ``window`` as a person drags it, and wait until every layout inside has
+    taken the new size: a resize only posts layout requests, and on a loaded machine
+    a check made straight after it reads the old (or a half-done) geometry."""
+    window.resize(width, height)
+
+    def geometry() -> tuple[object, ...]:
+        views = window.findChildren(QAbstractScrollArea)
+        return (window.size(), *(v.viewport().size() for v in views if v.isVisible()))
+
+    seen: list[tuple[object, ...]] = []
+
+    def settled() -> bool:
+        QApplication.processEvents()
+        seen.append(geometry())
+        return len(seen) >= 3 and seen[-1] == seen[-2] == seen[-3]
+
+    qtbot.waitUntil(lambda: window.size().width() == width and settled(), timeout=5000)
+    QApplication.processEvents()  # the timers a resize started (column fitting) run now

@@ -10,7 +10,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QAbstractItemView, QStyle
 
-from tests.gui.people import check_item, click, click_tab, field_with_placeholder
+from tests.gui.people import (
+    check_item,
+    click,
+    click_tab,
+    field_with_placeholder,
+    resize_window,
+)
 
 LONG = "anthropic:claude-3-5-sonnet-20241022"
 
@@ -39,7 +45,7 @@ def test_log_model_column_reads_whole_when_there_is_room(qtbot: Any, window: Any
     header = log.table.horizontalHeader()
     model_col = log.model.HEADERS.index("Model")
     for width, whole in ((1440, True), (1024, False)):
-        window.resize(width, 900)
+        resize_window(qtbot, window, width, 900)
         log.model.set_rows(rows)
         log.column_fitter.fit()
         shown = shown_text(log.table, LONG, header.sectionSize(model_col))
@@ -60,7 +66,7 @@ def test_log_model_column_reads_whole_when_there_is_room(qtbot: Any, window: Any
 
 
 def test_compare_models_list_keeps_both_ends_of_a_long_id(qtbot: Any, window: Any) -> None:
-    window.resize(1024, 700)
+    resize_window(qtbot, window, 1024, 700)
     click_tab(window, "Compare")
     compare = window.compare
     entry = field_with_placeholder(compare, "profile:model")
@@ -74,7 +80,7 @@ def test_compare_models_list_keeps_both_ends_of_a_long_id(qtbot: Any, window: An
     )
     shown = shown_text(lst, LONG, width)
     assert shown == LONG or (shown.startswith("anthropic:") and shown.endswith("1022")), shown
-    window.resize(1440, 900)
+    resize_window(qtbot, window, 1440, 900)
     qtbot.waitUntil(lambda: lst.visualItemRect(item).width() > width)
     wide = lst.visualItemRect(item).width() - lst.style().pixelMetric(
         QStyle.PixelMetric.PM_IndicatorWidth, None, lst

@@ -322,7 +322,7 @@ def whole_answer(
 def connection_cause(exc: BaseException) -> str | None:
     """What really stopped a connection, from the exception's chain: "connection refused",
     "connect timeout", "host not found", or "connection closed by the server"; None when
-    it was none of these. (httpx-aiohttp maps all of them to ``httpx.ConnectTimeout``.)"""
+    it was none of these. (The aiohttp transport maps most of them to ``httpx.ConnectTimeout``.)"""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
