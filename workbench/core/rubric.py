@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import regex
 
 from workbench.core.assertions import Assertion
 from workbench.core.errors import InputError, RenderError, TemplateError
@@ -108,8 +107,10 @@ def grading_messages(
     ]
 
 
-_FENCE = regex.compile(r"```(?:json)?\s*(.*?)```", regex.DOTALL | regex.IGNORECASE)
-_NUMBER = regex.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*(?:/\s*\d+(?:\.\d+)?)?\s*$")
+# The standard library's re: these two patterns need nothing of the regex package, whose
+# import (~12 ms) every run paid for them.
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
+_NUMBER = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*(?:/\s*\d+(?:\.\d+)?)?\s*$")
 
 
 def _objects(text: str) -> list[Any]:

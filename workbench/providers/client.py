@@ -2,7 +2,7 @@
 
 A family module says only what differs (URL, headers, body, how to read its
 stream and its error bodies). This base does the call under the one
-:class:`~workbench.providers.policy.RetryPolicy`, turns every httpx failure and
+:class:`~workbench.providers.policy.RetryPolicy`, turns every transport failure and
 every error status into the one error tree, and checks that a stream really
 finished. Retries happen only before the first event of an answer: a half-sent
 answer is never silently restarted, so what the engine measures is what happened.
@@ -20,8 +20,6 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from workbench.providers.base import (
     ChatRequest,
@@ -43,7 +41,15 @@ from workbench.providers.errors import (
     error_for_status,
     without_key,
 )
-from workbench.providers.http import ProviderHttp, WireResponse
+from workbench.providers.http import (
+    ProviderHttp,
+    WireBadURL,
+    WireConnectError,
+    WireConnectTimeout,
+    WireError,
+    WireResponse,
+    WireTimeout,
+)
 from workbench.providers.policy import RetryClock, RetryPolicy, Timeouts, parse_retry_after
 from workbench.providers.sse import SSEDecoder, SSEEvent
 
@@ -167,7 +173,7 @@ class HttpProviderClient(ProviderClient):
                 async for event in self._stream_events(response, request):
                     finished = isinstance(event, Finish)
                     yield event
-        except httpx.HTTPError as exc:
+        except WireError as exc:
             raise self._transport_error(exc, request.model, streaming=streaming) from None
         if streaming and not finished:
             raise BrokenStreamError(
@@ -193,7 +199,7 @@ class HttpProviderClient(ProviderClient):
                     response = await self._http.get(
                         url, params=params, headers=self._auth_headers(), timeouts=self.timeouts
                     )
-                except httpx.HTTPError as exc:
+                except WireError as exc:
                     raise self._transport_error(exc, "", streaming=False) from None
                 if response.status_code >= 400:
                     raise await self._status_error(response, "")
@@ -213,7 +219,7 @@ class HttpProviderClient(ProviderClient):
                 raw += chunk
                 if len(raw) >= MAX_ERROR_BODY:
                     break
-        except httpx.HTTPError:
+        except WireError:
             pass  # the status alone is enough to classify
         text = raw.decode("utf-8", errors="replace")
         try:
@@ -229,13 +235,11 @@ class HttpProviderClient(ProviderClient):
             kind=kind,
         )
 
-    def _transport_error(
-        self, exc: httpx.HTTPError, model: str, *, streaming: bool
-    ) -> ProviderError:
+    def _transport_error(self, exc: WireError, model: str, *, streaming: bool) -> ProviderError:
         where = without_key(str(exc), self._api_key) or type(exc).__name__
         cause = connection_cause(exc)
         # The aiohttp transport reports any dropped connection as ConnectTimeout.
-        if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError) and streaming:
+        if isinstance(exc, WireConnectTimeout | WireConnectError) and streaming:
             return BrokenStreamError(
                 f"the connection broke mid-answer ({where})", provider=self.name, model=model
             )
@@ -250,11 +254,11 @@ class HttpProviderClient(ProviderClient):
             )
             failed.cause = cause
             return failed
-        if isinstance(exc, httpx.ConnectTimeout):  # aiohttp: some other connection failure
+        if isinstance(exc, WireConnectTimeout | WireConnectError):  # some other failure
             return ConnectionFailed(
                 f"could not reach {self.base_url} ({where})", provider=self.name, model=model
             )
-        if isinstance(exc, httpx.TimeoutException):
+        if isinstance(exc, WireTimeout):
             what = (
                 f"the stream stalled for more than {self.timeouts.read:g}s"
                 if streaming
@@ -265,7 +269,7 @@ class HttpProviderClient(ProviderClient):
             return BrokenStreamError(
                 f"the connection broke mid-answer ({where})", provider=self.name, model=model
             )
-        if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        if isinstance(exc, WireBadURL):
             err = ConnectionFailed(
                 f"cannot call {self.base_url}: {where}",
                 provider=self.name,
@@ -322,7 +326,7 @@ def whole_answer(
 def connection_cause(exc: BaseException) -> str | None:
     """What really stopped a connection, from the exception's chain: "connection refused",
     "connect timeout", "host not found", or "connection closed by the server"; None when
-    it was none of these. (The aiohttp transport maps most of them to ``httpx.ConnectTimeout``.)"""
+    it was none of these (the WireError itself says less: aiohttp reports several as one)."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:

@@ -2,8 +2,10 @@
 
 A provider client needs two things of HTTP: send a JSON POST and read its answer as it
 streams (:meth:`ProviderHttp.stream`), and GET a JSON listing (:meth:`ProviderHttp.get`).
-Both implementations raise httpx's error classes for every transport failure, so the
-provider base (``client.py``) maps one error tree whichever is used:
+Both implementations raise this module's :class:`WireError` tree for every transport
+failure (the library's own exception kept as ``__cause__``), so the provider base
+(``client.py``) maps one error tree whichever is used, and a run imports only the
+library it calls through:
 
 - ``"aiohttp"`` (the default): aiohttp directly, one session and connection pool.
   Measured by ``bench/http_transports.py`` and ``bench/matrix.py`` (figures in the
@@ -33,12 +35,11 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import httpx
-
 from workbench.providers.policy import Timeouts
 
 if TYPE_CHECKING:
     import aiohttp
+    import httpx
 
 Transport = Literal["aiohttp", "httpx"]
 
@@ -62,8 +63,41 @@ def proxies_configured(environ: os._Environ[str] | dict[str, str] | None = None)
     return any(k.lower() in _PROXY_VARS and v for k, v in env.items())
 
 
+class WireError(Exception):
+    """A request that got no answer, or not all of it (there is no status to read)."""
+
+
+class WireTimeout(WireError):
+    """Nothing happened within a timeout."""
+
+
+class WireConnectTimeout(WireTimeout):
+    """No connection within the connect timeout."""
+
+
+class WireReadTimeout(WireTimeout):
+    """The answer stopped: no bytes within the read timeout."""
+
+
+class WireConnectError(WireError):
+    """No connection (refused, host not found, closed before answering); the cause is in
+    the exception's chain (see ``client.connection_cause``)."""
+
+
+class WireReadError(WireError):
+    """The connection broke, or the answer was malformed, while it was being read."""
+
+
+class WireProxyError(WireError):
+    """The configured proxy refused or failed."""
+
+
+class WireBadURL(WireError):
+    """The URL cannot be called (no http:// or https://, or malformed)."""
+
+
 class WireResponse(Protocol):
-    """What a provider reads of an answer (an ``httpx.Response`` is one)."""
+    """What a provider reads of an answer."""
 
     @property
     def status_code(self) -> int: ...
@@ -79,7 +113,7 @@ class WireResponse(Protocol):
 
 
 class ProviderHttp(abc.ABC):
-    """The HTTP a provider client uses. Failures raise ``httpx.HTTPError`` subclasses.
+    """The HTTP a provider client uses. Transport failures raise :class:`WireError`.
     Close it with ``await http.aclose()`` (or use it as an async context manager)."""
 
     def __init__(self, timeouts: Timeouts | None) -> None:
@@ -153,10 +187,57 @@ async def warm_http_client(http: ProviderHttp) -> None:
 # ---- httpx's own transport -------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _httpx_mapped() -> Iterator[None]:
+    import httpx
+
+    try:
+        yield
+    except httpx.HTTPError as exc:
+        mapped: type[WireError] = WireReadError
+        if isinstance(exc, httpx.ConnectTimeout):
+            mapped = WireConnectTimeout
+        elif isinstance(exc, httpx.ReadTimeout):
+            mapped = WireReadTimeout
+        elif isinstance(exc, httpx.TimeoutException):
+            mapped = WireTimeout
+        elif isinstance(exc, httpx.ConnectError):
+            mapped = WireConnectError
+        elif isinstance(exc, httpx.ProxyError):
+            mapped = WireProxyError
+        elif isinstance(exc, httpx.UnsupportedProtocol):
+            mapped = WireBadURL
+        raise mapped(str(exc)) from exc
+    except httpx.InvalidURL as exc:
+        raise WireBadURL(str(exc)) from exc
+
+
+class _HttpxResponse:
+    """An httpx answer as a :class:`WireResponse`, its failures as :class:`WireError`."""
+
+    __slots__ = ("_response", "headers", "status_code")
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self.status_code = response.status_code
+        self.headers: Mapping[str, str] = response.headers
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        with _httpx_mapped():
+            async for chunk in self._response.aiter_bytes():
+                yield chunk
+
+    async def aread(self) -> bytes:
+        with _httpx_mapped():
+            return await self._response.aread()
+
+
 class HttpxHttp(ProviderHttp):
     """Provider calls through an ``httpx.AsyncClient`` and its own transport."""
 
     def __init__(self, *, max_connections: int = 256, timeouts: Timeouts | None = None) -> None:
+        import httpx
+
         super().__init__(timeouts)
 
         async def on_request(_request: httpx.Request) -> None:
@@ -186,10 +267,14 @@ class HttpxHttp(ProviderHttp):
         timeouts: Timeouts | None = None,
     ) -> AsyncIterator[WireResponse]:
         timeout = (timeouts or self.timeouts).to_httpx()
-        async with self.client.stream(
-            "POST", url, json=body, headers=dict(headers), timeout=timeout
-        ) as response:
-            yield response
+        sending = self.client.stream("POST", url, json=body, headers=dict(headers), timeout=timeout)
+        with _httpx_mapped():
+            response = await sending.__aenter__()
+        try:
+            yield _HttpxResponse(response)
+        finally:
+            with _httpx_mapped():
+                await sending.__aexit__(None, None, None)
 
     async def get(
         self,
@@ -199,12 +284,14 @@ class HttpxHttp(ProviderHttp):
         headers: Mapping[str, str] | None = None,
         timeouts: Timeouts | None = None,
     ) -> WireResponse:
-        return await self.client.get(
-            url,
-            params=dict(params) if params else None,
-            headers=dict(headers) if headers else None,
-            timeout=(timeouts or self.timeouts).to_httpx(),
-        )
+        with _httpx_mapped():
+            response = await self.client.get(
+                url,
+                params=dict(params) if params else None,
+                headers=dict(headers) if headers else None,
+                timeout=(timeouts or self.timeouts).to_httpx(),
+            )
+        return _HttpxResponse(response)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -214,23 +301,23 @@ class HttpxHttp(ProviderHttp):
 
 
 @functools.cache
-def _aiohttp_errors() -> tuple[tuple[type[BaseException], type[httpx.HTTPError]], ...]:
-    """aiohttp's failures and the httpx errors they become, so ``client.py``'s mapping and
-    ``connection_cause`` (which reads the chain) see one error tree."""
+def _aiohttp_errors() -> tuple[tuple[type[BaseException], type[WireError]], ...]:
+    """aiohttp's failures and the :class:`WireError` each becomes (``client.py``'s
+    ``connection_cause`` reads the chain for what really happened)."""
     import aiohttp
     from aiohttp import client_exceptions as ce
 
     return (
-        (aiohttp.ServerTimeoutError, httpx.TimeoutException),
-        (aiohttp.SocketTimeoutError, httpx.ReadTimeout),
-        (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
-        (aiohttp.ClientConnectionError, httpx.ConnectTimeout),
-        (aiohttp.ClientConnectorError, httpx.ConnectError),
-        (aiohttp.ClientPayloadError, httpx.ReadError),
-        (aiohttp.ClientProxyConnectionError, httpx.ProxyError),
-        (aiohttp.ClientHttpProxyError, httpx.ProxyError),
-        (ce.NonHttpUrlClientError, httpx.UnsupportedProtocol),
-        (ce.InvalidUrlClientError, httpx.UnsupportedProtocol),
+        (aiohttp.ServerTimeoutError, WireTimeout),
+        (aiohttp.SocketTimeoutError, WireReadTimeout),
+        (aiohttp.ConnectionTimeoutError, WireConnectTimeout),
+        (aiohttp.ClientConnectionError, WireConnectError),
+        (aiohttp.ClientConnectorError, WireConnectError),
+        (aiohttp.ClientPayloadError, WireReadError),
+        (aiohttp.ClientProxyConnectionError, WireProxyError),
+        (aiohttp.ClientHttpProxyError, WireProxyError),
+        (ce.NonHttpUrlClientError, WireBadURL),
+        (ce.InvalidUrlClientError, WireBadURL),
     )
 
 
@@ -238,12 +325,12 @@ def _aiohttp_errors() -> tuple[tuple[type[BaseException], type[httpx.HTTPError]]
 def _mapped() -> Iterator[None]:
     try:
         yield
-    except httpx.HTTPError:
+    except WireError:
         raise
     except Exception as exc:
         # The most specific aiohttp class decides: a refused connection
         # (ClientConnectorError) is a ConnectError, not its base's ConnectTimeout.
-        mapped: type[httpx.HTTPError] | None = None
+        mapped: type[WireError] | None = None
         matched: type[BaseException] | None = None
         for source, target in _aiohttp_errors():
             if isinstance(exc, source) and (matched is None or issubclass(source, matched)):
@@ -363,7 +450,7 @@ class AiohttpHttp(ProviderHttp):
             trust_env=proxies_configured(),
             # Provider APIs set no cookies worth keeping; a jar costs a lookup per request.
             cookie_jar=aiohttp.DummyCookieJar(),
-            # Errors are raised as httpx's classes (see _mapped), by our own code.
+            # Error statuses are read by the provider base, not raised here.
             raise_for_status=False,
         )
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
-
 from workbench.providers.base import (
     ChatRequest,
     Finish,
@@ -131,6 +129,8 @@ class OllamaClient(HttpProviderClient):
 
 async def detect_ollama(base_url: str = DEFAULT_BASE_URL, timeout: float = 0.3) -> bool:
     """True when an Ollama server answers ``GET /api/tags`` at ``base_url`` (fast, no retry)."""
+    import httpx
+
     try:
         async with httpx.AsyncClient(timeout=timeout, trust_env=False) as http:
             response = await http.get(f"{base_url.rstrip('/')}/api/tags")

@@ -23,11 +23,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench.providers.errors import ProviderError
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class Timeouts(BaseModel):
@@ -47,6 +50,8 @@ class Timeouts(BaseModel):
     """Waiting for a free connection; None because the engine's limits already queue calls."""
 
     def to_httpx(self) -> httpx.Timeout:
+        import httpx
+
         return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
 
 

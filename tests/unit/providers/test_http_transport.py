@@ -10,14 +10,17 @@ import json
 import socket
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.providerserver import DEFAULT_KEY, ProviderServer
+from workbench.providers.client import connection_cause
 from workbench.providers.http import (
     FIRST_BYTE_AT,
     REQUEST_SENT_AT,
     Transport,
+    WireBadURL,
+    WireConnectError,
+    WireTimeout,
     make_http_client,
     proxies_configured,
     warm_http_client,
@@ -112,31 +115,47 @@ def test_an_error_status_comes_back_with_its_headers(server: ProviderServer) -> 
     assert asyncio.run(go()) == (429, "7")
 
 
-def test_a_refused_connection_is_httpx_connect_error() -> None:
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+def test_a_refused_connection_is_a_connect_error_naming_its_cause(transport: Transport) -> None:
     with socket.socket() as s:  # a port that was free a moment ago and has no listener
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
 
     async def go() -> None:
-        async with make_http_client(transport="aiohttp") as client:
+        async with make_http_client(transport=transport) as client:
             await client.get(f"http://127.0.0.1:{port}/v1/models")
 
-    with pytest.raises(httpx.ConnectError):
+    with pytest.raises(WireConnectError) as caught:
         asyncio.run(go())
+    assert connection_cause(caught.value) == "connection refused"
 
 
-def test_a_server_that_never_answers_is_a_timeout(server: ProviderServer) -> None:
-    server.script("tr-hang", fault="hang")
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+def test_a_server_that_never_answers_is_a_timeout(
+    server: ProviderServer, transport: Transport
+) -> None:
+    model = f"tr-hang-{transport}"
+    server.script(model, fault="hang")
 
     async def go() -> None:
         timeouts = Timeouts(read=0.3, first_byte=None, connect=2.0)
-        async with make_http_client(transport="aiohttp", timeouts=timeouts) as client:
+        async with make_http_client(transport=transport, timeouts=timeouts) as client:
             url = server.base_url("openai") + "/chat/completions"
-            async with client.stream(url, body=chat_body("tr-hang", False), headers=headers()):
+            async with client.stream(url, body=chat_body(model, False), headers=headers()):
                 pass
 
-    with pytest.raises(httpx.TimeoutException):
+    with pytest.raises(WireTimeout):
         asyncio.run(go())
+
+
+def test_an_unusable_url_is_a_bad_url_error() -> None:
+    async def go(transport: Transport) -> None:
+        async with make_http_client(transport=transport) as client:
+            await client.get("ftp://127.0.0.1/v1/models")
+
+    for transport in ("aiohttp", "httpx"):
+        with pytest.raises(WireBadURL):
+            asyncio.run(go(transport))
 
 
 def test_proxies_are_looked_for_only_when_the_environment_names_one() -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.providerserver import DEFAULT_KEY, ProviderServer
 from workbench.core.errors import NotAVaultError, NotFoundError, UsageError, VaultBusyError
 from workbench.core.models import Message, PromptContent
 from workbench.core.runs import CellResult, ModelRef, RunSpec, TestCase
@@ -165,26 +166,41 @@ def test_a_busy_vault_is_refused_with_nothing_written(
         assert [e.action for e in orm.audit_events()].count("x") == 0
 
 
-def test_compare_from_the_command_line_never_imports_sqlalchemy(
+def test_compare_from_the_command_line_imports_no_orm_httpx_or_regex(
     filled: Path, tmp_path: Path
 ) -> None:
+    """A compare against a real (local) OpenAI-compatible server, as a user runs it, the
+    second time: the first run, with no price cache yet, imports genai-prices (and with
+    it httpx) once to price the model."""
     probe = (
         "import sys\n"
         "from workbench.cli.main import main\n"
         "code = main(sys.argv[1:])\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'alembic'}))\n"
+        "unused = {'sqlalchemy', 'alembic', 'httpx', 'httpcore', 'regex'}\n"
+        "print(sorted(set(sys.modules) & unused))\n"  # httpx._main: workbench's own stub
         "sys.exit(code)\n"
     )
-    env = {**os.environ, "WORKBENCH_DATA_DIR": str(tmp_path / "data")}
-    argv = ["--vault", str(filled), "compare", "p", "--models", "echo:echo", "--json"]
-    done = subprocess.run(
-        [sys.executable, "-c", probe, *argv],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    env = {**os.environ, "WORKBENCH_DATA_DIR": str(tmp_path / "data"), "WB_PROBE_KEY": DEFAULT_KEY}
+    env.pop("WORKBENCH_VAULT", None)
+
+    def workbench(*argv: str, code: str | None = None) -> subprocess.CompletedProcess[str]:
+        command = (
+            [sys.executable, "-c", code, *argv]
+            if code
+            else [sys.executable, "-m", "workbench", *argv]
+        )
+        return subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+
+    with ProviderServer() as server:
+        added = workbench(
+            "provider", "add", "local", "--family", "openai",
+            "--base-url", server.base_url("openai"), "--key-env", "WB_PROBE_KEY",
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        argv = ["--vault", str(filled), "compare", "p", "--models", "local:gpt-4o-mini", "--json"]
+        runs = [workbench(*argv, code=probe) for _ in range(2)]
+    for done in runs:
+        assert done.returncode == 0, done.stderr
+    assert runs[1].stdout.strip().splitlines()[-1] == "[]"
