@@ -10,7 +10,8 @@ JSON mode, so ``response_format`` is not sent: the prompt must ask for JSON.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from workbench.providers.base import (
@@ -111,44 +112,45 @@ class AnthropicClient(HttpProviderClient):
 
     async def _stream_events(
         self, response: WireResponse, request: ChatRequest
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         input_tokens: int | None = None
         output_tokens: int | None = None
         finish: Finish | None = None
         produced: list[str] = []
-        async for sse in iter_sse(response):
-            data = self._stream_json(sse.data, request.model)
-            if not isinstance(data, dict):
-                raise self._protocol("a stream event is not a JSON object", request.model)
-            kind = data.get("type", sse.event)
-            if kind == "content_block_delta":
-                delta = data.get("delta") or {}
-                if delta.get("type") == "text_delta" and delta.get("text"):
-                    produced.append(delta["text"])
-                    yield TextDelta(delta["text"])
-            elif kind == "message_start":
-                usage = (data.get("message") or {}).get("usage") or {}
-                input_tokens = self._input_tokens(usage)
-                output_tokens = usage.get("output_tokens")
-            elif kind == "message_delta":
-                stop = (data.get("delta") or {}).get("stop_reason")
-                if stop:
-                    finish = finish_reason(stop)
-                usage = data.get("usage") or {}
-                if usage.get("output_tokens") is not None:
-                    output_tokens = int(usage["output_tokens"])
-                if usage.get("input_tokens"):
+        async with contextlib.aclosing(iter_sse(response)) as events:
+            async for sse in events:
+                data = self._stream_json(sse.data, request.model)
+                if not isinstance(data, dict):
+                    raise self._protocol("a stream event is not a JSON object", request.model)
+                kind = data.get("type", sse.event)
+                if kind == "content_block_delta":
+                    delta = data.get("delta") or {}
+                    if delta.get("type") == "text_delta" and delta.get("text"):
+                        produced.append(delta["text"])
+                        yield TextDelta(delta["text"])
+                elif kind == "message_start":
+                    usage = (data.get("message") or {}).get("usage") or {}
                     input_tokens = self._input_tokens(usage)
-            elif kind == "message_stop":
-                break
-            elif kind == "error":
-                error = data.get("error") or {}
-                raise error_for_status(
-                    _STATUS_BY_TYPE.get(str(error.get("type")), 500),
-                    without_key(f"error mid-stream: {error.get('message', '')}", self._api_key),
-                    provider=self.name,
-                    model=request.model,
-                )
+                    output_tokens = usage.get("output_tokens")
+                elif kind == "message_delta":
+                    stop = (data.get("delta") or {}).get("stop_reason")
+                    if stop:
+                        finish = finish_reason(stop)
+                    usage = data.get("usage") or {}
+                    if usage.get("output_tokens") is not None:
+                        output_tokens = int(usage["output_tokens"])
+                    if usage.get("input_tokens"):
+                        input_tokens = self._input_tokens(usage)
+                elif kind == "message_stop":
+                    break
+                elif kind == "error":
+                    error = data.get("error") or {}
+                    raise error_for_status(
+                        _STATUS_BY_TYPE.get(str(error.get("type")), 500),
+                        without_key(f"error mid-stream: {error.get('message', '')}", self._api_key),
+                        provider=self.name,
+                        model=request.model,
+                    )
         if finish is None:
             return  # the base class reports the unfinished stream
         if input_tokens is None or output_tokens is None:

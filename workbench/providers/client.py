@@ -17,7 +17,7 @@ import errno
 import json
 import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -98,7 +98,7 @@ class HttpProviderClient(ProviderClient):
     @abc.abstractmethod
     def _stream_events(
         self, response: WireResponse, request: ChatRequest
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         """Read a 2xx streaming answer; must end with a :class:`Finish`."""
 
     @abc.abstractmethod
@@ -120,9 +120,13 @@ class HttpProviderClient(ProviderClient):
             clock.attempt += 1
             delivered = False
             try:
-                async for event in self._attempt(url, headers, body, request):
-                    delivered = True
-                    yield event
+                # Every async generator of a call is closed when the call is done with
+                # it (aclosing): one left to the garbage collector is closed by a task
+                # asyncio schedules through its self-pipe, two per call otherwise.
+                async with contextlib.aclosing(self._attempt(url, headers, body, request)) as go:
+                    async for event in go:
+                        delivered = True
+                        yield event
                 return
             except ProviderError as err:
                 wait = None if delivered else clock.next_wait(err)
@@ -134,7 +138,7 @@ class HttpProviderClient(ProviderClient):
 
     async def _attempt(
         self, url: str, headers: dict[str, str], body: dict[str, Any], request: ChatRequest
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         streaming = False
         finished = False
         first_byte = self.timeouts.first_byte if request.stream else None
@@ -170,9 +174,10 @@ class HttpProviderClient(ProviderClient):
                         yield event
                     return
                 streaming = True
-                async for event in self._stream_events(response, request):
-                    finished = isinstance(event, Finish)
-                    yield event
+                async with contextlib.aclosing(self._stream_events(response, request)) as events:
+                    async for event in events:
+                        finished = isinstance(event, Finish)
+                        yield event
         except WireError as exc:
             raise self._transport_error(exc, request.model, streaming=streaming) from None
         if streaming and not finished:
@@ -215,10 +220,11 @@ class HttpProviderClient(ProviderClient):
     async def _status_error(self, response: WireResponse, model: str) -> ProviderError:
         raw = b""
         try:
-            async for chunk in response.aiter_bytes():
-                raw += chunk
-                if len(raw) >= MAX_ERROR_BODY:
-                    break
+            async with contextlib.aclosing(response.aiter_bytes()) as chunks:
+                async for chunk in chunks:
+                    raw += chunk
+                    if len(raw) >= MAX_ERROR_BODY:
+                        break
         except WireError:
             pass  # the status alone is enough to classify
         text = raw.decode("utf-8", errors="replace")
@@ -352,11 +358,13 @@ def _reason(err: ProviderError) -> str:
     return f"HTTP {err.status}" if err.status is not None else err.kind
 
 
-async def iter_sse(response: WireResponse) -> AsyncIterator[SSEEvent]:
-    """The SSE events of a streaming response, as they arrive."""
+async def iter_sse(response: WireResponse) -> AsyncGenerator[SSEEvent, None]:
+    """The SSE events of a streaming response, as they arrive. Close it (``aclosing``)
+    when stopping early, as it closes the response's byte stream."""
     decoder = SSEDecoder()
-    async for chunk in response.aiter_bytes():
-        for event in decoder.feed(chunk):
-            yield event
+    async with contextlib.aclosing(response.aiter_bytes()) as chunks:
+        async for chunk in chunks:
+            for event in decoder.feed(chunk):
+                yield event
     for event in decoder.close():
         yield event

@@ -9,7 +9,8 @@ last one counts. Roles are ``user`` and ``model``; the system prompt travels as
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator
 from typing import Any
 from urllib.parse import quote
 
@@ -117,18 +118,19 @@ class GeminiClient(HttpProviderClient):
 
     async def _stream_events(
         self, response: WireResponse, request: ChatRequest
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         finish: Finish | None = None
         usage: Usage | None = None
         produced: list[str] = []
-        async for sse in iter_sse(response):
-            body = self._stream_json(sse.data, request.model)
-            text, chunk_finish, chunk_usage = self._read(body, request)
-            if text:
-                produced.append(text)
-                yield TextDelta(text)
-            finish = chunk_finish or finish
-            usage = chunk_usage or usage
+        async with contextlib.aclosing(iter_sse(response)) as events:
+            async for sse in events:
+                body = self._stream_json(sse.data, request.model)
+                text, chunk_finish, chunk_usage = self._read(body, request)
+                if text:
+                    produced.append(text)
+                    yield TextDelta(text)
+                finish = chunk_finish or finish
+                usage = chunk_usage or usage
         if finish is None:
             return  # the base class reports the unfinished stream
         yield usage or estimated_usage(request, "".join(produced))

@@ -30,7 +30,7 @@ import functools
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -107,7 +107,7 @@ class WireResponse(Protocol):
         """Looked up case-insensitively."""
         ...
 
-    def aiter_bytes(self) -> AsyncIterator[bytes]: ...
+    def aiter_bytes(self) -> AsyncGenerator[bytes, None]: ...
 
     async def aread(self) -> bytes: ...
 
@@ -222,10 +222,11 @@ class _HttpxResponse:
         self.status_code = response.status_code
         self.headers: Mapping[str, str] = response.headers
 
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+    async def aiter_bytes(self) -> AsyncGenerator[bytes, None]:
         with _httpx_mapped():
-            async for chunk in self._response.aiter_bytes():
-                yield chunk
+            async with contextlib.aclosing(self._response.aiter_bytes()) as chunks:  # type: ignore[type-var]
+                async for chunk in chunks:
+                    yield chunk
 
     async def aread(self) -> bytes:
         with _httpx_mapped():
@@ -392,7 +393,7 @@ class _AiohttpResponse:
                 handler.awaiting_body = True
         self._handler = handler
 
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+    async def aiter_bytes(self) -> AsyncGenerator[bytes, None]:
         box = FIRST_BYTE_AT.get()
         handler = self._handler
         first = True
@@ -538,7 +539,7 @@ class _ReadResponse:
         self.headers = headers
         self.body = body
 
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+    async def aiter_bytes(self) -> AsyncGenerator[bytes, None]:
         if self.body:
             yield self.body
 

@@ -8,7 +8,8 @@ proxy) it goes in ``Authorization: Bearer``. The last NDJSON record has
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from workbench.providers.base import (
@@ -94,20 +95,21 @@ class OllamaClient(HttpProviderClient):
 
     async def _stream_events(
         self, response: WireResponse, request: ChatRequest
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         decoder = NDJSONDecoder()
         produced: list[str] = []
         try:
-            async for chunk in response.aiter_bytes():
-                for record in decoder.feed(chunk):
-                    text, closing = self._record(record, request, produced)
-                    if text:
-                        produced.append(text)
-                        yield TextDelta(text)
-                    if closing:
-                        for event in closing:
-                            yield event
-                        return
+            async with contextlib.aclosing(response.aiter_bytes()) as chunks:
+                async for chunk in chunks:
+                    for record in decoder.feed(chunk):
+                        text, closing = self._record(record, request, produced)
+                        if text:
+                            produced.append(text)
+                            yield TextDelta(text)
+                        if closing:
+                            for event in closing:
+                                yield event
+                            return
             for record in decoder.close():
                 text, closing = self._record(record, request, produced)
                 if text:

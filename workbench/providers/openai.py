@@ -9,7 +9,8 @@ list) carries the token counts; servers that ignore it get estimated usage.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from workbench.providers.base import (
@@ -93,32 +94,33 @@ class OpenAIClient(HttpProviderClient):
 
     async def _stream_events(
         self, response: WireResponse, request: ChatRequest
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         finish: Finish | None = None
         usage: Usage | None = None
         saw_choice = False
         produced: list[str] = []
-        async for sse in iter_sse(response):
-            if sse.data == "[DONE]":
-                break
-            chunk = self._stream_json(sse.data, request.model)
-            if not isinstance(chunk, dict):
-                raise self._protocol("a stream chunk is not a JSON object", request.model)
-            if "error" in chunk:
-                message, _ = self._error_detail(chunk)
-                raise self._mid_stream_error(message, request.model)
-            for choice in chunk.get("choices") or ():
-                if choice.get("index", 0) != 0:
-                    continue
-                saw_choice = True
-                text = (choice.get("delta") or {}).get("content")
-                if text:
-                    produced.append(text)
-                    yield TextDelta(text)
-                if choice.get("finish_reason"):
-                    finish = finish_reason(choice["finish_reason"])
-            if chunk.get("usage"):
-                usage = self._usage(chunk["usage"])
+        async with contextlib.aclosing(iter_sse(response)) as events:
+            async for sse in events:
+                if sse.data == "[DONE]":
+                    break
+                chunk = self._stream_json(sse.data, request.model)
+                if not isinstance(chunk, dict):
+                    raise self._protocol("a stream chunk is not a JSON object", request.model)
+                if "error" in chunk:
+                    message, _ = self._error_detail(chunk)
+                    raise self._mid_stream_error(message, request.model)
+                for choice in chunk.get("choices") or ():
+                    if choice.get("index", 0) != 0:
+                        continue
+                    saw_choice = True
+                    text = (choice.get("delta") or {}).get("content")
+                    if text:
+                        produced.append(text)
+                        yield TextDelta(text)
+                    if choice.get("finish_reason"):
+                        finish = finish_reason(choice["finish_reason"])
+                if chunk.get("usage"):
+                    usage = self._usage(chunk["usage"])
         if finish is None:
             if not saw_choice:
                 raise self._protocol("the stream had no choices", request.model)
