@@ -9,17 +9,20 @@ process, and CPU per call beside the ideal floor ceil(calls / concurrency) x TTF
     .venv/bin/python bench/http_transports.py            # 300 @ 16 and 1200 @ 64
     .venv/bin/python bench/http_transports.py --quick    # 300 @ 16 only
 
-Figures on the 2-core project machine, wall seconds (x ideal 3.80 s), two runs:
+Figures on the 2-core project machine, Dec 7, one run each, the same session (the
+"httpx + aiohttp transport" row is the code before that day: httpx's API over our
+aiohttp transport), wall seconds (x ideal 3.80 s) and CPU of this process per call:
 
-    transport                  300 @ 16            1200 @ 64           CPU ms/call
-    httpx default              4.44-4.61 (1.17-1.21) 4.68-5.43 (1.23-1.43) 1.4-1.6
-    httpx tuned pool           4.42-4.70 (1.16-1.24) 4.82-5.34 (1.27-1.40) 1.5-1.7
-    httpx + aiohttp transport  4.01-4.03 (1.06)      4.18-4.35 (1.10-1.15) 0.55-0.8
-    bare aiohttp               3.93-3.98 (1.03-1.05) 4.03-4.17 (1.06-1.10) 0.25-0.3
+    transport                  300 @ 16       1200 @ 64      CPU ms/call
+    httpx's own transport      4.36 (1.15)    5.32 (1.40)    2.2-2.4
+    httpx + aiohttp transport  4.01 (1.05)    4.19 (1.10)    1.08-1.24
+    aiohttp directly (chosen)  3.95 (1.04)    4.03 (1.06)    0.52-0.54
+    bare aiohttp               3.92 (1.03)    4.04 (1.06)    0.44-0.50
 
-Ideal is 3.80 s for both. Tuning httpx's pool changes nothing (the cost is CPU
-per call, not connections); the aiohttp transport halves CPU per call and keeps
-httpx's API, so ``make_http_client`` uses it.
+Ideal is 3.80 s for both. httpx in front of aiohttp cost about as much CPU per call as
+aiohttp itself (building httpx's request, response and stream objects); the provider
+clients now call aiohttp directly behind ``ProviderHttp`` and stay within 1.2x the bare
+client's CPU, so ``make_http_client`` uses it.
 """
 
 from __future__ import annotations

@@ -350,6 +350,38 @@ def _stamping_handler() -> type[Any]:
         awaiting_body = False
         first_body_at: float | None = None
         last_data_at = 0.0
+        _read_from = 0.0
+
+        if all(
+            hasattr(ResponseHandler, name)
+            for name in ("_reschedule_timeout", "_on_read_timeout", "_drop_timeout")
+        ):
+
+            def _reschedule_timeout(self) -> None:
+                # The read (stall) timeout as one timer per timeout period, not one per
+                # chunk: aiohttp cancels and makes a timer on every read (~2% of a
+                # 1,200-call run's event loop). Each read moves the deadline; a timer
+                # that fires before it re-arms itself for the rest.
+                timeout = self._read_timeout
+                if not timeout:
+                    self._drop_timeout()
+                    return
+                self._read_from = self._loop.time()
+                if self._read_timeout_handle is None:
+                    self._read_timeout_handle = self._loop.call_at(
+                        self._read_from + timeout, self._read_deadline
+                    )
+
+            def _read_deadline(self) -> None:
+                self._read_timeout_handle = None
+                timeout = self._read_timeout
+                if not timeout:
+                    return
+                left = self._read_from + timeout - self._loop.time()
+                if left > 0:
+                    self._read_timeout_handle = self._loop.call_later(left, self._read_deadline)
+                else:
+                    self._on_read_timeout()
 
         def data_received(self, data: bytes) -> None:
             now = time.perf_counter()
@@ -489,30 +521,22 @@ class AiohttpHttp(ProviderHttp):
     async def warm(self) -> None:
         self._session_now()
 
-    @contextlib.asynccontextmanager
-    async def stream(
+    def stream(
         self,
         url: str,
         *,
         body: Any,
         headers: Mapping[str, str],
         timeouts: Timeouts | None = None,
-    ) -> AsyncIterator[WireResponse]:
-        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        sent = {**headers, "Content-Type": "application/json"}
-        with _mapped():
-            response = await self._session_now().request(
-                "POST",
-                url,
-                data=data,
-                headers=sent,
-                allow_redirects=False,
-                timeout=self._timeout(timeouts),
-            )
-        try:
-            yield _AiohttpResponse(response)
-        finally:
-            response.release()
+    ) -> contextlib.AbstractAsyncContextManager[WireResponse]:
+        from aiohttp.payload import BytesPayload
+
+        data = BytesPayload(_JSON.encode(body).encode(), content_type="application/json")
+        sending = self._session_now().request(
+            "POST", url, data=data, headers=headers, allow_redirects=False,
+            timeout=self._timeout(timeouts),
+        )  # fmt: skip
+        return _Streaming(sending)
 
     async def get(
         self,
@@ -541,6 +565,30 @@ class AiohttpHttp(ProviderHttp):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""Request bodies: compact UTF-8 JSON, as httpx sends it (one encoder, made once)."""
+
+
+class _Streaming:
+    """``async with``: the answer to a sent request (its status and headers read), whose
+    connection goes back to the pool (or is closed, if the body was not read) on exit."""
+
+    __slots__ = ("_response", "_sending")
+
+    def __init__(self, sending: Any) -> None:
+        self._sending = sending
+        self._response: aiohttp.ClientResponse | None = None
+
+    async def __aenter__(self) -> WireResponse:
+        with _mapped():
+            self._response = await self._sending
+        return _AiohttpResponse(self._response)
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self._response is not None:
+            self._response.release()
 
 
 class _ReadResponse:
