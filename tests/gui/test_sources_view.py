@@ -107,7 +107,8 @@ def test_add_test_edit_and_remove_a_source(
     click(dialog, "Remove")
     assert "Removed plans" in _label(dialog, "Status").text()
     assert sources.rowCount() == 0 and store.get("plans").removed
-    dialog.close()
+    click(dialog, "Close")  # the way out a person looks for (every change is saved)
+    qtbot.waitUntil(lambda: not dialog.isVisible())
     QApplication.processEvents()
 
 

@@ -180,7 +180,21 @@ class Planner:
     def _versions(self, spec: RunSpec) -> list[PromptVersion]:
         return [self.vault.version_by_id(vid) for vid in spec.version_ids]
 
+    _estimated: tuple[tuple[Any, ...], list[CellPlan]] | None = None
+    """The plans the last estimate made, when a run of the same matrix would make the
+    same ones (no variable bound to a data source): the run that follows its estimate
+    (its spec now carrying the budgets the pre-flight applied) takes them instead of
+    rendering every cell again (~20 ms per 300 cells)."""
+
+    @staticmethod
+    def _matrix(spec: RunSpec) -> tuple[Any, ...]:
+        """What a spec's plans are made of (not its limits, budgets or cache use)."""
+        return (spec.prompt, spec.version_ids, spec.models, spec.cases, spec.repeats)
+
     def plan(self, spec: RunSpec, *, estimate: bool = False) -> list[CellPlan]:
+        kept, self._estimated = self._estimated, None
+        if not estimate and kept is not None and kept[0] == self._matrix(spec):
+            return kept[1]
         for ref in spec.models:
             self._profile(ref)
         for ref in rubric_graders(spec):  # an unknown grader profile is the run's error
@@ -240,6 +254,9 @@ class Planner:
                         )
                         for repeat in range(spec.repeats)
                     )
+        if estimate and not bound:
+            # Nothing read from a source: a run of this matrix plans exactly these.
+            self._estimated = (self._matrix(spec), plans)
         return plans
 
     def estimate(self, spec: RunSpec) -> Estimate:

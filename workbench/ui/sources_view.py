@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDialog,
+    QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
@@ -192,6 +193,10 @@ class SourcesDialog(QDialog):
         self.status.setWordWrap(True)
         self.status.setAccessibleName("Status")
         layout.addWidget(self.status)
+        # Every change is saved as it is made (Save, Remove): Close only leaves.
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        close.rejected.connect(self.reject)
+        layout.addWidget(close)
         self.reload()
         self.new_source()
 

@@ -92,3 +92,34 @@ def test_the_editor_and_the_pre_flight_estimate_one_call_alike(vault: Vault) -> 
         )  # fmt: skip
         estimate = Engine(vault, {"echo": ECHO_PROFILE}).estimate(spec)
         assert (estimate.input_tokens, estimate.output_tokens) == editor
+
+
+def test_a_run_after_its_estimate_renders_its_cells_once(
+    vault: Vault, provider_server: ProviderServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """compare estimates, then runs, the same spec: the run takes the estimate's plans
+    (no variable is bound to a source), and its cells are the ones estimated."""
+    import workbench.engine.planning as planning
+    from workbench.engine.runner import run_sync
+
+    vault.commit("p", content(), "v1")
+    engine = _engine(vault, provider_server)
+    cases = tuple(TestCase(name=f"c{i}", values={"topic": f"t{i}"}) for i in range(3))
+    spec = _spec(vault, cases, ("echo:echo",))
+    renders: list[int] = []
+    real = planning.render_messages  # type: ignore[attr-defined]
+
+    def counted(*args: object, **kwargs: object) -> object:
+        renders.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(planning, "render_messages", counted)
+    spec, estimate = preflight(engine, spec, Budgets())
+    assert estimate.calls == 3 and len(renders) == 3
+    run = run_sync(engine, spec)
+    assert len(renders) == 3  # not rendered again
+    assert sorted(c.key.case_index for c in run.cells) == [0, 1, 2]
+    assert all(c.ok for c in run.cells)
+    engine.estimate(spec)
+    run_sync(engine, spec.model_copy(update={"repeats": 2}))  # another spec: planned anew
+    assert len(renders) == 9

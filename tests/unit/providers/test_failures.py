@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import logging
 import socket
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -133,6 +134,25 @@ def test_stalled_stream_times_out_without_retry(server: ProviderServer) -> None:
         chat(server, "ollama", request_for("stall"), timeouts=Timeouts(connect=1, read=0.2))
     assert "stalled" in str(caught.value)
     assert len(server.requests_for("stall")) == 1  # text was already delivered
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+def test_the_stall_timeout_is_between_chunks_not_for_the_whole_answer(
+    server: ProviderServer, transport: Transport
+) -> None:
+    """Each read moves the stall deadline: an answer that takes three times the read
+    timeout in all, its chunks never further apart than half of it, is not a stall; a
+    stall is seen once the read timeout has passed since the last chunk, not later."""
+    steady, stalls = f"steady-{transport}", f"stalls-{transport}"
+    server.script(steady, text="a b c d e f g", chunks=7, chunk_delay=0.1)
+    timeouts = Timeouts(connect=1, read=0.25)
+    result = chat(server, "openai", request_for(steady), timeouts=timeouts, transport=transport)
+    assert result.text == "a b c d e f g"
+    server.script(stalls, fault="stall", chunks=4)
+    started = time.perf_counter()
+    with pytest.raises(ProviderTimeout, match="stalled"):
+        chat(server, "openai", request_for(stalls), timeouts=timeouts, transport=transport)
+    assert time.perf_counter() - started < 0.25 + 1.0  # the timeout and some slack
 
 
 @pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
