@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.gui.people import click_tab
+from tests.gui.people import activate, click_tab
 from tests.gui.test_sync_ui import author_pushes, open_window, registry  # noqa: F401
 from tests.server.conftest import RunningRegistry
 
@@ -131,3 +131,49 @@ def test_evidence_numbers_never_break_across_lines(qtbot: Any) -> None:
             block = table.cellAt(r, c).firstCursorPosition().block()
             text = block.text()
             assert block.layout().lineCount() == 1, f"{text!r} breaks across lines"
+
+
+def test_a_copied_model_id_is_the_id_itself(
+    qtbot: Any,
+    tmp_path: Path,
+    registry: RunningRegistry,  # noqa: F811
+    open_window: Any,  # noqa: F811
+) -> None:
+    """The evidence lets a long id wrap after its profile with a zero-width space; a
+    reviewer who selects the evidence and presses Ctrl+C pastes the plain id."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QGuiApplication, QTextDocument
+    from PySide6.QtTest import QTest
+
+    from workbench.app.evidence import EvidenceReport, RunEvidence
+    from workbench.core.runs import ModelRef, SummaryRow
+    from workbench.ui.review import evidence_html
+
+    row = SummaryRow(
+        version_id=uuid.uuid4(), model=ModelRef.parse("anthropic:claude-3-5-haiku-latest"),
+        calls=3, errors=0, passed=3, failed=0, checked=3, cached=0, ttft_p50_ms=524.0,
+        ttft_p95_ms=600.0, latency_p50_ms=900.0, latency_p95_ms=1040.0, input_tokens=213,
+        output_tokens=123, tokens_estimated=False, cost_usd=0.00066,
+        cost_per_1k_calls_usd=0.22, echo=False,
+    )  # fmt: skip
+    win = open_window("bob", registry.url, registry.tokens["bob"])
+    click_tab(win, "Review")
+    evidence = win.review.evidence
+    report = EvidenceReport(
+        chosen=RunEvidence(uuid.uuid4(), datetime.now(UTC), "finished", 3, 3, (row,))
+    )
+    evidence.setText(evidence_html(report))
+    assert "\u200b" in evidence.text() or "&#8203;" in evidence.text()  # it can wrap there
+    activate(qtbot, win)
+    evidence.setFocus()
+    shown = QTextDocument()
+    shown.setHtml(evidence.text())
+    evidence.setSelection(0, len(shown.toPlainText()))  # as a drag across it selects
+    assert "\u200b" in evidence.selectedText()
+    QTest.keyClick(evidence, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    copied = QGuiApplication.clipboard().text()
+    assert "anthropic:claude-3-5-haiku-latest" in copied
+    assert "\u200b" not in copied

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
     QInputDialog,
+    QLabel,
     QMenu,
 )
 
@@ -23,6 +24,15 @@ from workbench.ui.stores import Draft
 from workbench.ui.window_sync import WindowSync
 from workbench.ui.window_transfer import WindowTransfer
 from workbench.vault.runs import RunStore
+
+_BREAKS = str.maketrans({"\u2029": "\n", "\u2028": "\n", "\ufdd0": "\n", "\ufdd1": "\n"})
+
+
+def label_text(selected: str) -> str:
+    """A label's selected rich text as plain text, as Qt's own copy gives it: paragraph,
+    line and table-cell marks as line ends (no blank lines), no zero-width spaces."""
+    lines = selected.translate(_BREAKS).replace("\u200b", "").splitlines()
+    return "\n".join(line for line in lines if line.strip())
 
 
 class WindowActions(WindowSync, WindowTransfer):
@@ -47,9 +57,15 @@ class WindowActions(WindowSync, WindowTransfer):
         """Undo, Redo, Cut, Copy, Paste or Select all on the focused widget.
 
         Text fields handle these keys themselves; this reaches them from the menu, and
-        copies the current cell of a list or table."""
+        copies the current cell of a list or table, or the text selected in a label
+        (the window's Ctrl+C would otherwise take the key from it and copy nothing)."""
         widget = QApplication.focusWidget()
         if widget is None:
+            return
+        if isinstance(widget, QLabel) and op == "copy":
+            clipboard = QApplication.clipboard()
+            if widget.hasSelectedText() and clipboard is not None:
+                clipboard.setText(label_text(widget.selectedText()))
             return
         if isinstance(widget, QAbstractItemView) and op == "copy":
             index = widget.currentIndex()
