@@ -176,21 +176,15 @@ def warm_prices() -> None:
 
 def warm_up() -> None:
     """Import and load what every run needs, before the first run asks for it."""
-    import httpx  # noqa: F401
-
     import workbench.app.services
     import workbench.engine.runner
     import workbench.vault  # noqa: F401
-    from workbench.providers.http import Transport, make_http_client
+    from workbench.providers.http import make_http_client
 
     warm_prices()
-    # Both transports the engine picks from (aiohttp for real matrices, httpx for tiny
-    # ones): their imports are most of a first client's cost.
-    transports: tuple[Transport, ...] = ("aiohttp", "httpx")
-    for transport in transports:
-        with contextlib.suppress(Exception):  # a missing optional transport: the run says so
-            client = make_http_client(max_connections=1, transport=transport)
-            asyncio.run(client.aclose())
+    # The engine's transport (aiohttp): its import is most of a first client's cost.
+    with contextlib.suppress(Exception):  # a missing transport: the run says so
+        asyncio.run(make_http_client(max_connections=1).aclose())
     with contextlib.suppress(Exception):  # no keychain here: each run explains it if needed
         import keyring
 

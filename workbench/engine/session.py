@@ -24,7 +24,7 @@ from workbench.engine.masking import masked_cell
 from workbench.engine.planning import CellPlan, RunObserver
 from workbench.engine.progress import RunProgress
 from workbench.providers.base import ProviderClient
-from workbench.providers.http import ProviderHttp, warm_http_client
+from workbench.providers.http import ProviderHttp
 from workbench.providers.profiles import ProviderProfile, make_client
 from workbench.secrets.redaction import register_secret
 
@@ -86,7 +86,7 @@ class RunSession:
         # model (engine.pricer); every cell of the run reuses it.
         await loop.run_in_executor(writer, engine.warm_prices, spec)
         http = await making
-        await warm_http_client(http)
+        await http.warm()
         return cls(engine, spec, run, plans, observer, writer, http, cached)
 
     # ---- cells -----------------------------------------------------------------------

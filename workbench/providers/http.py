@@ -178,12 +178,6 @@ def make_http_client(
     return HttpxHttp(max_connections=max_connections, timeouts=timeouts)
 
 
-async def warm_http_client(http: ProviderHttp) -> None:
-    """Open the connection pool of ``http`` now, in the running loop, so the first call
-    does not."""
-    await http.warm()
-
-
 # ---- httpx's own transport -------------------------------------------------------------
 
 

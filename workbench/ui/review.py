@@ -18,7 +18,6 @@ import threading
 import uuid
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -66,9 +65,6 @@ EVIDENCE_HEADERS = (
 def fmt_rate(passed: int, calls: int, checked: int) -> str:
     rate = pass_rate(passed, calls, checked)
     return "no checks" if rate is None else f"{rate:.0%} ({passed}/{calls})"
-
-
-ZERO_WIDTH_SPACE = "\u200b"
 
 
 def _breakable(model: str) -> str:
@@ -195,9 +191,6 @@ class ReviewPanel(QWidget):
         self.evidence.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.evidence.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         rl.addWidget(self.evidence)
-        # The evidence's model ids hold a zero-width space (see _breakable); a reviewer
-        # who copies one pastes the id itself, not an id a shell or the CLI rejects.
-        QGuiApplication.clipboard().dataChanged.connect(self._copied_without_breaks)
         self.suite = QLabel()
         self.suite.setObjectName("reviewSuite")
         self.suite.setWordWrap(True)
@@ -235,14 +228,6 @@ class ReviewPanel(QWidget):
         self._show(None)
 
     # ---- data ------------------------------------------------------------------------
-    @Slot()
-    def _copied_without_breaks(self) -> None:
-        board = QGuiApplication.clipboard()
-        if not board.ownsClipboard() or not self.evidence.hasSelectedText():
-            return
-        text = board.text()
-        if ZERO_WIDTH_SPACE in text:
-            board.setText(text.replace(ZERO_WIDTH_SPACE, ""))
 
     def set_role(self, role: str | None) -> None:
         self.role = role

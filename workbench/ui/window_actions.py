@@ -30,7 +30,8 @@ _BREAKS = str.maketrans({"\u2029": "\n", "\u2028": "\n", "\ufdd0": "\n", "\ufdd1
 
 def label_text(selected: str) -> str:
     """A label's selected rich text as plain text, as Qt's own copy gives it: paragraph,
-    line and table-cell marks as line ends (no blank lines), no zero-width spaces."""
+    line and table-cell marks as line ends (no blank lines), without the zero-width
+    spaces a label may hold to let a long id wrap (the review evidence's model ids)."""
     lines = selected.translate(_BREAKS).replace("\u200b", "").splitlines()
     return "\n".join(line for line in lines if line.strip())
 

@@ -136,7 +136,6 @@ def test_stalled_stream_times_out_without_retry(server: ProviderServer) -> None:
     assert len(server.requests_for("stall")) == 1  # text was already delivered
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
 def test_the_stall_timeout_is_between_chunks_not_for_the_whole_answer(
     server: ProviderServer, transport: Transport
 ) -> None:
@@ -155,7 +154,6 @@ def test_the_stall_timeout_is_between_chunks_not_for_the_whole_answer(
     assert time.perf_counter() - started < 0.25 + 1.0  # the timeout and some slack
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
 def test_refused_connection(server: ProviderServer, transport: Transport) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

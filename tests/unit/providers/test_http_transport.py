@@ -23,7 +23,6 @@ from workbench.providers.http import (
     WireTimeout,
     make_http_client,
     proxies_configured,
-    warm_http_client,
 )
 from workbench.providers.policy import Timeouts
 
@@ -38,14 +37,13 @@ def headers() -> dict[str, str]:
 
 async def _whole(server: ProviderServer, transport: Transport, model: str) -> tuple[int, str, Any]:
     async with make_http_client(transport=transport) as client:
-        await warm_http_client(client)
+        await client.warm()
         url = server.base_url("openai") + "/chat/completions"
         body = chat_body(model, False)
         async with client.stream(url, body=body, headers=headers()) as r:
             return r.status_code, r.headers["Content-Type"], json.loads(await r.aread())
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
 def test_a_request_and_its_answer_pass_through_whole(
     server: ProviderServer, transport: Transport
 ) -> None:
@@ -115,7 +113,6 @@ def test_an_error_status_comes_back_with_its_headers(server: ProviderServer) -> 
     assert asyncio.run(go()) == (429, "7")
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
 def test_a_refused_connection_is_a_connect_error_naming_its_cause(transport: Transport) -> None:
     with socket.socket() as s:  # a port that was free a moment ago and has no listener
         s.bind(("127.0.0.1", 0))
@@ -130,7 +127,6 @@ def test_a_refused_connection_is_a_connect_error_naming_its_cause(transport: Tra
     assert connection_cause(caught.value) == "connection refused"
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
 def test_a_server_that_never_answers_is_a_timeout(
     server: ProviderServer, transport: Transport
 ) -> None:
