@@ -72,6 +72,7 @@ def test_add_test_edit_and_remove_a_source(
     click(dialog, "Save")
     assert "Saved plans v1." in _label(dialog, "Status").text()
     assert [sources.item(0, c).text() for c in (0, 1, 2, 3)] == ["plans", "v1", "csv", "support/"]  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: sources.horizontalScrollBar().maximum() == 0)  # all columns in view
 
     click(dialog, "Test")
     result = _label(dialog, "Test result")

@@ -23,12 +23,12 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
+    QStyle,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -39,6 +39,7 @@ from workbench.app.sources import TestReport, make_access, make_definition, try_
 from workbench.core.errors import UsageError, WorkbenchError
 from workbench.core.sources import ACCESS_ROLES, SOURCE_KINDS, SourceVersion
 from workbench.secrets.store import SecretStore
+from workbench.ui.column_fit import ColumnFitter
 from workbench.ui.errors import ErrorReporter
 from workbench.ui.ops import VaultWriter
 from workbench.vault import Vault
@@ -109,10 +110,15 @@ class SourcesDialog(QDialog):
         self.table.verticalHeader().setVisible(False)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.setWordWrap(False)
+        # Columns fitted to the list's width, as the Log's are: what it reads from and
+        # which prompts it allows give way first (elided in the middle, whole in the
+        # tooltip); the list never scrolls sideways.
+        self.column_fitter = ColumnFitter(self.table, shrinkable=(4, 3), spare=4)
         header = self.table.horizontalHeader()
-        for col in range(len(COLUMNS) - 1):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        least = sum(header.sectionSizeHint(c) for c in range(len(COLUMNS)))
+        least += self.table.fontMetrics().horizontalAdvance("x" * 12)  # a path's ends
+        scroll = self.table.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        self.table.setMinimumWidth(least + scroll + 2 * self.table.frameWidth())
         self.table.itemSelectionChanged.connect(self._on_selection)
         split.addWidget(self.table)
 
@@ -214,7 +220,6 @@ class SourcesDialog(QDialog):
                 self.table.setItem(row, col, item)
             if s.name == select:
                 self.table.selectRow(row)
-        self.table.resizeColumnsToContents()
 
     @Slot()
     def _on_selection(self) -> None:
